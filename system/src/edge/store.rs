@@ -1,0 +1,335 @@
+//! A node's SQLite database: the application tables, the replication position and the retained
+//! frame log, kept in one database so that a change and the position it moves to commit in the
+//! same transaction (DESIGN.md, System A: replicas "apply them strictly in order").
+//!
+//! The primary turns each write transaction into a frame whose payload is the SQLite session
+//! changeset of that transaction; replicas apply the changeset with `sqlite3changeset_apply`.
+//! Snapshots are the serialized database (`sqlite3_serialize`).
+
+use rusqlite::session::{ConflictAction, ConflictType, Session};
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::frame::{Frame, GENESIS_CHECKSUM, Lsn};
+
+const SCHEMA: &str = "
+    CREATE TABLE writes(
+        session INTEGER NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+        PRIMARY KEY(session, seq));
+    CREATE TABLE kv(
+        key TEXT PRIMARY KEY, version INTEGER NOT NULL,
+        writer_session INTEGER NOT NULL, writer_seq INTEGER NOT NULL, value BLOB NOT NULL);
+    CREATE TABLE _position(
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        generation INTEGER NOT NULL, lsn INTEGER NOT NULL, checksum INTEGER NOT NULL);
+    CREATE TABLE _frames(
+        lsn INTEGER PRIMARY KEY, generation INTEGER NOT NULL, checksum INTEGER NOT NULL,
+        payload BLOB NOT NULL);
+";
+
+/// The tables whose changes replicate; the underscore tables are each node's own bookkeeping.
+const REPLICATED: [&str; 2] = ["writes", "kv"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("frame {found} is out of order: the next frame to apply is {expected}")]
+    OutOfOrder { expected: Lsn, found: Lsn },
+    #[error("frame {lsn} (generation {generation}) does not continue this node's history")]
+    Lineage { lsn: Lsn, generation: u64 },
+    #[error("frame {lsn} conflicts with this node's content")]
+    Conflict { lsn: Lsn },
+}
+
+/// Where a database's history ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub generation: u64,
+    pub lsn: Lsn,
+    pub checksum: u64,
+}
+
+/// One application write: a session's numbered write of a value under a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOp {
+    pub session: u64,
+    pub seq: u64,
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+/// What a read returns: the session's own latest write that this database holds, and one key's
+/// row with the write that produced it. Checkers judge reads by these contents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRow {
+    pub own_seq: u64,
+    pub key: String,
+    pub version: u64,
+    pub writer: Option<(u64, u64)>,
+}
+
+/// The replicated content of a database, in primary-key order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub writes: Vec<(u64, u64, String, Vec<u8>)>,
+    pub kv: Vec<(String, u64, u64, u64, Vec<u8>)>,
+}
+
+/// A whole database as bytes, with the position it holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub position: Position,
+    pub db: Vec<u8>,
+}
+
+pub struct Store {
+    conn: Connection,
+    retain: u64,
+}
+
+impl Store {
+    /// An empty database at the start of history; it keeps the last `retain` frames.
+    pub fn new(retain: u64) -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT INTO _position(id, generation, lsn, checksum) VALUES (0, 1, 0, ?1)",
+            [GENESIS_CHECKSUM as i64],
+        )?;
+        Ok(Store { conn, retain })
+    }
+
+    pub fn position(&self) -> Result<Position, StoreError> {
+        Ok(self.conn.query_row("SELECT generation, lsn, checksum FROM _position", [], |r| {
+            Ok(Position { generation: r.get(0)?, lsn: r.get(1)?, checksum: r.get::<_, i64>(2)? as u64 })
+        })?)
+    }
+
+    /// Executes a write as one transaction and returns the frame it became.
+    pub fn commit(&mut self, op: &WriteOp, generation: u64) -> Result<Frame, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut changeset = Vec::new();
+        {
+            let mut session = Session::new(&tx)?;
+            for table in REPLICATED {
+                session.attach(Some(table))?;
+            }
+            tx.execute(
+                "INSERT INTO writes(session, seq, key, value) VALUES (?1, ?2, ?3, ?4)",
+                params![op.session, op.seq, op.key, op.value],
+            )?;
+            tx.execute(
+                "INSERT INTO kv(key, version, writer_session, writer_seq, value)
+                 VALUES (?1, 1, ?2, ?3, ?4)
+                 ON CONFLICT(key) DO UPDATE SET version = version + 1,
+                   writer_session = excluded.writer_session, writer_seq = excluded.writer_seq,
+                   value = excluded.value",
+                params![op.key, op.session, op.seq, op.value],
+            )?;
+            session.changeset_strm(&mut changeset)?;
+        }
+        let prev = position_in(&tx)?;
+        let frame = Frame::after(prev.checksum, generation, prev.lsn + 1, changeset);
+        record(&tx, &frame, self.retain)?;
+        tx.commit()?;
+        Ok(frame)
+    }
+
+    /// Applies the next frame of the history, with its position, in one transaction.
+    pub fn apply(&mut self, frame: &Frame) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let at = position_in(&tx)?;
+        if frame.lsn != at.lsn + 1 {
+            return Err(StoreError::OutOfOrder { expected: at.lsn + 1, found: frame.lsn });
+        }
+        if !frame.follows(at.checksum) || frame.generation < at.generation {
+            return Err(StoreError::Lineage { lsn: frame.lsn, generation: frame.generation });
+        }
+        let applied = tx.apply_strm(
+            &mut &frame.payload[..],
+            None::<fn(&str) -> bool>,
+            |_: ConflictType, _| ConflictAction::SQLITE_CHANGESET_ABORT,
+        );
+        if applied.is_err() {
+            return Err(StoreError::Conflict { lsn: frame.lsn });
+        }
+        record(&tx, frame, self.retain)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The retained frames `from..=to`, or `None` if any of them is no longer retained.
+    pub fn frames(&self, from: Lsn, to: Lsn) -> Result<Option<Vec<Frame>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT generation, lsn, checksum, payload FROM _frames WHERE lsn BETWEEN ?1 AND ?2 ORDER BY lsn",
+        )?;
+        let frames = stmt
+            .query_map([from, to], |r| {
+                Ok(Frame {
+                    generation: r.get(0)?,
+                    lsn: r.get(1)?,
+                    checksum: r.get::<_, i64>(2)? as u64,
+                    payload: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let complete = frames.len() as u64 == to.saturating_sub(from) + 1 && frames.first().map(|f| f.lsn) == Some(from);
+        Ok(complete.then_some(frames))
+    }
+
+    pub fn snapshot(&mut self) -> Result<Snapshot, StoreError> {
+        let position = self.position()?;
+        let db = self.conn.serialize(MAIN_DB)?.to_vec();
+        Ok(Snapshot { position, db })
+    }
+
+    /// A database rebuilt from a snapshot, keeping the last `retain` frames it carried.
+    pub fn restore(snapshot: &Snapshot, retain: u64) -> Result<Store, StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.deserialize_read_exact(MAIN_DB, &snapshot.db[..], snapshot.db.len(), false)?;
+        let store = Store { conn, retain };
+        let held = store.position()?;
+        if held != snapshot.position {
+            return Err(StoreError::Lineage { lsn: held.lsn, generation: held.generation });
+        }
+        prune(&store.conn, held.lsn, retain)?;
+        Ok(store)
+    }
+
+    pub fn read(&self, session: u64, key: &str) -> Result<ReadRow, StoreError> {
+        let own_seq = self.conn.query_row(
+            "SELECT coalesce(max(seq), 0) FROM writes WHERE session = ?1",
+            [session],
+            |r| r.get(0),
+        )?;
+        let row = self
+            .conn
+            .query_row("SELECT version, writer_session, writer_seq FROM kv WHERE key = ?1", [key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let (version, writer) = match row {
+            Some((v, s, q)) => (v, Some((s, q))),
+            None => (0, None),
+        };
+        Ok(ReadRow { own_seq, key: key.to_string(), version, writer })
+    }
+
+    pub fn content(&self) -> Result<Content, StoreError> {
+        let mut writes = self.conn.prepare("SELECT session, seq, key, value FROM writes ORDER BY session, seq")?;
+        let writes = writes
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut kv = self.conn.prepare("SELECT key, version, writer_session, writer_seq, value FROM kv ORDER BY key")?;
+        let kv = kv
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Content { writes, kv })
+    }
+}
+
+fn position_in(conn: &Connection) -> Result<Position, StoreError> {
+    Ok(conn.query_row("SELECT generation, lsn, checksum FROM _position", [], |r| {
+        Ok(Position { generation: r.get(0)?, lsn: r.get(1)?, checksum: r.get::<_, i64>(2)? as u64 })
+    })?)
+}
+
+fn record(conn: &Connection, frame: &Frame, retain: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE _position SET generation = ?1, lsn = ?2, checksum = ?3",
+        params![frame.generation, frame.lsn, frame.checksum as i64],
+    )?;
+    if retain > 0 {
+        conn.execute(
+            "INSERT INTO _frames(lsn, generation, checksum, payload) VALUES (?1, ?2, ?3, ?4)",
+            params![frame.lsn, frame.generation, frame.checksum as i64, frame.payload],
+        )?;
+    }
+    prune(conn, frame.lsn, retain)
+}
+
+fn prune(conn: &Connection, head: Lsn, retain: u64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM _frames WHERE lsn <= ?1", [head.saturating_sub(retain)])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(session: u64, seq: u64, key: &str) -> WriteOp {
+        WriteOp { session, seq, key: key.to_string(), value: format!("v{session}.{seq}").into_bytes() }
+    }
+
+    fn primary_with(n: u64) -> (Store, Vec<Frame>) {
+        let mut primary = Store::new(1000).unwrap();
+        let frames = (1..=n).map(|i| primary.commit(&op(i % 3, i, &format!("k{}", i % 4)), 1).unwrap()).collect();
+        (primary, frames)
+    }
+
+    #[test]
+    fn a_replica_applying_the_stream_equals_the_primary() {
+        let (primary, frames) = primary_with(25);
+        let mut replica = Store::new(0).unwrap();
+        for f in &frames {
+            replica.apply(f).unwrap();
+        }
+        assert_eq!(replica.content().unwrap(), primary.content().unwrap());
+        assert_eq!(replica.position().unwrap(), primary.position().unwrap());
+        assert_eq!(replica.read(1, "k1").unwrap(), primary.read(1, "k1").unwrap());
+        assert_eq!(primary.content().unwrap().writes.len(), 25);
+    }
+
+    #[test]
+    fn payloads_are_sqlite_changesets_not_sql() {
+        let (_, frames) = primary_with(1);
+        assert!(!String::from_utf8_lossy(&frames[0].payload).contains("INSERT"));
+        assert_eq!(frames[0].payload[0], b'T', "a changeset starts with a table record");
+    }
+
+    #[test]
+    fn out_of_order_and_foreign_frames_are_refused() {
+        let (_, frames) = primary_with(3);
+        let mut replica = Store::new(0).unwrap();
+        assert!(matches!(replica.apply(&frames[1]), Err(StoreError::OutOfOrder { expected: 1, found: 2 })));
+        replica.apply(&frames[0]).unwrap();
+        let (_, other) = {
+            let mut p = Store::new(10).unwrap();
+            p.commit(&op(9, 1, "x"), 1).unwrap();
+            let f = p.commit(&op(9, 2, "x"), 1).unwrap();
+            (p, f)
+        };
+        assert!(matches!(replica.apply(&other), Err(StoreError::Lineage { lsn: 2, .. })));
+        assert_eq!(replica.position().unwrap().lsn, 1);
+    }
+
+    #[test]
+    fn retention_bounds_the_frame_log() {
+        let mut primary = Store::new(5).unwrap();
+        for i in 1..=12 {
+            primary.commit(&op(1, i, "k"), 1).unwrap();
+        }
+        assert!(primary.frames(8, 12).unwrap().is_some());
+        assert!(primary.frames(7, 12).unwrap().is_none());
+    }
+
+    #[test]
+    fn snapshot_restores_content_and_position() {
+        let (mut primary, _) = primary_with(10);
+        let snap = primary.snapshot().unwrap();
+        let mut restored = Store::restore(&snap, 0).unwrap();
+        assert_eq!(restored.content().unwrap(), primary.content().unwrap());
+        let next = primary.commit(&op(1, 99, "k"), 1).unwrap();
+        restored.apply(&next).unwrap();
+        assert_eq!(restored.content().unwrap(), primary.content().unwrap());
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_is_an_error() {
+        let (mut primary, _) = primary_with(3);
+        let mut snap = primary.snapshot().unwrap();
+        snap.db.truncate(100);
+        assert!(Store::restore(&snap, 0).is_err());
+    }
+}
