@@ -1,1 +1,14 @@
-//! edgesim harness.
+//! edgesim: a deterministic simulation and benchmarking harness for the edge application platform
+//! and the status page of `edgesim-system`. See `docs/ARCHITECTURE.md` for what lives where.
+
+pub mod audit;
+pub mod check;
+pub mod events;
+pub mod faults;
+pub mod metrics;
+pub mod report;
+pub mod scenario;
+pub mod turmoil_net;
+pub mod units;
+pub mod workload;
+pub mod world;

@@ -118,8 +118,7 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Frame>, FrameError> {
     if found != expected {
         return Err(FrameError::Checksum { expected, found });
     }
-    let raw = lz4_flex::block::decompress(compressed, raw_len)
-        .map_err(|e| FrameError::Decompress(e.to_string()))?;
+    let raw = lz4_flex::block::decompress(compressed, raw_len).map_err(|e| FrameError::Decompress(e.to_string()))?;
     if raw.len() != raw_len {
         return Err(FrameError::Decompress(format!("{} bytes decompressed, header says {raw_len}", raw.len())));
     }
@@ -141,10 +140,10 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<Frame>, FrameError> {
         let checksum = r.u64("checksum")?;
         let len = r.u32("payload length")? as usize;
         let payload = r.bytes(len, "payload")?.to_vec();
-        if let Some(prev) = frames.last().map(|f: &Frame| f.lsn) {
-            if lsn != prev + 1 {
-                return Err(FrameError::NotContiguous { prev, found: lsn });
-            }
+        if let Some(prev) = frames.last().map(|f: &Frame| f.lsn)
+            && lsn != prev + 1
+        {
+            return Err(FrameError::NotContiguous { prev, found: lsn });
         }
         frames.push(Frame { generation, lsn, checksum, payload });
     }

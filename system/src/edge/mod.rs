@@ -2,6 +2,16 @@
 //! frames streamed through regional distributors to SQLite read replicas at each PoP, and
 //! read-your-writes by position.
 
+pub mod backoff;
 pub mod batch;
+pub mod config;
+pub mod distributor;
+pub mod follower;
 pub mod frame;
+pub mod node;
+pub mod pop;
+pub mod primary;
+pub mod proto;
+pub mod replication;
+pub mod standby;
 pub mod store;

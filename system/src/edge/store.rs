@@ -100,6 +100,11 @@ impl Store {
         Ok(Store { conn, retain })
     }
 
+    /// How many frames this database keeps.
+    pub fn retain(&self) -> u64 {
+        self.retain
+    }
+
     pub fn position(&self) -> Result<Position, StoreError> {
         Ok(self.conn.query_row("SELECT generation, lsn, checksum FROM _position", [], |r| {
             Ok(Position { generation: r.get(0)?, lsn: r.get(1)?, checksum: r.get::<_, i64>(2)? as u64 })
@@ -146,11 +151,9 @@ impl Store {
         if !frame.follows(at.checksum) || frame.generation < at.generation {
             return Err(StoreError::Lineage { lsn: frame.lsn, generation: frame.generation });
         }
-        let applied = tx.apply_strm(
-            &mut &frame.payload[..],
-            None::<fn(&str) -> bool>,
-            |_: ConflictType, _| ConflictAction::SQLITE_CHANGESET_ABORT,
-        );
+        let applied = tx.apply_strm(&mut &frame.payload[..], None::<fn(&str) -> bool>, |_: ConflictType, _| {
+            ConflictAction::SQLITE_CHANGESET_ABORT
+        });
         if applied.is_err() {
             return Err(StoreError::Conflict { lsn: frame.lsn });
         }
@@ -174,7 +177,8 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let complete = frames.len() as u64 == to.saturating_sub(from) + 1 && frames.first().map(|f| f.lsn) == Some(from);
+        let complete =
+            frames.len() as u64 == to.saturating_sub(from) + 1 && frames.first().map(|f| f.lsn) == Some(from);
         Ok(complete.then_some(frames))
     }
 
@@ -198,11 +202,9 @@ impl Store {
     }
 
     pub fn read(&self, session: u64, key: &str) -> Result<ReadRow, StoreError> {
-        let own_seq = self.conn.query_row(
-            "SELECT coalesce(max(seq), 0) FROM writes WHERE session = ?1",
-            [session],
-            |r| r.get(0),
-        )?;
+        let own_seq =
+            self.conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM writes WHERE session = ?1", [session], |r| r.get(0))?;
         let row = self
             .conn
             .query_row("SELECT version, writer_session, writer_seq FROM kv WHERE key = ?1", [key], |r| {
@@ -221,7 +223,8 @@ impl Store {
         let writes = writes
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut kv = self.conn.prepare("SELECT key, version, writer_session, writer_seq, value FROM kv ORDER BY key")?;
+        let mut kv =
+            self.conn.prepare("SELECT key, version, writer_session, writer_seq, value FROM kv ORDER BY key")?;
         let kv = kv
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
             .collect::<Result<Vec<_>, _>>()?;

@@ -1,0 +1,42 @@
+//! The final audit: after the workload and the settle period, the harness asks every database
+//! node for its replicated content and records a digest it computes itself, plus the writes the
+//! node holds. Convergence and lost writes are judged from these records.
+
+use std::time::Duration;
+
+use edgesim_system::edge::proto::{POP_PORT, PRIMARY_PORT, Request, Response};
+use edgesim_system::wire;
+use tokio::time::timeout;
+use turmoil::net::TcpStream;
+
+use crate::events::{FinalOutcome, HarnessEvent, HostTelemetry};
+
+/// Audits `nodes` (host names; the primary and standby answer on their request port).
+pub async fn audit(nodes: &[String], telemetry: &HostTelemetry) {
+    for node in nodes {
+        let port = if node.starts_with("pop-") { POP_PORT } else { PRIMARY_PORT };
+        let outcome = match timeout(Duration::from_secs(3), dump(node, port)).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(reason)) => FinalOutcome::Unreachable { reason },
+            Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
+        };
+        telemetry.harness(HarnessEvent::FinalState { of: node.clone(), outcome });
+    }
+}
+
+async fn dump(node: &str, port: u16) -> Result<FinalOutcome, String> {
+    let mut conn = TcpStream::connect((node, port)).await.map_err(|e| e.to_string())?;
+    wire::send(&mut conn, &Request::Dump).await.map_err(|e| e.to_string())?;
+    match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
+        Response::Dump { content, position } => {
+            let bytes = serde_json::to_vec(&content).map_err(|e| e.to_string())?;
+            Ok(FinalOutcome::Audited {
+                lsn: position.lsn,
+                digest: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
+                rows: content.writes.len() + content.kv.len(),
+                writes: content.writes.iter().map(|w| (w.0, w.1)).collect(),
+            })
+        }
+        other => Err(format!("unexpected answer to dump: {other:?}")),
+    }
+}

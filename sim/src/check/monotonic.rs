@@ -1,0 +1,58 @@
+//! Monotonic reads (DESIGN.md: "a session reads an older state than it read before"): within a
+//! session, a key's version never goes back, and neither does the newest own write a read shows.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Request;
+use crate::events::Outcome;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub req: u64,
+    pub session: u64,
+    pub at_us: u64,
+    /// What went back: `key k3 version` or `own writes`.
+    pub what: String,
+    pub before: u64,
+    pub now: u64,
+}
+
+pub fn check(requests: &[Request]) -> Vec<Violation> {
+    let mut versions: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+    let mut own: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in requests {
+        let Outcome::Read { own_seq, version, .. } = r.outcome else { continue };
+        let mut went_back = |what: String, before: &mut u64, now: u64| {
+            if now < *before {
+                out.push(Violation { req: r.req, session: r.session, at_us: r.start_us, what, before: *before, now });
+            }
+            *before = (*before).max(now);
+        };
+        went_back(format!("key {} version", r.key), versions.entry((r.session, &r.key)).or_default(), version);
+        went_back("own writes".into(), own.entry(r.session).or_default(), own_seq);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::read;
+
+    #[test]
+    fn going_back_in_a_key_or_own_writes_is_reported() {
+        let log = vec![
+            read(1, 1, "a", 2, 5, 10),
+            read(2, 1, "a", 2, 4, 20),
+            read(3, 1, "b", 1, 1, 30),
+            read(4, 2, "a", 0, 1, 40),
+        ];
+        let v = check(&log);
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].req, v[0].before, v[0].now), (2, 5, 4));
+        assert_eq!((v[1].req, v[1].what.as_str()), (3, "own writes"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Read-your-writes (DESIGN.md: "a read by a session that does not reflect that session's last
+//! acknowledged write"). Judged from the rows a read returned: each read reports the highest
+//! sequence number of the session's own writes it could see, and that must reach the last write the
+//! session had acknowledged before the read started. The position a replica claims is not used.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Request;
+use crate::events::Outcome;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub req: u64,
+    pub session: u64,
+    pub at_us: u64,
+    /// The session's last acknowledged write.
+    pub acked_seq: u64,
+    /// The newest of its own writes the read showed.
+    pub saw_seq: u64,
+}
+
+/// Every read that missed its session's acknowledged writes. `requests` are in start order.
+pub fn check(requests: &[Request]) -> Vec<Violation> {
+    let mut acked: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in requests {
+        match r.outcome {
+            Outcome::Write { .. } => {
+                let e = acked.entry(r.session).or_default();
+                if r.seq > e.0 {
+                    *e = (r.seq, r.end_us);
+                }
+            }
+            Outcome::Read { own_seq, .. } => {
+                if let Some(&(seq, acked_at)) = acked.get(&r.session)
+                    && acked_at <= r.start_us
+                    && own_seq < seq
+                {
+                    out.push(Violation {
+                        req: r.req,
+                        session: r.session,
+                        at_us: r.start_us,
+                        acked_seq: seq,
+                        saw_seq: own_seq,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::{read, write};
+
+    #[test]
+    fn a_read_missing_an_acknowledged_write_is_a_violation() {
+        let log = vec![write(1, 7, 1, 10, true), read(2, 7, "k", 0, 0, 20), read(3, 7, "k", 1, 1, 30)];
+        let v = check(&log);
+        assert_eq!(v, vec![Violation { req: 2, session: 7, at_us: 20, acked_seq: 1, saw_seq: 0 }]);
+    }
+
+    #[test]
+    fn unacknowledged_writes_and_other_sessions_do_not_count() {
+        let log = vec![
+            write(1, 7, 1, 10, false),
+            read(2, 7, "k", 0, 0, 20),
+            write(3, 8, 1, 30, true),
+            read(4, 7, "k", 0, 0, 40),
+        ];
+        assert!(check(&log).is_empty());
+    }
+}

@@ -1,0 +1,177 @@
+//! The run's event log: one record per meaningful event, stamped with simulated time and node,
+//! and hashed as it grows. Written as JSON Lines (`--events PATH`), schema in `docs/EVENTS.md`:
+//! every line is `{"t_us": .., "node": .., "type": .., ...}`. Every figure edgesim reports is
+//! computed from these records.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use edgesim_system::edge::frame::Lsn;
+use edgesim_system::edge::proto::ReadPath;
+use edgesim_system::telemetry::{NodeEvent, Telemetry};
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Version of the JSON Lines schema; bump it when a record changes shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub t_us: u64,
+    pub node: Rc<str>,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Record {
+    Node(NodeEvent),
+    Harness(HarnessEvent),
+}
+
+/// What the harness itself observes: the run, faults, and requests as clients saw them.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HarnessEvent {
+    RunStarted {
+        schema: u32,
+        scenario: String,
+        seed: u64,
+    },
+    Fault {
+        line: usize,
+        fault: String,
+    },
+    RequestStarted {
+        req: u64,
+        session: u64,
+        op: Op,
+        key: String,
+        seq: u64,
+        min_lsn: Lsn,
+    },
+    RequestEnded {
+        req: u64,
+        session: u64,
+        outcome: Outcome,
+    },
+    /// The audit of a node's database at the end of the run: a digest of its replicated content
+    /// computed by the harness, and the (session, seq) of every write it holds.
+    FinalState {
+        of: String,
+        outcome: FinalOutcome,
+    },
+    RunEnded {
+        sim_us: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Read,
+    Write,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// `own_seq`: the session's highest write the read saw; `version`/`writer`: the key's row.
+    Read {
+        own_seq: u64,
+        version: u64,
+        writer: Option<(u64, u64)>,
+        path: ReadPath,
+        lsn: Lsn,
+    },
+    Write {
+        lsn: Lsn,
+        generation: u64,
+    },
+    Error {
+        message: String,
+    },
+    Timeout,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum FinalOutcome {
+    Audited { lsn: Lsn, digest: String, rows: usize, writes: Vec<(u64, u64)> },
+    Unreachable { reason: String },
+}
+
+/// The log of one run, shared by every host of the simulation (they all run on one thread).
+#[derive(Clone, Default)]
+pub struct EventLog(Rc<RefCell<Inner>>);
+
+#[derive(Default)]
+struct Inner {
+    events: Vec<Event>,
+    hasher: Xxh3,
+    line: Vec<u8>,
+}
+
+impl EventLog {
+    pub fn push(&self, t_us: u64, node: &Rc<str>, record: Record) {
+        let mut inner = self.0.borrow_mut();
+        let event = Event { t_us, node: node.clone(), record };
+        let Inner { events, hasher, line } = &mut *inner;
+        line.clear();
+        serde_json::to_writer(&mut *line, &event).expect("events serialize");
+        line.push(b'\n');
+        hasher.update(line);
+        events.push(event);
+    }
+
+    /// The hash of the JSON Lines form of everything logged so far.
+    pub fn hash(&self) -> String {
+        format!("{:032x}", self.0.borrow().hasher.digest128())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.borrow().events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn events(&self) -> std::cell::Ref<'_, Vec<Event>> {
+        std::cell::Ref::map(self.0.borrow(), |i| &i.events)
+    }
+
+    pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
+        for e in self.events().iter() {
+            serde_json::to_writer(&mut *out, e)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+}
+
+/// A host's telemetry sink: stamps its node's reports with the simulated time.
+#[derive(Clone)]
+pub struct HostTelemetry {
+    pub node: Rc<str>,
+    pub log: EventLog,
+}
+
+impl HostTelemetry {
+    pub fn harness(&self, event: HarnessEvent) {
+        self.log.push(now_us(), &self.node, Record::Harness(event));
+    }
+}
+
+impl Telemetry for HostTelemetry {
+    fn emit(&self, event: NodeEvent) {
+        self.log.push(now_us(), &self.node, Record::Node(event));
+    }
+}
+
+/// Simulated time of the running host, in microseconds.
+pub fn now_us() -> u64 {
+    turmoil::sim_elapsed().unwrap_or_default().as_micros() as u64
+}

@@ -1,0 +1,85 @@
+//! Applies scheduled faults to the running simulation (DESIGN.md: "partitions, primary loss, CDN
+//! outages and more on a schedule"). A silent crash partitions the host from every other host
+//! before stopping it, so peers learn of it only by silence; its restart repairs those links.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use turmoil::Sim;
+
+use crate::scenario::Action;
+
+/// Hosts currently cut off by a silent crash.
+#[derive(Default)]
+pub struct FaultState {
+    silenced: BTreeSet<String>,
+}
+
+impl FaultState {
+    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
+        match action {
+            Action::Partition { a, b, oneway } => {
+                pairs(a, b, |x, y| if *oneway { sim.partition_oneway(x, y) } else { sim.partition(x, y) })
+            }
+            Action::Repair { a, b, oneway } => {
+                pairs(a, b, |x, y| if *oneway { sim.repair_oneway(x, y) } else { sim.repair(x, y) })
+            }
+            Action::Crash { host } => sim.crash(host.as_str()),
+            Action::SilentCrash { host } => {
+                for other in hosts.iter().filter(|h| *h != host) {
+                    sim.partition(host.as_str(), other.as_str());
+                }
+                sim.crash(host.as_str());
+                self.silenced.insert(host.clone());
+            }
+            Action::Restart { host } => {
+                if self.silenced.remove(host) {
+                    for other in hosts.iter().filter(|h| *h != host) {
+                        sim.repair(host.as_str(), other.as_str());
+                    }
+                }
+                sim.bounce(host.as_str());
+            }
+            Action::Hold { a, b } => pairs(a, b, |x, y| sim.hold(x, y)),
+            Action::Release { a, b } => pairs(a, b, |x, y| sim.release(x, y)),
+            Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
+            Action::Loss { a, b, rate } => {
+                let mut links = Vec::new();
+                pairs(a, b, |x, y| links.push((x.to_string(), y.to_string())));
+                for (x, y) in links {
+                    sim.set_link_fail_rate(x.as_str(), y.as_str(), *rate);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f` for every pair of distinct hosts across the two groups.
+fn pairs<'a>(a: &'a [String], b: &'a [String], mut f: impl FnMut(&'a str, &'a str)) {
+    for x in a {
+        for y in b.iter().filter(|y| *y != x) {
+            f(x, y);
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = |g: &[String]| if g.len() == 1 { g[0].clone() } else { format!("{{{}}}", g.join(",")) };
+        match self {
+            Action::Partition { a, b, oneway } => {
+                write!(f, "partition {} {} {}", group(a), if *oneway { "->" } else { "<->" }, group(b))
+            }
+            Action::Repair { a, b, oneway } => {
+                write!(f, "repair {} {} {}", group(a), if *oneway { "->" } else { "<->" }, group(b))
+            }
+            Action::Crash { host } => write!(f, "crash {host}"),
+            Action::SilentCrash { host } => write!(f, "silent crash {host}"),
+            Action::Restart { host } => write!(f, "restart {host}"),
+            Action::Hold { a, b } => write!(f, "hold {} <-> {}", group(a), group(b)),
+            Action::Release { a, b } => write!(f, "release {} <-> {}", group(a), group(b)),
+            Action::Latency { a, b, latency } => write!(f, "latency {} <-> {} = {latency:?}", group(a), group(b)),
+            Action::Loss { a, b, rate } => write!(f, "loss {} <-> {} rate {rate}", group(a), group(b)),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The `edgesim` command line.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use edgesim::report::analyze;
+use edgesim::scenario::Scenario;
+use edgesim::world::simulate;
+
+/// Exit codes, for CI.
+const EXIT_CHECKER: u8 = 2;
+const EXIT_INPUT: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "edgesim", version, about = "Deterministic simulation of the edge platform and status page")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario and print its report. Exit 0: every checker passed; 2: a correctness
+    /// checker fired; 3: bad input or harness error.
+    Run {
+        scenario: PathBuf,
+        /// Seed of the run (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the event log as JSON Lines here (schema: docs/EVENTS.md).
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Print nothing but the event-log hash.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_INPUT } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_INPUT)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run { scenario, seed, json, events, quiet } => {
+            let scenario = Scenario::load(&scenario)?;
+            let seed = seed.unwrap_or(scenario.seed);
+            let total = scenario.duration + scenario.settle;
+            let started = Instant::now();
+            let tty = std::io::stderr().is_terminal() && !quiet;
+            let log = simulate(&scenario, seed, &mut |at| {
+                if tty {
+                    eprint!(
+                        "\r  simulating {}: {:>5.0}s of {:.0}s",
+                        scenario.name,
+                        at.as_secs_f64(),
+                        total.as_secs_f64()
+                    );
+                }
+            })?;
+            let wall = started.elapsed().as_secs_f64();
+            if tty {
+                eprintln!();
+            }
+            let report = analyze(&scenario, seed, &log);
+            if let Some(path) = events {
+                let mut out = std::io::BufWriter::new(
+                    std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
+                );
+                log.write_jsonl(&mut out)?;
+            }
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            let fired = report.checks.fired();
+            if quiet {
+                println!("{}", report.event_log_hash);
+            } else {
+                print!("{}", report.text());
+                println!(
+                    "wall {wall:.2}s, {:.1} simulated seconds per wall second",
+                    report.sim_seconds / wall.max(1e-9)
+                );
+                if !fired.is_empty() {
+                    println!("checkers fired: {}", fired.join(", "));
+                    println!("replay: edgesim run {} --seed {seed}", scenario.path);
+                }
+            }
+            std::io::stdout().flush()?;
+            Ok(if fired.is_empty() { 0 } else { EXIT_CHECKER })
+        }
+    }
+}

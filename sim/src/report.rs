@@ -1,0 +1,201 @@
+//! The report of one run: every figure recomputed from the event log, the checkers' verdicts, and
+//! a readable summary. Its JSON form (`--json`) is versioned with the event schema.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::check::{self, convergence, lost_writes, monotonic, ryw};
+use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
+use crate::metrics::{self, RegionLatency, Replication, Summary};
+use crate::scenario::{PRIMARY, STANDBY, Scenario};
+
+/// How many examples of each violation a report lists.
+const EXAMPLES: usize = 10;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub schema: u32,
+    pub scenario: String,
+    pub path: String,
+    pub seed: u64,
+    pub sim_seconds: f64,
+    pub hosts: usize,
+    pub links: usize,
+    pub events: usize,
+    pub event_log_hash: String,
+    pub latency: BTreeMap<String, RegionLatency>,
+    pub replication: Replication,
+    pub checks: Checks,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Checks {
+    pub ryw_violations: usize,
+    pub ryw_examples: Vec<ryw::Violation>,
+    pub monotonic_violations: usize,
+    pub monotonic_examples: Vec<monotonic::Violation>,
+    /// `None` when the primary could not be audited, so losses cannot be judged.
+    pub lost_acked_writes: Option<Vec<(u64, u64)>>,
+    pub acked_writes: usize,
+    pub convergence: convergence::Verdict,
+}
+
+impl Checks {
+    /// The correctness checkers that fired, by name.
+    pub fn fired(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.ryw_violations > 0 {
+            out.push("read-your-writes");
+        }
+        if self.monotonic_violations > 0 {
+            out.push("monotonic-reads");
+        }
+        match &self.lost_acked_writes {
+            Some(lost) if lost.is_empty() => {}
+            _ => out.push("lost-acked-writes"),
+        }
+        if !self.convergence.converged {
+            out.push("convergence");
+        }
+        out
+    }
+}
+
+pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
+    let events = log.events();
+    let requests = check::requests(&events);
+    let finals = finals(&events);
+    let ryw = ryw::check(&requests);
+    let mono = monotonic::check(&requests);
+    let lost = match finals.get(PRIMARY) {
+        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(&requests, writes)),
+        _ => None,
+    };
+    let hosts = scenario.hosts().len();
+    RunReport {
+        schema: SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        path: scenario.path.clone(),
+        seed,
+        sim_seconds: events.last().map_or(0.0, |e| e.t_us as f64 / 1e6),
+        hosts,
+        links: hosts * (hosts - 1) / 2,
+        events: events.len(),
+        event_log_hash: log.hash(),
+        latency: metrics::latency(&requests),
+        replication: metrics::replication(&events, PRIMARY, STANDBY),
+        checks: Checks {
+            ryw_violations: ryw.len(),
+            ryw_examples: ryw.into_iter().take(EXAMPLES).collect(),
+            monotonic_violations: mono.len(),
+            monotonic_examples: mono.into_iter().take(EXAMPLES).collect(),
+            acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
+            lost_acked_writes: lost,
+            convergence: convergence::check(&finals, PRIMARY),
+        },
+    }
+}
+
+fn finals(events: &[Event]) -> BTreeMap<String, FinalOutcome> {
+    events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::FinalState { of, outcome }) => Some((of.clone(), outcome.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fmt_summary(s: &Summary) -> String {
+    if s.count == 0 {
+        return "-".into();
+    }
+    format!("p50 {:>7.1}  p99 {:>7.1}  max {:>7.1} ms  (n={})", s.p50_ms, s.p99_ms, s.max_ms, s.count)
+}
+
+impl RunReport {
+    /// The readable summary `edgesim run` prints.
+    pub fn text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "scenario {} ({}), seed {}", self.scenario, self.path, self.seed);
+        let _ = writeln!(
+            o,
+            "simulated {:.1}s on {} hosts / {} links, {} events",
+            self.sim_seconds, self.hosts, self.links, self.events
+        );
+        let _ = writeln!(o, "\nlatency as clients saw it");
+        for (region, l) in &self.latency {
+            let _ = writeln!(o, "  {region:<12} read   {}", fmt_summary(&l.read));
+            let _ = writeln!(o, "  {:<12} write  {}", "", fmt_summary(&l.write));
+            let _ = writeln!(
+                o,
+                "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors, {} timeouts",
+                "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.timeouts
+            );
+        }
+        let r = &self.replication;
+        let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
+        let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));
+        let _ = writeln!(o, "  lag, standby            {}", fmt_summary(&r.standby_lag));
+        let worst = r.replicas.iter().max_by(|a, b| a.1.lag.max_ms.total_cmp(&b.1.lag.max_ms));
+        if let Some((node, w)) = worst {
+            let _ = writeln!(
+                o,
+                "  worst replica {node}: lag {}; frames behind p99 {} max {}",
+                fmt_summary(&w.lag),
+                w.p99_frames_behind,
+                w.max_frames_behind
+            );
+        }
+        let ratio = if r.wire_bytes > 0 { r.payload_bytes as f64 / r.wire_bytes as f64 } else { 0.0 };
+        let _ = writeln!(
+            o,
+            "  primary sent {} batches, {} payload bytes as {} on the wire ({ratio:.2}x)",
+            r.batches_sent, r.payload_bytes, r.wire_bytes
+        );
+        let _ = writeln!(
+            o,
+            "  {} gaps re-requested, {} snapshot rebuilds, {} reconnects, {} malformed inputs refused",
+            r.gaps_detected, r.snapshots_restored, r.reconnects, r.rejected_inputs
+        );
+        let c = &self.checks;
+        let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
+        let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);
+        for v in c.ryw_examples.iter().take(3) {
+            let _ = writeln!(
+                o,
+                "    T+{:.3}s session {} read saw its write #{} after #{} was acknowledged (request {})",
+                v.at_us as f64 / 1e6,
+                v.session,
+                v.saw_seq,
+                v.acked_seq,
+                v.req
+            );
+        }
+        let _ = writeln!(o, "  monotonic-read violations    {}", c.monotonic_violations);
+        match &c.lost_acked_writes {
+            Some(lost) => {
+                let _ = writeln!(o, "  lost acknowledged writes     {} of {}", lost.len(), c.acked_writes);
+                for (s, q) in lost.iter().take(EXAMPLES) {
+                    let _ = writeln!(o, "    session {s} write #{q}");
+                }
+            }
+            None => {
+                let _ = writeln!(o, "  lost acknowledged writes     cannot judge: the primary was not audited");
+            }
+        }
+        let v = &c.convergence;
+        let verdict = if v.converged { "yes".to_string() } else { "NO".to_string() };
+        let _ = writeln!(o, "  converged at the end         {verdict}");
+        for (node, lsn) in &v.diverged {
+            let _ = writeln!(o, "    {node} differs from the primary (at LSN {lsn})");
+        }
+        for (node, why) in &v.unreachable {
+            let _ = writeln!(o, "    {node} not audited: {why}");
+        }
+        let _ = writeln!(o, "\nevent log hash {}", self.event_log_hash);
+        o
+    }
+}

@@ -1,0 +1,553 @@
+//! Scenario files: the world (regions, PoPs, link latencies), the replication settings, the
+//! workload and the fault schedule, read from TOML and checked before anything runs. Every error
+//! names the file, the line and the problem. `docs/SCENARIOS.md` documents each key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use edgesim_system::edge::batch::BatchPolicy;
+use edgesim_system::edge::config::{EdgeConfig, StandbyMode};
+use edgesim_system::edge::proto::Consistency;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::units::Dur;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    duration: Spanned<Dur>,
+    #[serde(default = "default_settle")]
+    settle: Dur,
+    #[serde(default = "default_tick")]
+    tick: Dur,
+    primary_region: Spanned<String>,
+    #[serde(rename = "region")]
+    regions: Vec<RegionFile>,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    replication: Replication,
+    #[serde(default)]
+    workload: Workload,
+    #[serde(default, rename = "fault")]
+    faults: Vec<FaultFile>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_settle() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn default_tick() -> Dur {
+    Dur(Duration::from_millis(1))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionFile {
+    name: Spanned<String>,
+    pops: Spanned<u32>,
+    /// One-way latency between this region's hosts and the primary's region.
+    to_primary: Dur,
+}
+
+/// One-way link latencies. Each message on a link takes between the latency and the latency plus
+/// its jitter, drawn by turmoil from the seed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub last_mile: Dur,
+    pub last_mile_jitter: Dur,
+    pub in_region: Dur,
+    pub wan_jitter: Dur,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            last_mile: Dur(Duration::from_millis(3)),
+            last_mile_jitter: Dur(Duration::from_millis(3)),
+            in_region: Dur(Duration::from_millis(1)),
+            wan_jitter: Dur(Duration::from_millis(4)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replication {
+    pub standby: StandbyMode,
+    pub batch_max_bytes: usize,
+    pub batch_max_delay: Dur,
+    pub retain_frames: u64,
+    pub distributor_frames: u64,
+    pub heartbeat: Dur,
+    pub peer_timeout: Dur,
+    pub ryw_wait: Dur,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        let c = EdgeConfig::default();
+        Replication {
+            standby: c.standby_mode,
+            batch_max_bytes: c.batch.max_bytes,
+            batch_max_delay: Dur(c.batch.max_delay),
+            retain_frames: c.retain_frames,
+            distributor_frames: c.distributor_frames,
+            heartbeat: Dur(c.heartbeat),
+            peer_timeout: Dur(c.peer_timeout),
+            ryw_wait: Dur(c.ryw_wait),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Sessions start after this, once every stream of the topology is up, so that steady-state
+    /// figures do not include the start-up race of distributors joining the primary's stream.
+    pub warmup: Dur,
+    pub consistency: Consistency,
+    pub sessions_per_region: u32,
+    /// Requests per second of each session (exponential inter-arrival times).
+    pub session_rate: f64,
+    /// Reads per write.
+    pub read_write_ratio: u32,
+    pub keys: u32,
+    /// After each acknowledged write the session reads the key it wrote.
+    pub read_after_write: bool,
+    pub value_bytes: usize,
+    pub request_timeout: Dur,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            warmup: Dur(Duration::from_secs(1)),
+            consistency: Consistency::ReadYourWrites,
+            sessions_per_region: 8,
+            session_rate: 5.0,
+            read_write_ratio: 100,
+            keys: 64,
+            read_after_write: true,
+            value_bytes: 64,
+            request_timeout: Dur(Duration::from_secs(5)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FaultKind {
+    Partition,
+    Repair,
+    Crash,
+    SilentCrash,
+    Restart,
+    Hold,
+    Release,
+    Latency,
+    Loss,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultFile {
+    at: Spanned<Dur>,
+    kind: Spanned<FaultKind>,
+    a: Option<Spanned<String>>,
+    b: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    #[serde(default)]
+    oneway: bool,
+    latency: Option<Dur>,
+    rate: Option<Spanned<f64>>,
+}
+
+/// A scheduled fault, its targets resolved to host names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: Duration,
+    pub action: Action,
+    /// The scenario line that scheduled it.
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Partition {
+        a: Vec<String>,
+        b: Vec<String>,
+        oneway: bool,
+    },
+    Repair {
+        a: Vec<String>,
+        b: Vec<String>,
+        oneway: bool,
+    },
+    /// The host stops; its peers see its connections close.
+    Crash {
+        host: String,
+    },
+    /// The host is cut off from everyone, then stops: its peers notice only by silence.
+    SilentCrash {
+        host: String,
+    },
+    /// The host's software starts again (after a silent crash, its links are repaired too).
+    Restart {
+        host: String,
+    },
+    Hold {
+        a: Vec<String>,
+        b: Vec<String>,
+    },
+    Release {
+        a: Vec<String>,
+        b: Vec<String>,
+    },
+    Latency {
+        a: Vec<String>,
+        b: Vec<String>,
+        latency: Duration,
+    },
+    /// Each message on the links is lost with probability `rate` (turmoil breaks the link until a
+    /// later message repairs it, so a TCP stream stalls).
+    Loss {
+        a: Vec<String>,
+        b: Vec<String>,
+        rate: f64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Region {
+    pub name: String,
+    pub to_primary: Duration,
+    pub distributor: String,
+    pub pops: Vec<String>,
+    pub clients: String,
+}
+
+/// A checked scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub path: String,
+    pub seed: u64,
+    pub duration: Duration,
+    pub settle: Duration,
+    pub tick: Duration,
+    pub primary_region: String,
+    pub regions: Vec<Region>,
+    pub network: Network,
+    pub replication: Replication,
+    pub workload: Workload,
+    pub faults: Vec<Fault>,
+}
+
+pub const PRIMARY: &str = "primary";
+pub const STANDBY: &str = "standby";
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, column) = line_col(text, span.start);
+            ScenarioError { file: file.to_string(), line, column, message }
+        };
+        let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
+        let primary_region = raw.primary_region.get_ref().clone();
+        let mut regions = Vec::new();
+        for r in &raw.regions {
+            let name = r.name.get_ref().clone();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(at(r.name.span(), format!("region name `{name}` must be letters, digits and dashes")));
+            }
+            if regions.iter().any(|x: &Region| x.name == name) {
+                return Err(at(r.name.span(), format!("region `{name}` is defined twice")));
+            }
+            if *r.pops.get_ref() == 0 {
+                return Err(at(r.pops.span(), format!("region `{name}` needs at least one PoP")));
+            }
+            regions.push(Region {
+                pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
+                distributor: format!("dist-{name}"),
+                clients: format!("clients-{name}"),
+                to_primary: r.to_primary.0,
+                name,
+            });
+        }
+        if regions.is_empty() {
+            return Err(at(0..0, "a scenario needs at least one [[region]]".into()));
+        }
+        if !regions.iter().any(|r| r.name == primary_region) {
+            let known: Vec<_> = regions.iter().map(|r| r.name.as_str()).collect();
+            return Err(at(
+                raw.primary_region.span(),
+                format!("primary_region `{primary_region}` is not a region; regions are {}", known.join(", ")),
+            ));
+        }
+        let duration = raw.duration.get_ref().0;
+        if duration.is_zero() {
+            return Err(at(raw.duration.span(), "duration must be more than zero".into()));
+        }
+        if raw.tick.0 < Duration::from_micros(100) || raw.tick.0 > Duration::from_millis(10) {
+            return Err(at(0..0, format!("tick {} is outside 100us..10ms", raw.tick)));
+        }
+        let w = &raw.workload;
+        let workload_problem = if w.sessions_per_region == 0 {
+            Some("workload.sessions_per_region must be at least 1")
+        } else if !(w.session_rate > 0.0 && w.session_rate <= 1000.0) {
+            Some("workload.session_rate must be in (0, 1000] requests per second")
+        } else if w.keys == 0 {
+            Some("workload.keys must be at least 1")
+        } else {
+            None
+        };
+        if let Some(p) = workload_problem {
+            let offset = text.find("[workload]").unwrap_or(0);
+            return Err(at(offset..offset, p.into()));
+        }
+        let mut scenario = Scenario {
+            name: raw.name,
+            description: raw.description,
+            path: file.to_string(),
+            seed: raw.seed,
+            duration,
+            settle: raw.settle.0,
+            tick: raw.tick.0,
+            primary_region,
+            regions,
+            network: raw.network,
+            replication: raw.replication,
+            workload: raw.workload,
+            faults: Vec::new(),
+        };
+        for f in &raw.faults {
+            let line = line_col(text, f.at.span().start).0;
+            let fault = scenario.fault(f).map_err(|(span, message)| at(span, message))?;
+            scenario.faults.push(Fault { line, ..fault });
+        }
+        scenario.faults.sort_by_key(|f| (f.at, f.line));
+        Ok(scenario)
+    }
+
+    fn fault(&self, f: &FaultFile) -> Result<Fault, (std::ops::Range<usize>, String)> {
+        let at = f.at.get_ref().0;
+        let end = self.duration + self.settle;
+        if at > end {
+            return Err((
+                f.at.span(),
+                format!("fault at {} is after the run ends at {} (duration + settle)", f.at.get_ref(), Dur(end)),
+            ));
+        }
+        let kind = *f.kind.get_ref();
+        let kind_span = f.kind.span();
+        let group = |name: &str,
+                     field: &Option<Spanned<String>>|
+         -> Result<Vec<String>, (std::ops::Range<usize>, String)> {
+            let field =
+                field.as_ref().ok_or((kind_span.clone(), format!("a {kind:?} fault needs `{name}`").to_lowercase()))?;
+            self.targets(field.get_ref()).map_err(|m| (field.span(), m))
+        };
+        let host = || -> Result<String, (std::ops::Range<usize>, String)> {
+            let field =
+                f.host.as_ref().ok_or((kind_span.clone(), format!("a {kind:?} fault needs `host`").to_lowercase()))?;
+            let name = field.get_ref();
+            if self.node_hosts().iter().any(|h| h == name) {
+                Ok(name.clone())
+            } else {
+                Err((
+                    field.span(),
+                    format!("`{name}` is not a host that can crash; hosts are {}", self.node_hosts().join(", ")),
+                ))
+            }
+        };
+        let action = match kind {
+            FaultKind::Partition => Action::Partition { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway: f.oneway },
+            FaultKind::Repair => Action::Repair { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway: f.oneway },
+            FaultKind::Crash => Action::Crash { host: host()? },
+            FaultKind::SilentCrash => Action::SilentCrash { host: host()? },
+            FaultKind::Restart => Action::Restart { host: host()? },
+            FaultKind::Hold => Action::Hold { a: group("a", &f.a)?, b: group("b", &f.b)? },
+            FaultKind::Release => Action::Release { a: group("a", &f.a)?, b: group("b", &f.b)? },
+            FaultKind::Latency => {
+                let latency = f.latency.ok_or((kind_span.clone(), "a latency fault needs `latency`".to_string()))?;
+                Action::Latency { a: group("a", &f.a)?, b: group("b", &f.b)?, latency: latency.0 }
+            }
+            FaultKind::Loss => {
+                let rate = f.rate.as_ref().ok_or((kind_span.clone(), "a loss fault needs `rate`".to_string()))?;
+                if !(0.0..=1.0).contains(rate.get_ref()) {
+                    return Err((rate.span(), format!("loss rate {} is not between 0 and 1", rate.get_ref())));
+                }
+                Action::Loss { a: group("a", &f.a)?, b: group("b", &f.b)?, rate: *rate.get_ref() }
+            }
+        };
+        Ok(Fault { at, action, line: 0 })
+    }
+
+    /// Resolves a fault target: a host name, or `region:NAME` for every host of a region.
+    fn targets(&self, target: &str) -> Result<Vec<String>, String> {
+        if let Some(name) = target.strip_prefix("region:") {
+            let region = self.regions.iter().find(|r| r.name == name).ok_or_else(|| {
+                let known: Vec<_> = self.regions.iter().map(|r| r.name.as_str()).collect();
+                format!("`{name}` is not a region; regions are {}", known.join(", "))
+            })?;
+            let mut hosts = vec![region.distributor.clone(), region.clients.clone()];
+            hosts.extend(region.pops.iter().cloned());
+            if region.name == self.primary_region {
+                hosts.extend([PRIMARY.to_string(), STANDBY.to_string()]);
+            }
+            return Ok(hosts);
+        }
+        if self.hosts().iter().any(|h| h == target) {
+            Ok(vec![target.to_string()])
+        } else {
+            Err(format!("`{target}` is not a host or `region:NAME`; hosts are {}", self.hosts().join(", ")))
+        }
+    }
+
+    /// Hosts that run system nodes (they can crash and restart).
+    pub fn node_hosts(&self) -> Vec<String> {
+        let mut hosts = vec![PRIMARY.to_string(), STANDBY.to_string()];
+        for r in &self.regions {
+            hosts.push(r.distributor.clone());
+            hosts.extend(r.pops.iter().cloned());
+        }
+        hosts
+    }
+
+    /// Every host of the world, nodes then client hosts.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts = self.node_hosts();
+        hosts.extend(self.regions.iter().map(|r| r.clients.clone()));
+        hosts
+    }
+
+    pub fn region_of(&self, host: &str) -> Option<&Region> {
+        if host == PRIMARY || host == STANDBY {
+            return self.regions.iter().find(|r| r.name == self.primary_region);
+        }
+        self.regions.iter().find(|r| r.distributor == host || r.clients == host || r.pops.iter().any(|p| p == host))
+    }
+
+    /// The nodes' settings.
+    pub fn edge_config(&self) -> EdgeConfig {
+        let r = &self.replication;
+        EdgeConfig {
+            standby_mode: r.standby,
+            batch: BatchPolicy { max_bytes: r.batch_max_bytes, max_delay: r.batch_max_delay.0 },
+            retain_frames: r.retain_frames,
+            distributor_frames: r.distributor_frames,
+            heartbeat: r.heartbeat.0,
+            peer_timeout: r.peer_timeout.0,
+            ryw_wait: r.ryw_wait.0,
+            ..EdgeConfig::default()
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+name = "t"
+duration = "10s"
+primary_region = "a"
+
+[[region]]
+name = "a"
+pops = 2
+to_primary = "1ms"
+"#;
+
+    fn err(extra: &str) -> ScenarioError {
+        Scenario::parse("t.toml", &format!("{BASE}{extra}")).unwrap_err()
+    }
+
+    #[test]
+    fn a_minimal_scenario_loads_with_defaults() {
+        let s = Scenario::parse("t.toml", BASE).unwrap();
+        assert_eq!(s.regions[0].pops, vec!["pop-a-1", "pop-a-2"]);
+        assert_eq!(s.settle, Duration::from_secs(10));
+        assert_eq!(s.workload.read_write_ratio, 100);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let e = err("\n[workload]\nsesions_per_region = 3\n");
+        assert_eq!((e.file.as_str(), e.line), ("t.toml", 12));
+        assert!(e.message.contains("unknown field `sesions_per_region`"), "{e}");
+
+        let e = err("\n[replication]\nheartbeat = 500\n");
+        assert_eq!(e.line, 12);
+        assert!(e.message.contains("duration"), "{e}");
+
+        let e = err("\n[replication]\nheartbeat = \"5 parsecs\"\n");
+        assert!(e.message.contains("not a unit"), "{e}");
+
+        let e = err("\n[[fault]]\nat = \"2s\"\nkind = \"crash\"\nhost = \"pop-b-1\"\n");
+        assert_eq!(e.line, 14);
+        assert!(e.message.contains("`pop-b-1` is not a host"), "{e}");
+
+        let e = err("\n[[fault]]\nat = \"25s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n");
+        assert_eq!(e.line, 12);
+        assert!(e.message.contains("after the run ends at 20s"), "{e}");
+
+        let e = err("\n[[fault]]\nat = \"2s\"\nkind = \"partition\"\na = \"region:zz\"\nb = \"primary\"\n");
+        assert!(e.message.contains("`zz` is not a region"), "{e}");
+
+        let e = err("\n[[fault]]\nat = \"2s\"\nkind = \"explode\"\n");
+        assert!(e.message.contains("unknown variant `explode`"), "{e}");
+        assert!(e.to_string().starts_with("t.toml:13:"), "{e}");
+    }
+
+    #[test]
+    fn region_targets_expand_to_their_hosts() {
+        let s = Scenario::parse(
+            "t.toml",
+            &format!("{BASE}\n[[fault]]\nat = \"2s\"\nkind = \"partition\"\na = \"region:a\"\nb = \"pop-a-1\"\noneway = true\n"),
+        )
+        .unwrap();
+        let Action::Partition { a, b, oneway } = &s.faults[0].action else { panic!() };
+        assert!(a.contains(&"dist-a".to_string()) && a.contains(&"primary".to_string()));
+        assert_eq!(b, &vec!["pop-a-1".to_string()]);
+        assert!(oneway);
+    }
+}

@@ -1,0 +1,71 @@
+//! The scenarios of `scenarios/` as a user runs them, with what each must show.
+
+use std::path::Path;
+
+use edgesim::report::{RunReport, analyze};
+use edgesim::scenario::Scenario;
+use edgesim::world::simulate;
+use edgesim_system::edge::proto::Consistency;
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(Path::new(&format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR")))).unwrap()
+}
+
+fn run(s: &Scenario) -> RunReport {
+    let log = simulate(s, s.seed, &mut |_| {}).unwrap();
+    analyze(s, s.seed, &log)
+}
+
+#[test]
+fn steady_state_meets_the_design_latencies_and_every_check() {
+    let r = run(&load("steady"));
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    for (region, l) in &r.latency {
+        assert!(l.read.count > 1000 && l.write.count > 5, "{region}: {l:?}");
+        assert!((5.0..=15.0).contains(&l.read.p99_ms), "{region} read p99 {}", l.read.p99_ms);
+        assert!(l.write.p50_ms >= 50.0 && l.write.p99_ms <= 200.0, "{region} write {:?}", l.write);
+    }
+    let write_p50 = |region: &str| r.latency[region].write.p50_ms;
+    assert!(write_p50("us-east") < write_p50("eu-west") && write_p50("eu-west") < write_p50("ap-south"));
+    assert!(r.replication.lag.p99_ms < 150.0, "{:?}", r.replication.lag);
+}
+
+#[test]
+fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_writes() {
+    let eventual = load("eventual-under-lag");
+    assert_eq!(eventual.workload.consistency, Consistency::Eventual);
+    let r = run(&eventual);
+    assert!(r.checks.ryw_violations > 10, "negative control must fire: {}", r.text());
+    assert_eq!(r.checks.fired(), vec!["read-your-writes"]);
+
+    let mut ryw = eventual.clone();
+    ryw.workload.consistency = Consistency::ReadYourWrites;
+    let r = run(&ryw);
+    assert_eq!(r.checks.ryw_violations, 0, "{}", r.text());
+    let reads_waited: u64 = r.latency.values().map(|l| l.reads_after_wait + l.reads_primary).sum();
+    assert!(reads_waited > 10, "read-your-writes had to wait or go to the primary: {}", r.text());
+}
+
+#[test]
+fn a_partitioned_region_catches_up_and_converges() {
+    let r = run(&load("region-partition"));
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    let eu = &r.latency["eu-west"];
+    assert!(eu.errors + eu.timeouts > 0, "writes from the cut-off region fail: {eu:?}");
+    assert!(r.replication.replicas["pop-eu-west-1"].max_frames_behind > 20);
+}
+
+#[test]
+fn a_restarted_pop_resumes_and_converges() {
+    let r = run(&load("pop-restart"));
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert!(r.replication.replicas["pop-us-east-2"].max_frames_behind > 20);
+}
+
+#[test]
+fn a_replica_too_far_behind_rebuilds_from_a_snapshot() {
+    let r = run(&load("snapshot-rebuild"));
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert!(r.replication.snapshots_restored >= 1, "{}", r.text());
+    assert!(r.replication.gaps_detected >= 1, "{}", r.text());
+}

@@ -1,0 +1,65 @@
+//! Settings of the edge platform's nodes. Defaults are DESIGN.md's numbers; the harness sets them
+//! from the scenario file.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::batch::BatchPolicy;
+
+/// When the primary acknowledges a write relative to the standby (DESIGN.md, System A: "with an
+/// asynchronous standby up to ~1 s of acknowledged writes can be lost; with a synchronous standby
+/// none").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandbyMode {
+    /// Acknowledge once the standby holds the frame.
+    Sync,
+    /// Acknowledge at once; the standby catches up in the background.
+    Async,
+}
+
+#[derive(Clone, Debug)]
+pub struct EdgeConfig {
+    pub primary: String,
+    pub standby: String,
+    pub standby_mode: StandbyMode,
+    /// Batching of the primary's stream to distributors.
+    pub batch: BatchPolicy,
+    /// Frames the primary (and standby) keep for followers that fall behind.
+    pub retain_frames: u64,
+    /// Frames a distributor keeps to serve re-requests.
+    pub distributor_frames: u64,
+    /// Frames a replica holds out of order while it waits for a gap to fill.
+    pub max_pending_frames: usize,
+    pub heartbeat: Duration,
+    /// Silence on a stream after which the peer is considered gone.
+    pub peer_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long a read-your-writes read waits for the local replica before going to the primary.
+    pub ryw_wait: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig {
+            primary: "primary".into(),
+            standby: "standby".into(),
+            standby_mode: StandbyMode::Sync,
+            batch: BatchPolicy { max_bytes: 64 << 10, max_delay: Duration::from_millis(10) },
+            retain_frames: 10_000,
+            distributor_frames: 1_000,
+            max_pending_frames: 10_000,
+            heartbeat: Duration::from_millis(500),
+            peer_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            ryw_wait: Duration::from_millis(100),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! A follower applies the primary's frames strictly in LSN order: a PoP's read replica (fed by its
+//! regional distributor) and the standby (fed by the primary directly, acknowledging what it holds).
+//! DESIGN.md, System A: "a replica that sees LSN n+2 before n+1 asks for the missing frames"; "too
+//! far behind (frames no longer retained): rebuild from a snapshot, then resume the stream".
+//! A lost segment stalls a stream without an error, so silence longer than the peer timeout ends
+//! the session and the follower reconnects with backoff.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use tokio::io::{AsyncWrite, split};
+use tokio::sync::watch;
+use tokio::time::{Instant, timeout};
+
+use super::backoff::Backoff;
+use super::frame::{Frame, Lsn, decode_batch};
+use super::node::{Ctx, reject};
+use super::proto::{REPL_PORT, ReplMessage, ReplRequest};
+use super::store::Store;
+use crate::net::Net;
+use crate::telemetry::{NodeEvent, Telemetry};
+use crate::wire::{self, WireError};
+
+pub struct Follower<N, T> {
+    pub ctx: Ctx<N, T>,
+    pub store: Rc<RefCell<Store>>,
+    /// The last LSN applied; reads wait on it.
+    pub applied: watch::Sender<Lsn>,
+    /// Host and port frames come from.
+    pub upstream: (String, u16),
+    /// A standby acknowledges every batch it applied and gets frames unbatched.
+    pub standby: bool,
+}
+
+/// Why a replication session ended.
+enum End {
+    /// The stream broke or went silent; reconnect.
+    Lost(String),
+    /// Upstream cannot continue this follower's history; rebuild from a snapshot.
+    Rebuild { from: Lsn, reason: String },
+}
+
+impl<N: Net, T: Telemetry> Follower<N, T> {
+    pub fn new(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, upstream: (String, u16), standby: bool) -> Rc<Self> {
+        let lsn = store.borrow().position().map(|p| p.lsn).unwrap_or(0);
+        Rc::new(Follower { ctx, store, applied: watch::channel(lsn).0, upstream, standby })
+    }
+
+    /// Follows upstream until the host stops.
+    pub async fn run(self: Rc<Self>) {
+        let mut backoff = Backoff::new(self.ctx.config.backoff_min, self.ctx.config.backoff_max);
+        let peer = self.upstream.0.clone();
+        loop {
+            let end = self.session(&mut backoff).await;
+            let reason = match end {
+                End::Rebuild { from, reason } => {
+                    self.ctx.emit(NodeEvent::Behind { from, reason });
+                    match self.rebuild().await {
+                        Ok(()) => continue,
+                        Err(e) => format!("snapshot failed: {e}"),
+                    }
+                }
+                End::Lost(reason) => reason,
+            };
+            self.ctx.emit(NodeEvent::Disconnected { peer: peer.clone(), reason });
+            self.ctx.back_off(&mut backoff, &peer).await;
+        }
+    }
+
+    async fn session(&self, backoff: &mut Backoff) -> End {
+        let (host, port) = &self.upstream;
+        let stream = match self.ctx.connect(host, *port).await {
+            Ok(s) => s,
+            Err(e) => return End::Lost(e.to_string()),
+        };
+        self.ctx.emit(NodeEvent::Connected { peer: host.clone() });
+        backoff.reset();
+        let (mut r, mut w) = split(stream);
+        let at = match self.store.borrow().position() {
+            Ok(p) => p,
+            Err(e) => return End::Lost(e.to_string()),
+        };
+        let subscribe =
+            ReplRequest::Subscribe { from: Some(at.lsn + 1), prev_checksum: at.checksum, standby: self.standby };
+        if let Err(e) = wire::send(&mut w, &subscribe).await {
+            return End::Lost(e.to_string());
+        }
+        let mut gaps = Gaps::default();
+        loop {
+            let message = match timeout(self.ctx.config.peer_timeout, wire::recv(&mut r)).await {
+                Err(_) => return End::Lost(format!("no message for {:?}", self.ctx.config.peer_timeout)),
+                Ok(Err(e)) => return self.lost(host, e),
+                Ok(Ok(m)) => m,
+            };
+            let outcome = match message {
+                ReplMessage::Batch(bytes) => match decode_batch(&bytes) {
+                    Ok(frames) => self.receive(frames, &mut gaps, &mut w).await,
+                    Err(e) => {
+                        self.ctx.emit(NodeEvent::Rejected { peer: host.clone(), problem: e.to_string() });
+                        return End::Lost(format!("corrupt batch: {e}"));
+                    }
+                },
+                ReplMessage::Heartbeat { head } => {
+                    // Frames the previous heartbeat announced have had a whole interval to arrive.
+                    let due = std::mem::replace(&mut gaps.announced, head);
+                    gaps.check(self, due.min(head), &mut w).await
+                }
+                ReplMessage::Behind { from, reason } => return End::Rebuild { from, reason },
+                ReplMessage::Snapshot(_) => Ok(()),
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+        }
+    }
+
+    fn lost(&self, host: &str, e: WireError) -> End {
+        let reason = e.to_string();
+        reject(&self.ctx, host, e);
+        End::Lost(reason)
+    }
+
+    /// Applies what can be applied in order and holds the rest until the gap before it fills.
+    async fn receive<W: AsyncWrite + Unpin>(&self, frames: Vec<Frame>, gaps: &mut Gaps, w: &mut W) -> Result<(), End> {
+        let applied = *self.applied.borrow();
+        gaps.pending.extend(frames.into_iter().filter(|f| f.lsn > applied).map(|f| (f.lsn, f)));
+        let mut applied = applied;
+        while let Some(frame) = gaps.pending.remove(&(applied + 1)) {
+            let result = self.store.borrow_mut().apply(&frame);
+            if let Err(e) = result {
+                return Err(End::Rebuild { from: frame.lsn, reason: e.to_string() });
+            }
+            applied = frame.lsn;
+            self.ctx.emit(NodeEvent::Applied { lsn: frame.lsn, generation: frame.generation });
+        }
+        self.applied.send_replace(applied);
+        if self.standby {
+            send(w, &ReplRequest::StandbyAck { lsn: applied }).await?;
+        }
+        if gaps.pending.len() > self.ctx.config.max_pending_frames {
+            return Err(End::Rebuild { from: applied + 1, reason: "too many frames waiting for a gap to fill".into() });
+        }
+        let head = gaps.pending.keys().next_back().copied().unwrap_or(applied);
+        gaps.check(self, head, w).await
+    }
+
+    /// Replaces the database with the primary's snapshot.
+    async fn rebuild(&self) -> Result<(), String> {
+        let primary = self.ctx.config.primary.clone();
+        let mut stream = self.ctx.connect(&primary, REPL_PORT).await.map_err(|e| e.to_string())?;
+        wire::send(&mut stream, &ReplRequest::Snapshot).await.map_err(|e| e.to_string())?;
+        let reply = timeout(self.ctx.config.request_timeout, wire::recv(&mut stream)).await;
+        let snapshot = match reply {
+            Ok(Ok(ReplMessage::Snapshot(s))) => s,
+            Ok(Ok(other)) => return Err(format!("expected a snapshot, got {other:?}")),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("no snapshot within the request timeout".into()),
+        };
+        let retain = self.store.borrow().retain();
+        let store = Store::restore(&snapshot, retain).map_err(|e| e.to_string())?;
+        *self.store.borrow_mut() = store;
+        self.applied.send_replace(snapshot.position.lsn);
+        self.ctx.emit(NodeEvent::SnapshotRestored { lsn: snapshot.position.lsn, bytes: snapshot.db.len() });
+        Ok(())
+    }
+}
+
+/// Frames held out of order, the head upstream last announced, and the re-request in flight for
+/// the gap before them.
+#[derive(Default)]
+struct Gaps {
+    pending: BTreeMap<Lsn, Frame>,
+    announced: Lsn,
+    asked: Option<(Lsn, Instant)>,
+}
+
+impl Gaps {
+    /// Asks for missing frames when upstream's history reaches `head` beyond what is applied, unless
+    /// a re-request for them is still fresh.
+    async fn check<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
+        &mut self,
+        f: &Follower<N, T>,
+        head: Lsn,
+        w: &mut W,
+    ) -> Result<(), End> {
+        let applied = *f.applied.borrow();
+        let to = self.pending.keys().next().map_or(head, |first| first - 1);
+        let fresh = self.asked.is_some_and(|(asked_to, at)| asked_to >= to && at.elapsed() < f.ctx.config.peer_timeout);
+        if to <= applied || fresh {
+            return Ok(());
+        }
+        f.ctx.emit(NodeEvent::GapDetected { from: applied + 1, to });
+        self.asked = Some((to, Instant::now()));
+        send(w, &ReplRequest::Fetch { from: applied + 1, to }).await
+    }
+}
+
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, request: &ReplRequest) -> Result<(), End> {
+    wire::send(w, request).await.map_err(|e| End::Lost(e.to_string()))
+}

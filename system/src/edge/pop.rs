@@ -1,0 +1,119 @@
+//! An edge PoP (DESIGN.md, System A): answers its region's users from a local SQLite replica,
+//! forwards writes to the primary and returns their position, and serves read-your-writes by
+//! position: a read that carries a position the replica has not applied waits up to `ryw_wait`
+//! for it, and otherwise is served by the primary.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+
+use tokio::task::spawn_local;
+use tokio::time::timeout;
+
+use super::follower::Follower;
+use super::frame::Lsn;
+use super::node::{Ctx, dump, reject};
+use super::proto::{Consistency, DISTRIBUTOR_PORT, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
+use super::store::Store;
+use crate::net::{Listener, Net};
+use crate::telemetry::{NodeEvent, Telemetry};
+use crate::wire;
+
+/// Runs a PoP whose replica follows `distributor` until its host stops.
+pub async fn run<N: Net, T: Telemetry>(
+    ctx: Ctx<N, T>,
+    store: Rc<RefCell<Store>>,
+    distributor: String,
+) -> io::Result<()> {
+    let mut listener = ctx.net.bind(POP_PORT).await?;
+    let replica = Follower::new(ctx.clone(), store, (distributor, DISTRIBUTOR_PORT), false);
+    ctx.emit(NodeEvent::Started { role: "pop", lsn: *replica.applied.borrow() });
+    spawn_local(replica.clone().run());
+    let pool = Pool::default();
+    spawn_local(warm(ctx.clone(), pool.clone()));
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        spawn_local(serve_client(replica.clone(), pool.clone(), stream, peer));
+    }
+}
+
+/// Idle connections to the primary, reused across client connections so that a forwarded request
+/// does not pay a connection handshake.
+type Pool<S> = Rc<RefCell<Vec<S>>>;
+
+/// One client connection.
+async fn serve_client<N: Net, T: Telemetry>(
+    replica: Rc<Follower<N, T>>,
+    pool: Pool<N::Stream>,
+    mut stream: N::Stream,
+    peer: String,
+) {
+    let upstream = &pool;
+    loop {
+        let request = match wire::recv::<_, Request>(&mut stream).await {
+            Ok(r) => r,
+            Err(e) => return reject(&replica.ctx, &peer, e),
+        };
+        let response = match request {
+            Request::Read { min_lsn, consistency, ref session, ref key } => match consistency {
+                Consistency::Eventual => local_read(&replica, *session, key, ReadPath::Local),
+                Consistency::Primary => forward(&replica.ctx, upstream, &request).await,
+                Consistency::ReadYourWrites => match caught_up(&replica, min_lsn).await {
+                    Some(path) => local_read(&replica, *session, key, path),
+                    None => forward(&replica.ctx, upstream, &request).await,
+                },
+            },
+            Request::Write(_) => forward(&replica.ctx, upstream, &request).await,
+            Request::Dump => dump(&replica.store.borrow()),
+        };
+        if wire::send(&mut stream, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// How the replica came to hold `min_lsn`, or `None` if it did not within the wait.
+async fn caught_up<N: Net, T: Telemetry>(replica: &Follower<N, T>, min_lsn: Lsn) -> Option<ReadPath> {
+    if *replica.applied.borrow() >= min_lsn {
+        return Some(ReadPath::Local);
+    }
+    let mut applied = replica.applied.subscribe();
+    match timeout(replica.ctx.config.ryw_wait, applied.wait_for(|a| *a >= min_lsn)).await {
+        Ok(Ok(_)) => Some(ReadPath::AfterWait),
+        _ => None,
+    }
+}
+
+fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key: &str, path: ReadPath) -> Response {
+    let lsn = *replica.applied.borrow();
+    match replica.store.borrow().read(session, key) {
+        Ok(row) => Response::Read { row, path, lsn },
+        Err(e) => Response::Error(e.to_string()),
+    }
+}
+
+/// Opens the first connection to the primary before any client needs it.
+async fn warm<N: Net, T: Telemetry>(ctx: Ctx<N, T>, pool: Pool<N::Stream>) {
+    if let Ok(stream) = ctx.connect(&ctx.config.primary, PRIMARY_PORT).await {
+        pool.borrow_mut().push(stream);
+    }
+}
+
+/// Sends a request to the primary on a pooled connection; a connection that failed is dropped.
+async fn forward<N: Net, T: Telemetry>(ctx: &Ctx<N, T>, pool: &Pool<N::Stream>, request: &Request) -> Response {
+    let idle = pool.borrow_mut().pop();
+    let mut stream = match idle {
+        Some(s) => s,
+        None => match ctx.connect(&ctx.config.primary, PRIMARY_PORT).await {
+            Ok(s) => s,
+            Err(e) => return Response::Error(format!("primary unreachable: {e}")),
+        },
+    };
+    match ctx.call(&mut stream, request).await {
+        Ok(response) => {
+            pool.borrow_mut().push(stream);
+            response
+        }
+        Err(e) => Response::Error(format!("primary: {e}")),
+    }
+}

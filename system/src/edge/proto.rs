@@ -1,0 +1,90 @@
+//! The messages of the edge platform: client requests (client to PoP, PoP to primary) and the
+//! replication protocol (primary to distributor and standby, distributor to replicas).
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Lsn;
+use super::store::{Content, Position, ReadRow, Snapshot, WriteOp};
+
+/// Client-facing port of a PoP.
+pub const POP_PORT: u16 = 8000;
+/// Request port of the primary (PoPs forward writes and fallback reads here).
+pub const PRIMARY_PORT: u16 = 7000;
+/// Replication port of the primary.
+pub const REPL_PORT: u16 = 7100;
+/// Replication port of a regional distributor.
+pub const DISTRIBUTOR_PORT: u16 = 7200;
+
+/// How a read may be served (DESIGN.md, System A: read-your-writes by position).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consistency {
+    /// From the local replica, whatever it holds.
+    Eventual,
+    /// From the local replica once it holds the client's position, else from the primary.
+    ReadYourWrites,
+    /// Always from the primary.
+    Primary,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadPath {
+    Local,
+    AfterWait,
+    Primary,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    Read {
+        session: u64,
+        key: String,
+        min_lsn: Lsn,
+        consistency: Consistency,
+    },
+    Write(WriteOp),
+    /// The replicated content of the node's database, for the harness's final audit.
+    Dump,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Response {
+    Read { row: ReadRow, path: ReadPath, lsn: Lsn },
+    Write { lsn: Lsn, generation: u64 },
+    Dump { content: Content, position: Position },
+    Error(String),
+}
+
+/// What a follower sends upstream.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ReplRequest {
+    /// Stream frames from `from` on. `prev_checksum` is the checksum of frame `from - 1` as the
+    /// follower holds it, so upstream can refuse a follower whose history differs from its own.
+    /// `from: None` joins the live stream wherever it is.
+    Subscribe { from: Option<Lsn>, prev_checksum: u64, standby: bool },
+    /// Resend the frames `from..=to`.
+    Fetch { from: Lsn, to: Lsn },
+    /// Send the whole database.
+    Snapshot,
+    /// The standby holds every frame up to `lsn`.
+    StandbyAck { lsn: Lsn },
+}
+
+/// What upstream sends a follower.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ReplMessage {
+    /// An encoded batch of frames (see `frame::encode_batch`).
+    Batch(Vec<u8>),
+    /// Upstream is alive and its history reaches `head`.
+    Heartbeat {
+        head: Lsn,
+    },
+    /// The frames from `from` are not retained, or the follower's history does not match:
+    /// it must rebuild from a snapshot.
+    Behind {
+        from: Lsn,
+        reason: String,
+    },
+    Snapshot(Snapshot),
+}

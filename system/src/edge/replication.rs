@@ -1,0 +1,167 @@
+//! The primary's replication manager (DESIGN.md, System A: "frames are batched, LZ4-compressed,
+//! and broadcast through regional distributors"): one stream per subscriber, a backlog from the
+//! retained frame log, then live frames batched by size and time, with heartbeats when idle.
+//! A subscriber whose history does not continue the primary's, or who needs frames no longer
+//! retained, is told so and must rebuild from a snapshot.
+
+use std::rc::Rc;
+
+use tokio::io::AsyncWrite;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+
+use super::batch::{BatchPolicy, Batcher};
+use super::frame::{Frame, GENESIS_CHECKSUM, Lsn, encode_batch};
+use super::primary::Primary;
+use super::proto::ReplMessage;
+use crate::net::Net;
+use crate::telemetry::{NodeEvent, Telemetry};
+use crate::wire::{self, WireError};
+
+/// Sends `frames` to `peer` as one batch and reports it.
+pub async fn send_batch<W: AsyncWrite + Unpin, T: Telemetry>(
+    w: &mut W,
+    telemetry: &T,
+    peer: &str,
+    frames: &[Frame],
+) -> Result<(), WireError> {
+    let (Some(first), Some(last)) = (frames.first(), frames.last()) else { return Ok(()) };
+    let bytes = encode_batch(frames);
+    telemetry.emit(NodeEvent::BatchSent {
+        to: peer.to_string(),
+        first_lsn: first.lsn,
+        last_lsn: last.lsn,
+        frames: frames.len(),
+        payload_bytes: frames.iter().map(|f| f.payload.len()).sum(),
+        wire_bytes: bytes.len(),
+    });
+    wire::send(w, &ReplMessage::Batch(bytes)).await
+}
+
+/// Where a subscriber starts, after checking that its history is a prefix of the primary's.
+pub fn start_of<N: Net, T: Telemetry>(p: &Primary<N, T>, from: Option<Lsn>, prev_checksum: u64) -> Result<Lsn, String> {
+    let store = p.store.borrow();
+    let head = store.position().map_err(|e| e.to_string())?;
+    let Some(from) = from else { return Ok(head.lsn + 1) };
+    let held = match from.checked_sub(1) {
+        None => return Err("LSN 0 does not exist".into()),
+        Some(0) => Some(GENESIS_CHECKSUM),
+        Some(prev) if prev == head.lsn => Some(head.checksum),
+        Some(prev) if prev > head.lsn => {
+            return Err(format!("follower holds LSN {prev}, beyond the primary's head {}", head.lsn));
+        }
+        Some(prev) => store.frames(prev, prev).map_err(|e| e.to_string())?.map(|f| f[0].checksum),
+    };
+    match held {
+        Some(c) if c == prev_checksum => Ok(from),
+        Some(_) => Err(format!("follower's frame {} differs from the primary's", from - 1)),
+        None => Err(format!("frames from {from} are no longer retained")),
+    }
+}
+
+/// Streams the primary's frames from `next` on until the subscriber goes away.
+pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
+    p: Rc<Primary<N, T>>,
+    w: &mut W,
+    peer: &str,
+    mut next: Lsn,
+    policy: BatchPolicy,
+) -> Result<(), WireError> {
+    let mut live = p.frames.subscribe();
+    let mut batcher = Batcher::new(policy);
+    let mut heartbeat = interval(p.ctx.config.heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    next = match backlog(&p, w, peer, next, policy).await? {
+        Some(n) => n,
+        None => return Ok(()),
+    };
+    loop {
+        let deadline = batcher.deadline();
+        tokio::select! {
+            biased;
+            frame = live.recv() => match frame {
+                Ok(frame) if frame.lsn >= next => {
+                    next = frame.lsn + 1;
+                    if let Some(batch) = batcher.push(frame, Instant::now()) {
+                        send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => {
+                    if let Some(batch) = batcher.take() {
+                        send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
+                    }
+                    next = match backlog(&p, w, peer, next, policy).await? {
+                        Some(n) => n,
+                        None => return Ok(()),
+                    };
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                if let Some(batch) = batcher.take() {
+                    send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
+                }
+            }
+            _ = heartbeat.tick() => {
+                wire::send(w, &ReplMessage::Heartbeat { head: p.head() }).await?;
+            }
+        }
+    }
+}
+
+/// Sends the retained frames from `next` to the head; `None` when they are no longer retained
+/// (the subscriber has been told to rebuild).
+async fn backlog<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
+    p: &Primary<N, T>,
+    w: &mut W,
+    peer: &str,
+    next: Lsn,
+    policy: BatchPolicy,
+) -> Result<Option<Lsn>, WireError> {
+    let head = p.head();
+    if next > head {
+        return Ok(Some(next));
+    }
+    let frames = p.store.borrow().frames(next, head).ok().flatten();
+    let Some(frames) = frames else {
+        let reason = format!("frames from {next} are no longer retained");
+        wire::send(w, &ReplMessage::Behind { from: next, reason }).await?;
+        return Ok(None);
+    };
+    for chunk in chunks(&frames, policy.max_bytes) {
+        send_batch(w, &p.ctx.telemetry, peer, chunk).await?;
+    }
+    Ok(Some(head + 1))
+}
+
+/// Splits frames into runs of at most `max_bytes` payload (at least one frame each).
+pub fn chunks(frames: &[Frame], max_bytes: usize) -> Vec<&[Frame]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, f) in frames.iter().enumerate() {
+        if i > start && bytes + f.payload.len() > max_bytes {
+            out.push(&frames[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += f.payload.len();
+    }
+    if start < frames.len() {
+        out.push(&frames[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_the_size_bound_and_keep_every_frame() {
+        let frames: Vec<Frame> = (1..=10).map(|i| Frame::after(0, 1, i, vec![0; 40])).collect();
+        let parts = chunks(&frames, 100);
+        assert_eq!(parts.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![2, 2, 2, 2, 2]);
+        assert_eq!(chunks(&frames, 0).len(), 10);
+        assert!(chunks(&[], 100).is_empty());
+    }
+}
