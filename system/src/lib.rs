@@ -7,5 +7,6 @@
 
 pub mod edge;
 pub mod net;
+pub mod status;
 pub mod telemetry;
 pub mod wire;
