@@ -8,6 +8,7 @@ pub mod faults;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
+pub mod suite;
 pub mod turmoil_net;
 pub mod units;
 pub mod workload;

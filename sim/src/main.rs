@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
+use edgesim::suite;
 use edgesim::world::simulate;
 
 /// Exit codes, for CI.
@@ -40,6 +41,18 @@ enum Command {
         /// Print nothing but the event-log hash.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Run scenario files, or every scenario of a directory, over seeds; print a table. Exit 0:
+    /// every checker passed; 2: a correctness checker fired; 3: bad input or harness error.
+    Suite {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run seeds 1..=N of each scenario (default: each scenario's own `seed`).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Simulations run at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
     },
 }
 
@@ -109,6 +122,38 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             std::io::stdout().flush()?;
             Ok(if fired.is_empty() { 0 } else { EXIT_CHECKER })
+        }
+        Command::Suite { paths, seeds, jobs } => {
+            let scenarios = suite::collect(&paths)?;
+            let runs: Vec<_> = scenarios
+                .into_iter()
+                .flat_map(|s| {
+                    let seeds: Vec<u64> = seeds.map_or(vec![s.seed], |n| (1..=n).collect());
+                    seeds.into_iter().map(move |seed| (s.clone(), seed))
+                })
+                .collect();
+            let total = runs.len();
+            let finished = std::sync::atomic::AtomicUsize::new(0);
+            let outcomes = suite::run(runs, jobs, &|o| {
+                let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                eprintln!("[{n}/{total}] {} seed {} ({:.1}s wall)", o.scenario.name, o.seed, o.wall_seconds);
+            });
+            print!("{}", suite::table(&outcomes));
+            let mut code = 0;
+            for o in &outcomes {
+                let fired = match &o.report {
+                    Ok(r) => r.checks.fired(),
+                    Err(_) => {
+                        code = EXIT_INPUT;
+                        vec!["harness error"]
+                    }
+                };
+                if !fired.is_empty() {
+                    code = code.max(EXIT_CHECKER);
+                    println!("replay ({}): edgesim run {} --seed {}", fired.join(", "), o.scenario.path, o.seed);
+                }
+            }
+            Ok(code)
         }
     }
 }

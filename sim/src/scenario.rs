@@ -551,3 +551,17 @@ to_primary = "1ms"
         assert!(oneway);
     }
 }
+
+#[cfg(test)]
+mod doc_examples {
+    /// Every TOML example in docs/SCENARIOS.md loads.
+    #[test]
+    fn the_documented_examples_load() {
+        let doc = include_str!("../../docs/SCENARIOS.md");
+        let examples: Vec<&str> = doc.split("```toml").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+        assert!(!examples.is_empty());
+        for e in examples {
+            super::Scenario::parse("docs/SCENARIOS.md", e).unwrap();
+        }
+    }
+}

@@ -28,7 +28,7 @@ impl Dur {
             "" => return Err(format!("`{text}` has no unit: write it as `{text}ms` or `{text}s`")),
             other => return Err(format!("`{other}` is not a unit of time in `{text}`: use us, ms, s, m or h")),
         };
-        if !seconds.is_finite() || seconds < 0.0 || seconds > 1e7 {
+        if !seconds.is_finite() || !(0.0..=1e7).contains(&seconds) {
             return Err(format!("`{text}` is out of range"));
         }
         Ok(Dur(Duration::from_secs_f64(seconds)))
@@ -38,9 +38,9 @@ impl Dur {
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let us = self.0.as_micros();
-        if us % 1_000_000 == 0 {
+        if us.is_multiple_of(1_000_000) {
             write!(f, "{}s", us / 1_000_000)
-        } else if us % 1000 == 0 {
+        } else if us.is_multiple_of(1000) {
             write!(f, "{}ms", us / 1000)
         } else {
             write!(f, "{us}us")

@@ -32,7 +32,7 @@ fn steady_state_meets_the_design_latencies_and_every_check() {
 
 #[test]
 fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_writes() {
-    let eventual = load("eventual-under-lag");
+    let eventual = load("negative/eventual-under-lag");
     assert_eq!(eventual.workload.consistency, Consistency::Eventual);
     let r = run(&eventual);
     assert!(r.checks.ryw_violations > 10, "negative control must fire: {}", r.text());

@@ -106,9 +106,7 @@ impl Store {
     }
 
     pub fn position(&self) -> Result<Position, StoreError> {
-        Ok(self.conn.query_row("SELECT generation, lsn, checksum FROM _position", [], |r| {
-            Ok(Position { generation: r.get(0)?, lsn: r.get(1)?, checksum: r.get::<_, i64>(2)? as u64 })
-        })?)
+        position_in(&self.conn)
     }
 
     /// Executes a write as one transaction and returns the frame it became.
@@ -120,18 +118,16 @@ impl Store {
             for table in REPLICATED {
                 session.attach(Some(table))?;
             }
-            tx.execute(
-                "INSERT INTO writes(session, seq, key, value) VALUES (?1, ?2, ?3, ?4)",
-                params![op.session, op.seq, op.key, op.value],
-            )?;
-            tx.execute(
+            tx.prepare_cached("INSERT INTO writes(session, seq, key, value) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![op.session, op.seq, op.key, op.value])?;
+            tx.prepare_cached(
                 "INSERT INTO kv(key, version, writer_session, writer_seq, value)
                  VALUES (?1, 1, ?2, ?3, ?4)
                  ON CONFLICT(key) DO UPDATE SET version = version + 1,
                    writer_session = excluded.writer_session, writer_seq = excluded.writer_seq,
                    value = excluded.value",
-                params![op.key, op.session, op.seq, op.value],
-            )?;
+            )?
+            .execute(params![op.key, op.session, op.seq, op.value])?;
             session.changeset_strm(&mut changeset)?;
         }
         let prev = position_in(&tx)?;
@@ -233,27 +229,26 @@ impl Store {
 }
 
 fn position_in(conn: &Connection) -> Result<Position, StoreError> {
-    Ok(conn.query_row("SELECT generation, lsn, checksum FROM _position", [], |r| {
+    Ok(conn.prepare_cached("SELECT generation, lsn, checksum FROM _position")?.query_row([], |r| {
         Ok(Position { generation: r.get(0)?, lsn: r.get(1)?, checksum: r.get::<_, i64>(2)? as u64 })
     })?)
 }
 
 fn record(conn: &Connection, frame: &Frame, retain: u64) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE _position SET generation = ?1, lsn = ?2, checksum = ?3",
-        params![frame.generation, frame.lsn, frame.checksum as i64],
-    )?;
+    conn.prepare_cached("UPDATE _position SET generation = ?1, lsn = ?2, checksum = ?3")?.execute(params![
+        frame.generation,
+        frame.lsn,
+        frame.checksum as i64
+    ])?;
     if retain > 0 {
-        conn.execute(
-            "INSERT INTO _frames(lsn, generation, checksum, payload) VALUES (?1, ?2, ?3, ?4)",
-            params![frame.lsn, frame.generation, frame.checksum as i64, frame.payload],
-        )?;
+        conn.prepare_cached("INSERT INTO _frames(lsn, generation, checksum, payload) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![frame.lsn, frame.generation, frame.checksum as i64, frame.payload])?;
     }
     prune(conn, frame.lsn, retain)
 }
 
 fn prune(conn: &Connection, head: Lsn, retain: u64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM _frames WHERE lsn <= ?1", [head.saturating_sub(retain)])?;
+    conn.prepare_cached("DELETE FROM _frames WHERE lsn <= ?1")?.execute([head.saturating_sub(retain)])?;
     Ok(())
 }
 

@@ -9,9 +9,7 @@ use super::NodeId;
 
 /// A hybrid logical clock reading, ordered by `(l, c, node)`: the node id breaks ties so distinct
 /// nodes never produce equal timestamps.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp {
     /// The largest physical time (ms) the node has heard of.
     pub l: u64,
@@ -29,11 +27,7 @@ pub enum HlcError {
     #[error(
         "remote timestamp at {remote_ms} ms is more than {max_drift_ms} ms ahead of local physical time {physical_ms} ms"
     )]
-    TooFarAhead {
-        remote_ms: u64,
-        physical_ms: u64,
-        max_drift_ms: u64,
-    },
+    TooFarAhead { remote_ms: u64, physical_ms: u64, max_drift_ms: u64 },
 }
 
 /// One node's hybrid logical clock.
@@ -47,14 +41,7 @@ pub struct Hlc {
 impl Hlc {
     /// A clock for `node` that refuses remote timestamps more than `max_drift_ms` ahead of it.
     pub fn new(node: NodeId, max_drift_ms: u64) -> Hlc {
-        Hlc {
-            node,
-            last: Timestamp {
-                node,
-                ..Timestamp::default()
-            },
-            max_drift_ms,
-        }
+        Hlc { node, last: Timestamp { node, ..Timestamp::default() }, max_drift_ms }
     }
 
     /// The last timestamp this clock produced.
@@ -74,11 +61,7 @@ impl Hlc {
     /// of local physical time is refused and leaves the clock unchanged.
     pub fn receive(&mut self, remote: Timestamp, physical_ms: u64) -> Result<Timestamp, HlcError> {
         if remote.l.saturating_sub(physical_ms) > self.max_drift_ms {
-            return Err(HlcError::TooFarAhead {
-                remote_ms: remote.l,
-                physical_ms,
-                max_drift_ms: self.max_drift_ms,
-            });
+            return Err(HlcError::TooFarAhead { remote_ms: remote.l, physical_ms, max_drift_ms: self.max_drift_ms });
         }
         let l = self.last.l.max(remote.l).max(physical_ms);
         let seen = match (l == self.last.l, l == remote.l) {
@@ -98,11 +81,7 @@ impl Hlc {
             Some(Some(c)) => (l, c),
             Some(None) => (l + 1, 0),
         };
-        self.last = Timestamp {
-            l,
-            c,
-            node: self.node,
-        };
+        self.last = Timestamp { l, c, node: self.node };
         self.last
     }
 }
@@ -130,10 +109,7 @@ mod tests {
     }
 
     fn event() -> impl Strategy<Value = Event> {
-        prop_oneof![
-            TIME.prop_map(Event::Local),
-            (timestamp(), TIME).prop_map(|(t, p)| Event::Receive(t, p)),
-        ]
+        prop_oneof![TIME.prop_map(Event::Local), (timestamp(), TIME).prop_map(|(t, p)| Event::Receive(t, p)),]
     }
 
     proptest! {
@@ -189,87 +165,30 @@ mod tests {
     #[test]
     fn physical_time_going_back_advances_the_counter() {
         let mut hlc = Hlc::new(3, DRIFT);
-        assert_eq!(
-            hlc.now(1_000),
-            Timestamp {
-                l: 1_000,
-                c: 0,
-                node: 3
-            }
-        );
-        assert_eq!(
-            hlc.now(400),
-            Timestamp {
-                l: 1_000,
-                c: 1,
-                node: 3
-            }
-        );
-        assert_eq!(
-            hlc.now(1_001),
-            Timestamp {
-                l: 1_001,
-                c: 0,
-                node: 3
-            }
-        );
+        assert_eq!(hlc.now(1_000), Timestamp { l: 1_000, c: 0, node: 3 });
+        assert_eq!(hlc.now(400), Timestamp { l: 1_000, c: 1, node: 3 });
+        assert_eq!(hlc.now(1_001), Timestamp { l: 1_001, c: 0, node: 3 });
     }
 
     #[test]
     fn refuses_a_remote_timestamp_beyond_the_drift_bound() {
         let mut hlc = Hlc::new(2, 500);
         let before = hlc.now(1_000);
-        let far = Timestamp {
-            l: 1_501,
-            c: 0,
-            node: 1,
-        };
+        let far = Timestamp { l: 1_501, c: 0, node: 1 };
         let err = hlc.receive(far, 1_000).unwrap_err();
-        assert_eq!(
-            err,
-            HlcError::TooFarAhead {
-                remote_ms: 1_501,
-                physical_ms: 1_000,
-                max_drift_ms: 500
-            }
-        );
+        assert_eq!(err, HlcError::TooFarAhead { remote_ms: 1_501, physical_ms: 1_000, max_drift_ms: 500 });
         let message = err.to_string();
-        assert!(
-            message.contains("1501") && message.contains("1000"),
-            "{message}"
-        );
+        assert!(message.contains("1501") && message.contains("1000"), "{message}");
         assert_eq!(hlc.last(), before);
 
-        let near = Timestamp {
-            l: 1_500,
-            c: 4,
-            node: 1,
-        };
-        assert_eq!(
-            hlc.receive(near, 1_000),
-            Ok(Timestamp {
-                l: 1_500,
-                c: 5,
-                node: 2
-            })
-        );
+        let near = Timestamp { l: 1_500, c: 4, node: 1 };
+        assert_eq!(hlc.receive(near, 1_000), Ok(Timestamp { l: 1_500, c: 5, node: 2 }));
     }
 
     #[test]
     fn counter_overflow_carries_into_physical_time() {
         let mut hlc = Hlc::new(0, DRIFT);
-        let remote = Timestamp {
-            l: 10,
-            c: u32::MAX,
-            node: 1,
-        };
-        assert_eq!(
-            hlc.receive(remote, 10),
-            Ok(Timestamp {
-                l: 11,
-                c: 0,
-                node: 0
-            })
-        );
+        let remote = Timestamp { l: 10, c: u32::MAX, node: 1 };
+        assert_eq!(hlc.receive(remote, 10), Ok(Timestamp { l: 11, c: 0, node: 0 }));
     }
 }

@@ -56,18 +56,14 @@ impl Incident {
         match self.components.get_mut(component) {
             Some(register) => register.set(at, status),
             None => {
-                self.components
-                    .insert(component.to_owned(), Lww::new(at, status));
+                self.components.insert(component.to_owned(), Lww::new(at, status));
             }
         }
     }
 
     /// Posts an update, written by node `at.node` at `at`, and returns it.
     pub fn post_update(&mut self, at: Timestamp, text: impl Into<String>) -> TimelineUpdate {
-        let update = TimelineUpdate {
-            at,
-            text: text.into(),
-        };
+        let update = TimelineUpdate { at, text: text.into() };
         self.clock.increment(at.node);
         self.timeline.add(at.node, update.clone());
         update
@@ -84,9 +80,7 @@ impl Incident {
 
     /// `component`'s current status, if any node has set one.
     pub fn status(&self, component: &str) -> Option<ComponentStatus> {
-        self.components
-            .get(component)
-            .map(|register| *register.get())
+        self.components.get(component).map(|register| *register.get())
     }
 
     /// The timeline, oldest first.
@@ -104,9 +98,7 @@ impl Incident {
     /// everything it has seen.
     pub fn latest(&self) -> Option<Timestamp> {
         let statuses = self.components.values().map(|register| *register.at());
-        statuses
-            .chain(self.timeline().map(|update| update.at))
-            .max()
+        statuses.chain(self.timeline().map(|update| update.at)).max()
     }
 }
 
@@ -186,16 +178,13 @@ mod tests {
                     Op::Retract(i) => {
                         let updates: Vec<_> = replica.timeline().cloned().collect();
                         if !updates.is_empty() {
-                            replica
-                                .retract_update(node as NodeId, &updates[i.index(updates.len())]);
+                            replica.retract_update(node as NodeId, &updates[i.index(updates.len())]);
                         }
                     }
                     Op::Sync(from) => {
                         let theirs = replicas[from].clone();
                         if let Some(t) = theirs.latest() {
-                            clocks[node]
-                                .receive(t, wall)
-                                .expect("skew is within the drift bound");
+                            clocks[node].receive(t, wall).expect("skew is within the drift bound");
                         }
                         replicas[node].merge(&theirs);
                     }

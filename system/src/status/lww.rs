@@ -55,8 +55,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn write() -> impl Strategy<Value = (Timestamp, u8)> {
-        ((0..4u64, 0..2u32, 0..2u32), 0..4u8)
-            .prop_map(|((l, c, node), v)| (Timestamp { l, c, node }, v))
+        ((0..4u64, 0..2u32, 0..2u32), 0..4u8).prop_map(|((l, c, node), v)| (Timestamp { l, c, node }, v))
     }
 
     fn register() -> impl Strategy<Value = Lww<u8>> {
@@ -98,16 +97,9 @@ mod tests {
         let b_wall_write = Lww::new((b_wall(10_200), B), "resolved");
         let b_hlc = Lww::new(hlc_b.now(b_wall(10_200)), "resolved");
 
-        for (mut x, y) in [
-            (a_wall.clone(), &b_wall_write),
-            (b_wall_write.clone(), &a_wall),
-        ] {
+        for (mut x, y) in [(a_wall.clone(), &b_wall_write), (b_wall_write.clone(), &a_wall)] {
             x.merge(y);
-            assert_eq!(
-                *x.get(),
-                "investigating",
-                "wall-clock LWW keeps the earlier write"
-            );
+            assert_eq!(*x.get(), "investigating", "wall-clock LWW keeps the earlier write");
         }
         for (mut x, y) in [(a_hlc.clone(), &b_hlc), (b_hlc.clone(), &a_hlc)] {
             x.merge(y);

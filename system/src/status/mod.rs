@@ -37,17 +37,9 @@ pub(crate) mod laws {
     }
 
     /// Checks that merge is commutative, associative and idempotent on these states.
-    pub fn join<T: Merge + Clone + Debug + PartialEq>(
-        a: &T,
-        b: &T,
-        c: &T,
-    ) -> Result<(), TestCaseError> {
+    pub fn join<T: Merge + Clone + Debug + PartialEq>(a: &T, b: &T, c: &T) -> Result<(), TestCaseError> {
         prop_assert_eq!(merged(a, b), merged(b, a), "commutative");
-        prop_assert_eq!(
-            merged(&merged(a, b), c),
-            merged(a, &merged(b, c)),
-            "associative"
-        );
+        prop_assert_eq!(merged(&merged(a, b), c), merged(a, &merged(b, c)), "associative");
         prop_assert_eq!(&merged(a, a), a, "idempotent");
         Ok(())
     }

@@ -33,10 +33,7 @@ pub struct OrSet<T> {
 
 impl<T> Default for OrSet<T> {
     fn default() -> Self {
-        OrSet {
-            entries: BTreeMap::new(),
-            seen: VClock::new(),
-        }
+        OrSet { entries: BTreeMap::new(), seen: VClock::new() }
     }
 }
 
@@ -49,10 +46,7 @@ impl<T: Ord> OrSet<T> {
     /// Adds `value` as `node`'s next add and returns the add's tag. Only `node`'s own replica
     /// may add as `node`, which keeps tags unique.
     pub fn add(&mut self, node: NodeId, value: T) -> Tag {
-        let tag = Tag {
-            node,
-            counter: self.seen.increment(node),
-        };
+        let tag = Tag { node, counter: self.seen.increment(node) };
         self.entries.entry(value).or_default().insert(tag);
         tag
     }
@@ -89,16 +83,9 @@ impl<T: Ord + Clone> Merge for OrSet<T> {
             !tags.is_empty()
         });
         for (value, tags) in &other.entries {
-            let unseen: Vec<Tag> = tags
-                .iter()
-                .filter(|tag| !has_seen(&self.seen, tag))
-                .copied()
-                .collect();
+            let unseen: Vec<Tag> = tags.iter().filter(|tag| !has_seen(&self.seen, tag)).copied().collect();
             if !unseen.is_empty() {
-                self.entries
-                    .entry(value.clone())
-                    .or_default()
-                    .extend(unseen);
+                self.entries.entry(value.clone()).or_default().extend(unseen);
             }
         }
         self.seen.merge(&other.seen);
@@ -122,11 +109,7 @@ mod tests {
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (0..6u8).prop_map(Op::Add),
-            (0..6u8).prop_map(Op::Remove),
-            (0..NODES).prop_map(Op::Sync),
-        ]
+        prop_oneof![(0..6u8).prop_map(Op::Add), (0..6u8).prop_map(Op::Remove), (0..NODES).prop_map(Op::Sync),]
     }
 
     /// Runs a script of operations over `NODES` replicas and returns every state it passed
