@@ -1,0 +1,36 @@
+//! The command line as CI uses it: exit codes and error messages.
+
+use std::process::Command;
+
+fn edgesim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim")).args(args).output().expect("edgesim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn bad_input_exits_3_naming_file_line_and_problem() {
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nduration = \"10s\"\nprimary_region = \"a\"\n[[region]]\nname = \"a\"\npops = 1\nto_primary = \"5ms\"\n[[fault]]\nat = \"3s\"\nkind = \"crash\"\nhost = \"pop-b-9\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = edgesim(&["run", bad.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stdout.is_empty(), "no report for a refused scenario: {stdout}");
+    assert!(stderr.contains("bad.toml:11:8: `pop-b-9` is not a host"), "{stderr}");
+
+    let (code, _, stderr) = edgesim(&["run", "--sed", "3", bad.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("--sed"), "{stderr}");
+
+    let (code, _, stderr) = edgesim(&["suite", dir.join("missing").to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("missing: cannot read"), "{stderr}");
+}
