@@ -69,3 +69,20 @@ fn a_replica_too_far_behind_rebuilds_from_a_snapshot() {
     assert!(r.replication.snapshots_restored >= 1, "{}", r.text());
     assert!(r.replication.gaps_detected >= 1, "{}", r.text());
 }
+
+#[test]
+fn every_other_fault_kind_runs_and_the_system_recovers() {
+    let s = load("fault-mix");
+    let log = simulate(&s, s.seed, &mut |_| {}).unwrap();
+    let faults = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e.record, edgesim::events::Record::Harness(edgesim::events::HarnessEvent::Fault { .. })))
+        .count();
+    assert_eq!(faults, s.faults.len());
+    let r = analyze(&s, s.seed, &log);
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    let eu = &r.latency["eu-west"];
+    assert!(eu.errors + eu.timeouts > 0, "sessions of the silently crashed PoP fail: {eu:?}");
+    assert!(r.replication.reconnects > 0);
+}
