@@ -97,14 +97,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             let report = analyze(&scenario, seed, &log);
             if let Some(path) = events {
-                let mut out = std::io::BufWriter::new(
-                    std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
-                );
+                let mut out = std::io::BufWriter::new(create(&path)?);
                 log.write_jsonl(&mut out)?;
             }
             if let Some(path) = json {
-                std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
             }
             let fired = report.checks.fired();
             if quiet {
@@ -156,4 +153,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(code)
         }
     }
+}
+
+/// Creates an output file, and the directories above it.
+fn create(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))
 }
