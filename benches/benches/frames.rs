@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgesim_system::edge::frame::{Frame, decode_batch, encode_batch};
-use edgesim_system::edge::store::{Store, WriteOp};
+use edgesim_system::edge::store::{Lineage, Store, WriteOp};
 
 fn history(n: u64) -> Vec<Frame> {
     let mut primary = Store::new(n).expect("store opens");
@@ -42,7 +42,7 @@ fn store(c: &mut Criterion) {
         b.iter(|| {
             let mut replica = Store::new(0).expect("store opens");
             for f in &frames {
-                replica.apply(f).expect("apply");
+                replica.apply(f, Lineage::Check).expect("apply");
             }
         })
     });

@@ -1,18 +1,26 @@
-//! The final audit: after the workload and the settle period, the harness asks every database
-//! node for its replicated content and records a digest it computes itself, plus the writes the
+//! The final audit: after the workload and the settle period, the harness asks the control plane
+//! which node is primary, and every database node for its replicated content and records a digest it computes itself, plus the writes the
 //! node holds. Convergence and lost writes are judged from these records.
 
 use std::time::Duration;
 
-use edgesim_system::edge::proto::{POP_PORT, PRIMARY_PORT, Request, Response};
+use edgesim_system::edge::proto::{
+    CONTROL_PORT, ControlMsg, ControlReply, POP_PORT, PRIMARY_PORT, Request, Response, Route,
+};
 use edgesim_system::wire;
 use tokio::time::timeout;
 use turmoil::net::TcpStream;
 
 use crate::events::{FinalOutcome, HarnessEvent, HostTelemetry};
 
-/// Audits `nodes` (host names; the primary and standby answer on their request port).
-pub async fn audit(nodes: &[String], telemetry: &HostTelemetry) {
+/// Records the control plane's route, then audits `nodes` (host names; the database nodes answer
+/// on their request port).
+pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
+    let route = match timeout(Duration::from_secs(3), route(control)).await {
+        Ok(Ok(route)) => Some(route),
+        _ => None,
+    };
+    telemetry.harness(HarnessEvent::FinalRoute { route });
     for node in nodes {
         let port = if node.starts_with("pop-") { POP_PORT } else { PRIMARY_PORT };
         let outcome = match timeout(Duration::from_secs(3), dump(node, port)).await {
@@ -21,6 +29,15 @@ pub async fn audit(nodes: &[String], telemetry: &HostTelemetry) {
             Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
         };
         telemetry.harness(HarnessEvent::FinalState { of: node.clone(), outcome });
+    }
+}
+
+async fn route(control: &str) -> Result<Route, String> {
+    let mut conn = TcpStream::connect((control, CONTROL_PORT)).await.map_err(|e| e.to_string())?;
+    wire::send(&mut conn, &ControlMsg::GetRoute).await.map_err(|e| e.to_string())?;
+    match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
+        ControlReply::Route(route) => Ok(route),
+        other => Err(format!("unexpected answer to a route request: {other:?}")),
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use edgesim_system::edge::frame::Lsn;
-use edgesim_system::edge::proto::ReadPath;
+use edgesim_system::edge::proto::{ReadPath, Route};
 use edgesim_system::telemetry::{NodeEvent, Telemetry};
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
@@ -40,9 +40,11 @@ pub enum HarnessEvent {
         scenario: String,
         seed: u64,
     },
+    /// A scheduled fault was applied; `hosts` are every host it names.
     Fault {
         line: usize,
         fault: String,
+        hosts: Vec<String>,
     },
     RequestStarted {
         req: u64,
@@ -63,8 +65,14 @@ pub enum HarnessEvent {
         of: String,
         outcome: FinalOutcome,
     },
+    /// The control plane's route at the audit (`None`: it did not answer).
+    FinalRoute {
+        route: Option<Route>,
+    },
+    /// `down`: node hosts whose software was not running at the end.
     RunEnded {
         sim_us: u64,
+        down: Vec<String>,
     },
 }
 

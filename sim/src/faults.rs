@@ -63,6 +63,21 @@ fn pairs<'a>(a: &'a [String], b: &'a [String], mut f: impl FnMut(&'a str, &'a st
     }
 }
 
+impl Action {
+    /// Every host the fault names.
+    pub fn hosts(&self) -> Vec<String> {
+        match self {
+            Action::Partition { a, b, .. }
+            | Action::Repair { a, b, .. }
+            | Action::Hold { a, b }
+            | Action::Release { a, b }
+            | Action::Latency { a, b, .. }
+            | Action::Loss { a, b, .. } => a.iter().chain(b).cloned().collect(),
+            Action::Crash { host } | Action::SilentCrash { host } | Action::Restart { host } => vec![host.clone()],
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let group = |g: &[String]| if g.len() == 1 { g[0].clone() } else { format!("{{{}}}", g.join(",")) };

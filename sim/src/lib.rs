@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod report;
 pub mod scenario;
 pub mod suite;
+pub mod timeline;
 pub mod turmoil_net;
 pub mod units;
 pub mod workload;

@@ -41,6 +41,9 @@ enum Command {
         /// Print nothing but the event-log hash.
         #[arg(long)]
         quiet: bool,
+        /// Print the narrated failure timeline and its impact instead of the full report.
+        #[arg(long, conflicts_with = "quiet")]
+        timeline: bool,
     },
     /// Run scenario files, or every scenario of a directory, over seeds; print a table. Exit 0:
     /// every checker passed; 2: a correctness checker fired; 3: bad input or harness error.
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run { scenario, seed, json, events, quiet } => {
+        Command::Run { scenario, seed, json, events, quiet, timeline } => {
             let scenario = Scenario::load(&scenario)?;
             let seed = seed.unwrap_or(scenario.seed);
             let total = scenario.duration + scenario.settle;
@@ -106,6 +109,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let fired = report.checks.fired();
             if quiet {
                 println!("{}", report.event_log_hash);
+            } else if timeline {
+                println!("{} seed {}", report.scenario, report.seed);
+                print!("{}", report.timeline_text());
             } else {
                 print!("{}", report.text());
                 println!(

@@ -115,9 +115,12 @@ pub struct Replication {
 /// How often frames-behind is sampled.
 const SAMPLE_US: u64 = 100_000;
 
-pub fn replication(events: &[Event], primary: &str, standby: &str) -> Replication {
+/// Replication figures. Commits are reported only by whichever node is primary at the time;
+/// PoP replicas are the `pop-*` hosts, and every other follower (the standby, a primary that
+/// rejoined) counts as a standby.
+pub fn replication(events: &[Event]) -> Replication {
     let mut out = Replication::default();
-    let mut committed_at: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut committed_at: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     let mut head = 0u64;
     let mut applied: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut all, mut standby_lag) = (Recorder::default(), Recorder::default());
@@ -136,9 +139,10 @@ pub fn replication(events: &[Event], primary: &str, standby: &str) -> Replicatio
         }
         let Record::Node(event) = &e.record else { continue };
         let node = &*e.node;
+        let replica = node.starts_with("pop-");
         match event {
-            NodeEvent::Committed { lsn, .. } if node == primary => {
-                committed_at.insert(*lsn, e.t_us);
+            NodeEvent::Committed { lsn, generation, .. } => {
+                committed_at.insert((*lsn, *generation), e.t_us);
                 head = head.max(*lsn);
                 out.frames_committed += 1;
             }
@@ -146,20 +150,22 @@ pub fn replication(events: &[Event], primary: &str, standby: &str) -> Replicatio
                 applied.insert(node, *lsn);
             }
             NodeEvent::Applied { lsn, .. } | NodeEvent::SnapshotRestored { lsn, .. } => {
-                if let (NodeEvent::Applied { .. }, Some(t)) = (event, committed_at.get(lsn)) {
+                if let NodeEvent::Applied { generation, .. } = event
+                    && let Some(t) = committed_at.get(&(*lsn, *generation))
+                {
                     let took = e.t_us.saturating_sub(*t);
-                    if node == standby {
-                        standby_lag.record(took);
-                    } else {
+                    if replica {
                         all.record(took);
                         lag.entry(node).or_default().record(took);
+                    } else {
+                        standby_lag.record(took);
                     }
                 }
-                if node != standby {
+                if replica {
                     applied.insert(node, *lsn);
                 }
             }
-            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if node == primary => {
+            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if !node.starts_with("dist-") => {
                 out.batches_sent += 1;
                 out.payload_bytes += *payload_bytes as u64;
                 out.wire_bytes += *wire_bytes as u64;

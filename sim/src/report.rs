@@ -6,10 +6,11 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::check::{self, convergence, lost_writes, monotonic, ryw};
+use crate::check::{self, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
 use crate::metrics::{self, RegionLatency, Replication, Summary};
-use crate::scenario::{PRIMARY, STANDBY, Scenario};
+use crate::scenario::{PRIMARY, Scenario};
+use crate::timeline::{self, Failover};
 
 /// How many examples of each violation a report lists.
 const EXAMPLES: usize = 10;
@@ -27,6 +28,9 @@ pub struct RunReport {
     pub event_log_hash: String,
     pub latency: BTreeMap<String, RegionLatency>,
     pub replication: Replication,
+    /// Present when the scenario lost the initial primary.
+    pub failover: Option<Failover>,
+    pub timeline: Vec<String>,
     pub checks: Checks,
 }
 
@@ -40,6 +44,7 @@ pub struct Checks {
     pub lost_acked_writes: Option<Vec<(u64, u64)>>,
     pub acked_writes: usize,
     pub convergence: convergence::Verdict,
+    pub split_brain: split_brain::Verdict,
 }
 
 impl Checks {
@@ -59,6 +64,9 @@ impl Checks {
         if !self.convergence.converged {
             out.push("convergence");
         }
+        if self.split_brain.fired() {
+            out.push("split-brain");
+        }
         out
     }
 }
@@ -67,13 +75,15 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
     let events = log.events();
     let requests = check::requests(&events);
     let finals = finals(&events);
+    let (primary, down) = end_state(&events);
     let ryw = ryw::check(&requests);
     let mono = monotonic::check(&requests);
-    let lost = match finals.get(PRIMARY) {
+    let lost = match finals.get(&primary) {
         Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(&requests, writes)),
         _ => None,
     };
     let hosts = scenario.hosts().len();
+    let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
     RunReport {
         schema: SCHEMA_VERSION,
         scenario: scenario.name.clone(),
@@ -85,7 +95,9 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
         events: events.len(),
         event_log_hash: log.hash(),
         latency: metrics::latency(&requests),
-        replication: metrics::replication(&events, PRIMARY, STANDBY),
+        replication: metrics::replication(&events),
+        failover: timeline::failover(&events, &requests, pops),
+        timeline: timeline::narrate(&events, &requests, pops),
         checks: Checks {
             ryw_violations: ryw.len(),
             ryw_examples: ryw.into_iter().take(EXAMPLES).collect(),
@@ -93,9 +105,25 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
             monotonic_examples: mono.into_iter().take(EXAMPLES).collect(),
             acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
             lost_acked_writes: lost,
-            convergence: convergence::check(&finals, PRIMARY),
+            convergence: convergence::check(&finals, &primary, &down),
+            split_brain: split_brain::check(&requests, &timeline::promotions(&events)),
         },
     }
+}
+
+/// The primary at the end (by the control plane's route; the initial primary if it gave none) and
+/// the hosts that were down.
+fn end_state(events: &[Event]) -> (String, Vec<String>) {
+    let mut primary = PRIMARY.to_string();
+    let mut down = Vec::new();
+    for e in events {
+        match &e.record {
+            Record::Harness(HarnessEvent::FinalRoute { route: Some(route) }) => primary = route.primary.clone(),
+            Record::Harness(HarnessEvent::RunEnded { down: d, .. }) => down = d.clone(),
+            _ => {}
+        }
+    }
+    (primary, down)
 }
 
 fn finals(events: &[Event]) -> BTreeMap<String, FinalOutcome> {
@@ -195,7 +223,29 @@ impl RunReport {
         for (node, why) in &v.unreachable {
             let _ = writeln!(o, "    {node} not audited: {why}");
         }
+        if !v.down.is_empty() {
+            let _ = writeln!(o, "    down at the end, not judged: {}", v.down.join(", "));
+        }
+        let sb = &c.split_brain;
+        let _ = writeln!(
+            o,
+            "  split brain                  {} acknowledged by a fenced primary, {} positions under two generations",
+            sb.acked_by_fenced.len(),
+            sb.lsn_under_two_generations.len()
+        );
+        if self.failover.is_some() {
+            let _ = writeln!(o, "\ntimeline\n{}", self.timeline_text());
+        }
         let _ = writeln!(o, "\nevent log hash {}", self.event_log_hash);
+        o
+    }
+
+    /// The narrated timeline and, when the primary was lost, its impact block.
+    pub fn timeline_text(&self) -> String {
+        let mut o: String = self.timeline.iter().map(|l| format!("  {l}\n")).collect();
+        if let Some(f) = &self.failover {
+            o.push_str(&timeline::impact(f, self.checks.lost_acked_writes.as_deref()));
+        }
         o
     }
 }

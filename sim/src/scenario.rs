@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, StandbyMode};
+use edgesim_system::edge::config::{EdgeConfig, FailoverConfig, StandbyMode};
 use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
@@ -53,6 +53,8 @@ struct File {
     replication: Replication,
     #[serde(default)]
     workload: Workload,
+    #[serde(default)]
+    failover: Failover,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
 }
@@ -123,6 +125,36 @@ impl Default for Replication {
             heartbeat: Dur(c.heartbeat),
             peer_timeout: Dur(c.peer_timeout),
             ryw_wait: Dur(c.ryw_wait),
+        }
+    }
+}
+
+/// The control plane's timings; defaults are DESIGN.md's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Failover {
+    pub health_interval: Dur,
+    pub health_timeout: Dur,
+    pub confirm_after: u32,
+    pub failover_after: Dur,
+    pub lease: Dur,
+    /// Negative control only: `false` lets a cut-off primary keep acknowledging writes.
+    pub fencing: bool,
+    /// Negative control only: `false` lets followers apply frames that do not continue their history.
+    pub lineage_check: bool,
+}
+
+impl Default for Failover {
+    fn default() -> Self {
+        let f = FailoverConfig::default();
+        Failover {
+            health_interval: Dur(f.health_interval),
+            health_timeout: Dur(f.health_timeout),
+            confirm_after: f.confirm_after,
+            failover_after: Dur(f.failover_after),
+            lease: Dur(f.lease),
+            fencing: f.fencing,
+            lineage_check: f.lineage_check,
         }
     }
 }
@@ -269,11 +301,13 @@ pub struct Scenario {
     pub network: Network,
     pub replication: Replication,
     pub workload: Workload,
+    pub failover: Failover,
     pub faults: Vec<Fault>,
 }
 
 pub const PRIMARY: &str = "primary";
 pub const STANDBY: &str = "standby";
+pub const CONTROL: &str = "control";
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
@@ -358,6 +392,7 @@ impl Scenario {
             network: raw.network,
             replication: raw.replication,
             workload: raw.workload,
+            failover: raw.failover,
             faults: Vec::new(),
         };
         for f in &raw.faults {
@@ -423,8 +458,16 @@ impl Scenario {
         Ok(Fault { at, action, line: 0 })
     }
 
-    /// Resolves a fault target: a host name, or `region:NAME` for every host of a region.
+    /// Resolves a fault target: comma-separated host names and `region:NAME` (every host of a
+    /// region).
     fn targets(&self, target: &str) -> Result<Vec<String>, String> {
+        if target.contains(',') {
+            let mut hosts = Vec::new();
+            for part in target.split(',') {
+                hosts.extend(self.targets(part.trim())?);
+            }
+            return Ok(hosts);
+        }
         if let Some(name) = target.strip_prefix("region:") {
             let region = self.regions.iter().find(|r| r.name == name).ok_or_else(|| {
                 let known: Vec<_> = self.regions.iter().map(|r| r.name.as_str()).collect();
@@ -433,7 +476,7 @@ impl Scenario {
             let mut hosts = vec![region.distributor.clone(), region.clients.clone()];
             hosts.extend(region.pops.iter().cloned());
             if region.name == self.primary_region {
-                hosts.extend([PRIMARY.to_string(), STANDBY.to_string()]);
+                hosts.extend([PRIMARY.to_string(), STANDBY.to_string(), CONTROL.to_string()]);
             }
             return Ok(hosts);
         }
@@ -446,7 +489,7 @@ impl Scenario {
 
     /// Hosts that run system nodes (they can crash and restart).
     pub fn node_hosts(&self) -> Vec<String> {
-        let mut hosts = vec![PRIMARY.to_string(), STANDBY.to_string()];
+        let mut hosts = vec![PRIMARY.to_string(), STANDBY.to_string(), CONTROL.to_string()];
         for r in &self.regions {
             hosts.push(r.distributor.clone());
             hosts.extend(r.pops.iter().cloned());
@@ -462,7 +505,7 @@ impl Scenario {
     }
 
     pub fn region_of(&self, host: &str) -> Option<&Region> {
-        if host == PRIMARY || host == STANDBY {
+        if host == PRIMARY || host == STANDBY || host == CONTROL {
             return self.regions.iter().find(|r| r.name == self.primary_region);
         }
         self.regions.iter().find(|r| r.distributor == host || r.clients == host || r.pops.iter().any(|p| p == host))
@@ -479,6 +522,15 @@ impl Scenario {
             heartbeat: r.heartbeat.0,
             peer_timeout: r.peer_timeout.0,
             ryw_wait: r.ryw_wait.0,
+            failover: FailoverConfig {
+                health_interval: self.failover.health_interval.0,
+                health_timeout: self.failover.health_timeout.0,
+                confirm_after: self.failover.confirm_after.max(1),
+                failover_after: self.failover.failover_after.0,
+                lease: self.failover.lease.0,
+                fencing: self.failover.fencing,
+                lineage_check: self.failover.lineage_check,
+            },
             ..EdgeConfig::default()
         }
     }

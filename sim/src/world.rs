@@ -1,5 +1,5 @@
-//! Builds a scenario's world on turmoil and runs it: one host per node (primary, standby, one
-//! distributor per region, one per PoP) and one client host per region carrying that region's
+//! Builds a scenario's world on turmoil and runs it: one host per node (primary, standby, control
+//! plane, one distributor per region, one per PoP) and one client host per region carrying that region's
 //! sessions. turmoil's step cost grows with hosts x links (DESIGN.md), so load generators share a
 //! host per region and the harness adds no host of its own; the primary region's client host also
 //! runs the final audit.
@@ -9,8 +9,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use edgesim_system::edge::node::Ctx;
+use edgesim_system::edge::proto::Role;
 use edgesim_system::edge::store::Store;
-use edgesim_system::edge::{distributor, pop, primary, standby};
+use edgesim_system::edge::{control, distributor, pop, primary};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use turmoil::Sim;
@@ -18,7 +19,7 @@ use turmoil::Sim;
 use crate::audit::audit;
 use crate::events::{EventLog, HarnessEvent, HostTelemetry, Record, SCHEMA_VERSION};
 use crate::faults::FaultState;
-use crate::scenario::{PRIMARY, STANDBY, Scenario};
+use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
 use crate::turmoil_net::TurmoilNet;
 use crate::workload::{self, Clients, derive_seed};
 
@@ -62,7 +63,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         let now = sim.elapsed();
         while let Some(f) = faults.next_if(|f| f.at <= now) {
             state.apply(&mut sim, &f.action, &hosts);
-            let event = HarnessEvent::Fault { line: f.line, fault: f.action.to_string() };
+            let event = HarnessEvent::Fault { line: f.line, fault: f.action.to_string(), hosts: f.action.hosts() };
             log.push(now.as_micros() as u64, &harness, Record::Harness(event));
         }
         if now >= next_progress {
@@ -76,7 +77,8 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         }
     }
     let sim_us = sim.elapsed().as_micros() as u64;
-    log.push(sim_us, &harness, Record::Harness(HarnessEvent::RunEnded { sim_us }));
+    let down = scenario.node_hosts().into_iter().filter(|h| !sim.is_host_running(h.as_str())).collect();
+    log.push(sim_us, &harness, Record::Harness(HarnessEvent::RunEnded { sim_us, down }));
     Ok(log)
 }
 
@@ -98,13 +100,7 @@ where
     sim.host(host, move || {
         boots.set(boots.get() + 1);
         let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &stream, boots.get()));
-        let ctx = Ctx {
-            net: TurmoilNet,
-            telemetry: telemetry.clone(),
-            config: config.clone(),
-            rng: Rc::new(RefCell::new(rng)),
-        };
-        let run = start(ctx);
+        let run = start(Ctx::new(&telemetry.node, TurmoilNet, telemetry.clone(), config.clone(), rng));
         async move { run.await.map_err(Into::into) }
     });
 }
@@ -116,9 +112,11 @@ fn disk(retain: u64) -> Rc<RefCell<Store>> {
 fn add_nodes(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog) {
     let retain = scenario.replication.retain_frames;
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, PRIMARY, move |ctx| primary::run(ctx, store.clone()));
+    add_node(sim, scenario, seed, log, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, STANDBY, move |ctx| standby::run(ctx, store.clone()));
+    add_node(sim, scenario, seed, log, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
+    let told: Vec<String> = scenario.node_hosts().into_iter().filter(|h| h != CONTROL).collect();
+    add_node(sim, scenario, seed, log, CONTROL, move |ctx| control::run(ctx, told.clone()));
     for region in &scenario.regions {
         add_node(sim, scenario, seed, log, &region.distributor, distributor::run);
         for p in &region.pops {
@@ -154,7 +152,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog
             workload::run(clients.clone()).await?;
             if let Some((nodes, at)) = auditor {
                 tokio::time::sleep(at.saturating_sub(turmoil::sim_elapsed().unwrap_or_default())).await;
-                audit(&nodes, &clients.telemetry).await;
+                audit(&nodes, CONTROL, &clients.telemetry).await;
             }
             Ok(())
         });
@@ -170,16 +168,18 @@ fn set_latencies(sim: &Sim<'_>, s: &Scenario) {
         sim.set_link_max_message_latency(a, b, latency + jitter);
     };
     link(PRIMARY, STANDBY, n.in_region.0, Duration::ZERO);
+    link(CONTROL, PRIMARY, n.in_region.0, Duration::ZERO);
+    link(CONTROL, STANDBY, n.in_region.0, Duration::ZERO);
     let primary_clients = &s.regions.iter().find(|r| r.name == s.primary_region).expect("validated").clients;
     for r in &s.regions {
-        for core in [PRIMARY, STANDBY] {
+        for core in [PRIMARY, STANDBY, CONTROL] {
             link(core, &r.distributor, r.to_primary, n.wan_jitter.0);
             link(core, &r.clients, r.to_primary, n.wan_jitter.0);
         }
         for p in &r.pops {
             link(&r.clients, p, n.last_mile.0, n.last_mile_jitter.0);
             link(&r.distributor, p, n.in_region.0, Duration::ZERO);
-            for core in [PRIMARY, STANDBY] {
+            for core in [PRIMARY, STANDBY, CONTROL] {
                 link(core, p, r.to_primary, n.wan_jitter.0);
             }
             if &r.clients != primary_clients {

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::edge::frame::Lsn;
+use crate::edge::proto::Role;
 
 /// Receives a node's reports.
 pub trait Telemetry: Clone + 'static {
@@ -70,6 +71,51 @@ pub enum NodeEvent {
         peer: String,
         attempt: u32,
         backoff_ms: u64,
+    },
+    /// The node learned that `primary` is the primary under `generation`.
+    RouteChanged {
+        primary: String,
+        generation: u64,
+    },
+    /// The node changed role (a standby promoted, a primary fenced or rejoining as a follower).
+    RoleChanged {
+        role: Role,
+        generation: u64,
+        reason: String,
+    },
+    /// The control plane's health check of the primary failed.
+    HealthMissed {
+        primary: String,
+        misses: u32,
+        of: u32,
+        reason: String,
+    },
+    /// The primary answered again before failover.
+    HealthRecovered {
+        primary: String,
+    },
+    FailureConfirmed {
+        primary: String,
+    },
+    /// The control plane fenced `generation` (`acknowledged`: the old primary heard it).
+    Fenced {
+        primary: String,
+        generation: u64,
+        acknowledged: bool,
+    },
+    Promoted {
+        host: String,
+        generation: u64,
+    },
+    /// Failover was due but no node could be promoted: writes stay unavailable.
+    PromotionImpossible {
+        reason: String,
+    },
+    /// The new route reached `reached` of `of` nodes.
+    RouteAnnounced {
+        generation: u64,
+        reached: usize,
+        of: usize,
     },
     /// Input from `peer` was refused as malformed.
     Rejected {

@@ -12,21 +12,21 @@ pub struct Verdict {
     pub converged: bool,
     /// Nodes whose content differs from the primary's, with their LSN.
     pub diverged: Vec<(String, u64)>,
-    /// Nodes the audit could not reach, with the reason.
+    /// Running nodes the audit could not reach, with the reason.
     pub unreachable: Vec<(String, String)>,
+    /// Nodes that were down at the end (crashed and not restarted): not judged.
+    pub down: Vec<String>,
 }
 
-/// Compares every audited node with `reference` (the primary).
-pub fn check(finals: &BTreeMap<String, FinalOutcome>, reference: &str) -> Verdict {
+/// Compares every audited node with `reference` (the primary at the end); nodes in `down` are
+/// listed but not judged.
+pub fn check(finals: &BTreeMap<String, FinalOutcome>, reference: &str, down: &[String]) -> Verdict {
+    let mut v = Verdict { down: down.to_vec(), ..Verdict::default() };
     let Some(FinalOutcome::Audited { digest: truth, .. }) = finals.get(reference) else {
-        return Verdict {
-            converged: false,
-            diverged: vec![],
-            unreachable: vec![(reference.into(), "not audited".into())],
-        };
+        v.unreachable.push((reference.into(), "the primary was not audited".into()));
+        return v;
     };
-    let mut v = Verdict::default();
-    for (node, outcome) in finals {
+    for (node, outcome) in finals.iter().filter(|(node, _)| !down.contains(node)) {
         match outcome {
             FinalOutcome::Audited { digest, lsn, .. } if digest != truth => v.diverged.push((node.clone(), *lsn)),
             FinalOutcome::Audited { .. } => {}
@@ -48,12 +48,15 @@ mod tests {
     #[test]
     fn a_differing_or_missing_node_breaks_convergence() {
         let mut finals = BTreeMap::from([("primary".to_string(), audited("a")), ("pop-1".to_string(), audited("a"))]);
-        assert!(check(&finals, "primary").converged);
+        assert!(check(&finals, "primary", &[]).converged);
         finals.insert("pop-2".into(), audited("b"));
         finals.insert("pop-3".into(), FinalOutcome::Unreachable { reason: "down".into() });
-        let v = check(&finals, "primary");
+        let v = check(&finals, "primary", &[]);
         assert!(!v.converged);
         assert_eq!(v.diverged, vec![("pop-2".to_string(), 1)]);
         assert_eq!(v.unreachable.len(), 1);
+        finals.remove("pop-2");
+        let v = check(&finals, "primary", &["pop-3".to_string()]);
+        assert!(v.converged, "a node down at the end is not judged: {v:?}");
     }
 }

@@ -6,6 +6,7 @@ pub mod convergence;
 pub mod lost_writes;
 pub mod monotonic;
 pub mod ryw;
+pub mod split_brain;
 
 use std::collections::BTreeMap;
 

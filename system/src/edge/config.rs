@@ -21,8 +21,10 @@ pub enum StandbyMode {
 
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
+    /// The primary at the start (generation 1); later the control plane's route says.
     pub primary: String,
     pub standby: String,
+    pub control: String,
     pub standby_mode: StandbyMode,
     /// Batching of the primary's stream to distributors.
     pub batch: BatchPolicy,
@@ -41,6 +43,40 @@ pub struct EdgeConfig {
     pub ryw_wait: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    pub failover: FailoverConfig,
+}
+
+/// The control plane's timings (DESIGN.md, System A: "health checks every 5 s, failure confirmed at
+/// 15 s, failover at 30 s") and the safety mechanisms tests may switch off as negative controls.
+#[derive(Clone, Debug)]
+pub struct FailoverConfig {
+    pub health_interval: Duration,
+    pub health_timeout: Duration,
+    /// Consecutive missed checks that confirm a failure.
+    pub confirm_after: u32,
+    /// Time from confirmation to failover.
+    pub failover_after: Duration,
+    /// A primary acknowledges writes only within this long of its last health check.
+    pub lease: Duration,
+    /// Test-only negative control: without fencing, a cut-off primary keeps acknowledging.
+    pub fencing: bool,
+    /// Test-only negative control: without the lineage check, a follower applies frames that do not
+    /// continue its history.
+    pub lineage_check: bool,
+}
+
+impl Default for FailoverConfig {
+    fn default() -> Self {
+        FailoverConfig {
+            health_interval: Duration::from_secs(5),
+            health_timeout: Duration::from_secs(2),
+            confirm_after: 3,
+            failover_after: Duration::from_secs(15),
+            lease: Duration::from_secs(10),
+            fencing: true,
+            lineage_check: true,
+        }
+    }
 }
 
 impl Default for EdgeConfig {
@@ -48,6 +84,7 @@ impl Default for EdgeConfig {
         EdgeConfig {
             primary: "primary".into(),
             standby: "standby".into(),
+            control: "control".into(),
             standby_mode: StandbyMode::Sync,
             batch: BatchPolicy { max_bytes: 64 << 10, max_delay: Duration::from_millis(10) },
             retain_frames: 10_000,
@@ -60,6 +97,7 @@ impl Default for EdgeConfig {
             ryw_wait: Duration::from_millis(100),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            failover: FailoverConfig::default(),
         }
     }
 }

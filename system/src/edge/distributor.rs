@@ -16,7 +16,7 @@ use tokio::time::{MissedTickBehavior, interval, timeout};
 
 use super::backoff::Backoff;
 use super::frame::{Frame, GENESIS_CHECKSUM, Lsn, decode_batch};
-use super::node::{Ctx, reject};
+use super::node::{Ctx, reject, route_only};
 use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
 use super::replication::{chunks, send_batch};
 use crate::net::{Listener, Net};
@@ -36,6 +36,8 @@ pub struct Distributor<N, T> {
 pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> io::Result<()> {
     ctx.emit(NodeEvent::Started { role: "distributor", lsn: 0 });
     let mut listener = ctx.net.bind(DISTRIBUTOR_PORT).await?;
+    spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
+    spawn_local(ctx.clone().discover_route());
     let d = Rc::new(Distributor {
         ctx,
         ring: RefCell::new(VecDeque::new()),
@@ -50,9 +52,9 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> io::Result<()> {
 }
 
 async fn follow_primary<N: Net, T: Telemetry>(d: Rc<Distributor<N, T>>) {
-    let primary = d.ctx.config.primary.clone();
     let mut backoff = Backoff::new(d.ctx.config.backoff_min, d.ctx.config.backoff_max);
     loop {
+        let primary = d.ctx.primary();
         let reason = match relay_session(&d, &primary, &mut backoff).await {
             Ok(()) => "primary closed the stream".to_string(),
             Err(e) => e,
@@ -75,8 +77,14 @@ async fn relay_session<N: Net, T: Telemetry>(
         None => ReplRequest::Subscribe { from: None, prev_checksum: GENESIS_CHECKSUM, standby: false },
     };
     wire::send(&mut stream, &subscribe).await.map_err(|e| e.to_string())?;
+    let mut route = d.ctx.route.subscribe();
     loop {
-        let message = match timeout(d.ctx.config.peer_timeout, wire::recv(&mut stream)).await {
+        let received = tokio::select! {
+            biased;
+            _ = route.changed() => return Err(format!("the primary is {} now", d.ctx.primary())),
+            r = timeout(d.ctx.config.peer_timeout, wire::recv(&mut stream)) => r,
+        };
+        let message = match received {
             Err(_) => return Err(format!("no message for {:?}", d.ctx.config.peer_timeout)),
             Ok(Err(e)) => {
                 let reason = e.to_string();
@@ -176,7 +184,7 @@ async fn relay_to<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
         Some(prev) => d.checksum_of(prev),
         None => None,
     };
-    if held.is_some_and(|c| c != prev_checksum) {
+    if d.ctx.config.failover.lineage_check && held.is_some_and(|c| c != prev_checksum) {
         let reason = format!("replica's frame {} differs from the relayed stream", from - 1);
         return wire::send(w, &ReplMessage::Behind { from, reason }).await;
     }
@@ -234,7 +242,7 @@ async fn fetch_from_primary<N: Net, T: Telemetry>(
     to: Lsn,
     reply: mpsc::Sender<ReplMessage>,
 ) {
-    let primary = ctx.config.primary.clone();
+    let primary = ctx.primary();
     let Ok(mut stream) = ctx.connect(&primary, REPL_PORT).await else { return };
     if wire::send(&mut stream, &ReplRequest::Fetch { from, to }).await.is_err() {
         return;

@@ -16,8 +16,8 @@ use tokio::time::{Instant, timeout};
 use super::backoff::Backoff;
 use super::frame::{Frame, Lsn, decode_batch};
 use super::node::{Ctx, reject};
-use super::proto::{REPL_PORT, ReplMessage, ReplRequest};
-use super::store::Store;
+use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
+use super::store::{Lineage, Store};
 use crate::net::Net;
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
@@ -27,10 +27,17 @@ pub struct Follower<N, T> {
     pub store: Rc<RefCell<Store>>,
     /// The last LSN applied; reads wait on it.
     pub applied: watch::Sender<Lsn>,
-    /// Host and port frames come from.
-    pub upstream: (String, u16),
+    /// Where frames come from.
+    pub upstream: Upstream,
     /// A standby acknowledges every batch it applied and gets frames unbatched.
     pub standby: bool,
+}
+
+/// A PoP replica follows its region's distributor; a standby follows whichever node is primary.
+#[derive(Clone, Debug)]
+pub enum Upstream {
+    Distributor(String),
+    Primary,
 }
 
 /// Why a replication session ended.
@@ -42,7 +49,7 @@ enum End {
 }
 
 impl<N: Net, T: Telemetry> Follower<N, T> {
-    pub fn new(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, upstream: (String, u16), standby: bool) -> Rc<Self> {
+    pub fn new(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, upstream: Upstream, standby: bool) -> Rc<Self> {
         let lsn = store.borrow().position().map(|p| p.lsn).unwrap_or(0);
         Rc::new(Follower { ctx, store, applied: watch::channel(lsn).0, upstream, standby })
     }
@@ -50,9 +57,9 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
     /// Follows upstream until the host stops.
     pub async fn run(self: Rc<Self>) {
         let mut backoff = Backoff::new(self.ctx.config.backoff_min, self.ctx.config.backoff_max);
-        let peer = self.upstream.0.clone();
         loop {
-            let end = self.session(&mut backoff).await;
+            let (peer, port) = self.source();
+            let end = self.session(&peer, port, &mut backoff).await;
             let reason = match end {
                 End::Rebuild { from, reason } => {
                     self.ctx.emit(NodeEvent::Behind { from, reason });
@@ -68,13 +75,19 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         }
     }
 
-    async fn session(&self, backoff: &mut Backoff) -> End {
-        let (host, port) = &self.upstream;
-        let stream = match self.ctx.connect(host, *port).await {
+    fn source(&self) -> (String, u16) {
+        match &self.upstream {
+            Upstream::Distributor(host) => (host.clone(), DISTRIBUTOR_PORT),
+            Upstream::Primary => (self.ctx.primary(), REPL_PORT),
+        }
+    }
+
+    async fn session(&self, host: &str, port: u16, backoff: &mut Backoff) -> End {
+        let stream = match self.ctx.connect(host, port).await {
             Ok(s) => s,
             Err(e) => return End::Lost(e.to_string()),
         };
-        self.ctx.emit(NodeEvent::Connected { peer: host.clone() });
+        self.ctx.emit(NodeEvent::Connected { peer: host.to_string() });
         backoff.reset();
         let (mut r, mut w) = split(stream);
         let at = match self.store.borrow().position() {
@@ -97,7 +110,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
                 ReplMessage::Batch(bytes) => match decode_batch(&bytes) {
                     Ok(frames) => self.receive(frames, &mut gaps, &mut w).await,
                     Err(e) => {
-                        self.ctx.emit(NodeEvent::Rejected { peer: host.clone(), problem: e.to_string() });
+                        self.ctx.emit(NodeEvent::Rejected { peer: host.to_string(), problem: e.to_string() });
                         return End::Lost(format!("corrupt batch: {e}"));
                     }
                 },
@@ -127,7 +140,8 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         gaps.pending.extend(frames.into_iter().filter(|f| f.lsn > applied).map(|f| (f.lsn, f)));
         let mut applied = applied;
         while let Some(frame) = gaps.pending.remove(&(applied + 1)) {
-            let result = self.store.borrow_mut().apply(&frame);
+            let lineage = if self.ctx.config.failover.lineage_check { Lineage::Check } else { Lineage::Ignore };
+            let result = self.store.borrow_mut().apply(&frame, lineage);
             if let Err(e) = result {
                 return Err(End::Rebuild { from: frame.lsn, reason: e.to_string() });
             }
@@ -147,7 +161,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
 
     /// Replaces the database with the primary's snapshot.
     async fn rebuild(&self) -> Result<(), String> {
-        let primary = self.ctx.config.primary.clone();
+        let primary = self.ctx.primary();
         let mut stream = self.ctx.connect(&primary, REPL_PORT).await.map_err(|e| e.to_string())?;
         wire::send(&mut stream, &ReplRequest::Snapshot).await.map_err(|e| e.to_string())?;
         let reply = timeout(self.ctx.config.request_timeout, wire::recv(&mut stream)).await;

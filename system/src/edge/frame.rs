@@ -17,6 +17,15 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 /// Log sequence number: the position of a committed transaction in the primary's history.
 pub type Lsn = u64;
 
+/// A point in the primary's history: a position, and the generation that wrote it. Points order by
+/// generation first, so a position written by a newer primary is later than any position of an
+/// older one even where the newer primary reused the number (after an asynchronous failover).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Point {
+    pub generation: u64,
+    pub lsn: Lsn,
+}
+
 /// The checksum of the empty history, the chain's starting point.
 pub const GENESIS_CHECKSUM: u64 = 0x6564_6765_7369_6d00;
 

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod config;
+pub mod control;
 pub mod distributor;
 pub mod follower;
 pub mod frame;
@@ -13,5 +14,4 @@ pub mod pop;
 pub mod primary;
 pub mod proto;
 pub mod replication;
-pub mod standby;
 pub mod store;

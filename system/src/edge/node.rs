@@ -7,26 +7,33 @@ use std::io;
 use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
+use tokio::sync::watch;
 use tokio::time::{sleep, timeout};
 
 use super::backoff::Backoff;
 use super::config::EdgeConfig;
-use super::proto::{Request, Response};
+use super::proto::{CONTROL_PORT, ControlMsg, ControlReply, Request, Response, Route};
 use super::store::Store;
-use crate::net::Net;
+use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
 pub struct Ctx<N, T> {
+    /// This node's host name.
+    pub host: Rc<str>,
     pub net: N,
     pub telemetry: T,
     pub config: Rc<EdgeConfig>,
     pub rng: Rc<RefCell<ChaCha8Rng>>,
+    /// The route as this node last learned it.
+    pub route: Rc<watch::Sender<Route>>,
 }
 
 impl<N: Clone, T: Clone> Clone for Ctx<N, T> {
     fn clone(&self) -> Self {
         Ctx {
+            host: self.host.clone(),
+            route: self.route.clone(),
             net: self.net.clone(),
             telemetry: self.telemetry.clone(),
             config: self.config.clone(),
@@ -36,8 +43,81 @@ impl<N: Clone, T: Clone> Clone for Ctx<N, T> {
 }
 
 impl<N: Net, T: Telemetry> Ctx<N, T> {
+    /// A node's context; its route starts at the configured primary, generation 1.
+    pub fn new(host: &str, net: N, telemetry: T, config: Rc<EdgeConfig>, rng: ChaCha8Rng) -> Self {
+        let route = Route { primary: config.primary.clone(), generation: 1 };
+        Ctx {
+            host: host.into(),
+            net,
+            telemetry,
+            config,
+            rng: Rc::new(RefCell::new(rng)),
+            route: Rc::new(watch::channel(route).0),
+        }
+    }
+
     pub fn emit(&self, event: NodeEvent) {
         self.telemetry.emit(event);
+    }
+
+    /// The primary as this node knows it.
+    pub fn primary(&self) -> String {
+        self.route.borrow().primary.clone()
+    }
+
+    /// Adopts `route` if it is newer than the one held; returns whether it was.
+    pub fn learn(&self, route: Route) -> bool {
+        let newer = route.generation > self.route.borrow().generation;
+        if newer {
+            self.emit(NodeEvent::RouteChanged { primary: route.primary.clone(), generation: route.generation });
+            self.route.send_replace(route);
+        }
+        newer
+    }
+
+    /// Asks the control plane for the route until it answers (a node that restarts may have
+    /// missed a failover).
+    pub async fn discover_route(self) {
+        let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
+        let control = self.config.control.clone();
+        loop {
+            if let Ok(ControlReply::Route(route)) = self.control(&control, &ControlMsg::GetRoute).await {
+                self.learn(route);
+                return;
+            }
+            self.back_off(&mut backoff, &control).await;
+        }
+    }
+
+    /// Sends one control message and waits for the reply within the health timeout.
+    pub async fn control(&self, host: &str, msg: &ControlMsg) -> Result<ControlReply, String> {
+        let exchange = async {
+            let mut stream = self.net.connect(host, CONTROL_PORT).await.map_err(|e| e.to_string())?;
+            wire::send(&mut stream, msg).await.map_err(|e| e.to_string())?;
+            wire::recv(&mut stream).await.map_err(|e| e.to_string())
+        };
+        match timeout(self.config.failover.health_timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer from {host} within {:?}", self.config.failover.health_timeout)),
+        }
+    }
+
+    /// Serves the control port: each message is answered by `handle`.
+    pub async fn serve_control(self, handle: impl Fn(ControlMsg) -> ControlReply + 'static) -> io::Result<()> {
+        let mut listener = self.net.bind(CONTROL_PORT).await?;
+        let handle = Rc::new(handle);
+        loop {
+            let (mut stream, peer) = listener.accept().await?;
+            let (ctx, handle) = (self.clone(), handle.clone());
+            tokio::task::spawn_local(async move {
+                match wire::recv::<_, ControlMsg>(&mut stream).await {
+                    Ok(msg) => {
+                        let _ = wire::send(&mut stream, &handle(msg)).await;
+                    }
+                    Err(e) => reject(&ctx, &peer, e),
+                }
+            });
+        }
     }
 
     /// Connects with the configured timeout (a connect across a partition never completes).
@@ -82,5 +162,17 @@ pub fn dump(store: &Store) -> Response {
     match (store.content(), store.position()) {
         (Ok(content), Ok(position)) => Response::Dump { content, position },
         (Err(e), _) | (_, Err(e)) => Response::Error(e.to_string()),
+    }
+}
+
+/// The control-port handler of nodes that only need the route (PoPs, distributors).
+pub fn route_only<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> impl Fn(ControlMsg) -> ControlReply + 'static {
+    move |msg| match msg {
+        ControlMsg::Route(route) => {
+            ctx.learn(route);
+            ControlReply::Done
+        }
+        ControlMsg::GetRoute => ControlReply::Route(ctx.route.borrow().clone()),
+        other => ControlReply::Refused(format!("{} does not handle {other:?}", ctx.host)),
     }
 }

@@ -10,10 +10,10 @@ use std::rc::Rc;
 use tokio::task::spawn_local;
 use tokio::time::timeout;
 
-use super::follower::Follower;
+use super::follower::{Follower, Upstream};
 use super::frame::Lsn;
-use super::node::{Ctx, dump, reject};
-use super::proto::{Consistency, DISTRIBUTOR_PORT, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
+use super::node::{Ctx, dump, reject, route_only};
+use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
 use super::store::Store;
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
@@ -26,9 +26,11 @@ pub async fn run<N: Net, T: Telemetry>(
     distributor: String,
 ) -> io::Result<()> {
     let mut listener = ctx.net.bind(POP_PORT).await?;
-    let replica = Follower::new(ctx.clone(), store, (distributor, DISTRIBUTOR_PORT), false);
+    let replica = Follower::new(ctx.clone(), store, Upstream::Distributor(distributor), false);
     ctx.emit(NodeEvent::Started { role: "pop", lsn: *replica.applied.borrow() });
     spawn_local(replica.clone().run());
+    spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
+    spawn_local(ctx.clone().discover_route());
     let pool = Pool::default();
     spawn_local(warm(ctx.clone(), pool.clone()));
     loop {
@@ -37,9 +39,9 @@ pub async fn run<N: Net, T: Telemetry>(
     }
 }
 
-/// Idle connections to the primary, reused across client connections so that a forwarded request
-/// does not pay a connection handshake.
-type Pool<S> = Rc<RefCell<Vec<S>>>;
+/// Idle connections to the primary, by host, reused across client connections so that a forwarded
+/// request does not pay a connection handshake.
+type Pool<S> = Rc<RefCell<Vec<(String, S)>>>;
 
 /// One client connection.
 async fn serve_client<N: Net, T: Telemetry>(
@@ -94,26 +96,39 @@ fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key:
 
 /// Opens the first connection to the primary before any client needs it.
 async fn warm<N: Net, T: Telemetry>(ctx: Ctx<N, T>, pool: Pool<N::Stream>) {
-    if let Ok(stream) = ctx.connect(&ctx.config.primary, PRIMARY_PORT).await {
-        pool.borrow_mut().push(stream);
+    let primary = ctx.primary();
+    if let Ok(stream) = ctx.connect(&primary, PRIMARY_PORT).await {
+        pool.borrow_mut().push((primary, stream));
     }
 }
 
-/// Sends a request to the primary on a pooled connection; a connection that failed is dropped.
+/// Sends a request to the primary on a pooled connection; a connection that failed, or leads to a
+/// former primary, is dropped. An acknowledgement from a generation older than the route's is
+/// refused: that primary has been fenced.
 async fn forward<N: Net, T: Telemetry>(ctx: &Ctx<N, T>, pool: &Pool<N::Stream>, request: &Request) -> Response {
-    let idle = pool.borrow_mut().pop();
+    let primary = ctx.primary();
+    let idle = {
+        let mut pool = pool.borrow_mut();
+        pool.retain(|(host, _)| *host == primary);
+        pool.pop()
+    };
     let mut stream = match idle {
-        Some(s) => s,
-        None => match ctx.connect(&ctx.config.primary, PRIMARY_PORT).await {
+        Some((_, s)) => s,
+        None => match ctx.connect(&primary, PRIMARY_PORT).await {
             Ok(s) => s,
-            Err(e) => return Response::Error(format!("primary unreachable: {e}")),
+            Err(e) => return Response::Error(format!("primary {primary} unreachable: {e}")),
         },
     };
-    match ctx.call(&mut stream, request).await {
-        Ok(response) => {
-            pool.borrow_mut().push(stream);
-            response
+    let response = match ctx.call(&mut stream, request).await {
+        Ok(response) => response,
+        Err(e) => return Response::Error(format!("primary {primary}: {e}")),
+    };
+    pool.borrow_mut().push((primary, stream));
+    let current = ctx.route.borrow().generation;
+    match response {
+        Response::Write { generation, .. } if generation < current && ctx.config.failover.fencing => {
+            Response::Error(format!("acknowledged under generation {generation}, fenced by generation {current}"))
         }
-        Err(e) => Response::Error(format!("primary: {e}")),
+        other => other,
     }
 }

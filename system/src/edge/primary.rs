@@ -1,22 +1,30 @@
-//! The primary (DESIGN.md, System A): the single writer. Each write commits as one SQLite
-//! transaction and becomes a frame; with a synchronous standby the write is acknowledged only once
-//! the standby holds the frame. It serves PoPs' forwarded writes and fallback reads, and feeds the
-//! replication manager.
+//! A database node: the primary or its standby, one program in two roles (DESIGN.md, System A).
+//!
+//! As **primary** it is the single writer: each write commits as one SQLite transaction and becomes
+//! a frame; with a synchronous standby attached, a write is acknowledged only once the standby
+//! holds the frame. It acknowledges writes only while its lease, renewed by the control plane's
+//! health checks, is fresh: a primary cut off from the control plane stops on its own before
+//! another is promoted. As **standby** it follows the primary's stream unbatched and acknowledges
+//! each frame. The control plane promotes a standby, fences a primary, and tells a fenced or
+//! returning primary the new route, on which it rejoins as a follower of the new primary.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
 
 use tokio::io::split;
 use tokio::sync::{broadcast, watch};
-use tokio::task::spawn_local;
-use tokio::time::timeout;
+use tokio::task::{JoinHandle, spawn_local};
+use tokio::time::{Instant, timeout};
 
 use super::batch::BatchPolicy;
 use super::config::StandbyMode;
+use super::follower::{Follower, Upstream};
 use super::frame::{Frame, Lsn};
 use super::node::{Ctx, dump, reject};
-use super::proto::{PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response};
+use super::proto::{
+    ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
+};
 use super::replication::{self, send_batch};
 use super::store::{Store, WriteOp};
 use crate::net::{Listener, Net};
@@ -26,31 +34,121 @@ use crate::wire;
 pub struct Primary<N, T> {
     pub ctx: Ctx<N, T>,
     pub store: Rc<RefCell<Store>>,
-    generation: u64,
+    role: Cell<Role>,
+    generation: Cell<u64>,
+    lease_until: Cell<Instant>,
+    /// The follower task while this node is a standby.
+    following: RefCell<Option<JoinHandle<()>>>,
     pub frames: broadcast::Sender<Frame>,
     standby_acked: watch::Sender<Lsn>,
+    standbys_attached: Cell<usize>,
 }
 
 impl<N: Net, T: Telemetry> Primary<N, T> {
     pub fn head(&self) -> Lsn {
         self.store.borrow().position().map(|p| p.lsn).unwrap_or(0)
     }
+
+    /// Whether this node may acknowledge a write now, and if not, why.
+    fn may_acknowledge(&self) -> Result<(), String> {
+        match self.role.get() {
+            Role::Primary if !self.ctx.config.failover.fencing => Ok(()),
+            Role::Primary if Instant::now() < self.lease_until.get() => Ok(()),
+            Role::Primary => Err("lease expired: not confirmed as primary by the control plane".into()),
+            Role::Standby | Role::Fenced => {
+                Err(format!("not the primary (generation {} is {:?})", self.generation.get(), self.role.get()))
+            }
+        }
+    }
+
+    fn become_role(self: &Rc<Self>, role: Role, generation: u64, reason: &str) {
+        if let Some(task) = self.following.borrow_mut().take() {
+            task.abort();
+        }
+        self.role.set(role);
+        self.generation.set(generation);
+        self.ctx.emit(NodeEvent::RoleChanged { role, generation, reason: reason.to_string() });
+        match role {
+            Role::Primary => self.lease_until.set(Instant::now() + self.ctx.config.failover.lease),
+            Role::Standby => {
+                let follower = Follower::new(self.ctx.clone(), self.store.clone(), Upstream::Primary, true);
+                *self.following.borrow_mut() = Some(spawn_local(follower.run()));
+            }
+            Role::Fenced => {}
+        }
+    }
+
+    /// Answers the control plane.
+    fn control(self: &Rc<Self>, msg: ControlMsg) -> ControlReply {
+        let me = &*self.ctx.host;
+        match msg {
+            ControlMsg::Health(route) => {
+                self.ctx.learn(route.clone());
+                if route.primary == me && self.role.get() == Role::Primary {
+                    self.lease_until.set(Instant::now() + self.ctx.config.failover.lease);
+                }
+                self.rejoin_if_superseded();
+                ControlReply::Healthy { role: self.role.get(), generation: self.generation.get(), lsn: self.head() }
+            }
+            ControlMsg::Fence { generation } => {
+                if self.ctx.config.failover.fencing
+                    && self.role.get() == Role::Primary
+                    && generation >= self.generation.get()
+                {
+                    self.become_role(Role::Fenced, generation, "fenced by the control plane");
+                }
+                ControlReply::Done
+            }
+            ControlMsg::Promote { generation } => match self.role.get() {
+                Role::Standby if generation > self.generation.get() => {
+                    self.become_role(Role::Primary, generation, "promoted by the control plane");
+                    ControlReply::Done
+                }
+                role => ControlReply::Refused(format!("cannot promote a {role:?} node to generation {generation}")),
+            },
+            ControlMsg::Route(route) => {
+                self.ctx.learn(route);
+                self.rejoin_if_superseded();
+                ControlReply::Done
+            }
+            ControlMsg::GetRoute => ControlReply::Route(self.ctx.route.borrow().clone()),
+        }
+    }
+
+    /// A primary (or fenced primary) that learns of a newer primary follows it from now on.
+    fn rejoin_if_superseded(self: &Rc<Self>) {
+        let route = self.ctx.route.borrow().clone();
+        let superseded = route.primary != *self.ctx.host && route.generation > self.generation.get();
+        if superseded && self.role.get() != Role::Standby {
+            self.become_role(Role::Standby, route.generation, &format!("{} is primary now", route.primary));
+        }
+    }
 }
 
-/// Runs the primary on `store` until its host stops.
-pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>) -> io::Result<()> {
+/// Runs a database node in `role` until its host stops.
+pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, role: Role) -> io::Result<()> {
     let position = store.borrow().position().map_err(io::Error::other)?;
-    ctx.emit(NodeEvent::Started { role: "primary", lsn: position.lsn });
+    ctx.emit(NodeEvent::Started { role: if role == Role::Primary { "primary" } else { "standby" }, lsn: position.lsn });
     let clients = ctx.net.bind(PRIMARY_PORT).await?;
     let followers = ctx.net.bind(REPL_PORT).await?;
     let p = Rc::new(Primary {
-        ctx,
+        ctx: ctx.clone(),
         store,
-        generation: position.generation,
+        role: Cell::new(role),
+        generation: Cell::new(position.generation),
+        // A booting primary acknowledges nothing until the control plane confirms it.
+        lease_until: Cell::new(Instant::now()),
+        following: RefCell::new(None),
         frames: broadcast::channel(4096).0,
         standby_acked: watch::channel(position.lsn).0,
+        standbys_attached: Cell::new(0),
     });
+    if role == Role::Standby {
+        p.become_role(Role::Standby, position.generation, "started as standby");
+    }
     spawn_local(serve_followers(p.clone(), followers));
+    let control = p.clone();
+    spawn_local(ctx.serve_control(move |msg| control.control(msg)));
     serve_clients(p, clients).await
 }
 
@@ -77,6 +175,9 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
     match request {
         Request::Write(op) => write(p, op).await,
         Request::Read { session, key, .. } => {
+            if p.role.get() != Role::Primary {
+                return Response::Error(format!("not the primary ({:?})", p.role.get()));
+            }
             let store = p.store.borrow();
             match (store.read(session, &key), store.position()) {
                 (Ok(row), Ok(at)) => Response::Read { row, path: ReadPath::Primary, lsn: at.lsn },
@@ -88,7 +189,10 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
 }
 
 async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response {
-    let frame = match p.store.borrow_mut().commit(&op, p.generation) {
+    if let Err(why) = p.may_acknowledge() {
+        return Response::Error(why);
+    }
+    let frame = match p.store.borrow_mut().commit(&op, p.generation.get()) {
         Ok(f) => f,
         Err(e) => return Response::Error(e.to_string()),
     };
@@ -101,14 +205,18 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
         payload_bytes: frame.payload.len(),
     });
     let _ = p.frames.send(frame);
-    if p.ctx.config.standby_mode == StandbyMode::Sync {
+    if p.ctx.config.standby_mode == StandbyMode::Sync && p.standbys_attached.get() > 0 {
         let mut acked = p.standby_acked.subscribe();
         let confirmed = timeout(p.ctx.config.request_timeout, acked.wait_for(|a| *a >= lsn)).await;
         if !matches!(confirmed, Ok(Ok(_))) {
             return Response::Error(format!("standby did not confirm frame {lsn}; write not acknowledged"));
         }
     }
-    Response::Write { lsn, generation }
+    // The lease may have run out while the standby confirmed.
+    match p.may_acknowledge() {
+        Ok(()) => Response::Write { lsn, generation },
+        Err(why) => Response::Error(why),
+    }
 }
 
 async fn serve_followers<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, mut listener: N::Listener) -> io::Result<()> {
@@ -127,7 +235,11 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
         };
         let sent = match request {
             ReplRequest::Subscribe { from, prev_checksum, standby } => {
-                let next = match replication::start_of(&p, from, prev_checksum) {
+                let start = match p.role.get() {
+                    Role::Primary => replication::start_of(&p, from, prev_checksum),
+                    role => Err(format!("{} is not the primary ({role:?})", p.ctx.host)),
+                };
+                let next = match start {
                     Ok(next) => next,
                     Err(reason) => {
                         let from = from.unwrap_or(0);
@@ -135,13 +247,18 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                         return;
                     }
                 };
-                let policy = if standby {
+                // A synchronous standby gets every frame at once; an asynchronous one is streamed
+                // like any follower, batched.
+                let sync = p.ctx.config.standby_mode == StandbyMode::Sync;
+                let policy = if standby && sync { BatchPolicy::IMMEDIATE } else { p.ctx.config.batch };
+                if standby {
+                    p.standbys_attached.set(p.standbys_attached.get() + 1);
                     spawn_local(read_standby_acks(p.clone(), r, peer.clone()));
-                    BatchPolicy::IMMEDIATE
-                } else {
-                    p.ctx.config.batch
-                };
+                }
                 let _ = replication::stream(p.clone(), &mut w, &peer, next, policy).await;
+                if standby {
+                    p.standbys_attached.set(p.standbys_attached.get() - 1);
+                }
                 return;
             }
             ReplRequest::Fetch { from, to } => {

@@ -14,6 +14,47 @@ pub const PRIMARY_PORT: u16 = 7000;
 pub const REPL_PORT: u16 = 7100;
 /// Replication port of a regional distributor.
 pub const DISTRIBUTOR_PORT: u16 = 7200;
+/// Control port of every node, and of the control plane itself.
+pub const CONTROL_PORT: u16 = 7300;
+
+/// Which host is the primary, and under which generation. A higher generation supersedes a lower.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub primary: String,
+    pub generation: u64,
+}
+
+/// What the control plane sends nodes, and nodes send the control plane.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ControlMsg {
+    /// A health check of a database node, carrying the current route.
+    Health(Route),
+    /// Stop acknowledging writes under this generation.
+    Fence { generation: u64 },
+    /// Become the primary under this generation.
+    Promote { generation: u64 },
+    /// The route changed.
+    Route(Route),
+    /// Which host is the primary? (asked by a node when it starts)
+    GetRoute,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Primary,
+    Standby,
+    /// A primary whose generation was retired; it acknowledges nothing until it rejoins.
+    Fenced,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ControlReply {
+    Healthy { role: Role, generation: u64, lsn: Lsn },
+    Done,
+    Refused(String),
+    Route(Route),
+}
 
 /// How a read may be served (DESIGN.md, System A: read-your-writes by position).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,6 +50,14 @@ pub struct Position {
     pub checksum: u64,
 }
 
+/// Whether applying a frame checks that it continues this database's history. `Ignore` exists only
+/// as a negative control: it applies whatever arrives and skips rows that conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lineage {
+    Check,
+    Ignore,
+}
+
 /// One application write: a session's numbered write of a value under a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOp {
@@ -138,18 +146,21 @@ impl Store {
     }
 
     /// Applies the next frame of the history, with its position, in one transaction.
-    pub fn apply(&mut self, frame: &Frame) -> Result<(), StoreError> {
+    pub fn apply(&mut self, frame: &Frame, lineage: Lineage) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let at = position_in(&tx)?;
         if frame.lsn != at.lsn + 1 {
             return Err(StoreError::OutOfOrder { expected: at.lsn + 1, found: frame.lsn });
         }
-        if !frame.follows(at.checksum) || frame.generation < at.generation {
+        let foreign = !frame.follows(at.checksum) || frame.generation < at.generation;
+        if foreign && lineage == Lineage::Check {
             return Err(StoreError::Lineage { lsn: frame.lsn, generation: frame.generation });
         }
-        let applied = tx.apply_strm(&mut &frame.payload[..], None::<fn(&str) -> bool>, |_: ConflictType, _| {
-            ConflictAction::SQLITE_CHANGESET_ABORT
-        });
+        let applied =
+            tx.apply_strm(&mut &frame.payload[..], None::<fn(&str) -> bool>, move |_: ConflictType, _| match lineage {
+                Lineage::Check => ConflictAction::SQLITE_CHANGESET_ABORT,
+                Lineage::Ignore => ConflictAction::SQLITE_CHANGESET_OMIT,
+            });
         if applied.is_err() {
             return Err(StoreError::Conflict { lsn: frame.lsn });
         }
@@ -271,7 +282,7 @@ mod tests {
         let (primary, frames) = primary_with(25);
         let mut replica = Store::new(0).unwrap();
         for f in &frames {
-            replica.apply(f).unwrap();
+            replica.apply(f, Lineage::Check).unwrap();
         }
         assert_eq!(replica.content().unwrap(), primary.content().unwrap());
         assert_eq!(replica.position().unwrap(), primary.position().unwrap());
@@ -290,15 +301,18 @@ mod tests {
     fn out_of_order_and_foreign_frames_are_refused() {
         let (_, frames) = primary_with(3);
         let mut replica = Store::new(0).unwrap();
-        assert!(matches!(replica.apply(&frames[1]), Err(StoreError::OutOfOrder { expected: 1, found: 2 })));
-        replica.apply(&frames[0]).unwrap();
+        assert!(matches!(
+            replica.apply(&frames[1], Lineage::Check),
+            Err(StoreError::OutOfOrder { expected: 1, found: 2 })
+        ));
+        replica.apply(&frames[0], Lineage::Check).unwrap();
         let (_, other) = {
             let mut p = Store::new(10).unwrap();
             p.commit(&op(9, 1, "x"), 1).unwrap();
             let f = p.commit(&op(9, 2, "x"), 1).unwrap();
             (p, f)
         };
-        assert!(matches!(replica.apply(&other), Err(StoreError::Lineage { lsn: 2, .. })));
+        assert!(matches!(replica.apply(&other, Lineage::Check), Err(StoreError::Lineage { lsn: 2, .. })));
         assert_eq!(replica.position().unwrap().lsn, 1);
     }
 
@@ -319,7 +333,7 @@ mod tests {
         let mut restored = Store::restore(&snap, 0).unwrap();
         assert_eq!(restored.content().unwrap(), primary.content().unwrap());
         let next = primary.commit(&op(1, 99, "k"), 1).unwrap();
-        restored.apply(&next).unwrap();
+        restored.apply(&next, Lineage::Check).unwrap();
         assert_eq!(restored.content().unwrap(), primary.content().unwrap());
     }
 
