@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-use edgesim_system::edge::frame::Lsn;
+use edgesim_system::edge::frame::{Lsn, Point};
 use edgesim_system::edge::proto::{ReadPath, Route};
 use edgesim_system::telemetry::{NodeEvent, Telemetry};
 use serde::Serialize;
@@ -52,7 +52,8 @@ pub enum HarnessEvent {
         op: Op,
         key: String,
         seq: u64,
-        min_lsn: Lsn,
+        /// The point of the session's last acknowledged write, carried with the request.
+        min: Point,
     },
     RequestEnded {
         req: u64,

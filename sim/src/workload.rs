@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::edge::frame::Point;
 use edgesim_system::edge::proto::{Request, Response};
 use edgesim_system::edge::store::WriteOp;
 use edgesim_system::wire;
@@ -57,7 +58,7 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     let w = clients.workload.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(clients.seed, "session", id));
     let mut s = Session { clients: clients.clone(), id, pop, conn: None };
-    let (mut seq, mut min_lsn) = (0, 0);
+    let (mut seq, mut min) = (0, Point::default());
     sleep(w.warmup.0).await;
     loop {
         let gap = -rng.random_range(f64::EPSILON..1.0f64).ln() / w.session_rate;
@@ -70,37 +71,30 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
             seq += 1;
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
             let op = WriteOp { session: id, seq, key: key.clone(), value };
-            if let Outcome::Write { lsn, .. } = s.request(Request::Write(op), Op::Write, &key, seq, min_lsn).await {
-                min_lsn = min_lsn.max(lsn);
+            if let Outcome::Write { lsn, generation } = s.request(Request::Write(op), Op::Write, &key, seq, min).await {
+                min = min.max(Point { generation, lsn });
                 if w.read_after_write {
-                    s.read(&key, min_lsn).await;
+                    s.read(&key, min).await;
                 }
             }
         } else {
-            s.read(&key, min_lsn).await;
+            s.read(&key, min).await;
         }
     }
 }
 
 impl Session {
-    async fn read(&mut self, key: &str, min_lsn: u64) -> Outcome {
+    async fn read(&mut self, key: &str, min: Point) -> Outcome {
         let w = &self.clients.workload;
-        let request = Request::Read { session: self.id, key: key.to_string(), min_lsn, consistency: w.consistency };
-        self.request(request, Op::Read, key, 0, min_lsn).await
+        let request = Request::Read { session: self.id, key: key.to_string(), min, consistency: w.consistency };
+        self.request(request, Op::Read, key, 0, min).await
     }
 
-    async fn request(&mut self, request: Request, op: Op, key: &str, seq: u64, min_lsn: u64) -> Outcome {
+    async fn request(&mut self, request: Request, op: Op, key: &str, seq: u64, min: Point) -> Outcome {
         let c = self.clients.clone();
         let req = c.next_req.get() + 1;
         c.next_req.set(req);
-        c.telemetry.harness(HarnessEvent::RequestStarted {
-            req,
-            session: self.id,
-            op,
-            key: key.to_string(),
-            seq,
-            min_lsn,
-        });
+        c.telemetry.harness(HarnessEvent::RequestStarted { req, session: self.id, op, key: key.to_string(), seq, min });
         let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&request)).await {
             Ok(Ok(Response::Read { row, path, lsn })) => {
                 Outcome::Read { own_seq: row.own_seq, version: row.version, writer: row.writer, path, lsn }

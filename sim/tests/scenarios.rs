@@ -1,20 +1,11 @@
 //! The scenarios of `scenarios/` as a user runs them, with what each must show.
 
-use std::path::Path;
+mod common;
 
-use edgesim::report::{RunReport, analyze};
-use edgesim::scenario::Scenario;
+use common::{load, run};
+use edgesim::report::analyze;
 use edgesim::world::simulate;
 use edgesim_system::edge::proto::Consistency;
-
-fn load(name: &str) -> Scenario {
-    Scenario::load(Path::new(&format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR")))).unwrap()
-}
-
-fn run(s: &Scenario) -> RunReport {
-    let log = simulate(s, s.seed, &mut |_| {}).unwrap();
-    analyze(s, s.seed, &log)
-}
 
 #[test]
 fn steady_state_meets_the_design_latencies_and_every_check() {

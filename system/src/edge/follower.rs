@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
 
 use super::backoff::Backoff;
-use super::frame::{Frame, Lsn, decode_batch};
+use super::frame::{Frame, Lsn, Point, decode_batch};
 use super::node::{Ctx, reject};
 use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
 use super::store::{Lineage, Store};
@@ -25,8 +25,8 @@ use crate::wire::{self, WireError};
 pub struct Follower<N, T> {
     pub ctx: Ctx<N, T>,
     pub store: Rc<RefCell<Store>>,
-    /// The last LSN applied; reads wait on it.
-    pub applied: watch::Sender<Lsn>,
+    /// The last point applied; reads wait on it.
+    pub applied: watch::Sender<Point>,
     /// Where frames come from.
     pub upstream: Upstream,
     /// A standby acknowledges every batch it applied and gets frames unbatched.
@@ -50,8 +50,8 @@ enum End {
 
 impl<N: Net, T: Telemetry> Follower<N, T> {
     pub fn new(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, upstream: Upstream, standby: bool) -> Rc<Self> {
-        let lsn = store.borrow().position().map(|p| p.lsn).unwrap_or(0);
-        Rc::new(Follower { ctx, store, applied: watch::channel(lsn).0, upstream, standby })
+        let at = store.borrow().position().map(|p| Point { generation: p.generation, lsn: p.lsn }).unwrap_or_default();
+        Rc::new(Follower { ctx, store, applied: watch::channel(at).0, upstream, standby })
     }
 
     /// Follows upstream until the host stops.
@@ -136,19 +136,27 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
 
     /// Applies what can be applied in order and holds the rest until the gap before it fills.
     async fn receive<W: AsyncWrite + Unpin>(&self, frames: Vec<Frame>, gaps: &mut Gaps, w: &mut W) -> Result<(), End> {
-        let applied = *self.applied.borrow();
-        gaps.pending.extend(frames.into_iter().filter(|f| f.lsn > applied).map(|f| (f.lsn, f)));
-        let mut applied = applied;
+        let at = *self.applied.borrow();
+        // A newer generation rewriting a position this follower holds: its history diverged there.
+        if let Some(f) = frames.iter().find(|f| f.lsn <= at.lsn && f.generation > at.generation)
+            && self.ctx.config.failover.lineage_check
+        {
+            let reason =
+                format!("generation {} rewrote LSN {} held from generation {}", f.generation, f.lsn, at.generation);
+            return Err(End::Rebuild { from: f.lsn, reason });
+        }
+        gaps.pending.extend(frames.into_iter().filter(|f| f.lsn > at.lsn).map(|f| (f.lsn, f)));
+        let (mut applied, mut generation) = (at.lsn, at.generation);
         while let Some(frame) = gaps.pending.remove(&(applied + 1)) {
             let lineage = if self.ctx.config.failover.lineage_check { Lineage::Check } else { Lineage::Ignore };
             let result = self.store.borrow_mut().apply(&frame, lineage);
             if let Err(e) = result {
                 return Err(End::Rebuild { from: frame.lsn, reason: e.to_string() });
             }
-            applied = frame.lsn;
+            (applied, generation) = (frame.lsn, frame.generation);
             self.ctx.emit(NodeEvent::Applied { lsn: frame.lsn, generation: frame.generation });
         }
-        self.applied.send_replace(applied);
+        self.applied.send_replace(Point { generation, lsn: applied });
         if self.standby {
             send(w, &ReplRequest::StandbyAck { lsn: applied }).await?;
         }
@@ -174,7 +182,8 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         let retain = self.store.borrow().retain();
         let store = Store::restore(&snapshot, retain).map_err(|e| e.to_string())?;
         *self.store.borrow_mut() = store;
-        self.applied.send_replace(snapshot.position.lsn);
+        let position = snapshot.position;
+        self.applied.send_replace(Point { generation: position.generation, lsn: position.lsn });
         self.ctx.emit(NodeEvent::SnapshotRestored { lsn: snapshot.position.lsn, bytes: snapshot.db.len() });
         Ok(())
     }
@@ -198,7 +207,7 @@ impl Gaps {
         head: Lsn,
         w: &mut W,
     ) -> Result<(), End> {
-        let applied = *f.applied.borrow();
+        let applied = f.applied.borrow().lsn;
         let to = self.pending.keys().next().map_or(head, |first| first - 1);
         let fresh = self.asked.is_some_and(|(asked_to, at)| asked_to >= to && at.elapsed() < f.ctx.config.peer_timeout);
         if to <= applied || fresh {

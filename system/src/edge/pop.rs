@@ -11,7 +11,7 @@ use tokio::task::spawn_local;
 use tokio::time::timeout;
 
 use super::follower::{Follower, Upstream};
-use super::frame::Lsn;
+use super::frame::Point;
 use super::node::{Ctx, dump, reject, route_only};
 use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
 use super::store::Store;
@@ -27,7 +27,7 @@ pub async fn run<N: Net, T: Telemetry>(
 ) -> io::Result<()> {
     let mut listener = ctx.net.bind(POP_PORT).await?;
     let replica = Follower::new(ctx.clone(), store, Upstream::Distributor(distributor), false);
-    ctx.emit(NodeEvent::Started { role: "pop", lsn: *replica.applied.borrow() });
+    ctx.emit(NodeEvent::Started { role: "pop", lsn: replica.applied.borrow().lsn });
     spawn_local(replica.clone().run());
     spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
     spawn_local(ctx.clone().discover_route());
@@ -57,10 +57,10 @@ async fn serve_client<N: Net, T: Telemetry>(
             Err(e) => return reject(&replica.ctx, &peer, e),
         };
         let response = match request {
-            Request::Read { min_lsn, consistency, ref session, ref key } => match consistency {
+            Request::Read { min, consistency, ref session, ref key } => match consistency {
                 Consistency::Eventual => local_read(&replica, *session, key, ReadPath::Local),
                 Consistency::Primary => forward(&replica.ctx, upstream, &request).await,
-                Consistency::ReadYourWrites => match caught_up(&replica, min_lsn).await {
+                Consistency::ReadYourWrites => match caught_up(&replica, min).await {
                     Some(path) => local_read(&replica, *session, key, path),
                     None => forward(&replica.ctx, upstream, &request).await,
                 },
@@ -74,31 +74,38 @@ async fn serve_client<N: Net, T: Telemetry>(
     }
 }
 
-/// How the replica came to hold `min_lsn`, or `None` if it did not within the wait.
-async fn caught_up<N: Net, T: Telemetry>(replica: &Follower<N, T>, min_lsn: Lsn) -> Option<ReadPath> {
-    if *replica.applied.borrow() >= min_lsn {
+/// How the replica came to hold `min`, or `None` if it did not within the wait. Points compare
+/// generation first: a replica holding a position from a superseded generation has not caught up.
+async fn caught_up<N: Net, T: Telemetry>(replica: &Follower<N, T>, min: Point) -> Option<ReadPath> {
+    if *replica.applied.borrow() >= min {
         return Some(ReadPath::Local);
     }
     let mut applied = replica.applied.subscribe();
-    match timeout(replica.ctx.config.ryw_wait, applied.wait_for(|a| *a >= min_lsn)).await {
+    match timeout(replica.ctx.config.ryw_wait, applied.wait_for(|a| *a >= min)).await {
         Ok(Ok(_)) => Some(ReadPath::AfterWait),
         _ => None,
     }
 }
 
 fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key: &str, path: ReadPath) -> Response {
-    let lsn = *replica.applied.borrow();
+    let lsn = replica.applied.borrow().lsn;
     match replica.store.borrow().read(session, key) {
         Ok(row) => Response::Read { row, path, lsn },
         Err(e) => Response::Error(e.to_string()),
     }
 }
 
-/// Opens the first connection to the primary before any client needs it.
+/// Connections to the primary a PoP opens before any client needs them, so that a few concurrent
+/// writes do not pay a handshake to a distant primary.
+const WARM_CONNECTIONS: usize = 4;
+
+/// Opens the warm connections to the primary.
 async fn warm<N: Net, T: Telemetry>(ctx: Ctx<N, T>, pool: Pool<N::Stream>) {
     let primary = ctx.primary();
-    if let Ok(stream) = ctx.connect(&primary, PRIMARY_PORT).await {
-        pool.borrow_mut().push((primary, stream));
+    for _ in 0..WARM_CONNECTIONS {
+        if let Ok(stream) = ctx.connect(&primary, PRIMARY_PORT).await {
+            pool.borrow_mut().push((primary.clone(), stream));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::frame::Lsn;
+use super::frame::{Lsn, Point};
 use super::store::{Content, Position, ReadRow, Snapshot, WriteOp};
 
 /// Client-facing port of a PoP.
@@ -78,10 +78,11 @@ pub enum ReadPath {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
+    /// `min`: the point of the session's last acknowledged write (its cookie).
     Read {
         session: u64,
         key: String,
-        min_lsn: Lsn,
+        min: Point,
         consistency: Consistency,
     },
     Write(WriteOp),
