@@ -16,6 +16,9 @@ use edgesim::verdict::{Verdict, judge, replay};
 use edgesim::world::simulate;
 use edgesim::{determinism, suite};
 
+/// Bad input (scenario files, flags, summaries) exits as a harness error does.
+const EXIT_INPUT: u8 = Verdict::Error.exit_code();
+
 #[derive(Parser)]
 #[command(name = "edgesim", version, about = "Deterministic simulation of the edge platform and status page")]
 struct Cli {
@@ -86,14 +89,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Verdict::Error.exit_code() } else { 0 });
+            return ExitCode::from(if e.use_stderr() { EXIT_INPUT } else { 0 });
         }
     };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(Verdict::Error.exit_code())
+            ExitCode::from(EXIT_INPUT)
         }
     }
 }
@@ -201,7 +204,7 @@ fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
 }
 
 /// Creates an output file, and the directories above it.
-fn create(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+fn create(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

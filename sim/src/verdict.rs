@@ -18,7 +18,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn exit_code(self) -> u8 {
+    pub const fn exit_code(self) -> u8 {
         self as u8
     }
 
