@@ -1,20 +1,23 @@
 //! The `edgesim` command line.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::suite;
+use edgesim::shard::Shard;
+use edgesim::summary::{self, Entry, SuiteSummary};
+use edgesim::verdict::{Verdict, judge, replay};
 use edgesim::world::simulate;
+use edgesim::{determinism, suite};
 
-/// Exit codes, for CI.
-const EXIT_CHECKER: u8 = 2;
-const EXIT_INPUT: u8 = 3;
+/// Bad input (scenario files, flags, summaries) exits as a harness error does.
+const EXIT_INPUT: u8 = Verdict::Error.exit_code();
 
 #[derive(Parser)]
 #[command(name = "edgesim", version, about = "Deterministic simulation of the edge platform and status page")]
@@ -23,9 +26,12 @@ struct Cli {
     command: Command,
 }
 
+/// Exit codes of `run`, `suite` and `merge`: 0 every budget held and no correctness checker
+/// fired; 1 a budget broke; 2 a correctness checker fired (wins over 1); 3 bad input or harness
+/// error.
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario and print its report. Exit 0: every checker passed; 2: a correctness
+    /// Run one scenario and print its report. Exit 0: pass; 1: a budget broke; 2: a correctness
     /// checker fired; 3: bad input or harness error.
     Run {
         scenario: PathBuf,
@@ -45,8 +51,8 @@ enum Command {
         #[arg(long, conflicts_with = "quiet")]
         timeline: bool,
     },
-    /// Run scenario files, or every scenario of a directory, over seeds; print a table. Exit 0:
-    /// every checker passed; 2: a correctness checker fired; 3: bad input or harness error.
+    /// Run scenario files, or every scenario of a directory, over seeds; print a table and write
+    /// summary.json, junit.xml and report.md. Exit codes as `run`.
     Suite {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -56,6 +62,28 @@ enum Command {
         /// Simulations run at once.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
+        /// Output directory (default: reports/runs/NAME, NAME the directory's name or `suite`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only the K-th of N shares of the (scenario, seed) list (K from 1).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<Shard>,
+    },
+    /// Merge shards' summary.json files into one summary, junit.xml and report.md, as if the suite
+    /// had run unsharded. Exit code: the merged verdict's, as `suite`.
+    Merge {
+        #[arg(required = true, value_name = "SUMMARY.json")]
+        summaries: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run a scenario's seed twice in separate processes and compare the event logs. Exit 0:
+    /// identical; 2: divergent; 3: bad input.
+    CheckDeterminism {
+        scenario: PathBuf,
+        /// Seed of the runs (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
     },
 }
 
@@ -106,7 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(path) = json {
                 create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
             }
-            let fired = report.checks.fired();
+            let judgement = judge(&scenario, &report);
             if quiet {
                 println!("{}", report.event_log_hash);
             } else if timeline {
@@ -118,51 +146,71 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     "wall {wall:.2}s, {:.1} simulated seconds per wall second",
                     report.sim_seconds / wall.max(1e-9)
                 );
-                if !fired.is_empty() {
-                    println!("checkers fired: {}", fired.join(", "));
-                    println!("replay: edgesim run {} --seed {seed}", scenario.path);
+                for broken in &judgement.failed_budgets {
+                    println!("budget broken: {broken}");
+                }
+                if !judgement.fired_checkers.is_empty() {
+                    println!("checkers fired: {}", judgement.fired_checkers.join(", "));
+                }
+                if judgement.verdict != Verdict::Pass {
+                    println!("replay: {}", replay(&scenario.path, seed));
                 }
             }
             std::io::stdout().flush()?;
-            Ok(if fired.is_empty() { 0 } else { EXIT_CHECKER })
+            Ok(judgement.verdict.exit_code())
         }
-        Command::Suite { paths, seeds, jobs } => {
+        Command::Suite { paths, seeds, jobs, out, shard } => {
+            let name = suite::name(&paths);
+            let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
+            summary::clear(&out)?;
             let scenarios = suite::collect(&paths)?;
-            let runs: Vec<_> = scenarios
-                .into_iter()
-                .flat_map(|s| {
-                    let seeds: Vec<u64> = seeds.map_or(vec![s.seed], |n| (1..=n).collect());
-                    seeds.into_iter().map(move |seed| (s.clone(), seed))
-                })
-                .collect();
+            let runs = suite::runs(&scenarios, seeds, shard);
             let total = runs.len();
-            let finished = std::sync::atomic::AtomicUsize::new(0);
+            let finished = AtomicUsize::new(0);
             let outcomes = suite::run(runs, jobs, &|o| {
-                let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                 eprintln!("[{n}/{total}] {} seed {} ({:.1}s wall)", o.scenario.name, o.seed, o.wall_seconds);
             });
-            print!("{}", suite::table(&outcomes));
-            let mut code = 0;
-            for o in &outcomes {
-                let fired = match &o.report {
-                    Ok(r) => r.checks.fired(),
-                    Err(_) => {
-                        code = EXIT_INPUT;
-                        vec!["harness error"]
-                    }
-                };
-                if !fired.is_empty() {
-                    code = code.max(EXIT_CHECKER);
-                    println!("replay ({}): edgesim run {} --seed {}", fired.join(", "), o.scenario.path, o.seed);
+            finish(SuiteSummary::new(&name, outcomes.iter().map(Entry::of).collect()), &out)
+        }
+        Command::Merge { summaries, out } => {
+            let parts = summaries.iter().map(|p| SuiteSummary::load(p)).collect::<Result<_, _>>()?;
+            finish(SuiteSummary::merge(parts)?, &out)
+        }
+        Command::CheckDeterminism { scenario, seed } => {
+            let seed = seed.unwrap_or(Scenario::load(&scenario)?.seed);
+            let [first, second] = determinism::run_twice(&std::env::current_exe()?, &scenario, seed)?;
+            match determinism::compare(&first.jsonl, &second.jsonl) {
+                None if first.hash == second.hash => {
+                    println!("identical (hash {})", first.hash);
+                    Ok(0)
+                }
+                None => anyhow::bail!("identical event logs but hashes {} and {}", first.hash, second.hash),
+                Some(d) => {
+                    let at = d.t_us.map_or("the end of a log".into(), |t| format!("t_us {t}"));
+                    println!("divergent at line {} ({at})", d.line);
+                    println!("  first:  {}", d.first.as_deref().unwrap_or("(log ended)"));
+                    println!("  second: {}", d.second.as_deref().unwrap_or("(log ended)"));
+                    Ok(Verdict::CheckerFired.exit_code())
                 }
             }
-            Ok(code)
         }
     }
 }
 
+/// Prints a suite's table and failures, writes its outputs, and gives its exit code.
+fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
+    print!("{}", suite::table(&summary));
+    for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
+        println!("{} seed {}: {}; replay: {}", e.scenario, e.seed, e.failures().join("; "), e.replay);
+    }
+    summary.write(out)?;
+    println!("{}: wrote {} in {}", summary.verdict.label(), summary::FILES.join(", "), out.display());
+    Ok(summary.exit_code)
+}
+
 /// Creates an output file, and the directories above it.
-fn create(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+fn create(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

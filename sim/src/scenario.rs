@@ -11,6 +11,7 @@ use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::budget::Budget;
 use crate::units::Dur;
 
 /// A problem with a scenario file; line 0 means the file as a whole.
@@ -45,6 +46,8 @@ struct File {
     #[serde(default = "default_tick")]
     tick: Dur,
     primary_region: Spanned<String>,
+    #[serde(default)]
+    budgets: Vec<Spanned<String>>,
     #[serde(rename = "region")]
     regions: Vec<RegionFile>,
     #[serde(default)]
@@ -303,6 +306,8 @@ pub struct Scenario {
     pub workload: Workload,
     pub failover: Failover,
     pub faults: Vec<Fault>,
+    /// Limits every seed's run must stay within.
+    pub budgets: Vec<Budget>,
 }
 
 pub const PRIMARY: &str = "primary";
@@ -379,6 +384,11 @@ impl Scenario {
             let offset = text.find("[workload]").unwrap_or(0);
             return Err(at(offset..offset, p.into()));
         }
+        let budgets = raw
+            .budgets
+            .iter()
+            .map(|b| Budget::parse(b.get_ref()).map_err(|m| at(b.span(), m)))
+            .collect::<Result<_, _>>()?;
         let mut scenario = Scenario {
             name: raw.name,
             description: raw.description,
@@ -394,6 +404,7 @@ impl Scenario {
             workload: raw.workload,
             failover: raw.failover,
             faults: Vec::new(),
+            budgets,
         };
         for f in &raw.faults {
             let line = line_col(text, f.at.span().start).0;
@@ -597,6 +608,14 @@ to_primary = "1ms"
         let e = err("\n[[fault]]\nat = \"2s\"\nkind = \"explode\"\n");
         assert!(e.message.contains("unknown variant `explode`"), "{e}");
         assert!(e.to_string().starts_with("t.toml:13:"), "{e}");
+
+        let e = Scenario::parse(
+            "t.toml",
+            &format!("budgets = [\n  \"read_p99 < 15ms\",\n  \"read_p95 < 1ms\",\n]\n{BASE}"),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        assert!(e.message.contains("unknown metric `read_p95`"), "{e}");
     }
 
     #[test]

@@ -1,37 +1,68 @@
 //! Suites: many scenarios x seeds, each its own simulation, run on a pool of worker threads (one
-//! simulation per thread; nothing inside a simulation is threaded), reported as one table.
+//! simulation per thread; nothing inside a simulation is threaded), reported as one summary (`summary`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::Context;
-
 use crate::report::{RunReport, analyze};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioError};
+use crate::shard::Shard;
+use crate::summary::{COLUMNS, SuiteSummary};
 use crate::world::simulate;
 
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: no scenario files (*.toml) in this directory", .0.display())]
+    Empty(PathBuf),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}
+
 /// The scenarios named by `paths`: files, or every `.toml` directly inside a directory, in name
-/// order.
-pub fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<Scenario>> {
+/// order. Every one is checked before any runs.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot read {}", p.display()))?
+                .map_err(|source| SuiteError::Read { path: p.clone(), source })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))
                 .collect();
             inside.sort();
             if inside.is_empty() {
-                anyhow::bail!("{}: no scenario files (*.toml) in this directory", p.display());
+                return Err(SuiteError::Empty(p.clone()));
             }
             files.extend(inside);
         } else {
             files.push(p.clone());
         }
     }
-    files.iter().map(|f| Scenario::load(Path::new(f)).map_err(Into::into)).collect()
+    Ok(files.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?)
+}
+
+/// The suite's name: the directory's when it is one directory, else `suite`.
+pub fn name(paths: &[PathBuf]) -> String {
+    match paths {
+        [dir] if dir.is_dir() => {
+            dir.canonicalize().ok().and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| "suite".into())
+}
+
+/// Every (scenario, seed) of the suite, seeds `1..=seeds` or each scenario's own, in order; only
+/// the shard's share when sharded.
+pub fn runs(scenarios: &[Scenario], seeds: Option<u64>, shard: Option<Shard>) -> Vec<(Scenario, u64)> {
+    let all = scenarios.iter().flat_map(|s| {
+        let seeds: Vec<u64> = seeds.map_or(vec![s.seed], |n| (1..=n).collect());
+        seeds.into_iter().map(move |seed| (s.clone(), seed))
+    });
+    all.enumerate().filter(|(i, _)| shard.is_none_or(|s| s.keeps(*i))).map(|(_, run)| run).collect()
 }
 
 /// One finished run of a suite.
@@ -69,35 +100,18 @@ pub fn run(runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&Outcome) + S
 }
 
 /// The suite's table, one line per run.
-pub fn table(outcomes: &[Outcome]) -> String {
-    let mut out = format!(
-        "{:<22} {:>6} {:>10} {:>11} {:>10} {:>6} {:>6} {:>9}  {}\n",
-        "scenario", "seed", "read p99", "write p99", "lag p99", "ryw", "lost", "converged", "verdict"
-    );
-    for o in outcomes {
-        let line = match &o.report {
-            Ok(r) => {
-                let worst =
-                    |f: &dyn Fn(&crate::metrics::RegionLatency) -> f64| r.latency.values().map(f).fold(0.0, f64::max);
-                let lost = r.checks.lost_acked_writes.as_ref().map_or("?".to_string(), |l| l.len().to_string());
-                let fired = r.checks.fired();
-                let verdict = if fired.is_empty() { "ok".to_string() } else { format!("FIRED {}", fired.join(",")) };
-                format!(
-                    "{:<22} {:>6} {:>8.1}ms {:>9.1}ms {:>8.1}ms {:>6} {:>6} {:>9}  {verdict}",
-                    o.scenario.name,
-                    o.seed,
-                    worst(&|l| l.read.p99_ms),
-                    worst(&|l| l.write.p99_ms),
-                    r.replication.lag.p99_ms,
-                    r.checks.ryw_violations,
-                    lost,
-                    if r.checks.convergence.converged { "yes" } else { "NO" },
-                )
-            }
-            Err(e) => format!("{:<22} {:>6}  HARNESS ERROR: {e}", o.scenario.name, o.seed),
-        };
-        out.push_str(&line);
-        out.push('\n');
+pub fn table(summary: &SuiteSummary) -> String {
+    let mut out = format!("{:<22} {:>6}", "scenario", "seed");
+    for (header, _) in COLUMNS {
+        out.push_str(&format!(" {header:>10}"));
+    }
+    out.push_str("  verdict\n");
+    for e in &summary.entries {
+        out.push_str(&format!("{:<22} {:>6}", e.scenario, e.seed));
+        for (_, metric) in COLUMNS {
+            out.push_str(&format!(" {:>10}", e.cell(metric)));
+        }
+        out.push_str(&format!("  {}\n", e.verdict.label()));
     }
     out
 }

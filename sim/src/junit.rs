@@ -1,0 +1,91 @@
+//! `junit.xml`: a suite summary as JUnit XML, which CI systems display. One testcase per scenario
+//! and seed; a failure names the broken budgets or fired checkers and carries the replay command.
+
+use std::fmt::Write;
+
+use crate::summary::SuiteSummary;
+use crate::verdict::Verdict;
+
+/// Text escaped for XML content and attribute values. Characters XML 1.0 cannot hold (control
+/// characters other than tab and line breaks) become U+FFFD.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(s: &SuiteSummary) -> String {
+    let failures = s.totals.iter().filter(|(v, _)| matches!(v, Verdict::BudgetBroken | Verdict::CheckerFired));
+    let failures: usize = failures.map(|(_, n)| n).sum();
+    let errors = s.totals.get(&Verdict::Error).copied().unwrap_or(0);
+    let counts = format!(r#"tests="{}" failures="{failures}" errors="{errors}""#, s.entries.len());
+    let suite = escape(&s.suite);
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(o, r#"<testsuites name="{suite}" {counts}>"#);
+    let _ = writeln!(o, r#"  <testsuite name="{suite}" {counts}>"#);
+    for e in &s.entries {
+        let _ = write!(
+            o,
+            r#"    <testcase classname="{}" name="{}" file="{}">"#,
+            escape(&e.scenario),
+            escape(&format!("{} seed {}", e.scenario, e.seed)),
+            escape(&e.path)
+        );
+        let tag = match e.verdict {
+            Verdict::Pass => {
+                o.push_str("</testcase>\n");
+                continue;
+            }
+            Verdict::Error => "error",
+            Verdict::BudgetBroken | Verdict::CheckerFired => "failure",
+        };
+        let failures = e.failures();
+        let _ = writeln!(
+            o,
+            "\n      <{tag} type=\"{}\" message=\"{}\">{}\nreplay: {}</{tag}>\n    </testcase>",
+            e.verdict.label(),
+            escape(&failures.join("; ")),
+            escape(&failures.join("\n")),
+            escape(&e.replay)
+        );
+    }
+    o.push_str("  </testsuite>\n</testsuites>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::tests::entry;
+
+    #[test]
+    fn escapes_markup_quotes_and_control_characters() {
+        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+        assert_eq!(escape("x\u{1}y\tz\n"), "x\u{FFFD}y\tz\n");
+    }
+
+    #[test]
+    fn a_failure_names_the_budget_and_the_replay_command() {
+        let s = SuiteSummary::new(
+            "s&t",
+            vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 7, Verdict::BudgetBroken)],
+        );
+        let xml = render(&s);
+        assert!(xml.contains(r#"<testsuites name="s&amp;t" tests="2" failures="1" errors="0">"#), "{xml}");
+        assert!(xml.contains(r#"<testcase classname="a" name="a seed 1" file="a.toml"></testcase>"#), "{xml}");
+        assert!(xml.contains(r#"message="budget broken: read_p99 &lt; 1ms (was 9.6ms)""#), "{xml}");
+        assert!(xml.contains("replay: edgesim run b.toml --seed 7</failure>"), "{xml}");
+        assert_eq!(xml.matches("<testcase ").count(), xml.matches("</testcase>").count());
+    }
+}

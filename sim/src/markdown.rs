@@ -1,0 +1,52 @@
+//! `report.md`: a suite summary for people: the table of runs, then each failure with what broke
+//! and how to replay it.
+
+use std::fmt::Write;
+
+use crate::summary::{COLUMNS, SuiteSummary};
+use crate::verdict::Verdict;
+
+/// Text that cannot break a table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(s: &SuiteSummary) -> String {
+    let mut o = format!("# Suite {}: {} ({} runs)\n\n", cell(&s.suite), s.verdict.label(), s.entries.len());
+    let headers: Vec<&str> = COLUMNS.iter().map(|(h, _)| *h).collect();
+    let _ = writeln!(o, "| scenario | seed | {} | verdict |", headers.join(" | "));
+    let _ = writeln!(o, "|---|---:|{}---|", "---:|".repeat(COLUMNS.len()));
+    for e in &s.entries {
+        let cells: Vec<String> = COLUMNS.iter().map(|(_, m)| e.cell(m)).collect();
+        let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&e.scenario), e.seed, cells.join(" | "), e.verdict.label());
+    }
+    let failed: Vec<_> = s.entries.iter().filter(|e| e.verdict != Verdict::Pass).collect();
+    if !failed.is_empty() {
+        o.push_str("\n## Failures\n");
+    }
+    for e in failed {
+        let _ = writeln!(o, "\n### {} seed {}: {}\n", e.scenario, e.seed, e.verdict.label());
+        for f in e.failures() {
+            let _ = writeln!(o, "- {f}");
+        }
+        let _ = writeln!(o, "- replay: `{}`", e.replay);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::tests::entry;
+
+    #[test]
+    fn lists_every_run_then_each_failure_with_its_replay() {
+        let s =
+            SuiteSummary::new("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
+        let md = render(&s);
+        assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
+        assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | pass |"), "{md}");
+        assert!(md.contains("### b seed 2: checker fired\n\n- checker fired: read-your-writes\n"), "{md}");
+        assert!(md.contains("- replay: `edgesim run b.toml --seed 2`"), "{md}");
+    }
+}

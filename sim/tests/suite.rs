@@ -1,0 +1,159 @@
+//! `edgesim suite`, `merge` and `check-determinism` as CI runs them: exit codes, the outputs they
+//! write (and do not write on bad input), and shards merging into the unsharded summary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn edgesim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim")).args(args).output().expect("edgesim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A fresh directory for one test.
+fn temp(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgesim-suite-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A short scenario (one region, two PoPs, 3 s) with these budgets, written into `dir`.
+fn scenario(dir: &Path, name: &str, budgets: &[&str]) -> String {
+    let budgets: Vec<String> = budgets.iter().map(|b| format!("{b:?}")).collect();
+    let text = format!(
+        "name = \"{name}\"\nduration = \"3s\"\nsettle = \"1s\"\nprimary_region = \"r\"\nbudgets = [{}]\n\n\
+         [[region]]\nname = \"r\"\npops = 2\nto_primary = \"10ms\"\n\n[workload]\nread_write_ratio = 5\n",
+        budgets.join(", ")
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_broken_budget_exits_1_and_names_the_budget() {
+    let dir = temp("budget");
+    scenario(&dir, "fine", &["read_p99 < 15ms", "ryw_violations == 0"]);
+    let tight = scenario(&dir, "tight", &["ryw_violations == 0", "write_p99 < 1ms"]);
+    let out = dir.join("out");
+    let (code, stdout, stderr) = edgesim(&["suite", s(&dir), "--seeds", "2", "--out", s(&out)]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("budget broken: write_p99 < 1ms (was "), "{stdout}");
+    assert!(stdout.contains(&format!("replay: edgesim run {tight} --seed 1")), "{stdout}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"tests="4" failures="2" errors="0""#), "{junit}");
+    assert!(junit.contains(r#"message="budget broken: write_p99 &lt; 1ms (was "#), "{junit}");
+    assert!(junit.contains(&format!("replay: edgesim run {tight} --seed 2</failure>")), "{junit}");
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains(r#""verdict": "budget_broken""#) && summary.contains(r#""exit_code": 1"#), "{summary}");
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("### tight seed 1: budget broken"));
+
+    let (code, stdout, _) = edgesim(&["run", &tight, "--seed", "1"]);
+    assert_eq!(code, 1, "run exits 1 too: {stdout}");
+}
+
+#[test]
+fn a_fired_checker_exits_2_even_with_a_broken_budget() {
+    let dir = temp("negative");
+    scenario(&dir, "tight", &["write_p99 < 1ms"]);
+    let negative = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/negative/eventual-under-lag.toml");
+    let out = dir.join("out");
+    let (code, stdout, stderr) = edgesim(&["suite", negative, s(&dir.join("tight.toml")), "--out", s(&out)]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("checker fired: read-your-writes"), "{stdout}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<failure type="checker fired" message="checker fired: read-your-writes"#), "{junit}");
+    assert!(junit.contains("eventual-under-lag.toml --seed 1</failure>"), "{junit}");
+}
+
+#[test]
+fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
+    let dir = temp("shards");
+    scenario(&dir, "a", &["read_p99 < 15ms"]);
+    scenario(&dir, "b", &["write_p99 < 1ms"]);
+    let suite = |out: &str, shard: Option<&str>| {
+        let mut args = vec!["suite", s(&dir), "--seeds", "3", "--jobs", "2", "--out"];
+        let out = dir.join(out);
+        args.push(s(&out));
+        args.extend(shard.map(|k| ["--shard", k]).into_iter().flatten());
+        let (code, stdout, stderr) = edgesim(&args);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        std::fs::read(out.join("summary.json")).unwrap()
+    };
+    let whole = suite("whole", None);
+    let one = suite("one", Some("1/2"));
+    let two = suite("two", Some("2/2"));
+    assert!(one != whole && two != whole, "each shard ran part of the suite");
+    let merged = dir.join("merged");
+    let (code, stdout, stderr) =
+        edgesim(&["merge", s(&dir.join("two/summary.json")), s(&dir.join("one/summary.json")), "--out", s(&merged)]);
+    assert_eq!(code, 1, "merge exits with the merged verdict: {stdout}{stderr}");
+    assert!(std::fs::read(merged.join("summary.json")).unwrap() == whole, "merged summary differs");
+    for file in ["junit.xml", "report.md"] {
+        assert_eq!(
+            std::fs::read_to_string(merged.join(file)).unwrap(),
+            std::fs::read_to_string(dir.join("whole").join(file)).unwrap()
+        );
+    }
+    let (code, _, stderr) =
+        edgesim(&["merge", s(&dir.join("one/summary.json")), s(&dir.join("whole/summary.json")), "--out", s(&merged)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("is in more than one summary"), "{stderr}");
+}
+
+#[test]
+fn bad_input_exits_3_naming_file_and_line_and_writes_no_summary() {
+    let dir = temp("bad");
+    let good = scenario(&dir, "good", &["read_p99 < 15ms"]);
+    let unknown = scenario(&dir, "unknown", &["read_p99 < 15ms", "read_p95 < 15ms"]);
+    let out = dir.join("out");
+    let (code, stdout, stderr) = edgesim(&["suite", &good, &unknown, "--out", s(&out)]);
+    assert_eq!(code, 3, "{stdout}");
+    assert!(stderr.contains(&format!("{unknown}:5:31: unknown metric `read_p95`")), "{stderr}");
+    assert!(stderr.contains("known metrics are read_p50, read_p99"), "{stderr}");
+    assert!(!out.join("summary.json").exists() && !out.join("junit.xml").exists());
+
+    let malformed = dir.join("malformed.toml");
+    std::fs::write(&malformed, "name = \"m\"\nduration = 3\n").unwrap();
+    let (code, _, stderr) = edgesim(&["suite", &good, s(&malformed), "--out", s(&out)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("malformed.toml:2:12:"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
+
+    for shard in ["0/2", "3/2", "x"] {
+        let (code, _, stderr) = edgesim(&["suite", &good, "--shard", shard, "--out", s(&out)]);
+        assert_eq!(code, 3, "--shard {shard}");
+        assert!(stderr.contains(&format!("`{shard}` is not a shard")), "{stderr}");
+    }
+    let (code, _, stderr) = edgesim(&["suite", &good, "--sharding", "1/2"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("--sharding"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
+
+    let (code, _, stderr) = edgesim(&["merge", &good, "--out", s(&out)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("good.toml: not a suite summary"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
+}
+
+#[test]
+fn check_determinism_finds_two_processes_identical() {
+    let dir = temp("determinism");
+    let path = scenario(&dir, "d", &[]);
+    let (code, stdout, stderr) = edgesim(&["check-determinism", &path, "--seed", "4"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, hash, _) = edgesim(&["run", &path, "--seed", "4", "--quiet"]);
+    assert_eq!(stdout.trim(), format!("identical (hash {})", hash.trim()));
+
+    let (code, _, stderr) = edgesim(&["check-determinism", s(&dir.join("missing.toml"))]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("missing.toml: cannot read"), "{stderr}");
+}
