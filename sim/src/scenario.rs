@@ -179,6 +179,12 @@ pub struct Workload {
     pub read_after_write: bool,
     pub value_bytes: usize,
     pub request_timeout: Dur,
+    /// How many times a session retries a write that failed or timed out (same session and
+    /// sequence number, so the primary recognises a write it already holds).
+    pub write_retries: u32,
+    /// The first retry's delay; each next one doubles, up to 8 s, scaled by a seeded factor in
+    /// [0.5, 1.5).
+    pub retry_backoff: Dur,
 }
 
 impl Default for Workload {
@@ -193,6 +199,8 @@ impl Default for Workload {
             read_after_write: true,
             value_bytes: 64,
             request_timeout: Dur(Duration::from_secs(5)),
+            write_retries: 0,
+            retry_backoff: Dur(Duration::from_millis(500)),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::edge::backoff::Backoff;
 use edgesim_system::edge::frame::Point;
 use edgesim_system::edge::proto::{Request, Response};
 use edgesim_system::edge::store::WriteOp;
@@ -42,6 +43,13 @@ pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
     Ok(())
 }
 
+/// The longest wait between two attempts of a write.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(8);
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
 /// A seed for one stream of randomness, derived from the run's seed.
 pub fn derive_seed(seed: u64, stream: &str, n: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(format!("{stream}/{n}").as_bytes(), seed)
@@ -63,7 +71,7 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     loop {
         let gap = -rng.random_range(f64::EPSILON..1.0f64).ln() / w.session_rate;
         sleep(Duration::from_secs_f64(gap)).await;
-        if turmoil::sim_elapsed().unwrap_or_default() >= clients.end {
+        if now() >= clients.end {
             return;
         }
         let key = format!("k{}", rng.random_range(0..w.keys));
@@ -71,7 +79,16 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
             seq += 1;
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
             let op = WriteOp { session: id, seq, key: key.clone(), value };
-            if let Outcome::Write { lsn, generation } = s.request(Request::Write(op), Op::Write, &key, seq, min).await {
+            let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
+            let mut outcome = s.request(Request::Write(op.clone()), Op::Write, &key, seq, min).await;
+            for _ in 0..w.write_retries {
+                if matches!(outcome, Outcome::Write { .. }) || now() >= clients.end {
+                    break;
+                }
+                sleep(backoff.next(&mut rng).0).await;
+                outcome = s.request(Request::Write(op.clone()), Op::Write, &key, seq, min).await;
+            }
+            if let Outcome::Write { lsn, generation } = outcome {
                 min = min.max(Point { generation, lsn });
                 if w.read_after_write {
                     s.read(&key, min).await;

@@ -114,3 +114,28 @@ fn the_committed_timeline_is_regenerated_identically() {
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert_eq!(committed, text, "regenerate with: edgesim run scenarios/primary-crash-sync.toml --timeline > {path}");
 }
+
+#[test]
+fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
+    use edgesim::events::Outcome;
+    let s = load("primary-crash-retry");
+    let log = edgesim::world::simulate(&s, s.seed, &mut |_| {}).unwrap();
+    let r = edgesim::report::analyze(&s, s.seed, &log);
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    let requests = edgesim::check::requests(&log.events());
+    let failed_then_acked = requests
+        .iter()
+        .filter(|w| matches!(w.outcome, Outcome::Write { generation: 2, .. }))
+        .filter(|w| {
+            requests.iter().any(|f| {
+                (f.session, f.seq) == (w.session, w.seq)
+                    && f.end_us < w.start_us
+                    && !matches!(f.outcome, Outcome::Write { .. })
+            })
+        })
+        .count();
+    assert!(
+        failed_then_acked > 10,
+        "writes that failed during the outage were acknowledged after it: {failed_then_acked}"
+    );
+}

@@ -192,19 +192,17 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
     if let Err(why) = p.may_acknowledge() {
         return Response::Error(why);
     }
-    let frame = match p.store.borrow_mut().commit(&op, p.generation.get()) {
-        Ok(f) => f,
+    let retried = p.store.borrow().holds(op.session, op.seq);
+    let (lsn, generation) = match retried {
+        // A retry of a write already committed: acknowledge it at the current head, a point at or
+        // after the write, once durable like any other.
+        Ok(true) => (p.head(), p.generation.get()),
+        Ok(false) => match commit(p, &op) {
+            Ok(at) => at,
+            Err(e) => return Response::Error(e),
+        },
         Err(e) => return Response::Error(e.to_string()),
     };
-    let (lsn, generation) = (frame.lsn, frame.generation);
-    p.ctx.emit(NodeEvent::Committed {
-        lsn,
-        generation,
-        session: op.session,
-        seq: op.seq,
-        payload_bytes: frame.payload.len(),
-    });
-    let _ = p.frames.send(frame);
     if p.ctx.config.standby_mode == StandbyMode::Sync && p.standbys_attached.get() > 0 {
         let mut acked = p.standby_acked.subscribe();
         let confirmed = timeout(p.ctx.config.request_timeout, acked.wait_for(|a| *a >= lsn)).await;
@@ -217,6 +215,21 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
         Ok(()) => Response::Write { lsn, generation },
         Err(why) => Response::Error(why),
     }
+}
+
+/// Commits a write as a frame, reports it and hands it to the replication streams.
+fn commit<N: Net, T: Telemetry>(p: &Primary<N, T>, op: &WriteOp) -> Result<(Lsn, u64), String> {
+    let frame = p.store.borrow_mut().commit(op, p.generation.get()).map_err(|e| e.to_string())?;
+    let at = (frame.lsn, frame.generation);
+    p.ctx.emit(NodeEvent::Committed {
+        lsn: frame.lsn,
+        generation: frame.generation,
+        session: op.session,
+        seq: op.seq,
+        payload_bytes: frame.payload.len(),
+    });
+    let _ = p.frames.send(frame);
+    Ok(at)
 }
 
 async fn serve_followers<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, mut listener: N::Listener) -> io::Result<()> {

@@ -117,6 +117,13 @@ impl Store {
         position_in(&self.conn)
     }
 
+    /// Whether this database holds the write `seq` of `session` (a client retrying a write whose
+    /// acknowledgement it never got).
+    pub fn holds(&self, session: u64, seq: u64) -> Result<bool, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT count(*) FROM writes WHERE session = ?1 AND seq = ?2")?;
+        Ok(stmt.query_row([session, seq], |r| r.get::<_, u64>(0))? > 0)
+    }
+
     /// Executes a write as one transaction and returns the frame it became.
     pub fn commit(&mut self, op: &WriteOp, generation: u64) -> Result<Frame, StoreError> {
         let tx = self.conn.transaction()?;
@@ -314,6 +321,13 @@ mod tests {
         };
         assert!(matches!(replica.apply(&other, Lineage::Check), Err(StoreError::Lineage { lsn: 2, .. })));
         assert_eq!(replica.position().unwrap().lsn, 1);
+    }
+
+    #[test]
+    fn a_retried_write_is_recognised() {
+        let (primary, _) = primary_with(3);
+        assert!(primary.holds(2, 2).unwrap());
+        assert!(!primary.holds(2, 3).unwrap());
     }
 
     #[test]
