@@ -16,7 +16,7 @@ use tokio::time::{MissedTickBehavior, interval, timeout};
 
 use super::backoff::Backoff;
 use super::frame::{Frame, GENESIS_CHECKSUM, Lsn, decode_batch};
-use super::node::{Ctx, reject, route_only};
+use super::node::{Ctx, raise, reject, route_only};
 use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
 use super::replication::{chunks, send_batch};
 use crate::net::{Listener, Net};
@@ -103,7 +103,7 @@ async fn relay_session<N: Net, T: Telemetry>(
                 let _ = d.live.send(frames.into());
             }
             ReplMessage::Heartbeat { head } => {
-                d.head.send_if_modified(|h| std::mem::replace(h, (*h).max(head)) != *h);
+                raise(&d.head, head);
             }
             ReplMessage::Behind { reason, .. } => {
                 d.ring.borrow_mut().clear();
@@ -123,7 +123,7 @@ impl<N: Net, T: Telemetry> Distributor<N, T> {
                 ring.clear();
             }
             ring.push_back(f.clone());
-            self.head.send_if_modified(|h| std::mem::replace(h, (*h).max(f.lsn)) != *h);
+            raise(&self.head, f.lsn);
         }
         while ring.len() as u64 > self.ctx.config.distributor_frames {
             ring.pop_front();

@@ -12,6 +12,7 @@ use tokio::time::{sleep, timeout};
 
 use super::backoff::Backoff;
 use super::config::EdgeConfig;
+use super::frame::Lsn;
 use super::proto::{CONTROL_PORT, ControlMsg, ControlReply, Request, Response, Route};
 use super::store::Store;
 use crate::net::{Listener, Net};
@@ -163,6 +164,15 @@ pub fn dump(store: &Store) -> Response {
         (Ok(content), Ok(position)) => Response::Dump { content, position },
         (Err(e), _) | (_, Err(e)) => Response::Error(e.to_string()),
     }
+}
+
+/// Raises a watched LSN to `lsn` if that is higher, waking waiters only when it moves.
+pub fn raise(watched: &watch::Sender<Lsn>, lsn: Lsn) {
+    watched.send_if_modified(|held| {
+        let higher = lsn > *held;
+        *held = (*held).max(lsn);
+        higher
+    });
 }
 
 /// The control-port handler of nodes that only need the route (PoPs, distributors).

@@ -21,7 +21,7 @@ use super::batch::BatchPolicy;
 use super::config::StandbyMode;
 use super::follower::{Follower, Upstream};
 use super::frame::{Frame, Lsn};
-use super::node::{Ctx, dump, reject};
+use super::node::{Ctx, dump, raise, reject};
 use super::proto::{
     ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
 };
@@ -310,11 +310,7 @@ async fn read_standby_acks<N: Net, T: Telemetry, R: tokio::io::AsyncRead + Unpin
     loop {
         match wire::recv::<_, ReplRequest>(&mut r).await {
             Ok(ReplRequest::StandbyAck { lsn }) => {
-                p.standby_acked.send_if_modified(|acked| {
-                    let newer = lsn > *acked;
-                    *acked = (*acked).max(lsn);
-                    newer
-                });
+                raise(&p.standby_acked, lsn);
             }
             Ok(_) => {}
             Err(e) => return reject(&p.ctx, &peer, e),
