@@ -7,6 +7,7 @@ use std::fmt;
 
 use crate::metrics::RegionLatency;
 use crate::report::RunReport;
+use crate::status::check::StatusReport;
 use crate::units::Dur;
 
 /// What a metric's value is, and so how its limit is written.
@@ -16,6 +17,8 @@ pub enum Kind {
     Duration,
     /// A plain number.
     Count,
+    /// A percentage; the limit is written with `%` (`99.9%`).
+    Percent,
 }
 
 /// A figure of a run report a budget can limit.
@@ -23,14 +26,25 @@ pub enum Kind {
 pub struct Metric {
     pub name: &'static str,
     pub kind: Kind,
-    /// Its value in a report; `None` when the run cannot tell (the primary was not audited, or it
-    /// was never lost for a failover figure).
-    read: fn(&RunReport) -> Option<f64>,
+    read: Read,
+}
+
+/// Where a metric's value comes from: `None` when the run cannot tell (the primary was not
+/// audited, it was never lost for a failover figure, no CDN was lost for a DNS figure).
+#[derive(Debug)]
+enum Read {
+    Edge(fn(&RunReport) -> Option<f64>),
+    Status(fn(&StatusReport) -> Option<f64>),
 }
 
 impl Metric {
+    /// `None` also when the metric belongs to the other system than the run's.
     pub fn value(&self, report: &RunReport) -> Option<f64> {
-        (self.read)(report)
+        match (&self.read, &report.status) {
+            (Read::Edge(read), None) => read(report),
+            (Read::Status(read), Some(status)) => read(status),
+            _ => None,
+        }
     }
 
     /// `value` written with its unit.
@@ -38,6 +52,7 @@ impl Metric {
         match self.kind {
             Kind::Duration => format!("{value}ms"),
             Kind::Count => format!("{value}"),
+            Kind::Percent => format!("{value}%"),
         }
     }
 }
@@ -52,11 +67,16 @@ fn total(r: &RunReport, f: fn(&RegionLatency) -> u64) -> Option<f64> {
 }
 
 const fn duration(name: &'static str, read: fn(&RunReport) -> Option<f64>) -> Metric {
-    Metric { name, kind: Kind::Duration, read }
+    Metric { name, kind: Kind::Duration, read: Read::Edge(read) }
 }
 
 const fn count(name: &'static str, read: fn(&RunReport) -> Option<f64>) -> Metric {
-    Metric { name, kind: Kind::Count, read }
+    Metric { name, kind: Kind::Count, read: Read::Edge(read) }
+}
+
+/// A status page figure.
+const fn status(name: &'static str, kind: Kind, read: fn(&StatusReport) -> Option<f64>) -> Metric {
+    Metric { name, kind, read: Read::Status(read) }
 }
 
 /// Every metric a budget can name.
@@ -86,6 +106,21 @@ pub const METRICS: &[Metric] = &[
     duration("writes_unavailable", |r| r.failover.as_ref()?.writes_resumed_s.map(|s| s * 1e3)),
     duration("failure_confirmed", |r| r.failover.as_ref()?.confirmed_s.map(|s| s * 1e3)),
     count("split_brain_acks", |r| Some(r.checks.split_brain.acked_by_fenced.len() as f64)),
+    status("page_availability", Kind::Percent, |s| Some(s.availability_pct)),
+    status("ttfb_p99", Kind::Duration, |s| Some(s.ttfb.p99_ms)),
+    status("staleness_p99", Kind::Duration, |s| Some(s.staleness.p99_ms)),
+    status("staleness_max", Kind::Duration, |s| Some(s.staleness.max_ms)),
+    status("dns_failover", Kind::Duration, |s| s.dns_failover_ms()),
+    status("propagation_p99", Kind::Duration, |s| Some(s.propagation.p99_ms)),
+    status("crdt_convergence", Kind::Duration, |s| s.convergence_ms()),
+    status("lost_updates", Kind::Count, |s| Some(s.lost_updates.len() as f64)),
+    status("status_regressions", Kind::Count, |s| Some(s.status_regressions.len() as f64)),
+    status("notification_p50", Kind::Duration, |s| Some(s.notifications.latency.p50_ms)),
+    status("notification_p99", Kind::Duration, |s| Some(s.notifications.latency.p99_ms)),
+    status("notifications_lost", Kind::Count, |s| Some(s.notifications.lost as f64)),
+    status("notification_duplicates", Kind::Count, |s| Some(s.notifications.duplicates as f64)),
+    status("sse_missed", Kind::Count, |s| Some(s.sse.missed as f64)),
+    status("sse_propagation_p99", Kind::Duration, |s| Some(s.sse.propagation.p99_ms)),
 ];
 
 /// A comparison, as written.
@@ -166,6 +201,11 @@ impl Budget {
             Kind::Count => value.parse::<u64>().map_err(|_| {
                 format!("`{name}` is a count: its limit must be a whole number without a unit, not `{value}`")
             })? as f64,
+            Kind::Percent => value
+                .strip_suffix('%')
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| (0.0..=100.0).contains(v))
+                .ok_or_else(|| format!("`{name}` is a percentage: write its limit as `99.9%`, not `{value}`"))?,
         };
         Ok(Budget { text: text.to_string(), metric, op: *op, limit })
     }
@@ -222,6 +262,7 @@ mod tests {
             },
             failover: None,
             timeline: vec![],
+            status: None,
         }
     }
 

@@ -9,9 +9,14 @@ use std::rc::Rc;
 
 use edgesim_system::edge::frame::{Lsn, Point};
 use edgesim_system::edge::proto::{ReadPath, Route};
+use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::incident::ComponentStatus;
+use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::{NodeEvent, Telemetry};
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
+
+use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -69,6 +74,68 @@ pub enum HarnessEvent {
     /// The control plane's route at the audit (`None`: it did not answer).
     FinalRoute {
         route: Option<Route>,
+    },
+    /// A status page operator's edit, when its region answered (`stamp`) or failed (`error`).
+    /// For a status change, `seen` and `after` are the timestamps of the component's status the
+    /// operator read from the region just before the edit and just after its acknowledgement.
+    Edited {
+        write: u64,
+        region: String,
+        component: Option<String>,
+        status: Option<ComponentStatus>,
+        critical: bool,
+        stamp: Option<Timestamp>,
+        seen: Option<Timestamp>,
+        after: Option<Timestamp>,
+        error: Option<String>,
+    },
+    /// A status page view: the CDNs tried in order, which one answered with which tier, and
+    /// what the page showed. `started_us` is when the view began.
+    PageViewed {
+        viewer: u64,
+        started_us: u64,
+        tried: Vec<String>,
+        cdn: Option<String>,
+        tier: Option<Tier>,
+        shown: Option<Shown>,
+    },
+    SseConnected {
+        viewer: u64,
+        cdn: String,
+        resumed: bool,
+    },
+    SseDropped {
+        viewer: u64,
+        reason: String,
+    },
+    /// An SSE viewer received an update (`write`: the harness's id, if acknowledged yet).
+    SseReceived {
+        viewer: u64,
+        event: String,
+        write: Option<u64>,
+    },
+    /// An SSE viewer could not stream and polls instead.
+    SseFallback {
+        viewer: u64,
+        reason: String,
+    },
+    /// The harness probed a CDN's page or a region's origin and it showed something new.
+    Probed {
+        of: String,
+        shown: Shown,
+    },
+    /// A subscriber endpoint accepted a notification.
+    Delivered {
+        key: String,
+        event: String,
+        subscriber: u32,
+        channel: String,
+    },
+    /// The audit of a status region's or CDN's document at the end of the run.
+    FinalDoc {
+        of: String,
+        shown: Option<Shown>,
+        error: Option<String>,
     },
     /// `down`: node hosts whose software was not running at the end.
     RunEnded {

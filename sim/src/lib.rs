@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod report;
 pub mod scenario;
 pub mod shard;
+pub mod status;
 pub mod suite;
 pub mod summary;
 pub mod timeline;

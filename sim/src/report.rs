@@ -10,6 +10,7 @@ use crate::check::{self, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
 use crate::metrics::{self, RegionLatency, Replication, Summary};
 use crate::scenario::{PRIMARY, Scenario};
+use crate::status::check::StatusReport;
 use crate::timeline::{self, Failover};
 
 /// How many examples of each violation a report lists.
@@ -32,6 +33,8 @@ pub struct RunReport {
     pub failover: Option<Failover>,
     pub timeline: Vec<String>,
     pub checks: Checks,
+    /// The status page's figures, for a status page scenario (whose edge figures are empty).
+    pub status: Option<StatusReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,8 +74,51 @@ impl Checks {
     }
 }
 
+impl RunReport {
+    /// The report of a run with its header filled in and every figure empty.
+    pub fn blank(scenario: &Scenario, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
+        let hosts = scenario.hosts().len();
+        RunReport {
+            schema: SCHEMA_VERSION,
+            scenario: scenario.name.clone(),
+            path: scenario.path.clone(),
+            seed,
+            sim_seconds: events.last().map_or(0.0, |e| e.t_us as f64 / 1e6),
+            hosts,
+            links: hosts * (hosts - 1) / 2,
+            events: events.len(),
+            event_log_hash: log.hash(),
+            latency: BTreeMap::new(),
+            replication: Replication::default(),
+            failover: None,
+            timeline: Vec::new(),
+            checks: Checks {
+                ryw_violations: 0,
+                ryw_examples: Vec::new(),
+                monotonic_violations: 0,
+                monotonic_examples: Vec::new(),
+                lost_acked_writes: Some(Vec::new()),
+                acked_writes: 0,
+                convergence: convergence::Verdict { converged: true, ..Default::default() },
+                split_brain: Default::default(),
+            },
+            status: None,
+        }
+    }
+
+    /// Every correctness checker that fired, by name.
+    pub fn fired(&self) -> Vec<&'static str> {
+        let mut out = self.checks.fired();
+        out.extend(self.status.iter().flat_map(StatusReport::fired));
+        out
+    }
+}
+
 pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
     let events = log.events();
+    if let Some(status) = &scenario.status {
+        return crate::status::report::analyze(scenario, status, seed, log, &events);
+    }
     let requests = check::requests(&events);
     let finals = finals(&events);
     let (primary, down) = end_state(&events);
@@ -82,18 +128,8 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
         Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(&requests, writes)),
         _ => None,
     };
-    let hosts = scenario.hosts().len();
     let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
     RunReport {
-        schema: SCHEMA_VERSION,
-        scenario: scenario.name.clone(),
-        path: scenario.path.clone(),
-        seed,
-        sim_seconds: events.last().map_or(0.0, |e| e.t_us as f64 / 1e6),
-        hosts,
-        links: hosts * (hosts - 1) / 2,
-        events: events.len(),
-        event_log_hash: log.hash(),
         latency: metrics::latency(&requests),
         replication: metrics::replication(&events),
         failover: timeline::failover(&events, &requests, pops),
@@ -108,6 +144,7 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
             convergence: convergence::check(&finals, &primary, &down),
             split_brain: split_brain::check(&requests, &timeline::promotions(&events)),
         },
+        ..RunReport::blank(scenario, seed, log, &events)
     }
 }
 
@@ -136,7 +173,7 @@ fn finals(events: &[Event]) -> BTreeMap<String, FinalOutcome> {
         .collect()
 }
 
-fn fmt_summary(s: &Summary) -> String {
+pub fn fmt_summary(s: &Summary) -> String {
     if s.count == 0 {
         return "-".into();
     }
@@ -153,6 +190,12 @@ impl RunReport {
             "simulated {:.1}s on {} hosts / {} links, {} events",
             self.sim_seconds, self.hosts, self.links, self.events
         );
+        if let Some(status) = &self.status {
+            o.push_str(&crate::status::report::text(status));
+            let _ = writeln!(o, "\ntimeline\n{}", self.timeline_text());
+            let _ = writeln!(o, "\nevent log hash {}", self.event_log_hash);
+            return o;
+        }
         let _ = writeln!(o, "\nlatency as clients saw it");
         for (region, l) in &self.latency {
             let _ = writeln!(o, "  {region:<12} read   {}", fmt_summary(&l.read));

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::budget::Budget;
+use crate::status::settings::StatusSettings;
 use crate::units::Dur;
 
 /// A problem with a scenario file; line 0 means the file as a whole.
@@ -45,11 +46,13 @@ struct File {
     settle: Dur,
     #[serde(default = "default_tick")]
     tick: Dur,
-    primary_region: Spanned<String>,
+    primary_region: Option<Spanned<String>>,
     #[serde(default)]
     budgets: Vec<Spanned<String>>,
-    #[serde(rename = "region")]
+    #[serde(default, rename = "region")]
     regions: Vec<RegionFile>,
+    /// Present in a status page scenario, which has no edge platform.
+    status: Option<Spanned<StatusSettings>>,
     #[serde(default)]
     network: Network,
     #[serde(default)]
@@ -316,6 +319,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.
     pub budgets: Vec<Budget>,
+    /// The status page's world, for a status page scenario (which then has no edge regions).
+    pub status: Option<StatusSettings>,
 }
 
 pub const PRIMARY: &str = "primary";
@@ -340,37 +345,18 @@ impl Scenario {
             ScenarioError { file: file.to_string(), line, column, message }
         };
         let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
-        let primary_region = raw.primary_region.get_ref().clone();
-        let mut regions = Vec::new();
-        for r in &raw.regions {
-            let name = r.name.get_ref().clone();
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(at(r.name.span(), format!("region name `{name}` must be letters, digits and dashes")));
+        let (primary_region, regions) = match &raw.status {
+            Some(status) => {
+                if let Some(problem) = status.get_ref().problems() {
+                    return Err(at(status.span(), format!("[status]: {problem}")));
+                }
+                if let Some(r) = raw.regions.first() {
+                    return Err(at(r.name.span(), "a status page scenario has no edge [[region]]".into()));
+                }
+                (String::new(), Vec::new())
             }
-            if regions.iter().any(|x: &Region| x.name == name) {
-                return Err(at(r.name.span(), format!("region `{name}` is defined twice")));
-            }
-            if *r.pops.get_ref() == 0 {
-                return Err(at(r.pops.span(), format!("region `{name}` needs at least one PoP")));
-            }
-            regions.push(Region {
-                pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
-                distributor: format!("dist-{name}"),
-                clients: format!("clients-{name}"),
-                to_primary: r.to_primary.0,
-                name,
-            });
-        }
-        if regions.is_empty() {
-            return Err(at(0..0, "a scenario needs at least one [[region]]".into()));
-        }
-        if !regions.iter().any(|r| r.name == primary_region) {
-            let known: Vec<_> = regions.iter().map(|r| r.name.as_str()).collect();
-            return Err(at(
-                raw.primary_region.span(),
-                format!("primary_region `{primary_region}` is not a region; regions are {}", known.join(", ")),
-            ));
-        }
+            None => edge_regions(&raw, &at)?,
+        };
         let duration = raw.duration.get_ref().0;
         if duration.is_zero() {
             return Err(at(raw.duration.span(), "duration must be more than zero".into()));
@@ -413,6 +399,7 @@ impl Scenario {
             failover: raw.failover,
             faults: Vec::new(),
             budgets,
+            status: raw.status.map(Spanned::into_inner),
         };
         for f in &raw.faults {
             let line = line_col(text, f.at.span().start).0;
@@ -487,6 +474,12 @@ impl Scenario {
             }
             return Ok(hosts);
         }
+        if let (Some(name), Some(status)) = (target.strip_prefix("region:"), &self.status) {
+            if !status.regions.iter().any(|r| r == name) {
+                return Err(format!("`{name}` is not a status region; regions are {}", status.regions.join(", ")));
+            }
+            return Ok(vec![StatusSettings::region_host(name), StatusSettings::viewer_host(name)]);
+        }
         if let Some(name) = target.strip_prefix("region:") {
             let region = self.regions.iter().find(|r| r.name == name).ok_or_else(|| {
                 let known: Vec<_> = self.regions.iter().map(|r| r.name.as_str()).collect();
@@ -508,6 +501,9 @@ impl Scenario {
 
     /// Hosts that run system nodes (they can crash and restart).
     pub fn node_hosts(&self) -> Vec<String> {
+        if let Some(status) = &self.status {
+            return status.node_hosts();
+        }
         let mut hosts = vec![PRIMARY.to_string(), STANDBY.to_string(), CONTROL.to_string()];
         for r in &self.regions {
             hosts.push(r.distributor.clone());
@@ -520,6 +516,7 @@ impl Scenario {
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts = self.node_hosts();
         hosts.extend(self.regions.iter().map(|r| r.clients.clone()));
+        hosts.extend(self.status.iter().flat_map(|s| s.viewer_hosts()));
         hosts
     }
 
@@ -553,6 +550,48 @@ impl Scenario {
             ..EdgeConfig::default()
         }
     }
+}
+
+/// The edge world's regions and primary region, checked.
+fn edge_regions(
+    raw: &File,
+    at: &impl Fn(std::ops::Range<usize>, String) -> ScenarioError,
+) -> Result<(String, Vec<Region>), ScenarioError> {
+    let Some(primary) = &raw.primary_region else {
+        return Err(at(0..0, "an edge scenario needs `primary_region` (or a [status] table for a status page)".into()));
+    };
+    let primary_region = primary.get_ref().clone();
+    let mut regions = Vec::new();
+    for r in &raw.regions {
+        let name = r.name.get_ref().clone();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(at(r.name.span(), format!("region name `{name}` must be letters, digits and dashes")));
+        }
+        if regions.iter().any(|x: &Region| x.name == name) {
+            return Err(at(r.name.span(), format!("region `{name}` is defined twice")));
+        }
+        if *r.pops.get_ref() == 0 {
+            return Err(at(r.pops.span(), format!("region `{name}` needs at least one PoP")));
+        }
+        regions.push(Region {
+            pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
+            distributor: format!("dist-{name}"),
+            clients: format!("clients-{name}"),
+            to_primary: r.to_primary.0,
+            name,
+        });
+    }
+    if regions.is_empty() {
+        return Err(at(0..0, "a scenario needs at least one [[region]]".into()));
+    }
+    if !regions.iter().any(|r| r.name == primary_region) {
+        let known: Vec<_> = regions.iter().map(|r| r.name.as_str()).collect();
+        return Err(at(
+            primary.span(),
+            format!("primary_region `{primary_region}` is not a region; regions are {}", known.join(", ")),
+        ));
+    }
+    Ok((primary_region, regions))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

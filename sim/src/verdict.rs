@@ -44,7 +44,7 @@ pub struct Judgement {
 pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
     let failed_budgets: Vec<String> =
         scenario.budgets.iter().filter_map(|b| b.check(report)).map(|b| b.to_string()).collect();
-    let fired_checkers: Vec<String> = report.checks.fired().into_iter().map(String::from).collect();
+    let fired_checkers: Vec<String> = report.fired().into_iter().map(String::from).collect();
     let verdict = if !fired_checkers.is_empty() {
         Verdict::CheckerFired
     } else if !failed_budgets.is_empty() {

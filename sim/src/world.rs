@@ -51,9 +51,14 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         &harness,
         Record::Harness(HarnessEvent::RunStarted { schema: SCHEMA_VERSION, scenario: scenario.name.clone(), seed }),
     );
-    add_nodes(&mut sim, scenario, seed, &log);
-    add_clients(&mut sim, scenario, seed, &log);
-    set_latencies(&sim, scenario);
+    match &scenario.status {
+        Some(status) => crate::status::world::build(&mut sim, scenario, status, seed, &log),
+        None => {
+            add_nodes(&mut sim, scenario, seed, &log);
+            add_clients(&mut sim, scenario, seed, &log);
+            set_latencies(&sim, scenario);
+        }
+    }
 
     let hosts = scenario.hosts();
     let mut faults = scenario.faults.iter().peekable();

@@ -117,6 +117,33 @@ pub enum NodeEvent {
         reached: usize,
         of: usize,
     },
+    /// The status page's DNS marked a CDN healthy or unhealthy.
+    CdnHealth {
+        cdn: String,
+        healthy: bool,
+    },
+    /// The notification pipeline took a copy of a timeline update: `queued`, `duplicate` (event
+    /// dedup) or `dedup_window`.
+    NoticeTaken {
+        event: String,
+        outcome: String,
+    },
+    /// The pipeline held back `event` for a subscriber's channel over its hourly limit.
+    RateLimited {
+        event: String,
+        subscriber: u32,
+        channel: String,
+    },
+    /// A delivery failed; `retry_in_ms` is `None` when the pipeline gave up on it.
+    DeliveryFailed {
+        key: String,
+        event: String,
+        subscriber: u32,
+        channel: String,
+        attempt: u32,
+        reason: String,
+        retry_in_ms: Option<u64>,
+    },
     /// Input from `peer` was refused as malformed.
     Rejected {
         peer: String,

@@ -51,6 +51,29 @@ pub async fn recv<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> Resul
     Ok(postcard::from_bytes(&body)?)
 }
 
+/// Opens a stream with `connect`, sends `request` and reads one reply, all within `limit`; any
+/// failure is described in words.
+pub async fn exchange<S, Q, R>(
+    peer: &str,
+    connect: impl Future<Output = std::io::Result<S>>,
+    request: &Q,
+    limit: std::time::Duration,
+) -> Result<R, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    Q: Serialize,
+    R: DeserializeOwned,
+{
+    let exchange = async {
+        let mut stream = connect.await.map_err(|e| e.to_string())?;
+        send(&mut stream, request).await.map_err(|e| e.to_string())?;
+        recv(&mut stream).await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer from {peer} within {limit:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,8 @@ pub struct TimelineUpdate {
     pub at: Timestamp,
     /// What it says.
     pub text: String,
+    /// Critical updates jump the notification queue.
+    pub critical: bool,
 }
 
 /// One replica of an incident. Replicas that have merged the same writes are equal.
@@ -62,8 +64,8 @@ impl Incident {
     }
 
     /// Posts an update, written by node `at.node` at `at`, and returns it.
-    pub fn post_update(&mut self, at: Timestamp, text: impl Into<String>) -> TimelineUpdate {
-        let update = TimelineUpdate { at, text: text.into() };
+    pub fn post_update(&mut self, at: Timestamp, text: impl Into<String>, critical: bool) -> TimelineUpdate {
+        let update = TimelineUpdate { at, text: text.into(), critical };
         self.clock.increment(at.node);
         self.timeline.add(at.node, update.clone());
         update
@@ -81,6 +83,11 @@ impl Incident {
     /// `component`'s current status, if any node has set one.
     pub fn status(&self, component: &str) -> Option<ComponentStatus> {
         self.components.get(component).map(|register| *register.get())
+    }
+
+    /// Every component's status with the timestamp of the write that set it, by name.
+    pub fn statuses(&self) -> impl Iterator<Item = (&str, ComponentStatus, Timestamp)> {
+        self.components.iter().map(|(name, register)| (name.as_str(), *register.get(), *register.at()))
     }
 
     /// The timeline, oldest first.
@@ -173,7 +180,7 @@ mod tests {
                 match op {
                     Op::Set(c, s) => replica.set_status(hlc.now(wall), COMPONENTS[c], s),
                     Op::Post(n) => {
-                        replica.post_update(hlc.now(wall), format!("update {n}"));
+                        replica.post_update(hlc.now(wall), format!("update {n}"), false);
                     }
                     Op::Retract(i) => {
                         let updates: Vec<_> = replica.timeline().cloned().collect();
@@ -229,13 +236,13 @@ mod tests {
         let (mut hlc_a, mut hlc_b) = (Hlc::new(1, 60_000), Hlc::new(2, 60_000));
         let mut a = Incident::new();
         a.set_status(hlc_a.now(10_000), "api", ComponentStatus::MajorOutage);
-        a.post_update(hlc_a.now(10_000), "Investigating elevated errors");
+        a.post_update(hlc_a.now(10_000), "Investigating elevated errors", true);
 
         // B's wall clock is 5 s behind; it syncs from A before writing.
         let mut b = a.clone();
         hlc_b.receive(a.latest().unwrap(), 5_100).unwrap();
         b.set_status(hlc_b.now(5_200), "api", ComponentStatus::Operational);
-        let resolved = b.post_update(hlc_b.now(5_200), "Resolved");
+        let resolved = b.post_update(hlc_b.now(5_200), "Resolved", false);
         assert_eq!(a.clock().compare(b.clock()), Causality::Before);
 
         a.merge(&b);

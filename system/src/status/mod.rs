@@ -1,13 +1,26 @@
 //! System B's replicated core, the status page (DESIGN.md "System B"): incidents are written in
 //! several regions and synced as state-based CRDTs. Component status lives in last-writer-wins
 //! registers ordered by hybrid logical clocks (node id breaks ties), an incident's timeline is an
-//! observed-remove set, and vector clocks record causality. Everything here is pure: no I/O, no
-//! clocks of its own, no randomness.
+//! observed-remove set, and vector clocks record causality.
+//!
+//! Pure, property-tested parts: `hlc`, `lww`, `or_set`, `vclock`, `incident`, `sse` (event-id
+//! cursors), `dns` (the health board), `notify` (the pipeline's decisions). Nodes, on the
+//! network seam like the edge platform's: `origin` (a status region), `cdn` (edge KV, worker,
+//! tiers, SSE hub), `dns` (health-checked DNS), `notifier` (delivery workers).
 
+pub mod cdn;
+pub mod config;
+pub mod dns;
 pub mod hlc;
 pub mod incident;
 pub mod lww;
+pub mod node;
+pub mod notifier;
+pub mod notify;
 pub mod or_set;
+pub mod origin;
+pub mod proto;
+pub mod sse;
 pub mod vclock;
 
 /// Identifies a node (a region's writer); breaks ties between equal clock readings.

@@ -1,0 +1,439 @@
+//! The status page's figures and checkers, computed from the event log alone (DESIGN.md, "What
+//! the harness measures"): viewer availability and tier mix per fault window, staleness of what
+//! viewers saw, DNS failover, update propagation to every CDN edge, CRDT convergence after each
+//! heal, and the correctness checks on what regions returned: acknowledged updates lost, regions
+//! diverged, and status regressions (a status write that, read back at its region, lost to the
+//! write its operator had read before making it; or a final status that such a later write
+//! should have replaced). Notifications and SSE are judged in `delivery`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::proto::Tier;
+use serde::Serialize;
+
+use super::delivery::{self, Notifications, Sse};
+use super::settings::StatusSettings;
+use super::shown::{Shown, parse};
+use crate::events::{Event, HarnessEvent, Record};
+use crate::metrics::{Recorder, Summary};
+use crate::scenario::{Action, Scenario};
+
+/// The design's subscribers per page (DESIGN.md System B: 1M+).
+pub const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub scale: Scale,
+    pub edits_acked: usize,
+    pub edit_errors: usize,
+    pub views: u64,
+    pub answered: u64,
+    pub availability_pct: f64,
+    pub tiers: BTreeMap<&'static str, u64>,
+    /// Availability and tier mix between consecutive faults.
+    pub windows: Vec<Window>,
+    /// Time to first byte of answered views.
+    pub ttfb: Summary,
+    /// How long the truth had moved on from what a view showed (0 when it showed everything).
+    pub staleness: Summary,
+    pub dns_failovers: Vec<DnsFailover>,
+    /// Per update: until every CDN's page showed it.
+    pub propagation: Summary,
+    /// Updates some CDN never showed.
+    pub not_propagated: usize,
+    pub convergence: Vec<Convergence>,
+    pub lost_updates: Vec<u64>,
+    pub diverged: Vec<String>,
+    pub status_regressions: Vec<String>,
+    pub notifications: Notifications,
+    pub sse: Sse,
+}
+
+/// How the simulated audience compares with the design's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scale {
+    pub viewers: u64,
+    pub live_viewers: u64,
+    pub subscribers: u64,
+    /// The design's 1M subscribers over the simulated ones.
+    pub subscriber_factor: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    pub from_s: f64,
+    pub to_s: f64,
+    pub label: String,
+    pub views: u64,
+    pub availability_pct: f64,
+    pub tiers: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsFailover {
+    pub cdn: String,
+    pub at_s: f64,
+    /// The last view that still tried the lost CDN first, after the loss; `None`: traffic never
+    /// moved while it was out.
+    pub moved_after_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Convergence {
+    pub heal_at_s: f64,
+    /// `None`: not converged within the probe window.
+    pub after_ms: Option<f64>,
+}
+
+/// An acknowledged edit.
+pub struct Edit {
+    pub t_us: u64,
+    pub write: u64,
+    pub stamp: Timestamp,
+    pub seen: Option<Timestamp>,
+    pub after: Option<Timestamp>,
+    pub component: Option<String>,
+}
+
+impl StatusReport {
+    /// The correctness checkers that fired, by name.
+    pub fn fired(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.lost_updates.is_empty() {
+            out.push("lost-status-updates");
+        }
+        if !self.diverged.is_empty() {
+            out.push("status-divergence");
+        }
+        if !self.status_regressions.is_empty() {
+            out.push("status-regression");
+        }
+        if self.notifications.duplicates > 0 {
+            out.push("duplicate-notifications");
+        }
+        out
+    }
+
+    /// Worst DNS failover, in ms; `None` when a lost CDN's traffic never moved or none was lost.
+    pub fn dns_failover_ms(&self) -> Option<f64> {
+        let moved: Option<Vec<f64>> = self.dns_failovers.iter().map(|f| f.moved_after_s).collect();
+        moved?.into_iter().map(|s| s * 1e3).reduce(f64::max)
+    }
+
+    /// Slowest convergence after a heal, in ms; `None` when one did not converge or none healed.
+    pub fn convergence_ms(&self) -> Option<f64> {
+        let all: Option<Vec<f64>> = self.convergence.iter().map(|c| c.after_ms).collect();
+        all?.into_iter().reduce(f64::max)
+    }
+}
+
+pub fn analyze(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> StatusReport {
+    let edits = edits(events);
+    let edit_errors = events
+        .iter()
+        .filter(|e| matches!(&e.record, Record::Harness(HarnessEvent::Edited { error: Some(_), .. })))
+        .count();
+    let end_us = events.last().map_or(0, |e| e.t_us);
+    let (views, answered, tiers, ttfb, staleness) = view_figures(events, &edits, |_| true);
+    let (propagation, not_propagated) = propagation(events, &edits, s);
+    let (lost_updates, diverged, status_regressions) = finals(events, &edits, s);
+    let regions = s.regions.len() as u64;
+    let scale = Scale {
+        viewers: regions * u64::from(s.viewers_per_region),
+        live_viewers: regions * u64::from(s.sse_viewers_per_region),
+        subscribers: u64::from(s.subscribers),
+        subscriber_factor: DESIGN_SUBSCRIBERS / u64::from(s.subscribers).max(1),
+    };
+    StatusReport {
+        scale,
+        edits_acked: edits.len(),
+        edit_errors,
+        views,
+        answered,
+        availability_pct: pct(answered, views),
+        tiers,
+        windows: windows(scenario, events, &edits, end_us),
+        ttfb,
+        staleness,
+        dns_failovers: dns_failovers(scenario, s, events, end_us),
+        propagation,
+        not_propagated,
+        convergence: convergence(scenario, s, events),
+        lost_updates,
+        diverged,
+        status_regressions,
+        notifications: delivery::notifications(events, &edits, s),
+        sse: delivery::sse(scenario, events, &edits),
+    }
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 100.0 } else { (part as f64 * 1e5 / whole as f64).floor() / 1e3 }
+}
+
+pub fn edits(events: &[Event]) -> Vec<Edit> {
+    events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::Edited { write, stamp: Some(stamp), seen, after, component, .. }) => {
+                Some(Edit {
+                    t_us: e.t_us,
+                    write: *write,
+                    stamp: *stamp,
+                    seen: *seen,
+                    after: *after,
+                    component: component.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// How long before `at_us` the truth (every edit acknowledged by then) first differed from
+/// `shown`; 0 when `shown` reflects all of it.
+fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
+    let posts = parse(&shown.posts);
+    let oldest_missing = edits
+        .iter()
+        .take_while(|e| e.t_us <= at_us)
+        .filter(|e| match &e.component {
+            None => !posts.contains(&e.write),
+            Some(c) => !shown.statuses.iter().any(|(name, _, at)| name == c && *at >= e.stamp),
+        })
+        .map(|e| e.t_us)
+        .next();
+    oldest_missing.map_or(0, |t| at_us - t)
+}
+
+type ViewFigures = (u64, u64, BTreeMap<&'static str, u64>, Summary, Summary);
+
+/// Views (whose start passes `keep`), answered views, tier mix, time to first byte, staleness.
+fn view_figures(events: &[Event], edits: &[Edit], keep: impl Fn(u64) -> bool) -> ViewFigures {
+    let (mut views, mut answered) = (0, 0);
+    let mut tiers: BTreeMap<&'static str, u64> = Tier::ALL.iter().map(|t| (t.name(), 0)).collect();
+    let (mut ttfb, mut stale) = (Recorder::default(), Recorder::default());
+    for e in events {
+        let Record::Harness(HarnessEvent::PageViewed { started_us, tier, shown, .. }) = &e.record else { continue };
+        if !keep(*started_us) {
+            continue;
+        }
+        views += 1;
+        if let Some(tier) = tier {
+            answered += 1;
+            *tiers.entry(tier.name()).or_default() += 1;
+            ttfb.record(e.t_us - started_us);
+        }
+        if let Some(shown) = shown {
+            stale.record(staleness_us(shown, *started_us, edits));
+        }
+    }
+    (views, answered, tiers, ttfb.summary(), stale.summary())
+}
+
+fn faults(events: &[Event]) -> Vec<(u64, &str, &[String])> {
+    events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) => {
+                Some((e.t_us, fault.as_str(), hosts.as_slice()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn windows(scenario: &Scenario, events: &[Event], edits: &[Edit], end_us: u64) -> Vec<Window> {
+    let end_us = end_us.min(scenario.duration.as_micros() as u64);
+    let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
+    bounds.extend(faults(events).into_iter().filter(|(t, ..)| *t < end_us).map(|(t, f, _)| (t, f.to_string())));
+    (0..bounds.len())
+        .filter(|&i| bounds.get(i + 1).is_none_or(|next| next.0 > bounds[i].0))
+        .map(|i| {
+            let (from, label) = bounds[i].clone();
+            let to = bounds.get(i + 1).map_or(end_us, |b| b.0);
+            let (views, answered, tiers, ..) = view_figures(events, edits, |t| t >= from && t < to);
+            let s = |us: u64| us as f64 / 1e6;
+            Window { from_s: s(from), to_s: s(to), label, views, availability_pct: pct(answered, views), tiers }
+        })
+        .collect()
+}
+
+/// Whether `action` cuts `cdn` off from viewers (`lost`) or gives it back (`!lost`).
+fn cdn_reach(action: &Action, cdn: &str, viewers: &[String], lost: bool) -> bool {
+    let splits = |a: &[String], b: &[String]| {
+        let has = |g: &[String], h: &str| g.iter().any(|x| x == h);
+        (has(a, cdn) && b.iter().any(|h| viewers.contains(h))) || (has(b, cdn) && a.iter().any(|h| viewers.contains(h)))
+    };
+    match (action, lost) {
+        (Action::Crash { host } | Action::SilentCrash { host }, true) | (Action::Restart { host }, false) => {
+            host == cdn
+        }
+        (Action::Partition { a, b, .. }, true) | (Action::Repair { a, b, .. }, false) => splits(a, b),
+        _ => false,
+    }
+}
+
+/// For each loss of a CDN to viewers, until it is back: per resolver (viewer host) whose answers
+/// put it first, the last view that still tried it first; traffic moved when every such resolver
+/// later tried another CDN first.
+fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<DnsFailover> {
+    let viewers = s.viewer_hosts();
+    let mut out = Vec::new();
+    for f in &scenario.faults {
+        for cdn in s.cdns.iter().filter(|c| cdn_reach(&f.action, c, &viewers, true)) {
+            let from = f.at.as_micros() as u64;
+            let back = scenario.faults.iter().find(|g| g.at > f.at && cdn_reach(&g.action, cdn, &viewers, false));
+            let to = back.map_or(end_us, |g| g.at.as_micros() as u64);
+            let mut per_host: BTreeMap<&str, Vec<(u64, bool)>> = BTreeMap::new();
+            for e in events {
+                if let Record::Harness(HarnessEvent::PageViewed { started_us, tried, .. }) = &e.record
+                    && *started_us >= from
+                    && *started_us < to
+                {
+                    per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(cdn)));
+                }
+            }
+            let mut moved_after_s = Some(0.0f64);
+            for views in per_host.values() {
+                let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
+                let moved = views.iter().any(|(t, first)| !first && *t > last);
+                moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
+            }
+            out.push(DnsFailover { cdn: cdn.clone(), at_s: from as f64 / 1e6, moved_after_s });
+        }
+    }
+    out
+}
+
+/// When each host's probes first showed each update.
+fn first_shown(events: &[Event]) -> BTreeMap<(&str, u64), u64> {
+    let mut first = BTreeMap::new();
+    for e in events {
+        if let Record::Harness(HarnessEvent::Probed { of, shown }) = &e.record {
+            for id in parse(&shown.posts) {
+                first.entry((of.as_str(), id)).or_insert(e.t_us);
+            }
+        }
+    }
+    first
+}
+
+fn propagation(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Summary, usize) {
+    let first = first_shown(events);
+    let mut rec = Recorder::default();
+    let mut missing = 0;
+    for e in edits.iter().filter(|e| e.component.is_none()) {
+        let at: Option<Vec<u64>> = s.cdns.iter().map(|c| first.get(&(c.as_str(), e.write)).copied()).collect();
+        match at.and_then(|a| a.into_iter().max()) {
+            Some(t) => rec.record(t.saturating_sub(e.t_us)),
+            None => missing += 1,
+        }
+    }
+    (rec.summary(), missing)
+}
+
+/// Whether `action` heals status regions: a repair or release between regions, or a region's
+/// restart.
+pub fn heals_regions(action: &Action, origins: &[String]) -> bool {
+    let any = |hosts: &[String]| hosts.iter().any(|h| origins.contains(h));
+    match action {
+        Action::Repair { a, b, .. } | Action::Release { a, b } => any(a) && any(b),
+        Action::Restart { host } => origins.contains(host),
+        _ => false,
+    }
+}
+
+/// After each heal of a region (repair, release or restart naming it): how long until every
+/// region's origin showed the same document, by the harness's probes.
+fn convergence(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> Vec<Convergence> {
+    let origins: Vec<String> = s.regions.iter().map(|r| StatusSettings::region_host(r)).collect();
+    let mut out = Vec::new();
+    for f in &scenario.faults {
+        if !heals_regions(&f.action, &origins) {
+            continue;
+        }
+        let from = f.at.as_micros() as u64;
+        let until = from + super::probes::CONVERGENCE_WINDOW.as_micros() as u64;
+        let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut after_ms = None;
+        for e in events.iter().filter(|e| e.t_us >= from && e.t_us <= until) {
+            let Record::Harness(HarnessEvent::Probed { of, shown }) = &e.record else { continue };
+            if !origins.contains(of) {
+                continue;
+            }
+            latest.insert(of.as_str(), shown.digest.as_str());
+            let digests: BTreeSet<&str> = latest.values().copied().collect();
+            if latest.len() == origins.len() && digests.len() == 1 {
+                after_ms = Some((e.t_us - from) as f64 / 1e3);
+                break;
+            }
+        }
+        out.push(Convergence { heal_at_s: from as f64 / 1e6, after_ms });
+    }
+    out
+}
+
+/// Lost acknowledged updates, diverged regions and status regressions, from the final audit of
+/// the regions that were up at the end.
+fn finals(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
+    let down: Vec<String> = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::RunEnded { down, .. }) => Some(down.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let origins: Vec<String> =
+        s.regions.iter().map(|r| StatusSettings::region_host(r)).filter(|h| !down.contains(h)).collect();
+    let mut audited: BTreeMap<&str, Option<&Shown>> = BTreeMap::new();
+    for e in events {
+        if let Record::Harness(HarnessEvent::FinalDoc { of, shown, .. }) = &e.record
+            && origins.contains(of)
+        {
+            audited.insert(of.as_str(), shown.as_ref());
+        }
+    }
+    let mut lost = BTreeSet::new();
+    let mut diverged = Vec::new();
+    let reference = audited.values().flatten().next().copied();
+    for host in &origins {
+        match audited.get(host.as_str()).copied().flatten() {
+            Some(shown) => {
+                let posts = parse(&shown.posts);
+                lost.extend(
+                    edits.iter().filter(|e| e.component.is_none() && !posts.contains(&e.write)).map(|e| e.write),
+                );
+                if reference.is_some_and(|r| r.digest != shown.digest) {
+                    diverged.push(format!("{host} differs from {}", audited.keys().next().unwrap_or(&"")));
+                }
+            }
+            None => diverged.push(format!("{host} could not be audited")),
+        }
+    }
+    let mut regressions: Vec<String> = edits
+        .iter()
+        .filter(|e| e.seen.is_some() && e.after == e.seen)
+        .map(|e| {
+            let before = edits.iter().find(|b| Some(b.stamp) == e.seen).map_or(0, |b| b.write);
+            let component = e.component.as_deref().unwrap_or("?");
+            format!(
+                "{component}: write #{} was acknowledged, yet its region still showed write #{before} it followed",
+                e.write
+            )
+        })
+        .collect();
+    for (component, _, won) in reference.map(|r| r.statuses.as_slice()).unwrap_or_default() {
+        let later = edits.iter().find(|e| e.component.as_deref() == Some(component) && e.seen == Some(*won));
+        if let Some(later) = later {
+            let winner = edits.iter().find(|e| e.stamp == *won).map_or(0, |e| e.write);
+            regressions.push(format!(
+                "{component}: write #{winner} won, though write #{} was made after reading it",
+                later.write
+            ));
+        }
+    }
+    (lost.into_iter().collect(), diverged, regressions)
+}

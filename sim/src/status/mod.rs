@@ -1,0 +1,11 @@
+//! The status page under simulation (DESIGN.md System B): its scenario table, its world, its
+//! users and instruments, and the figures and checkers computed from its event log.
+
+pub mod check;
+pub mod delivery;
+pub mod probes;
+pub mod report;
+pub mod settings;
+pub mod shown;
+pub mod users;
+pub mod world;

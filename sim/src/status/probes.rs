@@ -1,0 +1,121 @@
+//! The harness's own instruments in the status world: probes of every CDN's page (update
+//! propagation to the edges), fast probes of every region's origin after a partition heals or a
+//! region restarts (CRDT convergence), the subscriber endpoints that record each notification
+//! they accept, and the final audit of every region and CDN. Probes log only what changed.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use edgesim_system::status::proto::{
+    Delivery, DeliveryReply, EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, RECEIVER_PORT,
+};
+use edgesim_system::wire;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::task::spawn_local;
+use tokio::time::sleep;
+use turmoil::net::TcpListener;
+
+use super::settings::StatusSettings;
+use super::shown::{Ids, Shown};
+use super::users::call;
+use crate::events::{HarnessEvent, HostTelemetry};
+use crate::workload::derive_seed;
+
+/// How often origins are probed while a heal converges, and for how long.
+pub const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
+pub const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// What `host` shows: its page (a CDN) or its document (a region).
+async fn look(host: &str, cdn: bool, ids: &Ids, limit: Duration) -> Result<Option<Shown>, String> {
+    if cdn {
+        match call::<_, EdgeReply>(host, EDGE_PORT, &EdgeRequest::Page, limit).await? {
+            EdgeReply::Page { doc, .. } => Ok(doc.map(|d| Shown::of(&d, ids))),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    } else {
+        match call::<_, OriginReply>(host, ORIGIN_PORT, &OriginRequest::Get, limit).await? {
+            OriginReply::Doc(d) => Ok(Some(Shown::of(&d, ids))),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+}
+
+/// Probes each of `hosts` every `every` (concurrently) from `from` to `until`, logging each one's page when it changes
+/// (or shows an update the harness has since seen acknowledged).
+pub async fn probe(
+    hosts: Vec<(String, bool)>,
+    every: Duration,
+    from: Duration,
+    until: Duration,
+    ids: Ids,
+    telemetry: HostTelemetry,
+) {
+    sleep(from.saturating_sub(now())).await;
+    let each = hosts.into_iter().map(|(host, cdn)| {
+        let (ids, telemetry) = (ids.clone(), telemetry.clone());
+        spawn_local(async move {
+            let mut last = String::new();
+            while now() < until {
+                if let Ok(Some(shown)) = look(&host, cdn, &ids, every.max(Duration::from_secs(1))).await {
+                    let seen = format!("{} {}", shown.digest, shown.posts);
+                    if seen != last {
+                        last = seen;
+                        telemetry.harness(HarnessEvent::Probed { of: host.clone(), shown });
+                    }
+                }
+                sleep(every).await;
+            }
+        })
+    });
+    for probe in each.collect::<Vec<_>>() {
+        let _ = probe.await;
+    }
+}
+
+/// Audits every host's document at the end.
+pub async fn audit(hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetry) {
+    for (host, cdn) in hosts {
+        let (shown, error) = match look(&host, cdn, &ids, Duration::from_secs(5)).await {
+            Ok(shown) => (shown, None),
+            Err(e) => (None, Some(e)),
+        };
+        telemetry.harness(HarnessEvent::FinalDoc { of: host, shown, error });
+    }
+}
+
+/// A subscriber endpoint: accepts deliveries (failing a seeded share of them) and records each
+/// accepted one.
+pub async fn receiver(
+    settings: Rc<StatusSettings>,
+    seed: u64,
+    host: String,
+    telemetry: HostTelemetry,
+) -> turmoil::Result {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &format!("receiver/{host}"), 0));
+    let listener = TcpListener::bind(("0.0.0.0", RECEIVER_PORT)).await?;
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        let fail = rng.random::<f64>() < settings.receiver_fail_rate;
+        let telemetry = telemetry.clone();
+        spawn_local(async move {
+            let Ok(d) = wire::recv::<_, Delivery>(&mut stream).await else { return };
+            let reply = if fail {
+                DeliveryReply::Failed("503 service unavailable".into())
+            } else {
+                telemetry.harness(HarnessEvent::Delivered {
+                    key: d.idempotency_key,
+                    event: d.event,
+                    subscriber: d.subscriber,
+                    channel: d.channel,
+                });
+                DeliveryReply::Accepted
+            };
+            let _ = wire::send(&mut stream, &reply).await;
+        });
+    }
+}

@@ -1,0 +1,159 @@
+//! The run report of a status page scenario: its figures (`check`, `delivery`) in a `RunReport`
+//! whose edge platform sections are empty, a readable block, and a narrated timeline of faults and
+//! of what the DNS and the pipeline did about them.
+
+use std::fmt::Write;
+
+use edgesim_system::telemetry::NodeEvent;
+
+use super::check::{self, StatusReport};
+use super::settings::StatusSettings;
+use crate::events::{Event, EventLog, HarnessEvent, Record};
+use crate::report::{RunReport, fmt_summary};
+use crate::scenario::Scenario;
+
+pub fn analyze(scenario: &Scenario, s: &StatusSettings, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
+    let status = check::analyze(scenario, s, events);
+    RunReport {
+        timeline: narrate(events, &status),
+        status: Some(status),
+        ..RunReport::blank(scenario, seed, log, events)
+    }
+}
+
+fn at(t_us: u64) -> String {
+    format!("T+{:.3}s", t_us as f64 / 1e6)
+}
+
+/// Faults, the DNS's health verdicts, and the figures that followed each fault.
+fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in events {
+        match &e.record {
+            Record::Harness(HarnessEvent::Fault { fault, .. }) => lines.push(format!("{} fault: {fault}", at(e.t_us))),
+            Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
+                let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
+                lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
+            }
+            _ => {}
+        }
+    }
+    for f in &r.dns_failovers {
+        lines.push(match f.moved_after_s {
+            Some(s) => format!(
+                "{} {} lost; the last view that tried it first began {s:.1}s later",
+                at((f.at_s * 1e6) as u64),
+                f.cdn
+            ),
+            None => format!(
+                "{} {} lost; viewers' traffic never moved off it while it was out",
+                at((f.at_s * 1e6) as u64),
+                f.cdn
+            ),
+        });
+    }
+    for c in &r.convergence {
+        let t = at((c.heal_at_s * 1e6) as u64);
+        lines.push(match c.after_ms {
+            Some(ms) => format!("{t} regions healed; all origins showed the same document {ms:.0} ms later"),
+            None => format!(
+                "{t} regions healed; origins still differed {}s later",
+                super::probes::CONVERGENCE_WINDOW.as_secs()
+            ),
+        });
+    }
+    lines.sort_by(|a, b| {
+        let t = |l: &str| l[2..].split('s').next().and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        t(a).total_cmp(&t(b))
+    });
+    lines
+}
+
+/// The status page block of `edgesim run`'s report.
+pub fn text(r: &StatusReport) -> String {
+    let mut o = String::new();
+    let tiers = |t: &std::collections::BTreeMap<&str, u64>| {
+        t.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let sc = &r.scale;
+    let _ = writeln!(
+        o,
+        "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x)",
+        sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor
+    );
+    let _ = writeln!(o, "\npage views as viewers saw them");
+    let _ = writeln!(
+        o,
+        "  answered {} of {} ({:.3}%); tiers: {}",
+        r.answered,
+        r.views,
+        r.availability_pct,
+        tiers(&r.tiers)
+    );
+    let _ = writeln!(o, "  time to first byte  {}", fmt_summary(&r.ttfb));
+    let _ = writeln!(o, "  staleness           {}", fmt_summary(&r.staleness));
+    for w in &r.windows {
+        let _ = writeln!(
+            o,
+            "  {:>7.1}s-{:<7.1}s {:>6} views {:>8.3}% answered  {}  [{}]",
+            w.from_s,
+            w.to_s,
+            w.views,
+            w.availability_pct,
+            tiers(&w.tiers),
+            w.label
+        );
+    }
+    for f in &r.dns_failovers {
+        let moved = f.moved_after_s.map_or("never moved".into(), |s| format!("moved within {s:.1}s"));
+        let _ = writeln!(o, "  DNS failover off {} lost at {:.1}s: {moved}", f.cdn, f.at_s);
+    }
+    let _ = writeln!(o, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors);
+    let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));
+    if r.not_propagated > 0 {
+        let _ = writeln!(o, "  updates some CDN never showed  {}", r.not_propagated);
+    }
+    for c in &r.convergence {
+        let after = c.after_ms.map_or("not within the probe window".into(), |ms| format!("{ms:.0} ms"));
+        let _ = writeln!(o, "  CRDT convergence after the heal at {:.1}s: {after}", c.heal_at_s);
+    }
+    let n = &r.notifications;
+    let _ = writeln!(o, "\nnotifications (as the subscriber endpoints recorded them)");
+    let _ = writeln!(
+        o,
+        "  {} expected, {} accepted; {} lost, {} still in retry at the end, {} duplicates past receiver dedup, \
+         {} redeliveries dropped by key",
+        n.expected, n.delivered, n.lost, n.pending, n.duplicates, n.redeliveries
+    );
+    let _ = writeln!(
+        o,
+        "  {} rate-limited, {} folded by the dedup-key window, {} retried, {} given up",
+        n.rate_limited, n.folded_by_dedup_window, n.retried, n.gave_up
+    );
+    let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
+    for l in &n.lost_examples {
+        let _ = writeln!(o, "    lost: {l}");
+    }
+    let sse = &r.sse;
+    let _ = writeln!(o, "\nlive viewers (SSE)");
+    let _ = writeln!(
+        o,
+        "  {} viewers, {} connects ({} resumed with Last-Event-ID), {} fell back to polling; {} updates missed",
+        sse.viewers, sse.connects, sse.resumed, sse.fell_back, sse.missed
+    );
+    let _ = writeln!(o, "  propagation to viewers  {}", fmt_summary(&sse.propagation));
+    for m in &sse.missed_examples {
+        let _ = writeln!(o, "    missed: {m}");
+    }
+    let _ = writeln!(o, "\nchecks (judged from what pages, viewers and endpoints received)");
+    let _ = writeln!(o, "  lost acknowledged updates  {}", r.lost_updates.len());
+    let _ = writeln!(o, "  regions diverged           {}", r.diverged.len());
+    for d in &r.diverged {
+        let _ = writeln!(o, "    {d}");
+    }
+    let _ = writeln!(o, "  status regressions         {}", r.status_regressions.len());
+    for d in &r.status_regressions {
+        let _ = writeln!(o, "    {d}");
+    }
+    o
+}

@@ -1,0 +1,218 @@
+//! The `[status]` table of a scenario file: the status page's world (regions, CDNs, the hosts
+//! around them), its settings (defaults from DESIGN.md System B) and its workload (operators,
+//! viewers, SSE viewers, subscribers). `docs/SCENARIOS.md` documents each key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use edgesim_system::status::config::{ClockMode, StatusConfig};
+use edgesim_system::status::notify::NotifyConfig;
+use serde::Deserialize;
+
+use crate::units::Dur;
+
+pub const DNS: &str = "dns";
+pub const NOTIFIER: &str = "notifier";
+/// Notification channels and the host of each one's endpoints.
+pub const CHANNELS: [(&str, &str); 2] = [("webhook", "hooks"), ("email", "mail")];
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusSettings {
+    /// Status regions; each accepts edits and syncs with the others.
+    pub regions: Vec<String>,
+    /// CDN host names, in the DNS's default preference order.
+    pub cdns: Vec<String>,
+    pub sync_interval: Dur,
+    pub clock: ClockMode,
+    /// How far ahead of true time each region's wall clock runs.
+    pub skew: BTreeMap<String, Dur>,
+    pub max_drift: Dur,
+    pub kv_propagation: Dur,
+    pub kv_refresh: Dur,
+    pub kv_max_age: Dur,
+    pub dns_check_interval: Dur,
+    pub dns_unhealthy_after: u32,
+    pub dns_ttl: Dur,
+    pub sse_heartbeat: Dur,
+    pub sse_max_per_ip: usize,
+    /// Negative control only: `false` makes the notification pipeline treat every copy of an
+    /// update as a new event.
+    pub event_dedup: bool,
+    pub subscribers: u32,
+    /// Probability that a subscriber endpoint answers a delivery with an error.
+    pub receiver_fail_rate: f64,
+    /// Operators edit the incident at exponential intervals of this mean, between `edits_from` and
+    /// `edits_until` (default: the whole duration), at a region drawn from the seed.
+    pub edit_every: Dur,
+    pub edits_from: Dur,
+    pub edits_until: Option<Dur>,
+    pub viewers_per_region: u32,
+    /// Each viewer loads the page at exponential intervals of this mean.
+    pub view_every: Dur,
+    /// A viewer gives up on a CDN after this and tries the next in the DNS answer.
+    pub view_timeout: Dur,
+    pub sse_viewers_per_region: u32,
+    /// SSE viewers of one region share this many client IPs.
+    pub sse_ips_per_region: u32,
+    /// Negative control only: `false` reconnects SSE viewers without Last-Event-ID.
+    pub sse_resume: bool,
+    /// Page views multiply by `spike_factor` between `spike_from` and `spike_until`.
+    pub spike_from: Option<Dur>,
+    pub spike_until: Option<Dur>,
+    pub spike_factor: f64,
+    /// The harness probes every CDN's page this often (update propagation to the edges).
+    pub probe_every: Dur,
+    pub network: StatusNetwork,
+}
+
+/// One-way latencies of the status world.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusNetwork {
+    /// Viewers to CDN edges.
+    pub edge: Dur,
+    /// CDN edges to the regions' origins, and the harness's probes of them.
+    pub origin: Dur,
+    pub between_regions: Dur,
+    /// DNS, notifier and subscriber endpoints to everything they talk to.
+    pub internal: Dur,
+    pub jitter: Dur,
+}
+
+impl Default for StatusNetwork {
+    fn default() -> Self {
+        let ms = |n| Dur(Duration::from_millis(n));
+        StatusNetwork { edge: ms(10), origin: ms(40), between_regions: ms(60), internal: ms(30), jitter: ms(10) }
+    }
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        let c = StatusConfig::default();
+        let n = NotifyConfig::default();
+        StatusSettings {
+            regions: ["us-east", "eu-west", "ap-south"].map(String::from).into(),
+            cdns: ["cdn-a", "cdn-b"].map(String::from).into(),
+            sync_interval: Dur(c.sync_interval),
+            clock: c.clock,
+            skew: BTreeMap::new(),
+            max_drift: Dur(c.max_drift),
+            kv_propagation: Dur(c.kv_propagation),
+            kv_refresh: Dur(c.kv_refresh),
+            kv_max_age: Dur(c.kv_max_age),
+            dns_check_interval: Dur(c.dns_check_interval),
+            dns_unhealthy_after: c.dns_unhealthy_after,
+            dns_ttl: Dur(c.dns_ttl),
+            sse_heartbeat: Dur(c.sse_heartbeat),
+            sse_max_per_ip: c.sse_max_per_ip,
+            event_dedup: n.event_dedup,
+            subscribers: 20,
+            receiver_fail_rate: 0.0,
+            edit_every: Dur(Duration::from_secs(30)),
+            edits_from: Dur(Duration::from_secs(5)),
+            edits_until: None,
+            viewers_per_region: 10,
+            view_every: Dur(Duration::from_secs(10)),
+            view_timeout: Dur(Duration::from_secs(2)),
+            sse_viewers_per_region: 3,
+            sse_ips_per_region: 3,
+            sse_resume: true,
+            spike_from: None,
+            spike_until: None,
+            spike_factor: 1.0,
+            probe_every: Dur(Duration::from_secs(1)),
+            network: StatusNetwork::default(),
+        }
+    }
+}
+
+impl StatusSettings {
+    pub fn region_host(region: &str) -> String {
+        format!("status-{region}")
+    }
+
+    pub fn viewer_host(region: &str) -> String {
+        format!("viewers-{region}")
+    }
+
+    /// Problems a scenario file can have in this table, checked before anything runs.
+    pub fn problems(&self) -> Option<String> {
+        let names = self.regions.iter().chain(&self.cdns);
+        if self.regions.is_empty() || self.cdns.is_empty() {
+            return Some("status needs at least one region and one CDN".into());
+        }
+        if let Some(bad) =
+            names.clone().find(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Some(format!("`{bad}` must be letters, digits and dashes"));
+        }
+        let mut seen: Vec<&String> = names.collect();
+        seen.sort();
+        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+            return Some(format!("`{}` is named twice", w[0]));
+        }
+        if let Some(r) = self.skew.keys().find(|r| !self.regions.contains(r)) {
+            return Some(format!("skew names `{r}`, which is not a status region"));
+        }
+        if !(0.0..=1.0).contains(&self.receiver_fail_rate) {
+            return Some(format!("receiver_fail_rate {} is not between 0 and 1", self.receiver_fail_rate));
+        }
+        if !(self.spike_factor >= 1.0 && self.spike_factor <= 1000.0) {
+            return Some(format!("spike_factor {} is not in 1..=1000", self.spike_factor));
+        }
+        if self.edit_every.0.is_zero() || self.view_every.0.is_zero() || self.probe_every.0.is_zero() {
+            return Some("edit_every, view_every and probe_every must be more than zero".into());
+        }
+        if self.sse_viewers_per_region > 0 && self.sse_ips_per_region == 0 {
+            return Some("sse_ips_per_region must be at least 1".into());
+        }
+        None
+    }
+
+    /// Hosts running system nodes (they can crash and restart), then the harness's hosts.
+    pub fn node_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.regions.iter().map(|r| Self::region_host(r)).collect();
+        hosts.extend(self.cdns.iter().cloned());
+        hosts.extend([DNS.to_string(), NOTIFIER.to_string()]);
+        hosts.extend(CHANNELS.iter().map(|(_, h)| h.to_string()));
+        hosts
+    }
+
+    pub fn viewer_hosts(&self) -> Vec<String> {
+        self.regions.iter().map(|r| Self::viewer_host(r)).collect()
+    }
+
+    /// The nodes' settings.
+    pub fn config(&self) -> StatusConfig {
+        let notify = NotifyConfig { event_dedup: self.event_dedup, ..NotifyConfig::default() };
+        StatusConfig {
+            regions: self.regions.iter().map(|r| Self::region_host(r)).collect(),
+            cdns: self.cdns.clone(),
+            notifier: NOTIFIER.into(),
+            channels: CHANNELS.iter().map(|(c, h)| (c.to_string(), h.to_string())).collect(),
+            sync_interval: self.sync_interval.0,
+            clock: self.clock,
+            max_drift: self.max_drift.0,
+            kv_refresh: self.kv_refresh.0,
+            kv_propagation: self.kv_propagation.0,
+            kv_max_age: self.kv_max_age.0,
+            dns_check_interval: self.dns_check_interval.0,
+            dns_unhealthy_after: self.dns_unhealthy_after,
+            dns_ttl: self.dns_ttl.0,
+            sse_heartbeat: self.sse_heartbeat.0,
+            sse_max_per_ip: self.sse_max_per_ip,
+            notify,
+            ..StatusConfig::default()
+        }
+    }
+
+    /// The page-view rate multiplier at `t`.
+    pub fn spike_at(&self, t: Duration) -> f64 {
+        match (self.spike_from, self.spike_until) {
+            (Some(from), Some(until)) if t >= from.0 && t < until.0 => self.spike_factor,
+            (Some(from), None) if t >= from.0 => self.spike_factor,
+            _ => 1.0,
+        }
+    }
+}

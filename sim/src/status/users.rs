@@ -1,0 +1,288 @@
+//! The status page's users, run on one viewer host per region: operators editing the incident at
+//! their region's origin, viewers loading the page through DNS and the CDNs (trying the next CDN
+//! of the answer when one fails, as browsers do with several addresses), and live viewers on SSE
+//! who resume with Last-Event-ID and fall back to polling. Each records what it saw.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::incident::ComponentStatus;
+use edgesim_system::status::proto::{
+    DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest, Edit, ORIGIN_PORT, OriginReply, OriginRequest,
+    SseMessage, event_id,
+};
+use edgesim_system::wire;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::task::spawn_local;
+use tokio::time::{sleep, timeout};
+use turmoil::net::TcpStream;
+
+use super::settings::{DNS, StatusSettings};
+use super::shown::{Ids, Shown};
+use crate::events::{HarnessEvent, HostTelemetry, now_us};
+use crate::workload::derive_seed;
+
+/// Everything one region's user host needs.
+pub struct Users {
+    pub settings: Rc<StatusSettings>,
+    pub region: usize,
+    pub end: Duration,
+    pub seed: u64,
+    pub telemetry: HostTelemetry,
+    pub ids: Ids,
+    /// Edit and viewer ids, unique across the run.
+    pub next_id: Rc<RefCell<u64>>,
+    resolver: RefCell<Option<(DnsAnswer, Duration)>>,
+}
+
+const COMPONENTS: [&str; 3] = ["api", "dashboard", "webhooks"];
+const TEXTS: [&str; 4] = ["Investigating elevated errors", "Identified the cause", "Monitoring the fix", "Resolved"];
+/// A monitor's automated update: the same text each time, so the dedup-key window folds repeats.
+const AUTOMATED: &str = "Automated: API error rate above threshold";
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// Sleeps for `d`, or until `end` if that comes first; returns whether `end` has come.
+async fn nap(d: Duration, end: Duration) -> bool {
+    sleep(d.min(end.saturating_sub(now()))).await;
+    now() >= end
+}
+
+/// One request and its reply on a fresh connection, within `limit`.
+pub async fn call<Q: Serialize, R: DeserializeOwned>(
+    host: &str,
+    port: u16,
+    request: &Q,
+    limit: Duration,
+) -> Result<R, String> {
+    wire::exchange(host, TcpStream::connect((host, port)), request, limit).await
+}
+
+impl Users {
+    pub fn new(
+        settings: Rc<StatusSettings>,
+        region: usize,
+        end: Duration,
+        seed: u64,
+        telemetry: HostTelemetry,
+    ) -> Users {
+        Users {
+            settings,
+            region,
+            end,
+            seed,
+            telemetry,
+            ids: Ids::default(),
+            next_id: Rc::new(RefCell::new(0)),
+            resolver: RefCell::new(None),
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut n = self.next_id.borrow_mut();
+        *n += 1;
+        *n
+    }
+
+    fn rng(&self, stream: &str, n: u64) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(derive_seed(self.seed, stream, n))
+    }
+
+    fn region_host(&self) -> String {
+        StatusSettings::region_host(&self.settings.regions[self.region])
+    }
+
+    /// The CDNs to try, from the resolver's cache while its TTL lasts; a failed query keeps the
+    /// stale answer (serve-stale) or, with none, every CDN.
+    async fn resolve(&self) -> Vec<String> {
+        let cached = self.resolver.borrow().clone();
+        if let Some((answer, expires)) = &cached
+            && now() < *expires
+        {
+            return answer.cdns.clone();
+        }
+        let query = DnsQuery { region: self.region };
+        match call::<_, DnsAnswer>(DNS, DNS_PORT, &query, self.settings.view_timeout.0).await {
+            Ok(answer) => {
+                let cdns = answer.cdns.clone();
+                let expires = now() + Duration::from_millis(answer.ttl_ms);
+                *self.resolver.borrow_mut() = Some((answer, expires));
+                cdns
+            }
+            Err(_) => cached.map_or_else(|| self.settings.cdns.clone(), |(a, _)| a.cdns),
+        }
+    }
+}
+
+/// Starts every user of the region and waits for them.
+pub async fn run(users: Rc<Users>) -> turmoil::Result {
+    let mut tasks = vec![spawn_local(operator(users.clone()))];
+    for _ in 0..users.settings.viewers_per_region {
+        let id = users.next_id();
+        tasks.push(spawn_local(viewer(users.clone(), id)));
+    }
+    for n in 0..users.settings.sse_viewers_per_region {
+        let id = users.next_id();
+        let ip = format!("10.{}.0.{}", users.region, n % users.settings.sse_ips_per_region);
+        tasks.push(spawn_local(live_viewer(users.clone(), id, ip)));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    Ok(())
+}
+
+/// Edits at this region: every region's operator draws from the same rate, so edits land in
+/// every region, concurrently on both sides of a partition.
+async fn operator(users: Rc<Users>) {
+    let s = &users.settings;
+    let mut rng = users.rng("operator", users.region as u64);
+    let until = s.edits_until.map_or(users.end, |u| u.0).min(users.end);
+    let mean = s.edit_every.0.as_secs_f64() * s.regions.len() as f64;
+    sleep(s.edits_from.0.saturating_sub(now())).await;
+    loop {
+        if nap(Duration::from_secs_f64(-mean * (1.0 - rng.random::<f64>()).ln()), until).await {
+            return;
+        }
+        let write = users.next_id();
+        let host = users.region_host();
+        let limit = s.view_timeout.0;
+        let (edit, seen) = if rng.random::<f64>() < 0.6 {
+            let text = if rng.random::<f64>() < 0.25 {
+                AUTOMATED.to_string()
+            } else {
+                format!("Update {write}: {}", TEXTS[rng.random_range(0..TEXTS.len())])
+            };
+            (Edit::Post { text, critical: rng.random::<f64>() < 0.3 }, None)
+        } else {
+            let component = COMPONENTS[rng.random_range(0..COMPONENTS.len())].to_string();
+            let status = [
+                ComponentStatus::Operational,
+                ComponentStatus::Degraded,
+                ComponentStatus::PartialOutage,
+                ComponentStatus::MajorOutage,
+            ][rng.random_range(0..4)];
+            let seen = read_status(&host, &component, limit).await;
+            (Edit::Status { component, status }, seen)
+        };
+        let reply = call::<_, OriginReply>(&host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
+        let (stamp, error) = match reply {
+            Ok(OriginReply::Written(at)) => {
+                users.ids.learn(at, write);
+                (Some(at), None)
+            }
+            Ok(other) => (None, Some(format!("unexpected reply {other:?}"))),
+            Err(e) => (None, Some(e)),
+        };
+        let (component, status, critical) = match edit {
+            Edit::Post { critical, .. } => (None, None, critical),
+            Edit::Status { component, status } => (Some(component), Some(status), false),
+        };
+        let after = match (&component, stamp) {
+            (Some(c), Some(_)) => read_status(&host, c, limit).await,
+            _ => None,
+        };
+        let region = s.regions[users.region].clone();
+        let edited = HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error };
+        users.telemetry.harness(edited);
+    }
+}
+
+/// The timestamp of `component`'s status as `host` shows it.
+async fn read_status(host: &str, component: &str, limit: Duration) -> Option<Timestamp> {
+    match call::<_, OriginReply>(host, ORIGIN_PORT, &OriginRequest::Get, limit).await {
+        Ok(OriginReply::Doc(doc)) => doc.statuses().find(|(c, _, _)| *c == component).map(|(_, _, at)| at),
+        _ => None,
+    }
+}
+
+/// Loads the page at exponential intervals (faster during a spike) through DNS and the CDNs.
+async fn viewer(users: Rc<Users>, id: u64) {
+    let s = &users.settings;
+    let mut rng = users.rng("viewer", id);
+    loop {
+        let mean = s.view_every.0.as_secs_f64() / s.spike_at(now());
+        if nap(Duration::from_secs_f64(-mean * (1.0 - rng.random::<f64>()).ln()), users.end).await {
+            return;
+        }
+        view(&users, id).await;
+    }
+}
+
+async fn view(users: &Users, viewer: u64) {
+    let started_us = now_us();
+    let cdns = users.resolve().await;
+    let mut tried = Vec::new();
+    for cdn in cdns {
+        tried.push(cdn.clone());
+        if let Ok(EdgeReply::Page { tier, doc }) =
+            call::<_, EdgeReply>(&cdn, EDGE_PORT, &EdgeRequest::Page, users.settings.view_timeout.0).await
+        {
+            let shown = doc.map(|d| Shown::of(&d, &users.ids));
+            let event = HarnessEvent::PageViewed { viewer, started_us, tried, cdn: Some(cdn), tier: Some(tier), shown };
+            users.telemetry.harness(event);
+            return;
+        }
+    }
+    users.telemetry.harness(HarnessEvent::PageViewed { viewer, started_us, tried, cdn: None, tier: None, shown: None });
+}
+
+/// A live viewer: streams updates over SSE through the first CDN that takes it, reconnecting
+/// with Last-Event-ID when the stream breaks or falls silent past two heartbeats; polls the page
+/// instead while no CDN will stream.
+async fn live_viewer(users: Rc<Users>, viewer: u64, ip: String) {
+    let s = &users.settings;
+    let silence = s.sse_heartbeat.0 * 2;
+    let mut last_event_id: Option<String> = None;
+    sleep(Duration::from_millis(500 + 100 * viewer % 1000)).await;
+    while now() < users.end {
+        let mut streamed = false;
+        for cdn in users.resolve().await {
+            let resume = if s.sse_resume { last_event_id.clone() } else { None };
+            let subscribe = EdgeRequest::Subscribe { last_event_id: resume.clone(), client_ip: ip.clone() };
+            let opened = timeout(s.view_timeout.0, async {
+                let mut stream = TcpStream::connect((cdn.as_str(), EDGE_PORT)).await?;
+                wire::send(&mut stream, &subscribe).await.map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>(stream)
+            })
+            .await;
+            let Ok(Ok(mut stream)) = opened else { continue };
+            users.telemetry.harness(HarnessEvent::SseConnected { viewer, cdn: cdn.clone(), resumed: resume.is_some() });
+            let reason = loop {
+                let left = users.end.saturating_sub(now());
+                match timeout(silence.min(left), wire::recv::<_, EdgeReply>(&mut stream)).await {
+                    Ok(Ok(EdgeReply::Sse(SseMessage::Update { id, update }))) => {
+                        streamed = true;
+                        last_event_id = Some(id);
+                        let write = users.ids.of(&update.at);
+                        users.telemetry.harness(HarnessEvent::SseReceived { viewer, event: event_id(&update), write });
+                    }
+                    Ok(Ok(EdgeReply::Sse(SseMessage::Heartbeat))) => streamed = true,
+                    Ok(Ok(EdgeReply::Refused(why))) => break why,
+                    Ok(Ok(other)) => break format!("unexpected {other:?}"),
+                    Ok(Err(e)) => break e.to_string(),
+                    Err(_) if now() >= users.end => return,
+                    Err(_) => break format!("silent for {silence:?}"),
+                }
+            };
+            users.telemetry.harness(HarnessEvent::SseDropped { viewer, reason });
+            if streamed {
+                break;
+            }
+        }
+        if !streamed {
+            users.telemetry.harness(HarnessEvent::SseFallback { viewer, reason: "no CDN would stream".into() });
+            view(&users, viewer).await;
+            nap(s.view_every.0, users.end).await;
+        } else {
+            nap(Duration::from_secs(1), users.end).await;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
+//! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
+//! host per region (operators, viewers, live viewers); the first region's user host also runs
+//! the probes and the final audit. 3 regions and 2 CDNs make 12 hosts (DESIGN.md: turmoil's cost
+//! grows with the cube of the host count).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use edgesim_system::status::node::Node;
+use edgesim_system::status::{cdn, dns, notifier, origin};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use turmoil::Sim;
+
+use super::check::heals_regions;
+use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
+use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
+use super::users::{self, Users};
+use crate::events::{EventLog, HostTelemetry};
+use crate::scenario::Scenario;
+use crate::turmoil_net::TurmoilNet;
+use crate::workload::derive_seed;
+
+/// The wall clock every node's skew is added to: 2027-01-15, in milliseconds.
+const EPOCH_MS: u64 = 1_800_000_000_000;
+
+pub fn build(sim: &mut Sim<'_>, scenario: &Scenario, settings: &StatusSettings, seed: u64, log: &EventLog) {
+    let config = Rc::new(settings.config());
+    let node = |host: &str, skew: Duration| {
+        let telemetry = HostTelemetry { node: host.into(), log: log.clone() };
+        let (config, host, boots) = (config.clone(), host.to_string(), Cell::new(0u64));
+        move || {
+            boots.set(boots.get() + 1);
+            let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &format!("node/{host}"), boots.get()));
+            let skew_ms = skew.as_millis() as u64;
+            Node {
+                host: host.as_str().into(),
+                net: TurmoilNet,
+                telemetry: telemetry.clone(),
+                config: config.clone(),
+                rng: Rc::new(RefCell::new(rng)),
+                clock: Rc::new(move || EPOCH_MS + skew_ms + turmoil::elapsed().as_millis() as u64),
+            }
+        }
+    };
+    for (i, region) in settings.regions.iter().enumerate() {
+        let host = StatusSettings::region_host(region);
+        let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
+        sim.host(host.as_str(), move || {
+            let node = make();
+            async move { origin::run(node, i as u32).await.map_err(Into::into) }
+        });
+    }
+    for c in &settings.cdns {
+        let make = node(c, Duration::ZERO);
+        sim.host(c.as_str(), move || {
+            let node = make();
+            async move { cdn::run(node).await.map_err(Into::into) }
+        });
+    }
+    let make = node(DNS, Duration::ZERO);
+    sim.host(DNS, move || {
+        let node = make();
+        async move { dns::run(node).await.map_err(Into::into) }
+    });
+    let make = node(NOTIFIER, Duration::ZERO);
+    let subscribers = settings.subscribers;
+    sim.host(NOTIFIER, move || {
+        let node = make();
+        async move { notifier::run(node, subscribers).await.map_err(Into::into) }
+    });
+    let shared = Rc::new(settings.clone());
+    for (_, host) in CHANNELS {
+        let telemetry = HostTelemetry { node: host.into(), log: log.clone() };
+        let settings = shared.clone();
+        sim.host(host, move || probes::receiver(settings.clone(), seed, host.to_string(), telemetry.clone()));
+    }
+    add_users(sim, scenario, shared, seed, log);
+    set_latencies(sim, settings);
+}
+
+fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings>, seed: u64, log: &EventLog) {
+    let next_id = Rc::new(RefCell::new(0));
+    let ids = super::shown::Ids::default();
+    let end = scenario.duration;
+    for (i, region) in settings.regions.iter().enumerate() {
+        let host = StatusSettings::viewer_host(region);
+        let telemetry = HostTelemetry { node: host.as_str().into(), log: log.clone() };
+        let mut users = Users::new(settings.clone(), i, end, seed, telemetry.clone());
+        users.next_id = next_id.clone();
+        users.ids = ids.clone();
+        let users = Rc::new(users);
+        let instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry));
+        sim.client(host.as_str(), async move {
+            let probes: Vec<_> = instruments.into_iter().flatten().map(tokio::task::spawn_local).collect();
+            users::run(users).await?;
+            for p in probes {
+                p.await?;
+            }
+            Ok(())
+        });
+    }
+}
+
+type Instrument = std::pin::Pin<Box<dyn Future<Output = ()>>>;
+
+/// The probes of the CDNs for the whole run, of the origins after each heal, and the audit.
+fn instruments(
+    scenario: &Scenario,
+    s: &StatusSettings,
+    ids: &super::shown::Ids,
+    telemetry: &HostTelemetry,
+) -> Vec<Instrument> {
+    let origins: Vec<(String, bool)> = s.regions.iter().map(|r| (StatusSettings::region_host(r), false)).collect();
+    let cdns: Vec<(String, bool)> = s.cdns.iter().map(|c| (c.clone(), true)).collect();
+    let end = scenario.duration + scenario.settle;
+    let mut out: Vec<Instrument> = vec![Box::pin(probes::probe(
+        cdns.clone(),
+        s.probe_every.0,
+        Duration::ZERO,
+        end.saturating_sub(Duration::from_secs(5)),
+        ids.clone(),
+        telemetry.clone(),
+    ))];
+    for f in &scenario.faults {
+        let hosts: Vec<String> = origins.iter().map(|(h, _)| h.clone()).collect();
+        if heals_regions(&f.action, &hosts) {
+            let until = (f.at + CONVERGENCE_WINDOW).min(end);
+            let probe = probes::probe(origins.clone(), CONVERGENCE_PROBE, f.at, until, ids.clone(), telemetry.clone());
+            out.push(Box::pin(probe));
+        }
+    }
+    let audited: Vec<(String, bool)> = origins.into_iter().chain(cdns).collect();
+    let (ids, telemetry) = (ids.clone(), telemetry.clone());
+    out.push(Box::pin(async move {
+        tokio::time::sleep(end.saturating_sub(Duration::from_secs(3)).saturating_sub(turmoil::elapsed())).await;
+        probes::audit(audited, ids, telemetry).await;
+    }));
+    out
+}
+
+fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
+    let n = &s.network;
+    let link = |a: &str, b: &str, latency: Duration| {
+        sim.set_link_latency(a, b, latency);
+        sim.set_link_max_message_latency(a, b, latency + n.jitter.0);
+    };
+    let regions: Vec<String> = s.regions.iter().map(|r| StatusSettings::region_host(r)).collect();
+    for (i, r) in regions.iter().enumerate() {
+        for other in &regions[i + 1..] {
+            link(r, other, n.between_regions.0);
+        }
+        for c in &s.cdns {
+            link(r, c, n.origin.0);
+        }
+        link(r, NOTIFIER, n.internal.0);
+    }
+    for v in s.viewer_hosts() {
+        for c in &s.cdns {
+            link(&v, c, n.edge.0);
+        }
+        for r in &regions {
+            link(&v, r, n.origin.0);
+        }
+        link(&v, DNS, n.internal.0);
+    }
+    for c in &s.cdns {
+        link(DNS, c, n.internal.0);
+    }
+    for (_, h) in CHANNELS {
+        link(NOTIFIER, h, n.internal.0);
+    }
+}

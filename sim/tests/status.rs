@@ -1,0 +1,143 @@
+//! The status page's scenarios as a user runs them: the design's claims as budgets that hold, and
+//! the negative controls that show each checker and budget can fail.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{load, run};
+use edgesim::status::check::StatusReport;
+use edgesim::verdict::{Verdict, judge};
+
+fn status(r: &edgesim::report::RunReport) -> &StatusReport {
+    r.status.as_ref().expect("a status page run")
+}
+
+#[test]
+fn a_cdn_outage_keeps_the_page_up_and_dns_moves_traffic_in_25_to_85s() {
+    let s = load("status-cdn-outage");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(st.availability_pct >= 99.9, "{}", r.text());
+    let moved = st.dns_failover_ms().expect("traffic moved off the lost CDN") / 1e3;
+    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{}", r.text());
+    let outage = st.windows.iter().find(|w| w.label.starts_with("crash cdn-a")).unwrap();
+    assert!(outage.views > 100 && outage.availability_pct >= 99.9, "{outage:?}");
+    assert!(st.sse.resumed > 0 && st.sse.missed == 0, "{:?}", st.sse);
+}
+
+#[test]
+fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
+    let s = load("negative/status-single-cdn");
+    let r = run(&s);
+    let j = judge(&s, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert!(j.failed_budgets[0].starts_with("page_availability >= 99.9% (was "), "{:?}", j.failed_budgets);
+    assert!(status(&r).dns_failovers[0].moved_after_s.is_none(), "nowhere to move");
+}
+
+#[test]
+fn all_origins_lost_the_page_stays_up_from_cache_and_fallback_and_staleness_grows() {
+    let s = load("status-origins-lost");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(st.tiers["stale_cache"] > 0 && st.tiers["fallback"] > 0, "{:?}", st.tiers);
+    assert!(st.staleness.max_ms > 60_000.0, "{:?}", st.staleness);
+}
+
+#[test]
+fn split_brain_edits_survive_and_converge_within_500ms_after_the_heal() {
+    let s = load("status-split-brain-edit");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    let ms = st.convergence_ms().expect("converged after the heal");
+    assert!(ms < 500.0, "{ms} ms");
+    assert!(st.edits_acked > 20 && st.lost_updates.is_empty() && st.status_regressions.is_empty());
+}
+
+#[test]
+fn wall_clock_lww_on_a_skewed_region_regresses_statuses_where_hlc_does_not() {
+    let s = load("negative/status-wall-clock");
+    let r = run(&s);
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert!(r.fired().contains(&"status-regression"));
+    let mut hlc = s.clone();
+    hlc.status.as_mut().unwrap().clock = edgesim_system::status::config::ClockMode::Hlc;
+    let r = run(&hlc);
+    assert!(status(&r).status_regressions.is_empty(), "{}", r.text());
+}
+
+#[test]
+fn without_event_dedup_the_duplicate_checker_fires() {
+    let s = load("negative/status-dedup-off");
+    let r = run(&s);
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert!(status(&r).notifications.duplicates > 0);
+    let mut on = s.clone();
+    on.status.as_mut().unwrap().event_dedup = true;
+    let r = run(&on);
+    let n = &status(&r).notifications;
+    assert_eq!((n.duplicates, n.lost), (0, 0), "{}", r.text());
+}
+
+#[test]
+fn a_flapping_receiver_gets_every_notification_once_by_key() {
+    let s = load("status-notification-burst");
+    let r = run(&s);
+    let n = &status(&r).notifications;
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(n.expected > 1000 && n.retried > 100 && n.rate_limited > 0, "{n:?}");
+}
+
+#[test]
+fn a_receiver_down_for_an_hour_loses_nothing_within_the_retry_window() {
+    let s = load("status-receiver-down-hour");
+    let r = run(&s);
+    let n = &status(&r).notifications;
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(n.retried > 0 && n.lost == 0 && n.pending == 0 && n.gave_up == 0, "{n:?}");
+    assert!(n.latency.max_ms > 3_600_000.0, "some waited out the hour: {n:?}");
+}
+
+#[test]
+fn sse_viewers_resume_through_a_cdn_failover_and_miss_nothing_but_not_without_last_event_id() {
+    let s = load("status-sse-failover");
+    let r = run(&s);
+    let sse = &status(&r).sse;
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(sse.viewers == 30 && sse.resumed >= 10 && sse.missed == 0, "{sse:?}");
+    let mut crowded = s.clone();
+    crowded.status.as_mut().unwrap().sse_viewers_per_region = 12;
+    let r = run(&crowded);
+    assert!(status(&r).sse.fell_back >= 6, "2 per region over the 10-per-IP limit poll: {:?}", status(&r).sse);
+    let mut forgetful = s.clone();
+    forgetful.status.as_mut().unwrap().sse_resume = false;
+    let r = run(&forgetful);
+    assert!(status(&r).sse.missed > 0, "without Last-Event-ID updates are missed: {}", r.text());
+}
+
+#[test]
+fn a_spike_with_flapping_dns_health_and_a_lost_region_keeps_the_page_up() {
+    let s = load("status-spike-flapping-dns");
+    let r = run(&s);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    let spike = status(&r).windows.iter().map(|w| w.views).max().unwrap();
+    assert!(spike > 10_000, "the spike happened: {spike} views in a window");
+}
+
+#[test]
+fn a_status_run_is_deterministic_in_process_and_across_processes() {
+    let mut s = load("status-split-brain-edit");
+    s.duration = Duration::from_secs(200);
+    let (a, b) = (common::run_seed(&s, 4), common::run_seed(&s, 4));
+    assert_eq!(a.event_log_hash, b.event_log_hash);
+    assert_ne!(a.event_log_hash, common::run_seed(&s, 5).event_log_hash);
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/status-split-brain-edit.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim")).args(["check-determinism", scenario]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.starts_with("identical (hash "), "{stdout}");
+}

@@ -1,0 +1,156 @@
+//! A CDN serving the status page (DESIGN.md System B): its edge KV holds the incident as the
+//! regions publish it (a write becomes visible after the KV's propagation delay), its edge worker
+//! renders pages through the degradation tiers (edge KV, then the origin API of each region in
+//! turn, then the stale cached page, then the static fallback page) and answers DNS health
+//! checks, and its SSE hub streams timeline updates to live viewers, resuming from Last-Event-ID.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+
+use tokio::sync::watch;
+use tokio::task::spawn_local;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
+
+use super::Merge;
+use super::incident::Incident;
+use super::node::Node;
+use super::proto::{EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, SseMessage, Tier};
+use super::sse::{Connections, Cursor};
+use crate::net::Net;
+use crate::telemetry::{NodeEvent, Telemetry};
+use crate::wire;
+
+/// The edge's state: the KV's visible value and when a region last refreshed it, the last page
+/// rendered, and the SSE streams open per IP.
+#[derive(Default)]
+struct Edge {
+    kv: Option<(Incident, Instant)>,
+    cached: Option<Incident>,
+    streams: Connections,
+}
+
+/// Runs the CDN until the host stops.
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
+    let edge = Rc::new(RefCell::new(Edge::default()));
+    let (kv_changed, _) = watch::channel(Incident::new());
+    let kv_changed = Rc::new(kv_changed);
+    node.emit(NodeEvent::Started { role: "cdn", lsn: 0 });
+    let serving = node.clone();
+    serving
+        .serve(EDGE_PORT, move |request: EdgeRequest, mut stream, _peer| {
+            let (node, edge, kv_changed) = (node.clone(), edge.clone(), kv_changed.clone());
+            async move {
+                let reply = match request {
+                    EdgeRequest::Health => EdgeReply::Healthy,
+                    EdgeRequest::Page => page(&node, &edge).await,
+                    EdgeRequest::KvPut(doc) => {
+                        spawn_local(propagate(node.clone(), edge.clone(), kv_changed.clone(), doc));
+                        EdgeReply::Stored
+                    }
+                    EdgeRequest::Subscribe { last_event_id, client_ip } => {
+                        return subscribe(&node, &edge, kv_changed.subscribe(), stream, last_event_id, client_ip).await;
+                    }
+                };
+                let _ = wire::send(&mut stream, &reply).await;
+            }
+        })
+        .await
+}
+
+/// Makes a region's write visible in this edge's KV after the propagation delay.
+async fn propagate<N: Net, T: Telemetry>(
+    node: Node<N, T>,
+    edge: Rc<RefCell<Edge>>,
+    kv_changed: Rc<watch::Sender<Incident>>,
+    doc: Incident,
+) {
+    sleep(node.config.kv_propagation).await;
+    let merged = {
+        let mut edge = edge.borrow_mut();
+        let mut merged = edge.kv.take().map(|(held, _)| held).unwrap_or_default();
+        merged.merge(&doc);
+        edge.kv = Some((merged.clone(), Instant::now()));
+        merged
+    };
+    kv_changed.send_if_modified(|held| std::mem::replace(held, merged.clone()) != merged);
+}
+
+/// Renders a page through the degradation tiers.
+async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &RefCell<Edge>) -> EdgeReply {
+    let fresh_kv = edge.borrow().kv.as_ref().filter(|(_, at)| at.elapsed() <= node.config.kv_max_age).cloned();
+    if let Some((doc, _)) = fresh_kv {
+        edge.borrow_mut().cached = Some(doc.clone());
+        return EdgeReply::Page { tier: Tier::EdgeKv, doc: Some(doc) };
+    }
+    for region in &node.config.regions {
+        let reply = node.exchange(region, ORIGIN_PORT, &OriginRequest::Get, node.config.peer_timeout).await;
+        if let Ok(OriginReply::Doc(doc)) = reply {
+            edge.borrow_mut().cached = Some(doc.clone());
+            return EdgeReply::Page { tier: Tier::Origin, doc: Some(doc) };
+        }
+    }
+    match edge.borrow().cached.clone() {
+        Some(doc) => EdgeReply::Page { tier: Tier::StaleCache, doc: Some(doc) },
+        None => EdgeReply::Page { tier: Tier::Fallback, doc: None },
+    }
+}
+
+/// Streams timeline updates to one viewer: first what it missed after `last_event_id` (nothing
+/// without one: the page it loaded showed the rest), then each new one as the KV shows it, with a
+/// heartbeat when there is nothing to say.
+async fn subscribe<N: Net, T: Telemetry>(
+    node: &Node<N, T>,
+    edge: &RefCell<Edge>,
+    mut kv: watch::Receiver<Incident>,
+    mut stream: N::Stream,
+    last_event_id: Option<String>,
+    client_ip: String,
+) {
+    let mut cursor = match last_event_id.as_deref().map(Cursor::parse).transpose() {
+        Ok(Some(cursor)) => cursor,
+        Ok(None) => {
+            let mut now = Cursor::default();
+            now.advance(&kv.borrow());
+            now
+        }
+        Err(e) => {
+            let _ = wire::send(&mut stream, &EdgeReply::Refused(e.to_string())).await;
+            return;
+        }
+    };
+    if !edge.borrow_mut().streams.admit(&client_ip, node.config.sse_max_per_ip) {
+        let refusal = format!("{client_ip} already has {} streams open", node.config.sse_max_per_ip);
+        let _ = wire::send(&mut stream, &EdgeReply::Refused(refusal)).await;
+        return;
+    }
+    let mut heartbeat = interval(node.config.sse_heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut doc = kv.borrow_and_update().clone();
+    loop {
+        let mut sent = Ok(());
+        for (id, update) in cursor.advance(&doc) {
+            if sent.is_ok() {
+                let message = SseMessage::Update { id, update };
+                sent = wire::send(&mut stream, &EdgeReply::Sse(message)).await;
+            }
+        }
+        if sent.is_err() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            r = kv.changed() => match r {
+                Ok(()) => doc = kv.borrow_and_update().clone(),
+                Err(_) => break,
+            },
+            _ = heartbeat.tick() => {
+                if wire::send(&mut stream, &EdgeReply::Sse(SseMessage::Heartbeat)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    edge.borrow_mut().streams.close(&client_ip);
+}

@@ -1,0 +1,78 @@
+//! The status page's settings, defaults from DESIGN.md System B: sync every 100 ms; DNS health
+//! checks every 10 s, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s and at most 10
+//! connections per IP; the notification rules live in [`NotifyConfig`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::notify::NotifyConfig;
+
+/// How a region stamps its writes for last-writer-wins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// Hybrid logical clock: a write follows everything its region has seen.
+    #[default]
+    Hlc,
+    /// The region's own wall clock, skew and all (negative control: loses causally later writes).
+    Wall,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusConfig {
+    /// Status region hosts; a region's index is its node id.
+    pub regions: Vec<String>,
+    /// CDN hosts, in the DNS's default preference order.
+    pub cdns: Vec<String>,
+    pub notifier: String,
+    /// The endpoint host of each notification channel.
+    pub channels: Vec<(String, String)>,
+    pub sync_interval: Duration,
+    pub clock: ClockMode,
+    /// A remote hybrid timestamp further ahead than this is refused.
+    pub max_drift: Duration,
+    /// A region republishes its state to the edge KV at least this often.
+    pub kv_refresh: Duration,
+    /// How long a KV write takes to become visible at an edge.
+    pub kv_propagation: Duration,
+    /// An edge stops trusting a KV entry no region has refreshed for this long.
+    pub kv_max_age: Duration,
+    /// How long an edge worker or a region waits for a peer.
+    pub peer_timeout: Duration,
+    pub dns_check_interval: Duration,
+    pub dns_check_timeout: Duration,
+    /// Consecutive failed checks that mark a CDN unhealthy.
+    pub dns_unhealthy_after: u32,
+    pub dns_ttl: Duration,
+    pub sse_heartbeat: Duration,
+    pub sse_max_per_ip: usize,
+    pub notify: NotifyConfig,
+    pub notify_workers: usize,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            regions: Vec::new(),
+            cdns: Vec::new(),
+            notifier: "notifier".into(),
+            channels: Vec::new(),
+            sync_interval: Duration::from_millis(100),
+            clock: ClockMode::Hlc,
+            max_drift: Duration::from_secs(300),
+            kv_refresh: Duration::from_secs(10),
+            kv_propagation: Duration::from_secs(2),
+            kv_max_age: Duration::from_secs(60),
+            peer_timeout: Duration::from_secs(1),
+            dns_check_interval: Duration::from_secs(10),
+            dns_check_timeout: Duration::from_secs(2),
+            dns_unhealthy_after: 2,
+            dns_ttl: Duration::from_secs(60),
+            sse_heartbeat: Duration::from_secs(30),
+            sse_max_per_ip: 10,
+            notify: NotifyConfig::default(),
+            notify_workers: 8,
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Health-checked DNS for the CDNs (DESIGN.md System B): the authoritative server checks every
+//! CDN every 10 s; 2 consecutive failures mark it unhealthy, one success healthy again. Answers
+//! list the healthy CDNs, preferred first (a preference that rotates with the resolver's region),
+//! with a TTL resolvers honour. With none healthy it answers every CDN rather than nothing.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+
+use tokio::task::spawn_local;
+use tokio::time::{MissedTickBehavior, interval};
+
+use super::node::Node;
+use super::proto::{DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest};
+use crate::net::Net;
+use crate::telemetry::{NodeEvent, Telemetry};
+use crate::wire;
+
+/// The health of each CDN as the checks saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Board {
+    cdns: Vec<(String, u32, bool)>,
+    unhealthy_after: u32,
+}
+
+impl Board {
+    /// Every CDN starts healthy.
+    pub fn new(cdns: &[String], unhealthy_after: u32) -> Board {
+        Board { cdns: cdns.iter().map(|c| (c.clone(), 0, true)).collect(), unhealthy_after: unhealthy_after.max(1) }
+    }
+
+    /// Records a check of `cdn`; returns its new health when it changed.
+    pub fn record(&mut self, cdn: &str, ok: bool) -> Option<bool> {
+        let (_, failures, healthy) = self.cdns.iter_mut().find(|(c, _, _)| c == cdn)?;
+        let was = *healthy;
+        *failures = if ok { 0 } else { *failures + 1 };
+        *healthy = ok || (*healthy && *failures < self.unhealthy_after);
+        (*healthy != was).then_some(*healthy)
+    }
+
+    /// The answer for a resolver in `region`: healthy CDNs, the preference rotated by region.
+    pub fn answer(&self, region: usize) -> Vec<String> {
+        let n = self.cdns.len().max(1);
+        let rotated = (0..self.cdns.len()).map(|i| &self.cdns[(i + region) % n]);
+        let healthy: Vec<String> = rotated.clone().filter(|(_, _, h)| *h).map(|(c, _, _)| c.clone()).collect();
+        if healthy.is_empty() { rotated.map(|(c, _, _)| c.clone()).collect() } else { healthy }
+    }
+}
+
+/// Runs the DNS server and its health checks until the host stops.
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
+    let config = node.config.clone();
+    let board = Rc::new(RefCell::new(Board::new(&config.cdns, config.dns_unhealthy_after)));
+    node.emit(NodeEvent::Started { role: "dns", lsn: 0 });
+    for cdn in config.cdns.clone() {
+        let (node, board) = (node.clone(), board.clone());
+        spawn_local(async move {
+            let mut tick = interval(node.config.dns_check_interval);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let limit = node.config.dns_check_timeout;
+                let reply = node.exchange::<_, EdgeReply>(&cdn, EDGE_PORT, &EdgeRequest::Health, limit).await;
+                let ok = matches!(reply, Ok(EdgeReply::Healthy));
+                if let Some(healthy) = board.borrow_mut().record(&cdn, ok) {
+                    node.emit(NodeEvent::CdnHealth { cdn: cdn.clone(), healthy });
+                }
+            }
+        });
+    }
+    let ttl_ms = config.dns_ttl.as_millis() as u64;
+    node.serve(DNS_PORT, move |query: DnsQuery, mut stream, _| {
+        let answer = DnsAnswer { cdns: board.borrow().answer(query.region), ttl_ms };
+        async move {
+            let _ = wire::send(&mut stream, &answer).await;
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_failures_mark_unhealthy_and_one_success_recovers() {
+        let cdns = vec!["cdn-a".to_string(), "cdn-b".to_string()];
+        let mut b = Board::new(&cdns, 2);
+        assert_eq!(b.answer(0), cdns);
+        assert_eq!(b.answer(1), vec!["cdn-b", "cdn-a"]);
+        assert_eq!(b.record("cdn-a", false), None);
+        assert_eq!(b.answer(0), cdns, "one failure is not enough");
+        assert_eq!(b.record("cdn-a", false), Some(false));
+        assert_eq!(b.answer(0), vec!["cdn-b"]);
+        assert_eq!(b.record("cdn-a", false), None);
+        assert_eq!(b.record("cdn-a", true), Some(true));
+        assert_eq!(b.answer(0), cdns);
+    }
+
+    #[test]
+    fn with_none_healthy_every_cdn_is_answered() {
+        let mut b = Board::new(&["cdn-a".to_string()], 2);
+        b.record("cdn-a", false);
+        b.record("cdn-a", false);
+        assert_eq!(b.answer(0), vec!["cdn-a"]);
+        assert_eq!(b.record("nope", false), None);
+    }
+}
