@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, FailoverConfig, StandbyMode};
+use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyMode};
 use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
@@ -148,6 +148,10 @@ pub struct Failover {
     pub fencing: bool,
     /// Negative control only: `false` lets followers apply frames that do not continue their history.
     pub lineage_check: bool,
+    /// What a PoP does with a write no primary acknowledges: `fail_fast` or `queue` and replay.
+    pub edge_writes: EdgeWrites,
+    pub queue_limit: usize,
+    pub queue_timeout: Dur,
 }
 
 impl Default for Failover {
@@ -161,6 +165,9 @@ impl Default for Failover {
             lease: Dur(f.lease),
             fencing: f.fencing,
             lineage_check: f.lineage_check,
+            edge_writes: f.edge_writes,
+            queue_limit: f.queue_limit,
+            queue_timeout: Dur(f.queue_timeout),
         }
     }
 }
@@ -546,6 +553,9 @@ impl Scenario {
                 lease: self.failover.lease.0,
                 fencing: self.failover.fencing,
                 lineage_check: self.failover.lineage_check,
+                edge_writes: self.failover.edge_writes,
+                queue_limit: self.failover.queue_limit,
+                queue_timeout: self.failover.queue_timeout.0,
             },
             ..EdgeConfig::default()
         }

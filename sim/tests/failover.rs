@@ -6,8 +6,17 @@ mod common;
 use std::time::Duration;
 
 use common::{load, run, run_seed};
-use edgesim::scenario::Action;
-use edgesim_system::edge::config::StandbyMode;
+use edgesim::events::EventLog;
+use edgesim::report::RunReport;
+use edgesim::scenario::{Action, Scenario};
+use edgesim_system::edge::config::{EdgeWrites, StandbyMode};
+
+/// Runs a scenario at its seed: the event log and the report computed from it.
+fn simulate(s: &Scenario) -> (EventLog, RunReport) {
+    let log = edgesim::world::simulate(s, s.seed, &mut |_| {}).unwrap();
+    let r = edgesim::report::analyze(s, s.seed, &log);
+    (log, r)
+}
 
 #[test]
 fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
@@ -99,11 +108,45 @@ fn a_flap_shorter_than_confirmation_causes_no_failover() {
 
 #[test]
 fn with_no_standby_failover_is_impossible_and_said_plainly() {
-    let r = run(&load("negative/standby-then-primary-lost"));
+    let r = run(&load("standby-then-primary-lost"));
     let f = r.failover.as_ref().unwrap();
     assert!(f.promotion_impossible.is_some());
     assert!(f.writes_resumed_s.unwrap() > 55.0, "writes wait for the standby's return: {f:?}");
     assert!(r.timeline.iter().any(|l| l.contains("failover impossible")));
+    assert!(r.checks.fired().is_empty(), "replicas served only what the standby held: {}", r.text());
+}
+
+/// Frames of generation 1 that a PoP replica applied before the standby held them (the standby
+/// applies and acknowledges each frame; its `applied` events are the evidence).
+fn applied_before_the_standby_held_them(log: &EventLog) -> usize {
+    use edgesim::events::Record;
+    use edgesim_system::telemetry::NodeEvent;
+    let mut standby_held = 0;
+    let mut early = 0;
+    for e in log.events().iter() {
+        let Record::Node(NodeEvent::Applied { lsn, generation: 1 }) = &e.record else { continue };
+        if &*e.node == "standby" {
+            standby_held = standby_held.max(*lsn);
+        } else if e.node.starts_with("pop-") && *lsn > standby_held {
+            early += 1;
+        }
+    }
+    early
+}
+
+#[test]
+fn in_sync_mode_replicas_get_only_frames_the_standby_holds_and_in_async_mode_they_do_not_wait() {
+    let sync = load("standby-then-primary-lost");
+    let (log, r) = simulate(&sync);
+    assert_eq!(applied_before_the_standby_held_them(&log), 0);
+    assert_eq!(r.checks.monotonic_violations, 0, "{}", r.text());
+
+    // Async mode streams at once (its documented weakness): replicas show rows the loss then takes.
+    let mut unsafe_async = sync;
+    unsafe_async.replication.standby = StandbyMode::Async;
+    let (log, r) = simulate(&unsafe_async);
+    assert!(applied_before_the_standby_held_them(&log) > 0);
+    assert!(r.checks.monotonic_violations > 0, "{}", r.text());
 }
 
 #[test]
@@ -118,9 +161,7 @@ fn the_committed_timeline_is_regenerated_identically() {
 #[test]
 fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
     use edgesim::events::Outcome;
-    let s = load("primary-crash-retry");
-    let log = edgesim::world::simulate(&s, s.seed, &mut |_| {}).unwrap();
-    let r = edgesim::report::analyze(&s, s.seed, &log);
+    let (log, r) = simulate(&load("primary-crash-retry"));
     assert!(r.checks.fired().is_empty(), "{}", r.text());
     let requests = edgesim::check::requests(&log.events());
     let failed_then_acked = requests
@@ -138,4 +179,39 @@ fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
         failed_then_acked > 10,
         "writes that failed during the outage were acknowledged after it: {failed_then_acked}"
     );
+}
+
+/// Writes whose client got an error or a timeout, and the longest acknowledged write in seconds, as
+/// clients saw them.
+fn write_failures_and_longest(log: &EventLog) -> (usize, f64) {
+    use edgesim::events::{Op, Outcome};
+    let requests = edgesim::check::requests(&log.events());
+    let writes: Vec<_> = requests.iter().filter(|r| r.op == Op::Write).collect();
+    let failed = writes.iter().filter(|w| !matches!(w.outcome, Outcome::Write { .. })).count();
+    let longest = writes
+        .iter()
+        .filter(|w| matches!(w.outcome, Outcome::Write { .. }))
+        .map(|w| (w.end_us - w.start_us) as f64 / 1e6)
+        .fold(0.0, f64::max);
+    (failed, longest)
+}
+
+#[test]
+fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error() {
+    let queue = load("primary-crash-queue");
+    let (log, r) = simulate(&queue);
+    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert_eq!(r.checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
+    let failover = r.failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
+    let (failed, longest) = write_failures_and_longest(&log);
+    assert_eq!(failed, 0, "held writes were replayed, none waited past queue_timeout: {}", r.text());
+    assert!((failover - 5.0..=failover + 1.0).contains(&longest), "longest write {longest}s, failover {failover}s");
+
+    let mut fail_fast = queue;
+    fail_fast.failover.edge_writes = EdgeWrites::FailFast;
+    let (log, r) = simulate(&fail_fast);
+    let (failed, longest) = write_failures_and_longest(&log);
+    assert!(failed > 20, "fail-fast writes error during the failover: {failed}");
+    assert!(longest < 5.0, "no fail-fast write waits for the failover: {longest}s");
+    assert_eq!(r.checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
 }

@@ -19,6 +19,17 @@ pub enum StandbyMode {
     Async,
 }
 
+/// What a PoP does with a write no primary acknowledges (issue 3: "writes during failover: fail
+/// fast or queue at the edge and replay").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeWrites {
+    /// The client gets the error at once (and may retry).
+    FailFast,
+    /// The PoP holds the write and replays it, in order, until a primary acknowledges it.
+    Queue,
+}
+
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
     /// The primary at the start (generation 1); later the control plane's route says.
@@ -63,6 +74,11 @@ pub struct FailoverConfig {
     /// Test-only negative control: without the lineage check, a follower applies frames that do not
     /// continue its history.
     pub lineage_check: bool,
+    pub edge_writes: EdgeWrites,
+    /// Writes a PoP holds at most in queue mode; one more fails at once.
+    pub queue_limit: usize,
+    /// How long a held write may wait for a primary's acknowledgement before it fails.
+    pub queue_timeout: Duration,
 }
 
 impl Default for FailoverConfig {
@@ -75,6 +91,9 @@ impl Default for FailoverConfig {
             lease: Duration::from_secs(10),
             fencing: true,
             lineage_check: true,
+            edge_writes: EdgeWrites::FailFast,
+            queue_limit: 256,
+            queue_timeout: Duration::from_secs(60),
         }
     }
 }

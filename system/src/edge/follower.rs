@@ -171,7 +171,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
     async fn rebuild(&self) -> Result<(), String> {
         let primary = self.ctx.primary();
         let mut stream = self.ctx.connect(&primary, REPL_PORT).await.map_err(|e| e.to_string())?;
-        wire::send(&mut stream, &ReplRequest::Snapshot).await.map_err(|e| e.to_string())?;
+        wire::send(&mut stream, &ReplRequest::Snapshot { standby: self.standby }).await.map_err(|e| e.to_string())?;
         let reply = timeout(self.ctx.config.request_timeout, wire::recv(&mut stream)).await;
         let snapshot = match reply {
             Ok(Ok(ReplMessage::Snapshot(s))) => s,

@@ -13,5 +13,6 @@ pub mod node;
 pub mod pop;
 pub mod primary;
 pub mod proto;
+pub mod queue;
 pub mod replication;
 pub mod store;

@@ -1,7 +1,8 @@
 //! An edge PoP (DESIGN.md, System A): answers its region's users from a local SQLite replica,
 //! forwards writes to the primary and returns their position, and serves read-your-writes by
 //! position: a read that carries a position the replica has not applied waits up to `ryw_wait`
-//! for it, and otherwise is served by the primary.
+//! for it, and otherwise is served by the primary. A write no primary acknowledges fails at once
+//! or is held and replayed (`queue`), as the failover settings say.
 
 use std::cell::RefCell;
 use std::io;
@@ -10,10 +11,12 @@ use std::rc::Rc;
 use tokio::task::spawn_local;
 use tokio::time::timeout;
 
+use super::config::EdgeWrites;
 use super::follower::{Follower, Upstream};
 use super::frame::Point;
 use super::node::{Ctx, dump, reject, route_only};
 use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
+use super::queue::EdgeQueue;
 use super::store::Store;
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
@@ -33,9 +36,10 @@ pub async fn run<N: Net, T: Telemetry>(
     spawn_local(ctx.clone().discover_route());
     let pool = Pool::default();
     spawn_local(warm(ctx.clone(), pool.clone()));
+    let queue = Rc::new(EdgeQueue::default());
     loop {
         let (stream, peer) = listener.accept().await?;
-        spawn_local(serve_client(replica.clone(), pool.clone(), stream, peer));
+        spawn_local(serve_client(replica.clone(), pool.clone(), queue.clone(), stream, peer));
     }
 }
 
@@ -47,6 +51,7 @@ type Pool<S> = Rc<RefCell<Vec<(String, S)>>>;
 async fn serve_client<N: Net, T: Telemetry>(
     replica: Rc<Follower<N, T>>,
     pool: Pool<N::Stream>,
+    queue: Rc<EdgeQueue>,
     mut stream: N::Stream,
     peer: String,
 ) {
@@ -65,7 +70,10 @@ async fn serve_client<N: Net, T: Telemetry>(
                     None => forward(&replica.ctx, upstream, &request).await,
                 },
             },
-            Request::Write(_) => forward(&replica.ctx, upstream, &request).await,
+            Request::Write(_) => match replica.ctx.config.failover.edge_writes {
+                EdgeWrites::FailFast => forward(&replica.ctx, upstream, &request).await,
+                EdgeWrites::Queue => queue.write(&replica.ctx, || forward(&replica.ctx, upstream, &request)).await,
+            },
             Request::Dump => dump(&replica.store.borrow()),
         };
         if wire::send(&mut stream, &response).await.is_err() {

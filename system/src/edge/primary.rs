@@ -13,14 +13,14 @@ use std::io;
 use std::rc::Rc;
 
 use tokio::io::split;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, spawn_local};
 use tokio::time::{Instant, timeout};
 
 use super::batch::BatchPolicy;
 use super::config::StandbyMode;
 use super::follower::{Follower, Upstream};
-use super::frame::{Frame, Lsn};
+use super::frame::Lsn;
 use super::node::{Ctx, dump, raise, reject};
 use super::proto::{
     ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
@@ -39,14 +39,24 @@ pub struct Primary<N, T> {
     lease_until: Cell<Instant>,
     /// The follower task while this node is a standby.
     following: RefCell<Option<JoinHandle<()>>>,
-    pub frames: broadcast::Sender<Frame>,
-    standby_acked: watch::Sender<Lsn>,
+    /// The last LSN this node committed as primary; streams to the standby follow it.
+    committed: watch::Sender<Lsn>,
+    /// The last LSN durable as the standby mode requires: held by the synchronous standby, or
+    /// committed when no synchronous standby is attached (async mode, or none attached). Writes are
+    /// acknowledged, and frames streamed to distributors and served to replicas, only up to it.
+    durable: watch::Sender<Lsn>,
     standbys_attached: Cell<usize>,
 }
 
 impl<N: Net, T: Telemetry> Primary<N, T> {
     pub fn head(&self) -> Lsn {
         self.store.borrow().position().map(|p| p.lsn).unwrap_or(0)
+    }
+
+    /// The LSN a subscriber's stream may reach: the standby gets every committed frame, any other
+    /// follower only durable ones, so that no replica serves a row the primary's loss could take.
+    pub fn released(&self, standby: bool) -> &watch::Sender<Lsn> {
+        if standby { &self.committed } else { &self.durable }
     }
 
     /// Whether this node may acknowledge a write now, and if not, why.
@@ -69,7 +79,12 @@ impl<N: Net, T: Telemetry> Primary<N, T> {
         self.generation.set(generation);
         self.ctx.emit(NodeEvent::RoleChanged { role, generation, reason: reason.to_string() });
         match role {
-            Role::Primary => self.lease_until.set(Instant::now() + self.ctx.config.failover.lease),
+            Role::Primary => {
+                self.lease_until.set(Instant::now() + self.ctx.config.failover.lease);
+                // What a promoted standby holds is the new lineage: durable by definition.
+                self.committed.send_replace(self.head());
+                self.durable.send_replace(self.head());
+            }
             Role::Standby => {
                 let follower = Follower::new(self.ctx.clone(), self.store.clone(), Upstream::Primary, true);
                 *self.following.borrow_mut() = Some(spawn_local(follower.run()));
@@ -139,8 +154,8 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>
         // A booting primary acknowledges nothing until the control plane confirms it.
         lease_until: Cell::new(Instant::now()),
         following: RefCell::new(None),
-        frames: broadcast::channel(4096).0,
-        standby_acked: watch::channel(position.lsn).0,
+        committed: watch::channel(position.lsn).0,
+        durable: watch::channel(position.lsn).0,
         standbys_attached: Cell::new(0),
     });
     if role == Role::Standby {
@@ -204,8 +219,8 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
         Err(e) => return Response::Error(e.to_string()),
     };
     if p.ctx.config.standby_mode == StandbyMode::Sync && p.standbys_attached.get() > 0 {
-        let mut acked = p.standby_acked.subscribe();
-        let confirmed = timeout(p.ctx.config.request_timeout, acked.wait_for(|a| *a >= lsn)).await;
+        let mut durable = p.durable.subscribe();
+        let confirmed = timeout(p.ctx.config.request_timeout, durable.wait_for(|a| *a >= lsn)).await;
         if !matches!(confirmed, Ok(Ok(_))) {
             return Response::Error(format!("standby did not confirm frame {lsn}; write not acknowledged"));
         }
@@ -217,7 +232,8 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
     }
 }
 
-/// Commits a write as a frame, reports it and hands it to the replication streams.
+/// Commits a write as a frame, reports it and releases it to the replication streams (to all of
+/// them at once unless a synchronous standby must hold it first).
 fn commit<N: Net, T: Telemetry>(p: &Primary<N, T>, op: &WriteOp) -> Result<(Lsn, u64), String> {
     let frame = p.store.borrow_mut().commit(op, p.generation.get()).map_err(|e| e.to_string())?;
     let at = (frame.lsn, frame.generation);
@@ -228,7 +244,10 @@ fn commit<N: Net, T: Telemetry>(p: &Primary<N, T>, op: &WriteOp) -> Result<(Lsn,
         seq: op.seq,
         payload_bytes: frame.payload.len(),
     });
-    let _ = p.frames.send(frame);
+    raise(&p.committed, frame.lsn);
+    if p.ctx.config.standby_mode == StandbyMode::Async || p.standbys_attached.get() == 0 {
+        raise(&p.durable, frame.lsn);
+    }
     Ok(at)
 }
 
@@ -268,13 +287,17 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                     p.standbys_attached.set(p.standbys_attached.get() + 1);
                     spawn_local(read_standby_acks(p.clone(), r, peer.clone()));
                 }
-                let _ = replication::stream(p.clone(), &mut w, &peer, next, policy).await;
+                let _ = replication::stream(p.clone(), &mut w, &peer, next, policy, standby).await;
                 if standby {
                     p.standbys_attached.set(p.standbys_attached.get() - 1);
                 }
                 return;
             }
+            // Re-requests come from distributors (a standby re-subscribes instead): durable frames
+            // only, and none at all before they are.
+            ReplRequest::Fetch { from, .. } if from > *p.durable.borrow() => Ok(()),
             ReplRequest::Fetch { from, to } => {
+                let to = to.min(*p.durable.borrow());
                 let frames = p.store.borrow().frames(from, to).ok().flatten();
                 match frames {
                     Some(frames) => send_batch(&mut w, &p.ctx.telemetry, &peer, &frames).await,
@@ -284,15 +307,13 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                     }
                 }
             }
-            ReplRequest::Snapshot => {
-                let snapshot = p.store.borrow_mut().snapshot();
-                match snapshot {
-                    Ok(s) => {
-                        p.ctx.emit(NodeEvent::SnapshotServed { lsn: s.position.lsn, bytes: s.db.len() });
-                        wire::send(&mut w, &ReplMessage::Snapshot(s)).await
-                    }
-                    Err(_) => return,
+            ReplRequest::Snapshot { standby } => {
+                let Ok(s) = p.store.borrow_mut().snapshot() else { return };
+                if !standby && !durable_within(&p, s.position.lsn).await {
+                    return;
                 }
+                p.ctx.emit(NodeEvent::SnapshotServed { lsn: s.position.lsn, bytes: s.db.len() });
+                wire::send(&mut w, &ReplMessage::Snapshot(s)).await
             }
             ReplRequest::StandbyAck { .. } => Ok(()),
         };
@@ -300,6 +321,13 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
             return;
         }
     }
+}
+
+/// Whether frame `lsn` becomes durable within the request timeout (a snapshot for a replica is
+/// sent only then).
+async fn durable_within<N: Net, T: Telemetry>(p: &Primary<N, T>, lsn: Lsn) -> bool {
+    let mut durable = p.durable.subscribe();
+    matches!(timeout(p.ctx.config.request_timeout, durable.wait_for(|d| *d >= lsn)).await, Ok(Ok(_)))
 }
 
 async fn read_standby_acks<N: Net, T: Telemetry, R: tokio::io::AsyncRead + Unpin>(
@@ -310,7 +338,7 @@ async fn read_standby_acks<N: Net, T: Telemetry, R: tokio::io::AsyncRead + Unpin
     loop {
         match wire::recv::<_, ReplRequest>(&mut r).await {
             Ok(ReplRequest::StandbyAck { lsn }) => {
-                raise(&p.standby_acked, lsn);
+                raise(&p.durable, lsn);
             }
             Ok(_) => {}
             Err(e) => return reject(&p.ctx, &peer, e),

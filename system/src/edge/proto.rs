@@ -107,8 +107,8 @@ pub enum ReplRequest {
     Subscribe { from: Option<Lsn>, prev_checksum: u64, standby: bool },
     /// Resend the frames `from..=to`.
     Fetch { from: Lsn, to: Lsn },
-    /// Send the whole database.
-    Snapshot,
+    /// Send the whole database (to a replica, once it is durable).
+    Snapshot { standby: bool },
     /// The standby holds every frame up to `lsn`.
     StandbyAck { lsn: Lsn },
 }

@@ -7,7 +7,6 @@
 use std::rc::Rc;
 
 use tokio::io::AsyncWrite;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use super::batch::{BatchPolicy, Batcher};
@@ -60,44 +59,43 @@ pub fn start_of<N: Net, T: Telemetry>(p: &Primary<N, T>, from: Option<Lsn>, prev
     }
 }
 
-/// Streams the primary's frames from `next` on until the subscriber goes away.
+/// Streams the primary's frames from `next` on until the subscriber goes away: every committed
+/// frame to the standby, only durable ones to anyone else (`Primary::released`). Released frames
+/// are read from the retained log, so a subscriber never misses one however far it lags.
 pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
     p: Rc<Primary<N, T>>,
     w: &mut W,
     peer: &str,
     mut next: Lsn,
     policy: BatchPolicy,
+    standby: bool,
 ) -> Result<(), WireError> {
-    let mut live = p.frames.subscribe();
+    let mut released = p.released(standby).subscribe();
     let mut batcher = Batcher::new(policy);
     let mut heartbeat = interval(p.ctx.config.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    next = match backlog(&p, w, peer, next, policy).await? {
-        Some(n) => n,
-        None => return Ok(()),
-    };
+    let upto = *released.borrow_and_update();
+    let Some(frames) = retained(&p, w, next, upto).await? else { return Ok(()) };
+    for chunk in chunks(&frames, policy.max_bytes) {
+        send_batch(w, &p.ctx.telemetry, peer, chunk).await?;
+    }
+    next = next.max(upto + 1);
     loop {
         let deadline = batcher.deadline();
         tokio::select! {
             biased;
-            frame = live.recv() => match frame {
-                Ok(frame) if frame.lsn >= next => {
-                    next = frame.lsn + 1;
+            changed = released.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let upto = *released.borrow_and_update();
+                let Some(frames) = retained(&p, w, next, upto).await? else { return Ok(()) };
+                next = next.max(upto + 1);
+                for frame in frames {
                     if let Some(batch) = batcher.push(frame, Instant::now()) {
                         send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
                     }
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => {
-                    if let Some(batch) = batcher.take() {
-                        send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
-                    }
-                    next = match backlog(&p, w, peer, next, policy).await? {
-                        Some(n) => n,
-                        None => return Ok(()),
-                    };
-                }
-                Err(RecvError::Closed) => return Ok(()),
             },
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 if let Some(batch) = batcher.take() {
@@ -105,35 +103,32 @@ pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
                 }
             }
             _ = heartbeat.tick() => {
-                wire::send(w, &ReplMessage::Heartbeat { head: p.head() }).await?;
+                // Announces only what the subscriber may have: a replica asks again for frames
+                // announced but not received.
+                let head = *released.borrow();
+                wire::send(w, &ReplMessage::Heartbeat { head }).await?;
             }
         }
     }
 }
 
-/// Sends the retained frames from `next` to the head; `None` when they are no longer retained
-/// (the subscriber has been told to rebuild).
-async fn backlog<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
+/// The retained frames `next..=upto` (none when `next` is beyond `upto`); `None` when they are no
+/// longer retained, after telling the subscriber to rebuild.
+async fn retained<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
     p: &Primary<N, T>,
     w: &mut W,
-    peer: &str,
     next: Lsn,
-    policy: BatchPolicy,
-) -> Result<Option<Lsn>, WireError> {
-    let head = p.head();
-    if next > head {
-        return Ok(Some(next));
+    upto: Lsn,
+) -> Result<Option<Vec<Frame>>, WireError> {
+    if next > upto {
+        return Ok(Some(Vec::new()));
     }
-    let frames = p.store.borrow().frames(next, head).ok().flatten();
-    let Some(frames) = frames else {
+    let frames = p.store.borrow().frames(next, upto).ok().flatten();
+    if frames.is_none() {
         let reason = format!("frames from {next} are no longer retained");
         wire::send(w, &ReplMessage::Behind { from: next, reason }).await?;
-        return Ok(None);
-    };
-    for chunk in chunks(&frames, policy.max_bytes) {
-        send_batch(w, &p.ctx.telemetry, peer, chunk).await?;
     }
-    Ok(Some(head + 1))
+    Ok(frames)
 }
 
 /// Splits frames into runs of at most `max_bytes` payload (at least one frame each).
