@@ -39,12 +39,7 @@ fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
 
 #[test]
 fn faster_health_checks_fail_over_faster() {
-    let mut s = load("primary-crash-sync");
-    s.failover.health_interval.0 = Duration::from_secs(1);
-    s.failover.health_timeout.0 = Duration::from_millis(500);
-    s.failover.failover_after.0 = Duration::from_secs(3);
-    s.failover.lease.0 = Duration::from_secs(2);
-    let r = run(&s);
+    let r = run(&load("primary-crash-fast-checks"));
     let failover = r.failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     assert!(failover < 10.0, "1 s checks fail over in under 10 s, took {failover}s");
     assert!(r.checks.fired().is_empty(), "{}", r.text());
