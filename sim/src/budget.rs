@@ -222,6 +222,7 @@ mod tests {
             },
             failover: None,
             timeline: vec![],
+            charts: Default::default(),
         }
     }
 

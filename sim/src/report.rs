@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::charts::{self, Charts};
 use crate::check::{self, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
 use crate::metrics::{self, RegionLatency, Replication, Summary};
@@ -32,6 +33,8 @@ pub struct RunReport {
     pub failover: Option<Failover>,
     pub timeline: Vec<String>,
     pub checks: Checks,
+    /// What `report.html` draws (`charts`).
+    pub charts: Charts,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -108,6 +111,7 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
             convergence: convergence::check(&finals, &primary, &down),
             split_brain: split_brain::check(&requests, &timeline::promotions(&events)),
         },
+        charts: charts::of(scenario.hosts(), &events, &requests),
     }
 }
 
