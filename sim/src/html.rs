@@ -31,7 +31,8 @@ fn verdict_class(v: Verdict) -> &'static str {
 }
 
 pub fn render(s: &SuiteSummary) -> String {
-    let title = format!("edgesim suite {}: {} ({} runs)", s.suite, s.verdict.label(), s.entries.len());
+    let runs = if s.entries.len() == 1 { "run" } else { "runs" };
+    let title = format!("edgesim suite {}: {} ({} {runs})", s.suite, s.verdict.label(), s.entries.len());
     let mut o = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         escape(&title),

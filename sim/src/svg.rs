@@ -201,7 +201,7 @@ fn tail(q: f64) -> f64 {
 
 /// Latency by percentile: one line per series, solid for reads and dashed for writes.
 pub fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String {
-    let (w, h, left, right, top, bottom) = (380.0, 260.0, 60.0, 365.0, 36.0, 230.0);
+    let (w, h, left, right, top, bottom) = (360.0, 260.0, 60.0, 345.0, 36.0, 230.0);
     let axis = LogAxis::covering(series_of.iter().flat_map(|(_, v, _)| v.iter().copied()));
     let mut o = format!(
         r#"<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">{}</text>"#,

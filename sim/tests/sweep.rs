@@ -98,7 +98,8 @@ fn files(reference: Result<SuiteSummary, String>, own: &[(String, u64)]) -> Resu
         let committed = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         if committed != text {
             return Err(format!(
-                "{} is not what summary.json renders (- committed, + rendered):\n{}\nregenerate: {REGENERATE}",
+                "{} is not what summary.json renders (- committed, + rendered):\n{}\nregenerate: {REGENERATE}\n\
+                 (after a change of rendering only: edgesim merge {REFERENCE}/summary.json --out {REFERENCE})",
                 path.display(),
                 diff(&committed, &text)
             )
