@@ -263,6 +263,7 @@ mod tests {
             failover: None,
             timeline: vec![],
             status: None,
+            charts: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::summary::SuiteSummary;
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, replay_at_build};
 
 /// Text escaped for XML content and attribute values. Characters XML 1.0 cannot hold (control
 /// characters other than tab and line breaks) become U+FFFD.
@@ -57,7 +57,7 @@ pub fn render(s: &SuiteSummary) -> String {
             e.verdict.label(),
             escape(&failures.join("; ")),
             escape(&failures.join("\n")),
-            escape(&e.replay)
+            escape(&replay_at_build(&e.replay))
         );
     }
     o.push_str("  </testsuite>\n</testsuites>\n");
@@ -85,7 +85,7 @@ mod tests {
         assert!(xml.contains(r#"<testsuites name="s&amp;t" tests="2" failures="1" errors="0">"#), "{xml}");
         assert!(xml.contains(r#"<testcase classname="a" name="a seed 1" file="a.toml"></testcase>"#), "{xml}");
         assert!(xml.contains(r#"message="budget broken: read_p99 &lt; 1ms (was 9.6ms)""#), "{xml}");
-        assert!(xml.contains("replay: edgesim run b.toml --seed 7</failure>"), "{xml}");
+        assert!(xml.contains("replay: edgesim run b.toml --seed 7   # edgesim built from commit "), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), xml.matches("</testcase>").count());
     }
 }

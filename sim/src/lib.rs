@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod budget;
+pub mod charts;
 pub mod check;
 pub mod determinism;
 pub mod events;
 pub mod faults;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod metrics;
@@ -16,6 +18,7 @@ pub mod shard;
 pub mod status;
 pub mod suite;
 pub mod summary;
+pub mod svg;
 pub mod timeline;
 pub mod turmoil_net;
 pub mod units;

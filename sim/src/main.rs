@@ -12,7 +12,7 @@ use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
 use edgesim::shard::Shard;
 use edgesim::summary::{self, Entry, SuiteSummary};
-use edgesim::verdict::{Verdict, judge, replay};
+use edgesim::verdict::{Verdict, judge, replay, replay_at_build};
 use edgesim::world::simulate;
 use edgesim::{determinism, suite};
 
@@ -44,6 +44,9 @@ enum Command {
         /// Write the event log as JSON Lines here (schema: docs/EVENTS.md).
         #[arg(long)]
         events: Option<PathBuf>,
+        /// Write the run's HTML report (timeline, latency, replication lag) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print nothing but the event-log hash.
         #[arg(long)]
         quiet: bool,
@@ -52,7 +55,7 @@ enum Command {
         timeline: bool,
     },
     /// Run scenario files, or every scenario of a directory, over seeds; print a table and write
-    /// summary.json, junit.xml and report.md. Exit codes as `run`.
+    /// summary.json, junit.xml, report.md and report.html. Exit codes as `run`.
     Suite {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -69,8 +72,8 @@ enum Command {
         #[arg(long, value_name = "K/N")]
         shard: Option<Shard>,
     },
-    /// Merge shards' summary.json files into one summary, junit.xml and report.md, as if the suite
-    /// had run unsharded. Exit code: the merged verdict's, as `suite`.
+    /// Merge shards' summary.json files into one summary, junit.xml, report.md and report.html, as
+    /// if the suite had run unsharded. Exit code: the merged verdict's, as `suite`.
     Merge {
         #[arg(required = true, value_name = "SUMMARY.json")]
         summaries: Vec<PathBuf>,
@@ -106,7 +109,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run { scenario, seed, json, events, quiet, timeline } => {
+        Command::Run { scenario, seed, json, events, html, quiet, timeline } => {
             let scenario = Scenario::load(&scenario)?;
             let seed = seed.unwrap_or(scenario.seed);
             let total = scenario.duration + scenario.settle;
@@ -134,6 +137,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(path) = json {
                 create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
             }
+            if let Some(path) = html {
+                let run = SuiteSummary::new(&scenario.name, vec![Entry::new(&scenario, seed, Ok(&report))]);
+                create(&path)?.write_all(edgesim::html::render(&run).as_bytes())?;
+            }
             let judgement = judge(&scenario, &report);
             if quiet {
                 println!("{}", report.event_log_hash);
@@ -153,7 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     println!("checkers fired: {}", judgement.fired_checkers.join(", "));
                 }
                 if judgement.verdict != Verdict::Pass {
-                    println!("replay: {}", replay(&scenario.path, seed));
+                    println!("replay: {}", replay_at_build(&replay(&scenario.path, seed)));
                 }
             }
             std::io::stdout().flush()?;
@@ -166,10 +173,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let scenarios = suite::collect(&paths)?;
             let runs = suite::runs(&scenarios, seeds, shard);
             let total = runs.len();
-            let finished = AtomicUsize::new(0);
+            let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
             let outcomes = suite::run(runs, jobs, &|o| {
+                let passed = o.report.as_ref().is_ok_and(|r| judge(&o.scenario, r).verdict == Verdict::Pass);
+                let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
                 let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!("[{n}/{total}] {} seed {} ({:.1}s wall)", o.scenario.name, o.seed, o.wall_seconds);
+                if tty {
+                    let bar = suite::progress(n, total, failed, started.elapsed().as_secs_f64());
+                    eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
+                } else {
+                    eprintln!("[{n}/{total}] {} seed {} ({:.1}s wall)", o.scenario.name, o.seed, o.wall_seconds);
+                }
             });
             finish(SuiteSummary::new(&name, outcomes.iter().map(Entry::of).collect()), &out)
         }
@@ -202,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
     print!("{}", suite::table(&summary));
     for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
-        println!("{} seed {}: {}; replay: {}", e.scenario, e.seed, e.failures().join("; "), e.replay);
+        println!("{} seed {}: {}; replay: {}", e.scenario, e.seed, e.failures().join("; "), replay_at_build(&e.replay));
     }
     summary.write(out)?;
     println!("{}: wrote {} in {}", summary.verdict.label(), summary::FILES.join(", "), out.display());

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::summary::{COLUMNS, SuiteSummary};
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, replay_at_build};
 
 /// Text that cannot break a table cell.
 fn cell(text: &str) -> String {
@@ -29,7 +29,7 @@ pub fn render(s: &SuiteSummary) -> String {
         for f in e.failures() {
             let _ = writeln!(o, "- {f}");
         }
-        let _ = writeln!(o, "- replay: `{}`", e.replay);
+        let _ = writeln!(o, "- replay: `{}`", replay_at_build(&e.replay));
     }
     o
 }
@@ -45,8 +45,8 @@ mod tests {
             SuiteSummary::new("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
         let md = render(&s);
         assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
-        assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | pass |"), "{md}");
+        assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | - | - | - | pass |"), "{md}");
         assert!(md.contains("### b seed 2: checker fired\n\n- checker fired: read-your-writes\n"), "{md}");
-        assert!(md.contains("- replay: `edgesim run b.toml --seed 2`"), "{md}");
+        assert!(md.contains("- replay: `edgesim run b.toml --seed 2   # edgesim built from commit "), "{md}");
     }
 }

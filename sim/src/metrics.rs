@@ -34,6 +34,10 @@ impl Recorder {
     pub fn record(&mut self, us: u64) {
         self.0.saturating_record(us.max(1));
     }
+    /// The value at quantile `q` in microseconds; `None` without samples.
+    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+        (!self.0.is_empty()).then(|| self.0.value_at_quantile(q))
+    }
     pub fn summary(&self) -> Summary {
         let ms = |us: u64| us as f64 / 1000.0;
         if self.0.is_empty() {

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::charts::{self, Charts};
 use crate::check::{self, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
 use crate::metrics::{self, RegionLatency, Replication, Summary};
@@ -35,6 +36,8 @@ pub struct RunReport {
     pub checks: Checks,
     /// The status page's figures, for a status page scenario (whose edge figures are empty).
     pub status: Option<StatusReport>,
+    /// What `report.html` draws (`charts`).
+    pub charts: Charts,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -103,6 +106,7 @@ impl RunReport {
                 split_brain: Default::default(),
             },
             status: None,
+            charts: charts::of(scenario.hosts(), events, &[]),
         }
     }
 
@@ -144,6 +148,7 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
             convergence: convergence::check(&finals, &primary, &down),
             split_brain: split_brain::check(&requests, &timeline::promotions(&events)),
         },
+        charts: charts::of(scenario.hosts(), &events, &requests),
         ..RunReport::blank(scenario, seed, log, &events)
     }
 }

@@ -99,19 +99,44 @@ pub fn run(runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&Outcome) + S
     results.into_iter().map(|(_, o)| o).collect()
 }
 
+/// The progress bar of a suite on a terminal: `[#####-----] 12/24 runs, 3 failed, eta 40s`, the
+/// estimate from the wall time the finished runs took.
+pub fn progress(done: usize, total: usize, failed: usize, elapsed_s: f64) -> String {
+    const WIDTH: usize = 20;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let eta = if done == 0 { 0.0 } else { elapsed_s / done as f64 * total.saturating_sub(done) as f64 };
+    format!(
+        "[{}{}] {done}/{total} runs, {failed} failed, eta {eta:.0}s  ",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled)
+    )
+}
+
 /// The suite's table, one line per run.
 pub fn table(summary: &SuiteSummary) -> String {
-    let mut out = format!("{:<22} {:>6}", "scenario", "seed");
+    let mut out = format!("{:<30} {:>6}", "scenario", "seed");
     for (header, _) in COLUMNS {
         out.push_str(&format!(" {header:>10}"));
     }
     out.push_str("  verdict\n");
     for e in &summary.entries {
-        out.push_str(&format!("{:<22} {:>6}", e.scenario, e.seed));
+        out.push_str(&format!("{:<30} {:>6}", e.scenario, e.seed));
         for (_, metric) in COLUMNS {
             out.push_str(&format!(" {:>10}", e.cell(metric)));
         }
         out.push_str(&format!("  {}\n", e.verdict.label()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress;
+
+    #[test]
+    fn the_progress_bar_fills_and_estimates_what_is_left() {
+        assert_eq!(progress(5, 20, 1, 10.0), "[#####---------------] 5/20 runs, 1 failed, eta 30s  ");
+        assert_eq!(progress(20, 20, 0, 40.0), "[####################] 20/20 runs, 0 failed, eta 0s  ");
+        assert_eq!(progress(0, 0, 0, 0.0), "[####################] 0/0 runs, 0 failed, eta 0s  ");
+    }
 }

@@ -10,15 +10,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::METRICS;
+use crate::charts::Charts;
+use crate::report::RunReport;
+use crate::scenario::Scenario;
 use crate::suite::Outcome;
 use crate::verdict::{Verdict, judge, replay};
-use crate::{junit, markdown};
+use crate::{html, junit, markdown};
 
 /// Version of `summary.json`; bump it when its shape changes.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// The files a suite writes into its output directory.
-pub const FILES: [&str; 3] = ["summary.json", "junit.xml", "report.md"];
+pub const FILES: [&str; 4] = ["summary.json", "junit.xml", "report.md", "report.html"];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +51,8 @@ pub struct Entry {
     pub metrics: BTreeMap<String, f64>,
     pub event_log_hash: Option<String>,
     pub replay: String,
+    /// What `report.html` draws of the run (`charts`); `None` when the run could not complete.
+    pub charts: Option<Charts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,23 +75,26 @@ pub enum SummaryError {
 
 impl Entry {
     pub fn of(o: &Outcome) -> Entry {
-        let (judgement, report) = match &o.report {
-            Ok(report) => (Some(judge(&o.scenario, report)), Some(report)),
-            Err(_) => (None, None),
-        };
+        Entry::new(&o.scenario, o.seed, o.report.as_ref())
+    }
+
+    /// The entry of one run of `scenario`: its report, or the harness error that stopped it.
+    pub fn new(scenario: &Scenario, seed: u64, report: Result<&RunReport, &String>) -> Entry {
+        let judgement = report.ok().map(|r| judge(scenario, r));
         Entry {
-            scenario: o.scenario.name.clone(),
-            path: o.scenario.path.clone(),
-            seed: o.seed,
+            scenario: scenario.name.clone(),
+            path: scenario.path.clone(),
+            seed,
             verdict: judgement.as_ref().map_or(Verdict::Error, |j| j.verdict),
             failed_budgets: judgement.as_ref().map_or(vec![], |j| j.failed_budgets.clone()),
             fired_checkers: judgement.map_or(vec![], |j| j.fired_checkers),
-            error: o.report.as_ref().err().cloned(),
+            error: report.err().cloned(),
             metrics: report.map_or(BTreeMap::new(), |r| {
                 METRICS.iter().filter_map(|m| Some((m.name.to_string(), m.value(r)?))).collect()
             }),
-            event_log_hash: report.map(|r| r.event_log_hash.clone()),
-            replay: replay(&o.scenario.path, o.seed),
+            event_log_hash: report.ok().map(|r| r.event_log_hash.clone()),
+            replay: replay(&scenario.path, seed),
+            charts: report.ok().map(|r| r.charts.clone()),
         }
     }
 
@@ -108,13 +116,16 @@ impl Entry {
 }
 
 /// The columns of the suite tables: header and metric.
-pub const COLUMNS: [(&str, &str); 6] = [
+pub const COLUMNS: [(&str, &str); 9] = [
     ("read p99", "read_p99"),
     ("write p99", "write_p99"),
     ("lag p99", "lag_p99"),
     ("ryw", "ryw_violations"),
     ("lost", "lost_acked_writes"),
     ("diverged", "diverged_nodes"),
+    ("page avail", "page_availability"),
+    ("stale p99", "staleness_p99"),
+    ("notif lost", "notifications_lost"),
 ];
 
 impl SuiteSummary {
@@ -174,7 +185,7 @@ impl SuiteSummary {
         serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
     }
 
-    /// Writes `summary.json`, `junit.xml` and `report.md` into `dir`, creating it.
+    /// Writes `summary.json`, `junit.xml`, `report.md` and `report.html` into `dir`, creating it.
     pub fn write(&self, dir: &Path) -> Result<(), SummaryError> {
         let write = |name: &str, text: String| {
             let path = dir.join(name);
@@ -184,7 +195,8 @@ impl SuiteSummary {
         };
         write(FILES[0], self.json())?;
         write(FILES[1], junit::render(self))?;
-        write(FILES[2], markdown::render(self))
+        write(FILES[2], markdown::render(self))?;
+        write(FILES[3], html::render(self))
     }
 }
 
@@ -223,6 +235,7 @@ pub(crate) mod tests {
             metrics: [("read_p99".to_string(), 9.583), ("ryw_violations".to_string(), 0.0)].into(),
             event_log_hash: Some("00ff".into()),
             replay: replay(path, seed),
+            charts: None,
         }
     }
 

@@ -55,9 +55,17 @@ pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
     Judgement { verdict, failed_budgets, fired_checkers }
 }
 
+/// The commit this edgesim was built from (`unknown` outside a git checkout).
+pub const COMMIT: &str = env!("EDGESIM_COMMIT");
+
 /// The command that runs one seed of a scenario again.
 pub fn replay(path: &str, seed: u64) -> String {
     format!("edgesim run {path} --seed {seed}")
+}
+
+/// A replay command as printed with a failure: with the build it needs.
+pub fn replay_at_build(replay: &str) -> String {
+    format!("{replay}   # edgesim built from commit {COMMIT}")
 }
 
 #[cfg(test)]

@@ -51,13 +51,24 @@ fn a_broken_budget_exits_1_and_names_the_budget() {
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(junit.contains(r#"tests="4" failures="2" errors="0""#), "{junit}");
     assert!(junit.contains(r#"message="budget broken: write_p99 &lt; 1ms (was "#), "{junit}");
-    assert!(junit.contains(&format!("replay: edgesim run {tight} --seed 2</failure>")), "{junit}");
+    let at_build =
+        format!("replay: edgesim run {tight} --seed 2   # edgesim built from commit {}", edgesim::verdict::COMMIT);
+    assert!(junit.contains(&at_build), "{junit}");
+    assert!(edgesim::verdict::COMMIT.len() == 12 || edgesim::verdict::COMMIT == "unknown");
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains(r#""verdict": "budget_broken""#) && summary.contains(r#""exit_code": 1"#), "{summary}");
     assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("### tight seed 1: budget broken"));
 
-    let (code, stdout, _) = edgesim(&["run", &tight, "--seed", "1"]);
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<li>budget broken: write_p99 &lt; 1ms (was "), "{page}");
+    assert_eq!(page.matches("<svg class=\"timeline\"").count(), 4, "a timeline per run");
+
+    let html = dir.join("run/tight.html");
+    let (code, stdout, _) = edgesim(&["run", &tight, "--seed", "1", "--html", s(&html)]);
     assert_eq!(code, 1, "run exits 1 too: {stdout}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>tight seed 1: <span class=\"fail\">budget broken</span></h2>"), "{page}");
+    assert_eq!(page.matches("<svg class=\"timeline\"").count(), 1);
 }
 
 #[test]
@@ -97,7 +108,7 @@ fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
         edgesim(&["merge", s(&dir.join("two/summary.json")), s(&dir.join("one/summary.json")), "--out", s(&merged)]);
     assert_eq!(code, 1, "merge exits with the merged verdict: {stdout}{stderr}");
     assert!(std::fs::read(merged.join("summary.json")).unwrap() == whole, "merged summary differs");
-    for file in ["junit.xml", "report.md"] {
+    for file in ["junit.xml", "report.md", "report.html"] {
         assert_eq!(
             std::fs::read_to_string(merged.join(file)).unwrap(),
             std::fs::read_to_string(dir.join("whole").join(file)).unwrap()

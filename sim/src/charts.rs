@@ -1,0 +1,403 @@
+//! The chart data of one run, computed from its event log: a timeline of lanes (one per host) with
+//! marks (time, kind, label) and spans (a host down, a host cut off), latency distributions per
+//! region at fixed quantiles, and replication lag over time per region. It is compact and
+//! serializable, so `summary.json` carries it and `merge` can draw what the shards ran
+//! (`html`, `svg`). The lane model is generic: a lane is a host name, a mark or span names its lane.
+
+use std::collections::BTreeMap;
+
+use edgesim_system::telemetry::NodeEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::check::Request;
+use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::metrics::Recorder;
+
+/// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
+pub const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+/// At most this many time buckets in the lag chart, and in the timeline's request-outcome marks.
+const BUCKETS: u64 = 120;
+
+/// What a mark or a span shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A host stopped (crash, silent crash); as a span, the time it was down.
+    Down,
+    /// A host's software started again.
+    Up,
+    /// A partition or hold began; as a span, the time a host was cut off from some peers.
+    Cut,
+    /// A partition or hold was lifted.
+    Heal,
+    /// Any other fault (latency, loss).
+    Fault,
+    /// A health check missed, a failure confirmed, a recovery.
+    Health,
+    /// Fencing, promotion, the first write of a new generation, a failover found impossible.
+    Failover,
+    /// A node changed role.
+    Role,
+    /// A follower detected a gap or rebuilt from a snapshot.
+    Repair,
+    /// Requests that ended in an error, or input a node refused.
+    Error,
+    /// Requests that timed out.
+    Timeout,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 11] = [
+        Kind::Down,
+        Kind::Up,
+        Kind::Cut,
+        Kind::Heal,
+        Kind::Fault,
+        Kind::Health,
+        Kind::Failover,
+        Kind::Role,
+        Kind::Repair,
+        Kind::Error,
+        Kind::Timeout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Down => "down",
+            Kind::Up => "up",
+            Kind::Cut => "cut",
+            Kind::Heal => "heal",
+            Kind::Fault => "fault",
+            Kind::Health => "health",
+            Kind::Failover => "failover",
+            Kind::Role => "role",
+            Kind::Repair => "repair",
+            Kind::Error => "error",
+            Kind::Timeout => "timeout",
+        }
+    }
+
+    /// The kind of a fault, by the first word of its description (`faults::Action`'s display).
+    fn of_fault(fault: &str) -> Kind {
+        match fault.split(' ').next() {
+            Some("crash" | "silent") => Kind::Down,
+            Some("restart") => Kind::Up,
+            Some("partition" | "hold") => Kind::Cut,
+            Some("repair" | "release") => Kind::Heal,
+            _ => Kind::Fault,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    pub at_ms: u64,
+    pub lane: String,
+    pub kind: Kind,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub lane: String,
+    pub kind: Kind,
+    pub label: String,
+}
+
+/// Latency in milliseconds at each of `QUANTILES`; empty when there was no sample.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distributions {
+    pub read: Vec<f64>,
+    pub write: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charts {
+    /// Simulated length of the run.
+    pub end_ms: u64,
+    /// Lanes top to bottom: host names.
+    pub lanes: Vec<String>,
+    pub spans: Vec<Span>,
+    pub marks: Vec<Mark>,
+    /// Per region, as its clients saw it.
+    pub latency: BTreeMap<String, Distributions>,
+    pub lag_bucket_ms: u64,
+    /// Per series (a region's PoP replicas, the standby), the highest replication lag in
+    /// milliseconds of a frame applied in each bucket; `None`: nothing applied.
+    pub lag: BTreeMap<String, Vec<Option<f64>>>,
+}
+
+/// Milliseconds rounded to a tenth, so the data stays short.
+fn ms(us: u64) -> f64 {
+    (us as f64 / 100.0).round() / 10.0
+}
+
+/// The chart data of a run whose hosts are `lanes`.
+pub fn of(lanes: Vec<String>, events: &[Event], requests: &[Request]) -> Charts {
+    let end_us = events.last().map_or(0, |e| e.t_us);
+    let bucket_ms = (end_us / 1000).div_ceil(BUCKETS).max(1000);
+    let mut marks = node_marks(events);
+    marks.extend(request_marks(requests, bucket_ms));
+    marks.sort_by(|a, b| (a.at_ms, &a.lane, a.kind).cmp(&(b.at_ms, &b.lane, b.kind)));
+    Charts {
+        end_ms: end_us / 1000,
+        spans: spans(events, end_us / 1000),
+        lanes,
+        marks,
+        latency: latency(requests),
+        lag_bucket_ms: bucket_ms,
+        lag: lag(events, bucket_ms, end_us),
+    }
+}
+
+/// Faults, on every host they name, and what nodes reported of roles, health and repair.
+fn node_marks(events: &[Event]) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    for e in events {
+        let mark = |lane: &str, kind, label: String| Mark { at_ms: e.t_us / 1000, lane: lane.into(), kind, label };
+        match &e.record {
+            Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) => {
+                marks.extend(hosts.iter().map(|h| mark(h, Kind::of_fault(fault), fault.clone())));
+            }
+            Record::Node(n) => {
+                let (kind, label) = match n {
+                    NodeEvent::RoleChanged { role, generation, reason } => {
+                        (Kind::Role, format!("becomes {role:?} (generation {generation}): {reason}"))
+                    }
+                    NodeEvent::HealthMissed { primary, misses, of, .. } => {
+                        (Kind::Health, format!("health check of {primary} missed ({misses}/{of})"))
+                    }
+                    NodeEvent::HealthRecovered { primary } => (Kind::Health, format!("{primary} answers again")),
+                    NodeEvent::FailureConfirmed { primary } => {
+                        (Kind::Health, format!("failure of {primary} confirmed"))
+                    }
+                    NodeEvent::Fenced { generation, .. } => (Kind::Failover, format!("generation {generation} fenced")),
+                    NodeEvent::Promoted { host, generation } => {
+                        (Kind::Failover, format!("{host} promoted as generation {generation}"))
+                    }
+                    NodeEvent::PromotionImpossible { reason } => {
+                        (Kind::Failover, format!("failover impossible: {reason}"))
+                    }
+                    NodeEvent::GapDetected { from, to } => (Kind::Repair, format!("gap {from}..={to} re-requested")),
+                    NodeEvent::SnapshotRestored { lsn, .. } => {
+                        (Kind::Repair, format!("rebuilt from a snapshot at {lsn}"))
+                    }
+                    NodeEvent::Rejected { peer, problem } => {
+                        (Kind::Error, format!("refused input from {peer}: {problem}"))
+                    }
+                    _ => continue,
+                };
+                marks.push(mark(&e.node, kind, label));
+            }
+            Record::Harness(_) => {}
+        }
+    }
+    marks
+}
+
+/// Errors and timeouts per client host and time bucket, and the first write each newer
+/// generation acknowledged.
+fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
+    let mut failed: BTreeMap<(u64, &str, Kind), (usize, &str)> = BTreeMap::new();
+    let mut generations = BTreeMap::new();
+    for r in requests {
+        let bucket = r.end_us / 1000 / bucket_ms * bucket_ms;
+        let (kind, message) = match &r.outcome {
+            Outcome::Error { message } => (Kind::Error, message.as_str()),
+            Outcome::Timeout => (Kind::Timeout, ""),
+            Outcome::Write { generation, .. } if *generation > 1 => {
+                let first = generations.entry(*generation).or_insert((r.end_us, r.client.as_str()));
+                *first = (*first).min((r.end_us, r.client.as_str()));
+                continue;
+            }
+            _ => continue,
+        };
+        failed.entry((bucket, r.client.as_str(), kind)).or_insert((0, message)).0 += 1;
+    }
+    let failed = failed.into_iter().map(|((at_ms, lane, kind), (n, message))| {
+        let what = if kind == Kind::Error { format!("errors, first: {message}") } else { "timeouts".into() };
+        Mark { at_ms, lane: lane.into(), kind, label: format!("{n} {what} in {}s", bucket_ms / 1000) }
+    });
+    let firsts = generations.into_iter().map(|(generation, (at_us, lane))| Mark {
+        at_ms: at_us / 1000,
+        lane: lane.into(),
+        kind: Kind::Failover,
+        label: format!("first write acknowledged by generation {generation}"),
+    });
+    failed.chain(firsts).collect()
+}
+
+/// Times a host was down (crash to restart) or cut off (partition or hold to repair or release).
+fn spans(events: &[Event], end_ms: u64) -> Vec<Span> {
+    let mut open: BTreeMap<(String, Kind), (u64, String)> = BTreeMap::new();
+    let mut spans = Vec::new();
+    let mut close = |open: &mut BTreeMap<_, _>, lane: &str, kind, to_ms| {
+        if let Some((from_ms, label)) = open.remove(&(lane.to_string(), kind)) {
+            spans.push(Span { from_ms, to_ms, lane: lane.into(), kind, label });
+        }
+    };
+    for e in events {
+        let Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) = &e.record else { continue };
+        let at_ms = e.t_us / 1000;
+        for host in hosts {
+            match Kind::of_fault(fault) {
+                kind @ (Kind::Down | Kind::Cut) => {
+                    open.entry((host.clone(), kind)).or_insert((at_ms, fault.clone()));
+                }
+                Kind::Up => close(&mut open, host, Kind::Down, at_ms),
+                Kind::Heal => close(&mut open, host, Kind::Cut, at_ms),
+                _ => {}
+            }
+        }
+    }
+    for (lane, kind) in open.keys().cloned().collect::<Vec<_>>() {
+        close(&mut open, &lane, kind, end_ms);
+    }
+    spans.sort_by(|a, b| (a.from_ms, &a.lane, a.kind).cmp(&(b.from_ms, &b.lane, b.kind)));
+    spans
+}
+
+fn latency(requests: &[Request]) -> BTreeMap<String, Distributions> {
+    let mut recorders: BTreeMap<&str, (Recorder, Recorder)> = BTreeMap::new();
+    for r in requests {
+        let (reads, writes) = recorders.entry(r.region()).or_default();
+        match r.outcome {
+            Outcome::Read { .. } => reads.record(r.end_us - r.start_us),
+            Outcome::Write { .. } => writes.record(r.end_us - r.start_us),
+            _ => {}
+        }
+    }
+    let at_quantiles = |r: &Recorder| QUANTILES.iter().filter_map(|q| r.quantile_us(*q)).map(ms).collect();
+    recorders
+        .into_iter()
+        .map(|(region, (reads, writes))| {
+            (region.to_string(), Distributions { read: at_quantiles(&reads), write: at_quantiles(&writes) })
+        })
+        .collect()
+}
+
+/// The series a follower's lag belongs to: its region for a PoP replica (`pop-REGION-N`), else
+/// `standby` (the standby, or a former primary following again).
+fn series(node: &str) -> String {
+    match node.strip_prefix("pop-").and_then(|rest| rest.rsplit_once('-')) {
+        Some((region, _)) => region.to_string(),
+        None => "standby".into(),
+    }
+}
+
+fn lag(events: &[Event], bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
+    let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
+    let mut committed_at = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+    for e in events {
+        match &e.record {
+            Record::Node(NodeEvent::Committed { lsn, generation, .. }) => {
+                committed_at.insert((*lsn, *generation), e.t_us);
+            }
+            Record::Node(NodeEvent::Applied { lsn, generation }) => {
+                let Some(t) = committed_at.get(&(*lsn, *generation)) else { continue };
+                let lag = ms(e.t_us.saturating_sub(*t));
+                let slot = &mut out.entry(series(&e.node)).or_insert_with(|| vec![None; buckets])
+                    [(e.t_us / 1000 / bucket_ms) as usize];
+                *slot = Some(slot.map_or(lag, |was: f64| was.max(lag)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::{read, write};
+
+    fn event(t_us: u64, node: &str, record: Record) -> Event {
+        Event { t_us, node: node.into(), record }
+    }
+
+    fn fault(t_us: u64, fault: &str, hosts: &[&str]) -> Event {
+        let hosts = hosts.iter().map(|h| h.to_string()).collect();
+        event(t_us, "harness", Record::Harness(HarnessEvent::Fault { line: 1, fault: fault.into(), hosts }))
+    }
+
+    #[test]
+    fn faults_mark_every_host_they_name_and_open_spans_until_healed() {
+        let events = vec![
+            fault(1_000_000, "crash pop-a-1", &["pop-a-1"]),
+            fault(2_000_000, "partition dist-a <-> primary", &["dist-a", "primary"]),
+            fault(3_000_000, "restart pop-a-1", &["pop-a-1"]),
+            fault(4_000_000, "repair dist-a <-> primary", &["dist-a", "primary"]),
+            fault(5_000_000, "silent crash standby", &["standby"]),
+            event(9_000_000, "control", Record::Node(NodeEvent::Promoted { host: "standby".into(), generation: 2 })),
+        ];
+        let c = of(vec!["primary".into()], &events, &[]);
+        assert_eq!(c.end_ms, 9000);
+        let kinds: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.lane.as_str(), m.kind)).collect();
+        assert_eq!(
+            kinds[..3],
+            [(1000, "pop-a-1", Kind::Down), (2000, "dist-a", Kind::Cut), (2000, "primary", Kind::Cut)]
+        );
+        assert_eq!(c.marks.last().unwrap().label, "standby promoted as generation 2");
+        let spans: Vec<_> = c.spans.iter().map(|s| (s.from_ms, s.to_ms, s.lane.as_str(), s.kind)).collect();
+        assert_eq!(
+            spans,
+            [
+                (1000, 3000, "pop-a-1", Kind::Down),
+                (2000, 4000, "dist-a", Kind::Cut),
+                (2000, 4000, "primary", Kind::Cut),
+                (5000, 9000, "standby", Kind::Down)
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_requests_are_counted_per_client_and_bucket() {
+        let mut failed = write(1, 1, 1, 1_500_000, false);
+        failed.end_us = 1_600_000;
+        let mut also = write(2, 2, 1, 1_700_000, false);
+        also.end_us = 1_800_000;
+        let mut acked = write(3, 1, 2, 5_000_000, true);
+        acked.outcome = Outcome::Write { lsn: 9, generation: 2 };
+        let c = of(vec![], &[], &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
+        let labels: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.kind, m.label.as_str())).collect();
+        assert_eq!(
+            labels,
+            [
+                (1000, Kind::Timeout, "2 timeouts in 1s"),
+                (5000, Kind::Failover, "first write acknowledged by generation 2")
+            ]
+        );
+        assert_eq!(c.latency["a"].read.len(), QUANTILES.len());
+        assert_eq!(c.latency["a"].write, vec![0.0; QUANTILES.len()], "1 us rounds to 0.0 ms");
+    }
+
+    #[test]
+    fn lag_keeps_the_worst_frame_of_each_bucket_per_region() {
+        let commit = |t, lsn| {
+            let e = NodeEvent::Committed { lsn, generation: 1, session: 1, seq: lsn, payload_bytes: 1 };
+            event(t, "primary", Record::Node(e))
+        };
+        let apply = |t, node, lsn| event(t, node, Record::Node(NodeEvent::Applied { lsn, generation: 1 }));
+        let events = vec![
+            commit(0, 1),
+            commit(100_000, 2),
+            apply(20_000, "pop-eu-west-1", 1),
+            apply(150_000, "pop-eu-west-2", 2),
+            apply(30_000, "standby", 1),
+            apply(2_500_000, "pop-us-1", 2),
+        ];
+        let c = of(vec![], &events, &[]);
+        assert_eq!(c.lag_bucket_ms, 1000);
+        assert_eq!(c.lag["eu-west"], vec![Some(50.0), None, None]);
+        assert_eq!(c.lag["standby"], vec![Some(30.0), None, None]);
+        assert_eq!(c.lag["us"], vec![None, None, Some(2400.0)]);
+    }
+}
