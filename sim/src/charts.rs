@@ -1,6 +1,7 @@
 //! The chart data of one run, computed from its event log: a timeline of lanes (one per host) with
 //! marks (time, kind, label) and spans (a host down, a host cut off), latency distributions per
-//! region at fixed quantiles, and replication lag over time per region. It is compact and
+//! region at fixed quantiles, and replication lag over time per region (for a status page run,
+//! `status::charts` adds its own marks and the staleness of pages over time). It is compact and
 //! serializable, so `summary.json` carries it and `merge` can draw what the shards ran
 //! (`html`, `svg`). The lane model is generic: a lane is a host name, a mark or span names its lane.
 
@@ -132,10 +133,14 @@ pub struct Charts {
     /// Per series (a region's PoP replicas, the standby), the highest replication lag in
     /// milliseconds of a frame applied in each bucket; `None`: nothing applied.
     pub lag: BTreeMap<String, Vec<Option<f64>>>,
+    /// Status page runs: per viewer host, the highest staleness in milliseconds of a page viewed
+    /// in each bucket; `None`: no page with content viewed.
+    #[serde(default)]
+    pub staleness: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 /// Milliseconds rounded to a tenth, so the data stays short.
-fn ms(us: u64) -> f64 {
+pub fn ms(us: u64) -> f64 {
     (us as f64 / 100.0).round() / 10.0
 }
 
@@ -154,6 +159,7 @@ pub fn of(lanes: Vec<String>, events: &[Event], requests: &[Request]) -> Charts 
         latency: latency(requests),
         lag_bucket_ms: bucket_ms,
         lag: lag(events, bucket_ms, end_us),
+        staleness: BTreeMap::new(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
 //! needed to draw it): the table of runs, then per run what broke, its replay command, the timeline
-//! with a lane per host, latency by percentile per region and replication lag over time, drawn
-//! from the chart data each summary entry carries (`charts`, `svg`). A small inline script only
+//! with a lane per host, then for an edge platform run latency by percentile per region and
+//! replication lag over time, for a status page run the staleness of the pages viewers saw over
+//! time; drawn from the chart data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
 //! checks that the drawings have a size, for the browser test, and says so in `data-rendered`.
 
 use std::fmt::Write;
@@ -97,12 +98,16 @@ fn charts(o: &mut String, c: &Charts) {
         let _ = write!(o, "<span><span style=\"color:{}\">&#9632;</span> {}</span>", svg::color(kind), kind.name());
     }
     let _ = writeln!(o, "</p>\n{}", svg::timeline(c));
-    o.push_str("<h3>latency as clients saw it (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
-    for (region, d) in &c.latency {
-        let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];
-        let _ = writeln!(o, "{}", svg::percentiles(region, &lines));
+    if c.staleness.is_empty() {
+        o.push_str("<h3>latency as clients saw it (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
+        for (region, d) in &c.latency {
+            let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];
+            let _ = writeln!(o, "{}", svg::percentiles(region, &lines));
+        }
+        let _ = writeln!(o, "</div>\n<h3>replication lag</h3>\n{}", svg::lag(c));
+    } else {
+        let _ = writeln!(o, "<h3>staleness</h3>\n{}", svg::staleness(c));
     }
-    let _ = writeln!(o, "</div>\n<h3>replication lag</h3>\n{}", svg::lag(c));
 }
 
 #[cfg(test)]

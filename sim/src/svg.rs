@@ -3,6 +3,7 @@
 //! region, and replication lag over time. Pure functions from data to markup; colours are inline so
 //! a drawing needs no stylesheet.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::charts::{Charts, Kind, QUANTILES};
@@ -230,17 +231,29 @@ pub fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String 
 
 /// Replication lag over time, one line per series, aligned with the timeline above it.
 pub fn lag(c: &Charts) -> String {
+    let title = format!("replication lag, worst frame applied per {}", seconds(c.lag_bucket_ms));
+    over_time("lag", &title, c, &c.lag)
+}
+
+/// How stale the pages viewers saw were over time, one line per viewer host.
+pub fn staleness(c: &Charts) -> String {
+    let title = format!("staleness of the pages viewers saw, worst per {}", seconds(c.lag_bucket_ms));
+    over_time("staleness", &title, c, &c.staleness)
+}
+
+/// Milliseconds per time bucket (`c.lag_bucket_ms`), one line per series, aligned with the timeline.
+fn over_time(class: &str, title: &str, c: &Charts, lines: &BTreeMap<String, Vec<Option<f64>>>) -> String {
     let (h, top, bottom) = (240.0, 36.0, 210.0);
-    let axis = LogAxis::covering(c.lag.values().flatten().flatten().copied());
+    let axis = LogAxis::covering(lines.values().flatten().flatten().copied());
     let mut o = format!(
-        r#"<svg class="lag" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">replication lag, worst frame applied per {}</text>"#,
-        seconds(c.lag_bucket_ms)
+        r#"<svg class="{class}" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
+        escape(title)
     );
     axis.draw_vertical(&mut o, LEFT, WIDE - RIGHT, bottom, top);
     time_axis(&mut o, c.end_ms, top, bottom);
-    let names: Vec<String> = c.lag.keys().cloned().collect();
+    let names: Vec<String> = lines.keys().cloned().collect();
     legend(&mut o, &names, LEFT, 30.0);
-    for (i, values) in c.lag.values().enumerate() {
+    for (i, values) in lines.values().enumerate() {
         let mut run = Vec::new();
         for (j, v) in values.iter().enumerate() {
             if let Some(v) = v {
@@ -281,6 +294,7 @@ mod tests {
             latency: [("a".to_string(), Distributions { read: vec![5.0; 12], write: vec![80.0; 12] })].into(),
             lag_bucket_ms: 1000,
             lag: [("a".to_string(), vec![Some(20.0), None, Some(2000.0), Some(30.0)])].into(),
+            staleness: [("viewers-a".to_string(), vec![Some(0.0), Some(65_000.0), None, Some(1.5)])].into(),
         }
     }
 
@@ -303,6 +317,14 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">1ms</text>") && svg.contains(">10s</text>"), "decades cover 20 ms..2 s: {svg}");
+    }
+
+    #[test]
+    fn staleness_is_drawn_like_lag_on_its_own_series() {
+        let svg = staleness(&charts());
+        assert!(svg.starts_with("<svg class=\"staleness\"") && svg.contains("&#9632; viewers-a</text>"), "{svg}");
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert!(svg.contains(">100s</text>"), "the axis reaches 65 s: {svg}");
     }
 
     #[test]

@@ -193,7 +193,7 @@ pub fn edits(events: &[Event]) -> Vec<Edit> {
 
 /// How long before `at_us` the truth (every edit acknowledged by then) first differed from
 /// `shown`; 0 when `shown` reflects all of it.
-fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
+pub fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
     let posts = parse(&shown.posts);
     let oldest_missing = edits
         .iter()

@@ -1,6 +1,7 @@
 //! The status page under simulation (DESIGN.md System B): its scenario table, its world, its
 //! users and instruments, and the figures and checkers computed from its event log.
 
+pub mod charts;
 pub mod check;
 pub mod delivery;
 pub mod probes;

@@ -14,11 +14,9 @@ use crate::scenario::Scenario;
 
 pub fn analyze(scenario: &Scenario, s: &StatusSettings, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
     let status = check::analyze(scenario, s, events);
-    RunReport {
-        timeline: narrate(events, &status),
-        status: Some(status),
-        ..RunReport::blank(scenario, seed, log, events)
-    }
+    let mut blank = RunReport::blank(scenario, seed, log, events);
+    super::charts::add(&mut blank.charts, events, &check::edits(events));
+    RunReport { timeline: narrate(events, &status), status: Some(status), ..blank }
 }
 
 fn at(t_us: u64) -> String {
