@@ -91,6 +91,7 @@ fn a_flapping_receiver_gets_every_notification_once_by_key() {
     let n = &status(&r).notifications;
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     assert!(n.expected > 1000 && n.retried > 100 && n.rate_limited > 0, "{n:?}");
+    assert!(n.latency_critical.p50_ms < n.latency_other.p50_ms, "critical updates are queued first: {n:?}");
 }
 
 #[test]

@@ -94,6 +94,7 @@ pub struct Edit {
     pub seen: Option<Timestamp>,
     pub after: Option<Timestamp>,
     pub component: Option<String>,
+    pub critical: bool,
 }
 
 impl StatusReport {
@@ -176,16 +177,23 @@ pub fn edits(events: &[Event]) -> Vec<Edit> {
     events
         .iter()
         .filter_map(|e| match &e.record {
-            Record::Harness(HarnessEvent::Edited { write, stamp: Some(stamp), seen, after, component, .. }) => {
-                Some(Edit {
-                    t_us: e.t_us,
-                    write: *write,
-                    stamp: *stamp,
-                    seen: *seen,
-                    after: *after,
-                    component: component.clone(),
-                })
-            }
+            Record::Harness(HarnessEvent::Edited {
+                write,
+                stamp: Some(stamp),
+                seen,
+                after,
+                component,
+                critical,
+                ..
+            }) => Some(Edit {
+                t_us: e.t_us,
+                write: *write,
+                stamp: *stamp,
+                seen: *seen,
+                after: *after,
+                component: component.clone(),
+                critical: *critical,
+            }),
             _ => None,
         })
         .collect()

@@ -44,6 +44,9 @@ pub struct Notifications {
     pub gave_up: usize,
     /// First acceptance minus the update's acknowledgement.
     pub latency: Summary,
+    /// The same, for critical updates (queued first) and for the others.
+    pub latency_critical: Summary,
+    pub latency_other: Summary,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -98,7 +101,7 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
             _ => {}
         }
     }
-    let mut latency = Recorder::default();
+    let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
     for edit in edits.iter().filter(|e| e.component.is_none()) {
         let event = event_of(edit);
         let taken = outcomes.get(event.as_str());
@@ -115,7 +118,13 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
                 out.expected += 1;
                 match received.get(&(event.as_str(), subscriber, channel)) {
                     Some((first, keys, n)) => {
-                        latency.record(first.saturating_sub(edit.t_us));
+                        let took = first.saturating_sub(edit.t_us);
+                        latency.record(took);
+                        if edit.critical {
+                            critical.record(took)
+                        } else {
+                            other.record(took)
+                        }
                         out.duplicates += keys.len() - 1;
                         out.redeliveries += n - keys.len();
                     }
@@ -134,6 +143,8 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
         }
     }
     out.latency = latency.summary();
+    out.latency_critical = critical.summary();
+    out.latency_other = other.summary();
     out
 }
 

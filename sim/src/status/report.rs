@@ -129,6 +129,8 @@ pub fn text(r: &StatusReport) -> String {
         n.rate_limited, n.folded_by_dedup_window, n.retried, n.gave_up
     );
     let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
+    let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
+    let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
     for l in &n.lost_examples {
         let _ = writeln!(o, "    lost: {l}");
     }
