@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
-use super::check::{Edit, staleness_us};
+use super::check::View;
 use crate::charts::{Charts, Kind, Mark, ms};
-use crate::events::{Event, HarnessEvent, Record};
+use crate::events::{Event, Record};
 
 /// Views in one bucket of one viewer host.
 #[derive(Default)]
@@ -21,27 +21,24 @@ struct Views {
     worst_stale_us: Option<u64>,
 }
 
-pub fn add(charts: &mut Charts, events: &[Event], edits: &[Edit]) {
+pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
     let bucket = charts.lag_bucket_ms.max(1);
     let buckets = (charts.end_ms / bucket + 1) as usize;
     let mut views: BTreeMap<(u64, &str), Views> = BTreeMap::new();
+    for view in all {
+        let v = views.entry((view.ended_us / 1000 / bucket * bucket, view.host)).or_default();
+        v.total += 1;
+        match view.tier {
+            None => v.unanswered += 1,
+            Some(Tier::EdgeKv) => {}
+            Some(t) => *v.tiers.entry(t.name()).or_default() += 1,
+        }
+        v.worst_stale_us = v.worst_stale_us.max(view.stale_us);
+    }
     let mut failed: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
     for e in events {
         let at = e.t_us / 1000 / bucket * bucket;
         match &e.record {
-            Record::Harness(HarnessEvent::PageViewed { started_us, tier, shown, .. }) => {
-                let v = views.entry((at, &e.node)).or_default();
-                v.total += 1;
-                match tier {
-                    None => v.unanswered += 1,
-                    Some(Tier::EdgeKv) => {}
-                    Some(t) => *v.tiers.entry(t.name()).or_default() += 1,
-                }
-                if let Some(shown) = shown {
-                    let stale = staleness_us(shown, *started_us, edits);
-                    v.worst_stale_us = v.worst_stale_us.max(Some(stale));
-                }
-            }
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => charts.marks.push(Mark {
                 at_ms: e.t_us / 1000,
                 lane: cdn.clone(),

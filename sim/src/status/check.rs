@@ -129,16 +129,22 @@ impl StatusReport {
     }
 }
 
-pub fn analyze(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> StatusReport {
-    let edits = edits(events);
+/// The status report of a run, from its events, its acknowledged edits and its page views.
+pub fn analyze(
+    scenario: &Scenario,
+    s: &StatusSettings,
+    events: &[Event],
+    edits: &[Edit],
+    all: &[View],
+) -> StatusReport {
     let edit_errors = events
         .iter()
         .filter(|e| matches!(&e.record, Record::Harness(HarnessEvent::Edited { error: Some(_), .. })))
         .count();
     let end_us = events.last().map_or(0, |e| e.t_us);
-    let (views, answered, tiers, ttfb, staleness) = view_figures(events, &edits, |_| true);
-    let (propagation, not_propagated) = propagation(events, &edits, s);
-    let (lost_updates, diverged, status_regressions) = finals(events, &edits, s);
+    let (views, answered, tiers, ttfb, staleness) = view_figures(all, |_| true);
+    let (propagation, not_propagated) = propagation(events, edits, s);
+    let (lost_updates, diverged, status_regressions) = finals(events, edits, s);
     let regions = s.regions.len() as u64;
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
@@ -154,7 +160,7 @@ pub fn analyze(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> Sta
         answered,
         availability_pct: pct(answered, views),
         tiers,
-        windows: windows(scenario, events, &edits, end_us),
+        windows: windows(scenario, events, all, end_us),
         ttfb,
         staleness,
         dns_failovers: dns_failovers(scenario, s, events, end_us),
@@ -164,8 +170,8 @@ pub fn analyze(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> Sta
         lost_updates,
         diverged,
         status_regressions,
-        notifications: delivery::notifications(events, &edits, s),
-        sse: delivery::sse(scenario, events, &edits),
+        notifications: delivery::notifications(events, edits, s),
+        sse: delivery::sse(scenario, events, edits),
     }
 }
 
@@ -201,7 +207,7 @@ pub fn edits(events: &[Event]) -> Vec<Edit> {
 
 /// How long before `at_us` the truth (every edit acknowledged by then) first differed from
 /// `shown`; 0 when `shown` reflects all of it.
-pub fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
+fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
     let posts = parse(&shown.posts);
     let oldest_missing = edits
         .iter()
@@ -215,26 +221,49 @@ pub fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
     oldest_missing.map_or(0, |t| at_us - t)
 }
 
+/// A page view as its viewer host logged it, with the staleness of what it showed (`None`: the
+/// static fallback page or no answer).
+pub struct View<'a> {
+    pub host: &'a str,
+    pub started_us: u64,
+    pub ended_us: u64,
+    pub tier: Option<Tier>,
+    pub stale_us: Option<u64>,
+}
+
+/// Every page view, each judged once against the edits.
+pub fn views<'a>(events: &'a [Event], edits: &[Edit]) -> Vec<View<'a>> {
+    events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::PageViewed { started_us, tier, shown, .. }) => Some(View {
+                host: &e.node,
+                started_us: *started_us,
+                ended_us: e.t_us,
+                tier: *tier,
+                stale_us: shown.as_ref().map(|s| staleness_us(s, *started_us, edits)),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 type ViewFigures = (u64, u64, BTreeMap<&'static str, u64>, Summary, Summary);
 
 /// Views (whose start passes `keep`), answered views, tier mix, time to first byte, staleness.
-fn view_figures(events: &[Event], edits: &[Edit], keep: impl Fn(u64) -> bool) -> ViewFigures {
+fn view_figures(all: &[View], keep: impl Fn(u64) -> bool) -> ViewFigures {
     let (mut views, mut answered) = (0, 0);
     let mut tiers: BTreeMap<&'static str, u64> = Tier::ALL.iter().map(|t| (t.name(), 0)).collect();
     let (mut ttfb, mut stale) = (Recorder::default(), Recorder::default());
-    for e in events {
-        let Record::Harness(HarnessEvent::PageViewed { started_us, tier, shown, .. }) = &e.record else { continue };
-        if !keep(*started_us) {
-            continue;
-        }
+    for v in all.iter().filter(|v| keep(v.started_us)) {
         views += 1;
-        if let Some(tier) = tier {
+        if let Some(tier) = v.tier {
             answered += 1;
             *tiers.entry(tier.name()).or_default() += 1;
-            ttfb.record(e.t_us - started_us);
+            ttfb.record(v.ended_us - v.started_us);
         }
-        if let Some(shown) = shown {
-            stale.record(staleness_us(shown, *started_us, edits));
+        if let Some(s) = v.stale_us {
+            stale.record(s);
         }
     }
     (views, answered, tiers, ttfb.summary(), stale.summary())
@@ -252,7 +281,7 @@ fn faults(events: &[Event]) -> Vec<(u64, &str, &[String])> {
         .collect()
 }
 
-fn windows(scenario: &Scenario, events: &[Event], edits: &[Edit], end_us: u64) -> Vec<Window> {
+fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<Window> {
     let end_us = end_us.min(scenario.duration.as_micros() as u64);
     let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
     bounds.extend(faults(events).into_iter().filter(|(t, ..)| *t < end_us).map(|(t, f, _)| (t, f.to_string())));
@@ -261,7 +290,7 @@ fn windows(scenario: &Scenario, events: &[Event], edits: &[Edit], end_us: u64) -
         .map(|i| {
             let (from, label) = bounds[i].clone();
             let to = bounds.get(i + 1).map_or(end_us, |b| b.0);
-            let (views, answered, tiers, ..) = view_figures(events, edits, |t| t >= from && t < to);
+            let (views, answered, tiers, ..) = view_figures(views, |t| t >= from && t < to);
             let s = |us: u64| us as f64 / 1e6;
             Window { from_s: s(from), to_s: s(to), label, views, availability_pct: pct(answered, views), tiers }
         })

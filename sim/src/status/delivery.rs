@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use edgesim_system::status::incident::TimelineUpdate;
 use edgesim_system::status::proto::event_id;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
@@ -62,10 +61,6 @@ pub struct Sse {
     pub propagation: Summary,
 }
 
-fn event_of(e: &Edit) -> String {
-    event_id(&TimelineUpdate { at: e.stamp, text: String::new(), critical: false })
-}
-
 /// Per update, subscriber and channel: first acceptance, idempotency keys seen, acceptances.
 type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 
@@ -103,7 +98,7 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
     }
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
     for edit in edits.iter().filter(|e| e.component.is_none()) {
-        let event = event_of(edit);
+        let event = event_id(&edit.stamp);
         let taken = outcomes.get(event.as_str());
         let folded = taken.is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued"));
         if folded {

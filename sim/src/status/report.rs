@@ -13,9 +13,11 @@ use crate::report::{RunReport, fmt_summary};
 use crate::scenario::Scenario;
 
 pub fn analyze(scenario: &Scenario, s: &StatusSettings, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
-    let status = check::analyze(scenario, s, events);
+    let edits = check::edits(events);
+    let views = check::views(events, &edits);
+    let status = check::analyze(scenario, s, events, &edits, &views);
     let mut blank = RunReport::blank(scenario, seed, log, events);
-    super::charts::add(&mut blank.charts, events, &check::edits(events));
+    super::charts::add(&mut blank.charts, events, &views);
     RunReport { timeline: narrate(events, &status), status: Some(status), ..blank }
 }
 

@@ -34,9 +34,9 @@ pub struct Users {
     pub end: Duration,
     pub seed: u64,
     pub telemetry: HostTelemetry,
-    pub ids: Ids,
+    ids: Ids,
     /// Edit and viewer ids, unique across the run.
-    pub next_id: Rc<RefCell<u64>>,
+    next_id: Rc<RefCell<u64>>,
     resolver: RefCell<Option<(DnsAnswer, Duration)>>,
 }
 
@@ -72,17 +72,10 @@ impl Users {
         end: Duration,
         seed: u64,
         telemetry: HostTelemetry,
+        ids: Ids,
+        next_id: Rc<RefCell<u64>>,
     ) -> Users {
-        Users {
-            settings,
-            region,
-            end,
-            seed,
-            telemetry,
-            ids: Ids::default(),
-            next_id: Rc::new(RefCell::new(0)),
-            resolver: RefCell::new(None),
-        }
+        Users { settings, region, end, seed, telemetry, ids, next_id, resolver: RefCell::new(None) }
     }
 
     fn next_id(&self) -> u64 {
@@ -262,7 +255,11 @@ async fn live_viewer(users: Rc<Users>, viewer: u64, ip: String) {
                         streamed = true;
                         last_event_id = Some(id);
                         let write = users.ids.of(&update.at);
-                        users.telemetry.harness(HarnessEvent::SseReceived { viewer, event: event_id(&update), write });
+                        users.telemetry.harness(HarnessEvent::SseReceived {
+                            viewer,
+                            event: event_id(&update.at),
+                            write,
+                        });
                     }
                     Ok(Ok(EdgeReply::Sse(SseMessage::Heartbeat))) => streamed = true,
                     Ok(Ok(EdgeReply::Refused(why))) => break why,

@@ -88,10 +88,8 @@ fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::viewer_host(region);
         let telemetry = HostTelemetry { node: host.as_str().into(), log: log.clone() };
-        let mut users = Users::new(settings.clone(), i, end, seed, telemetry.clone());
-        users.next_id = next_id.clone();
-        users.ids = ids.clone();
-        let users = Rc::new(users);
+        let users =
+            Rc::new(Users::new(settings.clone(), i, end, seed, telemetry.clone(), ids.clone(), next_id.clone()));
         let instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry));
         sim.client(host.as_str(), async move {
             let probes: Vec<_> = instruments.into_iter().flatten().map(tokio::task::spawn_local).collect();

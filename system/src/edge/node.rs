@@ -92,15 +92,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
 
     /// Sends one control message and waits for the reply within the health timeout.
     pub async fn control(&self, host: &str, msg: &ControlMsg) -> Result<ControlReply, String> {
-        let exchange = async {
-            let mut stream = self.net.connect(host, CONTROL_PORT).await.map_err(|e| e.to_string())?;
-            wire::send(&mut stream, msg).await.map_err(|e| e.to_string())?;
-            wire::recv(&mut stream).await.map_err(|e| e.to_string())
-        };
-        match timeout(self.config.failover.health_timeout, exchange).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer from {host} within {:?}", self.config.failover.health_timeout)),
-        }
+        wire::exchange(host, self.net.connect(host, CONTROL_PORT), msg, self.config.failover.health_timeout).await
     }
 
     /// Serves the control port: each message is answered by `handle`.

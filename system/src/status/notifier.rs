@@ -36,7 +36,8 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32) -> io
             let (node, pipeline, work) = (node.clone(), pipeline.clone(), work.clone());
             async move {
                 let update = notice.update;
-                let event = Event { id: event_id(&update), dedup_key: update.text.clone(), critical: update.critical };
+                let event =
+                    Event { id: event_id(&update.at), dedup_key: update.text.clone(), critical: update.critical };
                 let offered = pipeline.borrow_mut().offer(event.clone(), ms_since(started));
                 report(&node, &event.id, &offered);
                 work.notify_waiters();

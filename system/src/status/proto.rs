@@ -139,7 +139,7 @@ pub enum DeliveryReply {
     Failed(String),
 }
 
-/// The notification event id of a timeline update: its writer and timestamp.
-pub fn event_id(update: &TimelineUpdate) -> String {
-    format!("{}.{}.{}", update.at.node, update.at.l, update.at.c)
+/// The notification event id of the timeline update written at `at`: its writer and timestamp.
+pub fn event_id(at: &Timestamp) -> String {
+    format!("{}.{}.{}", at.node, at.l, at.c)
 }
