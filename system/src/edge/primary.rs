@@ -25,7 +25,7 @@ use super::node::{Ctx, dump, raise, reject};
 use super::proto::{
     ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
 };
-use super::replication::{self, send_batch};
+use super::replication::{self, Source, send_batch};
 use super::store::{Store, WriteOp};
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
@@ -268,7 +268,10 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
         let sent = match request {
             ReplRequest::Subscribe { from, prev_checksum, standby } => {
                 let start = match p.role.get() {
-                    Role::Primary => replication::start_of(&p, from, prev_checksum),
+                    Role::Primary => {
+                        let lineage_check = p.ctx.config.failover.lineage_check;
+                        replication::start_of(&p.store.borrow(), from, prev_checksum, lineage_check)
+                    }
                     role => Err(format!("{} is not the primary ({role:?})", p.ctx.host)),
                 };
                 let next = match start {
@@ -287,7 +290,13 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                     p.standbys_attached.set(p.standbys_attached.get() + 1);
                     spawn_local(read_standby_acks(p.clone(), r, peer.clone()));
                 }
-                let _ = replication::stream(p.clone(), &mut w, &peer, next, policy, standby).await;
+                let source = Source {
+                    store: &p.store,
+                    released: p.released(standby).subscribe(),
+                    telemetry: &p.ctx.telemetry,
+                    heartbeat: p.ctx.config.heartbeat,
+                };
+                let _ = replication::stream(source, &mut w, &peer, next, policy).await;
                 if standby {
                     p.standbys_attached.set(p.standbys_attached.get() - 1);
                 }

@@ -4,16 +4,17 @@
 //! A subscriber whose history does not continue the primary's, or who needs frames no longer
 //! retained, is told so and must rebuild from a snapshot.
 
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::time::Duration;
 
 use tokio::io::AsyncWrite;
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use super::batch::{BatchPolicy, Batcher};
 use super::frame::{Frame, GENESIS_CHECKSUM, Lsn, encode_batch};
-use super::primary::Primary;
 use super::proto::ReplMessage;
-use crate::net::Net;
+use super::store::Store;
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
@@ -37,47 +38,56 @@ pub async fn send_batch<W: AsyncWrite + Unpin, T: Telemetry>(
     wire::send(w, &ReplMessage::Batch(bytes)).await
 }
 
-/// Where a subscriber starts, after checking that its history is a prefix of the primary's.
-pub fn start_of<N: Net, T: Telemetry>(p: &Primary<N, T>, from: Option<Lsn>, prev_checksum: u64) -> Result<Lsn, String> {
-    let store = p.store.borrow();
+/// What one subscriber's stream reads: the primary's retained frame log, and how far the
+/// subscriber may go (`Primary::released`: every committed frame for the standby, durable ones for
+/// anyone else).
+pub struct Source<'a, T> {
+    pub store: &'a RefCell<Store>,
+    pub released: watch::Receiver<Lsn>,
+    pub telemetry: &'a T,
+    pub heartbeat: Duration,
+}
+
+/// Where a subscriber starts, after checking that its history is a prefix of the primary's
+/// (`lineage_check`: refuse a follower whose history differs or runs ahead).
+pub fn start_of(store: &Store, from: Option<Lsn>, prev_checksum: u64, lineage_check: bool) -> Result<Lsn, String> {
     let head = store.position().map_err(|e| e.to_string())?;
     let Some(from) = from else { return Ok(head.lsn + 1) };
     let held = match from.checked_sub(1) {
         None => return Err("LSN 0 does not exist".into()),
         Some(0) => Some(GENESIS_CHECKSUM),
         Some(prev) if prev == head.lsn => Some(head.checksum),
-        Some(prev) if prev > head.lsn && p.ctx.config.failover.lineage_check => {
+        Some(prev) if prev > head.lsn && lineage_check => {
             return Err(format!("follower holds LSN {prev}, beyond the primary's head {}", head.lsn));
         }
         Some(prev) if prev > head.lsn => return Ok(head.lsn + 1),
         Some(prev) => store.frames(prev, prev).map_err(|e| e.to_string())?.map(|f| f[0].checksum),
     };
     match held {
-        Some(c) if c == prev_checksum || !p.ctx.config.failover.lineage_check => Ok(from),
+        Some(c) if c == prev_checksum || !lineage_check => Ok(from),
         Some(_) => Err(format!("follower's frame {} differs from the primary's", from - 1)),
         None => Err(format!("frames from {from} are no longer retained")),
     }
 }
 
-/// Streams the primary's frames from `next` on until the subscriber goes away: every committed
-/// frame to the standby, only durable ones to anyone else (`Primary::released`). Released frames
-/// are read from the retained log, so a subscriber never misses one however far it lags.
-pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
-    p: Rc<Primary<N, T>>,
+/// Streams the source's frames from `next` on until the subscriber goes away, up to what it may
+/// have as that grows. Released frames are read from the retained log, so a subscriber never
+/// misses one however far it lags.
+pub async fn stream<T: Telemetry, W: AsyncWrite + Unpin>(
+    source: Source<'_, T>,
     w: &mut W,
     peer: &str,
     mut next: Lsn,
     policy: BatchPolicy,
-    standby: bool,
 ) -> Result<(), WireError> {
-    let mut released = p.released(standby).subscribe();
+    let Source { store, mut released, telemetry, heartbeat } = source;
     let mut batcher = Batcher::new(policy);
-    let mut heartbeat = interval(p.ctx.config.heartbeat);
+    let mut heartbeat = interval(heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let upto = *released.borrow_and_update();
-    let Some(frames) = retained(&p, w, next, upto).await? else { return Ok(()) };
+    let Some(frames) = retained(store, w, next, upto).await? else { return Ok(()) };
     for chunk in chunks(&frames, policy.max_bytes) {
-        send_batch(w, &p.ctx.telemetry, peer, chunk).await?;
+        send_batch(w, telemetry, peer, chunk).await?;
     }
     next = next.max(upto + 1);
     loop {
@@ -89,17 +99,17 @@ pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
                     return Ok(());
                 }
                 let upto = *released.borrow_and_update();
-                let Some(frames) = retained(&p, w, next, upto).await? else { return Ok(()) };
+                let Some(frames) = retained(store, w, next, upto).await? else { return Ok(()) };
                 next = next.max(upto + 1);
                 for frame in frames {
                     if let Some(batch) = batcher.push(frame, Instant::now()) {
-                        send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
+                        send_batch(w, telemetry, peer, &batch).await?;
                     }
                 }
             },
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 if let Some(batch) = batcher.take() {
-                    send_batch(w, &p.ctx.telemetry, peer, &batch).await?;
+                    send_batch(w, telemetry, peer, &batch).await?;
                 }
             }
             _ = heartbeat.tick() => {
@@ -114,8 +124,8 @@ pub async fn stream<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
 
 /// The retained frames `next..=upto` (none when `next` is beyond `upto`); `None` when they are no
 /// longer retained, after telling the subscriber to rebuild.
-async fn retained<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
-    p: &Primary<N, T>,
+async fn retained<W: AsyncWrite + Unpin>(
+    store: &RefCell<Store>,
     w: &mut W,
     next: Lsn,
     upto: Lsn,
@@ -123,7 +133,7 @@ async fn retained<N: Net, T: Telemetry, W: AsyncWrite + Unpin>(
     if next > upto {
         return Ok(Some(Vec::new()));
     }
-    let frames = p.store.borrow().frames(next, upto).ok().flatten();
+    let frames = store.borrow().frames(next, upto).ok().flatten();
     if frames.is_none() {
         let reason = format!("frames from {next} are no longer retained");
         wire::send(w, &ReplMessage::Behind { from: next, reason }).await?;
