@@ -70,10 +70,9 @@ fn outside_paths(path: &str, text: &str) -> Vec<String> {
             if chars[i] == '/' && starts_path {
                 let component: String = chars[i + 1..].iter().take_while(|c| path_char(**c)).collect();
                 let rooted = chars.get(i + 1 + component.chars().count()) == Some(&'/');
-                if rooted && !component.is_empty() && component != "." && component != ".." {
-                    if !SYSTEM_ROOTS.contains(&component.as_str()) {
-                        flag(format!("an absolute path outside the repository: {}", line.trim()));
-                    }
+                let relative = component.is_empty() || component == "." || component == "..";
+                if rooted && !relative && !SYSTEM_ROOTS.contains(&component.as_str()) {
+                    flag(format!("an absolute path outside the repository: {}", line.trim()));
                 }
             }
             i += 1;
