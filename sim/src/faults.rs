@@ -1,5 +1,5 @@
-//! Applies scheduled faults to the running simulation (DESIGN.md: "partitions, primary loss, CDN
-//! outages and more on a schedule"). A silent crash partitions the host from every other host
+//! Applies scheduled faults to the running simulation (partitions, crashes, restarts, holds, latency
+//! and loss; docs/SCENARIOS.md, `[[fault]]`). A silent crash partitions the host from every other host
 //! before stopping it, so peers learn of it only by silence; its restart repairs those links.
 
 use std::collections::BTreeSet;

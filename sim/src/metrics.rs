@@ -1,4 +1,4 @@
-//! Figures computed from the event log with hdrhistogram (DESIGN.md, "What the harness measures"):
+//! Figures computed from the event log with hdrhistogram (docs/DESIGN.md, Metrics):
 //! request latency per region as clients saw it, and replication lag per replica, in time (applied
 //! minus committed) and in frames behind the primary.
 

@@ -135,7 +135,7 @@ impl Default for Replication {
     }
 }
 
-/// The control plane's timings; defaults are DESIGN.md's.
+/// The control plane's timings; defaults in docs/DESIGN.md, Primary loss.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Failover {

@@ -1,7 +1,7 @@
 //! The users: each region's client host runs that region's sessions against their home PoP. A
 //! session sends requests at exponential intervals, one write per `read_write_ratio` reads, every
 //! write carrying the session and its sequence number so that checkers can judge reads by content.
-//! It carries the position of its last acknowledged write on every read (the cookie of DESIGN.md).
+//! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! All randomness comes from the scenario seed.
 
 use std::cell::Cell;

@@ -1,8 +1,8 @@
 //! Builds a scenario's world on turmoil and runs it: one host per node (primary, standby, control
 //! plane, one distributor per region, one per PoP) and one client host per region carrying that region's
-//! sessions. turmoil's step cost grows with hosts x links (DESIGN.md), so load generators share a
-//! host per region and the harness adds no host of its own; the primary region's client host also
-//! runs the final audit.
+//! sessions. turmoil's step cost grows with hosts x links (docs/DESIGN.md, Simulation cost), so load
+//! generators share a host per region and the harness adds no host of its own; the primary region's
+//! client host also runs the final audit.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

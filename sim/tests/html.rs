@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Flags that work on a closed network as root (`/work/.library/env/machines/rust.md`).
+/// Flags that work on a closed network as root: no sandbox, GPU, first run or background services.
 const FLAGS: [&str; 9] = [
     "--headless",
     "--no-sandbox",

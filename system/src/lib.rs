@@ -2,8 +2,8 @@
 //!
 //! Node code here never names a simulator: it is handed a [`net::Net`] to open sockets, a
 //! [`telemetry::Telemetry`] to report what it observes, and spawns only with
-//! `tokio::task::spawn_local`, so every task belongs to the host that started it (DESIGN.md,
-//! "Seams that keep the design open").
+//! `tokio::task::spawn_local`, so every task belongs to the host that started it (docs/DESIGN.md,
+//! Seams).
 
 pub mod edge;
 pub mod net;

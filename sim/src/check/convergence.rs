@@ -1,5 +1,5 @@
-//! Convergence (DESIGN.md: "at the end, after faults heal, every replica's content equals the
-//! primary's"), compared by the digests the harness computed from each node's audited content.
+//! Convergence (docs/DESIGN.md, Convergence: after faults heal, every running node's content equals
+//! the primary's), compared by the digests the harness computed from each node's audited content.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
-//! Lost acknowledged writes (DESIGN.md: "acknowledged to a client, absent from the final primary
-//! state"), judged against the content the harness audited from the primary at the end.
+//! Lost acknowledged writes (docs/DESIGN.md, Lost acknowledged writes: acknowledged to a client,
+//! absent from the final primary state), judged against the content the harness audited at the end.
 
 use std::collections::BTreeSet;
 

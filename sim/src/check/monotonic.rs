@@ -1,4 +1,4 @@
-//! Monotonic reads (DESIGN.md: "a session reads an older state than it read before"): within a
+//! Monotonic reads (docs/DESIGN.md, Monotonic reads): within a
 //! session, a key's version never goes back, and neither does the newest own write a read shows.
 
 use std::collections::BTreeMap;

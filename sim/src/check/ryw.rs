@@ -1,5 +1,5 @@
-//! Read-your-writes (DESIGN.md: "a read by a session that does not reflect that session's last
-//! acknowledged write"). Judged from the rows a read returned: each read reports the highest
+//! Read-your-writes (docs/DESIGN.md, Read-your-writes violations: a read by a session that does not
+//! reflect that session's last acknowledged write). Judged from the rows a read returned: each read reports the highest
 //! sequence number of the session's own writes it could see, and that must reach the last write the
 //! session had acknowledged before the read started. The position a replica claims is not used.
 

@@ -1,5 +1,5 @@
-//! The status page's figures and checkers, computed from the event log alone (DESIGN.md, "What
-//! the harness measures"): viewer availability and tier mix per fault window, staleness of what
+//! The status page's figures and checkers, computed from the event log alone (docs/DESIGN.md, Status
+//! page figures): viewer availability and tier mix per fault window, staleness of what
 //! viewers saw, DNS failover, update propagation to every CDN edge, CRDT convergence after each
 //! heal, and the correctness checks on what regions returned: acknowledged updates lost, regions
 //! diverged, and status regressions (a status write that, read back at its region, lost to the
@@ -19,7 +19,7 @@ use crate::events::{Event, HarnessEvent, Record};
 use crate::metrics::{Recorder, Summary};
 use crate::scenario::{Action, Scenario};
 
-/// The design's subscribers per page (DESIGN.md System B: 1M+).
+/// The design's subscribers per page (docs/DESIGN.md, Status workload and scale: 1M+).
 pub const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,4 +1,4 @@
-//! The status page under simulation (DESIGN.md System B): its scenario table, its world, its
+//! The status page under simulation (docs/DESIGN.md, System B): its scenario table, its world, its
 //! users and instruments, and the figures and checkers computed from its event log.
 
 pub mod charts;

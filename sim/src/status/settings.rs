@@ -1,5 +1,5 @@
 //! The `[status]` table of a scenario file: the status page's world (regions, CDNs, the hosts
-//! around them), its settings (defaults from DESIGN.md System B) and its workload (operators,
+//! around them), its settings (defaults: docs/DESIGN.md, System B) and its workload (operators,
 //! viewers, SSE viewers, subscribers). `docs/SCENARIOS.md` documents each key.
 
 use std::collections::BTreeMap;

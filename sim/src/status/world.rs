@@ -1,8 +1,8 @@
 //! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
-//! the probes and the final audit. 3 regions and 2 CDNs make 12 hosts (DESIGN.md: turmoil's cost
-//! grows with the cube of the host count).
+//! the probes and the final audit. 3 regions and 2 CDNs make 12 hosts (docs/DESIGN.md, Simulation cost:
+//! turmoil's cost grows with the cube of the host count).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

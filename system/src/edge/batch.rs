@@ -1,4 +1,4 @@
-//! Batching of frames by size and time (DESIGN.md, System A: "frames are batched"): a batch is sent
+//! Batching of frames by size and time (docs/DESIGN.md, WAL frames and batches): a batch is sent
 //! when it holds `max_bytes` of payload or its oldest frame has waited `max_delay`.
 //! Pure logic; the replication streams drive it with the clock.
 

@@ -1,4 +1,4 @@
-//! Settings of the edge platform's nodes. Defaults are DESIGN.md's numbers; the harness sets them
+//! Settings of the edge platform's nodes. Defaults: docs/DESIGN.md, System A; the harness sets them
 //! from the scenario file.
 
 use std::time::Duration;
@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::BatchPolicy;
 
-/// When the primary acknowledges a write relative to the standby (DESIGN.md, System A: "with an
-/// asynchronous standby up to ~1 s of acknowledged writes can be lost; with a synchronous standby
-/// none").
+/// When the primary acknowledges a write relative to the standby (docs/DESIGN.md, Writes and the
+/// standby: with an asynchronous standby up to ~1 s of acknowledged writes can be lost; with a
+/// synchronous standby none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StandbyMode {
@@ -57,8 +57,8 @@ pub struct EdgeConfig {
     pub failover: FailoverConfig,
 }
 
-/// The control plane's timings (DESIGN.md, System A: "health checks every 5 s, failure confirmed at
-/// 15 s, failover at 30 s") and the safety mechanisms tests may switch off as negative controls.
+/// The control plane's timings (docs/DESIGN.md, Primary loss: health checks every 5 s, failure confirmed
+/// at 15 s, failover at 30 s) and the safety mechanisms tests may switch off as negative controls.
 #[derive(Clone, Debug)]
 pub struct FailoverConfig {
     pub health_interval: Duration,

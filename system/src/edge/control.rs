@@ -1,5 +1,5 @@
-//! The control plane (DESIGN.md, System A: "health checks every 5 s, failure confirmed at 15 s,
-//! failover at 30 s: fence the old primary, promote the standby, update routing, tell replicas").
+//! The control plane (docs/DESIGN.md, Primary loss: health checks every 5 s, failure confirmed at
+//! 15 s, failover at 30 s: fence the old primary, promote the standby, announce the new route).
 //! It runs on a host of its own and is the source of truth for the route.
 
 use std::io;

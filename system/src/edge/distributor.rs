@@ -1,5 +1,5 @@
-//! A regional distributor (DESIGN.md, System A: frames are "broadcast through regional distributors
-//! to every PoP"): one stream from the primary, relayed as received to every replica of its region.
+//! A regional distributor (docs/DESIGN.md, Replication: frames travel through one distributor per
+//! region to every PoP): one stream from the primary, relayed as received to every replica of its region.
 //! It keeps the last frames it relayed to serve re-requests, and passes older re-requests on to the
 //! primary. It holds no database: a replica whose history it cannot check or extend is sent on to
 //! the primary for a snapshot.

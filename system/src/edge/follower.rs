@@ -1,7 +1,7 @@
 //! A follower applies the primary's frames strictly in LSN order: a PoP's read replica (fed by its
 //! regional distributor) and the standby (fed by the primary directly, acknowledging what it holds).
-//! DESIGN.md, System A: "a replica that sees LSN n+2 before n+1 asks for the missing frames"; "too
-//! far behind (frames no longer retained): rebuild from a snapshot, then resume the stream".
+//! docs/DESIGN.md, Gaps and snapshots: a replica that receives LSN n+2 before n+1 asks for the missing
+//! frames; one too far behind (frames no longer retained) rebuilds from a snapshot, then resumes.
 //! A lost segment stalls a stream without an error, so silence longer than the peer timeout ends
 //! the session and the follower reconnects with backoff.
 

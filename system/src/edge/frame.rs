@@ -1,6 +1,6 @@
-//! WAL frames and the compressed batches that carry them (DESIGN.md, System A: "committed
-//! transactions become WAL frames (LSN, generation, checksum, payload); frames are batched,
-//! LZ4-compressed").
+//! WAL frames and the compressed batches that carry them (docs/DESIGN.md, WAL frames and batches:
+//! every committed write transaction is a frame of generation, LSN, checksum and payload; frames
+//! travel in LZ4-compressed batches).
 //!
 //! A frame is one committed write transaction. Its payload is the SQLite session changeset of that
 //! transaction. Checksums chain, `checksum(n) = xxh3(checksum(n-1), generation, lsn, payload)`, so a

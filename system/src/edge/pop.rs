@@ -1,4 +1,4 @@
-//! An edge PoP (DESIGN.md, System A): answers its region's users from a local SQLite replica,
+//! An edge PoP (docs/DESIGN.md, System A): answers its region's users from a local SQLite replica,
 //! forwards writes to the primary and returns their position, and serves read-your-writes by
 //! position: a read that carries a position the replica has not applied waits up to `ryw_wait`
 //! for it, and otherwise is served by the primary. A write no primary acknowledges fails at once

@@ -1,4 +1,4 @@
-//! A database node: the primary or its standby, one program in two roles (DESIGN.md, System A).
+//! A database node: the primary or its standby, one program in two roles (docs/DESIGN.md, System A).
 //!
 //! As **primary** it is the single writer: each write commits as one SQLite transaction and becomes
 //! a frame; with a synchronous standby attached, a write is acknowledged only once the standby

@@ -56,7 +56,7 @@ pub enum ControlReply {
     Route(Route),
 }
 
-/// How a read may be served (DESIGN.md, System A: read-your-writes by position).
+/// How a read may be served (docs/DESIGN.md, Read-your-writes: by position).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Consistency {

@@ -1,5 +1,5 @@
-//! The primary's replication manager (DESIGN.md, System A: "frames are batched, LZ4-compressed,
-//! and broadcast through regional distributors"): one stream per subscriber, a backlog from the
+//! The primary's replication manager (docs/DESIGN.md, Replication: frames batched, LZ4-compressed,
+//! and broadcast through regional distributors): one stream per subscriber, a backlog from the
 //! retained frame log, then live frames batched by size and time, with heartbeats when idle.
 //! A subscriber whose history does not continue the primary's, or who needs frames no longer
 //! retained, is told so and must rebuild from a snapshot.

@@ -1,6 +1,6 @@
 //! A node's SQLite database: the application tables, the replication position and the retained
 //! frame log, kept in one database so that a change and the position it moves to commit in the
-//! same transaction (DESIGN.md, System A: replicas "apply them strictly in order").
+//! same transaction (docs/DESIGN.md, Replication: replicas apply frames strictly in order).
 //!
 //! The primary turns each write transaction into a frame whose payload is the SQLite session
 //! changeset of that transaction; replicas apply the changeset with `sqlite3changeset_apply`.

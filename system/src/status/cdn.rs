@@ -1,4 +1,4 @@
-//! A CDN serving the status page (DESIGN.md System B): its edge KV holds the incident as the
+//! A CDN serving the status page (docs/DESIGN.md, Edge KV and degradation tiers): its edge KV holds the incident as the
 //! regions publish it (a write becomes visible after the KV's propagation delay), its edge worker
 //! renders pages through the degradation tiers (edge KV, then the origin API of each region in
 //! turn, then the stale cached page, then the static fallback page) and answers DNS health

@@ -1,4 +1,4 @@
-//! The status page's settings, defaults from DESIGN.md System B: sync every 100 ms; DNS health
+//! The status page's settings, defaults from docs/DESIGN.md, System B: sync every 100 ms; DNS health
 //! checks every 10 s, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s and at most 10
 //! connections per IP; the notification rules live in [`NotifyConfig`].
 

@@ -1,4 +1,4 @@
-//! Health-checked DNS for the CDNs (DESIGN.md System B): the authoritative server checks every
+//! Health-checked DNS for the CDNs (docs/DESIGN.md, DNS failover): the authoritative server checks every
 //! CDN every 10 s; 2 consecutive failures mark it unhealthy, one success healthy again. Answers
 //! list the healthy CDNs, preferred first (a preference that rotates with the resolver's region),
 //! with a TTL resolvers honour. With none healthy it answers every CDN rather than nothing.

@@ -1,4 +1,4 @@
-//! System B's replicated core, the status page (DESIGN.md "System B"): incidents are written in
+//! System B's replicated core, the status page (docs/DESIGN.md, Incident CRDTs): incidents are written in
 //! several regions and synced as state-based CRDTs. Component status lives in last-writer-wins
 //! registers ordered by hybrid logical clocks (node id breaks ties), an incident's timeline is an
 //! observed-remove set, and vector clocks record causality.

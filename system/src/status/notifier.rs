@@ -1,4 +1,4 @@
-//! The notification pipeline's node (DESIGN.md System B): takes timeline updates from every
+//! The notification pipeline's node (docs/DESIGN.md, Notifications): takes timeline updates from every
 //! region (so several copies of each arrive), decides with [`Pipeline`] what to send to whom, and
 //! runs asynchronous workers that deliver to subscribers' endpoints, critical updates first,
 //! retrying failures on the design's schedule with seeded jitter. Deliveries carry idempotency keys.

@@ -1,4 +1,4 @@
-//! The status page's notification pipeline (DESIGN.md "System B"), as pure decisions: which offered
+//! The status page's notification pipeline (docs/DESIGN.md, Notifications), as pure decisions: which offered
 //! events become jobs, which job to send next, and when to retry a failed send. Notifications are
 //! asynchronous and at-least-once: an event id is handled once (event-level dedup), an event whose
 //! dedup key was accepted less than 5 minutes ago is folded into that one, a subscriber gets at most
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-/// The pipeline's rules; `Default` gives DESIGN.md's numbers.
+/// The pipeline's rules; `Default` gives the numbers of docs/DESIGN.md, Notifications.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyConfig {
     /// Drops an event whose id was offered before. `false` is a negative control: a redelivered

@@ -1,4 +1,4 @@
-//! A status region (DESIGN.md System B): its origin API accepts operators' edits and serves the
+//! A status region (docs/DESIGN.md, Incident CRDTs): its origin API accepts operators' edits and serves the
 //! incident document; every `sync_interval` it sends its state to each peer region that lacks
 //! something, so concurrent edits in different regions converge without coordination. It
 //! publishes its state to every CDN's edge KV on change and at least every `kv_refresh`, and hands

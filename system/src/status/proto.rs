@@ -44,7 +44,7 @@ pub enum OriginReply {
     Synced(VClock),
 }
 
-/// Which degradation tier answered a page view, best first (DESIGN.md System B).
+/// Which degradation tier answered a page view, best first (docs/DESIGN.md, Edge KV and degradation tiers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {

@@ -1,4 +1,4 @@
-//! The SSE hub's bookkeeping (DESIGN.md System B: event ids, Last-Event-ID catch-up, at most 10
+//! The SSE hub's bookkeeping (docs/DESIGN.md, Live updates: event ids, Last-Event-ID catch-up, at most 10
 //! connections per IP). An event id is a cursor: per writing region, the latest timeline update
 //! the viewer has been sent. A region's updates reach any replica in the order it wrote them
 //! (every state a region sends holds all its earlier writes), so "after the cursor" is exactly
