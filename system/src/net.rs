@@ -1,5 +1,5 @@
 //! The network seam: a small tokio-shaped socket interface that the harness implements for each
-//! backend (turmoil today; tokio TCP on loopback or turmoil-net later) so node code never changes.
+//! backend (the harness's simulated network today; a real one, such as tokio TCP, later) so node code never changes.
 
 use std::future::Future;
 use std::io;

@@ -1,0 +1,194 @@
+//! The crates' layout holds: no import circle between the files of `system/src` or `sim/src` (a
+//! file's `use crate::…`, `use super::…` and `crate::…` paths are its arrows to the files that
+//! define those modules), and no file of `system/` names the simulator, which only the harness
+//! may know. Reads source files only; no simulation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A crate's source files by module path (`status::check` for `src/status/check.rs`, `` for
+/// `lib.rs`), each with its text.
+fn modules(src: &Path) -> BTreeMap<String, String> {
+    fn walk(dir: &Path, src: &Path, out: &mut BTreeMap<String, String>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, src, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let rel = path.strip_prefix(src).unwrap().with_extension("");
+                let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                    parts.pop();
+                }
+                out.insert(parts.join("::"), std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(src, src, &mut out);
+    out.remove("main").map(|main| out.insert("main".into(), main));
+    out
+}
+
+/// The module paths a file's text reaches, before resolution: every `use` tree expanded, and every
+/// `crate::`/`super::` path in code. Paths are relative to the crate root (`crate::`) or to the
+/// file's parent module (`super::`), written as `crate::a::b` or `super::a`.
+fn paths(text: &str) -> Vec<String> {
+    fn expand(prefix: &str, tree: &str, out: &mut Vec<String>) {
+        let tree = tree.trim();
+        if let Some(open) = tree.find('{') {
+            let head = tree[..open].trim().trim_end_matches("::");
+            let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+            let mut depth = 0;
+            let mut start = 0;
+            for (i, c) in inner.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        expand(&join(prefix, head), &inner[start..i], out);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            expand(&join(prefix, head), &inner[start..], out);
+        } else if !tree.is_empty() {
+            out.push(join(prefix, tree.split(" as ").next().unwrap().trim()));
+        }
+    }
+    fn join(prefix: &str, rest: &str) -> String {
+        match (prefix.is_empty(), rest.is_empty()) {
+            (true, _) => rest.into(),
+            (_, true) => prefix.into(),
+            _ => format!("{prefix}::{rest}"),
+        }
+    }
+    let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let mut out = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("use ") {
+        let before = rest[..at].chars().last();
+        let tail = &rest[at + 4..];
+        let end = tail.find(';').unwrap_or(tail.len());
+        if before.is_none_or(|c| !c.is_alphanumeric() && c != '_') {
+            let tree = tail[..end].trim();
+            if tree.starts_with("crate::") || tree.starts_with("super::") || tree.starts_with("self::") {
+                expand("", tree, &mut out);
+            }
+        }
+        rest = &tail[end.min(tail.len())..];
+    }
+    for anchor in ["crate::", "super::"] {
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(anchor) {
+            let tail = &rest[at..];
+            let len = tail.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(tail.len());
+            out.push(tail[..len].trim_end_matches(':').to_string());
+            rest = &tail[anchor.len()..];
+        }
+    }
+    out
+}
+
+/// The files a module's text imports, as module paths of the crate (without itself).
+fn arrows(module: &str, text: &str, all: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let parent: Vec<&str> = module.split("::").filter(|p| !p.is_empty()).collect();
+    let mut out = BTreeSet::new();
+    for path in paths(text) {
+        let mut parts: Vec<&str> = path.split("::").collect();
+        let mut base: Vec<&str> = match parts.first().copied() {
+            Some("crate") => Vec::new(),
+            Some("super") => parent[..parent.len().saturating_sub(1)].to_vec(),
+            Some("self") => parent.clone(),
+            _ => continue,
+        };
+        parts.remove(0);
+        while parts.first() == Some(&"super") {
+            base.pop();
+            parts.remove(0);
+        }
+        base.extend(parts);
+        // The longest prefix that is a file of the crate defines what the path names.
+        let target = (0..=base.len()).rev().map(|n| base[..n].join("::")).find(|m| all.contains_key(m));
+        if let Some(target) = target.filter(|t| t != module && !t.is_empty()) {
+            out.insert(target);
+        }
+    }
+    out
+}
+
+/// The import circles of a crate: each a list of files that reach one another.
+fn circles(src: &Path) -> Vec<Vec<String>> {
+    let all = modules(src);
+    let graph: BTreeMap<&str, BTreeSet<String>> =
+        all.iter().map(|(m, text)| (m.as_str(), arrows(m, text, &all))).collect();
+    let reaches = |from: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(m) = todo.pop() {
+            for next in graph.get(m.as_str()).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reach: BTreeMap<&str, BTreeSet<String>> = graph.keys().map(|m| (*m, reaches(m))).collect();
+    let mut done = BTreeSet::new();
+    let mut out = Vec::new();
+    for m in graph.keys() {
+        if done.contains(*m) || !reach[m].contains(*m) {
+            continue;
+        }
+        let circle: Vec<String> = reach[m].iter().filter(|other| reach[other.as_str()].contains(*m)).cloned().collect();
+        done.extend(circle.iter().cloned());
+        out.push(circle);
+    }
+    out
+}
+
+fn crate_src(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join(name).join("src")
+}
+
+fn report(circles: &[Vec<String>]) -> String {
+    circles.iter().map(|c| format!("\n  circle: {}", c.join(" -> "))).collect()
+}
+
+#[test]
+fn the_systems_have_no_import_circle() {
+    let found = circles(&crate_src("system"));
+    assert!(found.is_empty(), "import circles in system/src:{}", report(&found));
+}
+
+#[test]
+fn the_systems_never_name_the_simulator() {
+    let named: Vec<String> = modules(&crate_src("system"))
+        .iter()
+        .filter(|(_, text)| text.to_lowercase().contains("turmoil"))
+        .map(|(m, _)| format!("system::{m}"))
+        .collect();
+    assert!(named.is_empty(), "system/ files naming turmoil: {named:?}");
+    let manifest = std::fs::read_to_string(crate_src("system").parent().unwrap().join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains("turmoil"), "system/Cargo.toml depends on turmoil");
+}
+
+#[test]
+fn the_circle_finder_finds_a_planted_circle() {
+    // A negative control: two files that import each other, and a third that only imports one.
+    let dir = std::env::temp_dir().join(format!("edgesim-layout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("edge")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "pub mod edge;\npub mod report;\npub mod html;\n").unwrap();
+    std::fs::write(dir.join("edge/mod.rs"), "pub mod world;\n").unwrap();
+    std::fs::write(dir.join("edge/world.rs"), "use crate::{report::{Report, self}, edge};\n").unwrap();
+    std::fs::write(dir.join("report.rs"), "fn f() { let _ = crate::edge::world::run(); }\n").unwrap();
+    std::fs::write(dir.join("html.rs"), "use crate::report::Report as R;\n").unwrap();
+    let found = circles(&dir);
+    assert_eq!(found, vec![vec!["edge::world".to_string(), "report".to_string()]], "{}", report(&found));
+    std::fs::write(dir.join("report.rs"), "use super::edge;\n").unwrap();
+    assert!(circles(&dir).is_empty(), "{}", report(&circles(&dir)));
+}
