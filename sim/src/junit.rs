@@ -77,10 +77,7 @@ mod tests {
 
     #[test]
     fn a_failure_names_the_budget_and_the_replay_command() {
-        let s = summary(
-            "s&t",
-            vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 7, Verdict::BudgetBroken)],
-        );
+        let s = summary("s&t", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 7, Verdict::BudgetBroken)]);
         let xml = render(&s);
         assert!(xml.contains(r#"<testsuites name="s&amp;t" tests="2" failures="1" errors="0">"#), "{xml}");
         assert!(xml.contains(r#"<testcase classname="a" name="a seed 1" file="a.toml"></testcase>"#), "{xml}");

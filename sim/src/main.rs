@@ -209,7 +209,8 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
     let plan = suite::plan(&all, shard)?;
     let runs = suite::runs(&scenarios, seeds, shard);
     if runs.is_empty() {
-        let split = shard.map_or(String::new(), |s| format!(" in shard {s} (split it into at most {} shards)", all.len()));
+        let split =
+            shard.map_or(String::new(), |s| format!(" in shard {s} (split it into at most {} shards)", all.len()));
         anyhow::bail!("the suite's {} runs leave nothing to run{split}", all.len());
     }
     let total = runs.len();
@@ -225,7 +226,13 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
             eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
         } else {
             let e = &o.entry;
-            eprintln!("[{n}/{total}] {} seed {}: {} ({:.1}s wall)", e.scenario, e.seed, e.verdict.label(), o.wall_seconds);
+            eprintln!(
+                "[{n}/{total}] {} seed {}: {} ({:.1}s wall)",
+                e.scenario,
+                e.seed,
+                e.verdict.label(),
+                o.wall_seconds
+            );
         }
     });
     finish(SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), &out)
@@ -274,7 +281,13 @@ fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
 fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
     print!("{}", suite::table(&summary));
     for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
-        println!("{} seed {}: {}; replay: {}", e.scenario, e.seed, e.failures().join("; "), replay_at_build(&e.replay, &summary.plan.build));
+        println!(
+            "{} seed {}: {}; replay: {}",
+            e.scenario,
+            e.seed,
+            e.failures().join("; "),
+            replay_at_build(&e.replay, &summary.plan.build)
+        );
     }
     summary.write(out)?;
     println!("{}: wrote {} in {}", summary.verdict.label(), summary::FILES.join(", "), out.display());

@@ -41,8 +41,7 @@ mod tests {
 
     #[test]
     fn lists_every_run_then_each_failure_with_its_replay() {
-        let s =
-            summary("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
+        let s = summary("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
         let md = render(&s);
         assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
         assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | - | - | - | pass |"), "{md}");

@@ -170,7 +170,8 @@ pub struct Outcome {
 
 /// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time; `done` hears
 /// of each run as it finishes. A child that dies, or prints no entry of its run, gives an `error`
-/// entry carrying how it ended and the end of its stderr.
+/// entry carrying how it ended and the end of its stderr (without a backtrace, so the same on
+/// every run: replay the run for one).
 pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
@@ -186,6 +187,7 @@ pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&
                         .arg(&scenario.path)
                         .arg("--seed")
                         .arg(seed.to_string())
+                        .env("RUST_BACKTRACE", "0")
                         .output()
                         .map_err(|e| format!("cannot start {}: {e}", exe.display()))
                         .and_then(|out| entry_of(&out, &scenario, seed))

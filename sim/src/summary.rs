@@ -92,7 +92,9 @@ pub enum SummaryError {
     Schema { path: PathBuf, found: u32 },
     #[error("cannot merge summaries of different suites: `{0}` and `{1}`")]
     Suites(String, String),
-    #[error("cannot merge summaries of different runs of suite `{suite}` ({first} and {second} runs, or other scenario files or seeds)")]
+    #[error(
+        "cannot merge summaries of different runs of suite `{suite}` ({first} and {second} runs, or other scenario files or seeds)"
+    )]
     Runs { suite: String, first: usize, second: usize },
     #[error("cannot merge summaries of different builds: commit {0} and commit {1}")]
     Builds(String, String),
@@ -355,7 +357,10 @@ pub(crate) mod tests {
         assert_eq!(refused(vec![one.clone(), other]), "cannot merge summaries of different suites: `s` and `t`");
         let mut other = two.clone();
         other.plan.build = "c".into();
-        assert_eq!(refused(vec![one.clone(), other]), "cannot merge summaries of different builds: commit b and commit c");
+        assert_eq!(
+            refused(vec![one.clone(), other]),
+            "cannot merge summaries of different builds: commit b and commit c"
+        );
         let mut other = two.clone();
         other.plan.suite_digest = "e".into();
         assert!(refused(vec![one.clone(), other]).starts_with("cannot merge summaries of different runs of suite `s`"));

@@ -157,7 +157,10 @@ fn a_run_that_panics_or_runs_out_of_memory_is_an_error_and_the_rest_still_report
     let panicked = "boom seed 1: harness error: the run's process exited with code 101; its stderr ends: panicked at sim/src/suite.rs:";
     assert!(stdout.contains(panicked), "{stdout}");
     assert!(stdout.contains(": EDGESIM_TEST_CRASH: boom panics at 2s (test only); replay: "), "{stdout}");
-    assert!(stdout.contains(&format!("replay: edgesim run {boom} --seed 1   # edgesim built from commit ")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("replay: edgesim run {boom} --seed 1   # edgesim built from commit ")),
+        "{stdout}"
+    );
     assert!(stdout.contains("hog seed 1: harness error: the run's process was killed by signal 6; its stderr ends: memory allocation of 1099511627776 bytes failed"), "{stdout}");
     for file in ["summary.json", "junit.xml", "report.md", "report.html"] {
         assert!(out.join(file).exists(), "{file} written");
@@ -187,7 +190,10 @@ fn a_suite_that_would_check_nothing_exits_3() {
     for (args, said) in [
         (vec!["--seeds", "0"], "invalid value '0' for '--seeds <N>': 0 would run nothing: give 1 or more"),
         (vec!["--jobs", "0"], "invalid value '0' for '--jobs <JOBS>': 0 would run nothing: give 1 or more"),
-        (vec!["--shard", "2/2"], "the suite's 1 runs leave nothing to run in shard 2/2 (split it into at most 1 shards)"),
+        (
+            vec!["--shard", "2/2"],
+            "the suite's 1 runs leave nothing to run in shard 2/2 (split it into at most 1 shards)",
+        ),
     ] {
         let (code, stdout, stderr) = edgesim(&[&["suite", &one, "--out", s(&out)], &args[..]].concat());
         assert_eq!(code, 3, "{args:?}: {stdout}{stderr}");
