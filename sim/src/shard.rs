@@ -22,6 +22,11 @@ impl Shard {
     }
 }
 
+/// The items of `shard` of a list (all of them when `None`), in order.
+pub fn share<T>(items: impl IntoIterator<Item = T>, shard: Option<Shard>) -> impl Iterator<Item = T> {
+    items.into_iter().enumerate().filter(move |(i, _)| shard.is_none_or(|s| s.keeps(*i))).map(|(_, item)| item)
+}
+
 impl FromStr for Shard {
     type Err = String;
 
@@ -78,5 +83,7 @@ mod tests {
             assert_eq!(shards.iter().filter(|s| s.keeps(i)).count(), 1);
         }
         assert!(Shard { k: 1, n: 3 }.keeps(3) && Shard { k: 2, n: 3 }.keeps(4));
+        assert_eq!(share(1..=7, Some(Shard { k: 2, n: 3 })).collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(share(1..=3, None).count(), 3);
     }
 }

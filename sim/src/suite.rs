@@ -13,7 +13,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::report::analyze;
 use crate::scenario::{Scenario, ScenarioError};
-use crate::shard::Shard;
+use crate::shard::{Shard, share};
 use crate::summary::{COLUMNS, Entry, Plan, Run, SuiteSummary};
 use crate::verdict::COMMIT;
 use crate::world::simulate;
@@ -80,7 +80,7 @@ pub fn runs(scenarios: &[Scenario], seeds: Option<u64>, shard: Option<Shard>) ->
         let seeds: Vec<u64> = seeds.map_or(vec![s.seed], |n| (1..=n).collect());
         seeds.into_iter().map(move |seed| (s.clone(), seed))
     });
-    all.enumerate().filter(|(i, _)| shard.is_none_or(|s| s.keeps(*i))).map(|(_, run)| run).collect()
+    share(all, shard).collect()
 }
 
 /// The plan of `shard` (the whole suite when `None`) of the suite whose runs are `all`.
@@ -98,12 +98,7 @@ pub fn plan(all: &[(Scenario, u64)], shard: Option<Shard>) -> Result<Plan, Suite
         digest.update(&files[path].to_le_bytes());
         digest.update(&seed.to_le_bytes());
     }
-    let mut runs: Vec<Run> = all
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|s| s.keeps(*i)))
-        .map(|(_, (s, seed))| Run { path: s.path.clone(), seed: *seed })
-        .collect();
+    let mut runs: Vec<Run> = share(all, shard).map(|(s, seed)| Run { path: s.path.clone(), seed: *seed }).collect();
     runs.sort();
     Ok(Plan {
         build: COMMIT.to_string(),
