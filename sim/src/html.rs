@@ -114,7 +114,7 @@ fn charts(o: &mut String, c: &Charts) {
 mod tests {
     use super::*;
     use crate::charts::Mark;
-    use crate::summary::tests::entry;
+    use crate::summary::tests::{entry, summary};
 
     #[test]
     fn a_page_has_the_table_each_run_its_drawings_and_no_external_resource() {
@@ -126,7 +126,7 @@ mod tests {
             lag_bucket_ms: 1000,
             ..Charts::default()
         });
-        let page = render(&SuiteSummary::new("s<1>", vec![entry("a.toml", 1, Verdict::Pass), failed]));
+        let page = render(&summary("s<1>", vec![entry("a.toml", 1, Verdict::Pass), failed]));
         assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
         assert!(page.contains("<title>edgesim suite s&lt;1&gt;: checker fired (2 runs)</title>"), "{page}");
         assert!(page.contains("<td><a href=\"#run-1\">b</a></td><td>2</td><td>9.6ms</td>"), "{page}");

@@ -57,7 +57,7 @@ pub fn render(s: &SuiteSummary) -> String {
             e.verdict.label(),
             escape(&failures.join("; ")),
             escape(&failures.join("\n")),
-            escape(&replay_at_build(&e.replay))
+            escape(&replay_at_build(&e.replay, &s.plan.build))
         );
     }
     o.push_str("  </testsuite>\n</testsuites>\n");
@@ -67,7 +67,7 @@ pub fn render(s: &SuiteSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::tests::entry;
+    use crate::summary::tests::{entry, summary};
 
     #[test]
     fn escapes_markup_quotes_and_control_characters() {
@@ -77,15 +77,12 @@ mod tests {
 
     #[test]
     fn a_failure_names_the_budget_and_the_replay_command() {
-        let s = SuiteSummary::new(
-            "s&t",
-            vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 7, Verdict::BudgetBroken)],
-        );
+        let s = summary("s&t", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 7, Verdict::BudgetBroken)]);
         let xml = render(&s);
         assert!(xml.contains(r#"<testsuites name="s&amp;t" tests="2" failures="1" errors="0">"#), "{xml}");
         assert!(xml.contains(r#"<testcase classname="a" name="a seed 1" file="a.toml"></testcase>"#), "{xml}");
         assert!(xml.contains(r#"message="budget broken: read_p99 &lt; 1ms (was 9.6ms)""#), "{xml}");
-        assert!(xml.contains("replay: edgesim run b.toml --seed 7   # edgesim built from commit "), "{xml}");
+        assert!(xml.contains("replay: edgesim run b.toml --seed 7   # edgesim built from commit b</failure>"), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), xml.matches("</testcase>").count());
     }
 }

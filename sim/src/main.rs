@@ -3,16 +3,17 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
 use edgesim::shard::Shard;
 use edgesim::summary::{self, Entry, SuiteSummary};
-use edgesim::verdict::{Verdict, judge, replay, replay_at_build};
+use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
 use edgesim::world::simulate;
 use edgesim::{determinism, suite};
 
@@ -33,47 +34,14 @@ struct Cli {
 enum Command {
     /// Run one scenario and print its report. Exit 0: pass; 1: a budget broke; 2: a correctness
     /// checker fired; 3: bad input or harness error.
-    Run {
-        scenario: PathBuf,
-        /// Seed of the run (default: the scenario's `seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write the report as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Write the event log as JSON Lines here (schema: docs/EVENTS.md).
-        #[arg(long)]
-        events: Option<PathBuf>,
-        /// Write the run's HTML report (timeline, latency, replication lag) here.
-        #[arg(long)]
-        html: Option<PathBuf>,
-        /// Print nothing but the event-log hash.
-        #[arg(long)]
-        quiet: bool,
-        /// Print the narrated failure timeline and its impact instead of the full report.
-        #[arg(long, conflicts_with = "quiet")]
-        timeline: bool,
-    },
+    Run(RunArgs),
     /// Run scenario files, or every scenario of a directory, over seeds; print a table and write
-    /// summary.json, junit.xml, report.md and report.html. Exit codes as `run`.
-    Suite {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Run seeds 1..=N of each scenario (default: each scenario's own `seed`).
-        #[arg(long)]
-        seeds: Option<u64>,
-        /// Simulations run at once.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// Output directory (default: reports/runs/NAME, NAME the directory's name or `suite`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Run only the K-th of N shares of the (scenario, seed) list (K from 1).
-        #[arg(long, value_name = "K/N")]
-        shard: Option<Shard>,
-    },
+    /// summary.json, junit.xml, report.md and report.html. Each run is a child process, so one
+    /// that panics or dies is an `error` entry and the rest still report. Exit codes as `run`.
+    Suite(SuiteArgs),
     /// Merge shards' summary.json files into one summary, junit.xml, report.md and report.html, as
-    /// if the suite had run unsharded. Exit code: the merged verdict's, as `suite`.
+    /// if the suite had run unsharded. Refused (exit 3) unless they are every shard of one suite's
+    /// runs on one build, each once. Exit code: the merged verdict's, as `suite`.
     Merge {
         #[arg(required = true, value_name = "SUMMARY.json")]
         summaries: Vec<PathBuf>,
@@ -88,6 +56,63 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Internal: the child process of a suite's run; prints the run's summary entry as JSON.
+    #[command(name = suite::RUN_ENTRY, hide = true)]
+    RunEntry {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    scenario: PathBuf,
+    /// Seed of the run (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the event log as JSON Lines here (schema: docs/EVENTS.md).
+    #[arg(long)]
+    events: Option<PathBuf>,
+    /// Write the run's HTML report (timeline, latency, replication lag) here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Print nothing but the event-log hash.
+    #[arg(long)]
+    quiet: bool,
+    /// Print the narrated failure timeline and its impact instead of the full report.
+    #[arg(long, conflicts_with = "quiet")]
+    timeline: bool,
+}
+
+#[derive(Args)]
+struct SuiteArgs {
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Run seeds 1..=N of each scenario (default: each scenario's own `seed`).
+    #[arg(long, value_name = "N", value_parser = at_least_one::<u64>)]
+    seeds: Option<u64>,
+    /// Simulations run at once.
+    #[arg(long, default_value_t = 2, value_parser = at_least_one::<usize>)]
+    jobs: usize,
+    /// Output directory (default: reports/runs/NAME, NAME the directory's name or `suite`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run only the K-th of N shares of the (scenario, seed) list (K from 1).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+}
+
+/// A count of 1 or more: `--seeds 0` would run nothing, and `--jobs 0` nothing at a time.
+fn at_least_one<T: FromStr + PartialEq + From<u8>>(text: &str) -> Result<T, String> {
+    match text.parse::<T>() {
+        Ok(n) if n == T::from(0) => Err("0 would run nothing: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a count: give 1 or more")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -98,7 +123,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_INPUT } else { 0 });
         }
     };
-    match run(cli) {
+    let outcome = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Suite(args) => run_suite(args),
+        Command::Merge { summaries, out } => merge(&summaries, &out),
+        Command::CheckDeterminism { scenario, seed } => check_determinism(&scenario, seed),
+        Command::RunEntry { scenario, seed } => run_entry(&scenario, seed),
+    };
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -107,121 +139,166 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {
-        Command::Run { scenario, seed, json, events, html, quiet, timeline } => {
-            let scenario = Scenario::load(&scenario)?;
-            let seed = seed.unwrap_or(scenario.seed);
-            let total = scenario.duration + scenario.settle;
-            let started = Instant::now();
-            let tty = std::io::stderr().is_terminal() && !quiet;
-            let log = simulate(&scenario, seed, &mut |at| {
-                if tty {
-                    eprint!(
-                        "\r  simulating {}: {:>5.0}s of {:.0}s",
-                        scenario.name,
-                        at.as_secs_f64(),
-                        total.as_secs_f64()
-                    );
-                }
-            })?;
-            let wall = started.elapsed().as_secs_f64();
-            if tty {
-                eprintln!();
-            }
-            let report = analyze(&scenario, seed, &log);
-            if let Some(path) = events {
-                let mut out = std::io::BufWriter::new(create(&path)?);
-                log.write_jsonl(&mut out)?;
-            }
-            if let Some(path) = json {
-                create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
-            }
-            if let Some(path) = html {
-                let run = SuiteSummary::new(&scenario.name, vec![Entry::new(&scenario, seed, Ok(&report))]);
-                create(&path)?.write_all(edgesim::html::render(&run).as_bytes())?;
-            }
-            let judgement = judge(&scenario, &report);
-            if quiet {
-                println!("{}", report.event_log_hash);
-            } else if timeline {
-                println!("{} seed {}", report.scenario, report.seed);
-                print!("{}", report.timeline_text());
-            } else {
-                print!("{}", report.text());
-                println!(
-                    "wall {wall:.2}s, {:.1} simulated seconds per wall second",
-                    report.sim_seconds / wall.max(1e-9)
-                );
-                for broken in &judgement.failed_budgets {
-                    println!("budget broken: {broken}");
-                }
-                if !judgement.fired_checkers.is_empty() {
-                    println!("checkers fired: {}", judgement.fired_checkers.join(", "));
-                }
-                if judgement.verdict != Verdict::Pass {
-                    println!("replay: {}", replay_at_build(&replay(&scenario.path, seed)));
-                }
-            }
-            std::io::stdout().flush()?;
-            Ok(judgement.verdict.exit_code())
+/// `edgesim run`.
+fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let RunArgs { scenario, seed, json, events, html, quiet, timeline } = args;
+    let scenario = Scenario::load(&scenario)?;
+    for path in [&json, &events, &html].into_iter().flatten() {
+        writable(path)?;
+    }
+    let seed = seed.unwrap_or(scenario.seed);
+    let total = scenario.duration + scenario.settle;
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal() && !quiet;
+    let log = simulate(&scenario, seed, &mut |at| {
+        if tty {
+            eprint!("\r  simulating {}: {:>5.0}s of {:.0}s", scenario.name, at.as_secs_f64(), total.as_secs_f64());
         }
-        Command::Suite { paths, seeds, jobs, out, shard } => {
-            let name = suite::name(&paths);
-            let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
-            summary::clear(&out)?;
-            let scenarios = suite::collect(&paths)?;
-            let runs = suite::runs(&scenarios, seeds, shard);
-            let total = runs.len();
-            let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
-            let outcomes = suite::run(runs, jobs, &|o| {
-                let passed = o.report.as_ref().is_ok_and(|r| judge(&o.scenario, r).verdict == Verdict::Pass);
-                let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
-                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-                if tty {
-                    let bar = suite::progress(n, total, failed, started.elapsed().as_secs_f64());
-                    eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
-                } else {
-                    eprintln!("[{n}/{total}] {} seed {} ({:.1}s wall)", o.scenario.name, o.seed, o.wall_seconds);
-                }
-            });
-            finish(SuiteSummary::new(&name, outcomes.iter().map(Entry::of).collect()), &out)
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    if tty {
+        eprintln!();
+    }
+    let report = analyze(&scenario, seed, &log);
+    if let Some(path) = events {
+        let mut out = std::io::BufWriter::new(create(&path)?);
+        log.write_jsonl(&mut out)?;
+    }
+    if let Some(path) = json {
+        create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+    }
+    if let Some(path) = html {
+        let plan = suite::plan(&[(scenario.clone(), seed)], None)?;
+        let run = SuiteSummary::new(&scenario.name, plan, vec![Entry::new(&scenario, seed, Ok(&report))]);
+        create(&path)?.write_all(edgesim::html::render(&run).as_bytes())?;
+    }
+    let judgement = judge(&scenario, &report);
+    if quiet {
+        println!("{}", report.event_log_hash);
+    } else if timeline {
+        println!("{} seed {}", report.scenario, report.seed);
+        print!("{}", report.timeline_text());
+    } else {
+        print!("{}", report.text());
+        println!("wall {wall:.2}s, {:.1} simulated seconds per wall second", report.sim_seconds / wall.max(1e-9));
+        for broken in &judgement.failed_budgets {
+            println!("budget broken: {broken}");
         }
-        Command::Merge { summaries, out } => {
-            let parts = summaries.iter().map(|p| SuiteSummary::load(p)).collect::<Result<_, _>>()?;
-            finish(SuiteSummary::merge(parts)?, &out)
+        if !judgement.fired_checkers.is_empty() {
+            println!("checkers fired: {}", judgement.fired_checkers.join(", "));
         }
-        Command::CheckDeterminism { scenario, seed } => {
-            let seed = seed.unwrap_or(Scenario::load(&scenario)?.seed);
-            let [first, second] = determinism::run_twice(&std::env::current_exe()?, &scenario, seed)?;
-            match determinism::compare(&first.jsonl, &second.jsonl) {
-                None if first.hash == second.hash => {
-                    println!("identical (hash {})", first.hash);
-                    Ok(0)
-                }
-                None => anyhow::bail!("identical event logs but hashes {} and {}", first.hash, second.hash),
-                Some(d) => {
-                    let at = d.t_us.map_or("the end of a log".into(), |t| format!("t_us {t}"));
-                    println!("divergent at line {} ({at})", d.line);
-                    println!("  first:  {}", d.first.as_deref().unwrap_or("(log ended)"));
-                    println!("  second: {}", d.second.as_deref().unwrap_or("(log ended)"));
-                    Ok(Verdict::CheckerFired.exit_code())
-                }
-            }
+        if judgement.verdict != Verdict::Pass {
+            println!("replay: {}", replay_at_build(&replay(&scenario.path, seed), COMMIT));
         }
     }
+    std::io::stdout().flush()?;
+    Ok(judgement.verdict.exit_code())
+}
+
+/// `edgesim suite`: every output path is checked, and every scenario file, before anything runs;
+/// a suite, or a shard, with nothing to run is refused.
+fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
+    let SuiteArgs { paths, seeds, jobs, out, shard } = args;
+    let name = suite::name(&paths);
+    let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
+    for file in summary::FILES {
+        writable(&out.join(file))?;
+    }
+    let scenarios = suite::collect(&paths)?;
+    let all = suite::runs(&scenarios, seeds, None);
+    let plan = suite::plan(&all, shard)?;
+    let runs = suite::runs(&scenarios, seeds, shard);
+    if runs.is_empty() {
+        let split =
+            shard.map_or(String::new(), |s| format!(" in shard {s} (split it into at most {} shards)", all.len()));
+        anyhow::bail!("the suite's {} runs leave nothing to run{split}", all.len());
+    }
+    let total = runs.len();
+    let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
+    let exe = std::env::current_exe().context("cannot find the edgesim binary to run the suite's runs")?;
+    let outcomes = suite::run(&exe, runs, jobs, &|o| {
+        let passed = o.entry.verdict == Verdict::Pass;
+        let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
+        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+        if tty {
+            let bar = suite::progress(n, total, failed, started.elapsed().as_secs_f64());
+            eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
+        } else {
+            let e = &o.entry;
+            eprintln!(
+                "[{n}/{total}] {} seed {}: {} ({:.1}s wall)",
+                e.scenario,
+                e.seed,
+                e.verdict.label(),
+                o.wall_seconds
+            );
+        }
+    });
+    finish(SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), &out)
+}
+
+/// `edgesim merge`.
+fn merge(summaries: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
+    let parts = summaries.iter().map(|p| SuiteSummary::load(p)).collect::<Result<_, _>>()?;
+    let merged = SuiteSummary::merge(parts)?;
+    for file in summary::FILES {
+        writable(&out.join(file))?;
+    }
+    finish(merged, out)
+}
+
+/// `edgesim check-determinism`.
+fn check_determinism(scenario: &Path, seed: Option<u64>) -> anyhow::Result<u8> {
+    let seed = seed.unwrap_or(Scenario::load(scenario)?.seed);
+    let [first, second] = determinism::run_twice(&std::env::current_exe()?, scenario, seed)?;
+    match determinism::compare(&first.jsonl, &second.jsonl) {
+        None if first.hash == second.hash => {
+            println!("identical (hash {})", first.hash);
+            Ok(0)
+        }
+        None => anyhow::bail!("identical event logs but hashes {} and {}", first.hash, second.hash),
+        Some(d) => {
+            let at = d.t_us.map_or("the end of a log".into(), |t| format!("t_us {t}"));
+            println!("divergent at line {} ({at})", d.line);
+            println!("  first:  {}", d.first.as_deref().unwrap_or("(log ended)"));
+            println!("  second: {}", d.second.as_deref().unwrap_or("(log ended)"));
+            Ok(Verdict::CheckerFired.exit_code())
+        }
+    }
+}
+
+/// `edgesim run-entry`, a suite's child process: the run's summary entry on stdout, exit 0.
+fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
+    let entry = suite::run_entry(&Scenario::load(scenario)?, seed);
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, &entry)?;
+    stdout.flush()?;
+    Ok(0)
 }
 
 /// Prints a suite's table and failures, writes its outputs, and gives its exit code.
 fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
     print!("{}", suite::table(&summary));
     for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
-        println!("{} seed {}: {}; replay: {}", e.scenario, e.seed, e.failures().join("; "), replay_at_build(&e.replay));
+        println!(
+            "{} seed {}: {}; replay: {}",
+            e.scenario,
+            e.seed,
+            e.failures().join("; "),
+            replay_at_build(&e.replay, &summary.plan.build)
+        );
     }
     summary.write(out)?;
     println!("{}: wrote {} in {}", summary.verdict.label(), summary::FILES.join(", "), out.display());
     Ok(summary.exit_code)
+}
+
+/// Refuses an output path that cannot be written before anything runs: creates its directory and
+/// the file, then removes the file, so no output of an earlier run is left to pass for this one's.
+fn writable(path: &Path) -> anyhow::Result<()> {
+    drop(create(path)?);
+    std::fs::remove_file(path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Creates an output file, and the directories above it.

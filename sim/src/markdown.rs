@@ -29,7 +29,7 @@ pub fn render(s: &SuiteSummary) -> String {
         for f in e.failures() {
             let _ = writeln!(o, "- {f}");
         }
-        let _ = writeln!(o, "- replay: `{}`", replay_at_build(&e.replay));
+        let _ = writeln!(o, "- replay: `{}`", replay_at_build(&e.replay, &s.plan.build));
     }
     o
 }
@@ -37,16 +37,15 @@ pub fn render(s: &SuiteSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::tests::entry;
+    use crate::summary::tests::{entry, summary};
 
     #[test]
     fn lists_every_run_then_each_failure_with_its_replay() {
-        let s =
-            SuiteSummary::new("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
+        let s = summary("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
         let md = render(&s);
         assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
         assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | - | - | - | pass |"), "{md}");
         assert!(md.contains("### b seed 2: checker fired\n\n- checker fired: read-your-writes\n"), "{md}");
-        assert!(md.contains("- replay: `edgesim run b.toml --seed 2   # edgesim built from commit "), "{md}");
+        assert!(md.contains("- replay: `edgesim run b.toml --seed 2   # edgesim built from commit b`"), "{md}");
     }
 }

@@ -4,7 +4,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// Written `K/N` on the command line and in `summary.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Shard {
     /// 1-based.
     pub k: usize,
@@ -16,6 +20,11 @@ impl Shard {
     pub fn keeps(&self, index: usize) -> bool {
         index % self.n == self.k - 1
     }
+}
+
+/// The items of `shard` of a list (all of them when `None`), in order.
+pub fn share<T>(items: impl IntoIterator<Item = T>, shard: Option<Shard>) -> impl Iterator<Item = T> {
+    items.into_iter().enumerate().filter(move |(i, _)| shard.is_none_or(|s| s.keeps(*i))).map(|(_, item)| item)
 }
 
 impl FromStr for Shard {
@@ -32,6 +41,20 @@ impl FromStr for Shard {
     }
 }
 
+impl TryFrom<String> for Shard {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Shard, String> {
+        text.parse()
+    }
+}
+
+impl From<Shard> for String {
+    fn from(shard: Shard) -> String {
+        shard.to_string()
+    }
+}
+
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.k, self.n)
@@ -45,6 +68,9 @@ mod tests {
     #[test]
     fn parses_k_of_n_and_refuses_the_rest() {
         assert_eq!("2/3".parse(), Ok(Shard { k: 2, n: 3 }));
+        assert_eq!(serde_json::to_string(&Shard { k: 2, n: 3 }).unwrap(), r#""2/3""#);
+        assert_eq!(serde_json::from_str::<Shard>(r#""2/3""#).unwrap(), Shard { k: 2, n: 3 });
+        assert!(serde_json::from_str::<Shard>(r#""4/3""#).is_err());
         for bad in ["0/2", "3/2", "1/0", "2", "a/b", "1/2/3", "-1/2"] {
             assert!(bad.parse::<Shard>().unwrap_err().contains("not a shard"), "{bad}");
         }
@@ -57,5 +83,7 @@ mod tests {
             assert_eq!(shards.iter().filter(|s| s.keeps(i)).count(), 1);
         }
         assert!(Shard { k: 1, n: 3 }.keeps(3) && Shard { k: 2, n: 3 }.keeps(4));
+        assert_eq!(share(1..=7, Some(Shard { k: 2, n: 3 })).collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(share(1..=3, None).count(), 3);
     }
 }

@@ -1,8 +1,9 @@
-//! A suite's summary (`summary.json`): one entry per scenario x seed with its verdict, what it
-//! broke, its key metrics, its event-log hash and its replay command. It holds no wall-clock
+//! A suite's summary (`summary.json`): what it was asked to run (its plan: build, shard, the whole
+//! suite's size and digest, its runs), then one entry per scenario x seed with its verdict, what
+//! it broke, its key metrics, its event-log hash and its replay command. It holds no wall-clock
 //! figure, so the same suite on the same build writes the same bytes; entries are sorted by
-//! (path, seed), so shards' summaries merge into exactly the unsharded one. `junit.xml` and
-//! `report.md` are rendered from it.
+//! (path, seed), so a complete set of shards' summaries merges into exactly the unsharded one, and
+//! any other set is refused. `junit.xml` and `report.md` are rendered from it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,12 +14,12 @@ use crate::budget::METRICS;
 use crate::charts::Charts;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::suite::Outcome;
+use crate::shard::Shard;
 use crate::verdict::{Verdict, judge, replay};
 use crate::{html, junit, markdown};
 
 /// Version of `summary.json`; bump it when its shape changes.
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// The files a suite writes into its output directory.
 pub const FILES: [&str; 4] = ["summary.json", "junit.xml", "report.md", "report.html"];
@@ -28,12 +29,38 @@ pub const FILES: [&str; 4] = ["summary.json", "junit.xml", "report.md", "report.
 pub struct SuiteSummary {
     pub schema: u32,
     pub suite: String,
+    pub plan: Plan,
     /// The worst entry's verdict, and the exit code it gives.
     pub verdict: Verdict,
     pub exit_code: u8,
     /// How many entries have each verdict.
     pub totals: BTreeMap<Verdict, usize>,
     pub entries: Vec<Entry>,
+}
+
+/// What a summary was asked to run: `merge` joins only a complete set of shards of one suite and
+/// build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// The commit edgesim was built from (`verdict::COMMIT`).
+    pub build: String,
+    /// `K/N` for a shard; `None` for the whole suite.
+    pub shard: Option<Shard>,
+    /// How many runs the whole suite has, over all its shards.
+    pub suite_runs: usize,
+    /// A hash of the whole suite's runs: every scenario file's path and bytes, and every seed.
+    pub suite_digest: String,
+    /// The runs this summary was asked for, sorted by path, then seed.
+    pub runs: Vec<Run>,
+}
+
+/// One scenario file at one seed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub path: String,
+    pub seed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,6 +92,20 @@ pub enum SummaryError {
     Schema { path: PathBuf, found: u32 },
     #[error("cannot merge summaries of different suites: `{0}` and `{1}`")]
     Suites(String, String),
+    #[error(
+        "cannot merge summaries of different runs of suite `{suite}` ({first} and {second} runs, or other scenario files or seeds)"
+    )]
+    Runs { suite: String, first: usize, second: usize },
+    #[error("cannot merge summaries of different builds: commit {0} and commit {1}")]
+    Builds(String, String),
+    #[error("cannot merge shards of a split into {0} with shards of a split into {1}")]
+    Splits(usize, usize),
+    #[error("shard {0} is given more than once")]
+    Overlap(String),
+    #[error("incomplete set of shards: {} missing", .0.join(", "))]
+    Incomplete(Vec<String>),
+    #[error("shard {shard}: its entries are not the runs it was asked for")]
+    Unfinished { shard: String },
     #[error("{path} seed {seed} is in more than one summary")]
     Duplicate { path: String, seed: u64 },
     #[error("nothing to merge")]
@@ -74,10 +115,6 @@ pub enum SummaryError {
 }
 
 impl Entry {
-    pub fn of(o: &Outcome) -> Entry {
-        Entry::new(&o.scenario, o.seed, o.report.as_ref())
-    }
-
     /// The entry of one run of `scenario`: its report, or the harness error that stopped it.
     pub fn new(scenario: &Scenario, seed: u64, report: Result<&RunReport, &String>) -> Entry {
         let judgement = report.ok().map(|r| judge(scenario, r));
@@ -96,6 +133,10 @@ impl Entry {
             replay: replay(&scenario.path, seed),
             charts: report.ok().map(|r| r.charts.clone()),
         }
+    }
+
+    pub fn run(&self) -> Run {
+        Run { path: self.path.clone(), seed: self.seed }
     }
 
     /// A metric for a table: `-` when the run could not tell.
@@ -129,7 +170,7 @@ pub const COLUMNS: [(&str, &str); 9] = [
 ];
 
 impl SuiteSummary {
-    pub fn new(suite: &str, mut entries: Vec<Entry>) -> SuiteSummary {
+    pub fn new(suite: &str, plan: Plan, mut entries: Vec<Entry>) -> SuiteSummary {
         entries.sort_by(|a, b| (&a.path, a.seed).cmp(&(&b.path, b.seed)));
         let mut totals: BTreeMap<Verdict, usize> =
             [Verdict::Pass, Verdict::BudgetBroken, Verdict::CheckerFired, Verdict::Error].map(|v| (v, 0)).into();
@@ -140,6 +181,7 @@ impl SuiteSummary {
         SuiteSummary {
             schema: SCHEMA,
             suite: suite.to_string(),
+            plan,
             verdict,
             exit_code: verdict.exit_code(),
             totals,
@@ -147,23 +189,57 @@ impl SuiteSummary {
         }
     }
 
-    /// Shards' summaries as one, as if the suite had run unsharded.
+    /// The shard this summary is (1/1 for a whole suite).
+    fn shard(&self) -> Shard {
+        self.plan.shard.unwrap_or(Shard { k: 1, n: 1 })
+    }
+
+    /// Shards' summaries as one, as if the suite had run unsharded. Refused unless they are every
+    /// shard of one split of the same runs of one suite, on one build, each once, and each holds
+    /// an entry for exactly the runs it was asked for.
     pub fn merge(parts: Vec<SuiteSummary>) -> Result<SuiteSummary, SummaryError> {
-        let suite = parts.first().ok_or(SummaryError::Empty)?.suite.clone();
+        let first = parts.first().ok_or(SummaryError::Empty)?;
+        let (suite, plan, n) = (first.suite.clone(), first.plan.clone(), first.shard().n);
+        let mut shards = BTreeSet::new();
         let mut seen = BTreeSet::new();
-        let mut entries = Vec::new();
+        let (mut runs, mut entries) = (Vec::new(), Vec::new());
         for part in parts {
+            let shard = part.shard();
             if part.suite != suite {
                 return Err(SummaryError::Suites(suite, part.suite));
             }
+            if part.plan.build != plan.build {
+                return Err(SummaryError::Builds(plan.build, part.plan.build));
+            }
+            if (&part.plan.suite_digest, part.plan.suite_runs) != (&plan.suite_digest, plan.suite_runs) {
+                return Err(SummaryError::Runs { suite, first: plan.suite_runs, second: part.plan.suite_runs });
+            }
+            if shard.n != n {
+                return Err(SummaryError::Splits(n, shard.n));
+            }
+            if !shards.insert(shard.k) {
+                return Err(SummaryError::Overlap(shard.to_string()));
+            }
+            let asked: BTreeSet<Run> = part.plan.runs.iter().cloned().collect();
+            let done: BTreeSet<Run> = part.entries.iter().map(Entry::run).collect();
+            if asked != done || done.len() != part.entries.len() {
+                return Err(SummaryError::Unfinished { shard: shard.to_string() });
+            }
             for e in part.entries {
-                if !seen.insert((e.path.clone(), e.seed)) {
+                if !seen.insert(e.run()) {
                     return Err(SummaryError::Duplicate { path: e.path, seed: e.seed });
                 }
                 entries.push(e);
             }
+            runs.extend(part.plan.runs);
         }
-        Ok(SuiteSummary::new(&suite, entries))
+        let missing: Vec<String> =
+            (1..=n).filter(|k| !shards.contains(k)).map(|k| Shard { k, n }.to_string()).collect();
+        if !missing.is_empty() {
+            return Err(SummaryError::Incomplete(missing));
+        }
+        runs.sort();
+        Ok(SuiteSummary::new(&suite, Plan { shard: None, runs, ..plan }, entries))
     }
 
     pub fn load(path: &Path) -> Result<SuiteSummary, SummaryError> {
@@ -200,21 +276,6 @@ impl SuiteSummary {
     }
 }
 
-/// Removes the outputs an earlier suite left in `dir`, so a failed run leaves nothing that looks
-/// like a pass.
-pub fn clear(dir: &Path) -> Result<(), SummaryError> {
-    for name in FILES {
-        let path = dir.join(name);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(SummaryError::Write { path, source: e });
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -239,9 +300,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// The summary of a whole suite that ran `entries`.
+    pub fn summary(suite: &str, entries: Vec<Entry>) -> SuiteSummary {
+        SuiteSummary::new(suite, plan(None, &entries), entries)
+    }
+
+    /// The plan of a suite's `shard` whose runs are `entries`' and whose whole has 3 runs.
+    fn plan(shard: Option<Shard>, entries: &[Entry]) -> Plan {
+        let mut runs: Vec<Run> = entries.iter().map(Entry::run).collect();
+        runs.sort();
+        Plan { build: "b".into(), shard, suite_runs: 3, suite_digest: "d".into(), runs }
+    }
+
     #[test]
     fn entries_sort_by_path_and_seed_and_the_worst_verdict_wins() {
-        let s = SuiteSummary::new(
+        let s = summary(
             "s",
             vec![
                 entry("b.toml", 1, Verdict::Pass),
@@ -256,24 +329,53 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn merging_shards_gives_the_whole_and_refuses_overlaps() {
+    fn merging_shards_gives_the_whole_and_refuses_any_other_set() {
         let all = vec![
             entry("a.toml", 1, Verdict::Pass),
             entry("a.toml", 2, Verdict::CheckerFired),
             entry("b.toml", 1, Verdict::Pass),
         ];
-        let whole = SuiteSummary::new("s", all.clone());
-        let one = SuiteSummary::new("s", vec![all[0].clone(), all[2].clone()]);
-        let two = SuiteSummary::new("s", vec![all[1].clone()]);
+        let shard = |k: usize, n: usize, entries: Vec<Entry>| {
+            let shard = Some(Shard { k, n });
+            SuiteSummary::new("s", plan(shard, &entries), entries)
+        };
+        let whole = summary("s", all.clone());
+        let one = shard(1, 2, vec![all[0].clone(), all[2].clone()]);
+        let two = shard(2, 2, vec![all[1].clone()]);
         assert_eq!(SuiteSummary::merge(vec![two.clone(), one.clone()]).unwrap().json(), whole.json());
-        assert!(matches!(SuiteSummary::merge(vec![one.clone(), one]), Err(SummaryError::Duplicate { .. })));
-        let other = SuiteSummary::new("t", vec![]);
-        assert!(matches!(SuiteSummary::merge(vec![two, other]), Err(SummaryError::Suites(..))));
+        assert_eq!(SuiteSummary::merge(vec![whole.clone()]).unwrap().json(), whole.json());
+
+        let refused = |parts: Vec<SuiteSummary>| SuiteSummary::merge(parts).unwrap_err().to_string();
+        assert_eq!(refused(vec![one.clone()]), "incomplete set of shards: 2/2 missing");
+        assert_eq!(refused(vec![one.clone(), two.clone(), one.clone()]), "shard 1/2 is given more than once");
+        assert_eq!(
+            refused(vec![one.clone(), whole.clone()]),
+            "cannot merge shards of a split into 2 with shards of a split into 1"
+        );
+        let mut other = two.clone();
+        other.suite = "t".into();
+        assert_eq!(refused(vec![one.clone(), other]), "cannot merge summaries of different suites: `s` and `t`");
+        let mut other = two.clone();
+        other.plan.build = "c".into();
+        assert_eq!(
+            refused(vec![one.clone(), other]),
+            "cannot merge summaries of different builds: commit b and commit c"
+        );
+        let mut other = two.clone();
+        other.plan.suite_digest = "e".into();
+        assert!(refused(vec![one.clone(), other]).starts_with("cannot merge summaries of different runs of suite `s`"));
+        let mut unfinished = two.clone();
+        unfinished.entries.clear();
+        assert_eq!(refused(vec![one.clone(), unfinished]), "shard 2/2: its entries are not the runs it was asked for");
+        let mut overlapping = two;
+        overlapping.plan.runs.push(all[0].run());
+        overlapping.entries.push(all[0].clone());
+        assert_eq!(refused(vec![one, overlapping]), "a.toml seed 1 is in more than one summary");
     }
 
     #[test]
     fn the_json_round_trips_byte_for_byte() {
-        let s = SuiteSummary::new("s", vec![entry("a.toml", 1, Verdict::Pass)]);
+        let s = summary("s", vec![entry("a.toml", 1, Verdict::Pass)]);
         let back: SuiteSummary = serde_json::from_str(&s.json()).unwrap();
         assert_eq!(back.json(), s.json());
         assert_eq!(s.entries[0].cell("read_p99"), "9.6ms");

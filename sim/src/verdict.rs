@@ -63,9 +63,10 @@ pub fn replay(path: &str, seed: u64) -> String {
     format!("edgesim run {path} --seed {seed}")
 }
 
-/// A replay command as printed with a failure: with the build it needs.
-pub fn replay_at_build(replay: &str) -> String {
-    format!("{replay}   # edgesim built from commit {COMMIT}")
+/// A replay command as printed with a failure: with the build it needs (`COMMIT`, or the build a
+/// summary records).
+pub fn replay_at_build(replay: &str, build: &str) -> String {
+    format!("{replay}   # edgesim built from commit {build}")
 }
 
 #[cfg(test)]

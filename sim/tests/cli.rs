@@ -1,4 +1,5 @@
-//! The command line as CI uses it: exit codes and error messages.
+//! The command line as CI uses it: exit codes and error messages, and output paths refused before
+//! anything runs.
 
 use std::process::Command;
 
@@ -33,4 +34,35 @@ fn bad_input_exits_3_naming_file_line_and_problem() {
     let (code, _, stderr) = edgesim(&["suite", dir.join("missing").to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(stderr.contains("missing: cannot read"), "{stderr}");
+}
+
+#[test]
+fn output_paths_that_cannot_be_written_are_refused_before_the_run() {
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/steady.toml");
+    let blocked = file.join("out.json");
+    let blocked = blocked.to_str().unwrap();
+    for flag in ["--json", "--events", "--html"] {
+        let (code, stdout, stderr) = edgesim(&["run", scenario, flag, blocked]);
+        assert_eq!(code, 3, "{flag}");
+        assert!(stdout.is_empty(), "{flag}: refused before the run: {stdout}");
+        assert!(stderr.contains(&format!("cannot create {}", file.display())), "{flag}: {stderr}");
+    }
+    let (code, stdout, stderr) = edgesim(&["run", scenario, "--json", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stdout.is_empty() && stderr.contains(&format!("cannot write {}", dir.display())), "{stderr}");
+
+    let (code, stdout, stderr) = edgesim(&["suite", scenario, "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains(&format!("cannot create {}", file.display())), "{stderr}");
+    let summary = concat!(env!("CARGO_MANIFEST_DIR"), "/../reports/reference/summary.json");
+    let (code, stdout, stderr) = edgesim(&["merge", summary, "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains(&format!("cannot create {}", file.display())), "{stderr}");
 }

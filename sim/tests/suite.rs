@@ -1,11 +1,21 @@
 //! `edgesim suite`, `merge` and `check-determinism` as CI runs them: exit codes, the outputs they
-//! write (and do not write on bad input), and shards merging into the unsharded summary.
+//! write (and do not write on bad input), runs that die without taking the suite down, suites that
+//! would check nothing, and shards merging into the unsharded summary and nothing else.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn edgesim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_edgesim")).args(args).output().expect("edgesim runs");
+    edgesim_with(&[], args)
+}
+
+/// `edgesim` with these environment variables.
+fn edgesim_with(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("edgesim runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -103,6 +113,12 @@ fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
     let one = suite("one", Some("1/2"));
     let two = suite("two", Some("2/2"));
     assert!(one != whole && two != whole, "each shard ran part of the suite");
+    let one_text = String::from_utf8(one.clone()).unwrap();
+    assert!(one_text.contains(r#""shard": "1/2""#) && one_text.contains(r#""suite_runs": 6"#), "{one_text}");
+    let (code, _, stderr) = edgesim(&["merge", s(&dir.join("one/summary.json")), "--out", s(&dir.join("alone"))]);
+    assert_eq!(code, 3, "shard 1/2 alone is not the suite");
+    assert!(stderr.contains("incomplete set of shards: 2/2 missing"), "{stderr}");
+    assert!(!dir.join("alone/summary.json").exists());
     let merged = dir.join("merged");
     let (code, stdout, stderr) =
         edgesim(&["merge", s(&dir.join("two/summary.json")), s(&dir.join("one/summary.json")), "--out", s(&merged)]);
@@ -117,7 +133,73 @@ fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
     let (code, _, stderr) =
         edgesim(&["merge", s(&dir.join("one/summary.json")), s(&dir.join("whole/summary.json")), "--out", s(&merged)]);
     assert_eq!(code, 3);
-    assert!(stderr.contains("is in more than one summary"), "{stderr}");
+    assert!(stderr.contains("cannot merge shards of a split into 2 with shards of a split into 1"), "{stderr}");
+    let (code, _, stderr) =
+        edgesim(&["merge", s(&dir.join("one/summary.json")), s(&dir.join("one/summary.json")), "--out", s(&merged)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("shard 1/2 is given more than once"), "{stderr}");
+}
+
+#[test]
+fn a_run_that_panics_or_runs_out_of_memory_is_an_error_and_the_rest_still_report() {
+    let dir = temp("crash");
+    let fine = scenario(&dir, "fine", &["read_p99 < 15ms"]);
+    let boom = scenario(&dir, "boom", &[]);
+    scenario(&dir, "hog", &[]);
+    let out = dir.join("out");
+    // `fine` named twice more, by another spelling too, still runs once.
+    let again = dir.join(".").join("fine.toml");
+    let (code, stdout, stderr) = edgesim_with(
+        &[("EDGESIM_TEST_CRASH", "panic:boom,oom:hog")],
+        &["suite", s(&dir), &fine, s(&again), "--out", s(&out)],
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let panicked = "boom seed 1: harness error: the run's process exited with code 101; its stderr ends: panicked at sim/src/suite.rs:";
+    assert!(stdout.contains(panicked), "{stdout}");
+    assert!(stdout.contains(": EDGESIM_TEST_CRASH: boom panics at 2s (test only); replay: "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("replay: edgesim run {boom} --seed 1   # edgesim built from commit ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hog seed 1: harness error: the run's process was killed by signal 6; its stderr ends: memory allocation of 1099511627776 bytes failed"), "{stdout}");
+    for file in ["summary.json", "junit.xml", "report.md", "report.html"] {
+        assert!(out.join(file).exists(), "{file} written");
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"tests="3" failures="0" errors="2""#), "{junit}");
+    assert!(junit.contains(r#"<testcase classname="fine" name="fine seed 1""#), "{junit}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let verdicts: Vec<(&str, &str)> = summary["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["scenario"].as_str().unwrap(), e["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(verdicts, vec![("boom", "error"), ("fine", "pass"), ("hog", "error")]);
+    assert_eq!(summary["plan"]["suite_runs"], 3);
+
+    let (_, hash, _) = edgesim(&["run", &fine, "--quiet"]);
+    assert_eq!(summary["entries"][1]["event_log_hash"].as_str(), Some(hash.trim()), "the passing run is whole");
+}
+
+#[test]
+fn a_suite_that_would_check_nothing_exits_3() {
+    let dir = temp("nothing");
+    let one = scenario(&dir, "one", &[]);
+    let out = dir.join("out");
+    for (args, said) in [
+        (vec!["--seeds", "0"], "invalid value '0' for '--seeds <N>': 0 would run nothing: give 1 or more"),
+        (vec!["--jobs", "0"], "invalid value '0' for '--jobs <JOBS>': 0 would run nothing: give 1 or more"),
+        (
+            vec!["--shard", "2/2"],
+            "the suite's 1 runs leave nothing to run in shard 2/2 (split it into at most 1 shards)",
+        ),
+    ] {
+        let (code, stdout, stderr) = edgesim(&[&["suite", &one, "--out", s(&out)], &args[..]].concat());
+        assert_eq!(code, 3, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(!out.join("summary.json").exists());
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
 use edgesim::summary::{Entry, FILES, SuiteSummary};
-use edgesim::verdict::Verdict;
+use edgesim::verdict::{COMMIT, Verdict};
 use edgesim::world::simulate;
 use edgesim::{html, junit, markdown, suite};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -64,12 +64,12 @@ fn main() -> ExitCode {
 /// One run: it must pass, and at the scenario's own seed (`expected` is `Some`) equal the reference.
 fn one(scenario: &Scenario, seed: u64, expected: Option<Option<Entry>>) -> Result<(), Failed> {
     let report = simulate(scenario, seed, &mut |_| {}).map(|log| analyze(scenario, seed, &log)).map_err(|e| {
-        let replay = edgesim::verdict::replay_at_build(&edgesim::verdict::replay(&scenario.path, seed));
+        let replay = edgesim::verdict::replay_at_build(&edgesim::verdict::replay(&scenario.path, seed), COMMIT);
         format!("harness error: {e}\nreplay: {replay}")
     })?;
     let entry = Entry::new(scenario, seed, Ok(&report));
     if entry.verdict != Verdict::Pass {
-        let replay = edgesim::verdict::replay_at_build(&entry.replay);
+        let replay = edgesim::verdict::replay_at_build(&entry.replay, COMMIT);
         return Err(format!("{}\nreplay: {replay}", entry.failures().join("\n")).into());
     }
     match expected {
