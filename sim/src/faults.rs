@@ -8,25 +8,41 @@ use std::fmt;
 use turmoil::Sim;
 
 use crate::scenario::Action;
+use crate::turmoil_net::Cuts;
 
-/// Hosts currently cut off by a silent crash.
+/// Hosts currently cut off by a silent crash, and every cut link, which the hosts' sockets read.
 #[derive(Default)]
 pub struct FaultState {
     silenced: BTreeSet<String>,
+    pub cuts: Cuts,
 }
 
 impl FaultState {
     pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
         match action {
-            Action::Partition { a, b, oneway } => {
-                pairs(a, b, |x, y| if *oneway { sim.partition_oneway(x, y) } else { sim.partition(x, y) })
-            }
-            Action::Repair { a, b, oneway } => {
-                pairs(a, b, |x, y| if *oneway { sim.repair_oneway(x, y) } else { sim.repair(x, y) })
-            }
+            Action::Partition { a, b, oneway } => pairs(a, b, |x, y| {
+                self.cuts.cut(x, y);
+                if *oneway {
+                    sim.partition_oneway(x, y)
+                } else {
+                    self.cuts.cut(y, x);
+                    sim.partition(x, y)
+                }
+            }),
+            Action::Repair { a, b, oneway } => pairs(a, b, |x, y| {
+                self.cuts.repair(x, y);
+                if *oneway {
+                    sim.repair_oneway(x, y)
+                } else {
+                    self.cuts.repair(y, x);
+                    sim.repair(x, y)
+                }
+            }),
             Action::Crash { host } => sim.crash(host.as_str()),
             Action::SilentCrash { host } => {
                 for other in hosts.iter().filter(|h| *h != host) {
+                    self.cuts.cut(host, other);
+                    self.cuts.cut(other, host);
                     sim.partition(host.as_str(), other.as_str());
                 }
                 sim.crash(host.as_str());
@@ -35,6 +51,8 @@ impl FaultState {
             Action::Restart { host } => {
                 if self.silenced.remove(host) {
                     for other in hosts.iter().filter(|h| *h != host) {
+                        self.cuts.repair(host, other);
+                        self.cuts.repair(other, host);
                         sim.repair(host.as_str(), other.as_str());
                     }
                 }

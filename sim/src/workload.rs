@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use edgesim_system::edge::backoff::Backoff;
 use edgesim_system::edge::frame::Point;
-use edgesim_system::edge::proto::{Request, Response};
+use edgesim_system::edge::proto::{POP_PORT, Request, Response};
 use edgesim_system::edge::store::WriteOp;
+use edgesim_system::net::Net;
 use edgesim_system::wire;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +22,7 @@ use turmoil::net::TcpStream;
 
 use crate::events::{HarnessEvent, HostTelemetry, Op, Outcome};
 use crate::scenario::Workload;
+use crate::turmoil_net::TurmoilNet;
 
 /// Everything a region's client host needs.
 pub struct Clients {
@@ -30,6 +32,8 @@ pub struct Clients {
     pub end: Duration,
     pub seed: u64,
     pub telemetry: HostTelemetry,
+    /// The client host's sockets.
+    pub net: TurmoilNet,
     /// Request ids, unique across the run.
     pub next_req: Rc<Cell<u64>>,
 }
@@ -134,7 +138,7 @@ impl Session {
 
     async fn exchange(&mut self, request: &Request) -> Result<Response, String> {
         if self.conn.is_none() {
-            let conn = TcpStream::connect((self.pop.as_str(), edgesim_system::edge::proto::POP_PORT)).await;
+            let conn = self.clients.net.connect(&self.pop, POP_PORT).await;
             self.conn = Some(conn.map_err(|e| format!("connect {}: {e}", self.pop))?);
         }
         let conn = self.conn.as_mut().expect("connected above");

@@ -20,7 +20,7 @@ use crate::audit::audit;
 use crate::events::{EventLog, HarnessEvent, HostTelemetry, Record, SCHEMA_VERSION};
 use crate::faults::FaultState;
 use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
-use crate::turmoil_net::TurmoilNet;
+use crate::turmoil_net::{Cuts, TurmoilNet};
 use crate::workload::{self, Clients, derive_seed};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,7 @@ pub struct SimError {
 /// about once per simulated second.
 pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Result<EventLog, SimError> {
     let log = EventLog::default();
+    let mut state = FaultState::default();
     let harness: Rc<str> = "harness".into();
     let end = scenario.duration + scenario.settle;
     let mut sim = turmoil::Builder::new()
@@ -52,17 +53,16 @@ pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duratio
         Record::Harness(HarnessEvent::RunStarted { schema: SCHEMA_VERSION, scenario: scenario.name.clone(), seed }),
     );
     match &scenario.status {
-        Some(status) => crate::status::world::build(&mut sim, scenario, status, seed, &log),
+        Some(status) => crate::status::world::build(&mut sim, scenario, status, seed, &log, &state.cuts),
         None => {
-            add_nodes(&mut sim, scenario, seed, &log);
-            add_clients(&mut sim, scenario, seed, &log);
+            add_nodes(&mut sim, scenario, seed, &log, &state.cuts);
+            add_clients(&mut sim, scenario, seed, &log, &state.cuts);
             set_latencies(&sim, scenario);
         }
     }
 
     let hosts = scenario.hosts();
     let mut faults = scenario.faults.iter().peekable();
-    let mut state = FaultState::default();
     let mut next_progress = Duration::ZERO;
     loop {
         let now = sim.elapsed();
@@ -93,8 +93,15 @@ fn telemetry(log: &EventLog, host: &str) -> HostTelemetry {
 
 /// Registers a node host. Its database outlives crashes (SQLite commits are durable); each boot
 /// gets a fresh random stream derived from the seed, the host and the boot count.
-fn add_node<F, Fut>(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog, host: &str, start: F)
-where
+fn add_node<F, Fut>(
+    sim: &mut Sim<'_>,
+    scenario: &Scenario,
+    seed: u64,
+    log: &EventLog,
+    cuts: &Cuts,
+    host: &str,
+    start: F,
+) where
     F: Fn(Ctx<TurmoilNet, HostTelemetry>) -> Fut + 'static,
     Fut: Future<Output = std::io::Result<()>> + 'static,
 {
@@ -102,10 +109,11 @@ where
     let telemetry = telemetry(log, host);
     let boots = Cell::new(0u64);
     let stream = format!("node/{host}");
+    let net = TurmoilNet::new(host, cuts);
     sim.host(host, move || {
         boots.set(boots.get() + 1);
         let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &stream, boots.get()));
-        let run = start(Ctx::new(&telemetry.node, TurmoilNet, telemetry.clone(), config.clone(), rng));
+        let run = start(Ctx::new(&telemetry.node, net.clone(), telemetry.clone(), config.clone(), rng));
         async move { run.await.map_err(Into::into) }
     });
 }
@@ -114,25 +122,25 @@ fn disk(retain: u64) -> Rc<RefCell<Store>> {
     Rc::new(RefCell::new(Store::new(retain).expect("an empty in-memory database opens")))
 }
 
-fn add_nodes(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog) {
+fn add_nodes(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog, cuts: &Cuts) {
     let retain = scenario.replication.retain_frames;
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
+    add_node(sim, scenario, seed, log, cuts, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
+    add_node(sim, scenario, seed, log, cuts, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
     let told: Vec<String> = scenario.node_hosts().into_iter().filter(|h| h != CONTROL).collect();
-    add_node(sim, scenario, seed, log, CONTROL, move |ctx| control::run(ctx, told.clone()));
+    add_node(sim, scenario, seed, log, cuts, CONTROL, move |ctx| control::run(ctx, told.clone()));
     for region in &scenario.regions {
-        add_node(sim, scenario, seed, log, &region.distributor, distributor::run);
+        add_node(sim, scenario, seed, log, cuts, &region.distributor, distributor::run);
         for p in &region.pops {
             let store = disk(0);
             let dist = region.distributor.clone();
-            add_node(sim, scenario, seed, log, p, move |ctx| pop::run(ctx, store.clone(), dist.clone()));
+            add_node(sim, scenario, seed, log, cuts, p, move |ctx| pop::run(ctx, store.clone(), dist.clone()));
         }
     }
 }
 
-fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog) {
+fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog, cuts: &Cuts) {
     let next_req = Rc::new(Cell::new(0));
     let per_region = scenario.workload.sessions_per_region as u64;
     let audited: Vec<String> = [PRIMARY.to_string(), STANDBY.to_string()]
@@ -149,6 +157,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: u64, log: &EventLog
             end: scenario.duration,
             seed,
             telemetry: telemetry(log, &region.clients),
+            net: TurmoilNet::new(&region.clients, cuts),
             next_req: next_req.clone(),
         });
         let auditor =

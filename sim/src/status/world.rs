@@ -20,24 +20,32 @@ use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
 use crate::events::{EventLog, HostTelemetry};
 use crate::scenario::Scenario;
-use crate::turmoil_net::TurmoilNet;
+use crate::turmoil_net::{Cuts, TurmoilNet};
 use crate::workload::derive_seed;
 
 /// The wall clock every node's skew is added to: 2027-01-15, in milliseconds.
 const EPOCH_MS: u64 = 1_800_000_000_000;
 
-pub fn build(sim: &mut Sim<'_>, scenario: &Scenario, settings: &StatusSettings, seed: u64, log: &EventLog) {
+pub fn build(
+    sim: &mut Sim<'_>,
+    scenario: &Scenario,
+    settings: &StatusSettings,
+    seed: u64,
+    log: &EventLog,
+    cuts: &Cuts,
+) {
     let config = Rc::new(settings.config());
     let node = |host: &str, skew: Duration| {
         let telemetry = HostTelemetry { node: host.into(), log: log.clone() };
         let (config, host, boots) = (config.clone(), host.to_string(), Cell::new(0u64));
+        let net = TurmoilNet::new(&host, cuts);
         move || {
             boots.set(boots.get() + 1);
             let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &format!("node/{host}"), boots.get()));
             let skew_ms = skew.as_millis() as u64;
             Node {
                 host: host.as_str().into(),
-                net: TurmoilNet,
+                net: net.clone(),
                 telemetry: telemetry.clone(),
                 config: config.clone(),
                 rng: Rc::new(RefCell::new(rng)),

@@ -9,7 +9,7 @@ use std::io;
 use std::rc::Rc;
 
 use tokio::sync::watch;
-use tokio::task::spawn_local;
+use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 
 use super::Merge;
@@ -83,17 +83,33 @@ async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &RefCell<Edge>) -> 
         edge.borrow_mut().cached = Some(doc.clone());
         return EdgeReply::Page { tier: Tier::EdgeKv, doc: Some(doc) };
     }
-    for region in &node.config.regions {
-        let reply = node.exchange(region, ORIGIN_PORT, &OriginRequest::Get, node.config.peer_timeout).await;
-        if let Ok(OriginReply::Doc(doc)) = reply {
-            edge.borrow_mut().cached = Some(doc.clone());
-            return EdgeReply::Page { tier: Tier::Origin, doc: Some(doc) };
-        }
+    if let Some(doc) = from_origins(node).await {
+        edge.borrow_mut().cached = Some(doc.clone());
+        return EdgeReply::Page { tier: Tier::Origin, doc: Some(doc) };
     }
     match edge.borrow().cached.clone() {
         Some(doc) => EdgeReply::Page { tier: Tier::StaleCache, doc: Some(doc) },
         None => EdgeReply::Page { tier: Tier::Fallback, doc: None },
     }
+}
+
+/// Asks every region's origin at once and takes the first document, all within one peer timeout:
+/// asked one after another, silent origins would each take the whole timeout, and the page would
+/// reach the stale-cache tier only after the viewer had given up.
+async fn from_origins<N: Net, T: Telemetry>(node: &Node<N, T>) -> Option<Incident> {
+    let mut asks = JoinSet::new();
+    for region in node.config.regions.iter().cloned() {
+        let node = node.clone();
+        asks.spawn_local(async move {
+            node.exchange::<_, OriginReply>(&region, ORIGIN_PORT, &OriginRequest::Get, node.config.peer_timeout).await
+        });
+    }
+    while let Some(answer) = asks.join_next().await {
+        if let Ok(Ok(OriginReply::Doc(doc))) = answer {
+            return Some(doc);
+        }
+    }
+    None
 }
 
 /// Streams timeline updates to one viewer: first what it missed after `last_event_id` (nothing
