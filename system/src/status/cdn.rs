@@ -98,8 +98,8 @@ async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &RefCell<Edge>) -> 
 /// reach the stale-cache tier only after the viewer had given up.
 async fn from_origins<N: Net, T: Telemetry>(node: &Node<N, T>) -> Option<Incident> {
     let mut asks = JoinSet::new();
-    for region in node.config.regions.iter().cloned() {
-        let node = node.clone();
+    for region in &node.config.regions {
+        let (node, region) = (node.clone(), region.clone());
         asks.spawn_local(async move {
             node.exchange::<_, OriginReply>(&region, ORIGIN_PORT, &OriginRequest::Get, node.config.peer_timeout).await
         });
