@@ -41,7 +41,12 @@ const HEADERS: [&str; 2] =
 fn libclang_cpp_alone_is_reported_missing() {
     let root = fake_root(
         "cpp-only",
-        &["usr/lib/x86_64-linux-gnu/libclang-cpp.so.14", "usr/lib/llvm-14/lib/libclang-cpp.so.14", HEADERS[0], HEADERS[1]],
+        &[
+            "usr/lib/x86_64-linux-gnu/libclang-cpp.so.14",
+            "usr/lib/llvm-14/lib/libclang-cpp.so.14",
+            HEADERS[0],
+            HEADERS[1],
+        ],
     );
     let (code, stderr) = check(&root, &[]);
     assert_eq!(code, 1, "{stderr}");
