@@ -759,6 +759,7 @@ fn in_user_words(message: &str) -> String {
         m.push_str("expected a table");
     }
     m.replace("expected a sequence", "expected a list")
+        .replace("wanted string or table", "expected one of the quoted words docs/SCENARIOS.md lists for this key")
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -153,7 +153,7 @@ fn well_formed(e: &ScenarioError, text: &str) -> Result<(), TestCaseError> {
     let shown = e.to_string();
     prop_assert!(!shown.chars().any(char::is_control), "raw control character in {shown:?}");
     prop_assert!(e.line >= 1 && e.column >= 1, "no position: {shown}");
-    prop_assert!(e.line <= text.lines().count().max(1), "position past the end: {shown}");
+    prop_assert!(e.line <= text.lines().count() + 1, "position past the end: {shown}");
     Ok(())
 }
 
@@ -183,9 +183,31 @@ const SMALL: &[&str] = &[
     "name = \"small-status\"\nduration = \"5s\"\nsettle = \"2s\"\ntick = \"10ms\"\n[status]\nregions = [\"us\", \"eu\"]\ncdns = [\"cdn-a\", \"cdn-b\"]\nedit_every = \"1s\"\nedits_from = \"1s\"\nviewers_per_region = 2\nview_every = \"1s\"\nsse_viewers_per_region = 1\nsubscribers = 2\ndns_check_interval = \"1s\"\nsync_interval = \"100ms\"\n[[fault]]\nat = \"2s\"\nkind = \"crash\"\nhost = \"cdn-a\"\n",
 ];
 
-/// Values small enough that an accepted mutant stays cheap to run.
-const SMALL_VALUES: &[&str] =
-    &["0", "1", "2", "3", "0.5", "\"0s\"", "\"1ms\"", "\"100us\"", "\"10ms\"", "\"1s\"", "\"3s\"", "true", "false"];
+/// Values small enough that an accepted mutant stays cheap to run, by the kind of value they
+/// replace: durations, whole numbers, numbers with a fraction.
+const SMALL_VALUES: [&[&str]; 3] = [
+    &["\"0s\"", "\"1ms\"", "\"10ms\"", "\"100ms\"", "\"1s\"", "\"3s\""],
+    &["0", "1", "2", "3", "5"],
+    &["0.5", "1.0", "2.0"],
+];
+
+/// `line` with its value replaced by one of the same kind, picked by `v`.
+fn small_mutation(line: &mut String, v: usize) {
+    let Some(eq) = line.find(" = ") else { return };
+    let value = &line[eq + 3..];
+    let kind = if value.ends_with("s\"") {
+        0
+    } else if value.parse::<u64>().is_ok() {
+        1
+    } else if value.parse::<f64>().is_ok() {
+        2
+    } else {
+        return;
+    };
+    if !line.starts_with("duration") && !line.starts_with("settle") {
+        line.replace_range(eq + 3.., SMALL_VALUES[kind][v % SMALL_VALUES[kind].len()]);
+    }
+}
 
 proptest! {
     #![proptest_config(config(30))]
@@ -199,13 +221,7 @@ proptest! {
         let mut lines: Vec<String> = SMALL[pick % SMALL.len()].lines().map(String::from).collect();
         for (l, v) in edits {
             let n = lines.len();
-            let line = &mut lines[l % n];
-            if let Some(eq) = line.find(" = ")
-                && !line.starts_with("duration")
-                && !line.starts_with("settle")
-            {
-                line.replace_range(eq + 3.., SMALL_VALUES[v % SMALL_VALUES.len()]);
-            }
+            small_mutation(&mut lines[l % n], v);
         }
         let text = lines.join("\n") + "\n";
         match Scenario::parse("mutant.toml", &text) {
