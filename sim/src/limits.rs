@@ -88,6 +88,10 @@ pub const MAX_EDGE_RATE: f64 = 5000.0;
 pub const MAX_EDGE_REQUESTS: f64 = 2_000_000.0;
 /// Page views per second over every status region, at the height of a spike.
 pub const MAX_VIEW_RATE: f64 = 1000.0;
+/// Page views over a status run, spikes included.
+pub const MAX_VIEWS: f64 = 2_000_000.0;
+/// Operators' edits over a status run (each reaches every region, CDN and live viewer).
+pub const MAX_EDITS: f64 = 100_000.0;
 /// Notifications an edit can cause (subscribers x channels) times edits over the run.
 pub const MAX_NOTIFICATIONS: f64 = 2_000_000.0;
 /// Longest host-making name (a region or a CDN).

@@ -13,7 +13,9 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::budget::Budget;
-use crate::limits::{self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_HOSTS, MAX_NAME, MAX_NOTIFICATIONS, MAX_VIEW_RATE};
+use crate::limits::{
+    self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NAME, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
+};
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
 
@@ -726,9 +728,27 @@ fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (S
             ),
         ));
     }
+    let base = s.regions.len() as f64 * f64::from(s.viewers_per_region) / s.view_every.0.as_secs_f64();
+    let spiking =
+        s.spike_until.map_or(duration, |u| u.0.min(duration)).saturating_sub(s.spike_from.map_or(duration, |f| f.0));
+    let all_views = base * (duration.as_secs_f64() + (s.spike_factor - 1.0) * spiking.as_secs_f64());
+    if all_views > MAX_VIEWS {
+        return Err((
+            span_of(&["status.viewers_per_region", "status.view_every", "status.spike_factor"]),
+            format!("about {all_views:.0} page views over the run; the most is {MAX_VIEWS}"),
+        ));
+    }
     let editing = s.edits_until.map_or(duration, |u| u.0.min(duration)).saturating_sub(s.edits_from.0);
-    let notifications =
-        f64::from(s.subscribers) * CHANNELS.len() as f64 * editing.as_secs_f64() / s.edit_every.0.as_secs_f64();
+    let edits = editing.as_secs_f64() / s.edit_every.0.as_secs_f64();
+    if edits > MAX_EDITS {
+        return Err((
+            span_of(&["status.edit_every", "status.edits_until", "status.edits_from"]),
+            format!(
+                "about {edits:.0} edits over the run (from edits_from to edits_until, one per edit_every); the most is {MAX_EDITS}"
+            ),
+        ));
+    }
+    let notifications = f64::from(s.subscribers) * CHANNELS.len() as f64 * edits;
     if notifications > MAX_NOTIFICATIONS {
         return Err((
             span_of(&["status.subscribers", "status.edit_every"]),

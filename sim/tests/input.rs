@@ -108,9 +108,19 @@ fn cases() -> Vec<Case> {
             "5:22: 3000 page views per second at a spike's height",
         ),
         case(
+            "views-over-the-run",
+            status("viewers_per_region = 1000\nview_every = \"5s\"\n").replace("\"10s\"", "\"6h\""),
+            "5:22: about 12960000 page views over the run; the most is 2000000",
+        ),
+        case(
+            "edits",
+            status("edit_every = \"100ms\"\n").replace("\"10s\"", "\"6h\""),
+            "5:14: about 215950 edits over the run (from edits_from to edits_until, one per edit_every); the most is 100000",
+        ),
+        case(
             "notifications",
-            status("subscribers = 10000\nedit_every = \"1ms\"\n"),
-            "5:15: about 100000000 notifications over the run",
+            status("subscribers = 10000\nedit_every = \"10ms\"\n"),
+            "5:15: about 10000000 notifications over the run",
         ),
         case(
             "status-regions",

@@ -27,6 +27,16 @@ fn corpus() -> Vec<String> {
     texts
 }
 
+/// The mutants start from valid files: every committed scenario is within the bounds.
+#[test]
+fn every_committed_scenario_is_accepted() {
+    for text in corpus() {
+        if let Err(e) = Scenario::parse("committed.toml", &text) {
+            panic!("{e}\n{text}");
+        }
+    }
+}
+
 /// Values a mutation writes in place of a key's value.
 const VALUES: &[&str] = &[
     "0",
