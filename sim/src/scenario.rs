@@ -394,7 +394,7 @@ impl Scenario {
             }
             None => edge_regions(&raw, &at)?,
         };
-        let texts = [("name", Some(&raw.name), ""), ("description", raw.description.as_ref(), "\n\t")];
+        let texts = [("name", Some(&raw.name), ""), ("description", raw.description.as_ref(), "\r\n\t")];
         for (field, text, allowed) in texts.into_iter().filter_map(|(f, t, a)| Some((f, t?, a))) {
             if text.get_ref().chars().any(|c| c.is_control() && !allowed.contains(c)) {
                 return Err(at(text.span(), format!("`{field}` has a control character")));

@@ -249,6 +249,8 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Each case is refused by the binary with exit code 3, no report, its position and message, and
+/// no raw control character on the terminal.
 #[test]
 fn each_bad_scenario_is_refused_with_exit_3_at_its_key() {
     let dir = std::env::temp_dir().join(format!("edgesim-input-{}", std::process::id()));

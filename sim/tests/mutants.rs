@@ -174,6 +174,7 @@ fn config(cases: u32) -> Config {
 proptest! {
     #![proptest_config(config(3000))]
 
+    /// Parse only: no mutant panics, and every refusal says where.
     #[test]
     fn every_mutant_is_accepted_or_refused_with_a_position(
         pick in any::<usize>(),
@@ -222,6 +223,8 @@ fn small_mutation(line: &mut String, v: usize) {
 proptest! {
     #![proptest_config(config(30))]
 
+    /// Mutants keep their values small, so most are accepted; each accepted one runs to its end
+    /// and is analysed without a panic.
     #[test]
     fn accepted_mutants_of_small_scenarios_run_to_the_end(
         pick in any::<usize>(),
