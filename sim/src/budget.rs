@@ -38,6 +38,11 @@ enum Read {
 }
 
 impl Metric {
+    /// Whether the metric is the status page's (else the edge platform's).
+    pub fn is_status(&self) -> bool {
+        matches!(self.read, Read::Status(_))
+    }
+
     /// `None` also when the metric belongs to the other system than the run's.
     pub fn value(&self, report: &RunReport) -> Option<f64> {
         match (&self.read, &report.status) {

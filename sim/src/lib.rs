@@ -10,6 +10,7 @@ pub mod events;
 pub mod faults;
 pub mod html;
 pub mod junit;
+pub mod limits;
 pub mod markdown;
 pub mod metrics;
 pub mod report;

@@ -10,10 +10,17 @@ use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, Stand
 use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::DeTable;
 
 use crate::budget::Budget;
-use crate::status::settings::StatusSettings;
+use crate::limits::{
+    self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NAME, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
+};
+use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
+
+/// Byte offsets of a piece of the scenario file.
+type Span = std::ops::Range<usize>;
 
 /// A problem with a scenario file; line 0 means the file as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +43,8 @@ impl std::fmt::Display for ScenarioError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    name: String,
-    #[serde(default)]
-    description: String,
+    name: Spanned<String>,
+    description: Option<Spanned<String>>,
     #[serde(default = "default_seed")]
     seed: u64,
     duration: Spanned<Dur>,
@@ -229,6 +235,23 @@ enum FaultKind {
     Loss,
 }
 
+impl FaultKind {
+    /// As a scenario file writes it.
+    fn written(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Repair => "repair",
+            FaultKind::Crash => "crash",
+            FaultKind::SilentCrash => "silent_crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Hold => "hold",
+            FaultKind::Release => "release",
+            FaultKind::Latency => "latency",
+            FaultKind::Loss => "loss",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultFile {
@@ -237,9 +260,8 @@ struct FaultFile {
     a: Option<Spanned<String>>,
     b: Option<Spanned<String>>,
     host: Option<Spanned<String>>,
-    #[serde(default)]
-    oneway: bool,
-    latency: Option<Dur>,
+    oneway: Option<Spanned<bool>>,
+    latency: Option<Spanned<Dur>>,
     rate: Option<Spanned<f64>>,
 }
 
@@ -347,52 +369,66 @@ impl Scenario {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let at = |span: std::ops::Range<usize>, message: String| {
+        let at = |span: Span, message: String| {
             let (line, column) = line_col(text, span.start);
-            ScenarioError { file: file.to_string(), line, column, message }
+            ScenarioError { file: file.to_string(), line, column, message: printable(&message) }
         };
-        let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
+        let doc = DeTable::parse(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            match e.message() {
+                "duplicate key" => at(span.clone(), format!("duplicate key `{}`", text.get(span).unwrap_or_default())),
+                other => at(span, other.to_string()),
+            }
+        })?;
+        let doc = doc.get_ref();
+        limits::check(doc, text).map_err(|(span, m)| at(span, m))?;
+        applicable_sections(doc).map_err(|(span, m)| at(span, m))?;
+        let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), in_user_words(e.message())))?;
         let (primary_region, regions) = match &raw.status {
             Some(status) => {
-                if let Some(problem) = status.get_ref().problems() {
-                    return Err(at(status.span(), format!("[status]: {problem}")));
-                }
-                if let Some(r) = raw.regions.first() {
-                    return Err(at(r.name.span(), "a status page scenario has no edge [[region]]".into()));
+                if let Some((key, problem)) = status.get_ref().problems() {
+                    let span = limits::find(doc, &format!("status.{key}")).first().map_or(status.span(), |v| v.span());
+                    return Err(at(span, format!("status.{key}: {problem}")));
                 }
                 (String::new(), Vec::new())
             }
             None => edge_regions(&raw, &at)?,
         };
+        let texts = [("name", Some(&raw.name), ""), ("description", raw.description.as_ref(), "\r\n\t")];
+        for (field, text, allowed) in texts.into_iter().filter_map(|(f, t, a)| Some((f, t?, a))) {
+            if text.get_ref().chars().any(|c| c.is_control() && !allowed.contains(c)) {
+                return Err(at(text.span(), format!("`{field}` has a control character")));
+            }
+        }
         let duration = raw.duration.get_ref().0;
-        if duration.is_zero() {
-            return Err(at(raw.duration.span(), "duration must be more than zero".into()));
-        }
-        if raw.tick.0 < Duration::from_micros(100) || raw.tick.0 > Duration::from_millis(10) {
-            return Err(at(0..0, format!("tick {} is outside 100us..10ms", raw.tick)));
-        }
-        let w = &raw.workload;
-        let workload_problem = if w.sessions_per_region == 0 {
-            Some("workload.sessions_per_region must be at least 1")
-        } else if !(w.session_rate > 0.0 && w.session_rate <= 1000.0) {
-            Some("workload.session_rate must be in (0, 1000] requests per second")
-        } else if w.keys == 0 {
-            Some("workload.keys must be at least 1")
-        } else {
-            None
-        };
-        if let Some(p) = workload_problem {
-            let offset = text.find("[workload]").unwrap_or(0);
-            return Err(at(offset..offset, p.into()));
-        }
+        workload_size(doc, &raw, regions.len()).map_err(|(span, m)| at(span, m))?;
         let budgets = raw
             .budgets
             .iter()
-            .map(|b| Budget::parse(b.get_ref()).map_err(|m| at(b.span(), m)))
+            .map(|b| {
+                let budget = Budget::parse(b.get_ref()).map_err(|m| at(b.span(), m))?;
+                match (budget.metric.is_status(), raw.status.is_some()) {
+                    (true, false) => Err(at(
+                        b.span(),
+                        format!(
+                            "`{}` is a status page metric; this scenario is of the edge platform",
+                            budget.metric.name
+                        ),
+                    )),
+                    (false, true) => Err(at(
+                        b.span(),
+                        format!(
+                            "`{}` is an edge platform metric; this scenario is of the status page",
+                            budget.metric.name
+                        ),
+                    )),
+                    _ => Ok(budget),
+                }
+            })
             .collect::<Result<_, _>>()?;
         let mut scenario = Scenario {
-            name: raw.name,
-            description: raw.description,
+            name: raw.name.into_inner(),
+            description: raw.description.map(Spanned::into_inner).unwrap_or_default(),
             path: file.to_string(),
             seed: raw.seed,
             duration,
@@ -428,16 +464,34 @@ impl Scenario {
         }
         let kind = *f.kind.get_ref();
         let kind_span = f.kind.span();
-        let group = |name: &str,
-                     field: &Option<Spanned<String>>|
-         -> Result<Vec<String>, (std::ops::Range<usize>, String)> {
-            let field =
-                field.as_ref().ok_or((kind_span.clone(), format!("a {kind:?} fault needs `{name}`").to_lowercase()))?;
-            self.targets(field.get_ref()).map_err(|m| (field.span(), m))
+        let takes: &[&str] = match kind {
+            FaultKind::Partition | FaultKind::Repair => &["a", "b", "oneway"],
+            FaultKind::Crash | FaultKind::SilentCrash | FaultKind::Restart => &["host"],
+            FaultKind::Hold | FaultKind::Release => &["a", "b"],
+            FaultKind::Latency => &["a", "b", "latency"],
+            FaultKind::Loss => &["a", "b", "rate"],
         };
+        let given = [
+            ("a", f.a.as_ref().map(Spanned::span)),
+            ("b", f.b.as_ref().map(Spanned::span)),
+            ("host", f.host.as_ref().map(Spanned::span)),
+            ("oneway", f.oneway.as_ref().map(Spanned::span)),
+            ("latency", f.latency.as_ref().map(Spanned::span)),
+            ("rate", f.rate.as_ref().map(Spanned::span)),
+        ];
+        if let Some((key, Some(span))) = given.into_iter().find(|(key, span)| span.is_some() && !takes.contains(key)) {
+            return Err((span, format!("a {} fault has no `{key}`; it takes {}", kind.written(), takes.join(", "))));
+        }
+        let oneway = f.oneway.as_ref().is_some_and(|o| *o.get_ref());
+        let group =
+            |name: &str, field: &Option<Spanned<String>>| -> Result<Vec<String>, (std::ops::Range<usize>, String)> {
+                let field =
+                    field.as_ref().ok_or((kind_span.clone(), format!("a {} fault needs `{name}`", kind.written())))?;
+                self.targets(field.get_ref()).map_err(|m| (field.span(), m))
+            };
         let host = || -> Result<String, (std::ops::Range<usize>, String)> {
             let field =
-                f.host.as_ref().ok_or((kind_span.clone(), format!("a {kind:?} fault needs `host`").to_lowercase()))?;
+                f.host.as_ref().ok_or((kind_span.clone(), format!("a {} fault needs `host`", kind.written())))?;
             let name = field.get_ref();
             if self.node_hosts().iter().any(|h| h == name) {
                 Ok(name.clone())
@@ -449,22 +503,20 @@ impl Scenario {
             }
         };
         let action = match kind {
-            FaultKind::Partition => Action::Partition { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway: f.oneway },
-            FaultKind::Repair => Action::Repair { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway: f.oneway },
+            FaultKind::Partition => Action::Partition { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway },
+            FaultKind::Repair => Action::Repair { a: group("a", &f.a)?, b: group("b", &f.b)?, oneway },
             FaultKind::Crash => Action::Crash { host: host()? },
             FaultKind::SilentCrash => Action::SilentCrash { host: host()? },
             FaultKind::Restart => Action::Restart { host: host()? },
             FaultKind::Hold => Action::Hold { a: group("a", &f.a)?, b: group("b", &f.b)? },
             FaultKind::Release => Action::Release { a: group("a", &f.a)?, b: group("b", &f.b)? },
             FaultKind::Latency => {
-                let latency = f.latency.ok_or((kind_span.clone(), "a latency fault needs `latency`".to_string()))?;
-                Action::Latency { a: group("a", &f.a)?, b: group("b", &f.b)?, latency: latency.0 }
+                let latency =
+                    f.latency.as_ref().ok_or((kind_span.clone(), "a latency fault needs `latency`".to_string()))?;
+                Action::Latency { a: group("a", &f.a)?, b: group("b", &f.b)?, latency: latency.get_ref().0 }
             }
             FaultKind::Loss => {
                 let rate = f.rate.as_ref().ok_or((kind_span.clone(), "a loss fault needs `rate`".to_string()))?;
-                if !(0.0..=1.0).contains(rate.get_ref()) {
-                    return Err((rate.span(), format!("loss rate {} is not between 0 and 1", rate.get_ref())));
-                }
                 Action::Loss { a: group("a", &f.a)?, b: group("b", &f.b)?, rate: *rate.get_ref() }
             }
         };
@@ -548,7 +600,7 @@ impl Scenario {
             failover: FailoverConfig {
                 health_interval: self.failover.health_interval.0,
                 health_timeout: self.failover.health_timeout.0,
-                confirm_after: self.failover.confirm_after.max(1),
+                confirm_after: self.failover.confirm_after,
                 failover_after: self.failover.failover_after.0,
                 lease: self.failover.lease.0,
                 fencing: self.failover.fencing,
@@ -572,16 +624,21 @@ fn edge_regions(
     };
     let primary_region = primary.get_ref().clone();
     let mut regions = Vec::new();
+    let mut hosts = [PRIMARY, STANDBY, CONTROL].len();
     for r in &raw.regions {
         let name = r.name.get_ref().clone();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(at(r.name.span(), format!("region name `{name}` must be letters, digits and dashes")));
+        if let Some(problem) = host_name_problem(&name) {
+            return Err(at(r.name.span(), format!("region name `{name}` {problem}")));
         }
         if regions.iter().any(|x: &Region| x.name == name) {
             return Err(at(r.name.span(), format!("region `{name}` is defined twice")));
         }
-        if *r.pops.get_ref() == 0 {
-            return Err(at(r.pops.span(), format!("region `{name}` needs at least one PoP")));
+        hosts += 2 + *r.pops.get_ref() as usize;
+        if hosts > MAX_HOSTS {
+            return Err(at(
+                r.pops.span(),
+                format!("the world has more than {MAX_HOSTS} hosts (3, then 2 per region and one per PoP)"),
+            ));
         }
         regions.push(Region {
             pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
@@ -602,6 +659,127 @@ fn edge_regions(
         ));
     }
     Ok((primary_region, regions))
+}
+
+/// Why `name` cannot name hosts, if it cannot.
+pub fn host_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Some("must be ASCII letters, digits and dashes".into());
+    }
+    (name.len() > MAX_NAME).then(|| format!("is longer than {MAX_NAME} characters"))
+}
+
+/// Refuses the edge platform's sections in a status page scenario, at their keys.
+fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
+    if !doc.iter().any(|(k, _)| k.get_ref() == "status") {
+        return Ok(());
+    }
+    for (key, _) in doc.iter() {
+        let section = match &**key.get_ref() {
+            "primary_region" => "`primary_region`".to_string(),
+            "region" => "[[region]]".to_string(),
+            k @ ("network" | "replication" | "workload" | "failover") => format!("[{k}]"),
+            _ => continue,
+        };
+        return Err((
+            key.span(),
+            format!("a status page scenario has no {section}: its world and workload are set in [status]"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses workloads too large for one run on one machine, at the key that sizes them.
+fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (Span, String)> {
+    let span_of = |keys: &[&str]| {
+        keys.iter().find_map(|k| limits::find(doc, k).first().map(|v| v.span())).unwrap_or(raw.duration.span())
+    };
+    let duration = raw.duration.get_ref().0;
+    let Some(status) = &raw.status else {
+        let w = &raw.workload;
+        let rate = regions as f64 * f64::from(w.sessions_per_region) * w.session_rate;
+        if rate > MAX_EDGE_RATE {
+            return Err((
+                span_of(&["workload.sessions_per_region", "workload.session_rate"]),
+                format!(
+                    "the workload asks {rate} requests per second (regions x sessions_per_region x session_rate); \
+                     the most is {MAX_EDGE_RATE}"
+                ),
+            ));
+        }
+        let requests = rate * duration.saturating_sub(w.warmup.0).as_secs_f64();
+        if requests > MAX_EDGE_REQUESTS {
+            return Err((
+                raw.duration.span(),
+                format!("the workload asks {requests:.0} requests over the run; the most is {MAX_EDGE_REQUESTS}"),
+            ));
+        }
+        return Ok(());
+    };
+    let s = status.get_ref();
+    let views =
+        s.regions.len() as f64 * f64::from(s.viewers_per_region) * s.spike_factor / s.view_every.0.as_secs_f64();
+    if views > MAX_VIEW_RATE {
+        return Err((
+            span_of(&["status.viewers_per_region", "status.view_every", "status.spike_factor"]),
+            format!(
+                "{views:.0} page views per second at a spike's height (regions x viewers_per_region x spike_factor \
+                 / view_every); the most is {MAX_VIEW_RATE}"
+            ),
+        ));
+    }
+    let base = s.regions.len() as f64 * f64::from(s.viewers_per_region) / s.view_every.0.as_secs_f64();
+    let spiking =
+        s.spike_until.map_or(duration, |u| u.0.min(duration)).saturating_sub(s.spike_from.map_or(duration, |f| f.0));
+    let all_views = base * (duration.as_secs_f64() + (s.spike_factor - 1.0) * spiking.as_secs_f64());
+    if all_views > MAX_VIEWS {
+        return Err((
+            span_of(&["status.viewers_per_region", "status.view_every", "status.spike_factor"]),
+            format!("about {all_views:.0} page views over the run; the most is {MAX_VIEWS}"),
+        ));
+    }
+    let editing = s.edits_until.map_or(duration, |u| u.0.min(duration)).saturating_sub(s.edits_from.0);
+    let edits = editing.as_secs_f64() / s.edit_every.0.as_secs_f64();
+    if edits > MAX_EDITS {
+        return Err((
+            span_of(&["status.edit_every", "status.edits_until", "status.edits_from"]),
+            format!(
+                "about {edits:.0} edits over the run (from edits_from to edits_until, one per edit_every); the most is {MAX_EDITS}"
+            ),
+        ));
+    }
+    let notifications = f64::from(s.subscribers) * CHANNELS.len() as f64 * edits;
+    if notifications > MAX_NOTIFICATIONS {
+        return Err((
+            span_of(&["status.subscribers", "status.edit_every"]),
+            format!(
+                "about {notifications:.0} notifications over the run (subscribers x 2 channels x edits); the most is \
+                 {MAX_NOTIFICATIONS}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `message` with control characters escaped, so that an error cannot drive the terminal.
+fn printable(message: &str) -> String {
+    message.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// A deserialiser's message with Rust's type names in the user's words.
+fn in_user_words(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, words) in
+        [("u32", "a whole number"), ("u64", "a whole number"), ("usize", "a whole number"), ("f64", "a number")]
+    {
+        m = m.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    if let Some(i) = m.find("expected struct ") {
+        m.truncate(i);
+        m.push_str("expected a table");
+    }
+    m.replace("expected a sequence", "expected a list")
+        .replace("wanted string or table", "expected one of the quoted words docs/SCENARIOS.md lists for this key")
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -2,13 +2,14 @@
 //! around them), its settings (defaults: docs/DESIGN.md, System B) and its workload (operators,
 //! viewers, SSE viewers, subscribers). `docs/SCENARIOS.md` documents each key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edgesim_system::status::config::{ClockMode, StatusConfig};
 use edgesim_system::status::notify::NotifyConfig;
 use serde::Deserialize;
 
+use crate::scenario::host_name_problem;
 use crate::units::Dur;
 
 pub const DNS: &str = "dns";
@@ -136,38 +137,44 @@ impl StatusSettings {
         format!("viewers-{region}")
     }
 
-    /// Problems a scenario file can have in this table, checked before anything runs.
-    pub fn problems(&self) -> Option<String> {
-        let names = self.regions.iter().chain(&self.cdns);
-        if self.regions.is_empty() || self.cdns.is_empty() {
-            return Some("status needs at least one region and one CDN".into());
+    /// A problem a scenario file can have in this table, checked before anything runs (the
+    /// number and duration bounds are checked earlier, by `limits`): the key and what is wrong.
+    pub fn problems(&self) -> Option<(&'static str, String)> {
+        if self.regions.is_empty() {
+            return Some(("regions", "a status page needs at least one region".into()));
         }
-        if let Some(bad) =
-            names.clone().find(|n| n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
-            return Some(format!("`{bad}` must be letters, digits and dashes"));
+        if self.cdns.is_empty() {
+            return Some(("cdns", "a status page needs at least one CDN".into()));
         }
-        let mut seen: Vec<&String> = names.collect();
-        seen.sort();
-        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
-            return Some(format!("`{}` is named twice", w[0]));
+        for (key, names) in [("regions", &self.regions), ("cdns", &self.cdns)] {
+            if let Some((bad, problem)) = names.iter().find_map(|n| Some((n, host_name_problem(n)?))) {
+                return Some((key, format!("`{bad}` {problem}")));
+            }
+        }
+        let mut hosts: Vec<(String, &'static str)> =
+            self.regions.iter().map(|r| (Self::region_host(r), "regions")).collect();
+        hosts.extend(self.viewer_hosts().into_iter().map(|h| (h, "regions")));
+        hosts.extend([DNS, NOTIFIER].map(|h| (h.to_string(), "cdns")));
+        hosts.extend(CHANNELS.map(|(_, h)| (h.to_string(), "cdns")));
+        hosts.extend(self.cdns.iter().map(|c| (c.clone(), "cdns")));
+        let mut seen = BTreeSet::new();
+        if let Some((host, key)) = hosts.iter().find(|(h, _)| !seen.insert(h.as_str())) {
+            return Some((*key, format!("host `{host}` is named twice; hosts are {}", self.hosts_named())));
         }
         if let Some(r) = self.skew.keys().find(|r| !self.regions.contains(r)) {
-            return Some(format!("skew names `{r}`, which is not a status region"));
-        }
-        if !(0.0..=1.0).contains(&self.receiver_fail_rate) {
-            return Some(format!("receiver_fail_rate {} is not between 0 and 1", self.receiver_fail_rate));
-        }
-        if !(self.spike_factor >= 1.0 && self.spike_factor <= 1000.0) {
-            return Some(format!("spike_factor {} is not in 1..=1000", self.spike_factor));
-        }
-        if self.edit_every.0.is_zero() || self.view_every.0.is_zero() || self.probe_every.0.is_zero() {
-            return Some("edit_every, view_every and probe_every must be more than zero".into());
+            return Some(("skew", format!("`{r}` is not a status region")));
         }
         if self.sse_viewers_per_region > 0 && self.sse_ips_per_region == 0 {
-            return Some("sse_ips_per_region must be at least 1".into());
+            return Some(("sse_ips_per_region", "must be at least 1 when there are live viewers".into()));
         }
         None
+    }
+
+    /// Every host name of the world, for error messages.
+    fn hosts_named(&self) -> String {
+        let mut hosts = self.node_hosts();
+        hosts.extend(self.viewer_hosts());
+        hosts.join(", ")
     }
 
     /// Hosts running system nodes (they can crash and restart), then the harness's hosts.
