@@ -1,25 +1,53 @@
 //! edgesim: a deterministic simulation and benchmarking harness for the edge application platform
-//! and the status page of `edgesim-system`. See `docs/ARCHITECTURE.md` for what lives where.
+//! and the status page of `edgesim-system`. `docs/ARCHITECTURE.md` says why each part is where it
+//! is.
+//!
+//! # Layout
+//!
+//! A scenario file is read (`scenario`), its world runs on turmoil (`world`, `faults`,
+//! `workload`, `audit`; `status/` for a status page) and logs events (`events`); figures and
+//! checkers are computed from the log alone (`check/`, `timeline`, `metrics`, `charts`,
+//! `report`) and judged (`budget`, `verdict`). A suite runs many (`suite/`) and renders one
+//! summary (`render/`).
+//!
+//! ```text
+//! scenario.rs        scenario files: format, validation with file:line:column errors
+//! units.rs           durations, rates and sizes as typed values
+//! limits.rs          the documented upper bound of every scenario value, checked at parse
+//! budget.rs          budgets: `METRIC OP VALUE`, judged against a run's report
+//! verdict.rs         a run's verdict, its exit code, its replay command
+//! world.rs           the edge platform's world: hosts, links, the fault schedule, one run
+//! faults.rs          partitions, crashes, restarts, holds, latency and loss
+//! workload.rs        the edge platform's clients: seeded sessions per region
+//! audit.rs           the final dump of every database, digested by the harness
+//! events.rs          the event log: records, JSON Lines, running hash
+//! turmoil_net.rs     the network seam on turmoil's simulated TCP
+//! check/             correctness checkers of the edge platform, from the event log
+//! timeline.rs        the narrated failure timeline and the failover figures
+//! metrics.rs         latency per region, replication lag
+//! charts.rs          a run's chart data: timeline lanes, latency quantiles, lag over time
+//! report.rs          the run report (text and JSON)
+//! status/            the status page: settings, world, users, probes, figures, checkers, charts
+//! suite/             a suite: its runs (`list`), running them (`run`), `shard`, `determinism`
+//! render/            a suite's summary (`summary`) and what is rendered from it: `table`,
+//!                    `progress`, `junit`, `markdown`, `html` with `svg`, escaping (`markup`);
+//!                    `outputs` writes the suite's files
+//! main.rs            the `edgesim` command line
+//! ```
 
 pub mod audit;
 pub mod budget;
 pub mod charts;
 pub mod check;
-pub mod determinism;
 pub mod events;
 pub mod faults;
-pub mod html;
-pub mod junit;
 pub mod limits;
-pub mod markdown;
 pub mod metrics;
+pub mod render;
 pub mod report;
 pub mod scenario;
-pub mod shard;
 pub mod status;
 pub mod suite;
-pub mod summary;
-pub mod svg;
 pub mod timeline;
 pub mod turmoil_net;
 pub mod units;

@@ -9,13 +9,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use edgesim::render::outputs::{self, FILES};
+use edgesim::render::summary::{Entry, SuiteSummary};
+use edgesim::render::{html, progress::progress, table::table};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::shard::Shard;
-use edgesim::summary::{self, Entry, SuiteSummary};
+use edgesim::suite::run::{self, RUN_ENTRY};
+use edgesim::suite::shard::Shard;
+use edgesim::suite::{self, determinism};
 use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
 use edgesim::world::simulate;
-use edgesim::{determinism, suite};
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
 const EXIT_INPUT: u8 = Verdict::Error.exit_code();
@@ -57,7 +60,7 @@ enum Command {
         seed: Option<u64>,
     },
     /// Internal: the child process of a suite's run; prints the run's summary entry as JSON.
-    #[command(name = suite::RUN_ENTRY, hide = true)]
+    #[command(name = RUN_ENTRY, hide = true)]
     RunEntry {
         scenario: PathBuf,
         #[arg(long)]
@@ -170,7 +173,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(path) = html {
         let plan = suite::plan(&[(scenario.clone(), seed)], None)?;
         let run = SuiteSummary::new(&scenario.name, plan, vec![Entry::new(&scenario, seed, Ok(&report))]);
-        create(&path)?.write_all(edgesim::html::render(&run).as_bytes())?;
+        create(&path)?.write_all(html::render(&run).as_bytes())?;
     }
     let judgement = judge(&scenario, &report);
     if quiet {
@@ -201,7 +204,7 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
     let SuiteArgs { paths, seeds, jobs, out, shard } = args;
     let name = suite::name(&paths);
     let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
-    for file in summary::FILES {
+    for file in FILES {
         writable(&out.join(file))?;
     }
     let scenarios = suite::collect(&paths)?;
@@ -217,12 +220,12 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
     let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
     let exe = std::env::current_exe().context("cannot find the edgesim binary to run the suite's runs")?;
-    let outcomes = suite::run(&exe, runs, jobs, &|o| {
+    let outcomes = run::run(&exe, runs, jobs, &|o| {
         let passed = o.entry.verdict == Verdict::Pass;
         let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
         let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
         if tty {
-            let bar = suite::progress(n, total, failed, started.elapsed().as_secs_f64());
+            let bar = progress(n, total, failed, started.elapsed().as_secs_f64());
             eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
         } else {
             let e = &o.entry;
@@ -242,7 +245,7 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
 fn merge(summaries: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
     let parts = summaries.iter().map(|p| SuiteSummary::load(p)).collect::<Result<_, _>>()?;
     let merged = SuiteSummary::merge(parts)?;
-    for file in summary::FILES {
+    for file in FILES {
         writable(&out.join(file))?;
     }
     finish(merged, out)
@@ -270,7 +273,7 @@ fn check_determinism(scenario: &Path, seed: Option<u64>) -> anyhow::Result<u8> {
 
 /// `edgesim run-entry`, a suite's child process: the run's summary entry on stdout, exit 0.
 fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
-    let entry = suite::run_entry(&Scenario::load(scenario)?, seed);
+    let entry = run::run_entry(&Scenario::load(scenario)?, seed);
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer(&mut stdout, &entry)?;
     stdout.flush()?;
@@ -279,7 +282,7 @@ fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
 
 /// Prints a suite's table and failures, writes its outputs, and gives its exit code.
 fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
-    print!("{}", suite::table(&summary));
+    print!("{}", table(&summary));
     for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
         println!(
             "{} seed {}: {}; replay: {}",
@@ -289,8 +292,8 @@ fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
             replay_at_build(&e.replay, &summary.plan.build)
         );
     }
-    summary.write(out)?;
-    println!("{}: wrote {} in {}", summary.verdict.label(), summary::FILES.join(", "), out.display());
+    outputs::write(&summary, out)?;
+    println!("{}: wrote {} in {}", summary.verdict.label(), FILES.join(", "), out.display());
     Ok(summary.exit_code)
 }
 

@@ -154,7 +154,7 @@ fn a_run_that_panics_or_runs_out_of_memory_is_an_error_and_the_rest_still_report
         &["suite", s(&dir), &fine, s(&again), "--out", s(&out)],
     );
     assert_eq!(code, 3, "{stdout}{stderr}");
-    let panicked = "boom seed 1: harness error: the run's process exited with code 101; its stderr ends: panicked at sim/src/suite.rs:";
+    let panicked = "boom seed 1: harness error: the run's process exited with code 101; its stderr ends: panicked at sim/src/suite/run.rs:";
     assert!(stdout.contains(panicked), "{stdout}");
     assert!(stdout.contains(": EDGESIM_TEST_CRASH: boom panics at 2s (test only); replay: "), "{stdout}");
     assert!(

@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use edgesim::render::outputs::FILES;
+use edgesim::render::summary::{Entry, SuiteSummary};
+use edgesim::render::{html, junit, markdown};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::summary::{Entry, FILES, SuiteSummary};
+use edgesim::suite;
 use edgesim::verdict::{COMMIT, Verdict};
 use edgesim::world::simulate;
-use edgesim::{html, junit, markdown, suite};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const REFERENCE: &str = "reports/reference";

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::charts::{Charts, Kind, QUANTILES};
-use crate::junit::escape;
+use crate::render::markup::escape;
 
 /// Width of the timeline and lag drawings, and the room left of their plots for lane names.
 const WIDE: f64 = 1100.0;
@@ -18,7 +18,7 @@ const LANE: f64 = 16.0;
 /// Colours of series (regions), in order.
 const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 
-pub fn color(kind: Kind) -> &'static str {
+pub(crate) fn color(kind: Kind) -> &'static str {
     match kind {
         Kind::Down => "#c0392b",
         Kind::Up => "#27ae60",
@@ -68,7 +68,7 @@ fn time_axis(o: &mut String, end_ms: u64, top: f64, bottom: f64) {
 }
 
 /// The timeline: one lane per host, spans under marks, each with a hover title.
-pub fn timeline(c: &Charts) -> String {
+pub(crate) fn timeline(c: &Charts) -> String {
     let bottom = 10.0 + LANE * c.lanes.len() as f64;
     let height = bottom + 24.0;
     let mut o = format!(
@@ -201,7 +201,7 @@ fn tail(q: f64) -> f64 {
 }
 
 /// Latency by percentile: one line per series, solid for reads and dashed for writes.
-pub fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String {
+pub(crate) fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String {
     let (w, h, left, right, top, bottom) = (360.0, 260.0, 60.0, 345.0, 36.0, 230.0);
     let axis = LogAxis::covering(series_of.iter().flat_map(|(_, v, _)| v.iter().copied()));
     let mut o = format!(
@@ -230,13 +230,13 @@ pub fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String 
 }
 
 /// Replication lag over time, one line per series, aligned with the timeline above it.
-pub fn lag(c: &Charts) -> String {
+pub(crate) fn lag(c: &Charts) -> String {
     let title = format!("replication lag, worst frame applied per {}", seconds(c.lag_bucket_ms));
     over_time("lag", &title, c, &c.lag)
 }
 
 /// How stale the pages viewers saw were over time, one line per viewer host.
-pub fn staleness(c: &Charts) -> String {
+pub(crate) fn staleness(c: &Charts) -> String {
     let title = format!("staleness of the pages viewers saw, worst per {}", seconds(c.lag_bucket_ms));
     over_time("staleness", &title, c, &c.staleness)
 }

@@ -1,21 +1,16 @@
-//! Suites: many scenarios x seeds, reported as one summary (`summary`). Each (scenario, seed) runs
-//! in a child process of the same binary (`edgesim run-entry`, which prints the run's summary
-//! entry as JSON), `jobs` at a time, so a run that panics, aborts or runs out of memory becomes an
-//! `error` entry with its replay command while every other run, and every output, still completes.
+//! Running a suite's runs: each (scenario, seed) in a child process of the same binary
+//! (`edgesim run-entry`, which prints the run's summary entry as JSON), `jobs` at a time, so a run
+//! that panics, aborts or runs out of memory becomes an `error` entry with its replay command while
+//! every other run, and every output, still completes.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use xxhash_rust::xxh3::Xxh3;
-
+use crate::render::summary::Entry;
 use crate::report::analyze;
-use crate::scenario::{Scenario, ScenarioError};
-use crate::shard::{Shard, share};
-use crate::summary::{COLUMNS, Entry, Plan, Run, SuiteSummary};
-use crate::verdict::COMMIT;
+use crate::scenario::Scenario;
 use crate::world::simulate;
 
 /// The hidden subcommand that runs one (scenario, seed) of a suite and prints its entry.
@@ -24,90 +19,7 @@ pub const RUN_ENTRY: &str = "run-entry";
 /// Test only: `EDGESIM_TEST_CRASH=HOW:NAME[,HOW:NAME...]` makes the run of scenario `NAME` in a
 /// suite die halfway through its duration, `HOW` being `panic` or `oom` (an allocation that fails,
 /// which aborts the process as running out of memory does).
-pub const TEST_CRASH: &str = "EDGESIM_TEST_CRASH";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SuiteError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{}: no scenario files (*.toml) in this directory", .0.display())]
-    Empty(PathBuf),
-    #[error(transparent)]
-    Scenario(#[from] ScenarioError),
-}
-
-/// The scenarios named by `paths`: files, or every `.toml` directly inside a directory, in name
-/// order; a file named twice (by any spelling) is run once, where it is first named. Every one is
-/// checked before any runs.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| SuiteError::Read { path: p.clone(), source })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            inside.sort();
-            if inside.is_empty() {
-                return Err(SuiteError::Empty(p.clone()));
-            }
-            files.extend(inside);
-        } else {
-            files.push(p.clone());
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
-    Ok(files.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?)
-}
-
-/// The suite's name: the directory's when it is one directory, else `suite`.
-pub fn name(paths: &[PathBuf]) -> String {
-    match paths {
-        [dir] if dir.is_dir() => {
-            dir.canonicalize().ok().and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
-        }
-        _ => None,
-    }
-    .unwrap_or_else(|| "suite".into())
-}
-
-/// Every (scenario, seed) of the suite, seeds `1..=seeds` or each scenario's own, in order; only
-/// the shard's share when sharded.
-pub fn runs(scenarios: &[Scenario], seeds: Option<u64>, shard: Option<Shard>) -> Vec<(Scenario, u64)> {
-    let all = scenarios.iter().flat_map(|s| {
-        let seeds: Vec<u64> = seeds.map_or(vec![s.seed], |n| (1..=n).collect());
-        seeds.into_iter().map(move |seed| (s.clone(), seed))
-    });
-    share(all, shard).collect()
-}
-
-/// The plan of `shard` (the whole suite when `None`) of the suite whose runs are `all`.
-pub fn plan(all: &[(Scenario, u64)], shard: Option<Shard>) -> Result<Plan, SuiteError> {
-    let mut files = BTreeMap::new();
-    let mut digest = Xxh3::new();
-    for (scenario, seed) in all {
-        let path = &scenario.path;
-        if !files.contains_key(path) {
-            let bytes = std::fs::read(path).map_err(|source| SuiteError::Read { path: path.into(), source })?;
-            files.insert(path.clone(), xxhash_rust::xxh3::xxh3_64(&bytes));
-        }
-        digest.update(path.as_bytes());
-        digest.update(&[0]);
-        digest.update(&files[path].to_le_bytes());
-        digest.update(&seed.to_le_bytes());
-    }
-    let mut runs: Vec<Run> = share(all, shard).map(|(s, seed)| Run { path: s.path.clone(), seed: *seed }).collect();
-    runs.sort();
-    Ok(Plan {
-        build: COMMIT.to_string(),
-        shard,
-        suite_runs: all.len(),
-        suite_digest: format!("{:016x}", digest.digest()),
-        runs,
-    })
-}
+const TEST_CRASH: &str = "EDGESIM_TEST_CRASH";
 
 /// One run of a suite, as the child process `edgesim run-entry` runs it: its summary entry. A
 /// panic prints one line, `panicked at FILE:LINE:COLUMN: MESSAGE`, the same on every run, for the
@@ -239,39 +151,9 @@ fn tail(stderr: &[u8]) -> String {
     }
 }
 
-/// The progress bar of a suite on a terminal: `[#####-----] 12/24 runs, 3 failed, eta 40s`, the
-/// estimate from the wall time the finished runs took.
-pub fn progress(done: usize, total: usize, failed: usize, elapsed_s: f64) -> String {
-    const WIDTH: usize = 20;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    let eta = if done == 0 { 0.0 } else { elapsed_s / done as f64 * total.saturating_sub(done) as f64 };
-    format!(
-        "[{}{}] {done}/{total} runs, {failed} failed, eta {eta:.0}s  ",
-        "#".repeat(filled),
-        "-".repeat(WIDTH - filled)
-    )
-}
-
-/// The suite's table, one line per run.
-pub fn table(summary: &SuiteSummary) -> String {
-    let mut out = format!("{:<30} {:>6}", "scenario", "seed");
-    for (header, _) in COLUMNS {
-        out.push_str(&format!(" {header:>10}"));
-    }
-    out.push_str("  verdict\n");
-    for e in &summary.entries {
-        out.push_str(&format!("{:<30} {:>6}", e.scenario, e.seed));
-        for (_, metric) in COLUMNS {
-            out.push_str(&format!(" {:>10}", e.cell(metric)));
-        }
-        out.push_str(&format!("  {}\n", e.verdict.label()));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{progress, tail};
+    use super::tail;
 
     #[test]
     fn a_dead_runs_stderr_ends_on_one_line() {
@@ -279,12 +161,5 @@ mod tests {
         assert_eq!(tail(b""), "(nothing)");
         let long = "x".repeat(700);
         assert_eq!(tail(long.as_bytes()), format!("...{}", "x".repeat(600)));
-    }
-
-    #[test]
-    fn the_progress_bar_fills_and_estimates_what_is_left() {
-        assert_eq!(progress(5, 20, 1, 10.0), "[#####---------------] 5/20 runs, 1 failed, eta 30s  ");
-        assert_eq!(progress(20, 20, 0, 40.0), "[####################] 20/20 runs, 0 failed, eta 0s  ");
-        assert_eq!(progress(0, 0, 0, 0.0), "[####################] 0/0 runs, 0 failed, eta 0s  ");
     }
 }

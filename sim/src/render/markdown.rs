@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::summary::{COLUMNS, SuiteSummary};
+use crate::render::summary::SuiteSummary;
+use crate::render::table::COLUMNS;
 use crate::verdict::{Verdict, replay_at_build};
 
 /// Text that cannot break a table cell.
@@ -37,7 +38,7 @@ pub fn render(s: &SuiteSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::tests::{entry, summary};
+    use crate::render::summary::tests::{entry, summary};
 
     #[test]
     fn lists_every_run_then_each_failure_with_its_replay() {

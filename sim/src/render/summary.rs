@@ -3,7 +3,7 @@
 //! it broke, its key metrics, its event-log hash and its replay command. It holds no wall-clock
 //! figure, so the same suite on the same build writes the same bytes; entries are sorted by
 //! (path, seed), so a complete set of shards' summaries merges into exactly the unsharded one, and
-//! any other set is refused. `junit.xml` and `report.md` are rendered from it.
+//! any other set is refused. The suite's other outputs are rendered from it (`render`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,15 +14,11 @@ use crate::budget::METRICS;
 use crate::charts::Charts;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::shard::Shard;
+use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, judge, replay};
-use crate::{html, junit, markdown};
 
 /// Version of `summary.json`; bump it when its shape changes.
-pub const SCHEMA: u32 = 3;
-
-/// The files a suite writes into its output directory.
-pub const FILES: [&str; 4] = ["summary.json", "junit.xml", "report.md", "report.html"];
+const SCHEMA: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,8 +106,6 @@ pub enum SummaryError {
     Duplicate { path: String, seed: u64 },
     #[error("nothing to merge")]
     Empty,
-    #[error("{}: cannot write: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
 }
 
 impl Entry {
@@ -135,12 +129,12 @@ impl Entry {
         }
     }
 
-    pub fn run(&self) -> Run {
+    fn run(&self) -> Run {
         Run { path: self.path.clone(), seed: self.seed }
     }
 
     /// A metric for a table: `-` when the run could not tell.
-    pub fn cell(&self, metric: &str) -> String {
+    pub(crate) fn cell(&self, metric: &str) -> String {
         let (Some(m), Some(v)) = (METRICS.iter().find(|m| m.name == metric), self.metrics.get(metric)) else {
             return "-".into();
         };
@@ -155,19 +149,6 @@ impl Entry {
         fired.chain(broken).chain(error).collect()
     }
 }
-
-/// The columns of the suite tables: header and metric.
-pub const COLUMNS: [(&str, &str); 9] = [
-    ("read p99", "read_p99"),
-    ("write p99", "write_p99"),
-    ("lag p99", "lag_p99"),
-    ("ryw", "ryw_violations"),
-    ("lost", "lost_acked_writes"),
-    ("diverged", "diverged_nodes"),
-    ("page avail", "page_availability"),
-    ("stale p99", "staleness_p99"),
-    ("notif lost", "notifications_lost"),
-];
 
 impl SuiteSummary {
     pub fn new(suite: &str, plan: Plan, mut entries: Vec<Entry>) -> SuiteSummary {
@@ -259,20 +240,6 @@ impl SuiteSummary {
 
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
-    }
-
-    /// Writes `summary.json`, `junit.xml`, `report.md` and `report.html` into `dir`, creating it.
-    pub fn write(&self, dir: &Path) -> Result<(), SummaryError> {
-        let write = |name: &str, text: String| {
-            let path = dir.join(name);
-            std::fs::create_dir_all(dir)
-                .and_then(|_| std::fs::write(&path, text))
-                .map_err(|source| SummaryError::Write { path, source })
-        };
-        write(FILES[0], self.json())?;
-        write(FILES[1], junit::render(self))?;
-        write(FILES[2], markdown::render(self))?;
-        write(FILES[3], html::render(self))
     }
 }
 

@@ -3,27 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::summary::SuiteSummary;
+use crate::render::markup::escape;
+use crate::render::summary::SuiteSummary;
 use crate::verdict::{Verdict, replay_at_build};
-
-/// Text escaped for XML content and attribute values. Characters XML 1.0 cannot hold (control
-/// characters other than tab and line breaks) become U+FFFD.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub fn render(s: &SuiteSummary) -> String {
     let failures = s.totals.iter().filter(|(v, _)| matches!(v, Verdict::BudgetBroken | Verdict::CheckerFired));
@@ -67,13 +49,7 @@ pub fn render(s: &SuiteSummary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::tests::{entry, summary};
-
-    #[test]
-    fn escapes_markup_quotes_and_control_characters() {
-        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-        assert_eq!(escape("x\u{1}y\tz\n"), "x\u{FFFD}y\tz\n");
-    }
+    use crate::render::summary::tests::{entry, summary};
 
     #[test]
     fn a_failure_names_the_budget_and_the_replay_command() {

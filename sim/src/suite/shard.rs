@@ -11,19 +11,19 @@ use serde::{Deserialize, Serialize};
 #[serde(into = "String", try_from = "String")]
 pub struct Shard {
     /// 1-based.
-    pub k: usize,
-    pub n: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
 }
 
 impl Shard {
     /// Whether the run at `index` of the whole suite's list belongs to this shard.
-    pub fn keeps(&self, index: usize) -> bool {
+    fn keeps(&self, index: usize) -> bool {
         index % self.n == self.k - 1
     }
 }
 
 /// The items of `shard` of a list (all of them when `None`), in order.
-pub fn share<T>(items: impl IntoIterator<Item = T>, shard: Option<Shard>) -> impl Iterator<Item = T> {
+pub(crate) fn share<T>(items: impl IntoIterator<Item = T>, shard: Option<Shard>) -> impl Iterator<Item = T> {
     items.into_iter().enumerate().filter(move |(i, _)| shard.is_none_or(|s| s.keeps(*i))).map(|(_, item)| item)
 }
 

@@ -8,9 +8,10 @@
 use std::fmt::Write;
 
 use crate::charts::{Charts, Kind};
-use crate::junit::escape;
-use crate::summary::{COLUMNS, Entry, SuiteSummary};
-use crate::svg;
+use crate::render::markup::escape;
+use crate::render::summary::{Entry, SuiteSummary};
+use crate::render::svg;
+use crate::render::table::COLUMNS;
 use crate::verdict::Verdict;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1180px}\
@@ -114,7 +115,7 @@ fn charts(o: &mut String, c: &Charts) {
 mod tests {
     use super::*;
     use crate::charts::Mark;
-    use crate::summary::tests::{entry, summary};
+    use crate::render::summary::tests::{entry, summary};
 
     #[test]
     fn a_page_has_the_table_each_run_its_drawings_and_no_external_resource() {
