@@ -12,6 +12,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod metrics;
+pub mod observed;
 pub mod report;
 pub mod scenario;
 pub mod shard;

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use edgesim::events::EventLog;
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
 use edgesim::shard::Shard;
 use edgesim::summary::{self, Entry, SuiteSummary};
 use edgesim::verdict::{Verdict, judge, replay, replay_at_build};
-use edgesim::world::simulate;
+use edgesim::world::simulate_into;
 use edgesim::{determinism, suite};
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
@@ -115,7 +116,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let total = scenario.duration + scenario.settle;
             let started = Instant::now();
             let tty = std::io::stderr().is_terminal() && !quiet;
-            let log = simulate(&scenario, seed, &mut |at| {
+            let log = match &events {
+                Some(path) => EventLog::writing(std::io::BufWriter::new(create(path)?)),
+                None => EventLog::default(),
+            };
+            let log = simulate_into(log, &scenario, seed, &mut |at| {
                 if tty {
                     eprint!(
                         "\r  simulating {}: {:>5.0}s of {:.0}s",
@@ -129,11 +134,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if tty {
                 eprintln!();
             }
-            let report = analyze(&scenario, seed, &log);
             if let Some(path) = events {
-                let mut out = std::io::BufWriter::new(create(&path)?);
-                log.write_jsonl(&mut out)?;
+                log.finish().with_context(|| format!("cannot write {}", path.display()))?;
             }
+            let report = analyze(&scenario, seed, &log);
             if let Some(path) = json {
                 create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
             }

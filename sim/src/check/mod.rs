@@ -1,4 +1,4 @@
-//! Checkers: pure functions from the event log to verdicts. None of them trusts what a node says
+//! Checkers: folds of the event log into verdicts. None of them trusts what a node says
 //! about its own state: reads are judged by the rows they returned, lost writes and convergence by
 //! the content the harness audited at the end.
 
@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::metrics::Latency;
+use crate::scenario::PRIMARY;
+use crate::timeline::ReadsAfterLoss;
 
 /// A request as its client saw it, start to end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -35,11 +38,57 @@ impl Request {
     }
 }
 
-/// The finished requests of a run, in the order they started.
-pub fn requests(events: &[Event]) -> Vec<Request> {
-    let mut open = BTreeMap::new();
-    let mut done = Vec::new();
-    for e in events {
+/// How many examples of each violation a report lists.
+pub const EXAMPLES: usize = 10;
+
+/// A checker's violations: how many, and the first `EXAMPLES` in the order their requests started.
+#[derive(Clone, Debug)]
+pub struct Findings<T> {
+    pub count: usize,
+    /// Ordered by (request start, request id, order found).
+    first: Vec<((u64, u64, usize), T)>,
+}
+
+impl<T> Default for Findings<T> {
+    fn default() -> Self {
+        Findings { count: 0, first: Vec::new() }
+    }
+}
+
+impl<T: Clone> Findings<T> {
+    pub fn add(&mut self, r: &Request, violation: T) {
+        self.count += 1;
+        let key = (r.start_us, r.req, self.count);
+        let at = self.first.partition_point(|(k, _)| *k < key);
+        if at < EXAMPLES {
+            self.first.insert(at, (key, violation));
+            self.first.truncate(EXAMPLES);
+        }
+    }
+
+    pub fn examples(&self) -> Vec<T> {
+        self.first.iter().map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// The requests of a run, folded as each ends: reads go through the checkers and figures and are
+/// dropped; acknowledged writes and failed requests are kept. A session has one request in flight
+/// at a time, so each session's requests end in the order they started, which is the order the
+/// per-session checkers need.
+#[derive(Default)]
+pub struct Requests {
+    /// Started and not ended yet, by id.
+    open: BTreeMap<u64, Request>,
+    pub ryw: ryw::Fold,
+    pub monotonic: monotonic::Fold,
+    pub latency: Latency,
+    pub reads_after_loss: ReadsAfterLoss,
+    /// Acknowledged writes and requests that failed (an error or a timeout), in the order they ended.
+    kept: Vec<Request>,
+}
+
+impl Requests {
+    pub fn event(&mut self, e: &Event) {
         match &e.record {
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
                 let r = Request {
@@ -53,20 +102,38 @@ pub fn requests(events: &[Event]) -> Vec<Request> {
                     end_us: e.t_us,
                     outcome: Outcome::Timeout,
                 };
-                open.insert(*req, r);
+                self.open.insert(*req, r);
             }
             Record::Harness(HarnessEvent::RequestEnded { req, outcome, .. }) => {
-                if let Some(mut r) = open.remove(req) {
+                if let Some(mut r) = self.open.remove(req) {
                     r.end_us = e.t_us;
                     r.outcome = outcome.clone();
-                    done.push(r);
+                    self.ended(r);
                 }
+            }
+            Record::Harness(HarnessEvent::Fault { hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
+                self.reads_after_loss.fault(e.t_us);
             }
             _ => {}
         }
     }
-    done.sort_by_key(|r| (r.start_us, r.req));
-    done
+
+    fn ended(&mut self, r: Request) {
+        self.ryw.request(&r);
+        self.monotonic.request(&r);
+        self.latency.request(&r);
+        self.reads_after_loss.request(&r);
+        if !matches!(r.outcome, Outcome::Read { .. }) {
+            self.kept.push(r);
+        }
+    }
+
+    /// The acknowledged writes and failed requests, in the order they started.
+    pub fn kept(&self) -> Vec<Request> {
+        let mut kept = self.kept.clone();
+        kept.sort_by_key(|r| (r.start_us, r.req));
+        kept
+    }
 }
 
 #[cfg(test)]
