@@ -329,6 +329,15 @@ mod tests {
         Event { t_us, node: node.into(), record }
     }
 
+    /// The charts of a run of `events` and `requests`, ending at `end_us`.
+    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[Request]) -> Charts {
+        let mut observed = crate::observed::Observed::default();
+        events.into_iter().for_each(|e| observed.event(e));
+        let mut latency = Latency::default();
+        requests.iter().for_each(|r| latency.request(r));
+        of(lanes, &observed.kept, end_us, requests, &latency, &observed.replication.chart)
+    }
+
     fn fault(t_us: u64, fault: &str, hosts: &[&str]) -> Event {
         let hosts = hosts.iter().map(|h| h.to_string()).collect();
         event(t_us, "harness", Record::Harness(HarnessEvent::Fault { line: 1, fault: fault.into(), hosts }))
@@ -344,7 +353,7 @@ mod tests {
             fault(5_000_000, "silent crash standby", &["standby"]),
             event(9_000_000, "control", Record::Node(NodeEvent::Promoted { host: "standby".into(), generation: 2 })),
         ];
-        let c = of(vec!["primary".into()], &events, &[]);
+        let c = charts(vec!["primary".into()], events, 9_000_000, &[]);
         assert_eq!(c.end_ms, 9000);
         let kinds: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.lane.as_str(), m.kind)).collect();
         assert_eq!(
@@ -372,7 +381,7 @@ mod tests {
         also.end_us = 1_800_000;
         let mut acked = write(3, 1, 2, 5_000_000, true);
         acked.outcome = Outcome::Write { lsn: 9, generation: 2 };
-        let c = of(vec![], &[], &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
+        let c = charts(vec![], vec![], 6_000_001, &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
         let labels: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.kind, m.label.as_str())).collect();
         assert_eq!(
             labels,
@@ -400,7 +409,7 @@ mod tests {
             apply(30_000, "standby", 1),
             apply(2_500_000, "pop-us-1", 2),
         ];
-        let c = of(vec![], &events, &[]);
+        let c = charts(vec![], events, 2_500_000, &[]);
         assert_eq!(c.lag_bucket_ms, 1000);
         assert_eq!(c.lag["eu-west"], vec![Some(50.0), None, None]);
         assert_eq!(c.lag["standby"], vec![Some(30.0), None, None]);

@@ -292,3 +292,32 @@ pub fn impact(f: &Failover, lost: Option<&[(u64, u64)]>) -> String {
     };
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::{read, write};
+
+    fn ended(mut r: Request, end_us: u64) -> Request {
+        r.end_us = end_us;
+        r
+    }
+
+    #[test]
+    fn reads_count_from_a_loss_until_the_first_write_acknowledged_after_it() {
+        let mut reads = ReadsAfterLoss::default();
+        reads.request(&ended(read(1, 1, "k", 0, 0, 50), 60));
+        reads.fault(100);
+        reads.request(&ended(read(2, 1, "k", 0, 0, 110), 120));
+        let mut failed = ended(read(3, 2, "k", 0, 0, 130), 200);
+        failed.outcome = Outcome::Timeout;
+        reads.request(&failed);
+        reads.request(&ended(read(4, 3, "k", 0, 0, 300), 300));
+        // A write acknowledged at 300 closes the window: the read that started then is out of it.
+        reads.request(&ended(write(5, 4, 1, 250, true), 300));
+        reads.request(&ended(read(6, 5, "k", 0, 0, 290), 310));
+        reads.request(&ended(read(7, 1, "k", 0, 0, 305), 315));
+        assert_eq!(reads.from(100), (3, 2), "reads 2, 3 (unanswered) and 6");
+        assert_eq!(reads.from(50), (0, 0), "no fault then");
+    }
+}

@@ -171,3 +171,49 @@ pub(crate) mod fixtures {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixtures::{read, write};
+
+    #[test]
+    fn findings_keep_the_first_examples_by_start_whatever_order_they_are_found_in() {
+        let mut f = Findings::default();
+        for at in (0..15).rev() {
+            f.add(&read(at, 1, "k", 0, 0, at * 10), at);
+        }
+        assert_eq!(f.count, 15);
+        assert_eq!(f.examples(), (0..EXAMPLES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reads_are_folded_and_only_acknowledged_writes_and_failures_kept() {
+        let mut requests = Requests::default();
+        let started = |r: &Request| Event {
+            t_us: r.start_us,
+            node: r.client.as_str().into(),
+            record: Record::Harness(HarnessEvent::RequestStarted {
+                req: r.req,
+                session: r.session,
+                op: r.op,
+                key: r.key.clone(),
+                seq: r.seq,
+                min: Default::default(),
+            }),
+        };
+        let ended = |r: &Request| Event {
+            t_us: r.end_us,
+            node: r.client.as_str().into(),
+            record: Record::Harness(HarnessEvent::RequestEnded { req: r.req, session: r.session, outcome: r.outcome.clone() }),
+        };
+        let log = [write(1, 1, 1, 0, true), read(2, 1, "k", 0, 0, 10), write(3, 2, 1, 20, false), read(4, 2, "k", 0, 0, 30)];
+        for r in &log {
+            requests.event(&started(r));
+            requests.event(&ended(r));
+        }
+        assert_eq!(requests.kept(), vec![log[0].clone(), log[2].clone()]);
+        assert_eq!(requests.ryw.found.count, 1, "the read after the acknowledged write missed it");
+        assert_eq!(requests.latency.summary()["a"].read.count, 2);
+    }
+}
