@@ -147,7 +147,14 @@ pub fn ms(us: u64) -> f64 {
 /// The chart data of a run whose hosts are `lanes`, from the events it kept (`Observed::kept`),
 /// its end, its kept requests (acknowledged writes and failures, in start order), its latency
 /// recorders and the lag of its applied frames.
-pub fn of(lanes: Vec<String>, events: &[Event], end_us: u64, requests: &[Request], latency: &Latency, lag: &Lag) -> Charts {
+pub fn of(
+    lanes: Vec<String>,
+    events: &[Event],
+    end_us: u64,
+    requests: &[Request],
+    latency: &Latency,
+    lag: &Lag,
+) -> Charts {
     let bucket_ms = (end_us / 1000).div_ceil(BUCKETS).max(1000);
     let mut marks = node_marks(events);
     marks.extend(request_marks(requests, bucket_ms));

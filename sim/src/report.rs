@@ -80,7 +80,8 @@ impl RunReport {
         let hosts = scenario.hosts().len();
         let observed = log.observed();
         let r = &observed.requests;
-        let charts = charts::of(scenario.hosts(), &observed.kept, log.end_us(), &[], &r.latency, &observed.replication.chart);
+        let charts =
+            charts::of(scenario.hosts(), &observed.kept, log.end_us(), &[], &r.latency, &observed.replication.chart);
         RunReport {
             schema: SCHEMA_VERSION,
             scenario: scenario.name.clone(),

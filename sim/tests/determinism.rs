@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use edgesim::scenario::Scenario;
 use edgesim::events::EventLog;
+use edgesim::scenario::Scenario;
 use edgesim::world::{simulate, simulate_into};
 
 fn short_steady() -> Scenario {

@@ -225,8 +225,11 @@ fn write_failures_and_longest(log: &[Value]) -> (usize, f64) {
     let requests = requests(log);
     let writes: Vec<_> = requests.iter().filter(|r| r.write).collect();
     let failed = writes.iter().filter(|w| w.acked_by.is_none()).count();
-    let longest =
-        writes.iter().filter(|w| w.acked_by.is_some()).map(|w| (w.end_us - w.start_us) as f64 / 1e6).fold(0.0, f64::max);
+    let longest = writes
+        .iter()
+        .filter(|w| w.acked_by.is_some())
+        .map(|w| (w.end_us - w.start_us) as f64 / 1e6)
+        .fold(0.0, f64::max);
     (failed, longest)
 }
 

@@ -205,9 +205,14 @@ mod tests {
         let ended = |r: &Request| Event {
             t_us: r.end_us,
             node: r.client.as_str().into(),
-            record: Record::Harness(HarnessEvent::RequestEnded { req: r.req, session: r.session, outcome: r.outcome.clone() }),
+            record: Record::Harness(HarnessEvent::RequestEnded {
+                req: r.req,
+                session: r.session,
+                outcome: r.outcome.clone(),
+            }),
         };
-        let log = [write(1, 1, 1, 0, true), read(2, 1, "k", 0, 0, 10), write(3, 2, 1, 20, false), read(4, 2, "k", 0, 0, 30)];
+        let log =
+            [write(1, 1, 1, 0, true), read(2, 1, "k", 0, 0, 10), write(3, 2, 1, 20, false), read(4, 2, "k", 0, 0, 30)];
         for r in &log {
             requests.event(&started(r));
             requests.event(&ended(r));

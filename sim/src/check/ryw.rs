@@ -44,7 +44,13 @@ impl Fold {
                     && acked_at <= r.start_us
                     && own_seq < seq
                 {
-                    let v = Violation { req: r.req, session: r.session, at_us: r.start_us, acked_seq: seq, saw_seq: own_seq };
+                    let v = Violation {
+                        req: r.req,
+                        session: r.session,
+                        at_us: r.start_us,
+                        acked_seq: seq,
+                        saw_seq: own_seq,
+                    };
                     self.found.add(r, v);
                 }
             }
