@@ -131,7 +131,7 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
     let finals = finals(events);
     let (primary, down) = end_state(events);
     let lost = match finals.get(&primary) {
-        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(&requests, writes)),
+        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(requests, writes)),
         _ => None,
     };
     let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
@@ -139,8 +139,8 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
     RunReport {
         latency: folded.latency.summary(),
         replication: replication.summary(),
-        failover: timeline::failover(events, &requests, &folded.reads_after_loss, pops),
-        timeline: timeline::narrate(events, &requests, pops),
+        failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
+        timeline: timeline::narrate(events, requests, pops),
         checks: Checks {
             ryw_violations: folded.ryw.found.count,
             ryw_examples: folded.ryw.found.examples(),
@@ -149,9 +149,9 @@ pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
             acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
             lost_acked_writes: lost,
             convergence: convergence::check(&finals, &primary, &down),
-            split_brain: split_brain::check(&requests, &timeline::promotions(events)),
+            split_brain: split_brain::check(requests, &timeline::promotions(events)),
         },
-        charts: charts::of(scenario.hosts(), events, log.end_us(), &requests, &folded.latency, &replication.chart),
+        charts: charts::of(scenario.hosts(), events, log.end_us(), requests, &folded.latency, &replication.chart),
         ..RunReport::blank(scenario, seed, log)
     }
 }

@@ -83,7 +83,7 @@ pub struct Requests {
     pub monotonic: monotonic::Fold,
     pub latency: Latency,
     pub reads_after_loss: ReadsAfterLoss,
-    /// Acknowledged writes and requests that failed (an error or a timeout), in the order they ended.
+    /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
     kept: Vec<Request>,
 }
 
@@ -124,15 +124,15 @@ impl Requests {
         self.latency.request(&r);
         self.reads_after_loss.request(&r);
         if !matches!(r.outcome, Outcome::Read { .. }) {
-            self.kept.push(r);
+            // Few requests are in flight at once: the place is at or near the end.
+            let at = self.kept.partition_point(|k| (k.start_us, k.req) < (r.start_us, r.req));
+            self.kept.insert(at, r);
         }
     }
 
     /// The acknowledged writes and failed requests, in the order they started.
-    pub fn kept(&self) -> Vec<Request> {
-        let mut kept = self.kept.clone();
-        kept.sort_by_key(|r| (r.start_us, r.req));
-        kept
+    pub fn kept(&self) -> &[Request] {
+        &self.kept
     }
 }
 
@@ -217,7 +217,7 @@ mod tests {
             requests.event(&started(r));
             requests.event(&ended(r));
         }
-        assert_eq!(requests.kept(), vec![log[0].clone(), log[2].clone()]);
+        assert_eq!(requests.kept(), [log[0].clone(), log[2].clone()]);
         assert_eq!(requests.ryw.found.count, 1, "the read after the acknowledged write missed it");
         assert_eq!(requests.latency.summary()["a"].read.count, 2);
     }
