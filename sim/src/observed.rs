@@ -5,7 +5,9 @@
 //! system itself remembers (a record per acknowledged write and per failed request, a timestamp
 //! per committed frame, per-session and per-key positions), and bounded figures (histograms,
 //! counters, the first examples of each violation), so memory does not grow with the number of
-//! reads nor with how long a healthy run lasts.
+//! reads nor with how long a healthy run lasts. A status page run keeps nearly all its events:
+//! its page views, probes and deliveries are judged against each other at the end
+//! (`status::check`).
 
 use edgesim_system::telemetry::NodeEvent;
 

@@ -184,7 +184,8 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
 
 /// The narrated lines, times from the loss of the primary (or from the start if it was not lost).
 /// `events` need only be the kept ones (`Observed::kept`), `requests` the acknowledged writes in
-/// start order: each write's line goes before the first event at or after its acknowledgement.
+/// start order (other requests are skipped): the line of a new generation's first write goes
+/// before the first event no earlier than its acknowledgement and every earlier-started write's.
 pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<String> {
     let t0 = loss(events).map_or(0, |(t, _)| t);
     let at = |t: u64| {
