@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::Request;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
-use crate::metrics::Recorder;
+use crate::metrics::{Latency, Recorder};
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
 pub const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
@@ -144,9 +144,17 @@ pub fn ms(us: u64) -> f64 {
     (us as f64 / 100.0).round() / 10.0
 }
 
-/// The chart data of a run whose hosts are `lanes`.
-pub fn of(lanes: Vec<String>, events: &[Event], requests: &[Request]) -> Charts {
-    let end_us = events.last().map_or(0, |e| e.t_us);
+/// The chart data of a run whose hosts are `lanes`, from the events it kept (`Observed::kept`),
+/// its end, its kept requests (acknowledged writes and failures, in start order), its latency
+/// recorders and the lag of its applied frames.
+pub fn of(
+    lanes: Vec<String>,
+    events: &[Event],
+    end_us: u64,
+    requests: &[Request],
+    latency: &Latency,
+    lag: &Lag,
+) -> Charts {
     let bucket_ms = (end_us / 1000).div_ceil(BUCKETS).max(1000);
     let mut marks = node_marks(events);
     marks.extend(request_marks(requests, bucket_ms));
@@ -156,9 +164,9 @@ pub fn of(lanes: Vec<String>, events: &[Event], requests: &[Request]) -> Charts 
         spans: spans(events, end_us / 1000),
         lanes,
         marks,
-        latency: latency(requests),
+        latency: distributions(latency),
         lag_bucket_ms: bucket_ms,
-        lag: lag(events, bucket_ms, end_us),
+        lag: lag.buckets(bucket_ms, end_us),
         staleness: BTreeMap::new(),
     }
 }
@@ -270,21 +278,12 @@ fn spans(events: &[Event], end_ms: u64) -> Vec<Span> {
     spans
 }
 
-fn latency(requests: &[Request]) -> BTreeMap<String, Distributions> {
-    let mut recorders: BTreeMap<&str, (Recorder, Recorder)> = BTreeMap::new();
-    for r in requests {
-        let (reads, writes) = recorders.entry(r.region()).or_default();
-        match r.outcome {
-            Outcome::Read { .. } => reads.record(r.end_us - r.start_us),
-            Outcome::Write { .. } => writes.record(r.end_us - r.start_us),
-            _ => {}
-        }
-    }
+fn distributions(latency: &Latency) -> BTreeMap<String, Distributions> {
     let at_quantiles = |r: &Recorder| QUANTILES.iter().filter_map(|q| r.quantile_us(*q)).map(ms).collect();
-    recorders
-        .into_iter()
-        .map(|(region, (reads, writes))| {
-            (region.to_string(), Distributions { read: at_quantiles(&reads), write: at_quantiles(&writes) })
+    latency
+        .recorders()
+        .map(|(region, reads, writes)| {
+            (region.to_string(), Distributions { read: at_quantiles(reads), write: at_quantiles(writes) })
         })
         .collect()
 }
@@ -298,26 +297,34 @@ fn series(node: &str) -> String {
     }
 }
 
-fn lag(events: &[Event], bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
-    let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
-    let mut committed_at = BTreeMap::new();
-    let mut out: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
-    for e in events {
-        match &e.record {
-            Record::Node(NodeEvent::Committed { lsn, generation, .. }) => {
-                committed_at.insert((*lsn, *generation), e.t_us);
-            }
-            Record::Node(NodeEvent::Applied { lsn, generation }) => {
-                let Some(t) = committed_at.get(&(*lsn, *generation)) else { continue };
-                let lag = ms(e.t_us.saturating_sub(*t));
-                let slot = &mut out.entry(series(&e.node)).or_insert_with(|| vec![None; buckets])
-                    [(e.t_us / 1000 / bucket_ms) as usize];
-                *slot = Some(slot.map_or(lag, |was: f64| was.max(lag)));
-            }
-            _ => {}
+/// The replication lag of applied frames, per series: the highest lag in each millisecond, so it
+/// can be bucketed once the run's length is known.
+#[derive(Default)]
+pub struct Lag(BTreeMap<String, Vec<(u64, f64)>>);
+
+impl Lag {
+    /// `node` applied a frame at `t_us`, `took_us` after its commit.
+    pub fn applied(&mut self, node: &str, t_us: u64, took_us: u64) {
+        let (at_ms, lag) = (t_us / 1000, ms(took_us));
+        let line = self.0.entry(series(node)).or_default();
+        match line.last_mut() {
+            Some((last, worst)) if *last == at_ms => *worst = worst.max(lag),
+            _ => line.push((at_ms, lag)),
         }
     }
-    out
+
+    fn buckets(&self, bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
+        let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
+        let bucketed = |line: &Vec<(u64, f64)>| {
+            let mut out = vec![None; buckets];
+            for (at_ms, lag) in line {
+                let slot: &mut Option<f64> = &mut out[(at_ms / bucket_ms) as usize];
+                *slot = Some(slot.map_or(*lag, |was| was.max(*lag)));
+            }
+            out
+        };
+        self.0.iter().map(|(series, line)| (series.clone(), bucketed(line))).collect()
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +334,15 @@ mod tests {
 
     fn event(t_us: u64, node: &str, record: Record) -> Event {
         Event { t_us, node: node.into(), record }
+    }
+
+    /// The charts of a run of `events` and `requests`, ending at `end_us`.
+    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[Request]) -> Charts {
+        let mut observed = crate::observed::Observed::default();
+        events.into_iter().for_each(|e| observed.event(e));
+        let mut latency = Latency::default();
+        requests.iter().for_each(|r| latency.request(r));
+        of(lanes, &observed.kept, end_us, requests, &latency, &observed.replication.chart)
     }
 
     fn fault(t_us: u64, fault: &str, hosts: &[&str]) -> Event {
@@ -344,7 +360,7 @@ mod tests {
             fault(5_000_000, "silent crash standby", &["standby"]),
             event(9_000_000, "control", Record::Node(NodeEvent::Promoted { host: "standby".into(), generation: 2 })),
         ];
-        let c = of(vec!["primary".into()], &events, &[]);
+        let c = charts(vec!["primary".into()], events, 9_000_000, &[]);
         assert_eq!(c.end_ms, 9000);
         let kinds: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.lane.as_str(), m.kind)).collect();
         assert_eq!(
@@ -372,7 +388,7 @@ mod tests {
         also.end_us = 1_800_000;
         let mut acked = write(3, 1, 2, 5_000_000, true);
         acked.outcome = Outcome::Write { lsn: 9, generation: 2 };
-        let c = of(vec![], &[], &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
+        let c = charts(vec![], vec![], 6_000_001, &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
         let labels: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.kind, m.label.as_str())).collect();
         assert_eq!(
             labels,
@@ -400,7 +416,7 @@ mod tests {
             apply(30_000, "standby", 1),
             apply(2_500_000, "pop-us-1", 2),
         ];
-        let c = of(vec![], &events, &[]);
+        let c = charts(vec![], events, 2_500_000, &[]);
         assert_eq!(c.lag_bucket_ms, 1000);
         assert_eq!(c.lag["eu-west"], vec![Some(50.0), None, None]);
         assert_eq!(c.lag["standby"], vec![Some(30.0), None, None]);

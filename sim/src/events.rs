@@ -1,7 +1,7 @@
 //! The run's event log: one record per meaningful event, stamped with simulated time and node,
 //! and hashed as it grows. Written as JSON Lines (`--events PATH`), schema in `docs/EVENTS.md`:
 //! every line is `{"t_us": .., "node": .., "type": .., ...}`. Every figure edgesim reports is
-//! computed from these records.
+//! computed from these records, folded as they are pushed (`observed`).
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -16,6 +16,7 @@ use edgesim_system::telemetry::{NodeEvent, Telemetry};
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::observed::Observed;
 use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
@@ -179,27 +180,57 @@ pub enum FinalOutcome {
     Unreachable { reason: String },
 }
 
-/// The log of one run, shared by every host of the simulation (they all run on one thread).
+/// The log of one run, shared by every host of the simulation (they all run on one thread). Each
+/// event is written as a JSON Lines record to the sink (if any) and hashed as it is pushed, then
+/// folded into what the analysis keeps (`Observed`) and dropped: memory does not grow with the
+/// number of events, only with what the analysis must remember.
 #[derive(Clone, Default)]
 pub struct EventLog(Rc<RefCell<Inner>>);
 
 #[derive(Default)]
 struct Inner {
-    events: Vec<Event>,
+    sink: Option<Box<dyn Write>>,
+    /// The sink's first write error, reported by `finish`.
+    error: Option<std::io::Error>,
     hasher: Xxh3,
     line: Vec<u8>,
+    len: usize,
+    end_us: u64,
+    observed: Observed,
 }
 
 impl EventLog {
+    /// A log that also writes its JSON Lines to `sink` as events are pushed.
+    pub fn writing(sink: impl Write + 'static) -> EventLog {
+        EventLog(Rc::new(RefCell::new(Inner { sink: Some(Box::new(sink)), ..Inner::default() })))
+    }
+
     pub fn push(&self, t_us: u64, node: &Rc<str>, record: Record) {
         let mut inner = self.0.borrow_mut();
         let event = Event { t_us, node: node.clone(), record };
-        let Inner { events, hasher, line } = &mut *inner;
+        let Inner { sink, error, hasher, line, len, end_us, observed } = &mut *inner;
         line.clear();
         serde_json::to_writer(&mut *line, &event).expect("events serialize");
         line.push(b'\n');
         hasher.update(line);
-        events.push(event);
+        if let Some(out) = sink
+            && error.is_none()
+            && let Err(e) = out.write_all(line)
+        {
+            *error = Some(e);
+        }
+        *len += 1;
+        *end_us = t_us;
+        observed.event(event);
+    }
+
+    /// Flushes the sink; the first error writing to it, if any.
+    pub fn finish(&self) -> std::io::Result<()> {
+        let mut inner = self.0.borrow_mut();
+        if let Some(e) = inner.error.take() {
+            return Err(e);
+        }
+        inner.sink.as_mut().map_or(Ok(()), |out| out.flush())
     }
 
     /// The hash of the JSON Lines form of everything logged so far.
@@ -208,23 +239,21 @@ impl EventLog {
     }
 
     pub fn len(&self) -> usize {
-        self.0.borrow().events.len()
+        self.0.borrow().len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn events(&self) -> std::cell::Ref<'_, Vec<Event>> {
-        std::cell::Ref::map(self.0.borrow(), |i| &i.events)
+    /// The simulated time of the last event.
+    pub fn end_us(&self) -> u64 {
+        self.0.borrow().end_us
     }
 
-    pub fn write_jsonl(&self, out: &mut impl Write) -> std::io::Result<()> {
-        for e in self.events().iter() {
-            serde_json::to_writer(&mut *out, e)?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
+    /// What the analysis kept of the events so far.
+    pub fn observed(&self) -> std::cell::Ref<'_, Observed> {
+        std::cell::Ref::map(self.0.borrow(), |i| &i.observed)
     }
 }
 

@@ -43,6 +43,7 @@ pub mod events;
 pub mod faults;
 pub mod limits;
 pub mod metrics;
+pub mod observed;
 pub mod render;
 pub mod report;
 pub mod scenario;

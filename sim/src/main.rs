@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use edgesim::events::EventLog;
 use edgesim::render::outputs::{self, FILES};
 use edgesim::render::summary::{Entry, SuiteSummary};
 use edgesim::render::{html, progress::progress, table::table};
@@ -18,7 +19,7 @@ use edgesim::suite::run::{self, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism};
 use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
-use edgesim::world::simulate;
+use edgesim::world::simulate_into;
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
 const EXIT_INPUT: u8 = Verdict::Error.exit_code();
@@ -153,7 +154,11 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let total = scenario.duration + scenario.settle;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal() && !quiet;
-    let log = simulate(&scenario, seed, &mut |at| {
+    let log = match &events {
+        Some(path) => EventLog::writing(std::io::BufWriter::new(create(path)?)),
+        None => EventLog::default(),
+    };
+    let log = simulate_into(log, &scenario, seed, &mut |at| {
         if tty {
             eprint!("\r  simulating {}: {:>5.0}s of {:.0}s", scenario.name, at.as_secs_f64(), total.as_secs_f64());
         }
@@ -162,11 +167,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     if tty {
         eprintln!();
     }
-    let report = analyze(&scenario, seed, &log);
     if let Some(path) = events {
-        let mut out = std::io::BufWriter::new(create(&path)?);
-        log.write_jsonl(&mut out)?;
+        log.finish().with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let report = analyze(&scenario, seed, &log);
     if let Some(path) = json {
         create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     }

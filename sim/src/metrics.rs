@@ -1,14 +1,16 @@
-//! Figures computed from the event log with hdrhistogram (docs/DESIGN.md, Metrics):
+//! Figures folded from the event log with hdrhistogram (docs/DESIGN.md, Metrics):
 //! request latency per region as clients saw it, and replication lag per replica, in time (applied
 //! minus committed) and in frames behind the primary.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use edgesim_system::edge::proto::ReadPath;
 use edgesim_system::telemetry::NodeEvent;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::charts;
 use crate::check::Request;
 use crate::events::{Event, Op, Outcome, Record};
 
@@ -64,10 +66,13 @@ pub struct RegionLatency {
     pub reads_primary: u64,
 }
 
-pub fn latency(requests: &[Request]) -> BTreeMap<String, RegionLatency> {
-    let mut recorders: BTreeMap<String, (Recorder, Recorder, RegionLatency)> = BTreeMap::new();
-    for r in requests {
-        let (reads, writes, region) = recorders.entry(r.region().to_string()).or_default();
+/// Request latency per region (the client host's), folded as requests end.
+#[derive(Default)]
+pub struct Latency(BTreeMap<String, (Recorder, Recorder, RegionLatency)>);
+
+impl Latency {
+    pub fn request(&mut self, r: &Request) {
+        let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
         match (&r.outcome, r.op) {
             (Outcome::Read { path, .. }, _) => {
@@ -83,14 +88,20 @@ pub fn latency(requests: &[Request]) -> BTreeMap<String, RegionLatency> {
             (Outcome::Timeout, Op::Read | Op::Write) => region.timeouts += 1,
         }
     }
-    recorders
-        .into_iter()
-        .map(|(name, (reads, writes, mut region))| {
-            region.read = reads.summary();
-            region.write = writes.summary();
-            (name, region)
-        })
-        .collect()
+
+    /// Per region: its read and write latency recorders.
+    pub fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
+        self.0.iter().map(|(region, (reads, writes, _))| (region.as_str(), reads, writes))
+    }
+
+    pub fn summary(&self) -> BTreeMap<String, RegionLatency> {
+        self.0
+            .iter()
+            .map(|(name, (reads, writes, region))| {
+                (name.clone(), RegionLatency { read: reads.summary(), write: writes.summary(), ..region.clone() })
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -119,54 +130,80 @@ pub struct Replication {
 /// How often frames-behind is sampled.
 const SAMPLE_US: u64 = 100_000;
 
-/// Replication figures. Commits are reported only by whichever node is primary at the time;
-/// PoP replicas are the `pop-*` hosts, and every other follower (the standby, a primary that
-/// rejoined) counts as a standby.
-pub fn replication(events: &[Event]) -> Replication {
-    let mut out = Replication::default();
-    let mut committed_at: BTreeMap<(u64, u64), u64> = BTreeMap::new();
-    let mut head = 0u64;
-    let mut applied: BTreeMap<&str, u64> = BTreeMap::new();
-    let (mut all, mut standby_lag) = (Recorder::default(), Recorder::default());
-    let mut lag: BTreeMap<&str, Recorder> = BTreeMap::new();
-    let mut behind: BTreeMap<&str, (Recorder, u64)> = BTreeMap::new();
-    let mut next_sample = SAMPLE_US;
-    for e in events {
-        while e.t_us >= next_sample {
-            for (node, at) in &applied {
-                let (rec, max) = behind.entry(node).or_default();
-                let b = head.saturating_sub(*at);
+/// Replication figures, folded over every event (frames-behind is sampled on the clock the events
+/// give). Commits are reported only by whichever node is primary at the time; PoP replicas are the
+/// `pop-*` hosts, and every other follower (the standby, a primary that rejoined) counts as a
+/// standby. Also gathers the lag of each applied frame for the charts (`chart`).
+pub struct ReplicationFold {
+    out: Replication,
+    /// When each frame was committed, by (lsn, generation).
+    committed_at: BTreeMap<(u64, u64), u64>,
+    head: u64,
+    applied: BTreeMap<Rc<str>, u64>,
+    all: Recorder,
+    standby_lag: Recorder,
+    lag: BTreeMap<Rc<str>, Recorder>,
+    behind: BTreeMap<Rc<str>, (Recorder, u64)>,
+    next_sample: u64,
+    pub chart: charts::Lag,
+}
+
+impl Default for ReplicationFold {
+    fn default() -> Self {
+        ReplicationFold {
+            out: Replication::default(),
+            committed_at: BTreeMap::new(),
+            head: 0,
+            applied: BTreeMap::new(),
+            all: Recorder::default(),
+            standby_lag: Recorder::default(),
+            lag: BTreeMap::new(),
+            behind: BTreeMap::new(),
+            next_sample: SAMPLE_US,
+            chart: charts::Lag::default(),
+        }
+    }
+}
+
+impl ReplicationFold {
+    pub fn event(&mut self, e: &Event) {
+        while e.t_us >= self.next_sample {
+            for (node, at) in &self.applied {
+                let (rec, max) = self.behind.entry(node.clone()).or_default();
+                let b = self.head.saturating_sub(*at);
                 rec.0.saturating_record(b);
                 *max = (*max).max(b);
             }
-            next_sample += SAMPLE_US;
+            self.next_sample += SAMPLE_US;
         }
-        let Record::Node(event) = &e.record else { continue };
-        let node = &*e.node;
+        let Record::Node(event) = &e.record else { return };
+        let node = &e.node;
         let replica = node.starts_with("pop-");
+        let out = &mut self.out;
         match event {
             NodeEvent::Committed { lsn, generation, .. } => {
-                committed_at.insert((*lsn, *generation), e.t_us);
-                head = head.max(*lsn);
+                self.committed_at.insert((*lsn, *generation), e.t_us);
+                self.head = self.head.max(*lsn);
                 out.frames_committed += 1;
             }
             NodeEvent::Started { role: "pop", lsn } => {
-                applied.insert(node, *lsn);
+                self.applied.insert(node.clone(), *lsn);
             }
             NodeEvent::Applied { lsn, .. } | NodeEvent::SnapshotRestored { lsn, .. } => {
                 if let NodeEvent::Applied { generation, .. } = event
-                    && let Some(t) = committed_at.get(&(*lsn, *generation))
+                    && let Some(t) = self.committed_at.get(&(*lsn, *generation))
                 {
                     let took = e.t_us.saturating_sub(*t);
+                    self.chart.applied(node, e.t_us, took);
                     if replica {
-                        all.record(took);
-                        lag.entry(node).or_default().record(took);
+                        self.all.record(took);
+                        self.lag.entry(node.clone()).or_default().record(took);
                     } else {
-                        standby_lag.record(took);
+                        self.standby_lag.record(took);
                     }
                 }
                 if replica {
-                    applied.insert(node, *lsn);
+                    self.applied.insert(node.clone(), *lsn);
                 }
             }
             NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if !node.starts_with("dist-") => {
@@ -183,16 +220,24 @@ pub fn replication(events: &[Event]) -> Replication {
             out.snapshots_restored += 1;
         }
     }
-    out.lag = all.summary();
-    out.standby_lag = standby_lag.summary();
-    out.replicas = applied
-        .keys()
-        .map(|node| {
-            let (rec, max) = behind.remove(node).unwrap_or_default();
-            let lag = lag.get(node).map(Recorder::summary).unwrap_or_default();
-            let p99 = if rec.0.is_empty() { 0 } else { rec.0.value_at_quantile(0.99) };
-            (node.to_string(), ReplicaLag { lag, max_frames_behind: max, p99_frames_behind: p99 })
-        })
-        .collect();
-    out
+
+    pub fn summary(&self) -> Replication {
+        let mut out = self.out.clone();
+        out.lag = self.all.summary();
+        out.standby_lag = self.standby_lag.summary();
+        out.replicas = self
+            .applied
+            .keys()
+            .map(|node| {
+                let (max, p99) = match self.behind.get(node) {
+                    Some((rec, max)) if !rec.0.is_empty() => (*max, rec.0.value_at_quantile(0.99)),
+                    Some((_, max)) => (*max, 0),
+                    None => (0, 0),
+                };
+                let lag = self.lag.get(node).map(Recorder::summary).unwrap_or_default();
+                (node.to_string(), ReplicaLag { lag, max_frames_behind: max, p99_frames_behind: p99 })
+            })
+            .collect();
+        out
+    }
 }

@@ -1,4 +1,4 @@
-//! The report of one run: every figure recomputed from the event log, the checkers' verdicts, and
+//! The report of one run: every figure computed from the event log (folded as it was written), the checkers' verdicts, and
 //! a readable summary. Its JSON form (`--json`) is versioned with the event schema.
 
 use std::collections::BTreeMap;
@@ -7,15 +7,12 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::charts::{self, Charts};
-use crate::check::{self, convergence, lost_writes, monotonic, ryw, split_brain};
+use crate::check::{EXAMPLES, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
-use crate::metrics::{self, RegionLatency, Replication, Summary};
+use crate::metrics::{RegionLatency, Replication, Summary};
 use crate::scenario::{PRIMARY, Scenario};
 use crate::status::check::StatusReport;
 use crate::timeline::{self, Failover};
-
-/// How many examples of each violation a report lists.
-const EXAMPLES: usize = 10;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -79,17 +76,21 @@ impl Checks {
 
 impl RunReport {
     /// The report of a run with its header filled in and every figure empty.
-    pub fn blank(scenario: &Scenario, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
+    pub fn blank(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
         let hosts = scenario.hosts().len();
+        let observed = log.observed();
+        let r = &observed.requests;
+        let charts =
+            charts::of(scenario.hosts(), &observed.kept, log.end_us(), &[], &r.latency, &observed.replication.chart);
         RunReport {
             schema: SCHEMA_VERSION,
             scenario: scenario.name.clone(),
             path: scenario.path.clone(),
             seed,
-            sim_seconds: events.last().map_or(0.0, |e| e.t_us as f64 / 1e6),
+            sim_seconds: log.end_us() as f64 / 1e6,
             hosts,
             links: hosts * (hosts - 1) / 2,
-            events: events.len(),
+            events: log.len(),
             event_log_hash: log.hash(),
             latency: BTreeMap::new(),
             replication: Replication::default(),
@@ -106,7 +107,7 @@ impl RunReport {
                 split_brain: Default::default(),
             },
             status: None,
-            charts: charts::of(scenario.hosts(), events, &[]),
+            charts,
         }
     }
 
@@ -118,38 +119,40 @@ impl RunReport {
     }
 }
 
+/// The report of a run, from what its log kept (`EventLog::observed`).
 pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
-    let events = log.events();
+    let observed = log.observed();
+    let events = &observed.kept;
     if let Some(status) = &scenario.status {
-        return crate::status::report::analyze(scenario, status, seed, log, &events);
+        return crate::status::report::analyze(scenario, status, seed, log, events);
     }
-    let requests = check::requests(&events);
-    let finals = finals(&events);
-    let (primary, down) = end_state(&events);
-    let ryw = ryw::check(&requests);
-    let mono = monotonic::check(&requests);
+    let folded = &observed.requests;
+    let requests = folded.kept();
+    let finals = finals(events);
+    let (primary, down) = end_state(events);
     let lost = match finals.get(&primary) {
-        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(&requests, writes)),
+        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(requests, writes)),
         _ => None,
     };
     let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
+    let replication = &observed.replication;
     RunReport {
-        latency: metrics::latency(&requests),
-        replication: metrics::replication(&events),
-        failover: timeline::failover(&events, &requests, pops),
-        timeline: timeline::narrate(&events, &requests, pops),
+        latency: folded.latency.summary(),
+        replication: replication.summary(),
+        failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
+        timeline: timeline::narrate(events, requests, pops),
         checks: Checks {
-            ryw_violations: ryw.len(),
-            ryw_examples: ryw.into_iter().take(EXAMPLES).collect(),
-            monotonic_violations: mono.len(),
-            monotonic_examples: mono.into_iter().take(EXAMPLES).collect(),
+            ryw_violations: folded.ryw.found.count,
+            ryw_examples: folded.ryw.found.examples(),
+            monotonic_violations: folded.monotonic.found.count,
+            monotonic_examples: folded.monotonic.found.examples(),
             acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
             lost_acked_writes: lost,
             convergence: convergence::check(&finals, &primary, &down),
-            split_brain: split_brain::check(&requests, &timeline::promotions(&events)),
+            split_brain: split_brain::check(requests, &timeline::promotions(events)),
         },
-        charts: charts::of(scenario.hosts(), &events, &requests),
-        ..RunReport::blank(scenario, seed, log, &events)
+        charts: charts::of(scenario.hosts(), events, log.end_us(), requests, &folded.latency, &replication.chart),
+        ..RunReport::blank(scenario, seed, log)
     }
 }
 

@@ -65,7 +65,75 @@ fn secs(us: u64, from: u64) -> f64 {
     us.saturating_sub(from) as f64 / 1e6
 }
 
-pub fn failover(events: &[Event], requests: &[Request], pops: usize) -> Option<Failover> {
+/// Reads from each fault that names the primary (a possible moment of its loss) until the first
+/// write acknowledged after it, folded as requests end: what `failover` needs of the reads.
+#[derive(Default)]
+pub struct ReadsAfterLoss {
+    windows: Vec<ReadWindow>,
+    /// When the last acknowledged write ended.
+    last_ack_us: Option<u64>,
+}
+
+struct ReadWindow {
+    from_us: u64,
+    /// The end of the first write acknowledged at or after `from_us`, once one was.
+    until_us: Option<u64>,
+    reads: usize,
+    answered: usize,
+    /// Reads counted that started at the latest start time counted: those a write acknowledged at
+    /// that very time takes back out of the window.
+    latest: (u64, usize, usize),
+}
+
+impl ReadsAfterLoss {
+    /// A fault named the primary at `t_us`.
+    pub fn fault(&mut self, t_us: u64) {
+        if self.windows.iter().all(|w| w.from_us != t_us) {
+            let until_us = self.last_ack_us.filter(|&t| t >= t_us);
+            self.windows.push(ReadWindow { from_us: t_us, until_us, reads: 0, answered: 0, latest: (t_us, 0, 0) });
+        }
+    }
+
+    /// A request ended; requests end in time order.
+    pub fn request(&mut self, r: &Request) {
+        if matches!(r.outcome, Outcome::Write { .. }) {
+            self.last_ack_us = Some(r.end_us);
+            for w in self.windows.iter_mut().filter(|w| w.until_us.is_none() && r.end_us >= w.from_us) {
+                w.until_us = Some(r.end_us);
+                if w.latest.0 >= r.end_us {
+                    w.reads -= w.latest.1;
+                    w.answered -= w.latest.2;
+                }
+            }
+        }
+        if r.op != Op::Read {
+            return;
+        }
+        let answered = usize::from(matches!(r.outcome, Outcome::Read { .. }));
+        for w in self.windows.iter_mut().filter(|w| r.start_us >= w.from_us) {
+            if w.until_us.is_some_and(|until| r.start_us >= until) {
+                continue;
+            }
+            w.reads += 1;
+            w.answered += answered;
+            if r.start_us > w.latest.0 {
+                w.latest = (r.start_us, 0, 0);
+            }
+            if r.start_us == w.latest.0 {
+                w.latest.1 += 1;
+                w.latest.2 += answered;
+            }
+        }
+    }
+
+    /// Reads started from `from_us` until writes resumed, and those answered.
+    fn from(&self, from_us: u64) -> (usize, usize) {
+        self.windows.iter().find(|w| w.from_us == from_us).map_or((0, 0), |w| (w.reads, w.answered))
+    }
+}
+
+/// `requests`: the acknowledged writes (and any other kept requests) in start order.
+pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, pops: usize) -> Option<Failover> {
     let (t0, _) = loss(events)?;
     let after = |e: &&Event| e.t_us >= t0;
     let first = |f: &dyn Fn(&NodeEvent) -> bool| {
@@ -96,10 +164,7 @@ pub fn failover(events: &[Event], requests: &[Request], pops: usize) -> Option<F
             .min()
     };
     let resumed = acked_after(0);
-    let window_end = resumed.unwrap_or(u64::MAX);
-    let reads: Vec<_> =
-        requests.iter().filter(|r| r.op == Op::Read && r.start_us >= t0 && r.start_us < window_end).collect();
-    let answered = reads.iter().filter(|r| matches!(r.outcome, Outcome::Read { .. })).count();
+    let (reads, answered) = reads.from(t0);
     Some(Failover {
         loss_at_s: t0 as f64 / 1e6,
         first_miss_s: first(&|n| matches!(n, NodeEvent::HealthMissed { .. })),
@@ -108,8 +173,8 @@ pub fn failover(events: &[Event], requests: &[Request], pops: usize) -> Option<F
         routing_s,
         failover_s: promoted.and_then(|(_, g)| acked_after(g)).map(|t| secs(t, t0)),
         writes_resumed_s: resumed.map(|t| secs(t, t0)),
-        read_availability: if reads.is_empty() { 1.0 } else { answered as f64 / reads.len() as f64 },
-        reads_during: reads.len(),
+        read_availability: if reads == 0 { 1.0 } else { answered as f64 / reads as f64 },
+        reads_during: reads,
         promotion_impossible: events.iter().find_map(|e| match &e.record {
             Record::Node(NodeEvent::PromotionImpossible { reason }) => Some(reason.clone()),
             _ => None,
@@ -118,6 +183,9 @@ pub fn failover(events: &[Event], requests: &[Request], pops: usize) -> Option<F
 }
 
 /// The narrated lines, times from the loss of the primary (or from the start if it was not lost).
+/// `events` need only be the kept ones (`Observed::kept`), `requests` the acknowledged writes in
+/// start order (other requests are skipped): the line of a new generation's first write goes
+/// before the first event no earlier than its acknowledgement and every earlier-started write's.
 pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<String> {
     let t0 = loss(events).map_or(0, |(t, _)| t);
     let at = |t: u64| {
@@ -130,16 +198,17 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
     let mut routing_told = false;
     let mut said = BTreeSet::new();
     let mut first_ack_of: Option<u64> = None;
+    let mut first_ack = |r: &Request| match r.outcome {
+        Outcome::Write { generation: g, .. } if g > 1 && first_ack_of != Some(g) => {
+            first_ack_of = Some(g);
+            Some(format!("{} first write acknowledged by the new primary (generation {g})", at(r.end_us)))
+        }
+        _ => None,
+    };
     let mut acks = requests.iter().filter(|r| matches!(r.outcome, Outcome::Write { .. })).peekable();
     for e in events {
         while let Some(r) = acks.next_if(|r| r.end_us <= e.t_us) {
-            if let Outcome::Write { generation: g, .. } = r.outcome
-                && g > 1
-                && first_ack_of != Some(g)
-            {
-                first_ack_of = Some(g);
-                lines.push(format!("{} first write acknowledged by the new primary (generation {g})", at(r.end_us)));
-            }
+            lines.extend(first_ack(r));
         }
         let line = match &e.record {
             Record::Harness(HarnessEvent::Fault { fault, hosts, .. })
@@ -194,6 +263,7 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
             lines.push(format!("{} {line}", at(e.t_us)));
         }
     }
+    lines.extend(acks.filter_map(first_ack));
     lines
 }
 
@@ -222,4 +292,33 @@ pub fn impact(f: &Failover, lost: Option<&[(u64, u64)]>) -> String {
         None => writeln!(o, "        acknowledged writes lost: cannot judge (the primary was not audited)"),
     };
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::{read, write};
+
+    fn ended(mut r: Request, end_us: u64) -> Request {
+        r.end_us = end_us;
+        r
+    }
+
+    #[test]
+    fn reads_count_from_a_loss_until_the_first_write_acknowledged_after_it() {
+        let mut reads = ReadsAfterLoss::default();
+        reads.request(&ended(read(1, 1, "k", 0, 0, 50), 60));
+        reads.fault(100);
+        reads.request(&ended(read(2, 1, "k", 0, 0, 110), 120));
+        let mut failed = ended(read(3, 2, "k", 0, 0, 130), 200);
+        failed.outcome = Outcome::Timeout;
+        reads.request(&failed);
+        reads.request(&ended(read(4, 3, "k", 0, 0, 300), 300));
+        // A write acknowledged at 300 closes the window: the read that started then is out of it.
+        reads.request(&ended(write(5, 4, 1, 250, true), 300));
+        reads.request(&ended(read(6, 5, "k", 0, 0, 290), 310));
+        reads.request(&ended(read(7, 1, "k", 0, 0, 305), 315));
+        assert_eq!(reads.from(100), (3, 2), "reads 2, 3 (unanswered) and 6");
+        assert_eq!(reads.from(50), (0, 0), "no fault then");
+    }
 }

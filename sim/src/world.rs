@@ -33,7 +33,16 @@ pub struct SimError {
 /// Runs `scenario` with `seed` and returns its event log. `progress` is told the simulated time
 /// about once per simulated second.
 pub fn simulate(scenario: &Scenario, seed: u64, progress: &mut dyn FnMut(Duration)) -> Result<EventLog, SimError> {
-    let log = EventLog::default();
+    simulate_into(EventLog::default(), scenario, seed, progress)
+}
+
+/// `simulate`, logging into `log` (one that writes its JSON Lines somewhere: `EventLog::writing`).
+pub fn simulate_into(
+    log: EventLog,
+    scenario: &Scenario,
+    seed: u64,
+    progress: &mut dyn FnMut(Duration),
+) -> Result<EventLog, SimError> {
     let mut state = FaultState::default();
     let harness: Rc<str> = "harness".into();
     let end = scenario.duration + scenario.settle;

@@ -1,12 +1,15 @@
 //! Same scenario, seed and build give a byte-identical event log, in this process and in separate
 //! processes; another seed gives another log.
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use edgesim::events::EventLog;
 use edgesim::scenario::Scenario;
-use edgesim::world::simulate;
+use edgesim::world::{simulate, simulate_into};
 
 fn short_steady() -> Scenario {
     let mut s = Scenario::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/steady.toml"))).unwrap();
@@ -19,17 +22,28 @@ fn hash(scenario: &Scenario, seed: u64) -> String {
     simulate(scenario, seed, &mut |_| {}).unwrap().hash()
 }
 
+/// Runs `scenario` at `seed`, its event log streamed to a file named by `which`: the log and the
+/// file's bytes.
+fn logged(scenario: &Scenario, seed: u64, which: &str) -> (EventLog, Vec<u8>) {
+    let path = std::env::temp_dir().join(format!("edgesim-determinism-test-{which}-{}.jsonl", std::process::id()));
+    let file = BufWriter::new(File::create(&path).unwrap());
+    let log = simulate_into(EventLog::writing(file), scenario, seed, &mut |_| {}).unwrap();
+    log.finish().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (log, bytes)
+}
+
 #[test]
 fn same_seed_same_log_other_seed_other_log() {
     let s = short_steady();
-    let first = simulate(&s, 7, &mut |_| {}).unwrap();
-    let second = simulate(&s, 7, &mut |_| {}).unwrap();
+    let (first, a) = logged(&s, 7, "first");
+    let (second, b) = logged(&s, 7, "second");
     assert!(first.len() > 1000, "the run did work: {} events", first.len());
+    assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), first.len(), "the file has every event");
     assert_eq!(first.hash(), second.hash());
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    first.write_jsonl(&mut a).unwrap();
-    second.write_jsonl(&mut b).unwrap();
     assert!(a == b, "the JSON Lines logs are byte-identical");
+    assert_eq!(first.hash(), format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&a)), "the hash is the file's");
     assert_ne!(first.hash(), hash(&s, 8));
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{load, run, run_seed};
@@ -10,12 +11,60 @@ use edgesim::events::EventLog;
 use edgesim::report::RunReport;
 use edgesim::scenario::{Action, Scenario};
 use edgesim_system::edge::config::{EdgeWrites, StandbyMode};
+use serde_json::Value;
 
-/// Runs a scenario at its seed: the event log and the report computed from it.
-fn simulate(s: &Scenario) -> (EventLog, RunReport) {
-    let log = edgesim::world::simulate(s, s.seed, &mut |_| {}).unwrap();
+/// Runs a scenario at its seed, its event log streamed to a temporary file: the log's records
+/// and the report computed from it.
+fn simulate(s: &Scenario) -> (Vec<Value>, RunReport) {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!("edgesim-failover-{}-{n}.jsonl", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let log = edgesim::world::simulate_into(EventLog::writing(file), s, s.seed, &mut |_| {}).unwrap();
+    log.finish().unwrap();
     let r = edgesim::report::analyze(s, s.seed, &log);
-    (log, r)
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    (text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), r)
+}
+
+/// A request as its client saw it, from the log's records.
+struct Request {
+    session: u64,
+    seq: u64,
+    write: bool,
+    start_us: u64,
+    end_us: u64,
+    /// The generation that acknowledged it, for an acknowledged write.
+    acked_by: Option<u64>,
+}
+
+/// The requests that ended, in the order they started.
+fn requests(log: &[Value]) -> Vec<Request> {
+    let mut started = std::collections::BTreeMap::new();
+    let mut done = Vec::new();
+    for e in log {
+        match e["type"].as_str() {
+            Some("request_started") => {
+                started.insert(e["req"].as_u64(), e);
+            }
+            Some("request_ended") => {
+                let s = started.remove(&e["req"].as_u64()).expect("ends a started request");
+                let acked = e["outcome"]["result"] == "write";
+                done.push(Request {
+                    session: s["session"].as_u64().unwrap(),
+                    seq: s["seq"].as_u64().unwrap(),
+                    write: s["op"] == "write",
+                    start_us: s["t_us"].as_u64().unwrap(),
+                    end_us: e["t_us"].as_u64().unwrap(),
+                    acked_by: acked.then(|| e["outcome"]["generation"].as_u64().unwrap()),
+                });
+            }
+            _ => {}
+        }
+    }
+    done.sort_by_key(|r| r.start_us);
+    done
 }
 
 #[test]
@@ -126,16 +175,14 @@ fn with_no_standby_failover_is_impossible_and_said_plainly() {
 
 /// Frames of generation 1 that a PoP replica applied before the standby held them (the standby
 /// applies and acknowledges each frame; its `applied` events are the evidence).
-fn applied_before_the_standby_held_them(log: &EventLog) -> usize {
-    use edgesim::events::Record;
-    use edgesim_system::telemetry::NodeEvent;
+fn applied_before_the_standby_held_them(log: &[Value]) -> usize {
     let mut standby_held = 0;
     let mut early = 0;
-    for e in log.events().iter() {
-        let Record::Node(NodeEvent::Applied { lsn, generation: 1 }) = &e.record else { continue };
-        if &*e.node == "standby" {
-            standby_held = standby_held.max(*lsn);
-        } else if e.node.starts_with("pop-") && *lsn > standby_held {
+    for e in log.iter().filter(|e| e["type"] == "applied" && e["generation"] == 1) {
+        let (node, lsn) = (e["node"].as_str().unwrap(), e["lsn"].as_u64().unwrap());
+        if node == "standby" {
+            standby_held = standby_held.max(lsn);
+        } else if node.starts_with("pop-") && lsn > standby_held {
             early += 1;
         }
     }
@@ -159,18 +206,15 @@ fn in_sync_mode_replicas_get_only_frames_the_standby_holds_and_in_async_mode_the
 
 #[test]
 fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
-    use edgesim::events::Outcome;
     let (log, r) = simulate(&load("primary-crash-retry"));
     assert!(r.checks.fired().is_empty(), "{}", r.text());
-    let requests = edgesim::check::requests(&log.events());
+    let requests = requests(&log);
     let failed_then_acked = requests
         .iter()
-        .filter(|w| matches!(w.outcome, Outcome::Write { generation: 2, .. }))
+        .filter(|w| w.acked_by == Some(2))
         .filter(|w| {
             requests.iter().any(|f| {
-                (f.session, f.seq) == (w.session, w.seq)
-                    && f.end_us < w.start_us
-                    && !matches!(f.outcome, Outcome::Write { .. })
+                f.write && (f.session, f.seq) == (w.session, w.seq) && f.end_us < w.start_us && f.acked_by.is_none()
             })
         })
         .count();
@@ -182,14 +226,13 @@ fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
 
 /// Writes whose client got an error or a timeout, and the longest acknowledged write in seconds, as
 /// clients saw them.
-fn write_failures_and_longest(log: &EventLog) -> (usize, f64) {
-    use edgesim::events::{Op, Outcome};
-    let requests = edgesim::check::requests(&log.events());
-    let writes: Vec<_> = requests.iter().filter(|r| r.op == Op::Write).collect();
-    let failed = writes.iter().filter(|w| !matches!(w.outcome, Outcome::Write { .. })).count();
+fn write_failures_and_longest(log: &[Value]) -> (usize, f64) {
+    let requests = requests(log);
+    let writes: Vec<_> = requests.iter().filter(|r| r.write).collect();
+    let failed = writes.iter().filter(|w| w.acked_by.is_none()).count();
     let longest = writes
         .iter()
-        .filter(|w| matches!(w.outcome, Outcome::Write { .. }))
+        .filter(|w| w.acked_by.is_some())
         .map(|w| (w.end_us - w.start_us) as f64 / 1e6)
         .fold(0.0, f64::max);
     (failed, longest)

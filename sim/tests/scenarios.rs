@@ -45,7 +45,8 @@ fn every_other_fault_kind_runs_and_the_system_recovers() {
     let s = load("fault-mix");
     let log = simulate(&s, s.seed, &mut |_| {}).unwrap();
     let faults = log
-        .events()
+        .observed()
+        .kept
         .iter()
         .filter(|e| matches!(e.record, edgesim::events::Record::Harness(edgesim::events::HarnessEvent::Fault { .. })))
         .count();

@@ -1,4 +1,4 @@
-//! Checkers: pure functions from the event log to verdicts. None of them trusts what a node says
+//! Checkers: folds of the event log into verdicts. None of them trusts what a node says
 //! about its own state: reads are judged by the rows they returned, lost writes and convergence by
 //! the content the harness audited at the end.
 
@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::metrics::Latency;
+use crate::scenario::PRIMARY;
+use crate::timeline::ReadsAfterLoss;
 
 /// A request as its client saw it, start to end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -35,11 +38,57 @@ impl Request {
     }
 }
 
-/// The finished requests of a run, in the order they started.
-pub fn requests(events: &[Event]) -> Vec<Request> {
-    let mut open = BTreeMap::new();
-    let mut done = Vec::new();
-    for e in events {
+/// How many examples of each violation a report lists.
+pub const EXAMPLES: usize = 10;
+
+/// A checker's violations: how many, and the first `EXAMPLES` in the order their requests started.
+#[derive(Clone, Debug)]
+pub struct Findings<T> {
+    pub count: usize,
+    /// Ordered by (request start, request id, order found).
+    first: Vec<((u64, u64, usize), T)>,
+}
+
+impl<T> Default for Findings<T> {
+    fn default() -> Self {
+        Findings { count: 0, first: Vec::new() }
+    }
+}
+
+impl<T: Clone> Findings<T> {
+    pub fn add(&mut self, r: &Request, violation: T) {
+        self.count += 1;
+        let key = (r.start_us, r.req, self.count);
+        let at = self.first.partition_point(|(k, _)| *k < key);
+        if at < EXAMPLES {
+            self.first.insert(at, (key, violation));
+            self.first.truncate(EXAMPLES);
+        }
+    }
+
+    pub fn examples(&self) -> Vec<T> {
+        self.first.iter().map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// The requests of a run, folded as each ends: reads go through the checkers and figures and are
+/// dropped; acknowledged writes and failed requests are kept. A session has one request in flight
+/// at a time, so each session's requests end in the order they started, which is the order the
+/// per-session checkers need.
+#[derive(Default)]
+pub struct Requests {
+    /// Started and not ended yet, by id.
+    open: BTreeMap<u64, Request>,
+    pub ryw: ryw::Fold,
+    pub monotonic: monotonic::Fold,
+    pub latency: Latency,
+    pub reads_after_loss: ReadsAfterLoss,
+    /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
+    kept: Vec<Request>,
+}
+
+impl Requests {
+    pub fn event(&mut self, e: &Event) {
         match &e.record {
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
                 let r = Request {
@@ -53,20 +102,38 @@ pub fn requests(events: &[Event]) -> Vec<Request> {
                     end_us: e.t_us,
                     outcome: Outcome::Timeout,
                 };
-                open.insert(*req, r);
+                self.open.insert(*req, r);
             }
             Record::Harness(HarnessEvent::RequestEnded { req, outcome, .. }) => {
-                if let Some(mut r) = open.remove(req) {
+                if let Some(mut r) = self.open.remove(req) {
                     r.end_us = e.t_us;
                     r.outcome = outcome.clone();
-                    done.push(r);
+                    self.ended(r);
                 }
+            }
+            Record::Harness(HarnessEvent::Fault { hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
+                self.reads_after_loss.fault(e.t_us);
             }
             _ => {}
         }
     }
-    done.sort_by_key(|r| (r.start_us, r.req));
-    done
+
+    fn ended(&mut self, r: Request) {
+        self.ryw.request(&r);
+        self.monotonic.request(&r);
+        self.latency.request(&r);
+        self.reads_after_loss.request(&r);
+        if !matches!(r.outcome, Outcome::Read { .. }) {
+            // Few requests are in flight at once: the place is at or near the end.
+            let at = self.kept.partition_point(|k| (k.start_us, k.req) < (r.start_us, r.req));
+            self.kept.insert(at, r);
+        }
+    }
+
+    /// The acknowledged writes and failed requests, in the order they started.
+    pub fn kept(&self) -> &[Request] {
+        &self.kept
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +169,56 @@ pub(crate) mod fixtures {
             end_us: at + 1,
             outcome,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixtures::{read, write};
+
+    #[test]
+    fn findings_keep_the_first_examples_by_start_whatever_order_they_are_found_in() {
+        let mut f = Findings::default();
+        for at in (0..15).rev() {
+            f.add(&read(at, 1, "k", 0, 0, at * 10), at);
+        }
+        assert_eq!(f.count, 15);
+        assert_eq!(f.examples(), (0..EXAMPLES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reads_are_folded_and_only_acknowledged_writes_and_failures_kept() {
+        let mut requests = Requests::default();
+        let started = |r: &Request| Event {
+            t_us: r.start_us,
+            node: r.client.as_str().into(),
+            record: Record::Harness(HarnessEvent::RequestStarted {
+                req: r.req,
+                session: r.session,
+                op: r.op,
+                key: r.key.clone(),
+                seq: r.seq,
+                min: Default::default(),
+            }),
+        };
+        let ended = |r: &Request| Event {
+            t_us: r.end_us,
+            node: r.client.as_str().into(),
+            record: Record::Harness(HarnessEvent::RequestEnded {
+                req: r.req,
+                session: r.session,
+                outcome: r.outcome.clone(),
+            }),
+        };
+        let log =
+            [write(1, 1, 1, 0, true), read(2, 1, "k", 0, 0, 10), write(3, 2, 1, 20, false), read(4, 2, "k", 0, 0, 30)];
+        for r in &log {
+            requests.event(&started(r));
+            requests.event(&ended(r));
+        }
+        assert_eq!(requests.kept(), [log[0].clone(), log[2].clone()]);
+        assert_eq!(requests.ryw.found.count, 1, "the read after the acknowledged write missed it");
+        assert_eq!(requests.latency.summary()["a"].read.count, 2);
     }
 }

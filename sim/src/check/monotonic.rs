@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Request;
+use super::{Findings, Request};
 use crate::events::Outcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -19,28 +19,41 @@ pub struct Violation {
     pub now: u64,
 }
 
-pub fn check(requests: &[Request]) -> Vec<Violation> {
-    let mut versions: BTreeMap<(u64, &str), u64> = BTreeMap::new();
-    let mut own: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for r in requests {
-        let Outcome::Read { own_seq, version, .. } = r.outcome else { continue };
+/// Reads that went back, folded over requests in the order each session made them.
+#[derive(Default)]
+pub struct Fold {
+    versions: BTreeMap<(u64, String), u64>,
+    own: BTreeMap<u64, u64>,
+    pub found: Findings<Violation>,
+}
+
+impl Fold {
+    pub fn request(&mut self, r: &Request) {
+        let Outcome::Read { own_seq, version, .. } = r.outcome else { return };
+        let found = &mut self.found;
         let mut went_back = |what: String, before: &mut u64, now: u64| {
             if now < *before {
-                out.push(Violation { req: r.req, session: r.session, at_us: r.start_us, what, before: *before, now });
+                let v = Violation { req: r.req, session: r.session, at_us: r.start_us, what, before: *before, now };
+                found.add(r, v);
             }
             *before = (*before).max(now);
         };
-        went_back(format!("key {} version", r.key), versions.entry((r.session, &r.key)).or_default(), version);
-        went_back("own writes".into(), own.entry(r.session).or_default(), own_seq);
+        let key_version = self.versions.entry((r.session, r.key.clone())).or_default();
+        went_back(format!("key {} version", r.key), key_version, version);
+        went_back("own writes".into(), self.own.entry(r.session).or_default(), own_seq);
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::check::fixtures::read;
+
+    fn check(requests: &[Request]) -> Vec<Violation> {
+        let mut fold = Fold::default();
+        requests.iter().for_each(|r| fold.request(r));
+        fold.found.examples()
+    }
 
     #[test]
     fn going_back_in_a_key_or_own_writes_is_reported() {

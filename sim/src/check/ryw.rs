@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Request;
+use super::{Findings, Request};
 use crate::events::Outcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -21,42 +21,54 @@ pub struct Violation {
     pub saw_seq: u64,
 }
 
-/// Every read that missed its session's acknowledged writes. `requests` are in start order.
-pub fn check(requests: &[Request]) -> Vec<Violation> {
-    let mut acked: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    let mut out = Vec::new();
-    for r in requests {
+/// Every read that missed its session's acknowledged writes, folded over requests in the order
+/// each session made them.
+#[derive(Default)]
+pub struct Fold {
+    /// Per session: the last acknowledged write's seq and when it was acknowledged.
+    acked: BTreeMap<u64, (u64, u64)>,
+    pub found: Findings<Violation>,
+}
+
+impl Fold {
+    pub fn request(&mut self, r: &Request) {
         match r.outcome {
             Outcome::Write { .. } => {
-                let e = acked.entry(r.session).or_default();
+                let e = self.acked.entry(r.session).or_default();
                 if r.seq > e.0 {
                     *e = (r.seq, r.end_us);
                 }
             }
             Outcome::Read { own_seq, .. } => {
-                if let Some(&(seq, acked_at)) = acked.get(&r.session)
+                if let Some(&(seq, acked_at)) = self.acked.get(&r.session)
                     && acked_at <= r.start_us
                     && own_seq < seq
                 {
-                    out.push(Violation {
+                    let v = Violation {
                         req: r.req,
                         session: r.session,
                         at_us: r.start_us,
                         acked_seq: seq,
                         saw_seq: own_seq,
-                    });
+                    };
+                    self.found.add(r, v);
                 }
             }
             _ => {}
         }
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::check::fixtures::{read, write};
+
+    fn check(requests: &[Request]) -> Vec<Violation> {
+        let mut fold = Fold::default();
+        requests.iter().for_each(|r| fold.request(r));
+        fold.found.examples()
+    }
 
     #[test]
     fn a_read_missing_an_acknowledged_write_is_a_violation() {

@@ -16,7 +16,7 @@ pub fn analyze(scenario: &Scenario, s: &StatusSettings, seed: u64, log: &EventLo
     let edits = check::edits(events);
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
-    let mut blank = RunReport::blank(scenario, seed, log, events);
+    let mut blank = RunReport::blank(scenario, seed, log);
     super::charts::add(&mut blank.charts, events, &views);
     RunReport { timeline: narrate(events, &status), status: Some(status), ..blank }
 }

@@ -1,0 +1,39 @@
+//! What the analysis keeps of a run's events as they stream past (`EventLog::push`): requests and
+//! the replication stream's per-frame records are folded into the checkers' and figures' state
+//! (`check::Requests`, `metrics::ReplicationFold`) and dropped; every other event (faults, health,
+//! failover, audits, the status page's records) is kept whole. The folds keep what the simulated
+//! system itself remembers (a record per acknowledged write and per failed request, a timestamp
+//! per committed frame, per-session and per-key positions), and bounded figures (histograms,
+//! counters, the first examples of each violation), so memory does not grow with the number of
+//! reads nor with how long a healthy run lasts. A status page run keeps nearly all its events:
+//! its page views, probes and deliveries are judged against each other at the end
+//! (`status::check`).
+
+use edgesim_system::telemetry::NodeEvent;
+
+use crate::check::Requests;
+use crate::events::{Event, HarnessEvent, Record};
+use crate::metrics::ReplicationFold;
+
+#[derive(Default)]
+pub struct Observed {
+    /// Every event but requests and per-frame replication records, in log order.
+    pub kept: Vec<Event>,
+    pub requests: Requests,
+    pub replication: ReplicationFold,
+}
+
+impl Observed {
+    pub fn event(&mut self, event: Event) {
+        self.requests.event(&event);
+        self.replication.event(&event);
+        let folded = matches!(
+            event.record,
+            Record::Harness(HarnessEvent::RequestStarted { .. } | HarnessEvent::RequestEnded { .. })
+                | Record::Node(NodeEvent::Committed { .. } | NodeEvent::Applied { .. } | NodeEvent::BatchSent { .. })
+        );
+        if !folded {
+            self.kept.push(event);
+        }
+    }
+}
