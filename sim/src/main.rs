@@ -25,7 +25,11 @@ use edgesim::world::simulate_into;
 const EXIT_INPUT: u8 = Verdict::Error.exit_code();
 
 #[derive(Parser)]
-#[command(name = "edgesim", version, about = "Deterministic simulation of the edge platform and status page")]
+#[command(
+    name = "edgesim",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("EDGESIM_COMMIT"), ")"),
+    about = "Deterministic simulation of the edge platform and status page"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,6 +63,18 @@ enum Command {
         /// Seed of the runs (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Check scenario files, or every scenario of a directory, without running them: each is read
+    /// and validated as `run` would. Prints every refusal. Exit 0: all valid; 3: any refused.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the scenarios of files or directories (default: scenarios/): name, system, file,
+    /// description and budgets. Exit 3 if any file is refused.
+    List {
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
     },
     /// Internal: the child process of a suite's run; prints the run's summary entry as JSON.
     #[command(name = RUN_ENTRY, hide = true)]
@@ -132,6 +148,8 @@ fn main() -> ExitCode {
         Command::Suite(args) => run_suite(args),
         Command::Merge { summaries, out } => merge(&summaries, &out),
         Command::CheckDeterminism { scenario, seed } => check_determinism(&scenario, seed),
+        Command::Check { paths } => check(&paths),
+        Command::List { paths } => list(&paths),
         Command::RunEntry { scenario, seed } => run_entry(&scenario, seed),
     };
     match outcome {
@@ -253,6 +271,26 @@ fn merge(summaries: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
         writable(&out.join(file))?;
     }
     finish(merged, out)
+}
+
+/// `edgesim check`: every file is loaded, so one run shows every refusal.
+fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
+    let files = suite::files(paths)?;
+    let refused = files.iter().filter_map(|f| Scenario::load(f).err()).inspect(|e| eprintln!("{e}")).count();
+    println!("{} of {} scenario files valid", files.len() - refused, files.len());
+    Ok(if refused == 0 { 0 } else { EXIT_INPUT })
+}
+
+/// `edgesim list`.
+fn list(paths: &[PathBuf]) -> anyhow::Result<u8> {
+    for s in suite::collect(paths)? {
+        let system = if s.status.is_some() { "status page" } else { "edge platform" };
+        println!("{}  ({system}, {}, seed {})", s.name, s.path, s.seed);
+        println!("    {}", s.description);
+        let budgets: Vec<String> = s.budgets.iter().map(ToString::to_string).collect();
+        println!("    budgets: {}", if budgets.is_empty() { "none".into() } else { budgets.join(", ") });
+    }
+    Ok(0)
 }
 
 /// `edgesim check-determinism`.

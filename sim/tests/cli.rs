@@ -66,3 +66,34 @@ fn output_paths_that_cannot_be_written_are_refused_before_the_run() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains(&format!("cannot create {}", file.display())), "{stderr}");
 }
+
+/// `edgesim check` validates without running: every refusal printed with its position, exit 3 if
+/// any file is refused, 0 when all are valid; `list` names each scenario with its system and
+/// budgets; `--version` names the build's commit, as replay lines do.
+#[test]
+fn check_list_and_version_describe_without_running() {
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+    let (code, stdout, stderr) = edgesim(&["check", scenarios]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("scenario files valid"), "{stdout}");
+
+    let dir = std::env::temp_dir().join(format!("edgesim-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("long.toml");
+    std::fs::write(&bad, "name = \"x\"\nduration = \"2400h\"\n").unwrap();
+    let steady = format!("{scenarios}/steady.toml");
+    let (code, stdout, stderr) = edgesim(&["check", bad.to_str().unwrap(), &steady]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("long.toml:2:12: `duration` = \"2400h\" is out of range"), "{stderr}");
+    assert!(stdout.contains("1 of 2 scenario files valid"), "{stdout}");
+
+    let (code, stdout, _) = edgesim(&["list", scenarios]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("primary-crash-sync  (edge platform"), "{stdout}");
+    assert!(stdout.contains("status-cdn-outage  (status page"), "{stdout}");
+    assert!(stdout.contains("failover_time < 60s"), "{stdout}");
+
+    let (code, stdout, _) = edgesim(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(&format!("(commit {})", edgesim::verdict::COMMIT)), "{stdout}");
+}

@@ -21,10 +21,9 @@ pub enum SuiteError {
     Scenario(#[from] ScenarioError),
 }
 
-/// The scenarios named by `paths`: files, or every `.toml` directly inside a directory, in name
-/// order; a file named twice (by any spelling) is run once, where it is first named. Every one is
-/// checked before any runs.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
+/// The scenario files named by `paths`: files, or every `.toml` directly inside a directory, in
+/// name order; a file named twice (by any spelling) is kept once, where it is first named.
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SuiteError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -44,7 +43,12 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
     }
     let mut seen = std::collections::BTreeSet::new();
     files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
-    Ok(files.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?)
+    Ok(files)
+}
+
+/// The scenarios named by `paths` (as [`files`]), every one checked before any runs.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
+    Ok(files(paths)?.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?)
 }
 
 /// The suite's name: the directory's when it is one directory, else `suite`.

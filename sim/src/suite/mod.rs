@@ -7,4 +7,4 @@ mod list;
 pub mod run;
 pub mod shard;
 
-pub use list::{SuiteError, collect, name, plan, runs};
+pub use list::{SuiteError, collect, files, name, plan, runs};
