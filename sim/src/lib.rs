@@ -13,9 +13,11 @@
 //! ```text
 //! scenario.rs        scenario files: format, validation with file:line:column errors
 //! units.rs           durations, rates and sizes as typed values
-//! limits.rs          the documented upper bound of every scenario value, checked at parse
-//! budget.rs          budgets: `METRIC OP VALUE`, judged against a run's report
-//! verdict.rs         a run's verdict, its exit code, its replay command
+//! limits.rs          the documented upper bound of every scenario value, checked at parse; the
+//!                    rule for host-making names
+//! budget.rs          budgets as a scenario says them: `METRIC OP VALUE` (input only)
+//! verdict.rs         budgets judged against a run's report; a run's verdict, its exit code,
+//!                    its replay command
 //! world.rs           the edge platform's world: hosts, links, the fault schedule, one run
 //! faults.rs          partitions, crashes, restarts, holds, latency and loss
 //! workload.rs        the edge platform's clients: seeded sessions per region
@@ -24,10 +26,11 @@
 //! turmoil_net.rs     the network seam on turmoil's simulated TCP
 //! check/             correctness checkers of the edge platform, from the event log
 //! timeline.rs        the narrated failure timeline and the failover figures
-//! metrics.rs         latency per region, replication lag
+//! metrics.rs         latency per region, replication lag; a distribution as text reports write it
 //! charts.rs          a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs          the run report (text and JSON)
-//! status/            the status page: settings, world, users, probes, figures, checkers, charts
+//! status/            the status page: settings, world, users, probes, figures, checkers, charts;
+//!                    `records` the records two of its modules share (an acknowledged edit)
 //! suite/             a suite: its runs (`list`), running them (`run`), `shard`, `determinism`
 //! render/            a suite's summary (`summary`) and what is rendered from it: `table`,
 //!                    `progress`, `junit`, `markdown`, `html` with `svg`, escaping (`markup`);

@@ -97,6 +97,14 @@ pub const MAX_NOTIFICATIONS: f64 = 2_000_000.0;
 /// Longest host-making name (a region or a CDN).
 pub const MAX_NAME: usize = 32;
 
+/// Why `name` cannot name hosts, if it cannot.
+pub fn host_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Some("must be ASCII letters, digits and dashes".into());
+    }
+    (name.len() > MAX_NAME).then(|| format!("is longer than {MAX_NAME} characters"))
+}
+
 /// Every bounded key, as a dotted path; `region` and `fault` are arrays of tables (each entry is
 /// checked) and `*` stands for any key of a table.
 pub const LIMITS: &[(&str, Bound)] = &[

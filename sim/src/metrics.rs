@@ -23,6 +23,14 @@ pub struct Summary {
     pub max_ms: f64,
 }
 
+/// A distribution as the readable reports write it; `-` when it has no sample.
+pub fn fmt_summary(s: &Summary) -> String {
+    if s.count == 0 {
+        return "-".into();
+    }
+    format!("p50 {:>7.1}  p99 {:>7.1}  max {:>7.1} ms  (n={})", s.p50_ms, s.p99_ms, s.max_ms, s.count)
+}
+
 /// Collects microsecond samples.
 pub struct Recorder(Histogram<u64>);
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::charts::{self, Charts};
 use crate::check::{EXAMPLES, convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
-use crate::metrics::{RegionLatency, Replication, Summary};
+use crate::metrics::{RegionLatency, Replication, fmt_summary};
 use crate::scenario::{PRIMARY, Scenario};
 use crate::status::check::StatusReport;
 use crate::timeline::{self, Failover};
@@ -123,8 +123,10 @@ impl RunReport {
 pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
     let observed = log.observed();
     let events = &observed.kept;
-    if let Some(status) = &scenario.status {
-        return crate::status::report::analyze(scenario, status, seed, log, events);
+    if let Some(settings) = &scenario.status {
+        let mut blank = RunReport::blank(scenario, seed, log);
+        let (status, timeline) = crate::status::report::analyze(scenario, settings, events, &mut blank.charts);
+        return RunReport { timeline, status: Some(status), ..blank };
     }
     let folded = &observed.requests;
     let requests = folded.kept();
@@ -179,13 +181,6 @@ fn finals(events: &[Event]) -> BTreeMap<String, FinalOutcome> {
             _ => None,
         })
         .collect()
-}
-
-pub fn fmt_summary(s: &Summary) -> String {
-    if s.count == 0 {
-        return "-".into();
-    }
-    format!("p50 {:>7.1}  p99 {:>7.1}  max {:>7.1} ms  (n={})", s.p50_ms, s.p99_ms, s.max_ms, s.count)
 }
 
 impl RunReport {

@@ -14,7 +14,8 @@ use toml::de::DeTable;
 
 use crate::budget::Budget;
 use crate::limits::{
-    self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NAME, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
+    self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
+    host_name_problem,
 };
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
@@ -412,14 +413,14 @@ impl Scenario {
                         b.span(),
                         format!(
                             "`{}` is a status page metric; this scenario is of the edge platform",
-                            budget.metric.name
+                            budget.metric.name()
                         ),
                     )),
                     (false, true) => Err(at(
                         b.span(),
                         format!(
                             "`{}` is an edge platform metric; this scenario is of the status page",
-                            budget.metric.name
+                            budget.metric.name()
                         ),
                     )),
                     _ => Ok(budget),
@@ -659,14 +660,6 @@ fn edge_regions(
         ));
     }
     Ok((primary_region, regions))
-}
-
-/// Why `name` cannot name hosts, if it cannot.
-pub fn host_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Some("must be ASCII letters, digits and dashes".into());
-    }
-    (name.len() > MAX_NAME).then(|| format!("is longer than {MAX_NAME} characters"))
 }
 
 /// Refuses the edge platform's sections in a status page scenario, at their keys.

@@ -2,10 +2,15 @@
 //! checker fired; 1 a budget broke; 2 a correctness checker fired (it wins over a budget); 3 bad
 //! input or a harness error.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{Budget, Metric};
+use crate::metrics::RegionLatency;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
+use crate::status::check::StatusReport;
 
 /// Worst first is the highest: the verdict of many runs is their maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -43,7 +48,7 @@ pub struct Judgement {
 
 pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
     let failed_budgets: Vec<String> =
-        scenario.budgets.iter().filter_map(|b| b.check(report)).map(|b| b.to_string()).collect();
+        scenario.budgets.iter().filter_map(|b| check(b, report)).map(|b| b.to_string()).collect();
     let fired_checkers: Vec<String> = report.fired().into_iter().map(String::from).collect();
     let verdict = if !fired_checkers.is_empty() {
         Verdict::CheckerFired
@@ -53,6 +58,91 @@ pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
         Verdict::Pass
     };
     Judgement { verdict, failed_budgets, fired_checkers }
+}
+
+/// A budget a run did not meet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Broken {
+    pub budget: String,
+    /// The run's value, written with its unit; `None` when the run cannot tell.
+    pub actual: Option<String>,
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.actual {
+            Some(actual) => write!(f, "{} (was {actual})", self.budget),
+            None => write!(f, "{} (cannot be judged from this run)", self.budget),
+        }
+    }
+}
+
+/// `None` when the run is within `budget`.
+pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
+    let value = value(budget.metric, report);
+    if value.is_some_and(|v| budget.op.holds(v, budget.limit)) {
+        return None;
+    }
+    Some(Broken { budget: budget.text.clone(), actual: value.map(|v| budget.metric.show(v)) })
+}
+
+/// A metric's value in a run's report. `None` when the run cannot tell (the primary was not
+/// audited, it was never lost for a failover figure, no CDN was lost for a DNS figure), and when
+/// the metric belongs to the other system than the run's. Latency metrics take the worst region.
+pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
+    let edge = |read: fn(&RunReport) -> Option<f64>| if report.status.is_none() { read(report) } else { None };
+    let status = |read: fn(&StatusReport) -> Option<f64>| report.status.as_ref().and_then(read);
+    match metric {
+        Metric::ReadP50 => edge(|r| worst(r, |l| l.read.p50_ms)),
+        Metric::ReadP99 => edge(|r| worst(r, |l| l.read.p99_ms)),
+        Metric::ReadMax => edge(|r| worst(r, |l| l.read.max_ms)),
+        Metric::WriteP50 => edge(|r| worst(r, |l| l.write.p50_ms)),
+        Metric::WriteP99 => edge(|r| worst(r, |l| l.write.p99_ms)),
+        Metric::WriteMax => edge(|r| worst(r, |l| l.write.max_ms)),
+        Metric::LagP50 => edge(|r| Some(r.replication.lag.p50_ms)),
+        Metric::LagP99 => edge(|r| Some(r.replication.lag.p99_ms)),
+        Metric::LagMax => edge(|r| Some(r.replication.lag.max_ms)),
+        Metric::StandbyLagP99 => edge(|r| Some(r.replication.standby_lag.p99_ms)),
+        Metric::RywViolations => edge(|r| Some(r.checks.ryw_violations as f64)),
+        Metric::MonotonicViolations => edge(|r| Some(r.checks.monotonic_violations as f64)),
+        Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
+        Metric::DivergedNodes => edge(|r| Some(r.checks.convergence.diverged.len() as f64)),
+        Metric::Errors => edge(|r| total(r, |l| l.errors)),
+        Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
+        Metric::FramesBehindMax => {
+            edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
+        }
+        Metric::SnapshotsRestored => edge(|r| Some(r.replication.snapshots_restored as f64)),
+        Metric::GapsDetected => edge(|r| Some(r.replication.gaps_detected as f64)),
+        Metric::FailoverTime => edge(|r| r.failover.as_ref()?.failover_s.map(|s| s * 1e3)),
+        Metric::WritesUnavailable => edge(|r| r.failover.as_ref()?.writes_resumed_s.map(|s| s * 1e3)),
+        Metric::FailureConfirmed => edge(|r| r.failover.as_ref()?.confirmed_s.map(|s| s * 1e3)),
+        Metric::SplitBrainAcks => edge(|r| Some(r.checks.split_brain.acked_by_fenced.len() as f64)),
+        Metric::PageAvailability => status(|s| Some(s.availability_pct)),
+        Metric::TtfbP99 => status(|s| Some(s.ttfb.p99_ms)),
+        Metric::StalenessP99 => status(|s| Some(s.staleness.p99_ms)),
+        Metric::StalenessMax => status(|s| Some(s.staleness.max_ms)),
+        Metric::DnsFailover => status(|s| s.dns_failover_ms()),
+        Metric::PropagationP99 => status(|s| Some(s.propagation.p99_ms)),
+        Metric::CrdtConvergence => status(|s| s.convergence_ms()),
+        Metric::LostUpdates => status(|s| Some(s.lost_updates.len() as f64)),
+        Metric::StatusRegressions => status(|s| Some(s.status_regressions.len() as f64)),
+        Metric::NotificationP50 => status(|s| Some(s.notifications.latency.p50_ms)),
+        Metric::NotificationP99 => status(|s| Some(s.notifications.latency.p99_ms)),
+        Metric::NotificationsLost => status(|s| Some(s.notifications.lost as f64)),
+        Metric::NotificationDuplicates => status(|s| Some(s.notifications.duplicates as f64)),
+        Metric::SseMissed => status(|s| Some(s.sse.missed as f64)),
+        Metric::SsePropagationP99 => status(|s| Some(s.sse.propagation.p99_ms)),
+    }
+}
+
+/// The worst region's figure.
+fn worst(r: &RunReport, f: fn(&RegionLatency) -> f64) -> Option<f64> {
+    Some(r.latency.values().map(f).fold(0.0, f64::max))
+}
+
+fn total(r: &RunReport, f: fn(&RegionLatency) -> u64) -> Option<f64> {
+    Some(r.latency.values().map(f).sum::<u64>() as f64)
 }
 
 /// The commit this edgesim was built from (`unknown` outside a git checkout).
@@ -72,6 +162,53 @@ pub fn replay_at_build(replay: &str, build: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::convergence;
+    use crate::metrics::{Replication, Summary};
+    use crate::report::Checks;
+
+    fn report() -> RunReport {
+        let region = |read_p99_ms, write_p99_ms| RegionLatency {
+            read: Summary { count: 10, p50_ms: 5.0, p99_ms: read_p99_ms, max_ms: 20.0 },
+            write: Summary { count: 10, p50_ms: 60.0, p99_ms: write_p99_ms, max_ms: 250.0 },
+            errors: 1,
+            timeouts: 2,
+            ..RegionLatency::default()
+        };
+        RunReport {
+            schema: 1,
+            scenario: "t".into(),
+            path: "t.toml".into(),
+            seed: 1,
+            sim_seconds: 1.0,
+            hosts: 2,
+            links: 1,
+            events: 0,
+            event_log_hash: String::new(),
+            latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
+            replication: Replication {
+                lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
+                ..Replication::default()
+            },
+            checks: Checks {
+                ryw_violations: 3,
+                ryw_examples: vec![],
+                monotonic_violations: 0,
+                monotonic_examples: vec![],
+                lost_acked_writes: None,
+                acked_writes: 0,
+                convergence: convergence::Verdict { converged: true, ..Default::default() },
+                split_brain: Default::default(),
+            },
+            failover: None,
+            timeline: vec![],
+            status: None,
+            charts: Default::default(),
+        }
+    }
+
+    fn judged(text: &str) -> Option<String> {
+        check(&Budget::parse(text).unwrap(), &report()).map(|b| b.to_string())
+    }
 
     #[test]
     fn exit_codes_rank_the_verdicts() {
@@ -80,5 +217,22 @@ mod tests {
             .into();
         assert_eq!(codes, vec![0, 1, 2, 3]);
         assert_eq!([Verdict::BudgetBroken, Verdict::CheckerFired].into_iter().max(), Some(Verdict::CheckerFired));
+    }
+
+    #[test]
+    fn judges_the_worst_region_and_names_the_broken_budget() {
+        assert_eq!(judged("read_p99 < 15ms"), None);
+        assert_eq!(judged("read_p99 < 14ms").as_deref(), Some("read_p99 < 14ms (was 14ms)"));
+        assert_eq!(judged("write_p99 <= 180ms"), None);
+        assert_eq!(judged("lag_p99 < 90ms").as_deref(), Some("lag_p99 < 90ms (was 90ms)"));
+        assert_eq!(judged("errors == 2"), None, "errors add up over regions");
+        assert_eq!(judged("ryw_violations == 0").as_deref(), Some("ryw_violations == 0 (was 3)"));
+        assert_eq!(judged("monotonic_violations == 0"), None);
+    }
+
+    #[test]
+    fn a_metric_the_run_cannot_tell_breaks_its_budget() {
+        let broken = judged("lost_acked_writes == 0").unwrap();
+        assert!(broken.contains("cannot be judged"), "{broken}");
     }
 }

@@ -15,7 +15,7 @@ use crate::charts::Charts;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::suite::shard::Shard;
-use crate::verdict::{Verdict, judge, replay};
+use crate::verdict::{Verdict, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
 const SCHEMA: u32 = 3;
@@ -121,7 +121,7 @@ impl Entry {
             fired_checkers: judgement.map_or(vec![], |j| j.fired_checkers),
             error: report.err().cloned(),
             metrics: report.map_or(BTreeMap::new(), |r| {
-                METRICS.iter().filter_map(|m| Some((m.name.to_string(), m.value(r)?))).collect()
+                METRICS.iter().filter_map(|m| Some((m.name().to_string(), value(*m, r)?))).collect()
             }),
             event_log_hash: report.ok().map(|r| r.event_log_hash.clone()),
             replay: replay(&scenario.path, seed),
@@ -135,7 +135,7 @@ impl Entry {
 
     /// A metric for a table: `-` when the run could not tell.
     pub(crate) fn cell(&self, metric: &str) -> String {
-        let (Some(m), Some(v)) = (METRICS.iter().find(|m| m.name == metric), self.metrics.get(metric)) else {
+        let (Some(m), Some(v)) = (METRICS.iter().find(|m| m.name() == metric), self.metrics.get(metric)) else {
             return "-".into();
         };
         m.show((v * 10.0).round() / 10.0)

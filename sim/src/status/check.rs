@@ -8,11 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::proto::Tier;
 use serde::Serialize;
 
 use super::delivery::{self, Notifications, Sse};
+use super::records::Edit;
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
 use crate::events::{Event, HarnessEvent, Record};
@@ -84,17 +84,6 @@ pub struct Convergence {
     pub heal_at_s: f64,
     /// `None`: not converged within the probe window.
     pub after_ms: Option<f64>,
-}
-
-/// An acknowledged edit.
-pub struct Edit {
-    pub t_us: u64,
-    pub write: u64,
-    pub stamp: Timestamp,
-    pub seen: Option<Timestamp>,
-    pub after: Option<Timestamp>,
-    pub component: Option<String>,
-    pub critical: bool,
 }
 
 impl StatusReport {

@@ -11,7 +11,7 @@ use edgesim_system::status::proto::event_id;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
-use super::check::Edit;
+use super::records::Edit;
 use super::settings::{CHANNELS, StatusSettings};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::metrics::{Recorder, Summary};

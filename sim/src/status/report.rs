@@ -1,6 +1,6 @@
-//! The run report of a status page scenario: its figures (`check`, `delivery`) in a `RunReport`
-//! whose edge platform sections are empty, a readable block, and a narrated timeline of faults and
-//! of what the DNS and the pipeline did about them.
+//! The run report's part for a status page scenario: its figures (`check`, `delivery`), which
+//! `report` puts in a `RunReport` whose edge platform sections are empty, a readable block, and a
+//! narrated timeline of faults and of what the DNS and the pipeline did about them.
 
 use std::fmt::Write;
 
@@ -8,17 +8,24 @@ use edgesim_system::telemetry::NodeEvent;
 
 use super::check::{self, StatusReport};
 use super::settings::StatusSettings;
-use crate::events::{Event, EventLog, HarnessEvent, Record};
-use crate::report::{RunReport, fmt_summary};
+use crate::charts::Charts;
+use crate::events::{Event, HarnessEvent, Record};
+use crate::metrics::fmt_summary;
 use crate::scenario::Scenario;
 
-pub fn analyze(scenario: &Scenario, s: &StatusSettings, seed: u64, log: &EventLog, events: &[Event]) -> RunReport {
+/// The status page's figures and its narrated timeline; its charts are added to `charts`.
+pub fn analyze(
+    scenario: &Scenario,
+    s: &StatusSettings,
+    events: &[Event],
+    charts: &mut Charts,
+) -> (StatusReport, Vec<String>) {
     let edits = check::edits(events);
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
-    let mut blank = RunReport::blank(scenario, seed, log);
-    super::charts::add(&mut blank.charts, events, &views);
-    RunReport { timeline: narrate(events, &status), status: Some(status), ..blank }
+    super::charts::add(charts, events, &views);
+    let timeline = narrate(events, &status);
+    (status, timeline)
 }
 
 fn at(t_us: u64) -> String {

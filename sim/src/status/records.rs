@@ -1,0 +1,15 @@
+//! Records the status page's figures share, read once from the event log by `check` and judged
+//! again by `delivery`: an acknowledged edit.
+
+use edgesim_system::status::hlc::Timestamp;
+
+/// An acknowledged edit.
+pub struct Edit {
+    pub t_us: u64,
+    pub write: u64,
+    pub stamp: Timestamp,
+    pub seen: Option<Timestamp>,
+    pub after: Option<Timestamp>,
+    pub component: Option<String>,
+    pub critical: bool,
+}
