@@ -1,7 +1,8 @@
 //! Monotonic reads (docs/DESIGN.md, Monotonic reads): within a
 //! session, a key's version never goes back, and neither does the newest own write a read shows.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::Serialize;
 
@@ -19,20 +20,35 @@ pub struct Violation {
     pub now: u64,
 }
 
+/// Every read that showed less than a read of its session that had ended before it started.
+/// `requests` are in start order; reads in flight together are not ordered, so each read is
+/// compared with what the session's reads that had ended by its start showed.
 pub fn check(requests: &[Request]) -> Vec<Violation> {
     let mut versions: BTreeMap<(u64, &str), u64> = BTreeMap::new();
     let mut own: BTreeMap<u64, u64> = BTreeMap::new();
+    // Reads not yet ended at the latest start: (end, session, key, version, own_seq).
+    let mut ending = BinaryHeap::new();
     let mut out = Vec::new();
     for r in requests {
         let Outcome::Read { own_seq, version, .. } = r.outcome else { continue };
-        let mut went_back = |what: String, before: &mut u64, now: u64| {
-            if now < *before {
-                out.push(Violation { req: r.req, session: r.session, at_us: r.start_us, what, before: *before, now });
+        while let Some(Reverse((end, session, key, v, o))) = ending.peek().copied()
+            && end <= r.start_us
+        {
+            ending.pop();
+            let seen = versions.entry((session, key)).or_default();
+            *seen = (*seen).max(v);
+            let seen = own.entry(session).or_default();
+            *seen = (*seen).max(o);
+        }
+        let mut went_back = |what: String, before: u64, now: u64| {
+            if now < before {
+                out.push(Violation { req: r.req, session: r.session, at_us: r.start_us, what, before, now });
             }
-            *before = (*before).max(now);
         };
-        went_back(format!("key {} version", r.key), versions.entry((r.session, &r.key)).or_default(), version);
-        went_back("own writes".into(), own.entry(r.session).or_default(), own_seq);
+        let before = versions.get(&(r.session, r.key.as_str())).copied().unwrap_or(0);
+        went_back(format!("key {} version", r.key), before, version);
+        went_back("own writes".into(), own.get(&r.session).copied().unwrap_or(0), own_seq);
+        ending.push(Reverse((r.end_us, r.session, r.key.as_str(), version, own_seq)));
     }
     out
 }
@@ -54,5 +70,17 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!((v[0].req, v[0].before, v[0].now), (2, 5, 4));
         assert_eq!((v[1].req, v[1].what.as_str()), (3, "own writes"));
+    }
+
+    #[test]
+    fn reads_in_flight_together_are_not_ordered() {
+        // Open-loop arrivals: read 2 started before read 1 ended, so showing an older version
+        // is no violation; read 3 started after both ended and must show version 5.
+        let mut first = read(1, 1, "a", 0, 5, 10);
+        first.end_us = 50;
+        let log = vec![first, read(2, 1, "a", 0, 4, 20), read(3, 1, "a", 0, 4, 60)];
+        let v = check(&log);
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].req, v[0].before, v[0].now), (3, 5, 4));
     }
 }
