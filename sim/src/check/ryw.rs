@@ -22,13 +22,15 @@ pub struct Violation {
     pub saw_seq: u64,
 }
 
+/// A session's acknowledged writes not yet before any of its reads, as (acknowledgement time,
+/// seq) soonest first, and the highest seq acknowledged before its latest read.
+type Acked = (BinaryHeap<Reverse<(u64, u64)>>, u64);
+
 /// Every read that missed its session's acknowledged writes. `requests` are in start order; a
 /// session may have several requests in flight, so a write counts for a read only once its
 /// acknowledgement came at or before the read started.
 pub fn check(requests: &[Request]) -> Vec<Violation> {
-    // Per session: acknowledged writes not yet before any read (by acknowledgement time), and
-    // the highest one acknowledged before the latest read.
-    let mut acked: BTreeMap<u64, (BinaryHeap<Reverse<(u64, u64)>>, u64)> = BTreeMap::new();
+    let mut acked: BTreeMap<u64, Acked> = BTreeMap::new();
     let mut out = Vec::new();
     for r in requests {
         match r.outcome {
