@@ -56,6 +56,9 @@ pub enum Metric {
     NotificationP50,
     NotificationP99,
     NotificationsLost,
+    NotificationsLate,
+    NotificationsPending,
+    NotificationsOverRateLimit,
     NotificationDuplicates,
     SseMissed,
     SsePropagationP99,
@@ -98,6 +101,9 @@ pub const METRICS: &[Metric] = &[
     Metric::NotificationP50,
     Metric::NotificationP99,
     Metric::NotificationsLost,
+    Metric::NotificationsLate,
+    Metric::NotificationsPending,
+    Metric::NotificationsOverRateLimit,
     Metric::NotificationDuplicates,
     Metric::SseMissed,
     Metric::SsePropagationP99,
@@ -142,6 +148,9 @@ impl Metric {
             Metric::NotificationP50 => ("notification_p50", Kind::Duration),
             Metric::NotificationP99 => ("notification_p99", Kind::Duration),
             Metric::NotificationsLost => ("notifications_lost", Kind::Count),
+            Metric::NotificationsLate => ("notifications_late", Kind::Count),
+            Metric::NotificationsPending => ("notifications_pending", Kind::Count),
+            Metric::NotificationsOverRateLimit => ("notifications_over_rate_limit", Kind::Count),
             Metric::NotificationDuplicates => ("notification_duplicates", Kind::Count),
             Metric::SseMissed => ("sse_missed", Kind::Count),
             Metric::SsePropagationP99 => ("sse_propagation_p99", Kind::Duration),
@@ -172,6 +181,9 @@ impl Metric {
                 | Metric::NotificationP50
                 | Metric::NotificationP99
                 | Metric::NotificationsLost
+                | Metric::NotificationsLate
+                | Metric::NotificationsPending
+                | Metric::NotificationsOverRateLimit
                 | Metric::NotificationDuplicates
                 | Metric::SseMissed
                 | Metric::SsePropagationP99

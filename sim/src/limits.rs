@@ -156,6 +156,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.sse_heartbeat", dur("1ms", "1h")),
     ("status.sse_max_per_ip", whole_n(0, 10_000)),
     ("status.subscribers", whole_n(0, 10_000)),
+    ("status.notification_deadline", dur("1s", "24h")),
     ("status.receiver_fail_rate", Bound::Number(0.0, 1.0)),
     ("status.edit_every", dur("1ms", "24h")),
     ("status.edits_from", dur("0s", "7h")),

@@ -185,6 +185,7 @@ pub struct Workload {
     /// Sessions start after this, once every stream of the topology is up, so that steady-state
     /// figures do not include the start-up race of distributors joining the primary's stream.
     pub warmup: Dur,
+    pub arrivals: Arrivals,
     pub consistency: Consistency,
     pub sessions_per_region: u32,
     /// Requests per second of each session (exponential inter-arrival times).
@@ -208,6 +209,7 @@ impl Default for Workload {
     fn default() -> Self {
         Workload {
             warmup: Dur(Duration::from_secs(1)),
+            arrivals: Arrivals::Open,
             consistency: Consistency::ReadYourWrites,
             sessions_per_region: 8,
             session_rate: 5.0,
@@ -220,6 +222,16 @@ impl Default for Workload {
             retry_backoff: Dur(Duration::from_millis(500)),
         }
     }
+}
+
+/// When a session's requests are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Each request when it is due, whether or not earlier ones were answered.
+    Open,
+    /// Each request when it is due or, if later, once the session's previous request ended.
+    Closed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

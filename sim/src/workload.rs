@@ -1,10 +1,14 @@
 //! The users: each region's client host runs that region's sessions against their home PoP. A
-//! session sends requests at exponential intervals, one write per `read_write_ratio` reads, every
+//! session's requests arrive at exponential intervals, one write per `read_write_ratio` reads, every
 //! write carrying the session and its sequence number so that checkers can judge reads by content.
+//! Arrivals are open-loop by default: each is sent when it is due, whatever earlier requests are
+//! still waiting for, so an outage meets the load a real population would send (no coordinated
+//! omission) and a request's latency runs from its due time; `arrivals = "closed"` makes a session
+//! wait for each answer before its next arrival.
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! All randomness comes from the scenario seed.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -16,12 +20,12 @@ use edgesim_system::net::Net;
 use edgesim_system::wire;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::task::spawn_local;
+use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 use turmoil::net::TcpStream;
 
 use crate::events::{HarnessEvent, HostTelemetry, Op, Outcome};
-use crate::scenario::Workload;
+use crate::scenario::{Arrivals, Workload};
 use crate::turmoil_net::TurmoilNet;
 
 /// Everything a region's client host needs.
@@ -59,64 +63,111 @@ pub fn derive_seed(seed: u64, stream: &str, n: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(format!("{stream}/{n}").as_bytes(), seed)
 }
 
+/// One session: its home PoP, its idle connections (one is opened per request in flight when
+/// none is idle), its write sequence and the point of its last acknowledged write.
 struct Session {
     clients: Rc<Clients>,
     id: u64,
     pop: String,
-    conn: Option<TcpStream>,
+    idle: RefCell<Vec<TcpStream>>,
+    seq: Cell<u64>,
+    min: Cell<Point>,
+}
+
+/// What a session does at one arrival, drawn when it is due.
+enum Arrival {
+    Read { key: String },
+    Write { op: WriteOp, retry_seed: u64 },
 }
 
 async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     let w = clients.workload.clone();
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(clients.seed, "session", id));
-    let mut s = Session { clients: clients.clone(), id, pop, conn: None };
-    let (mut seq, mut min) = (0, Point::default());
+    let s = Rc::new(Session {
+        clients: clients.clone(),
+        id,
+        pop,
+        idle: RefCell::default(),
+        seq: Cell::new(0),
+        min: Cell::default(),
+    });
+    let mut in_flight = JoinSet::new();
     sleep(w.warmup.0).await;
     loop {
         let gap = -rng.random_range(f64::EPSILON..1.0f64).ln() / w.session_rate;
         sleep(Duration::from_secs_f64(gap)).await;
         if now() >= clients.end {
-            return;
+            break;
         }
         let key = format!("k{}", rng.random_range(0..w.keys));
-        if rng.random_range(0..=w.read_write_ratio) == 0 {
-            seq += 1;
+        let arrival = if rng.random_range(0..=w.read_write_ratio) == 0 {
+            s.seq.set(s.seq.get() + 1);
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
-            let op = WriteOp { session: id, seq, key: key.clone(), value };
-            let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
-            let mut outcome = s.request(Request::Write(op.clone()), Op::Write, &key, seq, min).await;
-            for _ in 0..w.write_retries {
-                if matches!(outcome, Outcome::Write { .. }) || now() >= clients.end {
-                    break;
-                }
-                sleep(backoff.next(&mut rng).0).await;
-                outcome = s.request(Request::Write(op.clone()), Op::Write, &key, seq, min).await;
-            }
-            if let Outcome::Write { lsn, generation } = outcome {
-                min = min.max(Point { generation, lsn });
-                if w.read_after_write {
-                    s.read(&key, min).await;
-                }
-            }
+            Arrival::Write { op: WriteOp { session: id, seq: s.seq.get(), key, value }, retry_seed: rng.random() }
         } else {
-            s.read(&key, min).await;
+            Arrival::Read { key }
+        };
+        match w.arrivals {
+            Arrivals::Closed => s.arrive(arrival).await,
+            Arrivals::Open => {
+                while in_flight.try_join_next().is_some() {}
+                in_flight.spawn_local(s.clone().arrive_owned(arrival));
+            }
         }
     }
+    in_flight.join_all().await;
 }
 
 impl Session {
-    async fn read(&mut self, key: &str, min: Point) -> Outcome {
-        let w = &self.clients.workload;
-        let request = Request::Read { session: self.id, key: key.to_string(), min, consistency: w.consistency };
-        self.request(request, Op::Read, key, 0, min).await
+    async fn arrive_owned(self: Rc<Self>, arrival: Arrival) {
+        self.arrive(arrival).await
     }
 
-    async fn request(&mut self, request: Request, op: Op, key: &str, seq: u64, min: Point) -> Outcome {
-        let c = self.clients.clone();
+    /// Sends the arrival's request at once; a write is retried, and read back once acknowledged.
+    async fn arrive(&self, arrival: Arrival) {
+        let w = &self.clients.workload;
+        match arrival {
+            Arrival::Read { key } => {
+                self.read(&key).await;
+            }
+            Arrival::Write { op, retry_seed } => {
+                let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
+                let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
+                let (key, seq) = (op.key.clone(), op.seq);
+                let mut outcome = self.request(Request::Write(op.clone()), Op::Write, &key, seq).await;
+                for _ in 0..w.write_retries {
+                    if matches!(outcome, Outcome::Write { .. }) || now() >= self.clients.end {
+                        break;
+                    }
+                    sleep(backoff.next(&mut rng).0).await;
+                    outcome = self.request(Request::Write(op.clone()), Op::Write, &key, seq).await;
+                }
+                if let Outcome::Write { lsn, generation } = outcome {
+                    self.min.set(self.min.get().max(Point { generation, lsn }));
+                    if w.read_after_write {
+                        self.read(&key).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn read(&self, key: &str) -> Outcome {
+        let w = &self.clients.workload;
+        let min = self.min.get();
+        let request = Request::Read { session: self.id, key: key.to_string(), min, consistency: w.consistency };
+        self.request(request, Op::Read, key, 0).await
+    }
+
+    /// One request on an idle connection or a new one; `min` is the session's position when it is sent.
+    async fn request(&self, request: Request, op: Op, key: &str, seq: u64) -> Outcome {
+        let c = &self.clients;
         let req = c.next_req.get() + 1;
         c.next_req.set(req);
+        let min = self.min.get();
         c.telemetry.harness(HarnessEvent::RequestStarted { req, session: self.id, op, key: key.to_string(), seq, min });
-        let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&request)).await {
+        let mut conn = self.idle.borrow_mut().pop();
+        let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&mut conn, &request)).await {
             Ok(Ok(Response::Read { row, path, lsn })) => {
                 Outcome::Read { own_seq: row.own_seq, version: row.version, writer: row.writer, path, lsn }
             }
@@ -124,25 +175,28 @@ impl Session {
             Ok(Ok(Response::Error(message))) => Outcome::Error { message },
             Ok(Ok(Response::Dump { .. })) => Outcome::Error { message: "unexpected dump".into() },
             Ok(Err(message)) => {
-                self.conn = None;
+                conn = None;
                 Outcome::Error { message }
             }
             Err(_) => {
-                self.conn = None;
+                conn = None;
                 Outcome::Timeout
             }
         };
+        if let Some(conn) = conn {
+            self.idle.borrow_mut().push(conn);
+        }
         c.telemetry.harness(HarnessEvent::RequestEnded { req, session: self.id, outcome: outcome.clone() });
         outcome
     }
 
-    async fn exchange(&mut self, request: &Request) -> Result<Response, String> {
-        if self.conn.is_none() {
-            let conn = self.clients.net.connect(&self.pop, POP_PORT).await;
-            self.conn = Some(conn.map_err(|e| format!("connect {}: {e}", self.pop))?);
+    async fn exchange(&self, conn: &mut Option<TcpStream>, request: &Request) -> Result<Response, String> {
+        if conn.is_none() {
+            let opened = self.clients.net.connect(&self.pop, POP_PORT).await;
+            *conn = Some(opened.map_err(|e| format!("connect {}: {e}", self.pop))?);
         }
-        let conn = self.conn.as_mut().expect("connected above");
-        wire::send(conn, request).await.map_err(|e| e.to_string())?;
-        wire::recv(conn).await.map_err(|e| e.to_string())
+        let stream = conn.as_mut().expect("connected above");
+        wire::send(stream, request).await.map_err(|e| e.to_string())?;
+        wire::recv(stream).await.map_err(|e| e.to_string())
     }
 }

@@ -36,6 +36,11 @@ fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
     assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
     assert!(j.failed_budgets[0].starts_with("page_availability >= 99.9% (was "), "{:?}", j.failed_budgets);
     assert!(status(&r).dns_failovers[0].moved_after_s.is_none(), "nowhere to move");
+    // Every live viewer fell back to polling: before, `sse_propagation_p99` read 0.0 ms over n=0
+    // while a viewer saw an update 251.8 s late; now they count, with the delay their pages showed.
+    let sse = &status(&r).sse;
+    assert!(sse.fell_back > 0 && sse.propagation.count > 0, "{sse:?}");
+    assert!(sse.propagation.max_ms > 60_000.0, "the outage delayed what polling viewers saw: {sse:?}");
 }
 
 #[test]
@@ -82,6 +87,27 @@ fn without_event_dedup_the_duplicate_checker_fires() {
     let r = run(&on);
     let n = &status(&r).notifications;
     assert_eq!((n.duplicates, n.lost), (0, 0), "{}", r.text());
+}
+
+#[test]
+fn a_notifier_crash_loses_its_queue_and_its_restart_breaks_the_rate_limit_at_the_endpoints() {
+    // `negative/status-notifier-crash`: the crash drops the queued retries and the restart forgets
+    // the hour's sends. Before, the dropped jobs read as "still in retry" (not lost) and the rate
+    // limit was taken from the pipeline's own counts, so both budgets held (exit 0); now 17
+    // notifications are lost and 183 accepted beyond the limit (exit 1). Without the crash,
+    // nothing is lost and none is over the limit.
+    let s = load("negative/status-notifier-crash");
+    let r = run(&s);
+    let j = judge(&s, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    let broken: Vec<&str> = j.failed_budgets.iter().map(|b| b.split(" (was").next().unwrap()).collect();
+    assert_eq!(broken, ["notifications_lost == 0", "notifications_over_rate_limit == 0"], "{}", r.text());
+    let mut twin = s.clone();
+    twin.faults.retain(|f| f.at.as_secs() < 70);
+    let r = run(&twin);
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{}", r.text());
+    let n = &status(&r).notifications;
+    assert!(n.retried > 0 && n.rate_limited > 0, "the twin exercises retries and the limit: {n:?}");
 }
 
 #[test]

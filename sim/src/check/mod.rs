@@ -8,7 +8,7 @@ pub mod monotonic;
 pub mod ryw;
 pub mod split_brain;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -79,6 +79,13 @@ impl<T: Clone> Findings<T> {
 pub struct Requests {
     /// Started and not ended yet, by id.
     open: BTreeMap<u64, Request>,
+    /// When each open request started, soonest first.
+    open_starts: BTreeSet<(u64, u64)>,
+    /// Ended requests not yet judged by the session checkers, by (start, id): with open-loop
+    /// arrivals a session has several requests in flight, and read-your-writes and monotonic reads
+    /// judge each read against the requests that started before it, so they see requests in start
+    /// order, each once every request started before it has ended (or the run has).
+    unjudged: BTreeMap<(u64, u64), Request>,
     pub ryw: ryw::Fold,
     pub monotonic: monotonic::Fold,
     pub latency: Latency,
@@ -102,15 +109,18 @@ impl Requests {
                     end_us: e.t_us,
                     outcome: Outcome::Timeout,
                 };
+                self.open_starts.insert((e.t_us, *req));
                 self.open.insert(*req, r);
             }
             Record::Harness(HarnessEvent::RequestEnded { req, outcome, .. }) => {
                 if let Some(mut r) = self.open.remove(req) {
+                    self.open_starts.remove(&(r.start_us, r.req));
                     r.end_us = e.t_us;
                     r.outcome = outcome.clone();
                     self.ended(r);
                 }
             }
+            Record::Harness(HarnessEvent::RunEnded { .. }) => self.judge_until(None),
             Record::Harness(HarnessEvent::Fault { hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
                 self.reads_after_loss.fault(e.t_us);
             }
@@ -119,14 +129,27 @@ impl Requests {
     }
 
     fn ended(&mut self, r: Request) {
-        self.ryw.request(&r);
-        self.monotonic.request(&r);
         self.latency.request(&r);
         self.reads_after_loss.request(&r);
         if !matches!(r.outcome, Outcome::Read { .. }) {
             // Few requests are in flight at once: the place is at or near the end.
             let at = self.kept.partition_point(|k| (k.start_us, k.req) < (r.start_us, r.req));
-            self.kept.insert(at, r);
+            self.kept.insert(at, r.clone());
+        }
+        self.unjudged.insert((r.start_us, r.req), r);
+        self.judge_until(self.open_starts.first().copied());
+    }
+
+    /// Hands the session checkers every ended request that started before `open` (the first
+    /// request still in flight; `None`: all of them), in start order.
+    fn judge_until(&mut self, open: Option<(u64, u64)>) {
+        while let Some(entry) = self.unjudged.first_entry() {
+            if open.is_some_and(|first| *entry.key() > first) {
+                break;
+            }
+            let r = entry.remove();
+            self.ryw.request(&r);
+            self.monotonic.request(&r);
         }
     }
 

@@ -463,3 +463,66 @@ fn finals(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Vec<u64>, Ve
     }
     (lost.into_iter().collect(), diverged, regressions)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use edgesim_system::status::hlc::Timestamp;
+    use edgesim_system::status::incident::ComponentStatus;
+
+    use super::*;
+
+    fn edit(write: u64, t_us: u64, component: Option<&str>) -> Edit {
+        let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
+        Edit { t_us, write, stamp, seen: None, after: None, component: component.map(String::from), critical: false }
+    }
+
+    fn shown(posts: &str, statuses: Vec<(String, ComponentStatus, Timestamp)>) -> Shown {
+        Shown { posts: posts.into(), unacked_posts: 0, statuses, digest: String::new() }
+    }
+
+    #[test]
+    fn staleness_runs_from_the_oldest_acknowledged_edit_the_page_misses() {
+        // Updates 1 and 2 acknowledged at 10 and 20; a page at 50 showing only 1 is 30 stale;
+        // showing both, 0; an edit acknowledged after the view does not count.
+        let edits = [edit(1, 10, None), edit(2, 20, None), edit(3, 60, None)];
+        assert_eq!(staleness_us(&shown("1", vec![]), 50, &edits), 30);
+        assert_eq!(staleness_us(&shown("1-2", vec![]), 50, &edits), 0);
+    }
+
+    #[test]
+    fn a_status_counts_as_shown_only_at_or_after_the_edits_stamp() {
+        // A component status edit at 10: a page with an older stamp for it is stale from 10.
+        let edits = [edit(1, 10_000, Some("api"))];
+        let older = Timestamp { l: 5, c: 0, node: 1 };
+        let old = shown("", vec![("api".into(), ComponentStatus::Degraded, older)]);
+        assert_eq!(staleness_us(&old, 50_000, &edits), 40_000);
+        let new = shown("", vec![("api".into(), ComponentStatus::Degraded, edits[0].stamp)]);
+        assert_eq!(staleness_us(&new, 50_000, &edits), 0);
+    }
+
+    #[test]
+    fn only_acknowledged_edits_are_edits() {
+        // An edit that failed (no stamp) is not part of the truth pages are judged against.
+        let edited = |write, stamp| HarnessEvent::Edited {
+            write,
+            region: "us-east".into(),
+            component: None,
+            status: None,
+            critical: false,
+            stamp,
+            seen: None,
+            after: None,
+            error: stamp.is_none().then(|| "timed out".to_string()),
+        };
+        let node: Rc<str> = Rc::from("users-us-east");
+        let events: Vec<Event> = [edited(1, Some(Timestamp { l: 1, c: 0, node: 1 })), edited(2, None)]
+            .into_iter()
+            .map(|record| Event { t_us: 5, node: node.clone(), record: Record::Harness(record) })
+            .collect();
+        let e = edits(&events);
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].write, e[0].t_us), (1, 5));
+    }
+}

@@ -1,18 +1,22 @@
 //! What reached people, judged from what the endpoints and viewers recorded: notifications
-//! (expected per update x subscriber x channel unless the pipeline said it held one back; lost,
-//! duplicated past the receiver's idempotency-key dedup, redelivered, delivery latency) and SSE
-//! (updates made after a live viewer first subscribed that it never received, and how fast the
-//! rest arrived).
+//! (expected per update x subscriber x channel unless the rate limit, as the endpoint received,
+//! excuses one or the dedup-key window folded its update; late past their deadline, lost when never
+//! received, duplicated past the receiver's idempotency-key dedup, redelivered, accepted beyond the
+//! rate limit, delivery latency) and live
+//! viewers (updates made after a live viewer first subscribed or fell back to polling that it
+//! never received on its stream nor saw on a page it polled, and how fast the rest reached it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use edgesim_system::status::notify::NotifyConfig;
 use edgesim_system::status::proto::event_id;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
 use super::records::Edit;
 use super::settings::{CHANNELS, StatusSettings};
+use super::shown::parse;
 use crate::events::{Event, HarnessEvent, Record};
 use crate::metrics::{Recorder, Summary};
 use crate::scenario::Scenario;
@@ -24,20 +28,31 @@ const SSE_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Notifications {
+    /// Per timeline update, subscriber and channel, less those excused by the rate limit or
+    /// folded by the dedup-key window.
     pub expected: usize,
     pub delivered: usize,
-    /// Expected, not held back by the pipeline's rules, never accepted by the endpoint, and either
-    /// given up on after the last retry or never taken by the pipeline at all.
+    /// Expected and accepted by the endpoint after their deadline (acknowledgement plus
+    /// `notification_deadline`).
+    pub late: usize,
+    /// Expected, never accepted by the endpoint, and past their deadline at the end of the run,
+    /// whatever the pipeline says it still holds.
     pub lost: usize,
     pub lost_examples: Vec<String>,
-    /// Expected and not accepted yet, but still being retried when the run ended.
+    /// Expected, not accepted yet, and still within their deadline when the run ended.
     pub pending: usize,
     /// The same update to the same subscriber and channel under more than one idempotency key:
     /// duplicates the receiver cannot drop.
     pub duplicates: usize,
     /// The same idempotency key accepted again (dropped by the receiver's dedup).
     pub redeliveries: usize,
+    /// Not accepted, and excused: the endpoint had accepted the hourly limit of notifications of
+    /// updates acknowledged in the hour before.
     pub rate_limited: usize,
+    /// Notifications an endpoint accepted beyond the limit in some hour (first acceptances of
+    /// distinct updates per subscriber and channel).
+    pub over_rate_limit: usize,
+    pub over_rate_limit_examples: Vec<String>,
     pub folded_by_dedup_window: usize,
     pub retried: usize,
     pub gave_up: usize,
@@ -50,42 +65,40 @@ pub struct Notifications {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Sse {
+    /// Live viewers that subscribed or fell back to polling.
     pub viewers: usize,
     pub connects: usize,
     pub resumed: usize,
-    /// Viewers that fell back to polling (not judged for missed updates).
+    /// Viewers that fell back to polling at least once; what their polled pages showed counts as received.
     pub fell_back: usize,
+    /// Updates a live viewer neither received on its stream nor saw on a page it polled.
     pub missed: usize,
     pub missed_examples: Vec<String>,
-    /// Receipt minus acknowledgement.
+    /// First receipt (on the stream or a polled page) minus acknowledgement.
     pub propagation: Summary,
 }
 
 /// Per update, subscriber and channel: first acceptance, idempotency keys seen, acceptances.
 type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 
+/// Notifications judged at the endpoints: what each subscriber's channel accepted, against every
+/// timeline update made. The pipeline's own reports are used only for the updates it folded by
+/// the dedup-key window (the harness does not see the texts the window compares) and for the
+/// retry counts shown beside.
 pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> Notifications {
     let mut out = Notifications::default();
-    let mut held: BTreeSet<(&str, u32, &str)> = BTreeSet::new();
-    let mut given_up: BTreeSet<(&str, u32, &str)> = BTreeSet::new();
+    let limit = NotifyConfig::default();
+    let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
     let mut outcomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut received: BTreeMap<(&str, u32, &str), Received> = BTreeMap::new();
+    let mut end_us = 0;
     for e in events {
         match &e.record {
-            Record::Node(NodeEvent::RateLimited { event, subscriber, channel }) => {
-                out.rate_limited += 1;
-                held.insert((event, *subscriber, channel));
-            }
             Record::Node(NodeEvent::NoticeTaken { event, outcome }) => outcomes.entry(event).or_default().push(outcome),
-            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, event, subscriber, channel, .. }) => {
-                match retry_in_ms {
-                    Some(_) => out.retried += 1,
-                    None => {
-                        out.gave_up += 1;
-                        given_up.insert((event, *subscriber, channel));
-                    }
-                }
-            }
+            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, .. }) => match retry_in_ms {
+                Some(_) => out.retried += 1,
+                None => out.gave_up += 1,
+            },
             Record::Harness(HarnessEvent::Delivered { key, event, subscriber, channel }) => {
                 let (_, keys, n) =
                     received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
@@ -93,86 +106,127 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
                 *n += 1;
                 out.delivered += 1;
             }
+            Record::Harness(HarnessEvent::RunEnded { sim_us, .. }) => end_us = *sim_us,
             _ => {}
         }
     }
+    let updates: Vec<&Edit> = edits.iter().filter(|e| e.component.is_none()).collect();
+    let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
-    for edit in edits.iter().filter(|e| e.component.is_none()) {
-        let event = event_id(&edit.stamp);
-        let taken = outcomes.get(event.as_str());
-        let folded = taken.is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued"));
-        if folded {
-            out.folded_by_dedup_window += 1;
-            continue;
-        }
-        for subscriber in 1..=s.subscribers {
-            for (channel, _) in CHANNELS {
-                if held.contains(&(event.as_str(), subscriber, channel)) {
-                    continue;
-                }
-                out.expected += 1;
-                match received.get(&(event.as_str(), subscriber, channel)) {
-                    Some((first, keys, n)) => {
-                        let took = first.saturating_sub(edit.t_us);
-                        latency.record(took);
-                        if edit.critical {
-                            critical.record(took)
-                        } else {
-                            other.record(took)
-                        }
-                        out.duplicates += keys.len() - 1;
-                        out.redeliveries += n - keys.len();
+    for subscriber in 1..=s.subscribers {
+        for (channel, _) in CHANNELS {
+            let got = |edit: &Edit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
+            let mut accepted: Vec<(u64, u64)> = Vec::new();
+            for (i, edit) in updates.iter().enumerate() {
+                let event = id_of[&edit.write].as_str();
+                let Some((first, keys, n)) = got(edit) else {
+                    let taken = outcomes.get(event);
+                    if taken.is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued")) {
+                        continue;
                     }
-                    None if taken.is_some() && !given_up.contains(&(event.as_str(), subscriber, channel)) => {
+                    let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
+                    if hour.count() >= limit.rate_limit as usize {
+                        out.rate_limited += 1;
+                    } else if edit.t_us + deadline > end_us {
+                        out.expected += 1;
                         out.pending += 1;
-                    }
-                    None => {
+                    } else {
+                        out.expected += 1;
                         out.lost += 1;
                         if out.lost_examples.len() < EXAMPLES {
                             out.lost_examples
                                 .push(format!("update #{} to subscriber {subscriber} by {channel}", edit.write));
                         }
                     }
+                    continue;
+                };
+                out.expected += 1;
+                accepted.push((*first, edit.write));
+                let took = first.saturating_sub(edit.t_us);
+                latency.record(took);
+                if edit.critical {
+                    critical.record(took)
+                } else {
+                    other.record(took)
+                }
+                out.late += usize::from(took > deadline);
+                out.duplicates += keys.len() - 1;
+                out.redeliveries += n - keys.len();
+            }
+            accepted.sort_unstable();
+            let mut oldest = 0;
+            for (i, (at, write)) in accepted.iter().enumerate() {
+                while at - accepted[oldest].0 >= window {
+                    oldest += 1;
+                }
+                if i - oldest >= limit.rate_limit as usize {
+                    out.over_rate_limit += 1;
+                    if out.over_rate_limit_examples.len() < EXAMPLES {
+                        out.over_rate_limit_examples.push(format!(
+                            "update #{write} was subscriber {subscriber}'s {}th {channel} notification within an hour",
+                            i - oldest + 1
+                        ));
+                    }
                 }
             }
         }
     }
+    out.folded_by_dedup_window = updates
+        .iter()
+        .filter(|e| {
+            outcomes
+                .get(id_of[&e.write].as_str())
+                .is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued"))
+        })
+        .count();
     out.latency = latency.summary();
     out.latency_critical = critical.summary();
     out.latency_other = other.summary();
     out
 }
 
+/// Every live viewer is judged from when it first subscribed or fell back, whichever came first:
+/// an update reaches it when it arrives on its stream or first shows on a page it polled while
+/// it could not stream, whichever came first.
 pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
     let mut out = Sse::default();
-    let mut first_connect: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut first_seen: BTreeMap<u64, u64> = BTreeMap::new();
     let mut fell_back = BTreeSet::new();
     let mut received: BTreeMap<u64, BTreeMap<u64, u64>> = BTreeMap::new();
     for e in events {
         match &e.record {
             Record::Harness(HarnessEvent::SseConnected { viewer, resumed, .. }) => {
-                first_connect.entry(*viewer).or_insert(e.t_us);
+                first_seen.entry(*viewer).or_insert(e.t_us);
                 out.connects += 1;
                 out.resumed += usize::from(*resumed);
             }
             Record::Harness(HarnessEvent::SseFallback { viewer, .. }) => {
+                first_seen.entry(*viewer).or_insert(e.t_us);
                 fell_back.insert(*viewer);
             }
             Record::Harness(HarnessEvent::SseReceived { viewer, write: Some(write), .. }) => {
                 received.entry(*viewer).or_default().entry(*write).or_insert(e.t_us);
             }
+            Record::Harness(HarnessEvent::PageViewed { viewer, shown: Some(shown), .. })
+                if fell_back.contains(viewer) =>
+            {
+                let got = received.entry(*viewer).or_default();
+                for write in parse(&shown.posts) {
+                    got.entry(write).or_insert(e.t_us);
+                }
+            }
             _ => {}
         }
     }
-    out.viewers = first_connect.len();
+    out.viewers = first_seen.len();
     out.fell_back = fell_back.len();
     let cutoff = scenario.duration.saturating_sub(SSE_GRACE).as_micros() as u64;
     let mut propagation = Recorder::default();
     let none = BTreeMap::new();
-    for (viewer, connected) in first_connect.iter().filter(|(v, _)| !fell_back.contains(*v)) {
+    for (viewer, since) in &first_seen {
         let got = received.get(viewer).unwrap_or(&none);
-        let since = |e: &&Edit| e.component.is_none() && e.t_us >= *connected && e.t_us <= cutoff;
-        for edit in edits.iter().filter(since) {
+        let after = |e: &&Edit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
+        for edit in edits.iter().filter(after) {
             match got.get(&edit.write) {
                 Some(at) => propagation.record(at.saturating_sub(edit.t_us)),
                 None => {
@@ -186,4 +240,127 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
     }
     out.propagation = propagation.summary();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use edgesim_system::status::hlc::Timestamp;
+
+    use super::*;
+    use crate::status::shown::Shown;
+
+    const S: u64 = 1_000_000;
+
+    fn at(t_us: u64, record: HarnessEvent) -> Event {
+        Event { t_us, node: Rc::from("users-us-east"), record: Record::Harness(record) }
+    }
+
+    fn node(t_us: u64, event: NodeEvent) -> Event {
+        Event { t_us, node: Rc::from("notifier"), record: Record::Node(event) }
+    }
+
+    fn update(write: u64, t_us: u64) -> Edit {
+        let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
+        Edit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
+    }
+
+    fn delivered(t_us: u64, edit: &Edit, subscriber: u32, channel: &str) -> Event {
+        let event = event_id(&edit.stamp);
+        let key = format!("{event}/{subscriber}/{channel}");
+        at(t_us, HarnessEvent::Delivered { key, event, subscriber, channel: channel.into() })
+    }
+
+    fn ended(t_us: u64) -> Event {
+        at(t_us, HarnessEvent::RunEnded { sim_us: t_us, down: vec![] })
+    }
+
+    fn one_subscriber() -> StatusSettings {
+        StatusSettings { subscribers: 1, ..StatusSettings::default() }
+    }
+
+    #[test]
+    fn a_viewer_that_fell_back_is_judged_by_the_pages_it_polled() {
+        // `negative/status-single-cdn`: every live viewer fell back to polling, and
+        // `sse_propagation_p99` read 0.0 ms over n=0 while a viewer saw an update 251.8 s late.
+        // Now the fallen-back viewer counts, with the delay its polled page showed.
+        let scenario = Scenario::parse("t.toml", "name = \"t\"\nduration = \"10m\"\n[status]\n").unwrap();
+        let edit = update(5, 10 * S);
+        let shown = Shown { posts: "5".into(), unacked_posts: 0, statuses: vec![], digest: String::new() };
+        let page = |t| HarnessEvent::PageViewed {
+            viewer: 9,
+            started_us: t,
+            tried: vec!["cdn-a".into()],
+            cdn: Some("cdn-a".into()),
+            tier: None,
+            shown: Some(shown.clone()),
+        };
+        let events = vec![
+            at(S, HarnessEvent::SseFallback { viewer: 9, reason: "no CDN would stream".into() }),
+            at(261_800_000, page(261_000_000)),
+            at(300 * S, page(300 * S)),
+        ];
+        let sse = sse(&scenario, &events, &[edit]);
+        assert_eq!((sse.viewers, sse.fell_back, sse.missed), (1, 1, 0));
+        assert_eq!(sse.propagation.count, 1);
+        // The histogram keeps 3 significant digits.
+        assert!((sse.propagation.max_ms - 251_800.0).abs() < 251.8, "{:?}", sse.propagation);
+    }
+
+    #[test]
+    fn a_fallen_back_viewer_that_never_saw_an_update_missed_it() {
+        // The same viewer, its pages never showing update 5: a miss, not a viewer left out.
+        let scenario = Scenario::parse("t.toml", "name = \"t\"\nduration = \"10m\"\n[status]\n").unwrap();
+        let events = vec![at(S, HarnessEvent::SseFallback { viewer: 9, reason: "refused".into() })];
+        let sse = sse(&scenario, &events, &[update(5, 10 * S)]);
+        assert_eq!((sse.viewers, sse.missed, sse.propagation.count), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_notification_never_received_is_lost_once_its_deadline_passed() {
+        // `status-notification-burst` seed 2 left a webhook undelivered for 25 minutes as
+        // "pending" because the pipeline still held it in retry; a notifier crash dropped 360
+        // queued jobs the same way. Now the endpoint decides: not received past the deadline is
+        // lost, whatever the pipeline says; received past it is late.
+        let s = one_subscriber();
+        let (early, last) = (update(1, 10 * S), update(2, 1_490 * S));
+        let retrying = NodeEvent::DeliveryFailed {
+            key: "k".into(),
+            event: event_id(&early.stamp),
+            subscriber: 1,
+            channel: "webhook".into(),
+            attempt: 0,
+            reason: "down".into(),
+            retry_in_ms: Some(60_000),
+        };
+        let events = vec![
+            node(20 * S, retrying),
+            delivered(11 * S, &early, 1, "email"),
+            delivered(1_491 * S, &last, 1, "email"),
+            delivered(1_492 * S, &last, 1, "webhook"),
+            ended(1_500 * S),
+        ];
+        let n = notifications(&events, &[update(1, 10 * S), last], &s);
+        assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 1, 0, 0));
+        let events =
+            vec![delivered(11 * S, &early, 1, "email"), delivered(400 * S, &early, 1, "webhook"), ended(500 * S)];
+        let n = notifications(&events, &[update(1, 10 * S), update(2, 450 * S)], &s);
+        assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 0, 2, 1));
+    }
+
+    #[test]
+    fn the_rate_limit_is_judged_as_received() {
+        // After a notifier restart a subscriber received 17-18 notifications in 3.5 minutes,
+        // while the pipeline's own counts said it kept to 10 an hour. Counted at the endpoint,
+        // the 11th and later within an hour are over the limit; a later update the endpoint did
+        // not get is excused only because it had received its 10 in the hour before.
+        let s = one_subscriber();
+        let edits: Vec<Edit> = (1..=13).map(|w| update(w, w * 10 * S)).collect();
+        let mut events: Vec<Event> = edits.iter().map(|e| delivered(e.t_us + S, e, 1, "email")).collect();
+        events.extend(edits[..10].iter().map(|e| delivered(e.t_us + S, e, 1, "webhook")));
+        events.push(ended(3_000 * S));
+        let n = notifications(&events, &edits, &s);
+        assert_eq!((n.over_rate_limit, n.rate_limited, n.lost), (3, 3, 0));
+    }
 }

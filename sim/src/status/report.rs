@@ -128,20 +128,24 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "\nnotifications (as the subscriber endpoints recorded them)");
     let _ = writeln!(
         o,
-        "  {} expected, {} accepted; {} lost, {} still in retry at the end, {} duplicates past receiver dedup, \
-         {} redeliveries dropped by key",
-        n.expected, n.delivered, n.lost, n.pending, n.duplicates, n.redeliveries
+        "  {} expected, {} accepted; {} late, {} lost, {} within their deadline at the end, {} duplicates past \
+         receiver dedup, {} redeliveries dropped by key",
+        n.expected, n.delivered, n.late, n.lost, n.pending, n.duplicates, n.redeliveries
     );
     let _ = writeln!(
         o,
-        "  {} rate-limited, {} folded by the dedup-key window, {} retried, {} given up",
-        n.rate_limited, n.folded_by_dedup_window, n.retried, n.gave_up
+        "  {} excused by the rate limit, {} accepted beyond it, {} folded by the dedup-key window, {} retried, \
+         {} given up",
+        n.rate_limited, n.over_rate_limit, n.folded_by_dedup_window, n.retried, n.gave_up
     );
     let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
     let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
     let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
     for l in &n.lost_examples {
         let _ = writeln!(o, "    lost: {l}");
+    }
+    for l in &n.over_rate_limit_examples {
+        let _ = writeln!(o, "    over the rate limit: {l}");
     }
     let sse = &r.sse;
     let _ = writeln!(o, "\nlive viewers (SSE)");
@@ -150,7 +154,7 @@ pub fn text(r: &StatusReport) -> String {
         "  {} viewers, {} connects ({} resumed with Last-Event-ID), {} fell back to polling; {} updates missed",
         sse.viewers, sse.connects, sse.resumed, sse.fell_back, sse.missed
     );
-    let _ = writeln!(o, "  propagation to viewers  {}", fmt_summary(&sse.propagation));
+    let _ = writeln!(o, "  propagation to viewers (stream or polled page)  {}", fmt_summary(&sse.propagation));
     for m in &sse.missed_examples {
         let _ = writeln!(o, "    missed: {m}");
     }

@@ -41,6 +41,9 @@ pub struct StatusSettings {
     /// update as a new event.
     pub event_dedup: bool,
     pub subscribers: u32,
+    /// A notification accepted later than this after its update's acknowledgement is late; one
+    /// not accepted by then is lost if the run ends later, pending otherwise.
+    pub notification_deadline: Dur,
     /// Probability that a subscriber endpoint answers a delivery with an error.
     pub receiver_fail_rate: f64,
     /// Operators edit the incident at exponential intervals of this mean, between `edits_from` and
@@ -109,6 +112,7 @@ impl Default for StatusSettings {
             sse_max_per_ip: c.sse_max_per_ip,
             event_dedup: n.event_dedup,
             subscribers: 20,
+            notification_deadline: Dur(Duration::from_secs(120)),
             receiver_fail_rate: 0.0,
             edit_every: Dur(Duration::from_secs(30)),
             edits_from: Dur(Duration::from_secs(5)),

@@ -190,8 +190,10 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
     match request {
         Request::Write(op) => write(p, op).await,
         Request::Read { session, key, .. } => {
-            if p.role.get() != Role::Primary {
-                return Response::Error(format!("not the primary ({:?})", p.role.get()));
+            // A primary whose lease ran out may already be replaced: what it holds past the
+            // standby's confirmation may be discarded, so it serves no reads either.
+            if let Err(why) = p.may_acknowledge() {
+                return Response::Error(why);
             }
             let store = p.store.borrow();
             match (store.read(session, &key), store.position()) {
