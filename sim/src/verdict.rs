@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{Budget, Metric};
-use crate::metrics::RegionLatency;
+use crate::metrics::{RegionLatency, Summary};
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::status::check::StatusReport;
@@ -72,7 +72,7 @@ impl fmt::Display for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.actual {
             Some(actual) => write!(f, "{} (was {actual})", self.budget),
-            None => write!(f, "{} (cannot be judged from this run)", self.budget),
+            None => write!(f, "{} (no samples: this run cannot judge it)", self.budget),
         }
     }
 }
@@ -86,23 +86,24 @@ pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
     Some(Broken { budget: budget.text.clone(), actual: value.map(|v| budget.metric.show(v)) })
 }
 
-/// A metric's value in a run's report. `None` when the run cannot tell (the primary was not
-/// audited, it was never lost for a failover figure, no CDN was lost for a DNS figure), and when
+/// A metric's value in a run's report. `None` when the run cannot tell (a distribution with no
+/// sample, the primary was not audited, it was never lost for a failover figure, no CDN was lost
+/// for a DNS figure), and when
 /// the metric belongs to the other system than the run's. Latency metrics take the worst region.
 pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
     let edge = |read: fn(&RunReport) -> Option<f64>| if report.status.is_none() { read(report) } else { None };
     let status = |read: fn(&StatusReport) -> Option<f64>| report.status.as_ref().and_then(read);
     match metric {
-        Metric::ReadP50 => edge(|r| worst(r, |l| l.read.p50_ms)),
-        Metric::ReadP99 => edge(|r| worst(r, |l| l.read.p99_ms)),
-        Metric::ReadMax => edge(|r| worst(r, |l| l.read.max_ms)),
-        Metric::WriteP50 => edge(|r| worst(r, |l| l.write.p50_ms)),
-        Metric::WriteP99 => edge(|r| worst(r, |l| l.write.p99_ms)),
-        Metric::WriteMax => edge(|r| worst(r, |l| l.write.max_ms)),
-        Metric::LagP50 => edge(|r| Some(r.replication.lag.p50_ms)),
-        Metric::LagP99 => edge(|r| Some(r.replication.lag.p99_ms)),
-        Metric::LagMax => edge(|r| Some(r.replication.lag.max_ms)),
-        Metric::StandbyLagP99 => edge(|r| Some(r.replication.standby_lag.p99_ms)),
+        Metric::ReadP50 => edge(|r| worst(r, |l| &l.read, P50)),
+        Metric::ReadP99 => edge(|r| worst(r, |l| &l.read, P99)),
+        Metric::ReadMax => edge(|r| worst(r, |l| &l.read, MAX)),
+        Metric::WriteP50 => edge(|r| worst(r, |l| &l.write, P50)),
+        Metric::WriteP99 => edge(|r| worst(r, |l| &l.write, P99)),
+        Metric::WriteMax => edge(|r| worst(r, |l| &l.write, MAX)),
+        Metric::LagP50 => edge(|r| sampled(&r.replication.lag, P50)),
+        Metric::LagP99 => edge(|r| sampled(&r.replication.lag, P99)),
+        Metric::LagMax => edge(|r| sampled(&r.replication.lag, MAX)),
+        Metric::StandbyLagP99 => edge(|r| sampled(&r.replication.standby_lag, P99)),
         Metric::RywViolations => edge(|r| Some(r.checks.ryw_violations as f64)),
         Metric::MonotonicViolations => edge(|r| Some(r.checks.monotonic_violations as f64)),
         Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
@@ -119,29 +120,39 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::FailureConfirmed => edge(|r| r.failover.as_ref()?.confirmed_s.map(|s| s * 1e3)),
         Metric::SplitBrainAcks => edge(|r| Some(r.checks.split_brain.acked_by_fenced.len() as f64)),
         Metric::PageAvailability => status(|s| Some(s.availability_pct)),
-        Metric::TtfbP99 => status(|s| Some(s.ttfb.p99_ms)),
-        Metric::StalenessP99 => status(|s| Some(s.staleness.p99_ms)),
-        Metric::StalenessMax => status(|s| Some(s.staleness.max_ms)),
+        Metric::TtfbP99 => status(|s| sampled(&s.ttfb, P99)),
+        Metric::StalenessP99 => status(|s| sampled(&s.staleness, P99)),
+        Metric::StalenessMax => status(|s| sampled(&s.staleness, MAX)),
         Metric::DnsFailover => status(|s| s.dns_failover_ms()),
-        Metric::PropagationP99 => status(|s| Some(s.propagation.p99_ms)),
+        Metric::PropagationP99 => status(|s| sampled(&s.propagation, P99)),
         Metric::CrdtConvergence => status(|s| s.convergence_ms()),
         Metric::LostUpdates => status(|s| Some(s.lost_updates.len() as f64)),
         Metric::StatusRegressions => status(|s| Some(s.status_regressions.len() as f64)),
-        Metric::NotificationP50 => status(|s| Some(s.notifications.latency.p50_ms)),
-        Metric::NotificationP99 => status(|s| Some(s.notifications.latency.p99_ms)),
+        Metric::NotificationP50 => status(|s| sampled(&s.notifications.latency, P50)),
+        Metric::NotificationP99 => status(|s| sampled(&s.notifications.latency, P99)),
         Metric::NotificationsLost => status(|s| Some(s.notifications.lost as f64)),
         Metric::NotificationsLate => status(|s| Some(s.notifications.late as f64)),
         Metric::NotificationsPending => status(|s| Some(s.notifications.pending as f64)),
         Metric::NotificationsOverRateLimit => status(|s| Some(s.notifications.over_rate_limit as f64)),
         Metric::NotificationDuplicates => status(|s| Some(s.notifications.duplicates as f64)),
         Metric::SseMissed => status(|s| Some(s.sse.missed as f64)),
-        Metric::SsePropagationP99 => status(|s| Some(s.sse.propagation.p99_ms)),
+        Metric::SsePropagationP99 => status(|s| sampled(&s.sse.propagation, P99)),
     }
 }
 
-/// The worst region's figure.
-fn worst(r: &RunReport, f: fn(&RegionLatency) -> f64) -> Option<f64> {
-    Some(r.latency.values().map(f).fold(0.0, f64::max))
+const P50: fn(&Summary) -> f64 = |s| s.p50_ms;
+const P99: fn(&Summary) -> f64 = |s| s.p99_ms;
+const MAX: fn(&Summary) -> f64 = |s| s.max_ms;
+
+/// A figure of a distribution; `None` when it has no sample, so that a budget on it breaks rather
+/// than reading an empty distribution as 0.
+fn sampled(s: &Summary, figure: fn(&Summary) -> f64) -> Option<f64> {
+    (s.count > 0).then(|| figure(s))
+}
+
+/// The worst figure among the regions that have samples; `None` when none has.
+fn worst(r: &RunReport, of: fn(&RegionLatency) -> &Summary, figure: fn(&Summary) -> f64) -> Option<f64> {
+    r.latency.values().filter_map(|l| sampled(of(l), figure)).reduce(f64::max)
 }
 
 fn total(r: &RunReport, f: fn(&RegionLatency) -> u64) -> Option<f64> {
@@ -236,6 +247,22 @@ mod tests {
     #[test]
     fn a_metric_the_run_cannot_tell_breaks_its_budget() {
         let broken = judged("lost_acked_writes == 0").unwrap();
-        assert!(broken.contains("cannot be judged"), "{broken}");
+        assert!(broken.contains("no samples"), "{broken}");
+    }
+
+    #[test]
+    fn a_distribution_without_samples_breaks_its_budget_rather_than_reading_0() {
+        // Issue 11, defect 9: a region with no reads (or a run without lag samples) read as 0 ms, so
+        // `read_p99 < 15ms` held on a run that read nothing. A region without samples is left out
+        // of the worst-region figure; with none at all, the budget breaks with "no samples".
+        let mut quiet = report();
+        quiet.latency.get_mut("b").unwrap().read = Summary::default();
+        let read_p99 = Budget::parse("read_p99 < 10ms").unwrap();
+        assert_eq!(check(&read_p99, &quiet), None, "the region that read answers for the worst");
+        quiet.latency.get_mut("a").unwrap().read = Summary::default();
+        let broken = check(&read_p99, &quiet).expect("no region read anything").to_string();
+        assert_eq!(broken, "read_p99 < 10ms (no samples: this run cannot judge it)");
+        quiet.replication.lag = Summary::default();
+        assert!(check(&Budget::parse("lag_p99 < 1s").unwrap(), &quiet).is_some(), "no lag sample is no evidence");
     }
 }
