@@ -72,9 +72,10 @@ impl<T: Clone> Findings<T> {
 }
 
 /// The requests of a run, folded as each ends: reads go through the checkers and figures and are
-/// dropped; acknowledged writes and failed requests are kept. A session has one request in flight
-/// at a time, so each session's requests end in the order they started, which is the order the
-/// per-session checkers need.
+/// dropped; acknowledged writes and failed requests are kept. Latency and the failover read counts
+/// take requests as they end; the per-session checkers take them in the order they started, held
+/// back (`unjudged`) while an earlier-started request is still in flight, since with open-loop
+/// arrivals a session's requests overlap.
 #[derive(Default)]
 pub struct Requests {
     /// Started and not ended yet, by id.
