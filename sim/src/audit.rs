@@ -11,7 +11,8 @@ use edgesim_system::wire;
 use tokio::time::timeout;
 use turmoil::net::TcpStream;
 
-use crate::events::{FinalOutcome, HarnessEvent, HostTelemetry};
+use crate::events::{FinalOutcome, HarnessEvent};
+use crate::log::HostTelemetry;
 
 /// Records the control plane's route, then audits `nodes` (host names; the database nodes answer
 /// on their request port).

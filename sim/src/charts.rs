@@ -10,9 +10,11 @@ use std::collections::BTreeMap;
 use edgesim_system::telemetry::NodeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::check::Request;
+use crate::check::request::Request;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::lag::Lag;
 use crate::metrics::{Latency, Recorder};
+use crate::units::ms;
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
 pub const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
@@ -137,11 +139,6 @@ pub struct Charts {
     /// in each bucket; `None`: no page with content viewed.
     #[serde(default)]
     pub staleness: BTreeMap<String, Vec<Option<f64>>>,
-}
-
-/// Milliseconds rounded to a tenth, so the data stays short.
-pub fn ms(us: u64) -> f64 {
-    (us as f64 / 100.0).round() / 10.0
 }
 
 /// The chart data of a run whose hosts are `lanes`, from the events it kept (`Observed::kept`),
@@ -288,49 +285,10 @@ fn distributions(latency: &Latency) -> BTreeMap<String, Distributions> {
         .collect()
 }
 
-/// The series a follower's lag belongs to: its region for a PoP replica (`pop-REGION-N`), else
-/// `standby` (the standby, or a former primary following again).
-fn series(node: &str) -> String {
-    match node.strip_prefix("pop-").and_then(|rest| rest.rsplit_once('-')) {
-        Some((region, _)) => region.to_string(),
-        None => "standby".into(),
-    }
-}
-
-/// The replication lag of applied frames, per series: the highest lag in each millisecond, so it
-/// can be bucketed once the run's length is known.
-#[derive(Default)]
-pub struct Lag(BTreeMap<String, Vec<(u64, f64)>>);
-
-impl Lag {
-    /// `node` applied a frame at `t_us`, `took_us` after its commit.
-    pub fn applied(&mut self, node: &str, t_us: u64, took_us: u64) {
-        let (at_ms, lag) = (t_us / 1000, ms(took_us));
-        let line = self.0.entry(series(node)).or_default();
-        match line.last_mut() {
-            Some((last, worst)) if *last == at_ms => *worst = worst.max(lag),
-            _ => line.push((at_ms, lag)),
-        }
-    }
-
-    fn buckets(&self, bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
-        let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
-        let bucketed = |line: &Vec<(u64, f64)>| {
-            let mut out = vec![None; buckets];
-            for (at_ms, lag) in line {
-                let slot: &mut Option<f64> = &mut out[(at_ms / bucket_ms) as usize];
-                *slot = Some(slot.map_or(*lag, |was| was.max(*lag)));
-            }
-            out
-        };
-        self.0.iter().map(|(series, line)| (series.clone(), bucketed(line))).collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::{read, write};
+    use crate::check::request::fixtures::{read, write};
 
     fn event(t_us: u64, node: &str, record: Record) -> Event {
         Event { t_us, node: node.into(), record }

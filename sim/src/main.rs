@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use edgesim::events::EventLog;
+use edgesim::log::EventLog;
 use edgesim::render::outputs::{self, FILES};
 use edgesim::render::summary::{Entry, SuiteSummary};
 use edgesim::render::{html, progress::progress, table::table};

@@ -10,9 +10,9 @@ use edgesim_system::telemetry::NodeEvent;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::charts;
-use crate::check::Request;
+use crate::check::request::Request;
 use crate::events::{Event, Op, Outcome, Record};
+use crate::lag::Lag;
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -153,7 +153,7 @@ pub struct ReplicationFold {
     lag: BTreeMap<Rc<str>, Recorder>,
     behind: BTreeMap<Rc<str>, (Recorder, u64)>,
     next_sample: u64,
-    pub chart: charts::Lag,
+    pub chart: Lag,
 }
 
 impl Default for ReplicationFold {
@@ -168,7 +168,7 @@ impl Default for ReplicationFold {
             lag: BTreeMap::new(),
             behind: BTreeMap::new(),
             next_sample: SAMPLE_US,
-            chart: charts::Lag::default(),
+            chart: Lag::default(),
         }
     }
 }

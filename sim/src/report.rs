@@ -7,8 +7,10 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::charts::{self, Charts};
-use crate::check::{EXAMPLES, convergence, lost_writes, monotonic, ryw, split_brain};
-use crate::events::{Event, EventLog, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
+use crate::check::request::EXAMPLES;
+use crate::check::{convergence, lost_writes, monotonic, ryw, split_brain};
+use crate::events::{Event, FinalOutcome, HarnessEvent, Record, SCHEMA_VERSION};
+use crate::log::EventLog;
 use crate::metrics::{RegionLatency, Replication, fmt_summary};
 use crate::scenario::{PRIMARY, Scenario};
 use crate::status::check::StatusReport;

@@ -70,6 +70,11 @@ impl Serialize for Dur {
     }
 }
 
+/// Milliseconds rounded to a tenth, so chart data stays short.
+pub fn ms(us: u64) -> f64 {
+    (us as f64 / 100.0).round() / 10.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

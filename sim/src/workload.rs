@@ -24,7 +24,8 @@ use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 use turmoil::net::TcpStream;
 
-use crate::events::{HarnessEvent, HostTelemetry, Op, Outcome};
+use crate::events::{HarnessEvent, Op, Outcome};
+use crate::log::HostTelemetry;
 use crate::scenario::{Arrivals, Workload};
 use crate::turmoil_net::TurmoilNet;
 

@@ -17,8 +17,9 @@ use rand_chacha::ChaCha8Rng;
 use turmoil::Sim;
 
 use crate::audit::audit;
-use crate::events::{EventLog, HarnessEvent, HostTelemetry, Record, SCHEMA_VERSION};
+use crate::events::{HarnessEvent, Record, SCHEMA_VERSION};
 use crate::faults::FaultState;
+use crate::log::{EventLog, HostTelemetry};
 use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
 use crate::turmoil_net::{Cuts, TurmoilNet};
 use crate::workload::{self, Clients, derive_seed};

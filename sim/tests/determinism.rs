@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use edgesim::events::EventLog;
+use edgesim::log::EventLog;
 use edgesim::scenario::Scenario;
 use edgesim::world::{simulate, simulate_into};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{load, run, run_seed};
-use edgesim::events::EventLog;
+use edgesim::log::EventLog;
 use edgesim::report::RunReport;
 use edgesim::scenario::{Action, Scenario};
 use edgesim_system::edge::config::{EdgeWrites, StandbyMode};

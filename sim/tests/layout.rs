@@ -165,6 +165,14 @@ fn the_systems_have_no_import_circle() {
 }
 
 #[test]
+fn the_harness_has_no_import_circle() {
+    // Input never imports output, and of two modules sharing a record, only the upper one imports
+    // the lower: the records (`events`, `check::request`) sit below the folds and the log.
+    let found = circles(&crate_src("sim"));
+    assert!(found.is_empty(), "import circles in sim/src:{}", report(&found));
+}
+
+#[test]
 fn the_systems_never_name_the_simulator() {
     let named: Vec<String> = modules(&crate_src("system"))
         .iter()

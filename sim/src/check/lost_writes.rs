@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Request;
+use super::request::Request;
 use crate::events::Outcome;
 
 /// The acknowledged writes, as (session, seq), missing from `final_writes`.
@@ -20,7 +20,7 @@ pub fn check(requests: &[Request], final_writes: &[(u64, u64)]) -> Vec<(u64, u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::write;
+    use crate::check::request::fixtures::write;
 
     #[test]
     fn only_acknowledged_writes_can_be_lost() {

@@ -5,71 +5,17 @@
 pub mod convergence;
 pub mod lost_writes;
 pub mod monotonic;
+pub mod request;
 pub mod ryw;
 pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
-use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Outcome, Record};
 use crate::metrics::Latency;
 use crate::scenario::PRIMARY;
 use crate::timeline::ReadsAfterLoss;
-
-/// A request as its client saw it, start to end.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Request {
-    pub req: u64,
-    pub session: u64,
-    /// The client host, `clients-REGION`.
-    pub client: String,
-    pub op: Op,
-    pub key: String,
-    pub seq: u64,
-    pub start_us: u64,
-    pub end_us: u64,
-    pub outcome: Outcome,
-}
-
-impl Request {
-    pub fn region(&self) -> &str {
-        self.client.strip_prefix("clients-").unwrap_or(&self.client)
-    }
-}
-
-/// How many examples of each violation a report lists.
-pub const EXAMPLES: usize = 10;
-
-/// A checker's violations: how many, and the first `EXAMPLES` in the order their requests started.
-#[derive(Clone, Debug)]
-pub struct Findings<T> {
-    pub count: usize,
-    /// Ordered by (request start, request id, order found).
-    first: Vec<((u64, u64, usize), T)>,
-}
-
-impl<T> Default for Findings<T> {
-    fn default() -> Self {
-        Findings { count: 0, first: Vec::new() }
-    }
-}
-
-impl<T: Clone> Findings<T> {
-    pub fn add(&mut self, r: &Request, violation: T) {
-        self.count += 1;
-        let key = (r.start_us, r.req, self.count);
-        let at = self.first.partition_point(|(k, _)| *k < key);
-        if at < EXAMPLES {
-            self.first.insert(at, (key, violation));
-            self.first.truncate(EXAMPLES);
-        }
-    }
-
-    pub fn examples(&self) -> Vec<T> {
-        self.first.iter().map(|(_, v)| v.clone()).collect()
-    }
-}
+use request::Request;
 
 /// The requests of a run, folded as each ends: reads go through the checkers and figures and are
 /// dropped; acknowledged writes and failed requests are kept. Latency and the failover read counts
@@ -161,45 +107,10 @@ impl Requests {
 }
 
 #[cfg(test)]
-pub(crate) mod fixtures {
-    use super::*;
-    use edgesim_system::edge::proto::ReadPath;
-
-    pub fn write(req: u64, session: u64, seq: u64, at: u64, acked: bool) -> Request {
-        let outcome = if acked { Outcome::Write { lsn: seq, generation: 1 } } else { Outcome::Timeout };
-        Request {
-            req,
-            session,
-            client: "clients-a".into(),
-            op: Op::Write,
-            key: "k".into(),
-            seq,
-            start_us: at,
-            end_us: at + 1,
-            outcome,
-        }
-    }
-
-    pub fn read(req: u64, session: u64, key: &str, own_seq: u64, version: u64, at: u64) -> Request {
-        let outcome = Outcome::Read { own_seq, version, writer: None, path: ReadPath::Local, lsn: 0 };
-        Request {
-            req,
-            session,
-            client: "clients-a".into(),
-            op: Op::Read,
-            key: key.into(),
-            seq: 0,
-            start_us: at,
-            end_us: at + 1,
-            outcome,
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
-    use fixtures::{read, write};
+    use request::fixtures::{read, write};
+    use request::{EXAMPLES, Findings};
 
     #[test]
     fn findings_keep_the_first_examples_by_start_whatever_order_they_are_found_in() {

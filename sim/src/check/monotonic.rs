@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::Serialize;
 
-use super::{Findings, Request};
+use super::request::{Findings, Request};
 use crate::events::Outcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -63,7 +63,7 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::read;
+    use crate::check::request::fixtures::read;
 
     fn check(requests: &[Request]) -> Vec<Violation> {
         let mut fold = Fold::default();

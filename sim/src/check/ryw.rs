@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::Serialize;
 
-use super::{Findings, Request};
+use super::request::{Findings, Request};
 use crate::events::Outcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -66,7 +66,7 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::{read, write};
+    use crate::check::request::fixtures::{read, write};
 
     fn check(requests: &[Request]) -> Vec<Violation> {
         let mut fold = Fold::default();

@@ -9,8 +9,9 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
-use crate::charts::{Charts, Kind, Mark, ms};
+use crate::charts::{Charts, Kind, Mark};
 use crate::events::{Event, Record};
+use crate::units::ms;
 
 /// Views in one bucket of one viewer host.
 #[derive(Default)]

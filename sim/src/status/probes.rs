@@ -19,7 +19,8 @@ use turmoil::net::TcpListener;
 use super::settings::StatusSettings;
 use super::shown::{Ids, Shown};
 use super::users::call;
-use crate::events::{HarnessEvent, HostTelemetry};
+use crate::events::HarnessEvent;
+use crate::log::HostTelemetry;
 use crate::workload::derive_seed;
 
 /// How often origins are probed while a heal converges, and for how long.

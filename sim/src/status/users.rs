@@ -24,7 +24,8 @@ use turmoil::net::TcpStream;
 
 use super::settings::{DNS, StatusSettings};
 use super::shown::{Ids, Shown};
-use crate::events::{HarnessEvent, HostTelemetry, now_us};
+use crate::events::HarnessEvent;
+use crate::log::{HostTelemetry, now_us};
 use crate::workload::derive_seed;
 
 /// Everything one region's user host needs.

@@ -18,7 +18,7 @@ use super::check::heals_regions;
 use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
 use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
-use crate::events::{EventLog, HostTelemetry};
+use crate::log::{EventLog, HostTelemetry};
 use crate::scenario::Scenario;
 use crate::turmoil_net::{Cuts, TurmoilNet};
 use crate::workload::derive_seed;
