@@ -20,30 +20,12 @@ pub struct FaultState {
 impl FaultState {
     pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
         match action {
-            Action::Partition { a, b, oneway } => pairs(a, b, |x, y| {
-                self.cuts.cut(x, y);
-                if *oneway {
-                    sim.partition_oneway(x, y)
-                } else {
-                    self.cuts.cut(y, x);
-                    sim.partition(x, y)
-                }
-            }),
-            Action::Repair { a, b, oneway } => pairs(a, b, |x, y| {
-                self.cuts.repair(x, y);
-                if *oneway {
-                    sim.repair_oneway(x, y)
-                } else {
-                    self.cuts.repair(y, x);
-                    sim.repair(x, y)
-                }
-            }),
+            Action::Partition { a, b, oneway } => pairs(a, b, |x, y| self.cut(sim, x, y, *oneway)),
+            Action::Repair { a, b, oneway } => pairs(a, b, |x, y| self.mend(sim, x, y, *oneway)),
             Action::Crash { host } => sim.crash(host.as_str()),
             Action::SilentCrash { host } => {
                 for other in hosts.iter().filter(|h| *h != host) {
-                    self.cuts.cut(host, other);
-                    self.cuts.cut(other, host);
-                    sim.partition(host.as_str(), other.as_str());
+                    self.cut(sim, host, other, false);
                 }
                 sim.crash(host.as_str());
                 self.silenced.insert(host.clone());
@@ -51,9 +33,7 @@ impl FaultState {
             Action::Restart { host } => {
                 if self.silenced.remove(host) {
                     for other in hosts.iter().filter(|h| *h != host) {
-                        self.cuts.repair(host, other);
-                        self.cuts.repair(other, host);
-                        sim.repair(host.as_str(), other.as_str());
+                        self.mend(sim, host, other, false);
                     }
                 }
                 sim.bounce(host.as_str());
@@ -68,6 +48,31 @@ impl FaultState {
                     sim.set_link_fail_rate(x.as_str(), y.as_str(), *rate);
                 }
             }
+        }
+    }
+}
+
+impl FaultState {
+    /// Cuts the link from `x` to `y` (both ways unless `oneway`) in turmoil and in `cuts`, the view
+    /// the hosts' sockets read: the two must always agree.
+    fn cut(&self, sim: &mut Sim<'_>, x: &str, y: &str, oneway: bool) {
+        self.cuts.cut(x, y);
+        if oneway {
+            sim.partition_oneway(x, y);
+        } else {
+            self.cuts.cut(y, x);
+            sim.partition(x, y);
+        }
+    }
+
+    /// Undoes [`FaultState::cut`].
+    fn mend(&self, sim: &mut Sim<'_>, x: &str, y: &str, oneway: bool) {
+        self.cuts.repair(x, y);
+        if oneway {
+            sim.repair_oneway(x, y);
+        } else {
+            self.cuts.repair(y, x);
+            sim.repair(x, y);
         }
     }
 }
