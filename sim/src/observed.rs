@@ -11,9 +11,9 @@
 
 use edgesim_system::telemetry::NodeEvent;
 
-use crate::check::Requests;
+use crate::edge::check::Requests;
+use crate::edge::metrics::ReplicationFold;
 use crate::events::{Event, HarnessEvent, Record};
-use crate::metrics::ReplicationFold;
 
 #[derive(Default)]
 pub struct Observed {

@@ -6,10 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{Budget, Metric};
-use crate::metrics::{RegionLatency, Summary};
+use crate::edge::metrics::{RegionLatency, Summary};
+use crate::edge::report::EdgeReport;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
+use crate::scenario::budget::{Budget, Metric};
 use crate::status::check::StatusReport;
 
 /// Worst first is the highest: the verdict of many runs is their maximum.
@@ -91,8 +92,8 @@ pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
 /// for a DNS figure), and when
 /// the metric belongs to the other system than the run's. Latency metrics take the worst region.
 pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
-    let edge = |read: fn(&RunReport) -> Option<f64>| if report.status.is_none() { read(report) } else { None };
-    let status = |read: fn(&StatusReport) -> Option<f64>| report.status.as_ref().and_then(read);
+    let edge = |read: fn(&EdgeReport) -> Option<f64>| report.edge().and_then(read);
+    let status = |read: fn(&StatusReport) -> Option<f64>| report.status().and_then(read);
     match metric {
         Metric::ReadP50 => edge(|r| worst(r, |l| &l.read, P50)),
         Metric::ReadP99 => edge(|r| worst(r, |l| &l.read, P99)),
@@ -151,11 +152,11 @@ fn sampled(s: &Summary, figure: fn(&Summary) -> f64) -> Option<f64> {
 }
 
 /// The worst figure among the regions that have samples; `None` when none has.
-fn worst(r: &RunReport, of: fn(&RegionLatency) -> &Summary, figure: fn(&Summary) -> f64) -> Option<f64> {
+fn worst(r: &EdgeReport, of: fn(&RegionLatency) -> &Summary, figure: fn(&Summary) -> f64) -> Option<f64> {
     r.latency.values().filter_map(|l| sampled(of(l), figure)).reduce(f64::max)
 }
 
-fn total(r: &RunReport, f: fn(&RegionLatency) -> u64) -> Option<f64> {
+fn total(r: &EdgeReport, f: fn(&RegionLatency) -> u64) -> Option<f64> {
     Some(r.latency.values().map(f).sum::<u64>() as f64)
 }
 
@@ -176,9 +177,10 @@ pub fn replay_at_build(replay: &str, build: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::convergence;
-    use crate::metrics::{Replication, Summary};
-    use crate::report::Checks;
+    use crate::edge::check::convergence;
+    use crate::edge::metrics::{Replication, Summary};
+    use crate::edge::report::Checks;
+    use crate::report::SystemReport;
 
     fn report() -> RunReport {
         let region = |read_p99_ms, write_p99_ms| RegionLatency {
@@ -198,24 +200,25 @@ mod tests {
             links: 1,
             events: 0,
             event_log_hash: String::new(),
-            latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
-            replication: Replication {
-                lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
-                ..Replication::default()
-            },
-            checks: Checks {
-                ryw_violations: 3,
-                ryw_examples: vec![],
-                monotonic_violations: 0,
-                monotonic_examples: vec![],
-                lost_acked_writes: None,
-                acked_writes: 0,
-                convergence: convergence::Verdict { converged: true, ..Default::default() },
-                split_brain: Default::default(),
-            },
-            failover: None,
             timeline: vec![],
-            status: None,
+            system: SystemReport::Edge(EdgeReport {
+                latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
+                replication: Replication {
+                    lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
+                    ..Replication::default()
+                },
+                checks: Checks {
+                    ryw_violations: 3,
+                    ryw_examples: vec![],
+                    monotonic_violations: 0,
+                    monotonic_examples: vec![],
+                    lost_acked_writes: None,
+                    acked_writes: 0,
+                    convergence: convergence::Verdict { converged: true, ..Default::default() },
+                    split_brain: Default::default(),
+                },
+                failover: None,
+            }),
             charts: Default::default(),
         }
     }
@@ -256,13 +259,16 @@ mod tests {
         // `read_p99 < 15ms` held on a run that read nothing. A region without samples is left out
         // of the worst-region figure; with none at all, the budget breaks with "no samples".
         let mut quiet = report();
-        quiet.latency.get_mut("b").unwrap().read = Summary::default();
+        let SystemReport::Edge(edge) = &mut quiet.system else { unreachable!("an edge report") };
+        edge.latency.get_mut("b").unwrap().read = Summary::default();
         let read_p99 = Budget::parse("read_p99 < 10ms").unwrap();
         assert_eq!(check(&read_p99, &quiet), None, "the region that read answers for the worst");
-        quiet.latency.get_mut("a").unwrap().read = Summary::default();
+        let SystemReport::Edge(edge) = &mut quiet.system else { unreachable!("an edge report") };
+        edge.latency.get_mut("a").unwrap().read = Summary::default();
         let broken = check(&read_p99, &quiet).expect("no region read anything").to_string();
         assert_eq!(broken, "read_p99 < 10ms (no samples: this run cannot judge it)");
-        quiet.replication.lag = Summary::default();
+        let SystemReport::Edge(edge) = &mut quiet.system else { unreachable!("an edge report") };
+        edge.replication.lag = Summary::default();
         assert!(check(&Budget::parse("lag_p99 < 1s").unwrap(), &quiet).is_some(), "no lag sample is no evidence");
     }
 }

@@ -19,7 +19,7 @@ fn failed_during_outage(s: &Scenario) -> (usize, f64) {
     let region = &s.regions[0];
     let pops = region.pops.len() as u64;
     let home = region.pops.iter().position(|p| p == "pop-us-east-2").unwrap() as u64;
-    // Sessions of the first region are 1..=n, the n-th on PoP (n - 1) mod pops (sim/src/world.rs).
+    // Sessions of the first region are 1..=n, the n-th on PoP (n - 1) mod pops (sim/src/edge/world.rs).
     let pinned: Vec<u64> =
         (1..=u64::from(s.workload.sessions_per_region)).filter(|id| (id - 1) % pops == home).collect();
     let observed = log.observed();

@@ -72,8 +72,8 @@ fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
     let s = load("primary-crash-sync");
     for seed in 1..=3 {
         let r = run_seed(&s, seed);
-        assert!(r.checks.fired().is_empty(), "seed {seed}: {}", r.text());
-        let f = r.failover.as_ref().expect("the primary was lost");
+        assert!(r.edge().unwrap().checks.fired().is_empty(), "seed {seed}: {}", r.text());
+        let f = r.edge().unwrap().failover.as_ref().expect("the primary was lost");
         let failover = f.failover_s.expect("writes resumed on the new primary");
         // The loss comes just after a check, as in the design's timeline: the checks sent 5, 10 and
         // 15 s later go unanswered and each is missed when its 2 s timeout runs out, so the third
@@ -84,7 +84,7 @@ fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
         let confirmed = f.confirmed_s.unwrap();
         assert!(confirmed > 16.0 && confirmed <= 17.0, "missed only after the 2 s timeout: {f:?}");
         assert!(f.first_miss_s.unwrap() > 6.0, "the first check is missed when its timeout runs out: {f:?}");
-        assert_eq!(r.checks.lost_acked_writes.as_deref(), Some(&[][..]), "sync standby loses nothing");
+        assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "sync standby loses nothing");
         // Replicas serve reads throughout; only read-your-writes reads whose position had not
         // reached the replica fall back to the lost primary and fail.
         assert!(f.read_availability > 0.95, "reads are served throughout: {f:?}");
@@ -104,18 +104,18 @@ fn committed_timeline_is(text: &str) {
 #[test]
 fn faster_health_checks_fail_over_faster() {
     let r = run(&load("primary-crash-fast-checks"));
-    let failover = r.failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
+    let failover = r.edge().unwrap().failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     assert!(failover < 10.0, "1 s checks fail over in under 10 s, took {failover}s");
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
 }
 
 #[test]
 fn an_async_standby_behind_the_primary_loses_the_writes_it_never_received_and_they_are_listed() {
     let r = run(&load("negative/primary-crash-async"));
-    let lost = r.checks.lost_acked_writes.clone().expect("the new primary was audited");
+    let lost = r.edge().unwrap().checks.lost_acked_writes.clone().expect("the new primary was audited");
     assert!(!lost.is_empty(), "{}", r.text());
     assert!(r.text().contains(&format!("acknowledged writes lost: {}", lost.len())));
-    assert!(r.checks.convergence.converged, "survivors still converge: {}", r.text());
+    assert!(r.edge().unwrap().checks.convergence.converged, "survivors still converge: {}", r.text());
 }
 
 #[test]
@@ -127,13 +127,13 @@ fn fencing_prevents_split_brain_and_without_it_the_checker_fires() {
     let mut async_standby = s.clone();
     async_standby.replication.standby = StandbyMode::Async;
     let r = run(&async_standby);
-    assert!(r.checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
 
     let mut unfenced = async_standby;
     unfenced.failover.fencing = false;
     let r = run(&unfenced);
-    assert!(!r.checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
-    assert!(r.checks.fired().contains(&"split-brain"));
+    assert!(!r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().contains(&"split-brain"));
 }
 
 #[test]
@@ -145,32 +145,36 @@ fn a_returning_primary_with_phantom_frames_rebuilds_and_without_the_lineage_chec
         line: 0,
     });
     let r = run(&s);
-    assert!(r.checks.convergence.converged, "{}", r.text());
-    assert!(r.replication.snapshots_restored >= 1, "the old primary rebuilt: {}", r.text());
+    assert!(r.edge().unwrap().checks.convergence.converged, "{}", r.text());
+    assert!(r.edge().unwrap().replication.snapshots_restored >= 1, "the old primary rebuilt: {}", r.text());
 
     s.failover.lineage_check = false;
     let r = run(&s);
-    assert!(!r.checks.convergence.converged, "{}", r.text());
-    assert!(r.checks.convergence.diverged.iter().any(|(node, _)| node == "primary"), "{:?}", r.checks.convergence);
+    assert!(!r.edge().unwrap().checks.convergence.converged, "{}", r.text());
+    assert!(
+        r.edge().unwrap().checks.convergence.diverged.iter().any(|(node, _)| node == "primary"),
+        "{:?}",
+        r.edge().unwrap().checks.convergence
+    );
 }
 
 #[test]
 fn a_flap_shorter_than_confirmation_causes_no_failover() {
     let r = run(&load("primary-flap"));
-    let f = r.failover.as_ref().expect("the primary was cut off");
+    let f = r.edge().unwrap().failover.as_ref().expect("the primary was cut off");
     assert_eq!(f.promoted_s, None, "{}", r.text());
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
     assert!(r.timeline.iter().any(|l| l.contains("answers health checks again")));
 }
 
 #[test]
 fn with_no_standby_failover_is_impossible_and_said_plainly() {
     let r = run(&load("standby-then-primary-lost"));
-    let f = r.failover.as_ref().unwrap();
+    let f = r.edge().unwrap().failover.as_ref().unwrap();
     assert!(f.promotion_impossible.is_some());
     assert!(f.writes_resumed_s.unwrap() > 55.0, "writes wait for the standby's return: {f:?}");
     assert!(r.timeline.iter().any(|l| l.contains("failover impossible")));
-    assert!(r.checks.fired().is_empty(), "replicas served only what the standby held: {}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "replicas served only what the standby held: {}", r.text());
 }
 
 /// Frames of generation 1 that a PoP replica applied before the standby held them (the standby
@@ -194,20 +198,20 @@ fn in_sync_mode_replicas_get_only_frames_the_standby_holds_and_in_async_mode_the
     let sync = load("standby-then-primary-lost");
     let (log, r) = simulate(&sync);
     assert_eq!(applied_before_the_standby_held_them(&log), 0);
-    assert_eq!(r.checks.monotonic_violations, 0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.monotonic_violations, 0, "{}", r.text());
 
     // Async mode streams at once (its documented weakness): replicas show rows the loss then takes.
     let mut unsafe_async = sync;
     unsafe_async.replication.standby = StandbyMode::Async;
     let (log, r) = simulate(&unsafe_async);
     assert!(applied_before_the_standby_held_them(&log) > 0);
-    assert!(r.checks.monotonic_violations > 0, "{}", r.text());
+    assert!(r.edge().unwrap().checks.monotonic_violations > 0, "{}", r.text());
 }
 
 #[test]
 fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
     let (log, r) = simulate(&load("primary-crash-retry"));
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
     let requests = requests(&log);
     let failed_then_acked = requests
         .iter()
@@ -242,9 +246,9 @@ fn write_failures_and_longest(log: &[Value]) -> (usize, f64) {
 fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error() {
     let queue = load("primary-crash-queue");
     let (log, r) = simulate(&queue);
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
-    assert_eq!(r.checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
-    let failover = r.failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
+    let failover = r.edge().unwrap().failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     let (failed, longest) = write_failures_and_longest(&log);
     assert_eq!(failed, 0, "held writes were replayed, none waited past queue_timeout: {}", r.text());
     assert!((failover - 5.0..=failover + 1.0).contains(&longest), "longest write {longest}s, failover {failover}s");
@@ -255,5 +259,5 @@ fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error(
     let (failed, longest) = write_failures_and_longest(&log);
     assert!(failed > 20, "fail-fast writes error during the failover: {failed}");
     assert!(longest < 5.0, "no fail-fast write waits for the failover: {longest}s");
-    assert_eq!(r.checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
 }

@@ -13,15 +13,15 @@ use edgesim_system::edge::proto::Consistency;
 #[test]
 fn steady_state_meets_the_design_latencies_and_every_check() {
     let r = run(&load("steady"));
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
-    for (region, l) in &r.latency {
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    for (region, l) in &r.edge().unwrap().latency {
         assert!(l.read.count > 1000 && l.write.count > 5, "{region}: {l:?}");
         assert!((5.0..=15.0).contains(&l.read.p99_ms), "{region} read p99 {}", l.read.p99_ms);
         assert!(l.write.p50_ms >= 50.0 && l.write.p99_ms <= 200.0, "{region} write {:?}", l.write);
     }
-    let write_p50 = |region: &str| r.latency[region].write.p50_ms;
+    let write_p50 = |region: &str| r.edge().unwrap().latency[region].write.p50_ms;
     assert!(write_p50("us-east") < write_p50("eu-west") && write_p50("eu-west") < write_p50("ap-south"));
-    assert!(r.replication.lag.p99_ms < 150.0, "{:?}", r.replication.lag);
+    assert!(r.edge().unwrap().replication.lag.p99_ms < 150.0, "{:?}", r.edge().unwrap().replication.lag);
 }
 
 #[test]
@@ -29,14 +29,14 @@ fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_
     let eventual = load("negative/eventual-under-lag");
     assert_eq!(eventual.workload.consistency, Consistency::Eventual);
     let r = run(&eventual);
-    assert!(r.checks.ryw_violations > 10, "negative control must fire: {}", r.text());
-    assert_eq!(r.checks.fired(), vec!["read-your-writes"]);
+    assert!(r.edge().unwrap().checks.ryw_violations > 10, "negative control must fire: {}", r.text());
+    assert_eq!(r.edge().unwrap().checks.fired(), vec!["read-your-writes"]);
 
     let mut ryw = eventual.clone();
     ryw.workload.consistency = Consistency::ReadYourWrites;
     let r = run(&ryw);
-    assert_eq!(r.checks.ryw_violations, 0, "{}", r.text());
-    let reads_waited: u64 = r.latency.values().map(|l| l.reads_after_wait + l.reads_primary).sum();
+    assert_eq!(r.edge().unwrap().checks.ryw_violations, 0, "{}", r.text());
+    let reads_waited: u64 = r.edge().unwrap().latency.values().map(|l| l.reads_after_wait + l.reads_primary).sum();
     assert!(reads_waited > 10, "read-your-writes had to wait or go to the primary: {}", r.text());
 }
 
@@ -52,8 +52,8 @@ fn every_other_fault_kind_runs_and_the_system_recovers() {
         .count();
     assert_eq!(faults, s.faults.len());
     let r = analyze(&s, s.seed, &log);
-    assert!(r.checks.fired().is_empty(), "{}", r.text());
-    let eu = &r.latency["eu-west"];
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    let eu = &r.edge().unwrap().latency["eu-west"];
     assert!(eu.errors + eu.timeouts > 0, "sessions of the silently crashed PoP fail: {eu:?}");
-    assert!(r.replication.reconnects > 0);
+    assert!(r.edge().unwrap().replication.reconnects > 0);
 }

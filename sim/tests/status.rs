@@ -11,7 +11,7 @@ use edgesim::status::check::StatusReport;
 use edgesim::verdict::{Verdict, judge};
 
 fn status(r: &edgesim::report::RunReport) -> &StatusReport {
-    r.status.as_ref().expect("a status page run")
+    r.status().expect("a status page run")
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::charts::{Charts, Kind};
+use crate::edge::charts::{Charts, Kind};
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
@@ -114,7 +114,7 @@ fn charts(o: &mut String, c: &Charts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charts::Mark;
+    use crate::edge::charts::Mark;
     use crate::render::summary::tests::{entry, summary};
 
     #[test]

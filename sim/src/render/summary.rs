@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::budget::METRICS;
-use crate::charts::Charts;
+use crate::edge::charts::Charts;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
+use crate::scenario::budget::METRICS;
 use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, judge, replay, value};
 

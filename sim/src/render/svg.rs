@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::charts::{Charts, Kind, QUANTILES};
+use crate::edge::charts::{Charts, Kind, QUANTILES};
 use crate::render::markup::escape;
 
 /// Width of the timeline and lag drawings, and the room left of their plots for lane names.
@@ -274,7 +274,7 @@ fn over_time(class: &str, title: &str, c: &Charts, lines: &BTreeMap<String, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charts::{Distributions, Mark, Span};
+    use crate::edge::charts::{Distributions, Mark, Span};
 
     fn charts() -> Charts {
         Charts {

@@ -9,7 +9,7 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
-use crate::charts::{Charts, Kind, Mark};
+use crate::edge::charts::{Charts, Kind, Mark};
 use crate::events::{Event, Record};
 use crate::units::ms;
 

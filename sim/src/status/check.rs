@@ -15,8 +15,8 @@ use super::delivery::{self, Notifications, Sse};
 use super::records::Edit;
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
+use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record};
-use crate::metrics::{Recorder, Summary};
 use crate::scenario::{Action, Scenario};
 
 /// The design's subscribers per page (docs/DESIGN.md, Status workload and scale: 1M+).

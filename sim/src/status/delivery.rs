@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::records::Edit;
 use super::settings::{CHANNELS, StatusSettings};
 use super::shown::parse;
+use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record};
-use crate::metrics::{Recorder, Summary};
 use crate::scenario::Scenario;
 
 /// How many examples of a failure a report lists.

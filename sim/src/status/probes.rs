@@ -10,8 +10,7 @@ use edgesim_system::status::proto::{
     Delivery, DeliveryReply, EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, RECEIVER_PORT,
 };
 use edgesim_system::wire;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use tokio::task::spawn_local;
 use tokio::time::sleep;
 use turmoil::net::TcpListener;
@@ -21,7 +20,7 @@ use super::shown::{Ids, Shown};
 use super::users::call;
 use crate::events::HarnessEvent;
 use crate::log::HostTelemetry;
-use crate::workload::derive_seed;
+use crate::seed::Seed;
 
 /// How often origins are probed while a heal converges, and for how long.
 pub const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
@@ -93,11 +92,11 @@ pub async fn audit(hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetr
 /// accepted one.
 pub async fn receiver(
     settings: Rc<StatusSettings>,
-    seed: u64,
+    seed: Seed,
     host: String,
     telemetry: HostTelemetry,
 ) -> turmoil::Result {
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &format!("receiver/{host}"), 0));
+    let mut rng = seed.child(&format!("receiver/{host}"), 0);
     let listener = TcpListener::bind(("0.0.0.0", RECEIVER_PORT)).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;

@@ -8,9 +8,9 @@ use edgesim_system::telemetry::NodeEvent;
 
 use super::check::{self, StatusReport};
 use super::settings::StatusSettings;
-use crate::charts::Charts;
+use crate::edge::charts::Charts;
+use crate::edge::metrics::fmt_summary;
 use crate::events::{Event, HarnessEvent, Record};
-use crate::metrics::fmt_summary;
 use crate::scenario::Scenario;
 
 /// The status page's figures and its narrated timeline; its charts are added to `charts`.

@@ -9,7 +9,7 @@ use edgesim_system::status::config::{ClockMode, StatusConfig};
 use edgesim_system::status::notify::NotifyConfig;
 use serde::Deserialize;
 
-use crate::limits::host_name_problem;
+use crate::scenario::limits::host_name_problem;
 use crate::units::Dur;
 
 pub const DNS: &str = "dns";

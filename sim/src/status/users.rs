@@ -14,7 +14,7 @@ use edgesim_system::status::proto::{
     SseMessage, event_id,
 };
 use edgesim_system::wire;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,14 +26,14 @@ use super::settings::{DNS, StatusSettings};
 use super::shown::{Ids, Shown};
 use crate::events::HarnessEvent;
 use crate::log::{HostTelemetry, now_us};
-use crate::workload::derive_seed;
+use crate::seed::Seed;
 
 /// Everything one region's user host needs.
 pub struct Users {
     pub settings: Rc<StatusSettings>,
     pub region: usize,
     pub end: Duration,
-    pub seed: u64,
+    pub seed: Seed,
     pub telemetry: HostTelemetry,
     ids: Ids,
     /// Edit and viewer ids, unique across the run.
@@ -71,7 +71,7 @@ impl Users {
         settings: Rc<StatusSettings>,
         region: usize,
         end: Duration,
-        seed: u64,
+        seed: Seed,
         telemetry: HostTelemetry,
         ids: Ids,
         next_id: Rc<RefCell<u64>>,
@@ -86,7 +86,7 @@ impl Users {
     }
 
     fn rng(&self, stream: &str, n: u64) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(derive_seed(self.seed, stream, n))
+        self.seed.child(stream, n)
     }
 
     fn region_host(&self) -> String {

@@ -4,24 +4,23 @@
 //! the probes and the final audit. 3 regions and 2 CDNs make 12 hosts (docs/DESIGN.md, Simulation cost:
 //! turmoil's cost grows with the cube of the host count).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use edgesim_system::status::node::Node;
 use edgesim_system::status::{cdn, dns, notifier, origin};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use turmoil::Sim;
 
 use super::check::heals_regions;
 use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
 use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
+use crate::hosts::{NodeHost, link, telemetry};
 use crate::log::{EventLog, HostTelemetry};
 use crate::scenario::Scenario;
-use crate::turmoil_net::{Cuts, TurmoilNet};
-use crate::workload::derive_seed;
+use crate::seed::Seed;
+use crate::turmoil_net::Cuts;
 
 /// The wall clock every node's skew is added to: 2027-01-15, in milliseconds.
 const EPOCH_MS: u64 = 1_800_000_000_000;
@@ -30,23 +29,20 @@ pub fn build(
     sim: &mut Sim<'_>,
     scenario: &Scenario,
     settings: &StatusSettings,
-    seed: u64,
+    seed: Seed,
     log: &EventLog,
     cuts: &Cuts,
 ) {
     let config = Rc::new(settings.config());
     let node = |host: &str, skew: Duration| {
-        let telemetry = HostTelemetry { node: host.into(), log: log.clone() };
-        let (config, host, boots) = (config.clone(), host.to_string(), Cell::new(0u64));
-        let net = TurmoilNet::new(&host, cuts);
+        let (config, node) = (config.clone(), NodeHost::new(host, seed, log, cuts));
         move || {
-            boots.set(boots.get() + 1);
-            let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &format!("node/{host}"), boots.get()));
+            let rng = node.boot();
             let skew_ms = skew.as_millis() as u64;
             Node {
-                host: host.as_str().into(),
-                net: net.clone(),
-                telemetry: telemetry.clone(),
+                host: node.telemetry.node.clone(),
+                net: node.net.clone(),
+                telemetry: node.telemetry.clone(),
                 config: config.clone(),
                 rng: Rc::new(RefCell::new(rng)),
                 clock: Rc::new(move || EPOCH_MS + skew_ms + turmoil::elapsed().as_millis() as u64),
@@ -81,7 +77,7 @@ pub fn build(
     });
     let shared = Rc::new(settings.clone());
     for (_, host) in CHANNELS {
-        let telemetry = HostTelemetry { node: host.into(), log: log.clone() };
+        let telemetry = telemetry(log, host);
         let settings = shared.clone();
         sim.host(host, move || probes::receiver(settings.clone(), seed, host.to_string(), telemetry.clone()));
     }
@@ -89,13 +85,13 @@ pub fn build(
     set_latencies(sim, settings);
 }
 
-fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings>, seed: u64, log: &EventLog) {
+fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings>, seed: Seed, log: &EventLog) {
     let next_id = Rc::new(RefCell::new(0));
     let ids = super::shown::Ids::default();
     let end = scenario.duration;
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::viewer_host(region);
-        let telemetry = HostTelemetry { node: host.as_str().into(), log: log.clone() };
+        let telemetry = telemetry(log, &host);
         let users =
             Rc::new(Users::new(settings.clone(), i, end, seed, telemetry.clone(), ids.clone(), next_id.clone()));
         let instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry));
@@ -149,10 +145,7 @@ fn instruments(
 
 fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
     let n = &s.network;
-    let link = |a: &str, b: &str, latency: Duration| {
-        sim.set_link_latency(a, b, latency);
-        sim.set_link_max_message_latency(a, b, latency + n.jitter.0);
-    };
+    let link = |a: &str, b: &str, latency: Duration| link(sim, a, b, latency, n.jitter.0);
     let regions: Vec<String> = s.regions.iter().map(|r| StatusSettings::region_host(r)).collect();
     for (i, r) in regions.iter().enumerate() {
         for other in &regions[i + 1..] {

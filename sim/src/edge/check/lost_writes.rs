@@ -20,7 +20,7 @@ pub fn check(requests: &[Request], final_writes: &[(u64, u64)]) -> Vec<(u64, u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::write;
+    use crate::edge::check::request::fixtures::write;
 
     #[test]
     fn only_acknowledged_writes_can_be_lost() {

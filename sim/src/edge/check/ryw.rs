@@ -66,7 +66,7 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::{read, write};
+    use crate::edge::check::request::fixtures::{read, write};
 
     fn check(requests: &[Request]) -> Vec<Violation> {
         let mut fold = Fold::default();

@@ -10,9 +10,9 @@ use edgesim_system::telemetry::NodeEvent;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::check::request::Request;
+use crate::edge::check::request::Request;
+use crate::edge::lag::Lag;
 use crate::events::{Event, Op, Outcome, Record};
-use crate::lag::Lag;
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

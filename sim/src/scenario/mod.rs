@@ -2,6 +2,9 @@
 //! workload and the fault schedule, read from TOML and checked before anything runs. Every error
 //! names the file, the line and the problem. `docs/SCENARIOS.md` documents each key.
 
+pub mod budget;
+pub mod limits;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,13 +15,13 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::budget::Budget;
-use crate::limits::{
-    self, MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
-    host_name_problem,
-};
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
+use budget::Budget;
+use limits::{
+    MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
+    host_name_problem,
+};
 
 /// Byte offsets of a piece of the scenario file.
 type Span = std::ops::Range<usize>;
@@ -877,7 +880,7 @@ mod doc_examples {
     /// Every TOML example in docs/SCENARIOS.md loads.
     #[test]
     fn the_documented_examples_load() {
-        let doc = include_str!("../../docs/SCENARIOS.md");
+        let doc = include_str!("../../../docs/SCENARIOS.md");
         let examples: Vec<&str> = doc.split("```toml").skip(1).map(|b| b.split("```").next().unwrap()).collect();
         assert!(!examples.is_empty());
         for e in examples {

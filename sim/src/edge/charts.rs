@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use edgesim_system::telemetry::NodeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::check::request::Request;
+use crate::edge::check::request::Request;
+use crate::edge::lag::Lag;
+use crate::edge::metrics::{Latency, Recorder};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
-use crate::lag::Lag;
-use crate::metrics::{Latency, Recorder};
 use crate::units::ms;
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
@@ -288,7 +288,7 @@ fn distributions(latency: &Latency) -> BTreeMap<String, Distributions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::{read, write};
+    use crate::edge::check::request::fixtures::{read, write};
 
     fn event(t_us: u64, node: &str, record: Record) -> Event {
         Event { t_us, node: node.into(), record }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
-use crate::check::request::Request;
+use crate::edge::check::request::Request;
 use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
 use crate::scenario::PRIMARY;
 
@@ -297,7 +297,7 @@ pub fn impact(f: &Failover, lost: Option<&[(u64, u64)]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::{read, write};
+    use crate::edge::check::request::fixtures::{read, write};
 
     fn ended(mut r: Request, end_us: u64) -> Request {
         r.end_us = end_us;

@@ -46,7 +46,7 @@ pub fn check(requests: &[Request], promotions: &[(u64, u64)]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::write;
+    use crate::edge::check::request::fixtures::write;
 
     fn acked(req: u64, seq: u64, lsn: u64, generation: u64, at: u64) -> Request {
         Request { outcome: Outcome::Write { lsn, generation }, ..write(req, 1, seq, at, true) }

@@ -11,10 +11,10 @@ pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::edge::metrics::Latency;
+use crate::edge::timeline::ReadsAfterLoss;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
-use crate::metrics::Latency;
 use crate::scenario::PRIMARY;
-use crate::timeline::ReadsAfterLoss;
 use request::Request;
 
 /// The requests of a run, folded as each ends: reads go through the checkers and figures and are

@@ -63,7 +63,7 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::request::fixtures::read;
+    use crate::edge::check::request::fixtures::read;
 
     fn check(requests: &[Request]) -> Vec<Violation> {
         let mut fold = Fold::default();

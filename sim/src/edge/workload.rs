@@ -27,6 +27,7 @@ use turmoil::net::TcpStream;
 use crate::events::{HarnessEvent, Op, Outcome};
 use crate::log::HostTelemetry;
 use crate::scenario::{Arrivals, Workload};
+use crate::seed::Seed;
 use crate::turmoil_net::TurmoilNet;
 
 /// Everything a region's client host needs.
@@ -35,7 +36,7 @@ pub struct Clients {
     /// (session id, home PoP) for each session of the region.
     pub sessions: Vec<(u64, String)>,
     pub end: Duration,
-    pub seed: u64,
+    pub seed: Seed,
     pub telemetry: HostTelemetry,
     /// The client host's sockets.
     pub net: TurmoilNet,
@@ -59,11 +60,6 @@ fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
 
-/// A seed for one stream of randomness, derived from the run's seed.
-pub fn derive_seed(seed: u64, stream: &str, n: u64) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(format!("{stream}/{n}").as_bytes(), seed)
-}
-
 /// One session: its home PoP, its idle connections (one is opened per request in flight when
 /// none is idle), its write sequence and the point of its last acknowledged write.
 struct Session {
@@ -83,7 +79,7 @@ enum Arrival {
 
 async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     let w = clients.workload.clone();
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(clients.seed, "session", id));
+    let mut rng = clients.seed.child("session", id);
     let s = Rc::new(Session {
         clients: clients.clone(),
         id,

@@ -232,7 +232,7 @@ mod tests {
     /// docs/SCENARIOS.md states every bound as the code checks it.
     #[test]
     fn the_documented_bounds_are_the_checked_ones() {
-        let doc = include_str!("../../docs/SCENARIOS.md");
+        let doc = include_str!("../../../docs/SCENARIOS.md");
         for (path, bound) in LIMITS {
             let row = format!("| `{path}` | {} |", bound.describe());
             assert!(doc.contains(&row), "docs/SCENARIOS.md lacks {row}");

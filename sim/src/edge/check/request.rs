@@ -63,7 +63,7 @@ impl<T: Clone> Findings<T> {
 pub(crate) mod fixtures {
     use edgesim_system::edge::proto::ReadPath;
 
-    use crate::check::request::Request;
+    use crate::edge::check::request::Request;
     use crate::events::{Op, Outcome};
 
     pub fn write(req: u64, session: u64, seq: u64, at: u64, acked: bool) -> Request {

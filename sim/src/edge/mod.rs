@@ -1,0 +1,27 @@
+//! The edge platform in the harness: its world (hosts, links, clients), the workload its clients
+//! run, the final audit of every database, and every figure and checker computed from the event
+//! log of one of its runs.
+//!
+//! ```text
+//! world.rs      the platform's hosts and links on turmoil: primary, standby, control plane,
+//!               a distributor per region, a host per PoP, a client host per region
+//! workload.rs   the clients: seeded sessions per region, open-loop arrivals
+//! audit.rs      the final dump of every database, digested by the harness
+//! check/        correctness checkers from the event log; `request` a request as its client
+//!               saw it, and a checker's findings
+//! timeline.rs   the narrated failure timeline and the failover figures
+//! metrics.rs    latency per region, replication lag; a distribution as text reports write it
+//! lag.rs        the lag chart's raw points, folded as frames are applied
+//! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
+//! report.rs     the edge platform's part of a run report: figures, checks, their text
+//! ```
+
+pub mod audit;
+pub mod charts;
+pub mod check;
+pub mod lag;
+pub mod metrics;
+pub mod report;
+pub mod timeline;
+pub mod workload;
+pub mod world;

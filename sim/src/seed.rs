@@ -1,0 +1,35 @@
+//! The run's seed and every random stream derived from it, as TigerBeetle's VOPR derives each
+//! part of its world from one seed. A stream is named by what draws from it and an instance
+//! number (a node's boot, a session id), so adding a host or a session never shifts another's
+//! draws. `run_started` lists the stream families a run uses (`STREAMS`).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A run's seed: the root of every random stream of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seed(pub u64);
+
+impl Seed {
+    /// The `n`-th instance of the stream named `name` (ChaCha8).
+    pub fn child(self, name: &str, n: u64) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(xxhash_rust::xxh3::xxh3_64_with_seed(format!("{name}/{n}").as_bytes(), self.0))
+    }
+
+    /// The stream of the `boot`-th start of a node host: its timers' jitter, its backoff.
+    pub fn node(self, host: &str, boot: u64) -> ChaCha8Rng {
+        self.child(&format!("node/{host}"), boot)
+    }
+}
+
+/// The stream families a run draws from, by name and what draws from them; `run_started` lists
+/// them. turmoil's own generator (link delays within each link's jitter, message loss, host
+/// runtimes' scheduling) is seeded with the run's seed itself.
+pub const STREAMS: &[(&str, &str)] = &[
+    ("turmoil", "link delays, message loss, host runtimes (the run's seed itself)"),
+    ("node/HOST/BOOT", "a node host's boot: timer jitter, backoff"),
+    ("session/ID", "an edge session: arrivals, reads or writes, keys, values, each write's retry stream"),
+    ("operator/REGION", "a status region's operator: edit times and components"),
+    ("viewer/ID", "a status page viewer: view times"),
+    ("receiver/HOST/0", "a subscriber endpoint: which deliveries it fails"),
+];
