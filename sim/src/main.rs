@@ -18,6 +18,7 @@ use edgesim::scenario::Scenario;
 use edgesim::suite::run::{self, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism};
+use edgesim::units::Dur;
 use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
 use edgesim::world::simulate_into;
 
@@ -124,6 +125,10 @@ struct SuiteArgs {
     /// Run only the K-th of N shares of the (scenario, seed) list (K from 1).
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
+    /// Wall-clock time one run may take before it is killed and reported as an `error` (a hung
+    /// run); e.g. `90s`, `30m`.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = wall_limit)]
+    run_timeout: Dur,
 }
 
 /// A count of 1 or more: `--seeds 0` would run nothing, and `--jobs 0` nothing at a time.
@@ -222,8 +227,16 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
 
 /// `edgesim suite`: every output path is checked, and every scenario file, before anything runs;
 /// a suite, or a shard, with nothing to run is refused.
+/// A wall-clock limit above zero.
+fn wall_limit(text: &str) -> Result<Dur, String> {
+    match Dur::parse(text) {
+        Ok(d) if d.0.is_zero() => Err("0s would kill every run: give a duration above 0, e.g. 30m".into()),
+        other => other,
+    }
+}
+
 fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
-    let SuiteArgs { paths, seeds, jobs, out, shard } = args;
+    let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout } = args;
     let name = suite::name(&paths);
     let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
     for file in FILES {
@@ -242,7 +255,7 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
     let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
     let exe = std::env::current_exe().context("cannot find the edgesim binary to run the suite's runs")?;
-    let outcomes = run::run(&exe, runs, jobs, &|o| {
+    let outcomes = run::run(&exe, runs, jobs, run_timeout.0, &|o| {
         let passed = o.entry.verdict == Verdict::Pass;
         let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
         let n = finished.fetch_add(1, Ordering::SeqCst) + 1;

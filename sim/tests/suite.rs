@@ -141,6 +141,33 @@ fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
 }
 
 #[test]
+fn a_run_that_hangs_is_killed_at_its_limit_and_the_rest_still_report() {
+    // Issue 9: a child that never finishes (a node looping without yielding) would hold the suite
+    // for good. `--run-timeout 3s` kills it: an `error` entry saying so, the other run passes, every
+    // output is written and the suite exits 3.
+    let dir = temp("hang");
+    scenario(&dir, "fine", &[]);
+    scenario(&dir, "stuck", &[]);
+    let out = dir.join("out");
+    let (code, stdout, stderr) = edgesim_with(
+        &[("EDGESIM_TEST_CRASH", "hang:stuck")],
+        &["suite", s(&dir), "--run-timeout", "3s", "--out", s(&out)],
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let killed = "stuck seed 1: harness error: the run's process did not finish within its wall-clock limit of 3s \
+                  (--run-timeout) and was killed";
+    assert!(stdout.contains(killed), "{stdout}");
+    for file in ["summary.json", "junit.xml", "report.md", "report.html"] {
+        assert!(out.join(file).exists(), "{file} written");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains(r#""verdict": "pass""#), "fine still passes: {summary}");
+    let (code, _, stderr) = edgesim(&["suite", s(&dir), "--run-timeout", "0s", "--out", s(&out)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("0s would kill every run"), "{stderr}");
+}
+
+#[test]
 fn a_run_that_panics_or_runs_out_of_memory_is_an_error_and_the_rest_still_report() {
     let dir = temp("crash");
     let fine = scenario(&dir, "fine", &["read_p99 < 15ms"]);

@@ -1,10 +1,11 @@
 //! Running a suite's runs: each (scenario, seed) in a child process of the same binary
 //! (`edgesim run-entry`, which prints the run's summary entry as JSON), `jobs` at a time, so a run
-//! that panics, aborts or runs out of memory becomes an `error` entry with its replay command while
-//! every other run, and every output, still completes.
+//! that panics, aborts, runs out of memory or outlives its wall-clock limit becomes an `error` entry
+//! with its replay command while every other run, and every output, still completes.
 
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,9 @@ use crate::world::simulate;
 pub const RUN_ENTRY: &str = "run-entry";
 
 /// Test only: `EDGESIM_TEST_CRASH=HOW:NAME[,HOW:NAME...]` makes the run of scenario `NAME` in a
-/// suite die halfway through its duration, `HOW` being `panic` or `oom` (an allocation that fails,
-/// which aborts the process as running out of memory does).
+/// suite die halfway through its duration, `HOW` being `panic`, `oom` (an allocation that fails,
+/// which aborts the process as running out of memory does) or `hang` (it never finishes, as a node
+/// stuck in a loop that never yields would).
 const TEST_CRASH: &str = "EDGESIM_TEST_CRASH";
 
 /// One run of a suite, as the child process `edgesim run-entry` runs it: its summary entry. A
@@ -46,6 +48,7 @@ pub fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
 enum Crash {
     Panic,
     OutOfMemory,
+    Hang,
 }
 
 impl Crash {
@@ -55,6 +58,9 @@ impl Crash {
             Crash::OutOfMemory => {
                 std::alloc::handle_alloc_error(std::alloc::Layout::from_size_align(1 << 40, 8).expect("a layout"))
             }
+            Crash::Hang => loop {
+                std::thread::park();
+            },
         }
     }
 }
@@ -65,6 +71,7 @@ fn test_crash(scenario: &str) -> Option<Crash> {
     asked.split(',').find_map(|item| match item.trim().split_once(':') {
         Some(("panic", name)) if name == scenario => Some(Crash::Panic),
         Some(("oom", name)) if name == scenario => Some(Crash::OutOfMemory),
+        Some(("hang", name)) if name == scenario => Some(Crash::Hang),
         _ => None,
     })
 }
@@ -75,11 +82,18 @@ pub struct Outcome {
     pub wall_seconds: f64,
 }
 
-/// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time; `done` hears
-/// of each run as it finishes. A child that dies, or prints no entry of its run, gives an `error`
-/// entry carrying how it ended and the end of its stderr (without a backtrace, so the same on
-/// every run: replay the run for one).
-pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
+/// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time, each killed if
+/// it runs longer than `limit` of wall-clock time; `done` hears of each run as it finishes. A child
+/// that dies, outlives its limit or prints no entry of its run gives an `error` entry carrying how
+/// it ended and the end of its stderr (without a backtrace, so the same on every run: replay the
+/// run for one).
+pub fn run(
+    exe: &Path,
+    runs: Vec<(Scenario, u64)>,
+    jobs: usize,
+    limit: Duration,
+    done: &(dyn Fn(&Outcome) + Sync),
+) -> Vec<Outcome> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -89,15 +103,7 @@ pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&
                     let next = queue.lock().expect("queue").pop();
                     let Some((i, (scenario, seed))) = next else { return };
                     let started = Instant::now();
-                    let entry = Command::new(exe)
-                        .arg(RUN_ENTRY)
-                        .arg(&scenario.path)
-                        .arg("--seed")
-                        .arg(seed.to_string())
-                        .env("RUST_BACKTRACE", "0")
-                        .output()
-                        .map_err(|e| format!("cannot start {}: {e}", exe.display()))
-                        .and_then(|out| entry_of(&out, &scenario, seed))
+                    let entry = run_child(exe, &scenario, seed, limit)
                         .unwrap_or_else(|error| Entry::new(&scenario, seed, Err(&error)));
                     let outcome = Outcome { entry, wall_seconds: started.elapsed().as_secs_f64() };
                     done(&outcome);
@@ -111,30 +117,95 @@ pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&
     results.into_iter().map(|(_, o)| o).collect()
 }
 
+/// How a child process ended.
+enum Ended {
+    Exited(ExitStatus),
+    OutOfTime(Duration),
+}
+
+/// Runs (`scenario`, `seed`) in a child process, killed past `limit`: the entry it printed, or why
+/// there is none.
+fn run_child(exe: &Path, scenario: &Scenario, seed: u64, limit: Duration) -> Result<Entry, String> {
+    let mut child = Command::new(exe)
+        .arg(RUN_ENTRY)
+        .arg(&scenario.path)
+        .arg("--seed")
+        .arg(seed.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let (mut stdout, mut stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+    let (ended, out, err) = std::thread::scope(|scope| {
+        let out = scope.spawn(move || read_all(&mut stdout));
+        let err = scope.spawn(move || read_all(&mut stderr));
+        let ended = wait(&mut child, limit);
+        (ended, out.join().expect("a reader"), err.join().expect("a reader"))
+    });
+    let ended = ended.map_err(|e| format!("cannot wait for the run's process: {e}"))?;
+    entry_of(&ended, &out, &err, scenario, seed)
+}
+
+fn read_all(from: &mut impl Read) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // A pipe that breaks leaves what was read, which is all there is to show.
+    let _ = from.read_to_end(&mut bytes);
+    bytes
+}
+
+/// Waits for `child` to exit, killing it once it has run `limit`.
+fn wait(child: &mut Child, limit: Duration) -> std::io::Result<Ended> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Ended::Exited(status));
+        }
+        if started.elapsed() >= limit {
+            child.kill()?;
+            child.wait()?;
+            return Ok(Ended::OutOfTime(limit));
+        }
+        std::thread::sleep(Duration::from_millis(20).min(limit));
+    }
+}
+
 /// The entry a child printed for (`scenario`, `seed`), or why there is none.
-fn entry_of(out: &Output, scenario: &Scenario, seed: u64) -> Result<Entry, String> {
-    let entry = serde_json::from_slice::<Entry>(&out.stdout).ok();
+fn entry_of(ended: &Ended, stdout: &[u8], stderr: &[u8], scenario: &Scenario, seed: u64) -> Result<Entry, String> {
+    let entry = serde_json::from_slice::<Entry>(stdout).ok();
+    let status = match ended {
+        Ended::Exited(status) => status,
+        Ended::OutOfTime(limit) => {
+            return Err(format!(
+                "the run's process did not finish within its wall-clock limit of {} (--run-timeout) and was \
+                 killed; its stderr ends: {}",
+                crate::units::Dur(*limit),
+                tail(stderr)
+            ));
+        }
+    };
     match entry {
-        Some(e) if out.status.success() && e.path == scenario.path && e.seed == seed => Ok(e),
+        Some(e) if status.success() && e.path == scenario.path && e.seed == seed => Ok(e),
         _ => {
-            let ended = match (out.status.code(), signal(out)) {
+            let ended = match (status.code(), signal(status)) {
                 (Some(0), _) => "printed no entry of its run".to_string(),
                 (Some(code), _) => format!("exited with code {code}"),
                 (None, Some(signal)) => format!("was killed by signal {signal}"),
                 (None, None) => "was killed".to_string(),
             };
-            Err(format!("the run's process {ended}; its stderr ends: {}", tail(&out.stderr)))
+            Err(format!("the run's process {ended}; its stderr ends: {}", tail(stderr)))
         }
     }
 }
 
 #[cfg(unix)]
-fn signal(out: &Output) -> Option<i32> {
-    std::os::unix::process::ExitStatusExt::signal(&out.status)
+fn signal(status: &ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(status)
 }
 
 #[cfg(not(unix))]
-fn signal(_: &Output) -> Option<i32> {
+fn signal(_: &ExitStatus) -> Option<i32> {
     None
 }
 
