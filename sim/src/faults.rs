@@ -30,6 +30,9 @@ impl FaultState {
                 sim.crash(host.as_str());
                 self.silenced.insert(host.clone());
             }
+            // A running host is left alone: the scenario check refuses such a restart, and one
+            // that reaches here anyway (a schedule built in code) must not bounce a live node.
+            Action::Restart { host } if sim.is_host_running(host.as_str()) => {}
             Action::Restart { host } => {
                 if self.silenced.remove(host) {
                     for other in hosts.iter().filter(|h| *h != host) {

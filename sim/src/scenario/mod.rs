@@ -466,6 +466,11 @@ impl Scenario {
             scenario.faults.push(Fault { line, ..fault });
         }
         scenario.faults.sort_by_key(|f| (f.at, f.line));
+        if let Some((line, message)) = restart_of_running_host(&scenario.faults) {
+            let f = raw.faults.iter().find(|f| line_col(text, f.at.span().start).0 == line);
+            let span = f.and_then(|f| f.host.as_ref()).map_or(0..0, Spanned::span);
+            return Err(at(span, message));
+        }
         Ok(scenario)
     }
 
@@ -628,6 +633,31 @@ impl Scenario {
             ..EdgeConfig::default()
         }
     }
+}
+
+/// The first restart of a host the schedule has not taken down (a crash or silent crash of it
+/// since its last restart), in time order: its line and what is wrong. Restarting a running node
+/// means nothing on a real fleet and is almost always a typo for another host.
+fn restart_of_running_host(faults: &[Fault]) -> Option<(usize, String)> {
+    let mut down = std::collections::BTreeSet::new();
+    for f in faults {
+        match &f.action {
+            Action::Crash { host } | Action::SilentCrash { host } => {
+                down.insert(host.as_str());
+            }
+            Action::Restart { host } if !down.remove(host.as_str()) => {
+                return Some((
+                    f.line,
+                    format!(
+                        "restart of `{host}` at {}, which is running then: no crash or silent_crash of it comes before",
+                        Dur(f.at)
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The edge world's regions and primary region, checked.
