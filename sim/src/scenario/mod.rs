@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyMode};
+use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyLoss, StandbyMode};
 use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
@@ -120,6 +120,8 @@ impl Default for Network {
 #[serde(deny_unknown_fields, default)]
 pub struct Replication {
     pub standby: StandbyMode,
+    /// What a primary does once its synchronous standby is lost: `degrade` or `block`.
+    pub standby_loss: StandbyLoss,
     pub batch_max_bytes: usize,
     pub batch_max_delay: Dur,
     pub retain_frames: u64,
@@ -134,6 +136,7 @@ impl Default for Replication {
         let c = EdgeConfig::default();
         Replication {
             standby: c.standby_mode,
+            standby_loss: c.standby_loss,
             batch_max_bytes: c.batch.max_bytes,
             batch_max_delay: Dur(c.batch.max_delay),
             retain_frames: c.retain_frames,
@@ -612,6 +615,7 @@ impl Scenario {
         let r = &self.replication;
         EdgeConfig {
             standby_mode: r.standby,
+            standby_loss: r.standby_loss,
             batch: BatchPolicy { max_bytes: r.batch_max_bytes, max_delay: r.batch_max_delay.0 },
             retain_frames: r.retain_frames,
             distributor_frames: r.distributor_frames,
