@@ -146,7 +146,14 @@ impl Listener for TurmoilListener {
 
 impl TurmoilNet {
     fn stream(&self, inner: TcpStream, peer: &str) -> LossyStream {
-        LossyStream { inner, from: self.host.clone(), to: peer.into(), cuts: self.cuts.clone(), drawn: false, resend: None }
+        LossyStream {
+            inner,
+            from: self.host.clone(),
+            to: peer.into(),
+            cuts: self.cuts.clone(),
+            drawn: false,
+            resend: None,
+        }
     }
 }
 

@@ -30,18 +30,19 @@ fn under_one_percent_loss_a_sync_primary_keeps_acknowledging_and_every_replica_c
 }
 
 #[test]
-fn a_primary_whose_standby_acknowledgements_stop_notices_and_degrades_with_an_alert() {
+fn a_primary_whose_standby_acknowledgements_stop_notices_and_blocks_with_an_alert() {
     let s = load("found/sync-standby-acks-cut");
     let r = run(&s);
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     let lost = r.timeline.iter().position(|l| l.contains("lost its synchronous standby")).expect(&r.text());
     let back = r.timeline.iter().position(|l| l.contains("has its synchronous standby")).expect(&r.text());
-    assert!(lost < back && r.timeline[lost].contains("Degrade"), "{}", r.text());
+    assert!(lost < back && r.timeline[lost].contains("Block"), "{}", r.text());
 }
 
 #[test]
-fn a_lost_sync_standby_degrades_by_default_and_blocks_writes_when_told_to() {
+fn a_lost_sync_standby_degrades_when_told_to_and_blocks_writes_by_default() {
     let s = load("found/sync-standby-crash");
+    assert_eq!(s.replication.standby_loss, StandbyLoss::Degrade);
     let r = run(&s);
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     let degraded = errors(&r);

@@ -24,12 +24,12 @@ pub enum StandbyMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StandbyLoss {
-    /// Acknowledge writes on the primary alone until a standby attaches again: writes stay
-    /// available, and those acknowledged meanwhile are lost if the primary is lost too.
-    Degrade,
     /// Acknowledge no write until a standby attaches again and holds it: no acknowledged write
     /// can be lost, and writes are unavailable meanwhile.
     Block,
+    /// Acknowledge writes on the primary alone until a standby attaches again: writes stay
+    /// available, and those acknowledged meanwhile are lost if the primary is lost too.
+    Degrade,
 }
 
 /// What a PoP does with a write no primary acknowledges (issue 3: "writes during failover: fail
@@ -120,7 +120,7 @@ impl Default for EdgeConfig {
             standby: "standby".into(),
             control: "control".into(),
             standby_mode: StandbyMode::Sync,
-            standby_loss: StandbyLoss::Degrade,
+            standby_loss: StandbyLoss::Block,
             batch: BatchPolicy { max_bytes: 64 << 10, max_delay: Duration::from_millis(10) },
             retain_frames: 10_000,
             distributor_frames: 1_000,
