@@ -34,8 +34,9 @@ fn a_primary_whose_standby_acknowledgements_stop_notices_and_blocks_with_an_aler
     let s = load("found/sync-standby-acks-cut");
     let r = run(&s);
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
-    let lost = r.timeline.iter().position(|l| l.contains("lost its synchronous standby")).expect(&r.text());
-    let back = r.timeline.iter().position(|l| l.contains("has its synchronous standby")).expect(&r.text());
+    let line = |what: &str| r.timeline.iter().position(|l| l.contains(what));
+    let (lost, back) = (line("lost its synchronous standby"), line("has its synchronous standby"));
+    let (Some(lost), Some(back)) = (lost, back) else { panic!("no standby loss and return: {}", r.text()) };
     assert!(lost < back && r.timeline[lost].contains("Block"), "{}", r.text());
 }
 
