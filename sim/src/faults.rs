@@ -1,6 +1,7 @@
 //! Applies scheduled faults to the running simulation (partitions, crashes, restarts, holds, latency
 //! and loss; docs/SCENARIOS.md, `[[fault]]`). A silent crash partitions the host from every other host
-//! before stopping it, so peers learn of it only by silence; its restart repairs those links.
+//! before stopping it, so peers learn of it only by silence; its restart repairs those links. Loss
+//! is applied by the hosts' sockets as TCP retransmissions (`turmoil_net`), not by turmoil.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,16 +9,22 @@ use std::fmt;
 use turmoil::Sim;
 
 use crate::scenario::Action;
+use crate::seed::Seed;
 use crate::turmoil_net::Cuts;
 
-/// Hosts currently cut off by a silent crash, and every cut link, which the hosts' sockets read.
-#[derive(Default)]
+/// Hosts currently cut off by a silent crash, and every cut or lossy link, which the hosts'
+/// sockets read.
 pub struct FaultState {
     silenced: BTreeSet<String>,
     pub cuts: Cuts,
 }
 
 impl FaultState {
+    /// Nothing faulty yet; message losses will be drawn from the seed's `loss` stream.
+    pub fn new(seed: Seed) -> FaultState {
+        FaultState { silenced: BTreeSet::new(), cuts: Cuts::new(seed.child("loss", 0)) }
+    }
+
     pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
         match action {
             Action::Partition { a, b, oneway } => pairs(a, b, |x, y| self.cut(sim, x, y, *oneway)),
@@ -30,6 +37,9 @@ impl FaultState {
                 sim.crash(host.as_str());
                 self.silenced.insert(host.clone());
             }
+            // A running host is left alone: the scenario check refuses such a restart, and one
+            // that reaches here anyway (a schedule built in code) must not bounce a live node.
+            Action::Restart { host } if sim.is_host_running(host.as_str()) => {}
             Action::Restart { host } => {
                 if self.silenced.remove(host) {
                     for other in hosts.iter().filter(|h| *h != host) {
@@ -41,13 +51,12 @@ impl FaultState {
             Action::Hold { a, b } => pairs(a, b, |x, y| sim.hold(x, y)),
             Action::Release { a, b } => pairs(a, b, |x, y| sim.release(x, y)),
             Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
-            Action::Loss { a, b, rate } => {
-                let mut links = Vec::new();
-                pairs(a, b, |x, y| links.push((x.to_string(), y.to_string())));
-                for (x, y) in links {
-                    sim.set_link_fail_rate(x.as_str(), y.as_str(), *rate);
-                }
-            }
+            // Loss as TCP shows it (late segments, never a stream stuck for good): applied by
+            // the hosts' sockets, not by turmoil, whose TCP does not retransmit.
+            Action::Loss { a, b, rate } => pairs(a, b, |x, y| {
+                self.cuts.set_loss(x, y, *rate);
+                self.cuts.set_loss(y, x, *rate);
+            }),
         }
     }
 }

@@ -23,10 +23,11 @@ impl Seed {
 }
 
 /// The stream families a run draws from, by name and what draws from them; `run_started` lists
-/// them. turmoil's own generator (link delays within each link's jitter, message loss, host
-/// runtimes' scheduling) is seeded with the run's seed itself.
+/// them. turmoil's own generator (link delays within each link's jitter, host runtimes'
+/// scheduling) is seeded with the run's seed itself.
 pub const STREAMS: &[(&str, &str)] = &[
-    ("turmoil", "link delays, message loss, host runtimes (the run's seed itself)"),
+    ("turmoil", "link delays, host runtimes (the run's seed itself)"),
+    ("loss/0", "message loss on lossy links: which segments are retransmitted, and how often"),
     ("node/HOST/BOOT", "a node host's boot: timer jitter, backoff"),
     ("session/ID", "an edge session: arrivals, reads or writes, keys, values, each write's retry stream"),
     ("operator/REGION", "a status region's operator: edit times and components"),

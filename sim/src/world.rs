@@ -32,7 +32,7 @@ pub fn simulate_into(
     seed: u64,
     progress: &mut dyn FnMut(Duration),
 ) -> Result<EventLog, SimError> {
-    let mut state = FaultState::default();
+    let mut state = FaultState::new(Seed(seed));
     let harness: Rc<str> = "harness".into();
     let end = scenario.duration + scenario.settle;
     let mut sim = turmoil::Builder::new()

@@ -202,6 +202,18 @@ fn cases() -> Vec<Case> {
             edge("[[fault]]\nat = \"1s\"\nkind = \"crash\"\nhost = \"primary\"\nlatency = \"5ms\"\n"),
             "12:11: a crash fault has no `latency`; it takes host",
         ),
+        case(
+            "restart-of-a-running-host",
+            edge(
+                "[[fault]]\nat = \"2s\"\nkind = \"crash\"\nhost = \"standby\"\n[[fault]]\nat = \"3s\"\nkind = \"restart\"\nhost = \"primary\"\n",
+            ),
+            "15:8: restart of `primary` at 3s, which is running then: no crash or silent_crash of it comes before",
+        ),
+        case(
+            "origin-timeout-not-below-view-timeout",
+            status("origin_timeout = \"2s\"\n"),
+            "5:18: status.origin_timeout: 2s is not shorter than `view_timeout` (2s)",
+        ),
         // Errors in the user's words, at the key's line.
         case("duplicate-key", edge("name = \"u\"\n"), "8:1: duplicate key `name`"),
         case(

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::edge::config::StandbyLoss;
 use crate::edge::frame::Lsn;
 use crate::edge::proto::Role;
 
@@ -96,6 +97,18 @@ pub enum NodeEvent {
     },
     FailureConfirmed {
         primary: String,
+    },
+    /// Alert: the primary lost its synchronous standby `peer` (its stream broke, or its
+    /// acknowledgements stopped advancing for a peer timeout while frames waited for them) and,
+    /// under `policy`, now acknowledges writes alone (`degrade`) or refuses them (`block`).
+    StandbyLost {
+        peer: String,
+        reason: String,
+        policy: StandbyLoss,
+    },
+    /// A synchronous standby attached again after a loss: writes wait for it again.
+    StandbyRestored {
+        peer: String,
     },
     /// The control plane fenced `generation` (`acknowledged`: the old primary heard it).
     Fenced {

@@ -224,6 +224,12 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
                 Some(format!("{primary} answers health checks again"))
             }
             Record::Node(NodeEvent::FailureConfirmed { primary }) => Some(format!("failure of {primary} confirmed")),
+            Record::Node(NodeEvent::StandbyLost { peer, reason, policy }) => {
+                Some(format!("{} lost its synchronous standby {peer} ({reason}); policy {policy:?}", e.node))
+            }
+            Record::Node(NodeEvent::StandbyRestored { peer }) => {
+                Some(format!("{} has its synchronous standby {peer} again", e.node))
+            }
             Record::Node(NodeEvent::Fenced { generation: g, acknowledged, .. }) => {
                 fenced = Some(*g);
                 (!acknowledged)

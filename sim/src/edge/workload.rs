@@ -22,13 +22,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
-use turmoil::net::TcpStream;
 
 use crate::events::{HarnessEvent, Op, Outcome};
 use crate::log::HostTelemetry;
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
-use crate::turmoil_net::TurmoilNet;
+use crate::turmoil_net::{LossyStream, TurmoilNet};
 
 /// Everything a region's client host needs.
 pub struct Clients {
@@ -66,7 +65,7 @@ struct Session {
     clients: Rc<Clients>,
     id: u64,
     pop: String,
-    idle: RefCell<Vec<TcpStream>>,
+    idle: RefCell<Vec<LossyStream>>,
     seq: Cell<u64>,
     min: Cell<Point>,
 }
@@ -187,7 +186,7 @@ impl Session {
         outcome
     }
 
-    async fn exchange(&self, conn: &mut Option<TcpStream>, request: &Request) -> Result<Response, String> {
+    async fn exchange(&self, conn: &mut Option<LossyStream>, request: &Request) -> Result<Response, String> {
         if conn.is_none() {
             let opened = self.clients.net.connect(&self.pop, POP_PORT).await;
             *conn = Some(opened.map_err(|e| format!("connect {}: {e}", self.pop))?);

@@ -164,6 +164,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.viewers_per_region", whole_n(0, 1000)),
     ("status.view_every", dur("1ms", "24h")),
     ("status.view_timeout", dur("1ms", "1h")),
+    ("status.origin_timeout", dur("1ms", "1h")),
     ("status.sse_viewers_per_region", whole_n(0, 1000)),
     ("status.sse_ips_per_region", whole_n(0, 1000)),
     ("status.spike_from", dur("0s", "7h")),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyMode};
+use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyLoss, StandbyMode};
 use edgesim_system::edge::proto::Consistency;
 use serde::Deserialize;
 use toml::Spanned;
@@ -120,6 +120,8 @@ impl Default for Network {
 #[serde(deny_unknown_fields, default)]
 pub struct Replication {
     pub standby: StandbyMode,
+    /// What a primary does once its synchronous standby is lost: `degrade` or `block`.
+    pub standby_loss: StandbyLoss,
     pub batch_max_bytes: usize,
     pub batch_max_delay: Dur,
     pub retain_frames: u64,
@@ -134,6 +136,7 @@ impl Default for Replication {
         let c = EdgeConfig::default();
         Replication {
             standby: c.standby_mode,
+            standby_loss: c.standby_loss,
             batch_max_bytes: c.batch.max_bytes,
             batch_max_delay: Dur(c.batch.max_delay),
             retain_frames: c.retain_frames,
@@ -466,6 +469,11 @@ impl Scenario {
             scenario.faults.push(Fault { line, ..fault });
         }
         scenario.faults.sort_by_key(|f| (f.at, f.line));
+        if let Some((line, message)) = restart_of_running_host(&scenario.faults) {
+            let f = raw.faults.iter().find(|f| line_col(text, f.at.span().start).0 == line);
+            let span = f.and_then(|f| f.host.as_ref()).map_or(0..0, Spanned::span);
+            return Err(at(span, message));
+        }
         Ok(scenario)
     }
 
@@ -607,6 +615,7 @@ impl Scenario {
         let r = &self.replication;
         EdgeConfig {
             standby_mode: r.standby,
+            standby_loss: r.standby_loss,
             batch: BatchPolicy { max_bytes: r.batch_max_bytes, max_delay: r.batch_max_delay.0 },
             retain_frames: r.retain_frames,
             distributor_frames: r.distributor_frames,
@@ -628,6 +637,31 @@ impl Scenario {
             ..EdgeConfig::default()
         }
     }
+}
+
+/// The first restart of a host the schedule has not taken down (a crash or silent crash of it
+/// since its last restart), in time order: its line and what is wrong. Restarting a running node
+/// means nothing on a real fleet and is almost always a typo for another host.
+fn restart_of_running_host(faults: &[Fault]) -> Option<(usize, String)> {
+    let mut down = std::collections::BTreeSet::new();
+    for f in faults {
+        match &f.action {
+            Action::Crash { host } | Action::SilentCrash { host } => {
+                down.insert(host.as_str());
+            }
+            Action::Restart { host } if !down.remove(host.as_str()) => {
+                return Some((
+                    f.line,
+                    format!(
+                        "restart of `{host}` at {}, which is running then: no crash or silent_crash of it comes before",
+                        Dur(f.at)
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The edge world's regions and primary region, checked.

@@ -45,6 +45,9 @@ pub struct StatusReport {
     pub convergence: Vec<Convergence>,
     pub lost_updates: Vec<u64>,
     pub diverged: Vec<String>,
+    /// CDN pages that had not caught up at the end: each misses an acknowledged update it had
+    /// had time to show.
+    pub cdn_pages_behind: Vec<String>,
     pub status_regressions: Vec<String>,
     pub notifications: Notifications,
     pub sse: Sse,
@@ -98,6 +101,9 @@ impl StatusReport {
         }
         if !self.status_regressions.is_empty() {
             out.push("status-regression");
+        }
+        if !self.cdn_pages_behind.is_empty() {
+            out.push("cdn-page-convergence");
         }
         if self.notifications.duplicates > 0 {
             out.push("duplicate-notifications");
@@ -158,6 +164,7 @@ pub fn analyze(
         convergence: convergence(scenario, s, events),
         lost_updates,
         diverged,
+        cdn_pages_behind: cdn_pages_behind(scenario, s, events, edits),
         status_regressions,
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
@@ -401,17 +408,58 @@ fn convergence(scenario: &Scenario, s: &StatusSettings, events: &[Event]) -> Vec
     out
 }
 
-/// Lost acknowledged updates, diverged regions and status regressions, from the final audit of
-/// the regions that were up at the end.
-fn finals(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
-    let down: Vec<String> = events
+/// The hosts down when the run ended.
+fn down_at_end(events: &[Event]) -> Vec<String> {
+    events
         .iter()
         .rev()
         .find_map(|e| match &e.record {
             Record::Harness(HarnessEvent::RunEnded { down, .. }) => Some(down.clone()),
             _ => None,
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Per CDN up at the end, the acknowledged updates its page did not show at the final audit though
+/// it had had time to: the update was acknowledged, and the CDN last (re)started, at least a KV
+/// refresh plus a propagation delay (and a second) before the audit, by when every region has
+/// republished its whole document to every CDN. A CDN that cannot be audited counts as behind.
+fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], edits: &[Edit]) -> Vec<String> {
+    let down = down_at_end(events);
+    let catch_up = (s.kv_refresh.0 + s.kv_propagation.0 + std::time::Duration::from_secs(1)).as_micros() as u64;
+    let mut out = Vec::new();
+    for e in events {
+        let Record::Harness(HarnessEvent::FinalDoc { of, shown, .. }) = &e.record else { continue };
+        if !s.cdns.contains(of) || down.contains(of) {
+            continue;
+        }
+        let started_us = scenario
+            .faults
+            .iter()
+            .filter(|f| matches!(&f.action, Action::Restart { host } if host == of))
+            .map(|f| f.at.as_micros() as u64)
+            .max()
+            .unwrap_or(0);
+        if started_us + catch_up > e.t_us {
+            continue;
+        }
+        let posts = shown.as_ref().map(|shown| parse(&shown.posts)).unwrap_or_default();
+        let missing: Vec<String> = edits
+            .iter()
+            .filter(|u| u.component.is_none() && u.t_us + catch_up <= e.t_us && !posts.contains(&u.write))
+            .map(|u| format!("#{}", u.write))
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!("{of} never showed update {}", missing.join(", ")));
+        }
+    }
+    out
+}
+
+/// Lost acknowledged updates, diverged regions and status regressions, from the final audit of
+/// the regions that were up at the end.
+fn finals(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
+    let down = down_at_end(events);
     let origins: Vec<String> =
         s.regions.iter().map(|r| StatusSettings::region_host(r)).filter(|h| !down.contains(h)).collect();
     let mut audited: BTreeMap<&str, Option<&Shown>> = BTreeMap::new();

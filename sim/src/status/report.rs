@@ -168,5 +168,9 @@ pub fn text(r: &StatusReport) -> String {
     for d in &r.status_regressions {
         let _ = writeln!(o, "    {d}");
     }
+    let _ = writeln!(o, "  CDN pages behind           {}", r.cdn_pages_behind.len());
+    for d in &r.cdn_pages_behind {
+        let _ = writeln!(o, "    {d}");
+    }
     o
 }

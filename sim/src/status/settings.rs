@@ -56,11 +56,16 @@ pub struct StatusSettings {
     pub view_every: Dur,
     /// A viewer gives up on a CDN after this and tries the next in the DNS answer.
     pub view_timeout: Dur,
+    /// An edge worker whose KV is stale gives up on the origins after this and serves its stale
+    /// cached page; it must be shorter than `view_timeout`.
+    pub origin_timeout: Dur,
     pub sse_viewers_per_region: u32,
     /// SSE viewers of one region share this many client IPs.
     pub sse_ips_per_region: u32,
     /// Negative control only: `false` reconnects SSE viewers without Last-Event-ID.
     pub sse_resume: bool,
+    /// Negative control only: `false` restarts a crashed region with an empty disk.
+    pub durable_regions: bool,
     /// Page views multiply by `spike_factor` between `spike_from` and `spike_until`.
     pub spike_from: Option<Dur>,
     pub spike_until: Option<Dur>,
@@ -120,9 +125,11 @@ impl Default for StatusSettings {
             viewers_per_region: 10,
             view_every: Dur(Duration::from_secs(10)),
             view_timeout: Dur(Duration::from_secs(2)),
+            origin_timeout: Dur(c.origin_timeout),
             sse_viewers_per_region: 3,
             sse_ips_per_region: 3,
             sse_resume: true,
+            durable_regions: true,
             spike_from: None,
             spike_until: None,
             spike_factor: 1.0,
@@ -167,6 +174,13 @@ impl StatusSettings {
         }
         if let Some(r) = self.skew.keys().find(|r| !self.regions.contains(r)) {
             return Some(("skew", format!("`{r}` is not a status region")));
+        }
+        if self.origin_timeout >= self.view_timeout {
+            let problem = format!(
+                "{} is not shorter than `view_timeout` ({}): with the origins down, a viewer would give up before the stale-cache tier answers",
+                self.origin_timeout, self.view_timeout
+            );
+            return Some(("origin_timeout", problem));
         }
         if self.sse_viewers_per_region > 0 && self.sse_ips_per_region == 0 {
             return Some(("sse_ips_per_region", "must be at least 1 when there are live viewers".into()));
@@ -213,6 +227,7 @@ impl StatusSettings {
             dns_ttl: self.dns_ttl.0,
             sse_heartbeat: self.sse_heartbeat.0,
             sse_max_per_ip: self.sse_max_per_ip,
+            origin_timeout: self.origin_timeout.0,
             notify,
             ..StatusConfig::default()
         }

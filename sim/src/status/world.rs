@@ -52,9 +52,11 @@ pub fn build(
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
         let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
+        let (disk, durable) = (origin::Disk::default(), settings.durable_regions);
         sim.host(host.as_str(), move || {
             let node = make();
-            async move { origin::run(node, i as u32).await.map_err(Into::into) }
+            let disk = if durable { disk.clone() } else { origin::Disk::default() };
+            async move { origin::run(node, i as u32, disk).await.map_err(Into::into) }
         });
     }
     for c in &settings.cdns {

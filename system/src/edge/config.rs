@@ -19,6 +19,19 @@ pub enum StandbyMode {
     Async,
 }
 
+/// What a primary with a synchronous standby does once that standby is lost (docs/DESIGN.md,
+/// Writes and the standby: standby loss). Either way it raises the `standby_lost` alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandbyLoss {
+    /// Acknowledge no write until a standby attaches again and holds it: no acknowledged write
+    /// can be lost, and writes are unavailable meanwhile.
+    Block,
+    /// Acknowledge writes on the primary alone until a standby attaches again: writes stay
+    /// available, and those acknowledged meanwhile are lost if the primary is lost too.
+    Degrade,
+}
+
 /// What a PoP does with a write no primary acknowledges (issue 3: "writes during failover: fail
 /// fast or queue at the edge and replay").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +50,7 @@ pub struct EdgeConfig {
     pub standby: String,
     pub control: String,
     pub standby_mode: StandbyMode,
+    pub standby_loss: StandbyLoss,
     /// Batching of the primary's stream to distributors.
     pub batch: BatchPolicy,
     /// Frames the primary (and standby) keep for followers that fall behind.
@@ -46,7 +60,8 @@ pub struct EdgeConfig {
     /// Frames a replica holds out of order while it waits for a gap to fill.
     pub max_pending_frames: usize,
     pub heartbeat: Duration,
-    /// Silence on a stream after which the peer is considered gone.
+    /// Silence on a stream after which the peer is considered gone; also how long a primary waits
+    /// for a synchronous standby's acknowledgements to advance before it considers it lost.
     pub peer_timeout: Duration,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -105,6 +120,7 @@ impl Default for EdgeConfig {
             standby: "standby".into(),
             control: "control".into(),
             standby_mode: StandbyMode::Sync,
+            standby_loss: StandbyLoss::Block,
             batch: BatchPolicy { max_bytes: 64 << 10, max_delay: Duration::from_millis(10) },
             retain_frames: 10_000,
             distributor_frames: 1_000,

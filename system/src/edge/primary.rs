@@ -7,6 +7,12 @@
 //! another is promoted. As **standby** it follows the primary's stream unbatched and acknowledges
 //! each frame. The control plane promotes a standby, fences a primary, and tells a fenced or
 //! returning primary the new route, on which it rejoins as a follower of the new primary.
+//!
+//! A synchronous standby is lost when its stream breaks, or when its acknowledgements stop
+//! advancing for a peer timeout while frames wait for them (a stream can look alive, heartbeats
+//! and all, while the acknowledgements behind it never arrive): the primary ends that stream so
+//! the standby reconnects, raises the `standby_lost` alert, and then acknowledges writes alone or
+//! refuses them until a standby attaches again, as the standby-loss policy says.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -15,10 +21,10 @@ use std::rc::Rc;
 use tokio::io::split;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, spawn_local};
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, sleep, timeout};
 
 use super::batch::BatchPolicy;
-use super::config::StandbyMode;
+use super::config::{StandbyLoss, StandbyMode};
 use super::follower::{Follower, Upstream};
 use super::frame::Lsn;
 use super::node::{Ctx, dump, raise, reject};
@@ -46,6 +52,8 @@ pub struct Primary<N, T> {
     /// acknowledged, and frames streamed to distributors and served to replicas, only up to it.
     durable: watch::Sender<Lsn>,
     standbys_attached: Cell<usize>,
+    /// Whether the synchronous standby was lost and none has attached since.
+    standby_lost: Cell<bool>,
 }
 
 impl<N: Net, T: Telemetry> Primary<N, T> {
@@ -57,6 +65,37 @@ impl<N: Net, T: Telemetry> Primary<N, T> {
     /// follower only durable ones, so that no replica serves a row the primary's loss could take.
     pub fn released(&self, standby: bool) -> &watch::Sender<Lsn> {
         if standby { &self.committed } else { &self.durable }
+    }
+
+    /// Whether a committed frame must wait for the standby before it is durable: in sync mode while
+    /// a standby is attached, and under the `block` policy also while the one attached was lost.
+    /// Before a standby first attaches (a fresh or newly promoted primary) there is none to wait for.
+    fn waits_for_standby(&self) -> bool {
+        let c = &self.ctx.config;
+        let blocked = self.standby_lost.get() && c.standby_loss == StandbyLoss::Block;
+        c.standby_mode == StandbyMode::Sync && (self.standbys_attached.get() > 0 || blocked)
+    }
+
+    fn attach_standby(&self, peer: &str) {
+        self.standbys_attached.set(self.standbys_attached.get() + 1);
+        if self.standby_lost.replace(false) {
+            self.ctx.emit(NodeEvent::StandbyRestored { peer: peer.to_string() });
+        }
+    }
+
+    /// Ends a standby's session; the last synchronous one ending is the standby's loss.
+    fn detach_standby(&self, peer: &str, reason: String) {
+        self.standbys_attached.set(self.standbys_attached.get() - 1);
+        let c = &self.ctx.config;
+        if c.standby_mode != StandbyMode::Sync || self.standbys_attached.get() > 0 || self.role.get() != Role::Primary {
+            return;
+        }
+        self.standby_lost.set(true);
+        self.ctx.emit(NodeEvent::StandbyLost { peer: peer.to_string(), reason, policy: c.standby_loss });
+        if !self.waits_for_standby() {
+            // Degraded: what waited for the standby is durable on the primary alone now.
+            raise(&self.durable, *self.committed.borrow());
+        }
     }
 
     /// Whether this node may acknowledge a write now, and if not, why.
@@ -157,6 +196,7 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>
         committed: watch::channel(position.lsn).0,
         durable: watch::channel(position.lsn).0,
         standbys_attached: Cell::new(0),
+        standby_lost: Cell::new(false),
     });
     if role == Role::Standby {
         p.become_role(Role::Standby, position.generation, "started as standby");
@@ -220,7 +260,7 @@ async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response
         },
         Err(e) => return Response::Error(e.to_string()),
     };
-    if p.ctx.config.standby_mode == StandbyMode::Sync && p.standbys_attached.get() > 0 {
+    if p.waits_for_standby() {
         let mut durable = p.durable.subscribe();
         let confirmed = timeout(p.ctx.config.request_timeout, durable.wait_for(|a| *a >= lsn)).await;
         if !matches!(confirmed, Ok(Ok(_))) {
@@ -247,7 +287,7 @@ fn commit<N: Net, T: Telemetry>(p: &Primary<N, T>, op: &WriteOp) -> Result<(Lsn,
         payload_bytes: frame.payload.len(),
     });
     raise(&p.committed, frame.lsn);
-    if p.ctx.config.standby_mode == StandbyMode::Async || p.standbys_attached.get() == 0 {
+    if !p.waits_for_standby() {
         raise(&p.durable, frame.lsn);
     }
     Ok(at)
@@ -288,20 +328,29 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                 // like any follower, batched.
                 let sync = p.ctx.config.standby_mode == StandbyMode::Sync;
                 let policy = if standby && sync { BatchPolicy::IMMEDIATE } else { p.ctx.config.batch };
-                if standby {
-                    p.standbys_attached.set(p.standbys_attached.get() + 1);
-                    spawn_local(read_standby_acks(p.clone(), r, peer.clone()));
-                }
                 let source = Source {
                     store: &p.store,
                     released: p.released(standby).subscribe(),
                     telemetry: &p.ctx.telemetry,
                     heartbeat: p.ctx.config.heartbeat,
                 };
-                let _ = replication::stream(source, &mut w, &peer, next, policy).await;
-                if standby {
-                    p.standbys_attached.set(p.standbys_attached.get() - 1);
+                let streamed = replication::stream(source, &mut w, &peer, next, policy);
+                if !standby {
+                    let _ = streamed.await;
+                    return;
                 }
+                p.attach_standby(&peer);
+                let (acked, _) = watch::channel(next.saturating_sub(1));
+                let acked = Rc::new(acked);
+                let mut acks = spawn_local(read_standby_acks(p.clone(), r, peer.clone(), acked.clone()));
+                let reason = tokio::select! {
+                    biased;
+                    r = streamed => r.err().map_or("the stream ended".to_string(), |e| e.to_string()),
+                    _ = &mut acks => "the standby closed its side of the stream".to_string(),
+                    stalled = acks_stalled(&p, &acked), if sync => stalled,
+                };
+                acks.abort();
+                p.detach_standby(&peer, reason);
                 return;
             }
             // Re-requests come from distributors (a standby re-subscribes instead): durable frames
@@ -341,14 +390,39 @@ async fn durable_within<N: Net, T: Telemetry>(p: &Primary<N, T>, lsn: Lsn) -> bo
     matches!(timeout(p.ctx.config.request_timeout, durable.wait_for(|d| *d >= lsn)).await, Ok(Ok(_)))
 }
 
+/// Returns, saying why, once the standby's acknowledgements (`acked`) have not advanced for a peer
+/// timeout while committed frames waited for them.
+async fn acks_stalled<N: Net, T: Telemetry>(p: &Primary<N, T>, acked: &watch::Sender<Lsn>) -> String {
+    let (mut acked, mut committed) = (acked.subscribe(), p.committed.subscribe());
+    let limit = p.ctx.config.peer_timeout;
+    loop {
+        let held = *acked.borrow_and_update();
+        if *committed.borrow_and_update() <= held {
+            // Nothing owed: wait for a commit (an acknowledgement cannot pass what is committed).
+            let _ = committed.changed().await;
+            continue;
+        }
+        tokio::select! {
+            biased;
+            _ = acked.changed() => {}
+            _ = sleep(limit) => {
+                let owed = *committed.borrow();
+                return format!("acknowledgements stuck at frame {held} for {limit:?} while frames up to {owed} waited");
+            }
+        }
+    }
+}
+
 async fn read_standby_acks<N: Net, T: Telemetry, R: tokio::io::AsyncRead + Unpin>(
     p: Rc<Primary<N, T>>,
     mut r: R,
     peer: String,
+    acked: Rc<watch::Sender<Lsn>>,
 ) {
     loop {
         match wire::recv::<_, ReplRequest>(&mut r).await {
             Ok(ReplRequest::StandbyAck { lsn }) => {
+                raise(&acked, lsn);
                 raise(&p.durable, lsn);
             }
             Ok(_) => {}

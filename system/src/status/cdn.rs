@@ -93,15 +93,16 @@ async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &RefCell<Edge>) -> 
     }
 }
 
-/// Asks every region's origin at once and takes the first document, all within one peer timeout:
-/// asked one after another, silent origins would each take the whole timeout, and the page would
-/// reach the stale-cache tier only after the viewer had given up.
+/// Asks every region's origin at once and takes the first document, all within one origin
+/// timeout: asked one after another, silent origins would each take the whole timeout; and the
+/// origin timeout is shorter than a viewer waits, or the page would reach the stale-cache tier
+/// only after the viewer had given up (a crashed origin answers nothing, like a cut one).
 async fn from_origins<N: Net, T: Telemetry>(node: &Node<N, T>) -> Option<Incident> {
     let mut asks = JoinSet::new();
     for region in &node.config.regions {
         let (node, region) = (node.clone(), region.clone());
         asks.spawn_local(async move {
-            node.exchange::<_, OriginReply>(&region, ORIGIN_PORT, &OriginRequest::Get, node.config.peer_timeout).await
+            node.exchange::<_, OriginReply>(&region, ORIGIN_PORT, &OriginRequest::Get, node.config.origin_timeout).await
         });
     }
     while let Some(answer) = asks.join_next().await {

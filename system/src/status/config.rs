@@ -38,8 +38,11 @@ pub struct StatusConfig {
     pub kv_propagation: Duration,
     /// An edge stops trusting a KV entry no region has refreshed for this long.
     pub kv_max_age: Duration,
-    /// How long an edge worker or a region waits for a peer.
+    /// How long a region waits for a peer region or a CDN.
     pub peer_timeout: Duration,
+    /// How long an edge worker waits for the origins when its KV is stale: well under a viewer's
+    /// patience, so that with every origin silent the stale-cache tier still answers in time.
+    pub origin_timeout: Duration,
     pub dns_check_interval: Duration,
     pub dns_check_timeout: Duration,
     /// Consecutive failed checks that mark a CDN unhealthy.
@@ -65,6 +68,7 @@ impl Default for StatusConfig {
             kv_propagation: Duration::from_secs(2),
             kv_max_age: Duration::from_secs(60),
             peer_timeout: Duration::from_secs(1),
+            origin_timeout: Duration::from_millis(500),
             dns_check_interval: Duration::from_secs(10),
             dns_check_timeout: Duration::from_secs(2),
             dns_unhealthy_after: 2,

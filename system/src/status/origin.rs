@@ -4,6 +4,11 @@
 //! publishes its state to every CDN's edge KV on change and at least every `kv_refresh`, and hands
 //! every timeline update it learns (its own and its peers') to the notification pipeline, which
 //! drops the copies.
+//!
+//! A region keeps its document on its own disk ([`Disk`]), written before an edit is acknowledged
+//! and after every merge, and starts from it: a region that crashes and restarts still holds every
+//! update it acknowledged, and its version-vector counter and clock continue where they stopped,
+//! so its next update is new to every peer and CDN rather than a repeat of one they already hold.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -27,15 +32,25 @@ use crate::net::Net;
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire;
 
+/// A region's durable storage: the document as last written, kept by whoever runs the node
+/// across its crashes and restarts.
+pub type Disk = Rc<RefCell<Incident>>;
+
 /// A region's replica and clock; shared by its tasks.
 struct Region {
     id: NodeId,
     doc: Incident,
     hlc: Hlc,
     mode: ClockMode,
+    disk: Disk,
 }
 
 impl Region {
+    /// Writes the document to disk.
+    fn save(&self) {
+        self.disk.replace(self.doc.clone());
+    }
+
     /// The timestamp of a local edit at wall time `wall_ms`.
     fn stamp(&mut self, wall_ms: u64) -> Timestamp {
         match self.mode {
@@ -56,15 +71,19 @@ impl Region {
     }
 }
 
-/// Runs status region `id` (its index in `config.regions`) until the host stops.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId) -> io::Result<()> {
+/// Runs status region `id` (its index in `config.regions`) from the document on `disk` until the
+/// host stops.
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk) -> io::Result<()> {
     let max_drift = node.config.max_drift.as_millis() as u64;
-    let region = Rc::new(RefCell::new(Region {
-        id,
-        doc: Incident::new(),
-        hlc: Hlc::new(id, max_drift),
-        mode: node.config.clock,
-    }));
+    let doc = disk.borrow().clone();
+    let mut hlc = Hlc::new(id, max_drift);
+    // The clock follows everything the document holds. A stamp too far ahead of this host's clock
+    // (its clock was set back across the restart) is refused as a peer's would be, and the
+    // clock runs on from physical time.
+    if let Some(latest) = doc.latest() {
+        let _ = hlc.receive(latest, (node.clock)());
+    }
+    let region = Rc::new(RefCell::new(Region { id, doc, hlc, mode: node.config.clock, disk }));
     let (changed, _) = watch::channel(VClock::new());
     let changed = Rc::new(changed);
     node.emit(NodeEvent::Started { role: "status-region", lsn: 0 });
@@ -97,7 +116,11 @@ fn answer<N: Net, T: Telemetry>(
 ) -> OriginReply {
     let mut region = region.borrow_mut();
     match request {
-        OriginRequest::Edit(edit) => OriginReply::Written(region.edit(edit, (node.clock)())),
+        OriginRequest::Edit(edit) => {
+            let at = region.edit(edit, (node.clock)());
+            region.save();
+            OriginReply::Written(at)
+        }
         OriginRequest::Get => OriginReply::Doc(region.doc.clone()),
         OriginRequest::Sync(theirs) => {
             if let Some(latest) = theirs.latest()
@@ -107,6 +130,7 @@ fn answer<N: Net, T: Telemetry>(
                 return OriginReply::Synced(region.doc.clock().clone());
             }
             region.doc.merge(&theirs);
+            region.save();
             OriginReply::Synced(region.doc.clock().clone())
         }
     }
