@@ -269,8 +269,7 @@ impl ReplicationFold {
         self.committed_at
             .range((lsn, 0)..=(lsn, u64::MAX))
             .map(|((_, generation), _)| *generation)
-            .filter(|g| self.history.holds(*g, lsn, of))
-            .next_back()
+            .rfind(|g| self.history.holds(*g, lsn, of))
             .unwrap_or(0)
     }
 
