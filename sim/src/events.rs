@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use edgesim_system::edge::frame::{Lsn, Point};
 use edgesim_system::edge::proto::{ReadPath, Route};
+use edgesim_system::edge::store::{OwnRows, Writer};
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::proto::Tier;
@@ -16,7 +17,7 @@ use serde::Serialize;
 use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
@@ -151,11 +152,12 @@ pub enum Op {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
-    /// `own_seq`: the session's highest write the read saw; `version`/`writer`: the key's row.
+    /// `own`: the session's rows the read returned (every key); `version`/`writer`: the key's
+    /// row and the commit that wrote it (`None`: no row).
     Read {
-        own_seq: u64,
+        own: OwnRows,
         version: u64,
-        writer: Option<(u64, u64)>,
+        writer: Option<Writer>,
         path: ReadPath,
         lsn: Lsn,
     },

@@ -3,7 +3,8 @@
 //! (`check::Requests`, `metrics::ReplicationFold`) and dropped; every other event (faults, health,
 //! failover, audits, the status page's records) is kept whole. The folds keep what the simulated
 //! system itself remembers (a record per acknowledged write and per failed request, a timestamp
-//! per committed frame, per-session and per-key positions), and bounded figures (histograms,
+//! per committed frame, per session the writes it had acknowledged and saw, per key the newest
+//! writer a session saw), and bounded figures (histograms,
 //! counters, the first examples of each violation), so memory does not grow with the number of
 //! reads nor with how long a healthy run lasts. A status page run keeps nearly all its events:
 //! its page views, probes and deliveries are judged against each other at the end

@@ -119,6 +119,59 @@ fn an_async_standby_behind_the_primary_loses_the_writes_it_never_received_and_th
 }
 
 #[test]
+fn lag_counts_the_frames_a_snapshot_delivered() {
+    // Issue 11, defect 4: in `negative/primary-crash-async` seed 1 every replica rebuilds from a
+    // snapshot after the failover, and the frames the snapshot brought were left out of the lag:
+    // lag p99 was 98 ms before (frames applied one by one only); counted at the restore time it is
+    // 5.8 s after, with 872 frames delivered by snapshot.
+    let r = run(&load("negative/primary-crash-async"));
+    let lag = &r.edge().unwrap().replication.lag;
+    assert!(lag.p99_ms > 1000.0, "snapshot-delivered frames waited seconds: {lag:?}");
+}
+
+#[test]
+fn read_your_writes_counts_a_read_missing_any_acknowledged_write_of_its_session() {
+    // Issue 11, defect 5: in `negative/primary-crash-async` seed 1 the writes acknowledged by the
+    // crashed primary are lost below the session's later writes; judged by the session's highest
+    // write seen (`own_seq`) only 4 reads were reported before; judged against the whole set of the
+    // session's acknowledged writes, every later read of those sessions misses one: 3,017 after.
+    // The figure is re-derived here from the log alone, as docs/EVENTS.md says.
+    let (log, r) = simulate(&load("negative/primary-crash-async"));
+    let c = &r.edge().unwrap().checks;
+    assert!(c.ryw_violations > 1000, "reads after a lost acknowledged write miss it: {}", c.ryw_violations);
+    let mut started = std::collections::BTreeMap::new();
+    let mut acked: Vec<(u64, u64, u64)> = Vec::new();
+    let mut reads = Vec::new();
+    for e in &log {
+        match e["type"].as_str() {
+            Some("request_started") => {
+                started.insert(e["req"].as_u64().unwrap(), (e["t_us"].as_u64().unwrap(), e["seq"].as_u64().unwrap()));
+            }
+            Some("request_ended") => {
+                let (start, seq) = started[&e["req"].as_u64().unwrap()];
+                let session = e["session"].as_u64().unwrap();
+                match e["outcome"]["result"].as_str() {
+                    Some("write") => acked.push((session, seq, e["t_us"].as_u64().unwrap())),
+                    Some("read") => reads.push((session, start, e["outcome"]["own"]["seqs"].clone())),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let holds = |seqs: &Value, seq: u64| {
+        seqs.as_array().unwrap().iter().any(|r| r[0].as_u64().unwrap() <= seq && seq <= r[1].as_u64().unwrap())
+    };
+    let missed = reads
+        .iter()
+        .filter(|(session, start, seqs)| {
+            acked.iter().any(|(s, seq, at)| s == session && at <= start && !holds(seqs, *seq))
+        })
+        .count();
+    assert_eq!(missed, c.ryw_violations, "the log alone gives the same figure");
+}
+
+#[test]
 fn fencing_prevents_split_brain_and_without_it_the_checker_fires() {
     // `split-brain-attempt` itself passes (no checker fires) in the reference suite (`sweep.rs`).
     let s = load("split-brain-attempt");

@@ -346,7 +346,7 @@ mod tests {
         also.end_us = 1_800_000;
         let mut acked = write(3, 1, 2, 5_000_000, true);
         acked.outcome = Outcome::Write { lsn: 9, generation: 2 };
-        let c = charts(vec![], vec![], 6_000_001, &[failed, also, acked, read(4, 1, "k", 2, 2, 6_000_000)]);
+        let c = charts(vec![], vec![], 6_000_001, &[failed, also, acked, read(4, 1, "k", &[1, 2], None, 6_000_000)]);
         let labels: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.kind, m.label.as_str())).collect();
         assert_eq!(
             labels,
@@ -368,10 +368,11 @@ mod tests {
         let apply = |t, node, lsn| event(t, node, Record::Node(NodeEvent::Applied { lsn, generation: 1 }));
         let events = vec![
             commit(0, 1),
-            commit(100_000, 2),
             apply(20_000, "pop-eu-west-1", 1),
-            apply(150_000, "pop-eu-west-2", 2),
             apply(30_000, "standby", 1),
+            commit(100_000, 2),
+            apply(150_000, "pop-eu-west-2", 2),
+            apply(150_000, "pop-eu-west-1", 2),
             apply(2_500_000, "pop-us-1", 2),
         ];
         let c = charts(vec![], events, 2_500_000, &[]);

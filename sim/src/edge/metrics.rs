@@ -11,8 +11,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::edge::check::request::Request;
+use crate::edge::history::History;
 use crate::edge::lag::Lag;
-use crate::events::{Event, Op, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -114,9 +115,14 @@ impl Latency {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ReplicaLag {
+    /// Every frame of the final history: applied (at the apply), delivered by a snapshot (at the
+    /// restore), or never applied (censored at the end of the run).
     pub lag: Summary,
     pub max_frames_behind: u64,
     pub p99_frames_behind: u64,
+    pub frames_by_snapshot: u64,
+    /// Frames of the final history it had not applied when the run ended.
+    pub frames_never_applied: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -126,6 +132,9 @@ pub struct Replication {
     pub lag: Summary,
     pub standby_lag: Summary,
     pub replicas: BTreeMap<String, ReplicaLag>,
+    /// Over every PoP replica: frames a snapshot delivered, and frames never applied by the end.
+    pub frames_by_snapshot: u64,
+    pub frames_never_applied: u64,
     pub batches_sent: u64,
     pub payload_bytes: u64,
     pub wire_bytes: u64,
@@ -135,22 +144,34 @@ pub struct Replication {
     pub rejected_inputs: u64,
 }
 
-/// How often frames-behind is sampled.
+/// How often frames-behind, and the age of the oldest frame a replica has not applied, are sampled.
 const SAMPLE_US: u64 = 100_000;
+
+/// A follower's lag: its recorder, frames a snapshot delivered, frames never applied.
+#[derive(Default)]
+struct Follower {
+    lag: Recorder,
+    by_snapshot: u64,
+    never_applied: u64,
+}
 
 /// Replication figures, folded over every event (frames-behind is sampled on the clock the events
 /// give). Commits are reported only by whichever node is primary at the time; PoP replicas are the
 /// `pop-*` hosts, and every other follower (the standby, a primary that rejoined) counts as a
-/// standby. Also gathers the lag of each applied frame for the charts (`chart`).
+/// standby. Lag counts every frame of the final history at every PoP replica: when it applied it,
+/// when a snapshot brought it (the restore time), or, never applied, as a censored sample of the
+/// end of the run minus its commit. Also gathers the points of the lag chart (`chart`).
 pub struct ReplicationFold {
     out: Replication,
     /// When each frame was committed, by (lsn, generation).
     committed_at: BTreeMap<(u64, u64), u64>,
+    history: History,
     head: u64,
-    applied: BTreeMap<Rc<str>, u64>,
+    /// The last frame each follower holds, as (lsn, generation).
+    held: BTreeMap<Rc<str>, (u64, u64)>,
     all: Recorder,
     standby_lag: Recorder,
-    lag: BTreeMap<Rc<str>, Recorder>,
+    followers: BTreeMap<Rc<str>, Follower>,
     behind: BTreeMap<Rc<str>, (Recorder, u64)>,
     next_sample: u64,
     pub chart: Lag,
@@ -161,11 +182,12 @@ impl Default for ReplicationFold {
         ReplicationFold {
             out: Replication::default(),
             committed_at: BTreeMap::new(),
+            history: History::default(),
             head: 0,
-            applied: BTreeMap::new(),
+            held: BTreeMap::new(),
             all: Recorder::default(),
             standby_lag: Recorder::default(),
-            lag: BTreeMap::new(),
+            followers: BTreeMap::new(),
             behind: BTreeMap::new(),
             next_sample: SAMPLE_US,
             chart: Lag::default(),
@@ -173,59 +195,126 @@ impl Default for ReplicationFold {
     }
 }
 
+fn is_replica(node: &str) -> bool {
+    node.starts_with("pop-")
+}
+
 impl ReplicationFold {
     pub fn event(&mut self, e: &Event) {
         while e.t_us >= self.next_sample {
-            for (node, at) in &self.applied {
-                let (rec, max) = self.behind.entry(node.clone()).or_default();
-                let b = self.head.saturating_sub(*at);
-                rec.0.saturating_record(b);
-                *max = (*max).max(b);
-            }
+            self.sample(self.next_sample);
             self.next_sample += SAMPLE_US;
         }
-        let Record::Node(event) = &e.record else { return };
+        let event = match &e.record {
+            Record::Node(event) => event,
+            Record::Harness(HarnessEvent::RunEnded { .. }) => return self.ended(e.t_us),
+            Record::Harness(_) => return,
+        };
         let node = &e.node;
-        let replica = node.starts_with("pop-");
-        let out = &mut self.out;
         match event {
             NodeEvent::Committed { lsn, generation, .. } => {
                 self.committed_at.insert((*lsn, *generation), e.t_us);
+                self.history.committed(*generation, *lsn);
                 self.head = self.head.max(*lsn);
-                out.frames_committed += 1;
+                self.out.frames_committed += 1;
             }
             NodeEvent::Started { role: "pop", lsn } => {
-                self.applied.insert(node.clone(), *lsn);
+                let held = (*lsn, self.generation_at(*lsn));
+                self.held.insert(node.clone(), held);
             }
-            NodeEvent::Applied { lsn, .. } | NodeEvent::SnapshotRestored { lsn, .. } => {
-                if let NodeEvent::Applied { generation, .. } = event
-                    && let Some(t) = self.committed_at.get(&(*lsn, *generation))
-                {
-                    let took = e.t_us.saturating_sub(*t);
-                    self.chart.applied(node, e.t_us, took);
-                    if replica {
-                        self.all.record(took);
-                        self.lag.entry(node.clone()).or_default().record(took);
-                    } else {
-                        self.standby_lag.record(took);
-                    }
+            NodeEvent::Applied { lsn, generation } => {
+                if let Some(t) = self.committed_at.get(&(*lsn, *generation)) {
+                    self.record(node, e.t_us, e.t_us.saturating_sub(*t));
                 }
-                if replica {
-                    self.applied.insert(node.clone(), *lsn);
+                self.held.insert(node.clone(), (*lsn, *generation));
+            }
+            NodeEvent::SnapshotRestored { lsn, .. } => {
+                self.out.snapshots_restored += 1;
+                let generation = self.generation_at(*lsn);
+                let held = self.held.get(node).copied().unwrap_or_default();
+                let brought: Vec<u64> =
+                    self.unheld(held, generation).take_while(|(at, _)| *at <= *lsn).map(|(_, t)| t).collect();
+                for t in brought {
+                    self.record(node, e.t_us, e.t_us.saturating_sub(t));
+                    self.followers.entry(node.clone()).or_default().by_snapshot += 1;
                 }
+                self.held.insert(node.clone(), (*lsn, generation));
             }
             NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if !node.starts_with("dist-") => {
-                out.batches_sent += 1;
-                out.payload_bytes += *payload_bytes as u64;
-                out.wire_bytes += *wire_bytes as u64;
+                self.out.batches_sent += 1;
+                self.out.payload_bytes += *payload_bytes as u64;
+                self.out.wire_bytes += *wire_bytes as u64;
             }
-            NodeEvent::GapDetected { .. } => out.gaps_detected += 1,
-            NodeEvent::Reconnecting { .. } => out.reconnects += 1,
-            NodeEvent::Rejected { .. } => out.rejected_inputs += 1,
+            NodeEvent::GapDetected { .. } => self.out.gaps_detected += 1,
+            NodeEvent::Reconnecting { .. } => self.out.reconnects += 1,
+            NodeEvent::Rejected { .. } => self.out.rejected_inputs += 1,
             _ => {}
         }
-        if let NodeEvent::SnapshotRestored { .. } = event {
-            out.snapshots_restored += 1;
+    }
+
+    /// A frame reached `node` at `t_us`, `took_us` after its commit.
+    fn record(&mut self, node: &Rc<str>, t_us: u64, took_us: u64) {
+        self.chart.applied(node, t_us, took_us);
+        if is_replica(node) {
+            self.all.record(took_us);
+            self.followers.entry(node.clone()).or_default().lag.record(took_us);
+        } else {
+            self.standby_lag.record(took_us);
+        }
+    }
+
+    /// The generation of the frame at `lsn` in the newest history (0 for the empty history).
+    fn generation_at(&self, lsn: u64) -> u64 {
+        let of = self.history.newest().unwrap_or(0);
+        self.committed_at
+            .range((lsn, 0)..=(lsn, u64::MAX))
+            .map(|((_, generation), _)| *generation)
+            .rfind(|g| self.history.holds(*g, lsn, of))
+            .unwrap_or(0)
+    }
+
+    /// The frames of generation `of`'s history, in LSN order as (lsn, commit time), that a
+    /// follower whose last frame is `held` does not hold: those past it, and those of a generation
+    /// newer than its own (they replaced what it holds at their positions).
+    fn unheld(&self, held: (u64, u64), of: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let (lsn, generation) = held;
+        let from = self.history.forked_after(generation).map_or(lsn + 1, |fork| fork.min(lsn + 1));
+        self.committed_at
+            .range((from, 0)..)
+            .filter(move |((at, g), _)| self.history.holds(*g, *at, of) && (*at > lsn || *g > generation))
+            .map(|((at, _), t)| (*at, *t))
+    }
+
+    /// Frames behind, and the age of the oldest frame each PoP replica has not applied, at `t_us`.
+    fn sample(&mut self, t_us: u64) {
+        let of = self.history.newest().unwrap_or(0);
+        let mut oldest = Vec::new();
+        for (node, held) in self.held.iter().filter(|(node, _)| is_replica(node)) {
+            let (rec, max) = self.behind.entry(node.clone()).or_default();
+            let b = self.head.saturating_sub(held.0);
+            rec.0.saturating_record(b);
+            *max = (*max).max(b);
+            if let Some((_, t)) = self.unheld(*held, of).next() {
+                oldest.push((node.clone(), t_us.saturating_sub(t)));
+            }
+        }
+        for (node, age) in oldest {
+            self.chart.applied(&node, t_us, age);
+        }
+    }
+
+    /// The run ended at `t_us`: every frame of the final history a PoP replica never applied is a
+    /// censored sample of its lag, at least the end minus its commit.
+    fn ended(&mut self, t_us: u64) {
+        let of = self.history.newest().unwrap_or(0);
+        let replicas: Vec<_> =
+            self.held.iter().filter(|(node, _)| is_replica(node)).map(|(n, h)| (n.clone(), *h)).collect();
+        for (node, held) in replicas {
+            let missing: Vec<u64> = self.unheld(held, of).map(|(_, t)| t).collect();
+            for t in missing {
+                self.record(&node, t_us, t_us.saturating_sub(t));
+                self.followers.entry(node.clone()).or_default().never_applied += 1;
+            }
         }
     }
 
@@ -234,18 +323,108 @@ impl ReplicationFold {
         out.lag = self.all.summary();
         out.standby_lag = self.standby_lag.summary();
         out.replicas = self
-            .applied
+            .held
             .keys()
+            .filter(|node| is_replica(node))
             .map(|node| {
                 let (max, p99) = match self.behind.get(node) {
                     Some((rec, max)) if !rec.0.is_empty() => (*max, rec.0.value_at_quantile(0.99)),
                     Some((_, max)) => (*max, 0),
                     None => (0, 0),
                 };
-                let lag = self.lag.get(node).map(Recorder::summary).unwrap_or_default();
-                (node.to_string(), ReplicaLag { lag, max_frames_behind: max, p99_frames_behind: p99 })
+                let f = self.followers.get(node);
+                let lag = ReplicaLag {
+                    lag: f.map(|f| f.lag.summary()).unwrap_or_default(),
+                    max_frames_behind: max,
+                    p99_frames_behind: p99,
+                    frames_by_snapshot: f.map_or(0, |f| f.by_snapshot),
+                    frames_never_applied: f.map_or(0, |f| f.never_applied),
+                };
+                (node.to_string(), lag)
             })
             .collect();
+        out.frames_by_snapshot = out.replicas.values().map(|r| r.frames_by_snapshot).sum();
+        out.frames_never_applied = out.replicas.values().map(|r| r.frames_never_applied).sum();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t_us: u64, node: &str, event: NodeEvent) -> Event {
+        Event { t_us, node: node.into(), record: Record::Node(event) }
+    }
+
+    fn commit(t_us: u64, lsn: u64) -> Event {
+        at(t_us, "primary", NodeEvent::Committed { lsn, generation: 1, session: 1, seq: lsn, payload_bytes: 10 })
+    }
+
+    fn end(t_us: u64) -> Event {
+        Event {
+            t_us,
+            node: "clients-a".into(),
+            record: Record::Harness(HarnessEvent::RunEnded { sim_us: t_us, down: vec![] }),
+        }
+    }
+
+    /// A fold in which PoP replica `pop-a-1` started empty and frames 1 to 3 were committed at 0.
+    fn three_frames_committed() -> ReplicationFold {
+        let mut fold = ReplicationFold::default();
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        (1..=3).for_each(|lsn| fold.event(&commit(0, lsn)));
+        fold
+    }
+
+    #[test]
+    fn frames_a_replica_never_applied_count_as_lag_until_the_end() {
+        // Issue 11, defect 4: a region cut off until the end showed no lag for the frames it never
+        // applied (lag n=1, max 10 ms before); each counts as a sample of end minus commit, and is
+        // reported as never applied (n=3, max 1 s after).
+        let mut fold = three_frames_committed();
+        fold.event(&at(10_000, "pop-a-1", NodeEvent::Applied { lsn: 1, generation: 1 }));
+        fold.event(&end(1_000_000));
+        let r = fold.summary();
+        assert_eq!((r.lag.count, r.lag.max_ms.round()), (3, 1000.0), "{:?}", r.lag);
+        assert_eq!((r.frames_never_applied, r.replicas["pop-a-1"].frames_never_applied), (2, 2));
+        let chart = fold.chart.buckets(250, 1_000_000);
+        assert_eq!(chart["a"].iter().flatten().count(), 5, "the chart shows the lag growing while cut off: {chart:?}");
+    }
+
+    #[test]
+    fn frames_a_snapshot_delivered_count_at_the_restore() {
+        // Issue 11, defect 4: in `negative/primary-crash-async` seed 1 every PoP replica rebuilt
+        // from a snapshot and the frames it brought were not counted (lag p99 98 ms before, 5.8 s
+        // after); here 3 frames brought at 2 s count 2 s each, the frame applied after it 10 ms.
+        let mut fold = three_frames_committed();
+        fold.event(&at(2_000_000, "pop-a-1", NodeEvent::SnapshotRestored { lsn: 3, bytes: 100 }));
+        fold.event(&commit(2_000_000, 4));
+        fold.event(&at(2_010_000, "pop-a-1", NodeEvent::Applied { lsn: 4, generation: 1 }));
+        fold.event(&end(3_000_000));
+        let r = fold.summary();
+        assert_eq!(
+            (r.lag.count, (r.lag.max_ms / 100.0).round(), r.frames_by_snapshot, r.frames_never_applied),
+            (4, 20.0, 3, 0)
+        );
+    }
+
+    #[test]
+    fn a_replica_on_a_lost_history_has_not_applied_what_replaced_it() {
+        // Frames 2 and 3 of generation 1 were lost: generation 2 committed its own from LSN 2. A
+        // replica that applied generation 1's frame 3 holds neither of generation 2's frames.
+        let mut fold = ReplicationFold::default();
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        for lsn in 1..=3 {
+            fold.event(&commit(0, lsn));
+            fold.event(&at(1_000, "pop-a-1", NodeEvent::Applied { lsn, generation: 1 }));
+        }
+        for lsn in 2..=3 {
+            let c = NodeEvent::Committed { lsn, generation: 2, session: 2, seq: lsn, payload_bytes: 10 };
+            fold.event(&at(500_000, "standby", c));
+        }
+        fold.event(&end(1_000_000));
+        let r = fold.summary();
+        assert_eq!((r.lag.count, r.frames_never_applied), (5, 2), "{r:?}");
     }
 }

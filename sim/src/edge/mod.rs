@@ -9,6 +9,7 @@
 //! audit.rs      the final dump of every database, digested by the harness
 //! check/        correctness checkers from the event log; `request` a request as its client
 //!               saw it, and a checker's findings
+//! history.rs    which frames each generation's history holds, from the commits
 //! timeline.rs   the narrated failure timeline and the failover figures
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
 //! lag.rs        the lag chart's raw points, folded as frames are applied
@@ -19,6 +20,7 @@
 pub mod audit;
 pub mod charts;
 pub mod check;
+pub mod history;
 pub mod lag;
 pub mod metrics;
 pub mod report;

@@ -160,17 +160,23 @@ impl EdgeReport {
             "  {} gaps re-requested, {} snapshot rebuilds, {} reconnects, {} malformed inputs refused",
             r.gaps_detected, r.snapshots_restored, r.reconnects, r.rejected_inputs
         );
+        let _ = writeln!(
+            o,
+            "  frames reaching PoP replicas by snapshot {}; never applied by the end {} (counted in the lag at the end)",
+            r.frames_by_snapshot, r.frames_never_applied
+        );
         let c = &self.checks;
         let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
         let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);
         for v in c.ryw_examples.iter().take(3) {
             let _ = writeln!(
                 o,
-                "    T+{:.3}s session {} read saw its write #{} after #{} was acknowledged (request {})",
+                "    T+{:.3}s session {} read missed {} of its {} acknowledged writes, first #{} (request {})",
                 v.at_us as f64 / 1e6,
                 v.session,
-                v.saw_seq,
-                v.acked_seq,
+                v.missing.len(),
+                v.acked,
+                v.missing[0],
                 v.req
             );
         }

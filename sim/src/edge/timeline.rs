@@ -313,17 +313,17 @@ mod tests {
     #[test]
     fn reads_count_from_a_loss_until_the_first_write_acknowledged_after_it() {
         let mut reads = ReadsAfterLoss::default();
-        reads.request(&ended(read(1, 1, "k", 0, 0, 50), 60));
+        reads.request(&ended(read(1, 1, "k", &[], None, 50), 60));
         reads.fault(100);
-        reads.request(&ended(read(2, 1, "k", 0, 0, 110), 120));
-        let mut failed = ended(read(3, 2, "k", 0, 0, 130), 200);
+        reads.request(&ended(read(2, 1, "k", &[], None, 110), 120));
+        let mut failed = ended(read(3, 2, "k", &[], None, 130), 200);
         failed.outcome = Outcome::Timeout;
         reads.request(&failed);
-        reads.request(&ended(read(4, 3, "k", 0, 0, 300), 300));
+        reads.request(&ended(read(4, 3, "k", &[], None, 300), 300));
         // A write acknowledged at 300 closes the window: the read that started then is out of it.
         reads.request(&ended(write(5, 4, 1, 250, true), 300));
-        reads.request(&ended(read(6, 5, "k", 0, 0, 290), 310));
-        reads.request(&ended(read(7, 1, "k", 0, 0, 305), 315));
+        reads.request(&ended(read(6, 5, "k", &[], None, 290), 310));
+        reads.request(&ended(read(7, 1, "k", &[], None, 305), 315));
         assert_eq!(reads.from(100), (3, 2), "reads 2, 3 (unanswered) and 6");
         assert_eq!(reads.from(50), (0, 0), "no fault then");
     }

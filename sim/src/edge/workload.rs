@@ -165,7 +165,7 @@ impl Session {
         let mut conn = self.idle.borrow_mut().pop();
         let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&mut conn, &request)).await {
             Ok(Ok(Response::Read { row, path, lsn })) => {
-                Outcome::Read { own_seq: row.own_seq, version: row.version, writer: row.writer, path, lsn }
+                Outcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn }
             }
             Ok(Ok(Response::Write { lsn, generation })) => Outcome::Write { lsn, generation },
             Ok(Ok(Response::Error(message))) => Outcome::Error { message },

@@ -9,16 +9,19 @@
 use rusqlite::session::{ConflictAction, ConflictType, Session};
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::frame::{Frame, GENESIS_CHECKSUM, Lsn};
 
 const SCHEMA: &str = "
     CREATE TABLE writes(
         session INTEGER NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+        generation INTEGER NOT NULL, lsn INTEGER NOT NULL,
         PRIMARY KEY(session, seq));
     CREATE TABLE kv(
         key TEXT PRIMARY KEY, version INTEGER NOT NULL,
-        writer_session INTEGER NOT NULL, writer_seq INTEGER NOT NULL, value BLOB NOT NULL);
+        writer_session INTEGER NOT NULL, writer_seq INTEGER NOT NULL,
+        writer_generation INTEGER NOT NULL, writer_lsn INTEGER NOT NULL, value BLOB NOT NULL);
     CREATE TABLE _position(
         id INTEGER PRIMARY KEY CHECK (id = 0),
         generation INTEGER NOT NULL, lsn INTEGER NOT NULL, checksum INTEGER NOT NULL);
@@ -67,14 +70,45 @@ pub struct WriteOp {
     pub value: Vec<u8>,
 }
 
-/// What a read returns: the session's own latest write that this database holds, and one key's
-/// row with the write that produced it. Checkers judge reads by these contents.
+/// What a read returns: the session's own rows (its writes, every key) that this database holds,
+/// and one key's row with the write that produced it. Checkers judge reads by these contents.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadRow {
-    pub own_seq: u64,
+    pub own: OwnRows,
     pub key: String,
+    /// How many writes the key's row has seen in this database's history (restarts with a history).
     pub version: u64,
-    pub writer: Option<(u64, u64)>,
+    pub writer: Option<Writer>,
+}
+
+/// A write as a row names it: the session's numbered write, and the generation and LSN of the
+/// frame that committed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Writer {
+    pub session: u64,
+    pub seq: u64,
+    pub generation: u64,
+    pub lsn: Lsn,
+}
+
+/// A session's rows in the `writes` table as a read returned them, bounded by the holes in them
+/// rather than by their number: their sequence numbers as inclusive ranges, and a digest of which
+/// commit each row came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnRows {
+    pub count: u64,
+    /// The rows' sequence numbers as ascending, disjoint, inclusive ranges `[first, last]`.
+    pub seqs: Vec<(u64, u64)>,
+    /// `xxh3_64` of the little-endian `(seq, generation, lsn)` of every row, in seq order.
+    pub digest: u64,
+}
+
+impl OwnRows {
+    /// Whether the rows hold the session's write `seq`.
+    pub fn holds(&self, seq: u64) -> bool {
+        let at = self.seqs.partition_point(|&(_, last)| last < seq);
+        self.seqs.get(at).is_some_and(|&(first, _)| first <= seq)
+    }
 }
 
 /// The replicated content of a database, in primary-key order.
@@ -127,26 +161,30 @@ impl Store {
     /// Executes a write as one transaction and returns the frame it became.
     pub fn commit(&mut self, op: &WriteOp, generation: u64) -> Result<Frame, StoreError> {
         let tx = self.conn.transaction()?;
+        let prev = position_in(&tx)?;
+        let lsn = prev.lsn + 1;
         let mut changeset = Vec::new();
         {
             let mut session = Session::new(&tx)?;
             for table in REPLICATED {
                 session.attach(Some(table))?;
             }
-            tx.prepare_cached("INSERT INTO writes(session, seq, key, value) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![op.session, op.seq, op.key, op.value])?;
             tx.prepare_cached(
-                "INSERT INTO kv(key, version, writer_session, writer_seq, value)
-                 VALUES (?1, 1, ?2, ?3, ?4)
+                "INSERT INTO writes(session, seq, key, value, generation, lsn) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![op.session, op.seq, op.key, op.value, generation, lsn])?;
+            tx.prepare_cached(
+                "INSERT INTO kv(key, version, writer_session, writer_seq, writer_generation, writer_lsn, value)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(key) DO UPDATE SET version = version + 1,
                    writer_session = excluded.writer_session, writer_seq = excluded.writer_seq,
+                   writer_generation = excluded.writer_generation, writer_lsn = excluded.writer_lsn,
                    value = excluded.value",
             )?
-            .execute(params![op.key, op.session, op.seq, op.value])?;
+            .execute(params![op.key, op.session, op.seq, generation, lsn, op.value])?;
             session.changeset_strm(&mut changeset)?;
         }
-        let prev = position_in(&tx)?;
-        let frame = Frame::after(prev.checksum, generation, prev.lsn + 1, changeset);
+        let frame = Frame::after(prev.checksum, generation, lsn, changeset);
         record(&tx, &frame, self.retain)?;
         tx.commit()?;
         Ok(frame)
@@ -216,20 +254,36 @@ impl Store {
     }
 
     pub fn read(&self, session: u64, key: &str) -> Result<ReadRow, StoreError> {
-        let own_seq =
-            self.conn
-                .query_row("SELECT coalesce(max(seq), 0) FROM writes WHERE session = ?1", [session], |r| r.get(0))?;
+        let mut own = OwnRows::default();
+        let mut committed = Vec::new();
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, generation, lsn FROM writes WHERE session = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([session])?;
+        while let Some(r) = rows.next()? {
+            let (seq, generation, lsn): (u64, u64, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            match own.seqs.last_mut() {
+                Some((_, last)) if *last + 1 == seq => *last = seq,
+                _ => own.seqs.push((seq, seq)),
+            }
+            own.count += 1;
+            committed.extend([seq, generation, lsn].iter().flat_map(|n| n.to_le_bytes()));
+        }
+        own.digest = xxh3_64(&committed);
         let row = self
             .conn
-            .query_row("SELECT version, writer_session, writer_seq FROM kv WHERE key = ?1", [key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            .prepare_cached(
+                "SELECT version, writer_session, writer_seq, writer_generation, writer_lsn FROM kv WHERE key = ?1",
+            )?
+            .query_row([key], |r| {
+                let writer = Writer { session: r.get(1)?, seq: r.get(2)?, generation: r.get(3)?, lsn: r.get(4)? };
+                Ok((r.get(0)?, writer))
             })
             .optional()?;
         let (version, writer) = match row {
-            Some((v, s, q)) => (v, Some((s, q))),
+            Some((v, w)) => (v, Some(w)),
             None => (0, None),
         };
-        Ok(ReadRow { own_seq, key: key.to_string(), version, writer })
+        Ok(ReadRow { own, key: key.to_string(), version, writer })
     }
 
     pub fn content(&self) -> Result<Content, StoreError> {
@@ -328,6 +382,22 @@ mod tests {
         let (primary, _) = primary_with(3);
         assert!(primary.holds(2, 2).unwrap());
         assert!(!primary.holds(2, 3).unwrap());
+    }
+
+    #[test]
+    fn a_read_returns_the_sessions_rows_and_the_commits_that_wrote_them() {
+        // What read checkers judge by: the session's rows with their holes, and the key's writer.
+        let mut db = Store::new(0).unwrap();
+        db.commit(&op(1, 1, "a"), 1).unwrap();
+        db.commit(&op(1, 2, "b"), 1).unwrap();
+        db.commit(&op(2, 1, "a"), 1).unwrap();
+        db.commit(&op(1, 4, "a"), 2).unwrap();
+        let row = db.read(1, "a").unwrap();
+        assert_eq!((row.own.count, row.own.seqs.clone()), (3, vec![(1, 2), (4, 4)]));
+        assert!(row.own.holds(2) && !row.own.holds(3) && row.own.holds(4) && !row.own.holds(5));
+        assert_eq!(row.writer, Some(Writer { session: 1, seq: 4, generation: 2, lsn: 4 }));
+        assert_eq!(row.version, 3);
+        assert_ne!(row.own.digest, db.read(2, "a").unwrap().own.digest);
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use edgesim_system::telemetry::NodeEvent;
+
+use crate::edge::history::History;
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::ReadsAfterLoss;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
@@ -35,6 +38,8 @@ pub struct Requests {
     unjudged: BTreeMap<(u64, u64), Request>,
     pub ryw: ryw::Fold,
     pub monotonic: monotonic::Fold,
+    /// Which frames each generation's history holds, for monotonic reads.
+    history: History,
     pub latency: Latency,
     pub reads_after_loss: ReadsAfterLoss,
     /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
@@ -68,6 +73,7 @@ impl Requests {
                 }
             }
             Record::Harness(HarnessEvent::RunEnded { .. }) => self.judge_until(None),
+            Record::Node(NodeEvent::Committed { lsn, generation, .. }) => self.history.committed(*generation, *lsn),
             Record::Harness(HarnessEvent::Fault { hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
                 self.reads_after_loss.fault(e.t_us);
             }
@@ -96,7 +102,7 @@ impl Requests {
             }
             let r = entry.remove();
             self.ryw.request(&r);
-            self.monotonic.request(&r);
+            self.monotonic.request(&r, &self.history);
         }
     }
 
@@ -116,7 +122,7 @@ mod tests {
     fn findings_keep_the_first_examples_by_start_whatever_order_they_are_found_in() {
         let mut f = Findings::default();
         for at in (0..15).rev() {
-            f.add(&read(at, 1, "k", 0, 0, at * 10), at);
+            f.add(&read(at, 1, "k", &[], None, at * 10), at);
         }
         assert_eq!(f.count, 15);
         assert_eq!(f.examples(), (0..EXAMPLES as u64).collect::<Vec<_>>());
@@ -146,8 +152,12 @@ mod tests {
                 outcome: r.outcome.clone(),
             }),
         };
-        let log =
-            [write(1, 1, 1, 0, true), read(2, 1, "k", 0, 0, 10), write(3, 2, 1, 20, false), read(4, 2, "k", 0, 0, 30)];
+        let log = [
+            write(1, 1, 1, 0, true),
+            read(2, 1, "k", &[], None, 10),
+            write(3, 2, 1, 20, false),
+            read(4, 2, "k", &[], None, 30),
+        ];
         for r in &log {
             requests.event(&started(r));
             requests.event(&ended(r));

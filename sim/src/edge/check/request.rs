@@ -62,6 +62,7 @@ impl<T: Clone> Findings<T> {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use edgesim_system::edge::proto::ReadPath;
+    use edgesim_system::edge::store::{OwnRows, Writer};
 
     use crate::edge::check::request::Request;
     use crate::events::{Op, Outcome};
@@ -81,8 +82,21 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn read(req: u64, session: u64, key: &str, own_seq: u64, version: u64, at: u64) -> Request {
-        let outcome = Outcome::Read { own_seq, version, writer: None, path: ReadPath::Local, lsn: 0 };
+    /// A key's writer: (session, seq) committed at (generation, lsn).
+    pub fn writer(session: u64, seq: u64, generation: u64, lsn: u64) -> Option<Writer> {
+        Some(Writer { session, seq, generation, lsn })
+    }
+
+    /// A read that returned the session's rows `own` (ascending seqs) and the key's `writer`.
+    pub fn read(req: u64, session: u64, key: &str, own: &[u64], writer: Option<Writer>, at: u64) -> Request {
+        let mut rows = OwnRows { count: own.len() as u64, ..OwnRows::default() };
+        for &seq in own {
+            match rows.seqs.last_mut() {
+                Some((_, last)) if *last + 1 == seq => *last = seq,
+                _ => rows.seqs.push((seq, seq)),
+            }
+        }
+        let outcome = Outcome::Read { own: rows, version: 0, writer, path: ReadPath::Local, lsn: 0 };
         Request {
             req,
             session,
