@@ -11,6 +11,7 @@ use crate::events::SCHEMA_VERSION;
 use crate::log::EventLog;
 use crate::scenario::Scenario;
 use crate::status::check::StatusReport;
+use crate::verdict::NotJudged;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -61,6 +62,14 @@ impl RunReport {
         match &self.system {
             SystemReport::Edge(edge) => edge.checks.fired(),
             SystemReport::Status(status) => status.fired(),
+        }
+    }
+
+    /// Every correctness checker that could not judge the run, and why.
+    pub fn not_judged(&self) -> Vec<NotJudged> {
+        match &self.system {
+            SystemReport::Edge(edge) => edge.checks.not_judged.clone(),
+            SystemReport::Status(_) => Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@
 //! check/        correctness checkers from the event log; `request` a request as its client
 //!               saw it, and a checker's findings
 //! timeline.rs   the narrated failure timeline and the failover figures
+//! availability.rs  write unavailability per region, from the writes clients attempted
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
@@ -17,6 +18,7 @@
 //! ```
 
 pub mod audit;
+pub mod availability;
 pub mod charts;
 pub mod check;
 pub mod lag;
