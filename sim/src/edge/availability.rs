@@ -1,6 +1,7 @@
 //! Write availability per region, from the writes its clients attempted (not from the faults): the
-//! longest span in which the region's clients attempted writes and none was acknowledged, and the
-//! requests still unanswered when the run ended.
+//! longest span in which the region's clients attempted writes and none was acknowledged (writes
+//! that failed, and writes held without an answer, as a PoP's queue holds them), and the requests
+//! still unanswered when the run ended.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +16,10 @@ pub struct RegionWrites {
     /// Writes its clients sent, each retry counted as a write.
     pub attempted: usize,
     pub acknowledged: usize,
-    /// The longest unavailability: from the start of the first write that failed (an error, a
-    /// timeout, or no answer by the end) after the previous acknowledgement, to the next
-    /// acknowledgement of a write in the region, or, with none, to the end of the last failed
-    /// write. 0 when no write failed; `None` when the region attempted no write.
+    /// The longest unavailability: from the start of the first write sent after an
+    /// acknowledgement (or from the first write) to the next acknowledgement of a write in the
+    /// region, or, with none, to the end of the last write (a write unanswered at the end ends
+    /// there). A healthy region reads about its write latency; `None` when it attempted no write.
     pub unavailable_s: Option<f64>,
     /// When that span began, in seconds from the start of the run.
     pub unavailable_from_s: Option<f64>,
@@ -32,35 +33,35 @@ pub fn per_region(kept: &[Request], unanswered: &[Request]) -> BTreeMap<String, 
     #[derive(Default)]
     struct Region {
         acks: Vec<u64>,
-        failed: Vec<(u64, u64)>,
+        /// Every write's (start, end).
+        writes: Vec<(u64, u64)>,
         unanswered: usize,
     }
     let mut regions: BTreeMap<&str, Region> = BTreeMap::new();
     for r in kept.iter().filter(|r| r.op == Op::Write) {
         let region = regions.entry(r.region()).or_default();
-        match r.outcome {
-            Outcome::Write { .. } => region.acks.push(r.end_us),
-            _ => region.failed.push((r.start_us, r.end_us)),
+        if let Outcome::Write { .. } = r.outcome {
+            region.acks.push(r.end_us);
         }
+        region.writes.push((r.start_us, r.end_us));
     }
     for r in unanswered {
         let region = regions.entry(r.region()).or_default();
         region.unanswered += 1;
         if r.op == Op::Write {
-            region.failed.push((r.start_us, r.end_us));
+            region.writes.push((r.start_us, r.end_us));
         }
     }
     regions
         .into_iter()
         .map(|(name, mut r)| {
             r.acks.sort_unstable();
-            let attempted = r.acks.len() + r.failed.len();
-            let worst = (attempted > 0).then(|| longest_outage(&r.acks, &r.failed));
+            let worst = longest_outage(&r.acks, &r.writes);
             let writes = RegionWrites {
-                attempted,
+                attempted: r.writes.len(),
                 acknowledged: r.acks.len(),
                 unavailable_s: worst.map(|(_, us)| us as f64 / 1e6),
-                unavailable_from_s: worst.and_then(|(from, us)| (us > 0).then(|| from as f64 / 1e6)),
+                unavailable_from_s: worst.map(|(from, _)| from as f64 / 1e6),
                 unanswered: r.unanswered,
             };
             (name.to_string(), writes)
@@ -68,22 +69,21 @@ pub fn per_region(kept: &[Request], unanswered: &[Request]) -> BTreeMap<String, 
         .collect()
 }
 
-/// The longest span (its start and length in microseconds) from the first failed write after an
+/// The longest span (its start and length in microseconds) from the first write sent after an
 /// acknowledgement to the next acknowledgement (`acks`: sorted acknowledgement times), or to the
-/// end of the last failed write when none followed; (0, 0) when no write failed.
-fn longest_outage(acks: &[u64], failed: &[(u64, u64)]) -> (u64, u64) {
-    // Failed writes grouped by the first acknowledgement at or after their start.
-    let mut outages: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
-    for &(start, end) in failed {
+/// end of the last write when none followed; `None` without writes.
+fn longest_outage(acks: &[u64], writes: &[(u64, u64)]) -> Option<(u64, u64)> {
+    // Writes grouped by the first acknowledgement at or after their start.
+    let mut spans: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+    for &(start, end) in writes {
         let next = acks.partition_point(|&a| a < start);
-        let o = outages.entry(next).or_insert((start, end));
-        *o = (o.0.min(start), o.1.max(end));
+        let span = spans.entry(next).or_insert((start, end));
+        *span = (span.0.min(start), span.1.max(end));
     }
-    outages
+    spans
         .into_iter()
         .map(|(next, (from, last_end))| (from, acks.get(next).copied().unwrap_or(last_end).saturating_sub(from)))
         .max_by_key(|&(from, us)| (us, std::cmp::Reverse(from)))
-        .unwrap_or((0, 0))
 }
 
 /// The worst region's unavailability in seconds; `None` when no region attempted a write.
@@ -116,7 +116,7 @@ mod tests {
             ended(write(6, 2, 4, 60_000_000, false), "clients-b", 62_000_000),
         ];
         let w = per_region(&kept, &[]);
-        assert_eq!(w["a"].unavailable_s, Some(0.0));
+        assert_eq!(w["a"].unavailable_s, Some(0.1), "a healthy region reads its slowest write");
         assert_eq!((w["b"].unavailable_s, w["b"].unavailable_from_s), (Some(45.0), Some(10.0)));
         assert_eq!((w["b"].attempted, w["b"].acknowledged), (4, 1));
         assert_eq!(worst(&w), Some(45.0));

@@ -157,12 +157,13 @@ impl EdgeReport {
                 "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.timeouts
             );
         }
-        let _ = writeln!(o, "\nwrites as clients attempted them (unavailable: longest span with none acknowledged)");
+        let _ = writeln!(o, "\nwrites as clients attempted them");
         for (region, w) in &self.writes {
             let unavailable = match (w.unavailable_s, w.unavailable_from_s) {
-                (Some(s), Some(from)) => format!("unavailable {s:.1}s from {from:.1}s into the run"),
-                (Some(s), None) => format!("unavailable {s:.1}s"),
-                (None, _) => "no write attempted".into(),
+                (Some(s), Some(from)) => {
+                    format!("longest without an acknowledgement {s:.1}s from {from:.1}s into the run")
+                }
+                _ => "no write attempted".into(),
             };
             let _ = writeln!(
                 o,
