@@ -218,7 +218,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::MonotonicViolations => edge(|r| Some(r.checks.monotonic_violations as f64)),
         Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
         Metric::DivergedNodes => {
-            edge(|r| r.checks.convergence.not_judged.is_none().then(|| r.checks.convergence.diverged.len() as f64))
+            edge(|r| r.checks.convergence.not_judged.is_none().then_some(r.checks.convergence.diverged.len() as f64))
         }
         Metric::Errors => edge(|r| {
             let unanswered: usize = r.writes.values().map(|w| w.unanswered).sum();
