@@ -6,12 +6,12 @@
 use serde::Serialize;
 
 use crate::edge::charts::{self, Charts};
+use crate::edge::check::NotJudged;
 use crate::edge::report::EdgeReport;
 use crate::events::SCHEMA_VERSION;
 use crate::log::EventLog;
 use crate::scenario::Scenario;
 use crate::status::check::StatusReport;
-use crate::verdict::NotJudged;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::edge::check::NotJudged;
 use crate::edge::metrics::{RegionLatency, Summary};
 use crate::edge::report::EdgeReport;
 use crate::report::RunReport;
@@ -45,20 +46,6 @@ impl Verdict {
             Verdict::CheckerFired => "checker fired",
             Verdict::Error => "harness error",
         }
-    }
-}
-
-/// A checker that could not judge a run, and why (the primary at the end was not audited, ...).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotJudged {
-    pub checker: String,
-    pub why: String,
-}
-
-impl fmt::Display for NotJudged {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.checker, self.why)
     }
 }
 

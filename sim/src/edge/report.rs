@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::edge::availability::{self, RegionWrites};
 use crate::edge::charts::{self, Charts};
+use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
@@ -16,7 +17,6 @@ use crate::edge::timeline::{self, Failover};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
 use crate::scenario::{PRIMARY, Scenario};
-use crate::verdict::NotJudged;
 
 /// The edge platform's figures and checkers of one run.
 #[derive(Clone, Debug, Serialize)]

@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
+use crate::edge::check::NotJudged;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::scenario::budget::METRICS;
 use crate::suite::shard::Shard;
-use crate::verdict::{NotJudged, Verdict, judge, replay, value};
+use crate::verdict::{Verdict, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
 const SCHEMA: u32 = 4;

@@ -10,11 +10,29 @@ pub mod ryw;
 pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
 use request::Request;
+
+/// A checker that could not judge a run, and why (the primary at the end was not audited, ...):
+/// neither fired nor passed (`verdict`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotJudged {
+    pub checker: String,
+    pub why: String,
+}
+
+impl fmt::Display for NotJudged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.checker, self.why)
+    }
+}
 
 /// The requests of a run, folded as each ends: reads go through the checkers and figures and are
 /// dropped; acknowledged writes and failed requests are kept. Latency and the failover read counts
