@@ -14,6 +14,8 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
+use crate::scenario::Action;
+use crate::scenario::resolved::Resolved;
 use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
@@ -38,16 +40,24 @@ pub enum Record {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HarnessEvent {
+    /// The run began: the event schema, the scenario's name, the seed, and the scenario as the
+    /// run resolved it with the seed's stream families (`scenario::resolved`).
     RunStarted {
         schema: u32,
         scenario: String,
         seed: u64,
+        #[serde(flatten)]
+        resolved: Box<Resolved>,
     },
-    /// A scheduled fault was applied; `hosts` are every host it names.
+    /// A scheduled fault was applied: `line` of the scenario file, `fault` as text, `hosts` every
+    /// host it names, then its typed kind and parameters (`kind`, `a`, `b`, `oneway`, `host`,
+    /// `latency`, `rate`: `scenario::Action`).
     Fault {
         line: usize,
         fault: String,
         hosts: Vec<String>,
+        #[serde(flatten)]
+        action: Action,
     },
     RequestStarted {
         req: u64,
@@ -140,6 +150,13 @@ pub enum HarnessEvent {
         sim_us: u64,
         down: Vec<String>,
     },
+}
+
+impl HarnessEvent {
+    /// The record of `action`, scheduled at `line` of the scenario file, as it is applied.
+    pub fn fault(line: usize, action: &Action) -> HarnessEvent {
+        HarnessEvent::Fault { line, fault: action.to_string(), hosts: action.hosts(), action: action.clone() }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

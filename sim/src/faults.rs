@@ -110,6 +110,34 @@ impl Action {
     }
 }
 
+impl Action {
+    /// What the fault does, as the narrated timeline tells it.
+    pub fn narrated(&self) -> String {
+        let group = |g: &[String]| g.join(", ");
+        match self {
+            Action::Partition { a, b, oneway: false } => format!("partition between {} and {}", group(a), group(b)),
+            Action::Partition { a, b, oneway: true } => {
+                format!("one-way partition: {} cannot send to {}", group(a), group(b))
+            }
+            Action::Repair { a, b, oneway: false } => {
+                format!("partition between {} and {} repaired", group(a), group(b))
+            }
+            Action::Repair { a, b, oneway: true } => {
+                format!("one-way partition repaired: {} can send to {} again", group(a), group(b))
+            }
+            Action::Crash { host } => format!("crash of {host}"),
+            Action::SilentCrash { host } => format!("silent crash of {host} (cut off, then stopped)"),
+            Action::Restart { host } => format!("restart of {host}"),
+            Action::Hold { a, b } => format!("messages between {} and {} held", group(a), group(b)),
+            Action::Release { a, b } => format!("held messages between {} and {} released", group(a), group(b)),
+            Action::Latency { a, b, latency } => {
+                format!("latency change between {} and {}: now {latency:?}", group(a), group(b))
+            }
+            Action::Loss { a, b, rate } => format!("message loss between {} and {} now {rate}", group(a), group(b)),
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let group = |g: &[String]| if g.len() == 1 { g[0].clone() } else { format!("{{{}}}", g.join(",")) };

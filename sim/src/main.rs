@@ -19,7 +19,7 @@ use edgesim::suite::run::{self, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism};
 use edgesim::units::Dur;
-use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
+use edgesim::verdict::{COMMIT, JudgedReport, Verdict, judge, replay, replay_at_build};
 use edgesim::world::simulate_into;
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
@@ -36,13 +36,15 @@ struct Cli {
     command: Command,
 }
 
-/// Exit codes of `run`, `suite` and `merge`: 0 every budget held and no correctness checker
-/// fired; 1 a budget broke; 2 a correctness checker fired (wins over 1); 3 bad input or harness
-/// error.
+/// Exit codes of `run`, `suite` and `merge`: 0 every budget held, every correctness checker judged
+/// and none fired; 1 a budget broke (one on a metric without samples breaks), or a checker could
+/// not judge the run ("not judged"); 2 a correctness checker fired (wins over 1); 3 bad input or
+/// harness error.
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario and print its report. Exit 0: pass; 1: a budget broke; 2: a correctness
-    /// checker fired; 3: bad input or harness error.
+    /// Run one scenario and print its report, its verdict and every budget. Exit 0: pass; 1: a
+    /// budget broke, or a checker could not judge the run; 2: a correctness checker fired; 3: bad
+    /// input or harness error.
     Run(RunArgs),
     /// Run scenario files, or every scenario of a directory, over seeds; print a table and write
     /// summary.json, junit.xml, report.md and report.html. Each run is a child process, so one
@@ -194,15 +196,16 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         log.finish().with_context(|| format!("cannot write {}", path.display()))?;
     }
     let report = analyze(&scenario, seed, &log);
+    let judgement = judge(&scenario, &report);
     if let Some(path) = json {
-        create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+        let judged = JudgedReport { report: &report, judgement: &judgement };
+        create(&path)?.write_all((serde_json::to_string_pretty(&judged)? + "\n").as_bytes())?;
     }
     if let Some(path) = html {
         let plan = suite::plan(&[(scenario.clone(), seed)], None)?;
         let run = SuiteSummary::new(&scenario.name, plan, vec![Entry::new(&scenario, seed, Ok(&report))]);
         create(&path)?.write_all(html::render(&run).as_bytes())?;
     }
-    let judgement = judge(&scenario, &report);
     if quiet {
         println!("{}", report.event_log_hash);
     } else if timeline {
@@ -211,12 +214,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", report.text());
         println!("wall {wall:.2}s, {:.1} simulated seconds per wall second", report.sim_seconds / wall.max(1e-9));
-        for broken in &judgement.failed_budgets {
-            println!("budget broken: {broken}");
-        }
-        if !judgement.fired_checkers.is_empty() {
-            println!("checkers fired: {}", judgement.fired_checkers.join(", "));
-        }
+        print!("\n{}", judgement.text());
         if judgement.verdict != Verdict::Pass {
             println!("replay: {}", replay_at_build(&replay(&scenario.path, seed), COMMIT));
         }

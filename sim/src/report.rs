@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::edge::charts::{self, Charts};
+use crate::edge::check::NotJudged;
 use crate::edge::report::EdgeReport;
 use crate::events::SCHEMA_VERSION;
 use crate::log::EventLog;
@@ -61,6 +62,14 @@ impl RunReport {
         match &self.system {
             SystemReport::Edge(edge) => edge.checks.fired(),
             SystemReport::Status(status) => status.fired(),
+        }
+    }
+
+    /// Every correctness checker that could not judge the run, and why.
+    pub fn not_judged(&self) -> Vec<NotJudged> {
+        match &self.system {
+            SystemReport::Edge(edge) => edge.checks.not_judged.clone(),
+            SystemReport::Status(_) => Vec::new(),
         }
     }
 

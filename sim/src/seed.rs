@@ -1,7 +1,7 @@
 //! The run's seed and every random stream derived from it, as TigerBeetle's VOPR derives each
 //! part of its world from one seed. A stream is named by what draws from it and an instance
 //! number (a node's boot, a session id), so adding a host or a session never shifts another's
-//! draws. `run_started` lists the stream families a run uses (`STREAMS`).
+//! draws. `run_started` lists the stream families a run uses (`STREAMS`, in `streams`).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

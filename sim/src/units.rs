@@ -70,6 +70,11 @@ impl Serialize for Dur {
     }
 }
 
+/// Serializes a `Duration` as a `Dur` is written (`"250ms"`).
+pub fn as_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    Dur(*d).serialize(s)
+}
+
 /// Milliseconds rounded to a tenth, so chart data stays short.
 pub fn ms(us: u64) -> f64 {
     (us as f64 / 100.0).round() / 10.0

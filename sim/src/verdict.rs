@@ -1,36 +1,47 @@
-//! The verdict of a run, and the exit code CI gates on: 0 every budget held and no correctness
-//! checker fired; 1 a budget broke; 2 a correctness checker fired (it wins over a budget); 3 bad
-//! input or a harness error.
+//! The verdict of a run, and the exit code CI gates on: 0 every budget held, every correctness
+//! checker judged and none fired; 1 a budget broke (a budget on a metric the run has no sample of
+//! breaks), or, with nothing broken or fired, a checker could not judge the run ("not judged",
+//! with its reason: never a pass, never a fired checker); 2 a correctness checker fired (it wins
+//! over the rest); 3 bad input or a harness error.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::edge::check::NotJudged;
 use crate::edge::metrics::{RegionLatency, Summary};
 use crate::edge::report::EdgeReport;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::scenario::budget::{Budget, Metric};
+use crate::scenario::budget::{Budget, METRICS, Metric};
 use crate::status::check::StatusReport;
 
 /// Worst first is the highest: the verdict of many runs is their maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    Pass = 0,
-    BudgetBroken = 1,
-    CheckerFired = 2,
-    Error = 3,
+    Pass,
+    /// Every budget held and no checker fired, but a checker could not judge the run.
+    NotJudged,
+    BudgetBroken,
+    CheckerFired,
+    Error,
 }
 
 impl Verdict {
     pub const fn exit_code(self) -> u8 {
-        self as u8
+        match self {
+            Verdict::Pass => 0,
+            Verdict::NotJudged | Verdict::BudgetBroken => 1,
+            Verdict::CheckerFired => 2,
+            Verdict::Error => 3,
+        }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
+            Verdict::NotJudged => "not judged",
             Verdict::BudgetBroken => "budget broken",
             Verdict::CheckerFired => "checker fired",
             Verdict::Error => "harness error",
@@ -38,27 +49,111 @@ impl Verdict {
     }
 }
 
-/// What a run broke.
-#[derive(Clone, Debug, PartialEq)]
+/// What a run broke, and how it stood against every budget.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Judgement {
     pub verdict: Verdict,
+    pub exit_code: u8,
+    /// Every budget of the scenario, held or not.
+    pub budgets: Vec<Judged>,
     /// Each broken budget with the run's value.
     pub failed_budgets: Vec<String>,
     pub fired_checkers: Vec<String>,
+    pub not_judged: Vec<NotJudged>,
+}
+
+/// How a run stood against one budget.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Judged {
+    /// As the scenario file writes it.
+    pub budget: String,
+    pub metric: &'static str,
+    /// The limit, in the metric's unit (milliseconds for a duration, % for a percentage).
+    pub limit: f64,
+    /// The run's value in the same unit; `None`: the run has no sample of it.
+    pub value: Option<f64>,
+    pub outcome: BudgetOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetOutcome {
+    Held,
+    Broken,
+    /// The run has no sample of the metric (or its checker could not judge): the budget breaks.
+    NoSamples,
+}
+
+impl fmt::Display for Judged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let metric = METRICS.iter().find(|m| m.name() == self.metric).expect("a budget names a metric");
+        let value = self.value.map_or("no samples".into(), |v| metric.show(v));
+        let outcome = match self.outcome {
+            BudgetOutcome::Held => "held",
+            BudgetOutcome::Broken => "BROKEN",
+            BudgetOutcome::NoSamples => "BROKEN (no samples: this run cannot judge it)",
+        };
+        write!(f, "{:<34} value {value:<12} limit {:<10} {outcome}", self.budget, metric.show(self.limit))
+    }
 }
 
 pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
+    let budgets: Vec<Judged> = scenario.budgets.iter().map(|b| judged(b, report)).collect();
     let failed_budgets: Vec<String> =
         scenario.budgets.iter().filter_map(|b| check(b, report)).map(|b| b.to_string()).collect();
     let fired_checkers: Vec<String> = report.fired().into_iter().map(String::from).collect();
+    let not_judged = report.not_judged();
     let verdict = if !fired_checkers.is_empty() {
         Verdict::CheckerFired
     } else if !failed_budgets.is_empty() {
         Verdict::BudgetBroken
+    } else if !not_judged.is_empty() {
+        Verdict::NotJudged
     } else {
         Verdict::Pass
     };
-    Judgement { verdict, failed_budgets, fired_checkers }
+    Judgement { verdict, exit_code: verdict.exit_code(), budgets, failed_budgets, fired_checkers, not_judged }
+}
+
+/// A run's report with its judgement, as `edgesim run --json` writes it (`"judgement": {...}`).
+#[derive(Serialize)]
+pub struct JudgedReport<'a> {
+    #[serde(flatten)]
+    pub report: &'a RunReport,
+    pub judgement: &'a Judgement,
+}
+
+impl Judgement {
+    /// The verdict and every budget, as `edgesim run` prints them under its report.
+    pub fn text(&self) -> String {
+        let mut o = format!("verdict: {} (exit {})\n", self.verdict.label(), self.exit_code);
+        if self.budgets.is_empty() {
+            o.push_str("budgets: none\n");
+        } else {
+            o.push_str("budgets:\n");
+            for b in &self.budgets {
+                o.push_str(&format!("  {b}\n"));
+            }
+        }
+        if !self.fired_checkers.is_empty() {
+            o.push_str(&format!("checkers fired: {}\n", self.fired_checkers.join(", ")));
+        }
+        for n in &self.not_judged {
+            o.push_str(&format!("not judged: {n}\n"));
+        }
+        o
+    }
+}
+
+/// How the run stands against `budget`.
+fn judged(budget: &Budget, report: &RunReport) -> Judged {
+    let value = value(budget.metric, report);
+    let outcome = match value {
+        None => BudgetOutcome::NoSamples,
+        Some(v) if budget.op.holds(v, budget.limit) => BudgetOutcome::Held,
+        Some(_) => BudgetOutcome::Broken,
+    };
+    Judged { budget: budget.text.clone(), metric: budget.metric.name(), limit: budget.limit, value, outcome }
 }
 
 /// A budget a run did not meet.
@@ -88,9 +183,10 @@ pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
 }
 
 /// A metric's value in a run's report. `None` when the run cannot tell (a distribution with no
-/// sample, the primary was not audited, it was never lost for a failover figure, no CDN was lost
-/// for a DNS figure), and when
-/// the metric belongs to the other system than the run's. Latency metrics take the worst region.
+/// sample, the primary was not audited, it was never lost for a failover figure, no write was
+/// attempted, no page was viewed, no CDN was lost for a DNS figure), and when the metric belongs
+/// to the other system than the run's. Latency metrics and `writes_unavailable` take the worst
+/// region; `errors` counts requests answered with an error and those unanswered at the end.
 pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
     let edge = |read: fn(&EdgeReport) -> Option<f64>| report.edge().and_then(read);
     let status = |read: fn(&StatusReport) -> Option<f64>| report.status().and_then(read);
@@ -108,8 +204,13 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::RywViolations => edge(|r| Some(r.checks.ryw_violations as f64)),
         Metric::MonotonicViolations => edge(|r| Some(r.checks.monotonic_violations as f64)),
         Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
-        Metric::DivergedNodes => edge(|r| Some(r.checks.convergence.diverged.len() as f64)),
-        Metric::Errors => edge(|r| total(r, |l| l.errors)),
+        Metric::DivergedNodes => {
+            edge(|r| r.checks.convergence.not_judged.is_none().then_some(r.checks.convergence.diverged.len() as f64))
+        }
+        Metric::Errors => edge(|r| {
+            let unanswered: usize = r.writes.values().map(|w| w.unanswered).sum();
+            total(r, |l| l.errors).map(|errors| errors + unanswered as f64)
+        }),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -117,10 +218,10 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::SnapshotsRestored => edge(|r| Some(r.replication.snapshots_restored as f64)),
         Metric::GapsDetected => edge(|r| Some(r.replication.gaps_detected as f64)),
         Metric::FailoverTime => edge(|r| r.failover.as_ref()?.failover_s.map(|s| s * 1e3)),
-        Metric::WritesUnavailable => edge(|r| r.failover.as_ref()?.writes_resumed_s.map(|s| s * 1e3)),
+        Metric::WritesUnavailable => edge(|r| r.writes_unavailable_s.map(|s| s * 1e3)),
         Metric::FailureConfirmed => edge(|r| r.failover.as_ref()?.confirmed_s.map(|s| s * 1e3)),
         Metric::SplitBrainAcks => edge(|r| Some(r.checks.split_brain.acked_by_fenced.len() as f64)),
-        Metric::PageAvailability => status(|s| Some(s.availability_pct)),
+        Metric::PageAvailability => status(|s| s.availability_pct),
         Metric::TtfbP99 => status(|s| sampled(&s.ttfb, P99)),
         Metric::StalenessP99 => status(|s| sampled(&s.staleness, P99)),
         Metric::StalenessMax => status(|s| sampled(&s.staleness, MAX)),
@@ -203,6 +304,8 @@ mod tests {
             timeline: vec![],
             system: SystemReport::Edge(EdgeReport {
                 latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
+                writes: Default::default(),
+                writes_unavailable_s: None,
                 replication: Replication {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..Replication::default()
@@ -216,6 +319,7 @@ mod tests {
                     acked_writes: 0,
                     convergence: convergence::Verdict { converged: true, ..Default::default() },
                     split_brain: Default::default(),
+                    not_judged: vec![],
                 },
                 failover: None,
             }),
@@ -229,11 +333,48 @@ mod tests {
 
     #[test]
     fn exit_codes_rank_the_verdicts() {
-        let codes: Vec<u8> = [Verdict::Pass, Verdict::BudgetBroken, Verdict::CheckerFired, Verdict::Error]
-            .map(Verdict::exit_code)
-            .into();
-        assert_eq!(codes, vec![0, 1, 2, 3]);
+        let codes: Vec<u8> =
+            [Verdict::Pass, Verdict::NotJudged, Verdict::BudgetBroken, Verdict::CheckerFired, Verdict::Error]
+                .map(Verdict::exit_code)
+                .into();
+        assert_eq!(codes, vec![0, 1, 1, 2, 3]);
         assert_eq!([Verdict::BudgetBroken, Verdict::CheckerFired].into_iter().max(), Some(Verdict::CheckerFired));
+        assert_eq!([Verdict::NotJudged, Verdict::BudgetBroken].into_iter().max(), Some(Verdict::BudgetBroken));
+    }
+
+    #[test]
+    fn a_checker_that_cannot_judge_is_neither_fired_nor_a_pass() {
+        // Issue 11, defect 9: with the primary at the end not audited, `Checks::fired` counted
+        // lost-acked-writes (and convergence) as fired, so the run exited 2. Now they are "not
+        // judged": the verdict is NotJudged, exit 1, with the reason; a fired checker still wins.
+        let mut r = report();
+        let SystemReport::Edge(edge) = &mut r.system else { unreachable!("an edge report") };
+        edge.checks.ryw_violations = 0;
+        edge.checks.convergence = convergence::Verdict { not_judged: Some("no audit".into()), ..Default::default() };
+        edge.checks.not_judged = vec![NotJudged { checker: "lost-acked-writes".into(), why: "no audit".into() }];
+        let scenario = |budgets: &[&str]| {
+            let mut s = crate::scenario::Scenario::load(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scenarios/steady.toml"
+            )))
+            .unwrap();
+            s.budgets = budgets.iter().map(|b| Budget::parse(b).unwrap()).collect();
+            s
+        };
+        let j = judge(&scenario(&[]), &r);
+        assert_eq!((j.verdict, j.exit_code), (Verdict::NotJudged, 1), "{j:?}");
+        assert!(j.fired_checkers.is_empty(), "{j:?}");
+        assert!(j.text().contains("not judged: lost-acked-writes: no audit"), "{}", j.text());
+        let j = judge(&scenario(&["lost_acked_writes == 0", "read_p99 < 15ms"]), &r);
+        assert_eq!(j.verdict, Verdict::BudgetBroken, "a budget on the unjudged figure breaks");
+        let outcomes: Vec<_> = j.budgets.iter().map(|b| (b.metric, b.value, b.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [("lost_acked_writes", None, BudgetOutcome::NoSamples), ("read_p99", Some(14.0), BudgetOutcome::Held)]
+        );
+        let SystemReport::Edge(edge) = &mut r.system else { unreachable!("an edge report") };
+        edge.checks.ryw_violations = 1;
+        assert_eq!(judge(&scenario(&[]), &r).verdict, Verdict::CheckerFired);
     }
 
     #[test]

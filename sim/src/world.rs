@@ -10,6 +10,7 @@ use crate::events::{HarnessEvent, Record, SCHEMA_VERSION};
 use crate::faults::FaultState;
 use crate::log::EventLog;
 use crate::scenario::Scenario;
+use crate::scenario::resolved::Resolved;
 use crate::seed::Seed;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +49,12 @@ pub fn simulate_into(
     log.push(
         0,
         &harness,
-        Record::Harness(HarnessEvent::RunStarted { schema: SCHEMA_VERSION, scenario: scenario.name.clone(), seed }),
+        Record::Harness(HarnessEvent::RunStarted {
+            schema: SCHEMA_VERSION,
+            scenario: scenario.name.clone(),
+            seed,
+            resolved: Box::new(Resolved::of(scenario)),
+        }),
     );
     match &scenario.status {
         Some(status) => crate::status::world::build(&mut sim, scenario, status, Seed(seed), &log, &state.cuts),
@@ -62,8 +68,7 @@ pub fn simulate_into(
         let now = sim.elapsed();
         while let Some(f) = faults.next_if(|f| f.at <= now) {
             state.apply(&mut sim, &f.action, &hosts);
-            let event = HarnessEvent::Fault { line: f.line, fault: f.action.to_string(), hosts: f.action.hosts() };
-            log.push(now.as_micros() as u64, &harness, Record::Harness(event));
+            log.push(now.as_micros() as u64, &harness, Record::Harness(HarnessEvent::fault(f.line, &f.action)));
         }
         if now >= next_progress {
             progress(now);

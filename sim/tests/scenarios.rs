@@ -31,6 +31,11 @@ fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_
     let r = run(&eventual);
     assert!(r.edge().unwrap().checks.ryw_violations > 10, "negative control must fire: {}", r.text());
     assert_eq!(r.edge().unwrap().checks.fired(), vec!["read-your-writes"]);
+    // Issue 11, defect 2: its latency change on the primary's link was narrated "primary lost"
+    // and anchored failover figures (writes unavailable 0.0 s from it); now it is a latency
+    // change, and no failover figure exists.
+    assert!(r.edge().unwrap().failover.is_none(), "{}", r.text());
+    assert_eq!(r.timeline[0], "T+8.000s fault: latency change between dist-eu-west and primary: now 400ms");
 
     let mut ryw = eventual.clone();
     ryw.workload.consistency = Consistency::ReadYourWrites;

@@ -82,6 +82,32 @@ fn a_broken_budget_exits_1_and_names_the_budget() {
 }
 
 #[test]
+fn run_prints_and_writes_its_verdict_and_every_budget_with_value_and_limit() {
+    // Issue 11 (`run --json` carries the verdict and every budget): a passing `edgesim run` printed
+    // no verdict nor budget, and its JSON had neither. Now both carry the verdict and each budget
+    // with its value, limit and outcome.
+    let dir = temp("judgement");
+    let fine = scenario(&dir, "fine", &["read_p99 < 15ms", "ryw_violations == 0"]);
+    let json = dir.join("fine.json");
+    let (code, stdout, stderr) = edgesim(&["run", &fine, "--json", s(&json)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("verdict: pass (exit 0)"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("  read_p99 < 15ms") && l.contains("limit 15ms") && l.ends_with("held"))
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let j = &report["judgement"];
+    assert_eq!((&j["verdict"], &j["exit_code"]), (&"pass".into(), &0.into()), "{j}");
+    let budgets = j["budgets"].as_array().unwrap();
+    assert_eq!(budgets.len(), 2, "{j}");
+    assert_eq!(
+        (&budgets[0]["budget"], &budgets[0]["limit"], &budgets[0]["outcome"]),
+        (&"read_p99 < 15ms".into(), &15.0.into(), &"held".into())
+    );
+    assert!(budgets[0]["value"].as_f64().unwrap() < 15.0, "{j}");
+}
+
+#[test]
 fn a_fired_checker_exits_2_even_with_a_broken_budget() {
     let dir = temp("negative");
     scenario(&dir, "tight", &["write_p99 < 1ms"]);

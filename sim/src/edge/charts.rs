@@ -14,6 +14,7 @@ use crate::edge::check::request::Request;
 use crate::edge::lag::Lag;
 use crate::edge::metrics::{Latency, Recorder};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::scenario::Action;
 use crate::units::ms;
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
@@ -81,14 +82,14 @@ impl Kind {
         }
     }
 
-    /// The kind of a fault, by the first word of its description (`faults::Action`'s display).
-    fn of_fault(fault: &str) -> Kind {
-        match fault.split(' ').next() {
-            Some("crash" | "silent") => Kind::Down,
-            Some("restart") => Kind::Up,
-            Some("partition" | "hold") => Kind::Cut,
-            Some("repair" | "release") => Kind::Heal,
-            _ => Kind::Fault,
+    /// The kind of mark a fault makes, by its typed kind.
+    fn of_fault(action: &Action) -> Kind {
+        match action {
+            Action::Crash { .. } | Action::SilentCrash { .. } => Kind::Down,
+            Action::Restart { .. } => Kind::Up,
+            Action::Partition { .. } | Action::Hold { .. } => Kind::Cut,
+            Action::Repair { .. } | Action::Release { .. } => Kind::Heal,
+            Action::Latency { .. } | Action::Loss { .. } => Kind::Fault,
         }
     }
 }
@@ -174,8 +175,8 @@ fn node_marks(events: &[Event]) -> Vec<Mark> {
     for e in events {
         let mark = |lane: &str, kind, label: String| Mark { at_ms: e.t_us / 1000, lane: lane.into(), kind, label };
         match &e.record {
-            Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) => {
-                marks.extend(hosts.iter().map(|h| mark(h, Kind::of_fault(fault), fault.clone())));
+            Record::Harness(HarnessEvent::Fault { fault, hosts, action, .. }) => {
+                marks.extend(hosts.iter().map(|h| mark(h, Kind::of_fault(action), fault.clone())));
             }
             Record::Node(n) => {
                 let (kind, label) = match n {
@@ -255,10 +256,10 @@ fn spans(events: &[Event], end_ms: u64) -> Vec<Span> {
         }
     };
     for e in events {
-        let Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) = &e.record else { continue };
+        let Record::Harness(HarnessEvent::Fault { fault, hosts, action, .. }) = &e.record else { continue };
         let at_ms = e.t_us / 1000;
         for host in hosts {
-            match Kind::of_fault(fault) {
+            match Kind::of_fault(action) {
                 kind @ (Kind::Down | Kind::Cut) => {
                     open.entry((host.clone(), kind)).or_insert((at_ms, fault.clone()));
                 }
@@ -303,19 +304,22 @@ mod tests {
         of(lanes, &observed.kept, end_us, requests, &latency, &observed.replication.chart)
     }
 
-    fn fault(t_us: u64, fault: &str, hosts: &[&str]) -> Event {
-        let hosts = hosts.iter().map(|h| h.to_string()).collect();
-        event(t_us, "harness", Record::Harness(HarnessEvent::Fault { line: 1, fault: fault.into(), hosts }))
+    fn fault(t_us: u64, action: Action) -> Event {
+        event(t_us, "harness", Record::Harness(HarnessEvent::fault(1, &action)))
+    }
+
+    fn hosts(names: &[&str]) -> Vec<String> {
+        names.iter().map(|h| h.to_string()).collect()
     }
 
     #[test]
     fn faults_mark_every_host_they_name_and_open_spans_until_healed() {
         let events = vec![
-            fault(1_000_000, "crash pop-a-1", &["pop-a-1"]),
-            fault(2_000_000, "partition dist-a <-> primary", &["dist-a", "primary"]),
-            fault(3_000_000, "restart pop-a-1", &["pop-a-1"]),
-            fault(4_000_000, "repair dist-a <-> primary", &["dist-a", "primary"]),
-            fault(5_000_000, "silent crash standby", &["standby"]),
+            fault(1_000_000, Action::Crash { host: "pop-a-1".into() }),
+            fault(2_000_000, Action::Partition { a: hosts(&["dist-a"]), b: hosts(&["primary"]), oneway: false }),
+            fault(3_000_000, Action::Restart { host: "pop-a-1".into() }),
+            fault(4_000_000, Action::Repair { a: hosts(&["dist-a"]), b: hosts(&["primary"]), oneway: false }),
+            fault(5_000_000, Action::SilentCrash { host: "standby".into() }),
             event(9_000_000, "control", Record::Node(NodeEvent::Promoted { host: "standby".into(), generation: 2 })),
         ];
         let c = charts(vec!["primary".into()], events, 9_000_000, &[]);

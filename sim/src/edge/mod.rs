@@ -11,6 +11,7 @@
 //!               saw it, and a checker's findings
 //! history.rs    which frames each generation's history holds, from the commits
 //! timeline.rs   the narrated failure timeline and the failover figures
+//! availability.rs  write unavailability per region, from the writes clients attempted
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
@@ -18,6 +19,7 @@
 //! ```
 
 pub mod audit;
+pub mod availability;
 pub mod charts;
 pub mod check;
 pub mod history;

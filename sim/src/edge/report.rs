@@ -7,7 +7,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::edge::availability::{self, RegionWrites};
 use crate::edge::charts::{self, Charts};
+use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
@@ -20,6 +22,11 @@ use crate::scenario::{PRIMARY, Scenario};
 #[derive(Clone, Debug, Serialize)]
 pub struct EdgeReport {
     pub latency: BTreeMap<String, RegionLatency>,
+    /// Per region: writes attempted and acknowledged, the longest write unavailability, requests
+    /// unanswered at the end.
+    pub writes: BTreeMap<String, RegionWrites>,
+    /// The worst region's write unavailability in seconds; `None` when no write was attempted.
+    pub writes_unavailable_s: Option<f64>,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -37,10 +44,12 @@ pub struct Checks {
     pub acked_writes: usize,
     pub convergence: convergence::Verdict,
     pub split_brain: split_brain::Verdict,
+    /// Checkers that could not judge this run, and why: neither fired nor passed.
+    pub not_judged: Vec<NotJudged>,
 }
 
 impl Checks {
-    /// The correctness checkers that fired, by name.
+    /// The correctness checkers that fired, by name (one that could not judge did not fire).
     pub fn fired(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.ryw_violations > 0 {
@@ -49,11 +58,10 @@ impl Checks {
         if self.monotonic_violations > 0 {
             out.push("monotonic-reads");
         }
-        match &self.lost_acked_writes {
-            Some(lost) if lost.is_empty() => {}
-            _ => out.push("lost-acked-writes"),
+        if self.lost_acked_writes.as_ref().is_some_and(|lost| !lost.is_empty()) {
+            out.push("lost-acked-writes");
         }
-        if !self.convergence.converged {
+        if !self.convergence.converged && self.convergence.not_judged.is_none() {
             out.push("convergence");
         }
         if self.split_brain.fired() {
@@ -71,14 +79,27 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
     let requests = folded.kept();
     let finals = finals(events);
     let (primary, down) = end_state(events);
-    let lost = match finals.get(&primary) {
-        Some(FinalOutcome::Audited { writes, .. }) => Some(lost_writes::check(requests, writes)),
-        _ => None,
+    let (lost, unaudited) = match finals.get(&primary) {
+        Some(FinalOutcome::Audited { writes, .. }) => (Some(lost_writes::check(requests, writes)), None),
+        _ if down.contains(&primary) => (None, Some(format!("the primary at the end ({primary}) was down"))),
+        Some(FinalOutcome::Unreachable { reason }) => {
+            (None, Some(format!("the primary at the end ({primary}) could not be audited: {reason}")))
+        }
+        None => (None, Some(format!("the primary at the end ({primary}) was not audited"))),
     };
+    let convergence = convergence::check(&finals, &primary, &down, unaudited.as_ref());
+    let not_judged = [("lost-acked-writes", lost.is_none()), ("convergence", convergence.not_judged.is_some())]
+        .into_iter()
+        .filter(|(_, not)| *not)
+        .filter_map(|(checker, _)| Some(NotJudged { checker: checker.into(), why: unaudited.clone()? }))
+        .collect();
     let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
     let replication = &observed.replication;
+    let writes = availability::per_region(requests, folded.unanswered());
     let report = EdgeReport {
         latency: folded.latency.summary(),
+        writes_unavailable_s: availability::worst(&writes),
+        writes,
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -88,8 +109,9 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             monotonic_examples: folded.monotonic.found.examples(),
             acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
             lost_acked_writes: lost,
-            convergence: convergence::check(&finals, &primary, &down),
+            convergence,
             split_brain: split_brain::check(requests, &timeline::promotions(events)),
+            not_judged,
         },
     };
     let charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
@@ -133,6 +155,20 @@ impl EdgeReport {
                 o,
                 "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors, {} timeouts",
                 "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.timeouts
+            );
+        }
+        let _ = writeln!(o, "\nwrites as clients attempted them");
+        for (region, w) in &self.writes {
+            let unavailable = match (w.unavailable_s, w.unavailable_from_s) {
+                (Some(s), Some(from)) => {
+                    format!("longest without an acknowledgement {s:.1}s from {from:.1}s into the run")
+                }
+                _ => "no write attempted".into(),
+            };
+            let _ = writeln!(
+                o,
+                "  {region:<12} {} attempted, {} acknowledged; {unavailable}; {} requests unanswered at the end",
+                w.attempted, w.acknowledged, w.unanswered
             );
         }
         let r = &self.replication;
@@ -189,11 +225,15 @@ impl EdgeReport {
                 }
             }
             None => {
-                let _ = writeln!(o, "  lost acknowledged writes     cannot judge: the primary was not audited");
+                let _ = writeln!(o, "  lost acknowledged writes     not judged: {}", self.why_not("lost-acked-writes"));
             }
         }
         let v = &c.convergence;
-        let verdict = if v.converged { "yes".to_string() } else { "NO".to_string() };
+        let verdict = match &v.not_judged {
+            Some(why) => format!("not judged: {why}"),
+            None if v.converged => "yes".into(),
+            None => "NO".into(),
+        };
         let _ = writeln!(o, "  converged at the end         {verdict}");
         for (node, lsn) in &v.diverged {
             let _ = writeln!(o, "    {node} differs from the primary (at LSN {lsn})");
@@ -214,8 +254,14 @@ impl EdgeReport {
         o
     }
 
+    /// Why `checker` could not judge the run (empty when it could).
+    fn why_not(&self, checker: &str) -> &str {
+        self.checks.not_judged.iter().find(|n| n.checker == checker).map_or("", |n| n.why.as_str())
+    }
+
     /// When the primary was lost, what it cost (the narrated timeline's impact block).
     pub fn impact(&self) -> String {
-        self.failover.as_ref().map_or(String::new(), |f| timeline::impact(f, self.checks.lost_acked_writes.as_deref()))
+        let lost = self.checks.lost_acked_writes.as_deref().ok_or_else(|| self.why_not("lost-acked-writes"));
+        self.failover.as_ref().map_or(String::new(), |f| timeline::impact(f, &self.writes, lost))
     }
 }

@@ -2,17 +2,19 @@
 //! write acknowledged by the new primary") and the failover figures, both built from the event log:
 //! every line is an event that happened, in the order it happened, never a template.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
+use crate::edge::availability::RegionWrites;
 use crate::edge::check::request::Request;
 use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
-use crate::scenario::PRIMARY;
+use crate::scenario::{Action, CONTROL, PRIMARY};
 
-/// What losing the primary cost, in seconds from the loss.
+/// What losing the primary cost, in seconds from the loss (the fault that took it away:
+/// `PrimaryLoss`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Failover {
     pub loss_at_s: f64,
@@ -23,10 +25,12 @@ pub struct Failover {
     pub routing_s: Option<f64>,
     /// First write acknowledged by a newer generation (the design's failover time).
     pub failover_s: Option<f64>,
-    /// From the loss to the first acknowledged write of any generation (`None`: never).
+    /// From the loss to the first acknowledged write of any generation, in any region (`None`:
+    /// never). Each region's write unavailability is `EdgeReport::writes`.
     pub writes_resumed_s: Option<f64>,
-    /// Reads answered / reads started between the loss and the resumption of writes.
-    pub read_availability: f64,
+    /// Reads answered / reads started between the loss and the resumption of writes (a read
+    /// unanswered at the end counts as not answered); `None` when no read started then.
+    pub read_availability: Option<f64>,
     pub reads_during: usize,
     pub promotion_impossible: Option<String>,
 }
@@ -42,34 +46,91 @@ pub fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The moment the initial primary was lost: the last fault naming it at or before the control
-/// plane's first missed health check (or, without a miss, the first fault naming it).
-fn loss(events: &[Event]) -> Option<(u64, String)> {
-    let first_miss = events.iter().find_map(|e| match &e.record {
-        Record::Node(NodeEvent::HealthMissed { .. }) => Some(e.t_us),
-        _ => None,
-    });
-    let naming = events.iter().filter_map(|e| match &e.record {
-        Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
-            Some((e.t_us, fault.clone()))
-        }
-        _ => None,
-    });
-    match first_miss {
-        Some(miss) => naming.take_while(|(t, _)| *t <= miss).last(),
-        None => naming.take(1).last(),
+/// Follows the faults of a run to find the one that takes the initial primary away: a crash or
+/// silent crash of it, or the partition or hold after which it is cut off (in either direction)
+/// from the control plane and from at least one PoP, so neither the control plane nor those PoPs'
+/// clients reach it. A fault that only names the primary (a latency change, a partition from the
+/// control plane alone, a restart) does not take it away.
+#[derive(Default)]
+pub struct PrimaryLoss {
+    /// Cut links from or to the primary, as (from, to).
+    cut: BTreeSet<(String, String)>,
+    lost: bool,
+}
+
+impl PrimaryLoss {
+    /// A fault was applied; `true` when it is the one that takes the primary away (once per run).
+    pub fn fault(&mut self, action: &Action) -> bool {
+        let mut links = |a: &[String], b: &[String], both: bool, cut: bool| {
+            for x in a {
+                for y in b.iter().filter(|y| *y != x && (x == PRIMARY || *y == PRIMARY)) {
+                    let mut pairs = vec![(x.clone(), y.clone())];
+                    if both {
+                        pairs.push((y.clone(), x.clone()));
+                    }
+                    for pair in pairs {
+                        if cut {
+                            self.cut.insert(pair);
+                        } else {
+                            self.cut.remove(&pair);
+                        }
+                    }
+                }
+            }
+        };
+        let away = match action {
+            Action::Crash { host } | Action::SilentCrash { host } => host == PRIMARY,
+            Action::Partition { a, b, oneway } => {
+                links(a, b, !oneway, true);
+                self.cut_off()
+            }
+            Action::Hold { a, b } => {
+                links(a, b, true, true);
+                self.cut_off()
+            }
+            Action::Repair { a, b, oneway } => {
+                links(a, b, !oneway, false);
+                false
+            }
+            Action::Release { a, b } => {
+                links(a, b, true, false);
+                false
+            }
+            Action::Restart { .. } | Action::Latency { .. } | Action::Loss { .. } => false,
+        };
+        let first = away && !self.lost;
+        self.lost |= away;
+        first
     }
+
+    /// Whether the primary is cut off from the control plane and from some PoP.
+    fn cut_off(&self) -> bool {
+        let from =
+            |host: &str| self.cut.iter().any(|(x, y)| (x == PRIMARY && y == host) || (y == PRIMARY && x == host));
+        let pop = self.cut.iter().any(|(x, y)| x.starts_with("pop-") || y.starts_with("pop-"));
+        from(CONTROL) && pop
+    }
+}
+
+/// The fault that took the initial primary away (`PrimaryLoss`): its index in `events` and time.
+fn loss(events: &[Event]) -> Option<(usize, u64)> {
+    let mut loss = PrimaryLoss::default();
+    events.iter().enumerate().find_map(|(i, e)| match &e.record {
+        Record::Harness(HarnessEvent::Fault { action, .. }) => loss.fault(action).then_some((i, e.t_us)),
+        _ => None,
+    })
 }
 
 fn secs(us: u64, from: u64) -> f64 {
     us.saturating_sub(from) as f64 / 1e6
 }
 
-/// Reads from each fault that names the primary (a possible moment of its loss) until the first
-/// write acknowledged after it, folded as requests end: what `failover` needs of the reads.
+/// Reads from the loss of the primary (`PrimaryLoss`) until the first write acknowledged after
+/// it, folded as requests end: what `failover` needs of the reads. A read still unanswered when
+/// the run ended counts as not answered.
 #[derive(Default)]
 pub struct ReadsAfterLoss {
-    windows: Vec<ReadWindow>,
+    window: Option<ReadWindow>,
     /// When the last acknowledged write ended.
     last_ack_us: Option<u64>,
 }
@@ -86,19 +147,17 @@ struct ReadWindow {
 }
 
 impl ReadsAfterLoss {
-    /// A fault named the primary at `t_us`.
-    pub fn fault(&mut self, t_us: u64) {
-        if self.windows.iter().all(|w| w.from_us != t_us) {
-            let until_us = self.last_ack_us.filter(|&t| t >= t_us);
-            self.windows.push(ReadWindow { from_us: t_us, until_us, reads: 0, answered: 0, latest: (t_us, 0, 0) });
-        }
+    /// The primary was taken away at `t_us`.
+    pub fn lost(&mut self, t_us: u64) {
+        let until_us = self.last_ack_us.filter(|&t| t >= t_us);
+        self.window = Some(ReadWindow { from_us: t_us, until_us, reads: 0, answered: 0, latest: (t_us, 0, 0) });
     }
 
-    /// A request ended; requests end in time order.
+    /// A request ended (or was still unanswered at the end); requests end in time order.
     pub fn request(&mut self, r: &Request) {
         if matches!(r.outcome, Outcome::Write { .. }) {
             self.last_ack_us = Some(r.end_us);
-            for w in self.windows.iter_mut().filter(|w| w.until_us.is_none() && r.end_us >= w.from_us) {
+            if let Some(w) = self.window.as_mut().filter(|w| w.until_us.is_none() && r.end_us >= w.from_us) {
                 w.until_us = Some(r.end_us);
                 if w.latest.0 >= r.end_us {
                     w.reads -= w.latest.1;
@@ -110,31 +169,30 @@ impl ReadsAfterLoss {
             return;
         }
         let answered = usize::from(matches!(r.outcome, Outcome::Read { .. }));
-        for w in self.windows.iter_mut().filter(|w| r.start_us >= w.from_us) {
-            if w.until_us.is_some_and(|until| r.start_us >= until) {
-                continue;
-            }
-            w.reads += 1;
-            w.answered += answered;
-            if r.start_us > w.latest.0 {
-                w.latest = (r.start_us, 0, 0);
-            }
-            if r.start_us == w.latest.0 {
-                w.latest.1 += 1;
-                w.latest.2 += answered;
-            }
+        let Some(w) = self.window.as_mut().filter(|w| r.start_us >= w.from_us) else { return };
+        if w.until_us.is_some_and(|until| r.start_us >= until) {
+            return;
+        }
+        w.reads += 1;
+        w.answered += answered;
+        if r.start_us > w.latest.0 {
+            w.latest = (r.start_us, 0, 0);
+        }
+        if r.start_us == w.latest.0 {
+            w.latest.1 += 1;
+            w.latest.2 += answered;
         }
     }
 
-    /// Reads started from `from_us` until writes resumed, and those answered.
-    fn from(&self, from_us: u64) -> (usize, usize) {
-        self.windows.iter().find(|w| w.from_us == from_us).map_or((0, 0), |w| (w.reads, w.answered))
+    /// Reads started from the loss until writes resumed, and those answered.
+    fn counts(&self) -> (usize, usize) {
+        self.window.as_ref().map_or((0, 0), |w| (w.reads, w.answered))
     }
 }
 
 /// `requests`: the acknowledged writes (and any other kept requests) in start order.
 pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, pops: usize) -> Option<Failover> {
-    let (t0, _) = loss(events)?;
+    let (_, t0) = loss(events)?;
     let after = |e: &&Event| e.t_us >= t0;
     let first = |f: &dyn Fn(&NodeEvent) -> bool| {
         events.iter().filter(after).find(|e| matches!(&e.record, Record::Node(n) if f(n))).map(|e| secs(e.t_us, t0))
@@ -164,7 +222,7 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
             .min()
     };
     let resumed = acked_after(0);
-    let (reads, answered) = reads.from(t0);
+    let (reads, answered) = reads.counts();
     Some(Failover {
         loss_at_s: t0 as f64 / 1e6,
         first_miss_s: first(&|n| matches!(n, NodeEvent::HealthMissed { .. })),
@@ -173,7 +231,7 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
         routing_s,
         failover_s: promoted.and_then(|(_, g)| acked_after(g)).map(|t| secs(t, t0)),
         writes_resumed_s: resumed.map(|t| secs(t, t0)),
-        read_availability: if reads == 0 { 1.0 } else { answered as f64 / reads as f64 },
+        read_availability: (reads > 0).then(|| answered as f64 / reads as f64),
         reads_during: reads,
         promotion_impossible: events.iter().find_map(|e| match &e.record {
             Record::Node(NodeEvent::PromotionImpossible { reason }) => Some(reason.clone()),
@@ -187,7 +245,8 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
 /// start order (other requests are skipped): the line of a new generation's first write goes
 /// before the first event no earlier than its acknowledgement and every earlier-started write's.
 pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<String> {
-    let t0 = loss(events).map_or(0, |(t, _)| t);
+    let lost = loss(events);
+    let t0 = lost.map_or(0, |(_, t)| t);
     let at = |t: u64| {
         if t >= t0 { format!("T+{:.3}s", secs(t, t0)) } else { format!("T-{:.3}s", (t0 - t) as f64 / 1e6) }
     };
@@ -206,17 +265,15 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
         _ => None,
     };
     let mut acks = requests.iter().filter(|r| matches!(r.outcome, Outcome::Write { .. })).peekable();
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
         while let Some(r) = acks.next_if(|r| r.end_us <= e.t_us) {
             lines.extend(first_ack(r));
         }
         let line = match &e.record {
-            Record::Harness(HarnessEvent::Fault { fault, hosts, .. })
-                if hosts.iter().any(|h| h == PRIMARY) && e.t_us == t0 =>
-            {
-                Some(format!("primary lost (fault: {fault})"))
+            Record::Harness(HarnessEvent::Fault { action, .. }) if lost.is_some_and(|(at, _)| at == i) => {
+                Some(format!("primary lost: {}", action.narrated()))
             }
-            Record::Harness(HarnessEvent::Fault { fault, .. }) => Some(format!("fault: {fault}")),
+            Record::Harness(HarnessEvent::Fault { action, .. }) => Some(format!("fault: {}", action.narrated())),
             Record::Node(NodeEvent::HealthMissed { primary, misses, of, .. }) => {
                 Some(format!("health check of {primary} missed ({misses}/{of})"))
             }
@@ -253,7 +310,7 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
                 })
             }
             Record::Node(NodeEvent::RoleChanged { role, generation: g, reason })
-                if e.node.as_ref() == PRIMARY && t0 > 0 && e.t_us > t0 =>
+                if e.node.as_ref() == PRIMARY && lost.is_some() && e.t_us > t0 =>
             {
                 Some(format!("{} becomes {role:?} (generation {g}): {reason}", e.node))
             }
@@ -273,29 +330,38 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
     lines
 }
 
-/// The impact block printed under the timeline.
-pub fn impact(f: &Failover, lost: Option<&[(u64, u64)]>) -> String {
+/// The impact block printed under the timeline: `writes` per region, `lost` the acknowledged
+/// writes lost or why that could not be judged.
+pub fn impact(f: &Failover, writes: &BTreeMap<String, RegionWrites>, lost: Result<&[(u64, u64)], &str>) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "impact: reads answered {:.2}% of {} while writes were unavailable",
-        f.read_availability * 100.0,
-        f.reads_during
-    );
-    let _ = match f.writes_resumed_s {
-        Some(s) => writeln!(o, "        writes unavailable for {s:.1}s"),
-        None => writeln!(o, "        writes never resumed"),
+    let _ = match f.read_availability {
+        Some(a) => writeln!(
+            o,
+            "impact: reads answered {:.2}% of {} started from the loss until writes resumed",
+            a * 100.0,
+            f.reads_during
+        ),
+        None => writeln!(o, "impact: no read started from the loss until writes resumed"),
     };
+    let _ = match f.writes_resumed_s {
+        Some(s) => writeln!(o, "        first write acknowledged (any region) {s:.1}s after the loss"),
+        None => writeln!(o, "        no write acknowledged after the loss"),
+    };
+    for (region, w) in writes {
+        if let (Some(s), Some(from)) = (w.unavailable_s, w.unavailable_from_s) {
+            let _ = writeln!(o, "        {region}: writes unavailable for {s:.1}s from {from:.1}s into the run");
+        }
+    }
     if let Some(s) = f.failover_s {
         let _ = writeln!(o, "        failover time (first write on the new primary) {s:.1}s");
     }
     let _ = match lost {
-        Some([]) => writeln!(o, "        acknowledged writes lost: 0"),
-        Some(lost) => {
+        Ok([]) => writeln!(o, "        acknowledged writes lost: 0"),
+        Ok(lost) => {
             let list: Vec<String> = lost.iter().map(|(s, q)| format!("s{s}#{q}")).collect();
             writeln!(o, "        acknowledged writes lost: {} ({})", lost.len(), list.join(", "))
         }
-        None => writeln!(o, "        acknowledged writes lost: cannot judge (the primary was not audited)"),
+        Err(why) => writeln!(o, "        acknowledged writes lost: not judged: {why}"),
     };
     o
 }
@@ -314,7 +380,7 @@ mod tests {
     fn reads_count_from_a_loss_until_the_first_write_acknowledged_after_it() {
         let mut reads = ReadsAfterLoss::default();
         reads.request(&ended(read(1, 1, "k", &[], None, 50), 60));
-        reads.fault(100);
+        reads.lost(100);
         reads.request(&ended(read(2, 1, "k", &[], None, 110), 120));
         let mut failed = ended(read(3, 2, "k", &[], None, 130), 200);
         failed.outcome = Outcome::Timeout;
@@ -324,7 +390,49 @@ mod tests {
         reads.request(&ended(write(5, 4, 1, 250, true), 300));
         reads.request(&ended(read(6, 5, "k", &[], None, 290), 310));
         reads.request(&ended(read(7, 1, "k", &[], None, 305), 315));
-        assert_eq!(reads.from(100), (3, 2), "reads 2, 3 (unanswered) and 6");
-        assert_eq!(reads.from(50), (0, 0), "no fault then");
+        assert_eq!(reads.counts(), (3, 2), "reads 2, 3 (unanswered) and 6");
+    }
+
+    fn fault(t_us: u64, action: Action) -> Event {
+        Event { t_us, node: "harness".into(), record: Record::Harness(HarnessEvent::fault(1, &action)) }
+    }
+
+    #[test]
+    fn only_a_fault_that_takes_the_primary_away_anchors_the_failover_and_no_read_is_no_availability() {
+        // Issue 11, defects 2 and 9: any fault naming the primary anchored the failover figures
+        // (a latency change, a partition from the control plane alone; a restart at 12 s after a
+        // crash at 10 s moved the anchor to 12 s), and with no read in the window
+        // `read_availability` read 1.0. Now the crash at 10 s anchors them and it has no value.
+        let group = |h: &[&str]| h.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        let latency = Action::Latency { a: group(&["dist-a"]), b: group(&[PRIMARY]), latency: Default::default() };
+        let to_control = Action::Partition { a: group(&[PRIMARY]), b: group(&[CONTROL]), oneway: false };
+        let events = vec![
+            fault(1_000_000, latency),
+            fault(2_000_000, to_control),
+            fault(10_000_000, Action::Crash { host: PRIMARY.into() }),
+            fault(12_000_000, Action::Restart { host: PRIMARY.into() }),
+        ];
+        let f = failover(&events, &[], &ReadsAfterLoss::default(), 1).expect("the crash took the primary away");
+        assert_eq!(f.loss_at_s, 10.0);
+        assert_eq!(f.read_availability, None);
+        let lines = narrate(&events, &[], 1);
+        assert_eq!(lines[2], "T+0.000s primary lost: crash of primary");
+        assert_eq!(lines[3], "T+2.000s fault: restart of primary");
+        assert!(
+            failover(&events[..2], &[], &ReadsAfterLoss::default(), 1).is_none(),
+            "{:?}",
+            narrate(&events[..2], &[], 1)
+        );
+    }
+
+    #[test]
+    fn a_cut_from_the_control_plane_and_a_pop_takes_the_primary_away() {
+        // A partition from the control plane alone keeps clients' writes flowing; add a PoP
+        // (as `split-brain-attempt` does) and the primary is taken away.
+        let group = |h: &[&str]| h.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        let mut loss = PrimaryLoss::default();
+        assert!(!loss.fault(&Action::Partition { a: group(&[PRIMARY]), b: group(&[CONTROL]), oneway: false }));
+        assert!(loss.fault(&Action::Hold { a: group(&["pop-a-1"]), b: group(&[PRIMARY]) }));
+        assert!(!loss.fault(&Action::Crash { host: PRIMARY.into() }), "once per run");
     }
 }

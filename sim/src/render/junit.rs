@@ -1,5 +1,5 @@
 //! `junit.xml`: a suite summary as JUnit XML, which CI systems display. One testcase per scenario
-//! and seed; a failure names the broken budgets or fired checkers and carries the replay command.
+//! and seed; a failure names the broken budgets, fired checkers or checkers that could not judge and carries the replay command.
 
 use std::fmt::Write;
 
@@ -8,7 +8,10 @@ use crate::render::summary::SuiteSummary;
 use crate::verdict::{Verdict, replay_at_build};
 
 pub fn render(s: &SuiteSummary) -> String {
-    let failures = s.totals.iter().filter(|(v, _)| matches!(v, Verdict::BudgetBroken | Verdict::CheckerFired));
+    let failures = s
+        .totals
+        .iter()
+        .filter(|(v, _)| matches!(v, Verdict::NotJudged | Verdict::BudgetBroken | Verdict::CheckerFired));
     let failures: usize = failures.map(|(_, n)| n).sum();
     let errors = s.totals.get(&Verdict::Error).copied().unwrap_or(0);
     let counts = format!(r#"tests="{}" failures="{failures}" errors="{errors}""#, s.entries.len());
@@ -30,7 +33,7 @@ pub fn render(s: &SuiteSummary) -> String {
                 continue;
             }
             Verdict::Error => "error",
-            Verdict::BudgetBroken | Verdict::CheckerFired => "failure",
+            Verdict::NotJudged | Verdict::BudgetBroken | Verdict::CheckerFired => "failure",
         };
         let failures = e.failures();
         let _ = writeln!(

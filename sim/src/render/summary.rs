@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
+use crate::edge::check::NotJudged;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::scenario::budget::METRICS;
@@ -18,7 +19,7 @@ use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
-const SCHEMA: u32 = 3;
+const SCHEMA: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +69,8 @@ pub struct Entry {
     pub verdict: Verdict,
     pub failed_budgets: Vec<String>,
     pub fired_checkers: Vec<String>,
+    /// Checkers that could not judge the run, and why.
+    pub not_judged: Vec<NotJudged>,
     /// The harness error, when the run could not complete.
     pub error: Option<String>,
     /// Every budget metric the run could tell (`docs/SCENARIOS.md`), durations in milliseconds.
@@ -118,7 +121,8 @@ impl Entry {
             seed,
             verdict: judgement.as_ref().map_or(Verdict::Error, |j| j.verdict),
             failed_budgets: judgement.as_ref().map_or(vec![], |j| j.failed_budgets.clone()),
-            fired_checkers: judgement.map_or(vec![], |j| j.fired_checkers),
+            fired_checkers: judgement.as_ref().map_or(vec![], |j| j.fired_checkers.clone()),
+            not_judged: judgement.map_or(vec![], |j| j.not_judged),
             error: report.err().cloned(),
             metrics: report.map_or(BTreeMap::new(), |r| {
                 METRICS.iter().filter_map(|m| Some((m.name().to_string(), value(*m, r)?))).collect()
@@ -145,8 +149,9 @@ impl Entry {
     pub fn failures(&self) -> Vec<String> {
         let fired = self.fired_checkers.iter().map(|c| format!("checker fired: {c}"));
         let broken = self.failed_budgets.iter().map(|b| format!("budget broken: {b}"));
+        let not_judged = self.not_judged.iter().map(|n| format!("not judged: {n}"));
         let error = self.error.iter().map(|e| format!("harness error: {e}"));
-        fired.chain(broken).chain(error).collect()
+        fired.chain(broken).chain(not_judged).chain(error).collect()
     }
 }
 
@@ -154,7 +159,9 @@ impl SuiteSummary {
     pub fn new(suite: &str, plan: Plan, mut entries: Vec<Entry>) -> SuiteSummary {
         entries.sort_by(|a, b| (&a.path, a.seed).cmp(&(&b.path, b.seed)));
         let mut totals: BTreeMap<Verdict, usize> =
-            [Verdict::Pass, Verdict::BudgetBroken, Verdict::CheckerFired, Verdict::Error].map(|v| (v, 0)).into();
+            [Verdict::Pass, Verdict::NotJudged, Verdict::BudgetBroken, Verdict::CheckerFired, Verdict::Error]
+                .map(|v| (v, 0))
+                .into();
         for e in &entries {
             *totals.entry(e.verdict).or_default() += 1;
         }
@@ -259,6 +266,7 @@ pub(crate) mod tests {
                 vec![]
             },
             fired_checkers: if verdict == Verdict::CheckerFired { vec!["read-your-writes".into()] } else { vec![] },
+            not_judged: vec![],
             error: None,
             metrics: [("read_p99".to_string(), 9.583), ("ryw_violations".to_string(), 0.0)].into(),
             event_log_hash: Some("00ff".into()),

@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod limits;
+pub mod resolved;
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use edgesim_system::edge::batch::BatchPolicy;
 use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyLoss, StandbyMode};
 use edgesim_system::edge::proto::Consistency;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeTable;
 
@@ -96,7 +97,7 @@ struct RegionFile {
 
 /// One-way link latencies. Each message on a link takes between the latency and the latency plus
 /// its jitter, drawn by turmoil from the seed.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     pub last_mile: Dur,
@@ -116,7 +117,7 @@ impl Default for Network {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Replication {
     pub standby: StandbyMode,
@@ -149,7 +150,7 @@ impl Default for Replication {
 }
 
 /// The control plane's timings; defaults in docs/DESIGN.md, Primary loss.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Failover {
     pub health_interval: Dur,
@@ -185,7 +186,7 @@ impl Default for Failover {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Workload {
     /// Sessions start after this, once every stream of the topology is up, so that steady-state
@@ -231,7 +232,7 @@ impl Default for Workload {
 }
 
 /// When a session's requests are sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrivals {
     /// Each request when it is due, whether or not earlier ones were answered.
@@ -293,7 +294,9 @@ pub struct Fault {
     pub line: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// What a fault does, as the scheduled fault's event carries it (`kind` and its parameters).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     Partition {
         a: Vec<String>,
@@ -328,6 +331,7 @@ pub enum Action {
     Latency {
         a: Vec<String>,
         b: Vec<String>,
+        #[serde(serialize_with = "crate::units::as_dur")]
         latency: Duration,
     },
     /// Each message on the links is lost with probability `rate` (turmoil breaks the link until a
@@ -339,9 +343,10 @@ pub enum Action {
     },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Region {
     pub name: String,
+    #[serde(serialize_with = "crate::units::as_dur")]
     pub to_primary: Duration,
     pub distributor: String,
     pub pops: Vec<String>,

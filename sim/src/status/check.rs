@@ -29,7 +29,8 @@ pub struct StatusReport {
     pub edit_errors: usize,
     pub views: u64,
     pub answered: u64,
-    pub availability_pct: f64,
+    /// Views answered over views, in %; `None` when no page was viewed (no sample, not 100%).
+    pub availability_pct: Option<f64>,
     pub tiers: BTreeMap<&'static str, u64>,
     /// Availability and tier mix between consecutive faults.
     pub windows: Vec<Window>,
@@ -69,7 +70,8 @@ pub struct Window {
     pub to_s: f64,
     pub label: String,
     pub views: u64,
-    pub availability_pct: f64,
+    /// `None` when no page was viewed in the window.
+    pub availability_pct: Option<f64>,
     pub tiers: BTreeMap<&'static str, u64>,
 }
 
@@ -171,8 +173,9 @@ pub fn analyze(
     }
 }
 
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 100.0 } else { (part as f64 * 1e5 / whole as f64).floor() / 1e3 }
+/// `part` of `whole` in %, rounded down to a thousandth; `None` without a `whole`.
+fn pct(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 1e5 / whole as f64).floor() / 1e3)
 }
 
 pub fn edits(events: &[Event]) -> Vec<Edit> {
@@ -528,6 +531,15 @@ mod tests {
 
     fn shown(posts: &str, statuses: Vec<(String, ComponentStatus, Timestamp)>) -> Shown {
         Shown { posts: posts.into(), unacked_posts: 0, statuses, digest: String::new() }
+    }
+
+    #[test]
+    fn availability_without_views_has_no_value() {
+        // Issue 11, defect 9: `page_availability` read 100% when no page was viewed, so a budget
+        // `page_availability >= 99.9%` passed on no evidence; now it has no value (the budget
+        // breaks with "no samples").
+        assert_eq!(pct(0, 0), None);
+        assert_eq!(pct(999, 1000), Some(99.9));
     }
 
     #[test]

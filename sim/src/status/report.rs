@@ -37,7 +37,9 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
     let mut lines = Vec::new();
     for e in events {
         match &e.record {
-            Record::Harness(HarnessEvent::Fault { fault, .. }) => lines.push(format!("{} fault: {fault}", at(e.t_us))),
+            Record::Harness(HarnessEvent::Fault { action, .. }) => {
+                lines.push(format!("{} fault: {}", at(e.t_us), action.narrated()))
+            }
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
@@ -91,10 +93,10 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "\npage views as viewers saw them");
     let _ = writeln!(
         o,
-        "  answered {} of {} ({:.3}%); tiers: {}",
+        "  answered {} of {} ({}); tiers: {}",
         r.answered,
         r.views,
-        r.availability_pct,
+        pct(r.availability_pct),
         tiers(&r.tiers)
     );
     let _ = writeln!(o, "  time to first byte  {}", fmt_summary(&r.ttfb));
@@ -102,11 +104,11 @@ pub fn text(r: &StatusReport) -> String {
     for w in &r.windows {
         let _ = writeln!(
             o,
-            "  {:>7.1}s-{:<7.1}s {:>6} views {:>8.3}% answered  {}  [{}]",
+            "  {:>7.1}s-{:<7.1}s {:>6} views {:>9} answered  {}  [{}]",
             w.from_s,
             w.to_s,
             w.views,
-            w.availability_pct,
+            pct(w.availability_pct),
             tiers(&w.tiers),
             w.label
         );
@@ -173,4 +175,9 @@ pub fn text(r: &StatusReport) -> String {
         let _ = writeln!(o, "    {d}");
     }
     o
+}
+
+/// A percentage as the report writes it; `no views` without a sample.
+fn pct(p: Option<f64>) -> String {
+    p.map_or("no views".into(), |p| format!("{p:.3}%"))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use edgesim_system::status::config::{ClockMode, StatusConfig};
 use edgesim_system::status::notify::NotifyConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::limits::host_name_problem;
 use crate::units::Dur;
@@ -17,7 +17,7 @@ pub const NOTIFIER: &str = "notifier";
 /// Notification channels and the host of each one's endpoints.
 pub const CHANNELS: [(&str, &str); 2] = [("webhook", "hooks"), ("email", "mail")];
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatusSettings {
     /// Status regions; each accepts edits and syncs with the others.
@@ -76,7 +76,7 @@ pub struct StatusSettings {
 }
 
 /// One-way latencies of the status world.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatusNetwork {
     /// Viewers to CDN edges.

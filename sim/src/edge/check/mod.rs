@@ -10,15 +10,32 @@ pub mod ryw;
 pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use edgesim_system::telemetry::NodeEvent;
 
 use crate::edge::history::History;
 use crate::edge::metrics::Latency;
-use crate::edge::timeline::ReadsAfterLoss;
+use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
-use crate::scenario::PRIMARY;
 use request::Request;
+
+/// A checker that could not judge a run, and why (the primary at the end was not audited, ...):
+/// neither fired nor passed (`verdict`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotJudged {
+    pub checker: String,
+    pub why: String,
+}
+
+impl fmt::Display for NotJudged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.checker, self.why)
+    }
+}
 
 /// The requests of a run, folded as each ends: reads go through the checkers and figures and are
 /// dropped; acknowledged writes and failed requests are kept. Latency and the failover read counts
@@ -42,8 +59,11 @@ pub struct Requests {
     history: History,
     pub latency: Latency,
     pub reads_after_loss: ReadsAfterLoss,
+    loss: PrimaryLoss,
     /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
     kept: Vec<Request>,
+    /// Requests still in flight when the run ended (their `end_us` the run's end), in start order.
+    unanswered: Vec<Request>,
 }
 
 impl Requests {
@@ -72,10 +92,19 @@ impl Requests {
                     self.ended(r);
                 }
             }
-            Record::Harness(HarnessEvent::RunEnded { .. }) => self.judge_until(None),
+            Record::Harness(HarnessEvent::RunEnded { .. }) => {
+                self.open_starts.clear();
+                for (_, mut r) in std::mem::take(&mut self.open) {
+                    r.end_us = e.t_us;
+                    self.reads_after_loss.request(&r);
+                    self.unanswered.push(r);
+                }
+                self.unanswered.sort_by_key(|r| (r.start_us, r.req));
+                self.judge_until(None);
+            }
             Record::Node(NodeEvent::Committed { lsn, generation, .. }) => self.history.committed(*generation, *lsn),
-            Record::Harness(HarnessEvent::Fault { hosts, .. }) if hosts.iter().any(|h| h == PRIMARY) => {
-                self.reads_after_loss.fault(e.t_us);
+            Record::Harness(HarnessEvent::Fault { action, .. }) if self.loss.fault(action) => {
+                self.reads_after_loss.lost(e.t_us);
             }
             _ => {}
         }
@@ -110,11 +139,18 @@ impl Requests {
     pub fn kept(&self) -> &[Request] {
         &self.kept
     }
+
+    /// The requests still in flight when the run ended, in the order they started: no answer, so
+    /// their `outcome` says nothing; their `end_us` is the run's end.
+    pub fn unanswered(&self) -> &[Request] {
+        &self.unanswered
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Op;
     use request::fixtures::{read, write};
     use request::{EXAMPLES, Findings};
 
@@ -128,10 +164,8 @@ mod tests {
         assert_eq!(f.examples(), (0..EXAMPLES as u64).collect::<Vec<_>>());
     }
 
-    #[test]
-    fn reads_are_folded_and_only_acknowledged_writes_and_failures_kept() {
-        let mut requests = Requests::default();
-        let started = |r: &Request| Event {
+    fn started(r: &Request) -> Event {
+        Event {
             t_us: r.start_us,
             node: r.client.as_str().into(),
             record: Record::Harness(HarnessEvent::RequestStarted {
@@ -142,7 +176,30 @@ mod tests {
                 seq: r.seq,
                 min: Default::default(),
             }),
+        }
+    }
+
+    #[test]
+    fn requests_in_flight_at_the_end_are_kept_as_unanswered() {
+        // Issue 11, defect 3: a request still in flight when the run ended was dropped from every
+        // figure (0 counted). Now it is kept, ending at the run's end: 2 here, a read and a write.
+        let mut requests = Requests::default();
+        let (read, write) = (read(1, 1, "k", &[], None, 10), write(2, 2, 1, 20, false));
+        requests.event(&started(&read));
+        requests.event(&started(&write));
+        let end = Event {
+            t_us: 90,
+            node: "harness".into(),
+            record: Record::Harness(HarnessEvent::RunEnded { sim_us: 90, down: vec![] }),
         };
+        requests.event(&end);
+        let unanswered: Vec<_> = requests.unanswered().iter().map(|r| (r.req, r.op, r.end_us)).collect();
+        assert_eq!(unanswered, [(1, Op::Read, 90), (2, Op::Write, 90)]);
+    }
+
+    #[test]
+    fn reads_are_folded_and_only_acknowledged_writes_and_failures_kept() {
+        let mut requests = Requests::default();
         let ended = |r: &Request| Event {
             t_us: r.end_us,
             node: r.client.as_str().into(),
