@@ -41,6 +41,9 @@ pub enum HarnessEvent {
         schema: u32,
         scenario: String,
         seed: u64,
+        /// The fault schedule the seed drew (`world::schedule`), when the scenario draws one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schedule: Option<Vec<String>>,
     },
     /// A scheduled fault was applied; `hosts` are every host it names.
     Fault {

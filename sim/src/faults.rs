@@ -1,6 +1,8 @@
 //! Applies scheduled faults to the running simulation (partitions, crashes, restarts, holds, latency
 //! and loss; docs/SCENARIOS.md, `[[fault]]`). A silent crash partitions the host from every other host
-//! before stopping it, so peers learn of it only by silence; its restart repairs those links.
+//! before stopping it, so peers learn of it only by silence; its restart repairs those links. A
+//! heal ends every fault at once: it restarts the hosts that are down, mends every cut link,
+//! releases every held one and clears every link's loss; the world sets its latencies again.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -10,15 +12,20 @@ use turmoil::Sim;
 use crate::scenario::Action;
 use crate::turmoil_net::Cuts;
 
-/// Hosts currently cut off by a silent crash, and every cut link, which the hosts' sockets read.
+/// Hosts currently cut off by a silent crash, every cut link, which the hosts' sockets read, and
+/// the links held or made lossy, for a heal to undo.
 #[derive(Default)]
 pub struct FaultState {
     silenced: BTreeSet<String>,
     pub cuts: Cuts,
+    held: BTreeSet<(String, String)>,
+    lossy: BTreeSet<(String, String)>,
 }
 
 impl FaultState {
-    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
+    /// Applies `action` in a world of `hosts` whose node hosts are `nodes`; a heal does not set
+    /// the world's latencies (its caller does).
+    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String], nodes: &[String]) {
         match action {
             Action::Partition { a, b, oneway } => pairs(a, b, |x, y| self.cut(sim, x, y, *oneway)),
             Action::Repair { a, b, oneway } => pairs(a, b, |x, y| self.mend(sim, x, y, *oneway)),
@@ -38,14 +45,41 @@ impl FaultState {
                 }
                 sim.bounce(host.as_str());
             }
-            Action::Hold { a, b } => pairs(a, b, |x, y| sim.hold(x, y)),
-            Action::Release { a, b } => pairs(a, b, |x, y| sim.release(x, y)),
+            Action::Hold { a, b } => pairs(a, b, |x, y| {
+                sim.hold(x, y);
+                self.held.insert((x.to_string(), y.to_string()));
+            }),
+            Action::Release { a, b } => pairs(a, b, |x, y| {
+                sim.release(x, y);
+                self.held.remove(&(x.to_string(), y.to_string()));
+            }),
             Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
             Action::Loss { a, b, rate } => {
                 let mut links = Vec::new();
                 pairs(a, b, |x, y| links.push((x.to_string(), y.to_string())));
                 for (x, y) in links {
                     sim.set_link_fail_rate(x.as_str(), y.as_str(), *rate);
+                    if *rate > 0.0 {
+                        self.lossy.insert((x, y));
+                    } else {
+                        self.lossy.remove(&(x, y));
+                    }
+                }
+            }
+            Action::Heal => {
+                for host in nodes {
+                    if self.silenced.contains(host) || !sim.is_host_running(host.as_str()) {
+                        self.apply(sim, &Action::Restart { host: host.clone() }, hosts, nodes);
+                    }
+                }
+                for (x, y) in self.cuts.all() {
+                    self.mend(sim, &x, &y, true);
+                }
+                for (x, y) in std::mem::take(&mut self.held) {
+                    sim.release(x.as_str(), y.as_str());
+                }
+                for (x, y) in std::mem::take(&mut self.lossy) {
+                    sim.set_link_fail_rate(x.as_str(), y.as_str(), 0.0);
                 }
             }
         }
@@ -97,6 +131,7 @@ impl Action {
             | Action::Latency { a, b, .. }
             | Action::Loss { a, b, .. } => a.iter().chain(b).cloned().collect(),
             Action::Crash { host } | Action::SilentCrash { host } | Action::Restart { host } => vec![host.clone()],
+            Action::Heal => Vec::new(),
         }
     }
 }
@@ -118,6 +153,7 @@ impl fmt::Display for Action {
             Action::Release { a, b } => write!(f, "release {} <-> {}", group(a), group(b)),
             Action::Latency { a, b, latency } => write!(f, "latency {} <-> {} = {latency:?}", group(a), group(b)),
             Action::Loss { a, b, rate } => write!(f, "loss {} <-> {} rate {rate}", group(a), group(b)),
+            Action::Heal => write!(f, "heal every fault"),
         }
     }
 }

@@ -45,6 +45,11 @@ impl Cuts {
         self.0.borrow_mut().remove(&(from.to_string(), to.to_string()));
     }
 
+    /// Every cut link, as (from, to).
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.0.borrow().iter().cloned().collect()
+    }
+
     /// Whether a connection between the two hosts cannot complete: the SYN or the SYN-ACK is lost.
     fn blocks(&self, a: &str, b: &str) -> bool {
         let cuts = self.0.borrow();
