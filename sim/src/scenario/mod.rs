@@ -959,6 +959,68 @@ to_primary = "1ms"
         assert!(e.message.contains("unknown metric `read_p95`"), "{e}");
     }
 
+    const SWARM: &str = "\n[liveness]\nheal = \"8s\"\nwithin = \"2s\"\n[swarm]\nfrom = \"1s\"\nfaults = \"1..3\"\n\
+                         kinds = [\"crash\", \"loss\"]\nroles = [\"pop\", \"everyone\"]\nlasting = \"1s..5s\"\n\
+                         loss = \"0.01..0.02\"\n";
+
+    /// A seed draws the same schedule every time, seeds draw different ones, and every drawn
+    /// fault is within its ranges and ends by the heal, which comes last.
+    #[test]
+    fn seeds_draw_their_schedules_within_the_swarms_ranges() {
+        let s = Scenario::parse("t.toml", &format!("{BASE}{SWARM}")).unwrap();
+        assert!(s.draws());
+        let schedules: Vec<Vec<Fault>> = (1..=8).map(|seed| s.for_seed(seed).faults).collect();
+        assert_eq!(schedules[0], s.for_seed(1).faults);
+        assert!(schedules.iter().any(|f| *f != schedules[0]));
+        for faults in &schedules {
+            assert_eq!(faults.last().unwrap().action, Action::Heal);
+            assert!(faults.iter().all(|f| f.at >= Duration::from_secs(1) && f.at <= Duration::from_secs(8)));
+            for f in faults {
+                if let Action::Loss { rate, .. } = f.action {
+                    assert!(rate == 0.0 || (0.01..=0.02).contains(&rate), "{rate}");
+                }
+            }
+        }
+        let e = s.episodes(3);
+        assert!((1..=3).contains(&e.len()));
+        assert!(e.iter().all(|e| e.kind != FaultKind::Crash || e.target.starts_with("pop-")));
+    }
+
+    /// A fault at a range of times is drawn within it, and the scenario says it draws.
+    #[test]
+    fn a_fault_at_a_range_of_times_is_drawn_within_it() {
+        let s = Scenario::parse("t.toml", &format!("{BASE}\n[[fault]]\nat = \"2s..6s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n"))
+            .unwrap();
+        assert!(s.draws());
+        let times: Vec<Duration> = (1..=6).map(|seed| s.for_seed(seed).faults[0].at).collect();
+        assert!(times.iter().all(|t| (Duration::from_secs(2)..=Duration::from_secs(6)).contains(t)));
+        assert!(times.iter().any(|t| *t != times[0]));
+        assert!(!Scenario::parse("t.toml", BASE).unwrap().draws());
+    }
+
+    /// A swarm's mistakes are refused where they are written.
+    #[test]
+    fn swarm_and_liveness_errors_name_their_place() {
+        let e = err("\n[swarm]\nfrom = \"1s\"\nfaults = 1\nkinds = [\"crash\"]\nroles = [\"pop\"]\nlasting = \"1s\"\n");
+        assert!(e.message.contains("needs a [liveness]"), "{e}");
+        let e = err(&SWARM.replace("\"1..3\"", "\"3..1\""));
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("ends before it starts"), "{e}");
+        let e = err(&SWARM.replace("\"1s..5s\"", "\"1s..5h\""));
+        assert!(e.message.contains("out of range"), "{e}");
+        let e = err(&SWARM.replace("\"pop\", \"everyone\"", "\"cdn\""));
+        assert_eq!((e.line, e.column), (18, 9), "{e}");
+        assert!(e.message.contains("role `cdn` is of the status page"), "{e}");
+        let e = err(&SWARM.replace("roles = [\"pop\", \"everyone\"]", "roles = [\"everyone\"]"));
+        assert!(e.message.contains("no role of `roles` can take a crash fault"), "{e}");
+        let e = err(&SWARM.replace("loss = \"0.01..0.02\"\n", ""));
+        assert!(e.message.contains("needs `loss`"), "{e}");
+        let e = err(&SWARM.replace("within = \"2s\"", "within = \"5s\""));
+        assert!(e.message.contains("liveness deadline"), "{e}");
+        let e = err("\n[[fault]]\nat = \"6s..2s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n");
+        assert_eq!((e.line, e.column), (12, 6), "{e}");
+    }
+
     #[test]
     fn region_targets_expand_to_their_hosts() {
         let s = Scenario::parse(
