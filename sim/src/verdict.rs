@@ -216,6 +216,7 @@ mod tests {
                     acked_writes: 0,
                     convergence: convergence::Verdict { converged: true, ..Default::default() },
                     split_brain: Default::default(),
+                    liveness: None,
                 },
                 failover: None,
             }),

@@ -73,9 +73,10 @@ fn a_planted_bug_is_found_and_shrunk_to_its_one_fault() {
     assert_eq!(kinds, ["kind = \"hold\"", "kind = \"release\""], "{text}");
     assert!(!text.contains("[swarm]") && text.contains("[liveness]"), "{text}");
 
-    let (code, stdout, _) = edgesim(&plant, &["run", s(&shrunk)]);
+    let again = dir.join("again");
+    let (code, stdout, _) = edgesim(&plant, &["suite", s(&shrunk), "--out", s(&again)]);
     assert_eq!(code, 2, "{stdout}");
-    let (code, stdout, _) = edgesim(&[], &["run", s(&shrunk)]);
+    let (code, stdout, _) = edgesim(&[], &["suite", s(&shrunk), "--out", s(&again)]);
     assert_eq!(code, 0, "without the planted bug the shrunk file passes: {stdout}");
 }
 

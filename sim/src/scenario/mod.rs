@@ -536,7 +536,8 @@ impl Scenario {
         if let Some(l) = &self.liveness {
             faults.push(Fault { at: l.heal, latest: l.heal, action: Action::Heal, line: l.line });
         }
-        faults.sort_by_key(|f| (f.at, f.line));
+        // The heal ends what else happens at its time.
+        faults.sort_by_key(|f| (f.at, f.action == Action::Heal, f.line));
         Scenario { faults, swarm: None, ..self.clone() }
     }
 

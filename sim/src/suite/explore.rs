@@ -241,7 +241,7 @@ fn earlier(e: &Episode, from: Duration) -> Option<Episode> {
 /// A loss fault at half its rate, while that is at least 0.0001.
 fn gentler(e: &Episode, _: Duration) -> Option<Episode> {
     let rate = (e.rate / 2.0 * 1e4).round() / 1e4;
-    (e.kind == crate::scenario::FaultKind::Loss && rate >= 1e-4).then(|| Episode { rate, ..e.clone() })
+    (e.kind == crate::scenario::FaultKind::Loss && rate >= 1e-4 && rate < e.rate).then(|| Episode { rate, ..e.clone() })
 }
 
 /// One line per kept fault, for the shrink report.
