@@ -1,7 +1,7 @@
 //! Exploration (docs/SCENARIOS.md, Exploring and shrinking): many seeds of scenarios whose seeds
 //! draw their fault schedules, counted by the checker each failure fired; and shrinking, which
-//! searches for a smaller fixed schedule that still fails a seed's checker (dropping faults,
-//! shortening them, moving them earlier, lowering loss rates) and writes it as an ordinary
+//! searches for a smaller fixed schedule that still fails a seed's checker (dropping faults, a
+//! crash made a plain restart, shortening them, moving them earlier, lowering loss rates) and writes it as an ordinary
 //! scenario file. Every candidate is such a file, run as a suite's run is (`run`), so the file
 //! written is one that was seen to fail.
 
@@ -155,25 +155,18 @@ impl Search<'_> {
         Ok(fired)
     }
 
-    /// Drops every fault it can (all at once first), then shortens, moves earlier and lowers the
-    /// loss rate of each kept one while the checker still fires.
+    /// Drops every fault it can (all at once first), then makes each kept one a plain restart
+    /// where it was a crash, shortens it, moves it earlier and lowers its loss rate, while the
+    /// checker still fires.
     fn minimise(&mut self, kept: &mut Vec<Episode>) -> Result<(), ShrinkError> {
         if !kept.is_empty() && self.fails(&[])? {
             kept.clear();
             return Ok(());
         }
-        let mut i = kept.len();
-        while i > 0 {
-            i -= 1;
-            let mut fewer = kept.clone();
-            fewer.remove(i);
-            if self.fails(&fewer)? {
-                *kept = fewer;
-            }
-        }
+        self.drop_each(kept)?;
         let from = self.scenario.swarm.as_ref().map_or(Duration::ZERO, |s| s.from);
         for i in 0..kept.len() {
-            let tries: [fn(&Episode, Duration) -> Option<Episode>; 3] = [shorter, earlier, gentler];
+            let tries: [fn(&Episode, Duration) -> Option<Episode>; 4] = [simpler, shorter, earlier, gentler];
             for smaller in tries {
                 for _ in 0..4 {
                     let Some(e) = smaller(&kept[i], from) else { break };
@@ -184,6 +177,21 @@ impl Search<'_> {
                     }
                     *kept = candidate;
                 }
+            }
+        }
+        // A fault made smaller may leave another one unneeded.
+        self.drop_each(kept)
+    }
+
+    /// Drops each fault, last first, that the checker fires without.
+    fn drop_each(&mut self, kept: &mut Vec<Episode>) -> Result<(), ShrinkError> {
+        let mut i = kept.len();
+        while i > 0 {
+            i -= 1;
+            let mut fewer = kept.clone();
+            fewer.remove(i);
+            if self.fails(&fewer)? {
+                *kept = fewer;
             }
         }
         Ok(())
@@ -225,6 +233,12 @@ pub fn fixed_file(text: &str, seed: u64, steps: &[Step]) -> Result<String, Strin
     toml::to_string(&table).map_err(|e| e.to_string())
 }
 
+/// A crash (silent or not) as just the restart that ends it: a restart of a running host.
+fn simpler(e: &Episode, _: Duration) -> Option<Episode> {
+    use crate::scenario::FaultKind::{Crash, Restart, SilentCrash};
+    matches!(e.kind, Crash | SilentCrash).then(|| Episode { kind: Restart, at: e.until, ..e.clone() })
+}
+
 /// Half as long, when it lasts and is longer than 100ms.
 fn shorter(e: &Episode, _: Duration) -> Option<Episode> {
     let length = e.until.saturating_sub(e.at);
@@ -253,7 +267,12 @@ pub fn describe(kept: &[Episode]) -> Vec<String> {
                 crate::scenario::FaultKind::Latency => format!(" latency {}", Dur(e.latency)),
                 _ => String::new(),
             };
-            format!("{} {} from {} to {}{what}", e.kind.written(), e.target, Dur(e.at), Dur(e.until))
+            let when = match e.kind {
+                crate::scenario::FaultKind::Restart => format!("at {}", Dur(e.at)),
+                crate::scenario::FaultKind::Latency => format!("from {} to the heal", Dur(e.at)),
+                _ => format!("from {} to {}", Dur(e.at), Dur(e.until)),
+            };
+            format!("{} {} {when}{what}", e.kind.written(), e.target)
         })
         .collect()
 }
@@ -304,5 +323,9 @@ mod tests {
         assert!(shorter(&floor, Duration::ZERO).is_none());
         assert!(earlier(&floor, Duration::from_secs(10)).is_none());
         assert!(gentler(&floor, Duration::ZERO).is_none());
+        let crash = Episode { kind: FaultKind::Crash, ..e.clone() };
+        let restart = simpler(&crash, Duration::ZERO).unwrap();
+        assert_eq!((restart.kind, restart.at), (FaultKind::Restart, e.until));
+        assert!(simpler(&restart, Duration::ZERO).is_none() && shorter(&restart, Duration::ZERO).is_none());
     }
 }
