@@ -41,7 +41,9 @@ impl Bound {
                 let v: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))?;
                 (v as f64, min as f64, max as f64)
             }
-            Bound::Number(min, max) => (text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?, min, max),
+            Bound::Number(min, max) => {
+                (text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?, min, max)
+            }
             Bound::Duration(min, max) => {
                 let secs = |t: &str| Dur::parse(t).map(|d| d.0.as_secs_f64());
                 (secs(text)?, secs(min).expect("a valid bound"), secs(max).expect("a valid bound"))

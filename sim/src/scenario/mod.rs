@@ -491,10 +491,11 @@ impl Scenario {
         }
         if let Some(s) = &raw.swarm {
             let line = line_col(text, s.span().start).0;
-            let swarm = Swarm::check(s.get_ref(), line, &scenario, scenario.liveness.as_ref()).map_err(|(key, m)| {
-                let span = limits::find(doc, &format!("swarm.{key}")).first().map_or(s.span(), |v| v.span());
-                at(span, m)
-            })?;
+            let swarm =
+                Swarm::check(s.get_ref(), line, &scenario, scenario.liveness.as_ref()).map_err(|(key, m)| {
+                    let span = limits::find(doc, &format!("swarm.{key}")).first().map_or(s.span(), |v| v.span());
+                    at(span, m)
+                })?;
             scenario.swarm = Some(swarm);
         }
         Ok(scenario)
@@ -990,8 +991,11 @@ to_primary = "1ms"
     /// A fault at a range of times is drawn within it, and the scenario says it draws.
     #[test]
     fn a_fault_at_a_range_of_times_is_drawn_within_it() {
-        let s = Scenario::parse("t.toml", &format!("{BASE}\n[[fault]]\nat = \"2s..6s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n"))
-            .unwrap();
+        let s = Scenario::parse(
+            "t.toml",
+            &format!("{BASE}\n[[fault]]\nat = \"2s..6s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n"),
+        )
+        .unwrap();
         assert!(s.draws());
         let times: Vec<Duration> = (1..=6).map(|seed| s.for_seed(seed).faults[0].at).collect();
         assert!(times.iter().all(|t| (Duration::from_secs(2)..=Duration::from_secs(6)).contains(t)));

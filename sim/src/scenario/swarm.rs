@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
-use super::{FaultKind, PRIMARY, STANDBY, CONTROL, Scenario};
+use super::{CONTROL, FaultKind, PRIMARY, STANDBY, Scenario};
 use crate::status::settings::{DNS, NOTIFIER, StatusSettings};
 use crate::units::Dur;
 
@@ -364,7 +364,10 @@ impl Swarm {
         for kind in &file.kinds {
             if !SWARM_KINDS.contains(kind) {
                 let kinds: Vec<_> = SWARM_KINDS.iter().map(|k| k.written()).collect();
-                return Err(("kinds", format!("a swarm cannot draw `{}`; it draws {}", kind.written(), kinds.join(", "))));
+                return Err((
+                    "kinds",
+                    format!("a swarm cannot draw `{}`; it draws {}", kind.written(), kinds.join(", ")),
+                ));
             }
             if !file.roles.iter().any(|r| kind.hits(*r)) {
                 return Err(("kinds", format!("no role of `roles` can take a {} fault", kind.written())));
@@ -399,7 +402,8 @@ impl Swarm {
             let role = roles[rng.random_range(0..roles.len())];
             let targets = role.targets(scenario).expect("checked");
             let target = targets[rng.random_range(0..targets.len())].clone();
-            let at = Between { lo: self.from, hi: heal.saturating_sub(Duration::from_millis(1)).max(self.from) }.draw(rng);
+            let at =
+                Between { lo: self.from, hi: heal.saturating_sub(Duration::from_millis(1)).max(self.from) }.draw(rng);
             let until = (at + self.lasting.draw(rng)).min(heal);
             let rate = self.loss.map_or(0.0, |l| (rng.random_range(l.lo..=l.hi) * 1e4).round() / 1e4);
             let latency = self.latency.map_or(Duration::ZERO, |l| l.draw(rng));

@@ -26,8 +26,7 @@ pub struct Verdict {
 
 pub fn check(events: &[Event], edits: &[Edit], s: &StatusSettings, liveness: &Liveness) -> Verdict {
     let (heal, deadline) = (liveness.heal.as_micros() as u64, liveness.deadline().as_micros() as u64);
-    let due: BTreeSet<u64> =
-        edits.iter().filter(|e| e.component.is_none() && e.t_us < heal).map(|e| e.write).collect();
+    let due: BTreeSet<u64> = edits.iter().filter(|e| e.component.is_none() && e.t_us < heal).map(|e| e.write).collect();
     let mut last: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
     for e in events.iter().take_while(|e| e.t_us <= deadline) {
         if let Record::Harness(HarnessEvent::Probed { of, shown }) = &e.record {

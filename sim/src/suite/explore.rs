@@ -53,10 +53,8 @@ pub fn tally(entries: &[Entry]) -> Tally {
 impl Tally {
     /// The summary `explore` prints.
     pub fn text(&self) -> String {
-        let mut o = format!(
-            "explored {} runs, {:.0} simulated seconds: {} failed\n",
-            self.runs, self.sim_seconds, self.failed
-        );
+        let mut o =
+            format!("explored {} runs, {:.0} simulated seconds: {} failed\n", self.runs, self.sim_seconds, self.failed);
         for (checker, n) in &self.by_checker {
             o.push_str(&format!("  {checker:<28} {n}\n"));
         }
@@ -106,11 +104,7 @@ pub fn shrink(
         Some(c) if fired.iter().any(|f| f == c) => c.to_string(),
         None if !fired.is_empty() => fired[0].clone(),
         _ => {
-            return Err(ShrinkError::Passes {
-                path: scenario.path.clone(),
-                seed,
-                checker: checker.map(String::from),
-            });
+            return Err(ShrinkError::Passes { path: scenario.path.clone(), seed, checker: checker.map(String::from) });
         }
     };
     search.checker = checker.clone();
@@ -148,8 +142,8 @@ impl Search<'_> {
         let candidate = self.out.with_extension("candidate.toml");
         std::fs::write(&candidate, self.file(episodes)?)
             .map_err(|source| ShrinkError::Write { path: candidate.clone(), source })?;
-        let scenario =
-            Scenario::load(&candidate).map_err(|e| ShrinkError::File(candidate.display().to_string(), e.to_string()))?;
+        let scenario = Scenario::load(&candidate)
+            .map_err(|e| ShrinkError::File(candidate.display().to_string(), e.to_string()))?;
         let fired = failures(&self.run(&scenario)).contains(&self.checker);
         let _ = std::fs::remove_file(&candidate);
         Ok(fired)

@@ -61,8 +61,13 @@ fn plant(scenario: &Scenario, log: &EventLog) {
             if fault.strip_prefix(kind.as_str()).is_some_and(|rest| rest.starts_with(' ')))
     });
     if applied {
-        let outcome = FinalOutcome::Audited { lsn: 0, digest: format!("{TEST_PLANT}={kind}"), rows: 0, writes: Vec::new() };
-        log.push(log.end_us(), &"harness".into(), Record::Harness(HarnessEvent::FinalState { of: pop.clone(), outcome }));
+        let outcome =
+            FinalOutcome::Audited { lsn: 0, digest: format!("{TEST_PLANT}={kind}"), rows: 0, writes: Vec::new() };
+        log.push(
+            log.end_us(),
+            &"harness".into(),
+            Record::Harness(HarnessEvent::FinalState { of: pop.clone(), outcome }),
+        );
     }
 }
 
