@@ -48,6 +48,9 @@ pub enum HarnessEvent {
         seed: u64,
         #[serde(flatten)]
         resolved: Box<Resolved>,
+        /// The fault schedule the seed drew (`world::schedule`), when the scenario draws one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schedule: Option<Vec<String>>,
     },
     /// A scheduled fault was applied: `line` of the scenario file, `fault` as text, `hosts` every
     /// host it names, then its typed kind and parameters (`kind`, `a`, `b`, `oneway`, `host`,

@@ -1,7 +1,9 @@
 //! Applies scheduled faults to the running simulation (partitions, crashes, restarts, holds, latency
 //! and loss; docs/SCENARIOS.md, `[[fault]]`). A silent crash partitions the host from every other host
 //! before stopping it, so peers learn of it only by silence; its restart repairs those links. Loss
-//! is applied by the hosts' sockets as TCP retransmissions (`turmoil_net`), not by turmoil.
+//! is applied by the hosts' sockets as TCP retransmissions (`turmoil_net`), not by turmoil. A heal
+//! ends every fault at once: it restarts the hosts that are down, mends every cut link, releases
+//! every held one and clears every link's loss; the world sets its latencies again.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,20 +14,27 @@ use crate::scenario::Action;
 use crate::seed::Seed;
 use crate::turmoil_net::Cuts;
 
-/// Hosts currently cut off by a silent crash, and every cut or lossy link, which the hosts'
-/// sockets read.
+/// Hosts currently cut off by a silent crash, every cut or lossy link, which the hosts' sockets
+/// read, and the links held, for a heal to release.
 pub struct FaultState {
     silenced: BTreeSet<String>,
     pub cuts: Cuts,
+    held: BTreeSet<(String, String)>,
 }
 
 impl FaultState {
     /// Nothing faulty yet; message losses will be drawn from the seed's `loss` stream.
     pub fn new(seed: Seed) -> FaultState {
-        FaultState { silenced: BTreeSet::new(), cuts: Cuts::new(seed.child("loss", 0)) }
+        FaultState {
+            silenced: BTreeSet::new(),
+            cuts: Cuts::new(seed.child("loss", 0)),
+            held: BTreeSet::new(),
+        }
     }
 
-    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String]) {
+    /// Applies `action` in a world of `hosts` whose node hosts are `nodes`; a heal does not set
+    /// the world's latencies (its caller does).
+    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String], nodes: &[String]) {
         match action {
             Action::Partition { a, b, oneway } => pairs(a, b, |x, y| self.cut(sim, x, y, *oneway)),
             Action::Repair { a, b, oneway } => pairs(a, b, |x, y| self.mend(sim, x, y, *oneway)),
@@ -48,8 +57,14 @@ impl FaultState {
                 }
                 sim.bounce(host.as_str());
             }
-            Action::Hold { a, b } => pairs(a, b, |x, y| sim.hold(x, y)),
-            Action::Release { a, b } => pairs(a, b, |x, y| sim.release(x, y)),
+            Action::Hold { a, b } => pairs(a, b, |x, y| {
+                sim.hold(x, y);
+                self.held.insert((x.to_string(), y.to_string()));
+            }),
+            Action::Release { a, b } => pairs(a, b, |x, y| {
+                sim.release(x, y);
+                self.held.remove(&(x.to_string(), y.to_string()));
+            }),
             Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
             // Loss as TCP shows it (late segments, never a stream stuck for good): applied by
             // the hosts' sockets, not by turmoil, whose TCP does not retransmit.
@@ -57,6 +72,20 @@ impl FaultState {
                 self.cuts.set_loss(x, y, *rate);
                 self.cuts.set_loss(y, x, *rate);
             }),
+            Action::Heal => {
+                for host in nodes {
+                    if self.silenced.contains(host) || !sim.is_host_running(host.as_str()) {
+                        self.apply(sim, &Action::Restart { host: host.clone() }, hosts, nodes);
+                    }
+                }
+                for (x, y) in self.cuts.all() {
+                    self.mend(sim, &x, &y, true);
+                }
+                for (x, y) in std::mem::take(&mut self.held) {
+                    sim.release(x.as_str(), y.as_str());
+                }
+                self.cuts.clear_loss();
+            }
         }
     }
 }
@@ -106,6 +135,7 @@ impl Action {
             | Action::Latency { a, b, .. }
             | Action::Loss { a, b, .. } => a.iter().chain(b).cloned().collect(),
             Action::Crash { host } | Action::SilentCrash { host } | Action::Restart { host } => vec![host.clone()],
+            Action::Heal => Vec::new(),
         }
     }
 }
@@ -134,6 +164,7 @@ impl Action {
                 format!("latency change between {} and {}: now {latency:?}", group(a), group(b))
             }
             Action::Loss { a, b, rate } => format!("message loss between {} and {} now {rate}", group(a), group(b)),
+            Action::Heal => "heal: every fault ends".to_string(),
         }
     }
 }
@@ -155,6 +186,7 @@ impl fmt::Display for Action {
             Action::Release { a, b } => write!(f, "release {} <-> {}", group(a), group(b)),
             Action::Latency { a, b, latency } => write!(f, "latency {} <-> {} = {latency:?}", group(a), group(b)),
             Action::Loss { a, b, rate } => write!(f, "loss {} <-> {} rate {rate}", group(a), group(b)),
+            Action::Heal => write!(f, "heal every fault"),
         }
     }
 }

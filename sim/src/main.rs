@@ -1,5 +1,6 @@
 //! The `edgesim` command line.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,10 +18,10 @@ use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
 use edgesim::suite::run::{self, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
-use edgesim::suite::{self, determinism};
+use edgesim::suite::{self, determinism, explore};
 use edgesim::units::Dur;
 use edgesim::verdict::{COMMIT, JudgedReport, Verdict, judge, replay, replay_at_build};
-use edgesim::world::simulate_into;
+use edgesim::world::{schedule, simulate_into};
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
 const EXIT_INPUT: u8 = Verdict::Error.exit_code();
@@ -50,6 +51,25 @@ enum Command {
     /// summary.json, junit.xml, report.md and report.html. Each run is a child process, so one
     /// that panics or dies is an `error` entry and the rest still report. Exit codes as `run`.
     Suite(SuiteArgs),
+    /// Run seeds 1..=N of scenarios whose seeds draw their fault schedules (`[swarm]`), each a
+    /// child process as in `suite`; print the failures by checker, the simulated time and a
+    /// replay line per failure; write summary.json, junit.xml, report.md and report.html. With
+    /// `--shrink`, shrink the first failing seed of each scenario and checker. Exit codes as
+    /// `suite`.
+    Explore(ExploreArgs),
+    /// Shrink the fault schedule a failing seed drew to a smaller fixed one that fails the same
+    /// checker, and write it as a scenario file. Exit 0: written, and a run of the file failed
+    /// that checker again; 2: written but it did not; 3: bad input, or the seed does not fail.
+    Shrink {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// The checker to keep failing (default: the first the seed fires).
+        #[arg(long)]
+        checker: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Merge shards' summary.json files into one summary, junit.xml, report.md and report.html, as
     /// if the suite had run unsharded. Refused (exit 3) unless they are every shard of one suite's
     /// runs on one build, each once. Exit code: the merged verdict's, as `suite`.
@@ -133,6 +153,18 @@ struct SuiteArgs {
     run_timeout: Dur,
 }
 
+#[derive(Args)]
+struct ExploreArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Start no more runs once one fails.
+    #[arg(long)]
+    stop_at_first: bool,
+    /// Shrink the first failing seed of each scenario and checker into OUT/shrunk/.
+    #[arg(long)]
+    shrink: bool,
+}
+
 /// A count of 1 or more: `--seeds 0` would run nothing, and `--jobs 0` nothing at a time.
 fn at_least_one<T: FromStr + PartialEq + From<u8>>(text: &str) -> Result<T, String> {
     match text.parse::<T>() {
@@ -153,6 +185,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run(args),
         Command::Suite(args) => run_suite(args),
+        Command::Explore(args) => explore(args),
+        Command::Shrink { scenario, seed, checker, out } => shrink(&scenario, seed, checker.as_deref(), &out),
         Command::Merge { summaries, out } => merge(&summaries, &out),
         Command::CheckDeterminism { scenario, seed } => check_determinism(&scenario, seed),
         Command::Check { paths } => check(&paths),
@@ -176,6 +210,12 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         writable(path)?;
     }
     let seed = seed.unwrap_or(scenario.seed);
+    if scenario.draws() && !quiet {
+        println!("fault schedule drawn by seed {seed}:");
+        for line in schedule(&scenario.for_seed(seed)) {
+            println!("  {line}");
+        }
+    }
     let total = scenario.duration + scenario.settle;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal() && !quiet;
@@ -223,8 +263,6 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(judgement.verdict.exit_code())
 }
 
-/// `edgesim suite`: every output path is checked, and every scenario file, before anything runs;
-/// a suite, or a shard, with nothing to run is refused.
 /// A wall-clock limit above zero.
 fn wall_limit(text: &str) -> Result<Dur, String> {
     match Dur::parse(text) {
@@ -233,10 +271,62 @@ fn wall_limit(text: &str) -> Result<Dur, String> {
     }
 }
 
+/// `edgesim suite`.
 fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
+    let (summary, out) = run_runs(args, "", false)?;
+    finish(summary, &out, true)
+}
+
+/// `edgesim explore`: a suite's runs, its table replaced by what failed by checker.
+fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
+    anyhow::ensure!(args.suite.seeds.is_some(), "explore needs --seeds N: the seeds 1..=N of each scenario");
+    let (summary, out) = run_runs(args.suite, "explore-", args.stop_at_first)?;
+    print!("{}", explore::tally(&summary.entries).text());
+    if args.shrink {
+        let mut first: BTreeMap<(String, String), &Entry> = BTreeMap::new();
+        for e in &summary.entries {
+            for checker in explore::failures(e).into_iter().filter(|c| c != "budget" && c != "error") {
+                first.entry((e.path.clone(), checker)).or_insert(e);
+            }
+        }
+        for ((path, checker), e) in first {
+            let stem = Path::new(&path).file_stem().map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+            let file = out.join("shrunk").join(format!("{stem}-seed-{}-{checker}.toml", e.seed));
+            shrink(Path::new(&path), e.seed, Some(&checker), &file)?;
+        }
+    }
+    finish(summary, &out, false)
+}
+
+/// `edgesim shrink`.
+fn shrink(scenario: &Path, seed: u64, checker: Option<&str>, out: &Path) -> anyhow::Result<u8> {
+    let scenario = Scenario::load(scenario)?;
+    writable(out)?;
+    let exe = std::env::current_exe().context("cannot find the edgesim binary to run the shrink's runs")?;
+    println!("shrinking {} seed {seed}", scenario.path);
+    let s = explore::shrink(&exe, &scenario, seed, checker, out)?;
+    println!(
+        "  {} of {} drawn faults kept, failing `{}`, in {} runs; wrote {}",
+        s.kept.len(),
+        s.drawn,
+        s.checker,
+        s.runs,
+        out.display()
+    );
+    for line in explore::describe(&s.kept) {
+        println!("    {line}");
+    }
+    println!("  {}", if s.reproduced { "reproduced: a run of the file fails it again" } else { "NOT reproduced" });
+    Ok(if s.reproduced { 0 } else { Verdict::CheckerFired.exit_code() })
+}
+
+/// The runs of a suite or an exploration: every output path is checked, and every scenario file,
+/// before anything runs; a suite, or a shard, with nothing to run is refused. With
+/// `stop_at_first`, no run starts once one has failed.
+fn run_runs(args: SuiteArgs, prefix: &str, stop_at_first: bool) -> anyhow::Result<(SuiteSummary, PathBuf)> {
     let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout } = args;
     let name = suite::name(&paths);
-    let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(&name));
+    let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(format!("{prefix}{name}")));
     for file in FILES {
         writable(&out.join(file))?;
     }
@@ -270,8 +360,9 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
                 o.wall_seconds
             );
         }
+        passed || !stop_at_first
     });
-    finish(SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), &out)
+    Ok((SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), out))
 }
 
 /// `edgesim merge`.
@@ -281,7 +372,7 @@ fn merge(summaries: &[PathBuf], out: &Path) -> anyhow::Result<u8> {
     for file in FILES {
         writable(&out.join(file))?;
     }
-    finish(merged, out)
+    finish(merged, out, true)
 }
 
 /// `edgesim check`: every file is loaded, so one run shows every refusal.
@@ -333,9 +424,11 @@ fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Prints a suite's table and failures, writes its outputs, and gives its exit code.
-fn finish(summary: SuiteSummary, out: &Path) -> anyhow::Result<u8> {
-    print!("{}", table(&summary));
+/// Prints a suite's table (when asked) and failures, writes its outputs, and gives its exit code.
+fn finish(summary: SuiteSummary, out: &Path, show_table: bool) -> anyhow::Result<u8> {
+    if show_table {
+        print!("{}", table(&summary));
+    }
     for e in summary.entries.iter().filter(|e| e.verdict != Verdict::Pass) {
         println!(
             "{} seed {}: {}; replay: {}",

@@ -107,6 +107,7 @@ impl RunReport {
 
 /// The report of a run, from what its log kept (`EventLog::observed`).
 pub fn analyze(scenario: &Scenario, seed: u64, log: &EventLog) -> RunReport {
+    let scenario = &scenario.for_seed(seed);
     let observed = log.observed();
     let end_us = log.end_us();
     let (system, timeline, charts) = match &scenario.status {

@@ -33,4 +33,6 @@ pub const STREAMS: &[(&str, &str)] = &[
     ("operator/REGION", "a status region's operator: edit times and components"),
     ("viewer/ID", "a status page viewer: view times"),
     ("receiver/HOST/0", "a subscriber endpoint: which deliveries it fails"),
+    ("schedule/0", "the fault schedule: the time of each fault written with a range (`at = \"10s..40s\"`)"),
+    ("schedule/1", "the fault schedule: a `[swarm]`'s faults, their kinds, targets, times, lengths, rates"),
 ];

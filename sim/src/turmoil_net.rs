@@ -91,6 +91,16 @@ impl Cuts {
         }
     }
 
+    /// Every cut link, as (from, to).
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.0.borrow().cut.iter().cloned().collect()
+    }
+
+    /// Ends the loss on every link.
+    pub fn clear_loss(&self) {
+        self.0.borrow_mut().loss.clear();
+    }
+
     /// Whether a connection between the two hosts cannot complete: the SYN or the SYN-ACK is lost.
     fn blocks(&self, a: &str, b: &str) -> bool {
         let links = self.0.borrow();

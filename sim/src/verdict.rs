@@ -320,6 +320,7 @@ mod tests {
                     convergence: convergence::Verdict { converged: true, ..Default::default() },
                     split_brain: Default::default(),
                     not_judged: vec![],
+                    liveness: None,
                 },
                 failover: None,
             }),

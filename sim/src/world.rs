@@ -1,7 +1,8 @@
 //! One run of a scenario on turmoil, whichever system it simulates: the simulation's settings
 //! (its RNG seeded from the run's seed, a fixed epoch, the step), the system's hosts and links
-//! (`edge::world` or `status::world`), the fault schedule applied at its times, progress, and the
-//! records that open and close the event log.
+//! (`edge::world` or `status::world`), the fault schedule applied at its times (drawn from the
+//! seed where the scenario says so, and logged in `run_started`), progress, and the records that
+//! open and close the event log.
 
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -9,15 +10,21 @@ use std::time::{Duration, SystemTime};
 use crate::events::{HarnessEvent, Record, SCHEMA_VERSION};
 use crate::faults::FaultState;
 use crate::log::EventLog;
-use crate::scenario::Scenario;
 use crate::scenario::resolved::Resolved;
+use crate::scenario::{Action, Scenario};
 use crate::seed::Seed;
+use crate::units::Dur;
 
 #[derive(Debug, thiserror::Error)]
 #[error("simulation failed at {at:?}: {message}")]
 pub struct SimError {
     pub at: Duration,
     pub message: String,
+}
+
+/// The fault schedule a seed drew, one line per fault: `at`, what, the scenario line.
+pub fn schedule(scenario: &Scenario) -> Vec<String> {
+    scenario.faults.iter().map(|f| format!("{} {} (line {})", Dur(f.at), f.action, f.line)).collect()
 }
 
 /// Runs `scenario` with `seed` and returns its event log. `progress` is told the simulated time
@@ -33,6 +40,8 @@ pub fn simulate_into(
     seed: u64,
     progress: &mut dyn FnMut(Duration),
 ) -> Result<EventLog, SimError> {
+    let drawn = scenario.draws();
+    let scenario = &scenario.for_seed(seed);
     let mut state = FaultState::new(Seed(seed));
     let harness: Rc<str> = "harness".into();
     let end = scenario.duration + scenario.settle;
@@ -54,6 +63,7 @@ pub fn simulate_into(
             scenario: scenario.name.clone(),
             seed,
             resolved: Box::new(Resolved::of(scenario)),
+            schedule: drawn.then(|| schedule(scenario)),
         }),
     );
     match &scenario.status {
@@ -61,13 +71,19 @@ pub fn simulate_into(
         None => crate::edge::world::build(&mut sim, scenario, Seed(seed), &log, &state.cuts),
     }
 
-    let hosts = scenario.hosts();
+    let (hosts, nodes) = (scenario.hosts(), scenario.node_hosts());
     let mut faults = scenario.faults.iter().peekable();
     let mut next_progress = Duration::ZERO;
     loop {
         let now = sim.elapsed();
         while let Some(f) = faults.next_if(|f| f.at <= now) {
-            state.apply(&mut sim, &f.action, &hosts);
+            state.apply(&mut sim, &f.action, &hosts, &nodes);
+            if f.action == Action::Heal {
+                match &scenario.status {
+                    Some(status) => crate::status::world::set_latencies(&sim, status),
+                    None => crate::edge::world::set_latencies(&sim, scenario),
+                }
+            }
             log.push(now.as_micros() as u64, &harness, Record::Harness(HarnessEvent::fault(f.line, &f.action)));
         }
         if now >= next_progress {

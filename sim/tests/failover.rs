@@ -194,6 +194,7 @@ fn a_returning_primary_with_phantom_frames_rebuilds_and_without_the_lineage_chec
     let mut s = load("negative/primary-crash-async");
     s.faults.push(edgesim::scenario::Fault {
         at: Duration::from_secs(55),
+        latest: Duration::from_secs(55),
         action: Action::Restart { host: "primary".into() },
         line: 0,
     });

@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 fn corpus() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut texts = Vec::new();
-    for dir in [root.clone(), root.join("negative"), root.join("perf")] {
+    for dir in [root.clone(), root.join("negative"), root.join("perf"), root.join("swarm")] {
         let mut paths: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())

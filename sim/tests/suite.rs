@@ -1,6 +1,9 @@
-//! `edgesim suite`, `merge` and `check-determinism` as CI runs them: exit codes, the outputs they
-//! write (and do not write on bad input), runs that die without taking the suite down, suites that
-//! would check nothing, and shards merging into the unsharded summary and nothing else.
+//! `edgesim suite`, `merge`, `check-determinism`, `explore` and `shrink` as CI runs them: exit
+//! codes, the outputs they write (and do not write on bad input), runs that die without taking the
+//! suite down, suites that would check nothing, shards merging into the unsharded summary and
+//! nothing else; a planted bug (`EDGESIM_TEST_PLANT`) found by exploring and shrunk to its one
+//! fault, the liveness checker firing when writes cannot resume by the deadline, and a swarm
+//! scenario's seed running the same twice.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -302,4 +305,74 @@ fn check_determinism_finds_two_processes_identical() {
     let (code, _, stderr) = edgesim(&["check-determinism", s(&dir.join("missing.toml"))]);
     assert_eq!(code, 3);
     assert!(stderr.contains("missing.toml: cannot read"), "{stderr}");
+}
+
+/// A short swarm scenario (one region, two PoPs, 12 s, one to three drawn faults), into `dir`.
+fn swarm(dir: &Path, within: &str) -> String {
+    let text = format!(
+        "name = \"small-swarm\"\nduration = \"12s\"\nsettle = \"2s\"\ntick = \"2ms\"\nprimary_region = \"r\"\n\n\
+         [[region]]\nname = \"r\"\npops = 2\nto_primary = \"10ms\"\n\n[workload]\nsessions_per_region = 4\n\
+         read_write_ratio = 2\n\n[liveness]\nheal = \"7s\"\nwithin = \"{within}\"\n\n[swarm]\nfrom = \"1s\"\n\
+         faults = \"1..3\"\nkinds = [\"hold\", \"latency\", \"crash\"]\nroles = [\"pop\", \"distributor\"]\n\
+         lasting = \"500ms..3s\"\nlatency = \"20ms..200ms\"\n"
+    );
+    let path = dir.join("small-swarm.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_planted_bug_is_found_and_shrunk_to_its_one_fault() {
+    // The test-only knob EDGESIM_TEST_PLANT makes `convergence` fire in a run where a hold was
+    // applied: explore finds it within a few seeds, shrink keeps only the hold.
+    let dir = temp("planted");
+    let scenario = swarm(&dir, "4s");
+    let plant = [("EDGESIM_TEST_PLANT", "hold")];
+    let out = dir.join("out");
+    let (code, stdout, stderr) =
+        edgesim_with(&plant, &["explore", &scenario, "--seeds", "4", "--stop-at-first", "--out", s(&out)]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("convergence"), "{stdout}");
+    let seed = stdout
+        .lines()
+        .find_map(|l| l.split(" seed ").nth(1)?.split(':').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no failing seed in {stdout}"));
+    assert!(out.join("summary.json").exists() && out.join("junit.xml").exists());
+
+    let shrunk = dir.join("shrunk.toml");
+    let (code, stdout, stderr) = edgesim_with(
+        &plant,
+        &["shrink", &scenario, "--seed", &seed.to_string(), "--checker", "convergence", "--out", s(&shrunk)],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 of ") && stdout.contains("reproduced"), "{stdout}");
+    let text = std::fs::read_to_string(&shrunk).unwrap();
+    let kinds: Vec<&str> = text.lines().filter(|l| l.starts_with("kind = ")).collect();
+    assert_eq!(kinds, ["kind = \"hold\"", "kind = \"release\""], "{text}");
+    assert!(!text.contains("[swarm]") && text.contains("[liveness]"), "{text}");
+
+    let again = dir.join("again");
+    let (code, stdout, _) = edgesim_with(&plant, &["suite", s(&shrunk), "--out", s(&again)]);
+    assert_eq!(code, 2, "{stdout}");
+    let (code, stdout, _) = edgesim(&["suite", s(&shrunk), "--out", s(&again)]);
+    assert_eq!(code, 0, "without the planted bug the shrunk file passes: {stdout}");
+}
+
+#[test]
+fn liveness_fires_when_writes_cannot_resume_by_the_deadline() {
+    let dir = temp("liveness");
+    let scenario = swarm(&dir, "1ms");
+    let (code, stdout, _) = edgesim(&["run", &scenario, "--seed", "1"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.starts_with("fault schedule drawn by seed 1:"), "{stdout}");
+    assert!(stdout.contains("checkers fired: liveness"), "{stdout}");
+    assert!(stdout.contains("regions stalled: r"), "{stdout}");
+}
+
+#[test]
+fn a_swarm_scenario_is_deterministic() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/swarm/edge-swarm.toml");
+    let (code, stdout, stderr) = edgesim(&["check-determinism", scenario, "--seed", "3"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("identical"), "{stdout}");
 }

@@ -11,7 +11,7 @@ use crate::edge::availability::{self, RegionWrites};
 use crate::edge::charts::{self, Charts};
 use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
-use crate::edge::check::{convergence, lost_writes, monotonic, ryw, split_brain};
+use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
 use crate::edge::timeline::{self, Failover};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
@@ -46,6 +46,9 @@ pub struct Checks {
     pub split_brain: split_brain::Verdict,
     /// Checkers that could not judge this run, and why: neither fired nor passed.
     pub not_judged: Vec<NotJudged>,
+    /// For a scenario with a liveness phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<liveness::Verdict>,
 }
 
 impl Checks {
@@ -66,6 +69,9 @@ impl Checks {
         }
         if self.split_brain.fired() {
             out.push("split-brain");
+        }
+        if self.liveness.as_ref().is_some_and(|l| !l.stalled.is_empty()) {
+            out.push("liveness");
         }
         out
     }
@@ -112,6 +118,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             convergence,
             split_brain: split_brain::check(requests, &timeline::promotions(events)),
             not_judged,
+            liveness: scenario.liveness.as_ref().map(|l| liveness::check(requests, &scenario.regions, l)),
         },
     };
     let charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
@@ -251,6 +258,14 @@ impl EdgeReport {
             sb.acked_by_fenced.len(),
             sb.lsn_under_two_generations.len()
         );
+        if let Some(l) = &c.liveness {
+            let stalled = if l.stalled.is_empty() { "none".to_string() } else { l.stalled.join(", ") };
+            let _ = writeln!(
+                o,
+                "  liveness                     heal at {}s, writes acknowledged again by {}s; regions stalled: {stalled}",
+                l.heal_s, l.deadline_s
+            );
+        }
         o
     }
 

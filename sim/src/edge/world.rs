@@ -108,7 +108,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
 }
 
 /// Sets the one-way latency of every pair of hosts that talk.
-fn set_latencies(sim: &Sim<'_>, s: &Scenario) {
+pub(crate) fn set_latencies(sim: &Sim<'_>, s: &Scenario) {
     let n = &s.network;
     let link = |a: &str, b: &str, latency: Duration, jitter: Duration| link(sim, a, b, latency, jitter);
     link(PRIMARY, STANDBY, n.in_region.0, Duration::ZERO);

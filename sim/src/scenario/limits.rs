@@ -19,6 +19,8 @@ pub enum Bound {
     Number(f64, f64),
     /// A duration string, the ends written as in a scenario file.
     Duration(&'static str, &'static str),
+    /// A value of the inner bound, or a string `"LO..HI"` of two, the first not above the second.
+    Range(&'static Bound),
 }
 
 impl Bound {
@@ -28,12 +30,44 @@ impl Bound {
             Bound::Whole(min, max) => format!("a whole number from {min} to {max}"),
             Bound::Number(min, max) => format!("a number from {min} to {max}"),
             Bound::Duration(min, max) => format!("a duration from {min} to {max}"),
+            Bound::Range(inner) => format!("{}, or a range `\"LO..HI\"` of them", inner.describe()),
         }
+    }
+
+    /// A range's end as a number (a duration in seconds), and whether it is within the bound.
+    fn end(self, text: &str) -> Result<(f64, bool), String> {
+        let (value, min, max) = match self {
+            Bound::Whole(min, max) => {
+                let v: u64 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+                (v as f64, min as f64, max as f64)
+            }
+            Bound::Number(min, max) => {
+                (text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?, min, max)
+            }
+            Bound::Duration(min, max) => {
+                let secs = |t: &str| Dur::parse(t).map(|d| d.0.as_secs_f64());
+                (secs(text)?, secs(min).expect("a valid bound"), secs(max).expect("a valid bound"))
+            }
+            Bound::Range(inner) => return inner.end(text),
+        };
+        Ok((value, (min..=max).contains(&value)))
     }
 
     /// `None` when `value` (written as `written`) is within the bound of the key at `path`.
     fn problem(self, path: &str, value: &DeValue<'_>, written: &str) -> Option<String> {
         let fits = match (self, value) {
+            (Bound::Range(inner), DeValue::String(s)) if s.contains("..") => {
+                let (lo, hi) = s.split_once("..").expect("contains ..");
+                let ((lo, lo_fits), (hi, hi_fits)) = match (inner.end(lo), inner.end(hi)) {
+                    (Ok(lo), Ok(hi)) => (lo, hi),
+                    (Err(e), _) | (_, Err(e)) => return Some(format!("`{path}`: {e}")),
+                };
+                if lo > hi {
+                    return Some(format!("`{path}` = {written} ends before it starts"));
+                }
+                lo_fits && hi_fits
+            }
+            (Bound::Range(inner), _) => return inner.problem(path, value, written),
             (Bound::Whole(min, max), DeValue::Integer(i)) => whole(i).is_some_and(|v| (min..=max).contains(&v)),
             (Bound::Number(min, max), DeValue::Integer(i)) => {
                 whole(i).is_some_and(|v| (min..=max).contains(&(v as f64)))
@@ -141,9 +175,16 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("failover.lease", dur("1ms", "1h")),
     ("failover.queue_limit", whole_n(0, 100_000)),
     ("failover.queue_timeout", dur("1ms", "1h")),
-    ("fault.at", dur("0s", "7h")),
+    ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),
+    ("swarm.from", dur("0s", "7h")),
+    ("swarm.faults", Bound::Range(&whole_n(0, 20))),
+    ("swarm.lasting", Bound::Range(&dur("1ms", "1h"))),
+    ("swarm.loss", Bound::Range(&Bound::Number(0.0, 1.0))),
+    ("swarm.latency", Bound::Range(&dur("0s", "10s"))),
+    ("liveness.heal", dur("0s", "7h")),
+    ("liveness.within", dur("1ms", "1h")),
     ("status.sync_interval", dur("1ms", "1h")),
     ("status.skew.*", dur("0s", "24h")),
     ("status.max_drift", dur("0s", "24h")),

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod limits;
 pub mod resolved;
+pub mod swarm;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeTable;
 
+use crate::seed::Seed;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
 use budget::Budget;
@@ -23,6 +25,7 @@ use limits::{
     MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
     host_name_problem,
 };
+use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
 type Span = std::ops::Range<usize>;
@@ -74,6 +77,8 @@ struct File {
     failover: Failover,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
+    swarm: Option<Spanned<SwarmFile>>,
+    liveness: Option<Spanned<LivenessFile>>,
 }
 
 fn default_seed() -> u64 {
@@ -241,9 +246,9 @@ pub enum Arrivals {
     Closed,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum FaultKind {
+pub enum FaultKind {
     Partition,
     Repair,
     Crash,
@@ -253,11 +258,14 @@ enum FaultKind {
     Release,
     Latency,
     Loss,
+    /// Every fault heals: crashed hosts restart, cut links mend, held links release, every link's
+    /// latency and loss are the world's again.
+    Heal,
 }
 
 impl FaultKind {
     /// As a scenario file writes it.
-    fn written(self) -> &'static str {
+    pub fn written(self) -> &'static str {
         match self {
             FaultKind::Partition => "partition",
             FaultKind::Repair => "repair",
@@ -268,6 +276,7 @@ impl FaultKind {
             FaultKind::Release => "release",
             FaultKind::Latency => "latency",
             FaultKind::Loss => "loss",
+            FaultKind::Heal => "heal",
         }
     }
 }
@@ -275,7 +284,7 @@ impl FaultKind {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultFile {
-    at: Spanned<Dur>,
+    at: Spanned<Between<Dur>>,
     kind: Spanned<FaultKind>,
     a: Option<Spanned<String>>,
     b: Option<Spanned<String>>,
@@ -289,6 +298,8 @@ struct FaultFile {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub at: Duration,
+    /// The latest `at` a seed may draw (`at = "10s..40s"`); `at` itself for a fixed time.
+    pub latest: Duration,
     pub action: Action,
     /// The scenario line that scheduled it.
     pub line: usize,
@@ -341,6 +352,8 @@ pub enum Action {
         b: Vec<String>,
         rate: f64,
     },
+    /// Every fault heals (`FaultKind::Heal`).
+    Heal,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -374,6 +387,10 @@ pub struct Scenario {
     pub budgets: Vec<Budget>,
     /// The status page's world, for a status page scenario (which then has no edge regions).
     pub status: Option<StatusSettings>,
+    /// What may go wrong, drawn anew by each seed (`for_seed`).
+    pub swarm: Option<Swarm>,
+    /// The liveness phase after the faults.
+    pub liveness: Option<Liveness>,
 }
 
 pub const PRIMARY: &str = "primary";
@@ -467,6 +484,8 @@ impl Scenario {
             faults: Vec::new(),
             budgets,
             status: raw.status.map(Spanned::into_inner),
+            swarm: None,
+            liveness: None,
         };
         for f in &raw.faults {
             let line = line_col(text, f.at.span().start).0;
@@ -479,16 +498,88 @@ impl Scenario {
             let span = f.and_then(|f| f.host.as_ref()).map_or(0..0, Spanned::span);
             return Err(at(span, message));
         }
+        if let Some(l) = &raw.liveness {
+            let line = line_col(text, l.span().start).0;
+            scenario.liveness = Some(Liveness::check(l.get_ref(), line, duration).map_err(|m| at(l.span(), m))?);
+        }
+        if let Some(s) = &raw.swarm {
+            let line = line_col(text, s.span().start).0;
+            let swarm =
+                Swarm::check(s.get_ref(), line, &scenario, scenario.liveness.as_ref()).map_err(|(key, m)| {
+                    let span = limits::find(doc, &format!("swarm.{key}")).first().map_or(s.span(), |v| v.span());
+                    at(span, m)
+                })?;
+            scenario.swarm = Some(swarm);
+        }
         Ok(scenario)
     }
 
+    /// Whether seeds draw this scenario's fault schedule (a `[swarm]`, or a fault at a range of
+    /// times); then `run_started` logs the schedule each seed drew.
+    pub fn draws(&self) -> bool {
+        self.swarm.is_some() || self.faults.iter().any(|f| f.latest != f.at)
+    }
+
+    /// The faults a swarm draws for `seed` (stream `schedule/1`), none without a `[swarm]`.
+    pub fn episodes(&self, seed: u64) -> Vec<Episode> {
+        match (&self.swarm, &self.liveness) {
+            (Some(swarm), Some(l)) => swarm.draw(self, l.heal, &mut Seed(seed).child("schedule", 1)),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The scenario as `seed` runs it: fixed faults at their drawn times (stream `schedule/0`),
+    /// the swarm's faults drawn (stream `schedule/1`), and the heal of the liveness phase; nothing
+    /// left to draw.
+    pub fn for_seed(&self, seed: u64) -> Scenario {
+        let mut rng = Seed(seed).child("schedule", 0);
+        let mut faults: Vec<Fault> = self
+            .faults
+            .iter()
+            .map(|f| {
+                let at = if f.latest == f.at { f.at } else { Between { lo: f.at, hi: f.latest }.draw(&mut rng) };
+                Fault { at, latest: at, ..f.clone() }
+            })
+            .collect();
+        if let Some(swarm) = &self.swarm {
+            for step in self.episodes(seed).iter().flat_map(Episode::steps) {
+                let fault = self.resolve(&step).expect("a drawn fault names the scenario's own hosts");
+                faults.push(Fault { line: swarm.line, ..fault });
+            }
+        }
+        if let Some(l) = &self.liveness {
+            faults.push(Fault { at: l.heal, latest: l.heal, action: Action::Heal, line: l.line });
+        }
+        // The heal ends what else happens at its time.
+        faults.sort_by_key(|f| (f.at, f.action == Action::Heal, f.line));
+        Scenario { faults, swarm: None, ..self.clone() }
+    }
+
+    /// A fault with every value fixed, resolved as a `[[fault]]` of the file would be.
+    pub fn resolve(&self, step: &Step) -> Result<Fault, String> {
+        fn spanned<T>(v: T) -> Spanned<T> {
+            Spanned::new(0..0, v)
+        }
+        let file = FaultFile {
+            at: spanned(Between { lo: step.at, hi: step.at }),
+            kind: spanned(step.kind),
+            a: step.a.clone().map(spanned),
+            b: step.b.clone().map(spanned),
+            host: step.host.clone().map(spanned),
+            oneway: None,
+            latency: step.latency.map(spanned),
+            rate: step.rate.map(spanned),
+        };
+        self.fault(&file).map_err(|(_, m)| m)
+    }
+
     fn fault(&self, f: &FaultFile) -> Result<Fault, (std::ops::Range<usize>, String)> {
-        let at = f.at.get_ref().0;
+        let (at, latest) = (f.at.get_ref().lo.0, f.at.get_ref().hi.0);
         let end = self.duration + self.settle;
-        if at > end {
+        if latest > end {
             return Err((
                 f.at.span(),
-                format!("fault at {} is after the run ends at {} (duration + settle)", f.at.get_ref(), Dur(end)),
+                format!("fault at {} is after the run ends at {} (duration + settle)", Dur(latest), Dur(end)),
             ));
         }
         let kind = *f.kind.get_ref();
@@ -499,6 +590,7 @@ impl Scenario {
             FaultKind::Hold | FaultKind::Release => &["a", "b"],
             FaultKind::Latency => &["a", "b", "latency"],
             FaultKind::Loss => &["a", "b", "rate"],
+            FaultKind::Heal => &[],
         };
         let given = [
             ("a", f.a.as_ref().map(Spanned::span)),
@@ -548,12 +640,13 @@ impl Scenario {
                 let rate = f.rate.as_ref().ok_or((kind_span.clone(), "a loss fault needs `rate`".to_string()))?;
                 Action::Loss { a: group("a", &f.a)?, b: group("b", &f.b)?, rate: *rate.get_ref() }
             }
+            FaultKind::Heal => Action::Heal,
         };
-        Ok(Fault { at, action, line: 0 })
+        Ok(Fault { at, latest, action, line: 0 })
     }
 
-    /// Resolves a fault target: comma-separated host names and `region:NAME` (every host of a
-    /// region).
+    /// Resolves a fault target: comma-separated host names, `region:NAME` (every host of a
+    /// region), `everyone` (every host) and `except:TARGET` (every host but TARGET's).
     fn targets(&self, target: &str) -> Result<Vec<String>, String> {
         if target.contains(',') {
             let mut hosts = Vec::new();
@@ -561,6 +654,13 @@ impl Scenario {
                 hosts.extend(self.targets(part.trim())?);
             }
             return Ok(hosts);
+        }
+        if target == EVERYONE {
+            return Ok(self.hosts());
+        }
+        if let Some(rest) = target.strip_prefix(EXCEPT) {
+            let but = self.targets(rest)?;
+            return Ok(self.hosts().into_iter().filter(|h| !but.contains(h)).collect());
         }
         if let (Some(name), Some(status)) = (target.strip_prefix("region:"), &self.status) {
             if !status.regions.iter().any(|r| r == name) {
@@ -898,6 +998,71 @@ to_primary = "1ms"
         .unwrap_err();
         assert_eq!((e.line, e.column), (3, 3), "{e}");
         assert!(e.message.contains("unknown metric `read_p95`"), "{e}");
+    }
+
+    const SWARM: &str = "\n[liveness]\nheal = \"8s\"\nwithin = \"2s\"\n[swarm]\nfrom = \"1s\"\nfaults = \"1..3\"\n\
+                         kinds = [\"crash\", \"loss\"]\nroles = [\"pop\", \"everyone\"]\nlasting = \"1s..5s\"\n\
+                         loss = \"0.01..0.02\"\n";
+
+    /// A seed draws the same schedule every time, seeds draw different ones, and every drawn
+    /// fault is within its ranges and ends by the heal, which comes last.
+    #[test]
+    fn seeds_draw_their_schedules_within_the_swarms_ranges() {
+        let s = Scenario::parse("t.toml", &format!("{BASE}{SWARM}")).unwrap();
+        assert!(s.draws());
+        let schedules: Vec<Vec<Fault>> = (1..=8).map(|seed| s.for_seed(seed).faults).collect();
+        assert_eq!(schedules[0], s.for_seed(1).faults);
+        assert!(schedules.iter().any(|f| *f != schedules[0]));
+        for faults in &schedules {
+            assert_eq!(faults.last().unwrap().action, Action::Heal);
+            assert!(faults.iter().all(|f| f.at >= Duration::from_secs(1) && f.at <= Duration::from_secs(8)));
+            for f in faults {
+                if let Action::Loss { rate, .. } = f.action {
+                    assert!(rate == 0.0 || (0.01..=0.02).contains(&rate), "{rate}");
+                }
+            }
+        }
+        let e = s.episodes(3);
+        assert!((1..=3).contains(&e.len()));
+        assert!(e.iter().all(|e| e.kind != FaultKind::Crash || e.target.starts_with("pop-")));
+    }
+
+    /// A fault at a range of times is drawn within it, and the scenario says it draws.
+    #[test]
+    fn a_fault_at_a_range_of_times_is_drawn_within_it() {
+        let s = Scenario::parse(
+            "t.toml",
+            &format!("{BASE}\n[[fault]]\nat = \"2s..6s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n"),
+        )
+        .unwrap();
+        assert!(s.draws());
+        let times: Vec<Duration> = (1..=6).map(|seed| s.for_seed(seed).faults[0].at).collect();
+        assert!(times.iter().all(|t| (Duration::from_secs(2)..=Duration::from_secs(6)).contains(t)));
+        assert!(times.iter().any(|t| *t != times[0]));
+        assert!(!Scenario::parse("t.toml", BASE).unwrap().draws());
+    }
+
+    /// A swarm's mistakes are refused where they are written.
+    #[test]
+    fn swarm_and_liveness_errors_name_their_place() {
+        let e = err("\n[swarm]\nfrom = \"1s\"\nfaults = 1\nkinds = [\"crash\"]\nroles = [\"pop\"]\nlasting = \"1s\"\n");
+        assert!(e.message.contains("needs a [liveness]"), "{e}");
+        let e = err(&SWARM.replace("\"1..3\"", "\"3..1\""));
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("ends before it starts"), "{e}");
+        let e = err(&SWARM.replace("\"1s..5s\"", "\"1s..5h\""));
+        assert!(e.message.contains("out of range"), "{e}");
+        let e = err(&SWARM.replace("\"pop\", \"everyone\"", "\"cdn\""));
+        assert_eq!((e.line, e.column), (18, 9), "{e}");
+        assert!(e.message.contains("role `cdn` is of the status page"), "{e}");
+        let e = err(&SWARM.replace("roles = [\"pop\", \"everyone\"]", "roles = [\"everyone\"]"));
+        assert!(e.message.contains("no role of `roles` can take a crash fault"), "{e}");
+        let e = err(&SWARM.replace("loss = \"0.01..0.02\"\n", ""));
+        assert!(e.message.contains("needs `loss`"), "{e}");
+        let e = err(&SWARM.replace("within = \"2s\"", "within = \"5s\""));
+        assert!(e.message.contains("liveness deadline"), "{e}");
+        let e = err("\n[[fault]]\nat = \"6s..2s\"\nkind = \"crash\"\nhost = \"pop-a-1\"\n");
+        assert_eq!((e.line, e.column), (12, 6), "{e}");
     }
 
     #[test]

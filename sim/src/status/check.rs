@@ -12,6 +12,7 @@ use edgesim_system::status::proto::Tier;
 use serde::Serialize;
 
 use super::delivery::{self, Notifications, Sse};
+use super::liveness;
 use super::records::Edit;
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
@@ -52,6 +53,9 @@ pub struct StatusReport {
     pub status_regressions: Vec<String>,
     pub notifications: Notifications,
     pub sse: Sse,
+    /// For a scenario with a liveness phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<liveness::Verdict>,
 }
 
 /// How the simulated audience compares with the design's.
@@ -109,6 +113,9 @@ impl StatusReport {
         }
         if self.notifications.duplicates > 0 {
             out.push("duplicate-notifications");
+        }
+        if self.liveness.as_ref().is_some_and(|l| !l.behind.is_empty()) {
+            out.push("liveness");
         }
         out
     }
@@ -170,6 +177,7 @@ pub fn analyze(
         status_regressions,
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
+        liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
     }
 }
 
@@ -377,6 +385,7 @@ pub fn heals_regions(action: &Action, origins: &[String]) -> bool {
     match action {
         Action::Repair { a, b, .. } | Action::Release { a, b } => any(a) && any(b),
         Action::Restart { host } => origins.contains(host),
+        Action::Heal => true,
         _ => false,
     }
 }

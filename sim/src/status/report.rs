@@ -174,6 +174,19 @@ pub fn text(r: &StatusReport) -> String {
     for d in &r.cdn_pages_behind {
         let _ = writeln!(o, "    {d}");
     }
+    if let Some(l) = &r.liveness {
+        let _ = writeln!(
+            o,
+            "  liveness                   heal at {}s; by {}s every page shows the {} updates acknowledged before: {}",
+            l.heal_s,
+            l.deadline_s,
+            l.due,
+            if l.behind.is_empty() { "yes" } else { "NO" }
+        );
+        for b in &l.behind {
+            let _ = writeln!(o, "    {b}");
+        }
+    }
     o
 }
 

@@ -18,7 +18,7 @@ use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
 use crate::hosts::{NodeHost, link, telemetry};
 use crate::log::{EventLog, HostTelemetry};
-use crate::scenario::Scenario;
+use crate::scenario::{Action, Scenario};
 use crate::seed::Seed;
 use crate::turmoil_net::Cuts;
 
@@ -131,7 +131,11 @@ fn instruments(
     for f in &scenario.faults {
         let hosts: Vec<String> = origins.iter().map(|(h, _)| h.clone()).collect();
         if heals_regions(&f.action, &hosts) {
-            let until = (f.at + CONVERGENCE_WINDOW).min(end);
+            let window = match (&f.action, &scenario.liveness) {
+                (Action::Heal, Some(l)) => CONVERGENCE_WINDOW.max(l.within),
+                _ => CONVERGENCE_WINDOW,
+            };
+            let until = (f.at + window).min(end);
             let probe = probes::probe(origins.clone(), CONVERGENCE_PROBE, f.at, until, ids.clone(), telemetry.clone());
             out.push(Box::pin(probe));
         }
@@ -145,7 +149,7 @@ fn instruments(
     out
 }
 
-fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
+pub(crate) fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
     let n = &s.network;
     let link = |a: &str, b: &str, latency: Duration| link(sim, a, b, latency, n.jitter.0);
     let regions: Vec<String> = s.regions.iter().map(|r| StatusSettings::region_host(r)).collect();

@@ -9,6 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::events::{FinalOutcome, HarnessEvent, Record};
+use crate::log::EventLog;
 use crate::render::summary::Entry;
 use crate::report::analyze;
 use crate::scenario::Scenario;
@@ -22,6 +24,12 @@ pub const RUN_ENTRY: &str = "run-entry";
 /// which aborts the process as running out of memory does) or `hang` (it never finishes, as a node
 /// stuck in a loop that never yields would).
 const TEST_CRASH: &str = "EDGESIM_TEST_CRASH";
+
+/// Test only: `EDGESIM_TEST_PLANT=KIND` plants a bug for exploration to find: in a run of the
+/// edge platform where a fault of that kind (`crash`, `hold`, `loss`...: the first word of the
+/// fault as the log writes it) was applied, the final audit of the first PoP reads a wrong digest,
+/// so the `convergence` checker fires.
+const TEST_PLANT: &str = "EDGESIM_TEST_PLANT";
 
 /// One run of a suite, as the child process `edgesim run-entry` runs it: its summary entry. A
 /// panic prints one line, `panicked at FILE:LINE:COLUMN: MESSAGE`, the same on every run, for the
@@ -38,9 +46,31 @@ pub fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
             how.now(&scenario.name, at);
         }
     })
-    .map(|log| analyze(scenario, seed, &log))
+    .map(|log| {
+        plant(scenario, &log);
+        analyze(scenario, seed, &log)
+    })
     .map_err(|e| e.to_string());
     Entry::new(scenario, seed, report.as_ref())
+}
+
+/// The bug `EDGESIM_TEST_PLANT` asks for, planted in `log` when its fault kind was applied.
+fn plant(scenario: &Scenario, log: &EventLog) {
+    let Ok(kind) = std::env::var(TEST_PLANT) else { return };
+    let Some(pop) = scenario.regions.first().and_then(|r| r.pops.first()) else { return };
+    let applied = log.observed().kept.iter().any(|e| {
+        matches!(&e.record, Record::Harness(HarnessEvent::Fault { fault, .. })
+            if fault.strip_prefix(kind.as_str()).is_some_and(|rest| rest.starts_with(' ')))
+    });
+    if applied {
+        let outcome =
+            FinalOutcome::Audited { lsn: 0, digest: format!("{TEST_PLANT}={kind}"), rows: 0, writes: Vec::new() };
+        log.push(
+            log.end_us(),
+            &"harness".into(),
+            Record::Harness(HarnessEvent::FinalState { of: pop.clone(), outcome }),
+        );
+    }
 }
 
 /// How `EDGESIM_TEST_CRASH` makes a run die.
@@ -83,16 +113,16 @@ pub struct Outcome {
 }
 
 /// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time, each killed if
-/// it runs longer than `limit` of wall-clock time; `done` hears of each run as it finishes. A child
-/// that dies, outlives its limit or prints no entry of its run gives an `error` entry carrying how
-/// it ended and the end of its stderr (without a backtrace, so the same on every run: replay the
-/// run for one).
+/// it runs longer than `limit` of wall-clock time; `done` hears of each run as it finishes and says
+/// whether to start more (runs already started finish). A child that dies, outlives its limit or
+/// prints no entry of its run gives an `error` entry carrying how it ended and the end of its
+/// stderr (without a backtrace, so the same on every run: replay the run for one).
 pub fn run(
     exe: &Path,
     runs: Vec<(Scenario, u64)>,
     jobs: usize,
     limit: Duration,
-    done: &(dyn Fn(&Outcome) + Sync),
+    done: &(dyn Fn(&Outcome) -> bool + Sync),
 ) -> Vec<Outcome> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
@@ -106,7 +136,9 @@ pub fn run(
                     let entry = run_child(exe, &scenario, seed, limit)
                         .unwrap_or_else(|error| Entry::new(&scenario, seed, Err(&error)));
                     let outcome = Outcome { entry, wall_seconds: started.elapsed().as_secs_f64() };
-                    done(&outcome);
+                    if !done(&outcome) {
+                        queue.lock().expect("queue").clear();
+                    }
                     results.lock().expect("results").push((i, outcome));
                 }
             });

@@ -3,6 +3,7 @@
 //! the content the harness audited at the end.
 
 pub mod convergence;
+pub mod liveness;
 pub mod lost_writes;
 pub mod monotonic;
 pub mod request;
