@@ -13,7 +13,7 @@ fn cell(text: &str) -> String {
 }
 
 pub fn render(s: &SuiteSummary) -> String {
-    let mut o = format!("# Suite {}: {} ({} runs)\n\n", cell(&s.suite), s.verdict.label(), s.entries.len());
+    let mut o = format!("# {}\n\n", cell(&crate::render::html::title(s)));
     let headers: Vec<&str> = COLUMNS.iter().map(|(h, _)| *h).collect();
     let _ = writeln!(o, "| scenario | seed | {} | verdict |", headers.join(" | "));
     let _ = writeln!(o, "|---|---:|{}---|", "---:|".repeat(COLUMNS.len()));
@@ -44,7 +44,7 @@ mod tests {
     fn lists_every_run_then_each_failure_with_its_replay() {
         let s = summary("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
         let md = render(&s);
-        assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
+        assert!(md.starts_with("# edgesim suite s: checker fired (2 runs)\n"), "{md}");
         assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | - | - | - | pass |"), "{md}");
         assert!(md.contains("### b seed 2: checker fired\n\n- checker fired: read-your-writes\n"), "{md}");
         assert!(md.contains("- replay: `edgesim run b.toml --seed 2   # edgesim built from commit b`"), "{md}");

@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use crate::edge::charts::Charts;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::scenario::budget::METRICS;
+use crate::scenario::budget::{Budget, Kind as MetricKind, METRICS, Metric};
 use crate::suite::shard::Shard;
-use crate::verdict::{Verdict, judge, replay, value};
+use crate::verdict::{Verdict, check, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
-const SCHEMA: u32 = 3;
+const SCHEMA: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +76,34 @@ pub struct Entry {
     pub replay: String,
     /// What `report.html` draws of the run (`charts`); `None` when the run could not complete.
     pub charts: Option<Charts>,
+    /// Each of the scenario's budgets, judged; empty when the run could not complete.
+    pub budgets: Vec<BudgetResult>,
+    /// The run's narrated timeline (`RunReport::timeline`).
+    pub timeline: Vec<String>,
+}
+
+/// One budget of a scenario, judged against a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetResult {
+    /// As written in the scenario file.
+    pub budget: String,
+    pub metric: String,
+    /// The run's value with its unit (`readable`); `None` when the run cannot tell, which breaks
+    /// the budget.
+    pub value: Option<String>,
+    pub held: bool,
+}
+
+/// A metric's value as a person reads it: durations in ms below a second and in s above, counts
+/// whole, percentages to three decimals.
+pub fn readable(metric: Metric, value: f64) -> String {
+    match metric.kind() {
+        MetricKind::Duration if value.abs() >= 1000.0 => format!("{:.1}s", value / 1000.0),
+        MetricKind::Duration => format!("{value:.1}ms"),
+        MetricKind::Count => format!("{value:.0}"),
+        MetricKind::Percent => format!("{value:.3}%"),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +154,16 @@ impl Entry {
             event_log_hash: report.ok().map(|r| r.event_log_hash.clone()),
             replay: replay(&scenario.path, seed),
             charts: report.ok().map(|r| r.charts.clone()),
+            budgets: report.map_or(vec![], |r| {
+                let judged = |b: &Budget| BudgetResult {
+                    budget: b.text.clone(),
+                    metric: b.metric.name().into(),
+                    value: value(b.metric, r).map(|v| readable(b.metric, v)),
+                    held: check(b, r).is_none(),
+                };
+                scenario.budgets.iter().map(judged).collect()
+            }),
+            timeline: report.map_or(vec![], |r| r.timeline.clone()),
         }
     }
 
@@ -138,7 +176,7 @@ impl Entry {
         let (Some(m), Some(v)) = (METRICS.iter().find(|m| m.name() == metric), self.metrics.get(metric)) else {
             return "-".into();
         };
-        m.show((v * 10.0).round() / 10.0)
+        readable(*m, *v)
     }
 
     /// What went wrong, one item per line; empty for a pass.
@@ -264,6 +302,8 @@ pub(crate) mod tests {
             event_log_hash: Some("00ff".into()),
             replay: replay(path, seed),
             charts: None,
+            budgets: vec![],
+            timeline: vec![],
         }
     }
 
