@@ -4,18 +4,19 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use edgesim::log::EventLog;
 use edgesim::render::outputs::{self, FILES};
+use edgesim::render::progress::Progress;
 use edgesim::render::summary::{Entry, SuiteSummary};
-use edgesim::render::{html, progress::progress, table::table};
+use edgesim::render::{html, table::table};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::suite::run::{self, RUN_ENTRY};
+use edgesim::suite::run::{self, Heard, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism};
 use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
@@ -169,32 +170,28 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         writable(path)?;
     }
     let seed = seed.unwrap_or(scenario.seed);
-    let total = scenario.duration + scenario.settle;
     let started = Instant::now();
-    let tty = std::io::stderr().is_terminal() && !quiet;
+    let mut progress = Progress::single(std::io::stderr().is_terminal() && !quiet);
+    progress.started(0, &scenario.name, seed, (scenario.duration + scenario.settle).as_secs_f64());
     let log = match &events {
         Some(path) => EventLog::writing(std::io::BufWriter::new(create(path)?)),
         None => EventLog::default(),
     };
-    let log = simulate_into(log, &scenario, seed, &mut |at| {
-        if tty {
-            eprint!("\r  simulating {}: {:>5.0}s of {:.0}s", scenario.name, at.as_secs_f64(), total.as_secs_f64());
-        }
-    })?;
+    let log = simulate_into(log, &scenario, seed, &mut |at| progress.at(0, at.as_secs_f64()))?;
     let wall = started.elapsed().as_secs_f64();
-    if tty {
-        eprintln!();
-    }
     if let Some(path) = events {
         log.finish().with_context(|| format!("cannot write {}", path.display()))?;
     }
     let report = analyze(&scenario, seed, &log);
+    let entry = Entry::new(&scenario, seed, Ok(&report));
+    progress.finished(0, &entry, wall);
+    progress.finish();
     if let Some(path) = json {
         create(&path)?.write_all((serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
     }
     if let Some(path) = html {
         let plan = suite::plan(&[(scenario.clone(), seed)], None)?;
-        let run = SuiteSummary::new(&scenario.name, plan, vec![Entry::new(&scenario, seed, Ok(&report))]);
+        let run = SuiteSummary::new(&scenario.name, plan, vec![entry]);
         create(&path)?.write_all(html::render(&run).as_bytes())?;
     }
     let judgement = judge(&scenario, &report);
@@ -238,28 +235,19 @@ fn run_suite(args: SuiteArgs) -> anyhow::Result<u8> {
             shard.map_or(String::new(), |s| format!(" in shard {s} (split it into at most {} shards)", all.len()));
         anyhow::bail!("the suite's {} runs leave nothing to run{split}", all.len());
     }
-    let total = runs.len();
-    let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
+    let progress = Mutex::new(Progress::suite(runs.len(), jobs, std::io::stderr().is_terminal()));
     let exe = std::env::current_exe().context("cannot find the edgesim binary to run the suite's runs")?;
-    let outcomes = run::run(&exe, runs, jobs, &|o| {
-        let passed = o.entry.verdict == Verdict::Pass;
-        let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
-        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-        if tty {
-            let bar = progress(n, total, failed, started.elapsed().as_secs_f64());
-            eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
-        } else {
-            let e = &o.entry;
-            eprintln!(
-                "[{n}/{total}] {} seed {}: {} ({:.1}s wall)",
-                e.scenario,
-                e.seed,
-                e.verdict.label(),
-                o.wall_seconds
-            );
+    let outcomes = run::run(&exe, runs, jobs, &|heard| {
+        let mut p = progress.lock().expect("progress");
+        match heard {
+            Heard::Started { job, scenario, seed } => {
+                p.started(job, &scenario.name, seed, (scenario.duration + scenario.settle).as_secs_f64())
+            }
+            Heard::At { job, at } => p.at(job, at.as_secs_f64()),
+            Heard::Finished { job, outcome } => p.finished(job, &outcome.entry, outcome.wall_seconds),
         }
     });
+    progress.into_inner().expect("progress").finish();
     finish(SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), &out)
 }
 

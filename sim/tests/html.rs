@@ -80,7 +80,9 @@ fn the_reference_report_loads_without_console_output_and_draws_its_timelines() {
     let moments = html.matches("class=\"moment\"").count();
     assert!(moments > 20, "the key moments are labelled: {moments}");
     assert_eq!(rendered(&dom, "moments"), moments, "every moment's label is in the DOM");
-    for label in ["primary lost", "failure confirmed", "standby promoted", "routing updated", "first write on the new primary"] {
+    for label in
+        ["primary lost", "failure confirmed", "standby promoted", "routing updated", "first write on the new primary"]
+    {
         assert!(html.contains(&format!("{label}</text>")), "a failover's moment is labelled: {label}");
     }
 

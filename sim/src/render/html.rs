@@ -139,7 +139,8 @@ fn figures(o: &mut String, e: &Entry) {
     }
     o.push_str("<div class=\"figures\">");
     for (metric, value) in shown {
-        let _ = write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
+        let _ =
+            write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
     }
     o.push_str("</div>\n");
 }
@@ -177,7 +178,12 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
     let _ = writeln!(o, "</p>\n<div class=\"story\">\n<div>{}", svg::timeline(c));
     let quiet = svg::quiet_lanes(c);
     if !quiet.is_empty() {
-        let _ = writeln!(o, "<p class=\"quiet\">{} hosts with nothing to show, folded: {}</p>", quiet.len(), escape(&quiet.join(", ")));
+        let _ = writeln!(
+            o,
+            "<p class=\"quiet\">{} hosts with nothing to show, folded: {}</p>",
+            quiet.len(),
+            escape(&quiet.join(", "))
+        );
     }
     o.push_str("</div>\n");
     if story.is_empty() {
@@ -234,7 +240,12 @@ mod tests {
             ..Charts::default()
         });
         failed.budgets = vec![
-            BudgetResult { budget: "read_p99 < 1ms".into(), metric: "read_p99".into(), value: Some("9.6ms".into()), held: false },
+            BudgetResult {
+                budget: "read_p99 < 1ms".into(),
+                metric: "read_p99".into(),
+                value: Some("9.6ms".into()),
+                held: false,
+            },
             BudgetResult { budget: "errors == 0".into(), metric: "errors".into(), value: None, held: false },
         ];
         failed.timeline = vec!["T+0.000s primary lost (fault: crash primary)".into()];
@@ -247,7 +258,9 @@ mod tests {
         assert!(page.contains("no chart data: the run did not complete"), "the entry without charts says so");
         assert!(page.contains("<div class=\"figure\"><b>9.6ms</b><span>read p99</span></div>"), "{page}");
         assert!(
-            page.contains("<tr class=\"budget\"><td>read_p99 &lt; 1ms</td><td>9.6ms</td><td class=\"fail\">broken</td></tr>"),
+            page.contains(
+                "<tr class=\"budget\"><td>read_p99 &lt; 1ms</td><td>9.6ms</td><td class=\"fail\">broken</td></tr>"
+            ),
             "{page}"
         );
         assert!(page.contains("<td>no samples</td><td class=\"fail\">broken</td>"), "{page}");

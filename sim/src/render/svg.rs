@@ -119,7 +119,10 @@ pub(crate) fn quiet_lanes(c: &Charts) -> Vec<&str> {
 
 /// The kinds of mark and span a run's timeline shows, for its legend.
 pub(crate) fn kinds(c: &Charts) -> Vec<Kind> {
-    Kind::ALL.into_iter().filter(|k| c.marks.iter().any(|m| m.kind == *k) || c.spans.iter().any(|s| s.kind == *k)).collect()
+    Kind::ALL
+        .into_iter()
+        .filter(|k| c.marks.iter().any(|m| m.kind == *k) || c.spans.iter().any(|s| s.kind == *k))
+        .collect()
 }
 
 /// The width a label of `text` takes at font size 11.
@@ -497,10 +500,13 @@ pub(crate) fn dns(c: &Charts, unhealthy: &BTreeMap<String, Vec<Outage>>, cdns: &
     o
 }
 
+/// A bar of the notifications chart: its name, its colour and its count on a channel.
+type Bar = (&'static str, &'static str, fn(&ChannelDeliveries) -> u64);
+
 /// Notifications per channel: a bar each for those accepted, the failed attempts, those given up
 /// and those held back by the rate limit, with their counts.
 pub(crate) fn notifications(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
-    let bars: [(&str, &str, fn(&ChannelDeliveries) -> u64); 4] = [
+    let bars: [Bar; 4] = [
         ("accepted", "#009E73", |d| d.accepted),
         ("failed attempts", "#AA4499", |d| d.failed_attempts),
         ("given up", "#D55E00", |d| d.given_up),
@@ -652,9 +658,11 @@ mod tests {
         let svg = dns(&c, &unhealthy, &["cdn-a".into(), "cdn-b".into()]);
         assert_eq!(svg.matches("class=\"verdict\"").count(), 1, "{svg}");
         assert!(svg.contains(">cdn-b</text>"), "{svg}");
-        let channels =
-            [("email".to_string(), ChannelDeliveries { accepted: 9, failed_attempts: 2, given_up: 1, rate_limited: 0 })]
-                .into();
+        let channels = [(
+            "email".to_string(),
+            ChannelDeliveries { accepted: 9, failed_attempts: 2, given_up: 1, rate_limited: 0 },
+        )]
+        .into();
         let svg = notifications(&channels);
         assert_eq!(svg.matches("class=\"bar\"").count(), 4, "{svg}");
         assert!(svg.contains("<title>email: 2 failed attempts</title>"), "{svg}");

@@ -65,8 +65,12 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
             Record::Harness(HarnessEvent::Fault { fault, .. }) => {
                 charts.moments.push(Moment { at_ms: e.t_us / 1000, label: fault.clone() });
             }
-            Record::Harness(HarnessEvent::Delivered { channel: c, .. }) => channel(&mut own.notifications, c).accepted += 1,
-            Record::Node(NodeEvent::RateLimited { channel: c, .. }) => channel(&mut own.notifications, c).rate_limited += 1,
+            Record::Harness(HarnessEvent::Delivered { channel: c, .. }) => {
+                channel(&mut own.notifications, c).accepted += 1
+            }
+            Record::Node(NodeEvent::RateLimited { channel: c, .. }) => {
+                channel(&mut own.notifications, c).rate_limited += 1
+            }
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
                 let verdict = if *healthy { "healthy" } else { "unhealthy" };
                 charts.marks.push(Mark {

@@ -1,10 +1,12 @@
 //! Running a suite's runs: each (scenario, seed) in a child process of the same binary
-//! (`edgesim run-entry`, which prints the run's summary entry as JSON), `jobs` at a time, so a run
+//! (`edgesim run-entry`, which prints the run's summary entry as JSON, and a line on stderr for each
+//! simulated second, which the suite reads to show the run's progress), `jobs` at a time, so a run
 //! that panics, aborts or runs out of memory becomes an `error` entry with its replay command while
 //! every other run, and every output, still completes.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,10 @@ use crate::world::simulate;
 
 /// The hidden subcommand that runs one (scenario, seed) of a suite and prints its entry.
 pub const RUN_ENTRY: &str = "run-entry";
+
+/// The start of the line a run's child prints on stderr as its simulated time advances:
+/// `edgesim-progress MS`.
+const PROGRESS: &str = "edgesim-progress ";
 
 /// Test only: `EDGESIM_TEST_CRASH=HOW:NAME[,HOW:NAME...]` makes the run of scenario `NAME` in a
 /// suite die halfway through its duration, `HOW` being `panic` or `oom` (an allocation that fails,
@@ -32,6 +38,7 @@ pub fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
     let crash = test_crash(&scenario.name);
     let halfway = scenario.duration / 2;
     let report = simulate(scenario, seed, &mut |at| {
+        eprintln!("{PROGRESS}{}", at.as_millis());
         if let Some(how) = crash.filter(|_| at >= halfway) {
             how.now(&scenario.name, at);
         }
@@ -75,32 +82,45 @@ pub struct Outcome {
     pub wall_seconds: f64,
 }
 
-/// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time; `done` hears
-/// of each run as it finishes. A child that dies, or prints no entry of its run, gives an `error`
-/// entry carrying how it ended and the end of its stderr (without a backtrace, so the same on
-/// every run: replay the run for one).
-pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
+/// What a suite hears of its runs as they go; `job` is the worker running them (from 0).
+pub enum Heard<'a> {
+    Started {
+        job: usize,
+        scenario: &'a Scenario,
+        seed: u64,
+    },
+    /// The run has simulated this long.
+    At {
+        job: usize,
+        at: Duration,
+    },
+    Finished {
+        job: usize,
+        outcome: &'a Outcome,
+    },
+}
+
+/// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time; `hear` is told
+/// of each run as it starts, advances and finishes. A child that dies, or prints no entry of its
+/// run, gives an `error` entry carrying how it ended and the end of its stderr (without a
+/// backtrace, so the same on every run: replay the run for one).
+pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, hear: &(dyn Fn(Heard) + Sync)) -> Vec<Outcome> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
+        for job in 0..jobs.max(1) {
+            let (queue, results) = (&queue, &results);
+            scope.spawn(move || {
                 loop {
                     let next = queue.lock().expect("queue").pop();
                     let Some((i, (scenario, seed))) = next else { return };
+                    hear(Heard::Started { job, scenario: &scenario, seed });
                     let started = Instant::now();
-                    let entry = Command::new(exe)
-                        .arg(RUN_ENTRY)
-                        .arg(&scenario.path)
-                        .arg("--seed")
-                        .arg(seed.to_string())
-                        .env("RUST_BACKTRACE", "0")
-                        .output()
-                        .map_err(|e| format!("cannot start {}: {e}", exe.display()))
-                        .and_then(|out| entry_of(&out, &scenario, seed))
+                    let entry = child(exe, &scenario, seed, &|at| hear(Heard::At { job, at }))
+                        .and_then(|(status, stdout, stderr)| entry_of(status, &stdout, &stderr, &scenario, seed))
                         .unwrap_or_else(|error| Entry::new(&scenario, seed, Err(&error)));
                     let outcome = Outcome { entry, wall_seconds: started.elapsed().as_secs_f64() };
-                    done(&outcome);
+                    hear(Heard::Finished { job, outcome: &outcome });
                     results.lock().expect("results").push((i, outcome));
                 }
             });
@@ -111,30 +131,69 @@ pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, jobs: usize, done: &(dyn Fn(&
     results.into_iter().map(|(_, o)| o).collect()
 }
 
+/// Runs the child of (`scenario`, `seed`): how it ended, its stdout, and its stderr without the
+/// progress lines, which go to `at` as they come.
+fn child(
+    exe: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    at: &dyn Fn(Duration),
+) -> Result<(ExitStatus, Vec<u8>, Vec<u8>), String> {
+    let mut child = Command::new(exe)
+        .arg(RUN_ENTRY)
+        .arg(&scenario.path)
+        .arg("--seed")
+        .arg(seed.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let (mut stdout, stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+    let (out, err) = std::thread::scope(|scope| {
+        let out = scope.spawn(move || {
+            let mut bytes = Vec::new();
+            stdout.read_to_end(&mut bytes).map(|_| bytes)
+        });
+        let mut kept = Vec::new();
+        for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+            match std::str::from_utf8(&line).ok().and_then(|l| l.strip_prefix(PROGRESS)?.parse().ok()) {
+                Some(ms) => at(Duration::from_millis(ms)),
+                None => kept.extend(line.into_iter().chain([b'\n'])),
+            }
+        }
+        (out.join().expect("the stdout reader"), kept)
+    });
+    let status = child.wait().map_err(|e| format!("cannot wait for the run's process: {e}"))?;
+    let out = out.map_err(|e| format!("cannot read the run's output: {e}"))?;
+    Ok((status, out, err))
+}
+
 /// The entry a child printed for (`scenario`, `seed`), or why there is none.
-fn entry_of(out: &Output, scenario: &Scenario, seed: u64) -> Result<Entry, String> {
-    let entry = serde_json::from_slice::<Entry>(&out.stdout).ok();
+fn entry_of(status: ExitStatus, stdout: &[u8], stderr: &[u8], scenario: &Scenario, seed: u64) -> Result<Entry, String> {
+    let entry = serde_json::from_slice::<Entry>(stdout).ok();
     match entry {
-        Some(e) if out.status.success() && e.path == scenario.path && e.seed == seed => Ok(e),
+        Some(e) if status.success() && e.path == scenario.path && e.seed == seed => Ok(e),
         _ => {
-            let ended = match (out.status.code(), signal(out)) {
+            let ended = match (status.code(), signal(status)) {
                 (Some(0), _) => "printed no entry of its run".to_string(),
                 (Some(code), _) => format!("exited with code {code}"),
                 (None, Some(signal)) => format!("was killed by signal {signal}"),
                 (None, None) => "was killed".to_string(),
             };
-            Err(format!("the run's process {ended}; its stderr ends: {}", tail(&out.stderr)))
+            Err(format!("the run's process {ended}; its stderr ends: {}", tail(stderr)))
         }
     }
 }
 
 #[cfg(unix)]
-fn signal(out: &Output) -> Option<i32> {
-    std::os::unix::process::ExitStatusExt::signal(&out.status)
+fn signal(status: ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&status)
 }
 
 #[cfg(not(unix))]
-fn signal(_: &Output) -> Option<i32> {
+fn signal(_: ExitStatus) -> Option<i32> {
     None
 }
 
