@@ -14,7 +14,7 @@ use crate::edge::charts::Charts;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
-use crate::render::table::COLUMNS;
+use crate::render::table::columns;
 use crate::verdict::Verdict;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1480px}\
@@ -88,14 +88,15 @@ pub fn render(s: &SuiteSummary) -> String {
 }
 
 fn table(o: &mut String, s: &SuiteSummary) {
+    let columns = columns(s);
     o.push_str("<table>\n<tr><th>scenario</th><th>seed</th>");
-    for (header, _) in COLUMNS {
+    for (header, _) in &columns {
         let _ = write!(o, "<th>{header}</th>");
     }
     o.push_str("<th>verdict</th></tr>\n");
     for (i, e) in s.entries.iter().enumerate() {
         let _ = write!(o, "<tr><td><a href=\"#run-{i}\">{}</a></td><td>{}</td>", escape(&e.scenario), e.seed);
-        for (_, metric) in COLUMNS {
+        for (_, metric) in &columns {
             let _ = write!(o, "<td>{}</td>", escape(&e.cell(metric)));
         }
         let _ = writeln!(o, "<td class=\"{}\">{}</td></tr>", verdict_class(e.verdict), e.verdict.label());
