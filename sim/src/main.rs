@@ -12,14 +12,15 @@ use clap::{Args, Parser, Subcommand};
 use edgesim::log::EventLog;
 use edgesim::render::outputs::{self, FILES};
 use edgesim::render::progress::Progress;
-use edgesim::render::summary::{Entry, SuiteSummary};
+use edgesim::render::summary::{Entry, SuiteSummary, replay_of};
 use edgesim::render::{html, table::table};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
+use edgesim::scenario::compose::{self, Override};
 use edgesim::suite::run::{self, Heard, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism};
-use edgesim::verdict::{COMMIT, Verdict, judge, replay, replay_at_build};
+use edgesim::verdict::{COMMIT, Verdict, judge, replay_at_build};
 use edgesim::world::simulate_into;
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
@@ -77,6 +78,14 @@ enum Command {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
     },
+    /// Print a scenario file as it resolves: its includes spliced in and `--set` overrides applied,
+    /// as TOML. Exit 3 if the file is refused.
+    Show {
+        scenario: PathBuf,
+        /// Override a key of the scenario: `--set duration=90s --set workload.session_rate=2.0`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+    },
     /// Internal: the child process of a suite's run; prints the run's summary entry as JSON.
     #[command(name = RUN_ENTRY, hide = true)]
     RunEntry {
@@ -107,6 +116,10 @@ struct RunArgs {
     /// Print the narrated failure timeline and its impact instead of the full report.
     #[arg(long, conflicts_with = "quiet")]
     timeline: bool,
+    /// Override a key of the scenario: `--set duration=90s --set workload.session_rate=2.0`; the
+    /// overrides are in the report and the replay command.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
 }
 
 #[derive(Args)]
@@ -151,6 +164,7 @@ fn main() -> ExitCode {
         Command::CheckDeterminism { scenario, seed } => check_determinism(&scenario, seed),
         Command::Check { paths } => check(&paths),
         Command::List { paths } => list(&paths),
+        Command::Show { scenario, overrides } => show(&scenario, &overrides),
         Command::RunEntry { scenario, seed } => run_entry(&scenario, seed),
     };
     match outcome {
@@ -164,8 +178,8 @@ fn main() -> ExitCode {
 
 /// `edgesim run`.
 fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let RunArgs { scenario, seed, json, events, html, quiet, timeline } = args;
-    let scenario = Scenario::load(&scenario)?;
+    let RunArgs { scenario, seed, json, events, html, quiet, timeline, overrides } = args;
+    let scenario = Scenario::load_with(&scenario, &overrides)?;
     for path in [&json, &events, &html].into_iter().flatten() {
         writable(path)?;
     }
@@ -201,6 +215,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{} seed {}", report.scenario, report.seed);
         print!("{}", report.timeline_text());
     } else {
+        if !scenario.overrides.is_empty() {
+            println!("overrides: --set {}", scenario.overrides.join(" --set "));
+        }
         print!("{}", report.text());
         println!("wall {wall:.2}s, {:.1} simulated seconds per wall second", report.sim_seconds / wall.max(1e-9));
         for broken in &judgement.failed_budgets {
@@ -210,7 +227,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             println!("checkers fired: {}", judgement.fired_checkers.join(", "));
         }
         if judgement.verdict != Verdict::Pass {
-            println!("replay: {}", replay_at_build(&replay(&scenario.path, seed), COMMIT));
+            println!("replay: {}", replay_at_build(&replay_of(&scenario, seed), COMMIT));
         }
     }
     std::io::stdout().flush()?;
@@ -278,6 +295,14 @@ fn list(paths: &[PathBuf]) -> anyhow::Result<u8> {
         let budgets: Vec<String> = s.budgets.iter().map(ToString::to_string).collect();
         println!("    budgets: {}", if budgets.is_empty() { "none".into() } else { budgets.join(", ") });
     }
+    Ok(0)
+}
+
+/// `edgesim show`: the resolved scenario, once it is known to be valid.
+fn show(path: &Path, overrides: &[Override]) -> anyhow::Result<u8> {
+    Scenario::load_with(path, overrides)?;
+    let file = path.display().to_string();
+    print!("{}", compose::apply(compose::resolve(path)?, &file, overrides)?.text);
     Ok(0)
 }
 

@@ -95,6 +95,17 @@ pub struct BudgetResult {
     pub held: bool,
 }
 
+/// The command that replays a run of `scenario` at `seed`, with the `--set` overrides it was
+/// loaded with.
+pub fn replay_of(scenario: &Scenario, seed: u64) -> String {
+    let quoted = |o: &String| match o.contains(|c: char| !(c.is_ascii_alphanumeric() || "._-=%/".contains(c))) {
+        true => format!("'{}'", o.replace('\'', r"'\''")),
+        false => o.clone(),
+    };
+    let sets: String = scenario.overrides.iter().map(|o| format!(" --set {}", quoted(o))).collect();
+    replay(&scenario.path, seed) + &sets
+}
+
 /// A metric's value as a person reads it: durations in ms below a second and in s above, counts
 /// whole, percentages to three decimals.
 pub fn readable(metric: Metric, value: f64) -> String {
@@ -152,7 +163,7 @@ impl Entry {
                 METRICS.iter().filter_map(|m| Some((m.name().to_string(), value(*m, r)?))).collect()
             }),
             event_log_hash: report.ok().map(|r| r.event_log_hash.clone()),
-            replay: replay(&scenario.path, seed),
+            replay: replay_of(scenario, seed),
             charts: report.ok().map(|r| r.charts.clone()),
             budgets: report.map_or(vec![], |r| {
                 let judged = |b: &Budget| BudgetResult {
