@@ -31,6 +31,10 @@ pub struct SuiteSummary {
     pub exit_code: u8,
     /// How many entries have each verdict.
     pub totals: BTreeMap<Verdict, usize>,
+    /// The unit of each metric of the entries' `metrics`: `ms`, `count` (written as a whole
+    /// number) or `percent`; a summary is read without it, as `merge` writes it again.
+    #[serde(default)]
+    pub units: BTreeMap<String, String>,
     pub entries: Vec<Entry>,
 }
 
@@ -70,7 +74,9 @@ pub struct Entry {
     pub fired_checkers: Vec<String>,
     /// The harness error, when the run could not complete.
     pub error: Option<String>,
-    /// Every budget metric the run could tell (`docs/SCENARIOS.md`), durations in milliseconds.
+    /// Every budget metric the run could tell (`docs/SCENARIOS.md`), in the summary's `units`:
+    /// durations in milliseconds, counts as whole numbers.
+    #[serde(serialize_with = "counts_whole")]
     pub metrics: BTreeMap<String, f64>,
     pub event_log_hash: Option<String>,
     pub replay: String,
@@ -93,6 +99,29 @@ pub struct BudgetResult {
     /// the budget.
     pub value: Option<String>,
     pub held: bool,
+}
+
+/// The unit a metric's value is in, as `summary.json`'s `units` names it.
+fn unit(metric: Metric) -> &'static str {
+    match metric.kind() {
+        MetricKind::Duration => "ms",
+        MetricKind::Count => "count",
+        MetricKind::Percent => "percent",
+    }
+}
+
+/// Metrics with each count written as a whole number.
+fn counts_whole<S: serde::Serializer>(metrics: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(metrics.len()))?;
+    for (name, v) in metrics {
+        let count = METRICS.iter().any(|m| m.name() == name && m.kind() == MetricKind::Count);
+        match count && v.fract() == 0.0 && *v >= 0.0 && *v < u64::MAX as f64 {
+            true => map.serialize_entry(name, &(*v as u64))?,
+            false => map.serialize_entry(name, v)?,
+        }
+    }
+    map.end()
 }
 
 /// The command that replays a run of `scenario` at `seed`, with the `--set` overrides it was
@@ -215,6 +244,7 @@ impl SuiteSummary {
             verdict,
             exit_code: verdict.exit_code(),
             totals,
+            units: METRICS.iter().map(|m| (m.name().to_string(), unit(*m).to_string())).collect(),
             entries,
         }
     }
@@ -398,5 +428,8 @@ pub(crate) mod tests {
         assert_eq!(back.json(), s.json());
         assert_eq!(s.entries[0].cell("read_p99"), "9.6ms");
         assert_eq!(s.entries[0].cell("lost_acked_writes"), "-");
+        let json = s.json();
+        assert!(json.contains("\"ryw_violations\": 0\n") && json.contains("\"read_p99\": 9.583"), "{json}");
+        assert!(json.contains("\"read_p99\": \"ms\"") && json.contains("\"ryw_violations\": \"count\""), "{json}");
     }
 }
