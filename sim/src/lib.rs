@@ -13,7 +13,8 @@
 //! ```text
 //! scenario/          scenario files: format, validation with file:line:column errors (`mod`);
 //!                    `budget` budgets as the file says them (input only); `limits` the bound of
-//!                    every value and the rule for host-making names
+//!                    every value and the rule for host-making names; `compose` includes and
+//!                    `--set` overrides
 //! units.rs           durations, rates and sizes as typed values
 //! seed.rs            the run's seed as named random streams
 //! world.rs           one run on turmoil: settings, the system's world, the fault schedule, progress

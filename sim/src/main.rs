@@ -5,22 +5,24 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use edgesim::log::EventLog;
 use edgesim::render::outputs::{self, FILES};
-use edgesim::render::summary::{Entry, SuiteSummary};
-use edgesim::render::{html, progress::progress, table::table};
+use edgesim::render::progress::Progress;
+use edgesim::render::summary::{Entry, SuiteSummary, replay_of};
+use edgesim::render::{html, table::table};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::suite::run::{self, RUN_ENTRY};
+use edgesim::scenario::compose::{self, Override};
+use edgesim::suite::run::{self, Heard, Pace, RUN_ENTRY};
 use edgesim::suite::shard::Shard;
 use edgesim::suite::{self, determinism, explore};
 use edgesim::units::Dur;
-use edgesim::verdict::{COMMIT, JudgedReport, Verdict, judge, replay, replay_at_build};
+use edgesim::verdict::{COMMIT, JudgedReport, Verdict, judge, replay_at_build};
 use edgesim::world::{schedule, simulate_into};
 
 /// Bad input (scenario files, flags, summaries) exits as a harness error does.
@@ -99,6 +101,14 @@ enum Command {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
     },
+    /// Print a scenario file as it resolves: its includes spliced in and `--set` overrides applied,
+    /// as TOML. Exit 3 if the file is refused.
+    Show {
+        scenario: PathBuf,
+        /// Override a key of the scenario: `--set duration=90s --set workload.session_rate=2.0`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
+    },
     /// Internal: the child process of a suite's run; prints the run's summary entry as JSON.
     #[command(name = RUN_ENTRY, hide = true)]
     RunEntry {
@@ -129,6 +139,10 @@ struct RunArgs {
     /// Print the narrated failure timeline and its impact instead of the full report.
     #[arg(long, conflicts_with = "quiet")]
     timeline: bool,
+    /// Override a key of the scenario: `--set duration=90s --set workload.session_rate=2.0`; the
+    /// overrides are in the report and the replay command.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
 }
 
 #[derive(Args)]
@@ -191,6 +205,7 @@ fn main() -> ExitCode {
         Command::CheckDeterminism { scenario, seed } => check_determinism(&scenario, seed),
         Command::Check { paths } => check(&paths),
         Command::List { paths } => list(&paths),
+        Command::Show { scenario, overrides } => show(&scenario, &overrides),
         Command::RunEntry { scenario, seed } => run_entry(&scenario, seed),
     };
     match outcome {
@@ -204,8 +219,8 @@ fn main() -> ExitCode {
 
 /// `edgesim run`.
 fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let RunArgs { scenario, seed, json, events, html, quiet, timeline } = args;
-    let scenario = Scenario::load(&scenario)?;
+    let RunArgs { scenario, seed, json, events, html, quiet, timeline, overrides } = args;
+    let scenario = Scenario::load_with(&scenario, &overrides)?;
     for path in [&json, &events, &html].into_iter().flatten() {
         writable(path)?;
     }
@@ -216,34 +231,30 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             println!("  {line}");
         }
     }
-    let total = scenario.duration + scenario.settle;
     let started = Instant::now();
-    let tty = std::io::stderr().is_terminal() && !quiet;
+    let mut progress = Progress::single(std::io::stderr().is_terminal() && !quiet);
+    progress.started(0, &scenario.name, seed, (scenario.duration + scenario.settle).as_secs_f64());
     let log = match &events {
         Some(path) => EventLog::writing(std::io::BufWriter::new(create(path)?)),
         None => EventLog::default(),
     };
-    let log = simulate_into(log, &scenario, seed, &mut |at| {
-        if tty {
-            eprint!("\r  simulating {}: {:>5.0}s of {:.0}s", scenario.name, at.as_secs_f64(), total.as_secs_f64());
-        }
-    })?;
+    let log = simulate_into(log, &scenario, seed, &mut |at| progress.at(0, at.as_secs_f64()))?;
     let wall = started.elapsed().as_secs_f64();
-    if tty {
-        eprintln!();
-    }
     if let Some(path) = events {
         log.finish().with_context(|| format!("cannot write {}", path.display()))?;
     }
     let report = analyze(&scenario, seed, &log);
     let judgement = judge(&scenario, &report);
+    let entry = Entry::new(&scenario, seed, Ok(&report));
+    progress.finished(0, &entry, wall);
+    progress.finish();
     if let Some(path) = json {
         let judged = JudgedReport { report: &report, judgement: &judgement };
         create(&path)?.write_all((serde_json::to_string_pretty(&judged)? + "\n").as_bytes())?;
     }
     if let Some(path) = html {
         let plan = suite::plan(&[(scenario.clone(), seed)], None)?;
-        let run = SuiteSummary::new(&scenario.name, plan, vec![Entry::new(&scenario, seed, Ok(&report))]);
+        let run = SuiteSummary::new(&scenario.name, plan, vec![entry]);
         create(&path)?.write_all(html::render(&run).as_bytes())?;
     }
     if quiet {
@@ -252,11 +263,14 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{} seed {}", report.scenario, report.seed);
         print!("{}", report.timeline_text());
     } else {
+        if !scenario.overrides.is_empty() {
+            println!("overrides: --set {}", scenario.overrides.join(" --set "));
+        }
         print!("{}", report.text());
         println!("wall {wall:.2}s, {:.1} simulated seconds per wall second", report.sim_seconds / wall.max(1e-9));
         print!("\n{}", judgement.text());
         if judgement.verdict != Verdict::Pass {
-            println!("replay: {}", replay_at_build(&replay(&scenario.path, seed), COMMIT));
+            println!("replay: {}", replay_at_build(&replay_of(&scenario, seed), COMMIT));
         }
     }
     std::io::stdout().flush()?;
@@ -339,29 +353,20 @@ fn run_runs(args: SuiteArgs, prefix: &str, stop_at_first: bool) -> anyhow::Resul
             shard.map_or(String::new(), |s| format!(" in shard {s} (split it into at most {} shards)", all.len()));
         anyhow::bail!("the suite's {} runs leave nothing to run{split}", all.len());
     }
-    let total = runs.len();
-    let (finished, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let (started, tty) = (Instant::now(), std::io::stderr().is_terminal());
+    let progress = Mutex::new(Progress::suite(runs.len(), jobs, std::io::stderr().is_terminal()));
     let exe = std::env::current_exe().context("cannot find the edgesim binary to run the suite's runs")?;
-    let outcomes = run::run(&exe, runs, jobs, run_timeout.0, &|o| {
-        let passed = o.entry.verdict == Verdict::Pass;
-        let failed = failed.fetch_add(usize::from(!passed), Ordering::SeqCst) + usize::from(!passed);
-        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-        if tty {
-            let bar = progress(n, total, failed, started.elapsed().as_secs_f64());
-            eprint!("\r{bar}{}", if n == total { "\n" } else { "" });
-        } else {
-            let e = &o.entry;
-            eprintln!(
-                "[{n}/{total}] {} seed {}: {} ({:.1}s wall)",
-                e.scenario,
-                e.seed,
-                e.verdict.label(),
-                o.wall_seconds
-            );
+    let pace = Pace { jobs, limit: run_timeout.0, stop_at_first };
+    let outcomes = run::run(&exe, runs, pace, &|heard| {
+        let mut p = progress.lock().expect("progress");
+        match heard {
+            Heard::Started { job, scenario, seed } => {
+                p.started(job, &scenario.name, seed, (scenario.duration + scenario.settle).as_secs_f64())
+            }
+            Heard::At { job, at } => p.at(job, at.as_secs_f64()),
+            Heard::Finished { job, outcome } => p.finished(job, &outcome.entry, outcome.wall_seconds),
         }
-        passed || !stop_at_first
     });
+    progress.into_inner().expect("progress").finish();
     Ok((SuiteSummary::new(&name, plan, outcomes.into_iter().map(|o| o.entry).collect()), out))
 }
 
@@ -392,6 +397,14 @@ fn list(paths: &[PathBuf]) -> anyhow::Result<u8> {
         let budgets: Vec<String> = s.budgets.iter().map(ToString::to_string).collect();
         println!("    budgets: {}", if budgets.is_empty() { "none".into() } else { budgets.join(", ") });
     }
+    Ok(0)
+}
+
+/// `edgesim show`: the resolved scenario, once it is known to be valid.
+fn show(path: &Path, overrides: &[Override]) -> anyhow::Result<u8> {
+    Scenario::load_with(path, overrides)?;
+    let file = path.display().to_string();
+    print!("{}", compose::apply(compose::resolve(path)?, &file, overrides)?.text);
     Ok(0)
 }
 

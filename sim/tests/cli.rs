@@ -97,3 +97,68 @@ fn check_list_and_version_describe_without_running() {
     assert_eq!(code, 0);
     assert!(stdout.contains(&format!("(commit {})", edgesim::verdict::COMMIT)), "{stdout}");
 }
+
+#[test]
+fn an_include_splices_a_shared_topology_and_its_problems_are_told_where_they_were_written() {
+    // Goal: `include` lines give the scenario the included regions, `show` prints the resolved
+    // scenario, and a problem inside the included file names that file and line.
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-include-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("topologies")).unwrap();
+    std::fs::write(
+        dir.join("topologies/one.toml"),
+        "# one region\n[[region]]\nname = \"a\"\npops = 1\nto_primary = \"5ms\"\n",
+    )
+    .unwrap();
+    let file = dir.join("s.toml");
+    let scenario = "name = \"s\"\nduration = \"2s\"\nprimary_region = \"a\"\ninclude = \"topologies/one.toml\"\n";
+    std::fs::write(&file, scenario).unwrap();
+    let (code, stdout, stderr) = edgesim(&["show", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "name = \"s\"\nduration = \"2s\"\nprimary_region = \"a\"\n[[region]]\nname = \"a\"\npops = 1\nto_primary = \"5ms\"\n"
+    );
+    let (code, stdout, stderr) = edgesim(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    std::fs::write(dir.join("topologies/one.toml"), "[[region]]\nname = \"a\"\npops = 0\nto_primary = \"5ms\"\n")
+        .unwrap();
+    let (code, _, stderr) = edgesim(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("one.toml:3:"), "the problem is told in the included file: {stderr}");
+
+    std::fs::write(&file, scenario.replace("one.toml", "none.toml")).unwrap();
+    let (code, _, stderr) = edgesim(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("s.toml:4:1: include `topologies/none.toml`:"), "{stderr}");
+}
+
+#[test]
+fn set_overrides_a_key_for_show_and_run_and_is_in_the_replay_command() {
+    // Goal: `--set KEY=VALUE` changes the resolved scenario, is refused with exit 3 when it cannot
+    // apply, and a run made with it prints it and replays with it.
+    let steady = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/steady.toml");
+    let (code, stdout, stderr) =
+        edgesim(&["show", steady, "--set", "duration=3s", "--set", "workload.session_rate=0.5"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("duration = \"3s\"") && stdout.contains("session_rate = 0.5"), "{stdout}");
+    assert!(stdout.contains("[[region]]"), "the included regions are in the resolved scenario: {stdout}");
+
+    let (code, _, stderr) = edgesim(&["show", steady, "--set", "duration=soon"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
+    let (code, _, stderr) = edgesim(&["show", steady, "--set", "duration"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("KEY=VALUE"), "{stderr}");
+
+    let budget = "budgets=[\"read_p99 < 1us\"]";
+    let (code, stdout, stderr) =
+        edgesim(&["run", steady, "--seed", "2", "--set", "duration=2s", "--set", "settle=1s", "--set", budget]);
+    assert_eq!(code, 1, "the tighter budget breaks: {stdout}{stderr}");
+    assert!(stdout.contains("overrides: --set duration=2s --set settle=1s --set budgets="), "{stdout}");
+    assert!(
+        stdout.contains("replay: edgesim run ")
+            && stdout.contains(" --seed 2 --set duration=2s --set settle=1s --set 'budgets="),
+        "{stdout}"
+    );
+}

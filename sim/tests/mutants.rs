@@ -22,7 +22,7 @@ fn corpus() -> Vec<String> {
             .filter(|p| p.extension().is_some_and(|e| e == "toml"))
             .collect();
         paths.sort();
-        texts.extend(paths.iter().map(|p| std::fs::read_to_string(p).unwrap()));
+        texts.extend(paths.iter().map(|p| edgesim::scenario::compose::resolve(p).unwrap().text));
     }
     texts
 }

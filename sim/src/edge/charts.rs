@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::edge::check::request::Request;
 use crate::edge::lag::Lag;
 use crate::edge::metrics::{Latency, Recorder};
+use crate::edge::timeline::Failover;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
 use crate::scenario::Action;
 use crate::units::ms;
@@ -49,10 +50,12 @@ pub enum Kind {
     Error,
     /// Requests that timed out.
     Timeout,
+    /// Status page views a degraded tier answered.
+    Degraded,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Down,
         Kind::Up,
         Kind::Cut,
@@ -64,6 +67,7 @@ impl Kind {
         Kind::Repair,
         Kind::Error,
         Kind::Timeout,
+        Kind::Degraded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +83,7 @@ impl Kind {
             Kind::Repair => "repair",
             Kind::Error => "error",
             Kind::Timeout => "timeout",
+            Kind::Degraded => "degraded",
         }
     }
 
@@ -88,7 +93,7 @@ impl Kind {
             Action::Crash { .. } | Action::SilentCrash { .. } => Kind::Down,
             Action::Restart { .. } => Kind::Up,
             Action::Partition { .. } | Action::Hold { .. } => Kind::Cut,
-            Action::Repair { .. } | Action::Release { .. } => Kind::Heal,
+            Action::Repair { .. } | Action::Release { .. } | Action::Heal => Kind::Heal,
             Action::Latency { .. } | Action::Loss { .. } => Kind::Fault,
         }
     }
@@ -111,6 +116,50 @@ pub struct Span {
     pub lane: String,
     pub kind: Kind,
     pub label: String,
+}
+
+/// A key moment of the story, labelled above the timeline (the loss of the primary, its
+/// confirmation, the promotion, routing, the first write; a CDN's loss and the DNS's verdicts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moment {
+    pub at_ms: u64,
+    pub label: String,
+}
+
+/// A time users felt an outage (writes unavailable; a host of the page's path down), shaded across
+/// the timeline and the charts under it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub label: String,
+}
+
+/// A status page run's own figures over time (`status::charts`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCharts {
+    /// Per tier that answered (and `unanswered`), how many views ended in each bucket.
+    pub tiers: BTreeMap<String, Vec<u64>>,
+    /// Per viewer host, the worst time to first byte in milliseconds of a view answered in each
+    /// bucket; `None`: none answered.
+    pub ttfb: BTreeMap<String, Vec<Option<f64>>>,
+    /// Per CDN, the times the DNS held it unhealthy.
+    pub dns_unhealthy: BTreeMap<String, Vec<Outage>>,
+    /// Per channel, what became of the notifications sent on it.
+    pub notifications: BTreeMap<String, ChannelDeliveries>,
+}
+
+/// Notifications on one channel, as the endpoints and the pipeline recorded them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelDeliveries {
+    pub accepted: u64,
+    pub failed_attempts: u64,
+    pub given_up: u64,
+    pub rate_limited: u64,
 }
 
 /// Latency in milliseconds at each of `QUANTILES`; empty when there was no sample.
@@ -140,6 +189,17 @@ pub struct Charts {
     /// in each bucket; `None`: no page with content viewed.
     #[serde(default)]
     pub staleness: BTreeMap<String, Vec<Option<f64>>>,
+    /// Edge platform runs: per region and operation (`us-east read`), the worst latency in
+    /// milliseconds of a request answered in each bucket; `None`: none answered.
+    #[serde(default)]
+    pub latency_over_time: BTreeMap<String, Vec<Option<f64>>>,
+    #[serde(default)]
+    pub moments: Vec<Moment>,
+    #[serde(default)]
+    pub outages: Vec<Outage>,
+    /// Status page runs' own figures.
+    #[serde(default)]
+    pub status: Option<StatusCharts>,
 }
 
 /// The chart data of a run whose hosts are `lanes`, from the events it kept (`Observed::kept`),
@@ -166,7 +226,56 @@ pub fn of(
         lag_bucket_ms: bucket_ms,
         lag: lag.buckets(bucket_ms, end_us),
         staleness: BTreeMap::new(),
+        latency_over_time: over_time(latency, bucket_ms, end_us),
+        moments: Vec::new(),
+        outages: Vec::new(),
+        status: None,
     }
+}
+
+/// Per region and operation, the worst latency of each bucket, from the worst of each second.
+fn over_time(latency: &Latency, bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
+    let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
+    let per_bucket = (bucket_ms / 1000).max(1) as usize;
+    let mut lines = BTreeMap::new();
+    for (region, seconds) in latency.per_second() {
+        for (op, name) in [(0, "read"), (1, "write")] {
+            let mut line = vec![None; buckets];
+            for (slot, chunk) in seconds.chunks(per_bucket).enumerate() {
+                let worst = chunk.iter().map(|s| s[op]).max().filter(|w| *w > 0);
+                if let (Some(cell), Some(w)) = (line.get_mut(slot), worst) {
+                    *cell = Some(ms(w));
+                }
+            }
+            if line.iter().any(Option::is_some) {
+                lines.insert(format!("{region} {name}"), line);
+            }
+        }
+    }
+    lines
+}
+
+/// The key moments of a primary's loss and the time writes were unavailable, from its failover
+/// figures (seconds from the loss) on a run that ended at `end_ms`.
+pub fn failover_story(charts: &mut Charts, f: &Failover) {
+    let loss_ms = (f.loss_at_s * 1e3).round() as u64;
+    let after = |s: f64| loss_ms + (s * 1e3).round() as u64;
+    let steps = [
+        (Some(0.0), "primary lost".to_string()),
+        (f.confirmed_s, "failure confirmed".into()),
+        (f.promoted_s, "standby promoted".into()),
+        (f.routing_s, "routing updated".into()),
+        (f.failover_s, "first write on the new primary".into()),
+    ];
+    charts.moments.extend(steps.into_iter().filter_map(|(s, label)| {
+        let s = s?;
+        Some(Moment { at_ms: after(s), label: format!("T+{s:.1}s {label}") })
+    }));
+    let (to_ms, label) = match f.writes_resumed_s {
+        Some(s) => (after(s), format!("writes unavailable for {s:.1}s")),
+        None => (charts.end_ms, "writes unavailable to the end".into()),
+    };
+    charts.outages.push(Outage { from_ms: loss_ms, to_ms: to_ms.max(loss_ms), label });
 }
 
 /// Faults, on every host they name, and what nodes reported of roles, health and repair.
@@ -234,7 +343,12 @@ fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
         failed.entry((bucket, r.client.as_str(), kind)).or_insert((0, message)).0 += 1;
     }
     let failed = failed.into_iter().map(|((at_ms, lane, kind), (n, message))| {
-        let what = if kind == Kind::Error { format!("errors, first: {message}") } else { "timeouts".into() };
+        let what = match (kind, n) {
+            (Kind::Error, 1) => format!("error: {}", reason(message)),
+            (Kind::Error, _) => format!("errors, the first: {}", reason(message)),
+            (_, 1) => "timeout".into(),
+            _ => "timeouts".into(),
+        };
         Mark { at_ms, lane: lane.into(), kind, label: format!("{n} {what} in {}s", bucket_ms / 1000) }
     });
     let firsts = generations.into_iter().map(|(generation, (at_us, lane))| Mark {
@@ -244,6 +358,17 @@ fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
         label: format!("first write acknowledged by generation {generation}"),
     });
     failed.chain(firsts).collect()
+}
+
+/// An error message as a reader takes it: a node names its peer by role and host, which reads
+/// twice over when the host is named for its role (`primary primary: i/o error` becomes
+/// `primary: i/o error`).
+fn reason(message: &str) -> &str {
+    let mut words = message.splitn(3, ' ');
+    match (words.next(), words.next()) {
+        (Some(role), Some(host)) if host.trim_end_matches(':') == role => &message[role.len() + 1..],
+        _ => message,
+    }
 }
 
 /// Times a host was down (crash to restart) or cut off (partition or hold to repair or release).
@@ -361,6 +486,18 @@ mod tests {
         );
         assert_eq!(c.latency["a"].read.len(), QUANTILES.len());
         assert_eq!(c.latency["a"].write, vec![0.0; QUANTILES.len()], "1 us rounds to 0.0 ms");
+    }
+
+    #[test]
+    fn an_error_mark_reads_as_a_person_would_write_it() {
+        assert_eq!(reason("primary primary: i/o error: no response"), "primary: i/o error: no response");
+        assert_eq!(reason("primary primary unreachable: timed out"), "primary unreachable: timed out");
+        assert_eq!(reason("primary standby: refused"), "primary standby: refused");
+        let mut failed = write(1, 1, 1, 1_500_000, false);
+        failed.outcome = Outcome::Error { message: "primary primary: i/o error".into() };
+        failed.end_us = 1_600_000;
+        let c = charts(vec![], vec![], 2_000_000, &[failed]);
+        assert_eq!(c.marks[0].label, "1 error: primary: i/o error in 1s");
     }
 
     #[test]

@@ -75,14 +75,24 @@ pub struct RegionLatency {
     pub reads_primary: u64,
 }
 
-/// Request latency per region (the client host's), folded as requests end.
+/// Request latency per region (the client host's), folded as requests end, and the worst read
+/// and write latency per region in each second of the run (microseconds; the latency chart).
 #[derive(Default)]
-pub struct Latency(BTreeMap<String, (Recorder, Recorder, RegionLatency)>);
+pub struct Latency(BTreeMap<String, (Recorder, Recorder, RegionLatency)>, BTreeMap<String, Vec<[u64; 2]>>);
 
 impl Latency {
     pub fn request(&mut self, r: &Request) {
         let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
+        if matches!(r.outcome, Outcome::Read { .. } | Outcome::Write { .. }) {
+            let seconds = self.1.entry(r.region().to_string()).or_default();
+            let second = (r.end_us / 1_000_000) as usize;
+            if seconds.len() <= second {
+                seconds.resize(second + 1, [0, 0]);
+            }
+            let worst = &mut seconds[second][usize::from(r.op == Op::Write)];
+            *worst = (*worst).max(took);
+        }
         match (&r.outcome, r.op) {
             (Outcome::Read { path, .. }, _) => {
                 reads.record(took);
@@ -101,6 +111,11 @@ impl Latency {
     /// Per region: its read and write latency recorders.
     pub fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
         self.0.iter().map(|(region, (reads, writes, _))| (region.as_str(), reads, writes))
+    }
+
+    /// Per region, the worst read and write latency in microseconds of each second (0: none).
+    pub fn per_second(&self) -> &BTreeMap<String, Vec<[u64; 2]>> {
+        &self.1
     }
 
     pub fn summary(&self) -> BTreeMap<String, RegionLatency> {

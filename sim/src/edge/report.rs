@@ -121,7 +121,10 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             liveness: scenario.liveness.as_ref().map(|l| liveness::check(requests, &scenario.regions, l)),
         },
     };
-    let charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
+    let mut charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
+    if let Some(f) = &report.failover {
+        charts::failover_story(&mut charts, f);
+    }
     (report, timeline::narrate(events, requests, pops), charts)
 }
 

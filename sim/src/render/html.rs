@@ -1,44 +1,79 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
-//! needed to draw it): the table of runs, then per run what broke, its replay command, the timeline
-//! with a lane per host, then for an edge platform run latency by percentile per region and
-//! replication lag over time, for a status page run the staleness of the pages viewers saw over
-//! time; drawn from the chart data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
-//! checks that the drawings have a size, for the browser test, and says so in `data-rendered`.
+//! needed to draw it): the table of runs, then per run its verdict, its headline figures, each
+//! budget with its value and whether it held, what broke and its replay command, the timeline (a
+//! lane per host with something to show, the key moments labelled, the outages shaded) beside the
+//! narrated story, then for an edge platform run latency and replication lag over time and latency
+//! by percentile per region, for a status page run the views by tier, time to first byte and
+//! staleness over time, the DNS's verdicts and notifications per channel; drawn from the chart
+//! data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
+//! counts what the browser drew, for the browser test, and says so in `data-rendered`.
 
 use std::fmt::Write;
 
-use crate::edge::charts::{Charts, Kind};
+use crate::edge::charts::Charts;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
-use crate::render::table::COLUMNS;
+use crate::render::table::columns;
 use crate::verdict::Verdict;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1180px}\
+const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1480px}\
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
-td:first-child,th:first-child{text-align:left}.pass{color:#1e7e34}.fail{color:#b00020;font-weight:bold}\
+td:first-child,th:first-child{text-align:left}.pass{color:#117733}.fail{color:#b00020;font-weight:bold}\
 section{border-top:2px solid #ddd;margin-top:28px}code{background:#f3f3f3;padding:1px 4px}\
-.row{display:flex;flex-wrap:wrap;gap:8px}.legend>span{margin-right:14px;font-size:12px;white-space:nowrap}\
-.none{color:#777;font-style:italic}";
+.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}.legend>span{margin-right:14px;font-size:12px;white-space:nowrap}\
+.none,.quiet{color:#777;font-style:italic;font-size:12px}\
+.figures{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}.figure{border:1px solid #ccc;border-radius:4px;padding:6px 10px;min-width:110px}\
+.figure b{display:block;font-size:20px}.figure span{font-size:12px;color:#555}\
+.story{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}.story>div{width:960px}\
+.narrative{font-family:monospace;font-size:12px;max-height:420px;overflow:auto;margin:0;padding:6px 10px 6px 28px;\
+border:1px solid #ddd;background:#fafafa;width:400px}";
 
-/// Sets `data-rendered` on the page to how many drawings it has, how many have no size, and how
-/// many timeline marks show.
+/// Sets `data-rendered` on the page to how many drawings it has, how many have no size, how many
+/// timeline marks, labelled moments and budget rows show.
 const CHECK: &str = "(function(){var s=document.querySelectorAll('svg'),blank=0;\
 for(var i=0;i<s.length;i++){var r=s[i].getBoundingClientRect();if(!(r.width>0&&r.height>0))blank++;}\
-var m=document.querySelectorAll('svg.timeline .mark').length;\
-document.body.setAttribute('data-rendered','svgs='+s.length+' blank='+blank+' marks='+m);})();";
+var n=function(q){return document.querySelectorAll(q).length;};\
+document.body.setAttribute('data-rendered','svgs='+s.length+' blank='+blank+' marks='+n('svg.timeline .mark')\
++' moments='+n('svg.timeline .moment')+' budgets='+n('table.budgets tr.budget'));})();";
+
+/// The figures a person opens a run's section for, in this order, where the run has them.
+const HEADLINES: [&str; 17] = [
+    "failover_time",
+    "writes_unavailable",
+    "failure_confirmed",
+    "read_p99",
+    "write_p99",
+    "lag_p99",
+    "errors",
+    "timeouts",
+    "lost_acked_writes",
+    "page_availability",
+    "ttfb_p99",
+    "staleness_p99",
+    "dns_failover",
+    "propagation_p99",
+    "notification_p99",
+    "notifications_lost",
+    "sse_missed",
+];
 
 fn verdict_class(v: Verdict) -> &'static str {
     if v == Verdict::Pass { "pass" } else { "fail" }
 }
 
-pub fn render(s: &SuiteSummary) -> String {
+/// The title of a suite's reports: `edgesim suite NAME: VERDICT (N runs)`, the name left out when
+/// it says nothing more than `suite`.
+pub(crate) fn title(s: &SuiteSummary) -> String {
     let runs = if s.entries.len() == 1 { "run" } else { "runs" };
-    let title = format!("edgesim suite {}: {} ({} {runs})", s.suite, s.verdict.label(), s.entries.len());
+    let name = if s.suite == "suite" { String::new() } else { format!(" {}", s.suite) };
+    format!("edgesim suite{name}: {} ({} {runs})", s.verdict.label(), s.entries.len())
+}
+
+pub fn render(s: &SuiteSummary) -> String {
+    let title = escape(&title(s));
     let mut o = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        escape(&title),
-        escape(&title)
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
     o.push_str(
         "<p>Every time is simulated time; every figure comes from the run's event log. \
@@ -53,14 +88,15 @@ pub fn render(s: &SuiteSummary) -> String {
 }
 
 fn table(o: &mut String, s: &SuiteSummary) {
+    let columns = columns(s);
     o.push_str("<table>\n<tr><th>scenario</th><th>seed</th>");
-    for (header, _) in COLUMNS {
+    for (header, _) in &columns {
         let _ = write!(o, "<th>{header}</th>");
     }
     o.push_str("<th>verdict</th></tr>\n");
     for (i, e) in s.entries.iter().enumerate() {
         let _ = write!(o, "<tr><td><a href=\"#run-{i}\">{}</a></td><td>{}</td>", escape(&e.scenario), e.seed);
-        for (_, metric) in COLUMNS {
+        for (_, metric) in &columns {
             let _ = write!(o, "<td>{}</td>", escape(&e.cell(metric)));
         }
         let _ = writeln!(o, "<td class=\"{}\">{}</td></tr>", verdict_class(e.verdict), e.verdict.label());
@@ -77,6 +113,8 @@ fn run(o: &mut String, i: usize, e: &Entry) {
         verdict_class(e.verdict),
         e.verdict.label()
     );
+    figures(o, e);
+    budgets(o, e);
     let failures = e.failures();
     if !failures.is_empty() {
         o.push_str("<ul>\n");
@@ -87,46 +125,131 @@ fn run(o: &mut String, i: usize, e: &Entry) {
     }
     let _ = writeln!(o, "<p>replay: <code>{}</code></p>", escape(&e.replay));
     match &e.charts {
-        Some(c) => charts(o, c),
+        Some(c) => charts(o, c, &e.timeline),
         None => o.push_str("<p class=\"none\">no chart data: the run did not complete</p>\n"),
     }
     o.push_str("</section>\n");
 }
 
-fn charts(o: &mut String, c: &Charts) {
+/// The headline figures the run has, each large with its name under it.
+fn figures(o: &mut String, e: &Entry) {
+    let shown: Vec<(&str, String)> =
+        HEADLINES.iter().filter(|m| e.metrics.contains_key(**m)).map(|m| (*m, e.cell(m))).collect();
+    if shown.is_empty() {
+        return;
+    }
+    o.push_str("<div class=\"figures\">");
+    for (metric, value) in shown {
+        let _ =
+            write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
+    }
+    o.push_str("</div>\n");
+}
+
+/// Each budget of the scenario with the run's value and whether it held.
+fn budgets(o: &mut String, e: &Entry) {
+    if e.budgets.is_empty() {
+        return o.push_str("<p class=\"none\">no budgets judged</p>\n");
+    }
+    o.push_str("<table class=\"budgets\">\n<tr><th>budget</th><th>value</th><th>result</th></tr>\n");
+    for b in &e.budgets {
+        let (class, result) = if b.held { ("pass", "held") } else { ("fail", "broken") };
+        let value = b.value.as_deref().unwrap_or("no samples");
+        let _ = writeln!(
+            o,
+            "<tr class=\"budget\"><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td></tr>",
+            escape(&b.budget),
+            escape(value)
+        );
+    }
+    o.push_str("</table>\n");
+}
+
+fn charts(o: &mut String, c: &Charts, story: &[String]) {
     o.push_str("<h3>timeline</h3>\n<p class=\"legend\">");
-    for kind in Kind::ALL {
+    for kind in svg::kinds(c) {
         let _ = write!(o, "<span><span style=\"color:{}\">&#9632;</span> {}</span>", svg::color(kind), kind.name());
     }
-    let _ = writeln!(o, "</p>\n{}", svg::timeline(c));
-    if c.staleness.is_empty() {
-        o.push_str("<h3>latency as clients saw it (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
-        for (region, d) in &c.latency {
-            let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];
-            let _ = writeln!(o, "{}", svg::percentiles(region, &lines));
-        }
-        let _ = writeln!(o, "</div>\n<h3>replication lag</h3>\n{}", svg::lag(c));
+    if !c.outages.is_empty() {
+        o.push_str("<span><span style=\"color:#D55E00;opacity:0.3\">&#9632;</span> outage (shaded)</span>");
+    }
+    if !c.moments.is_empty() {
+        o.push_str("<span>- - key moment</span>");
+    }
+    let _ = writeln!(o, "</p>\n<div class=\"story\">\n<div>{}", svg::timeline(c));
+    let quiet = svg::quiet_lanes(c);
+    if !quiet.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p class=\"quiet\">{} hosts with nothing to show, folded: {}</p>",
+            quiet.len(),
+            escape(&quiet.join(", "))
+        );
+    }
+    o.push_str("</div>\n");
+    if story.is_empty() {
+        o.push_str("<p class=\"none\">nothing to narrate: no fault and no failover</p>\n");
     } else {
-        let _ = writeln!(o, "<h3>staleness</h3>\n{}", svg::staleness(c));
+        o.push_str("<ol class=\"narrative\">\n");
+        for line in story {
+            let _ = writeln!(o, "<li>{}</li>", escape(line));
+        }
+        o.push_str("</ol>\n");
+    }
+    o.push_str("</div>\n");
+    match &c.status {
+        Some(status) => {
+            let cdns: Vec<String> = c.lanes.iter().filter(|l| l.starts_with("cdn")).cloned().collect();
+            let _ = writeln!(
+                o,
+                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>",
+                svg::tiers(c, &status.tiers),
+                svg::ttfb(c, &status.ttfb),
+                svg::staleness(c),
+                svg::dns(c, &status.dns_unhealthy, &cdns),
+                svg::notifications(&status.notifications)
+            );
+        }
+        None => {
+            let _ = writeln!(o, "<h3>over time</h3>\n{}\n{}", svg::latency_over_time(c), svg::lag(c));
+            o.push_str("<h3>latency by percentile (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
+            for (region, d) in &c.latency {
+                let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];
+                let _ = writeln!(o, "{}", svg::percentiles(region, &lines));
+            }
+            o.push_str("</div>\n");
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::charts::Mark;
+    use crate::edge::charts::{Kind, Mark, Moment};
+    use crate::render::summary::BudgetResult;
     use crate::render::summary::tests::{entry, summary};
 
     #[test]
-    fn a_page_has_the_table_each_run_its_drawings_and_no_external_resource() {
+    fn a_page_has_the_table_each_run_its_budgets_story_and_drawings_and_no_external_resource() {
         let mut failed = entry("b.toml", 2, Verdict::CheckerFired);
         failed.charts = Some(Charts {
             end_ms: 10_000,
-            lanes: vec!["primary".into()],
+            lanes: vec!["primary".into(), "quiet".into()],
             marks: vec![Mark { at_ms: 1, lane: "primary".into(), kind: Kind::Down, label: "crash primary".into() }],
+            moments: vec![Moment { at_ms: 1, label: "T+0.0s primary lost".into() }],
             lag_bucket_ms: 1000,
             ..Charts::default()
         });
+        failed.budgets = vec![
+            BudgetResult {
+                budget: "read_p99 < 1ms".into(),
+                metric: "read_p99".into(),
+                value: Some("9.6ms".into()),
+                held: false,
+            },
+            BudgetResult { budget: "errors == 0".into(), metric: "errors".into(), value: None, held: false },
+        ];
+        failed.timeline = vec!["T+0.000s primary lost (fault: crash primary)".into()];
         let page = render(&summary("s<1>", vec![entry("a.toml", 1, Verdict::Pass), failed]));
         assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
         assert!(page.contains("<title>edgesim suite s&lt;1&gt;: checker fired (2 runs)</title>"), "{page}");
@@ -134,8 +257,26 @@ mod tests {
         assert!(page.contains("<li>checker fired: read-your-writes</li>"), "{page}");
         assert!(page.contains("replay: <code>edgesim run b.toml --seed 2</code>"), "{page}");
         assert!(page.contains("no chart data: the run did not complete"), "the entry without charts says so");
+        assert!(page.contains("<div class=\"figure\"><b>9.6ms</b><span>read p99</span></div>"), "{page}");
+        assert!(
+            page.contains(
+                "<tr class=\"budget\"><td>read_p99 &lt; 1ms</td><td>9.6ms</td><td class=\"fail\">broken</td></tr>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<td>no samples</td><td class=\"fail\">broken</td>"), "{page}");
+        assert!(page.contains("<li>T+0.000s primary lost (fault: crash primary)</li>"), "{page}");
+        assert!(page.contains("1 hosts with nothing to show, folded: quiet"), "{page}");
+        assert!(page.contains("class=\"moment\""), "{page}");
         assert_eq!(page.matches("<svg class=\"timeline\"").count(), 1);
         assert_eq!(page.matches("<svg class=\"lag\"").count(), 1);
+        assert_eq!(page.matches("<svg class=\"latency-over-time\"").count(), 1);
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "self-contained");
+    }
+
+    #[test]
+    fn a_suite_named_suite_is_not_called_suite_suite() {
+        assert_eq!(title(&summary("suite", vec![])), "edgesim suite: pass (0 runs)");
+        assert_eq!(title(&summary("ci", vec![entry("a.toml", 1, Verdict::Pass)])), "edgesim suite ci: pass (1 run)");
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::render::summary::SuiteSummary;
-use crate::render::table::COLUMNS;
+use crate::render::table;
 use crate::verdict::{Verdict, replay_at_build};
 
 /// Text that cannot break a table cell.
@@ -13,14 +13,8 @@ fn cell(text: &str) -> String {
 }
 
 pub fn render(s: &SuiteSummary) -> String {
-    let mut o = format!("# Suite {}: {} ({} runs)\n\n", cell(&s.suite), s.verdict.label(), s.entries.len());
-    let headers: Vec<&str> = COLUMNS.iter().map(|(h, _)| *h).collect();
-    let _ = writeln!(o, "| scenario | seed | {} | verdict |", headers.join(" | "));
-    let _ = writeln!(o, "|---|---:|{}---|", "---:|".repeat(COLUMNS.len()));
-    for e in &s.entries {
-        let cells: Vec<String> = COLUMNS.iter().map(|(_, m)| e.cell(m)).collect();
-        let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&e.scenario), e.seed, cells.join(" | "), e.verdict.label());
-    }
+    let mut o = format!("# {}\n\n", cell(&crate::render::html::title(s)));
+    o.push_str(&table::markdown(s));
     let failed: Vec<_> = s.entries.iter().filter(|e| e.verdict != Verdict::Pass).collect();
     if !failed.is_empty() {
         o.push_str("\n## Failures\n");
@@ -44,8 +38,11 @@ mod tests {
     fn lists_every_run_then_each_failure_with_its_replay() {
         let s = summary("s", vec![entry("a.toml", 1, Verdict::Pass), entry("b.toml", 2, Verdict::CheckerFired)]);
         let md = render(&s);
-        assert!(md.starts_with("# Suite s: checker fired (2 runs)\n"), "{md}");
-        assert!(md.contains("| a | 1 | 9.6ms | - | - | 0 | - | - | - | - | - | pass |"), "{md}");
+        assert!(md.starts_with("# edgesim suite s: checker fired (2 runs)\n"), "{md}");
+        assert!(
+            md.contains("| a        |    1 |    9.6ms |         - |       - |   0 |    - |        - | pass          |"),
+            "{md}"
+        );
         assert!(md.contains("### b seed 2: checker fired\n\n- checker fired: read-your-writes\n"), "{md}");
         assert!(md.contains("- replay: `edgesim run b.toml --seed 2   # edgesim built from commit b`"), "{md}");
     }

@@ -14,12 +14,12 @@ use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::scenario::budget::METRICS;
+use crate::scenario::budget::{Budget, Kind as MetricKind, METRICS, Metric};
 use crate::suite::shard::Shard;
-use crate::verdict::{Verdict, judge, replay, value};
+use crate::verdict::{Verdict, check, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
-const SCHEMA: u32 = 4;
+const SCHEMA: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,10 @@ pub struct SuiteSummary {
     pub exit_code: u8,
     /// How many entries have each verdict.
     pub totals: BTreeMap<Verdict, usize>,
+    /// The unit of each metric of the entries' `metrics`: `ms`, `count` (written as a whole
+    /// number) or `percent`; a summary is read without it, as `merge` writes it again.
+    #[serde(default)]
+    pub units: BTreeMap<String, String>,
     pub entries: Vec<Entry>,
 }
 
@@ -73,12 +77,76 @@ pub struct Entry {
     pub not_judged: Vec<NotJudged>,
     /// The harness error, when the run could not complete.
     pub error: Option<String>,
-    /// Every budget metric the run could tell (`docs/SCENARIOS.md`), durations in milliseconds.
+    /// Every budget metric the run could tell (`docs/SCENARIOS.md`), in the summary's `units`:
+    /// durations in milliseconds, counts as whole numbers.
+    #[serde(serialize_with = "counts_whole")]
     pub metrics: BTreeMap<String, f64>,
     pub event_log_hash: Option<String>,
     pub replay: String,
     /// What `report.html` draws of the run (`charts`); `None` when the run could not complete.
     pub charts: Option<Charts>,
+    /// Each of the scenario's budgets, judged; empty when the run could not complete.
+    pub budgets: Vec<BudgetResult>,
+    /// The run's narrated timeline (`RunReport::timeline`).
+    pub timeline: Vec<String>,
+}
+
+/// One budget of a scenario, judged against a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetResult {
+    /// As written in the scenario file.
+    pub budget: String,
+    pub metric: String,
+    /// The run's value with its unit (`readable`); `None` when the run cannot tell, which breaks
+    /// the budget.
+    pub value: Option<String>,
+    pub held: bool,
+}
+
+/// The unit a metric's value is in, as `summary.json`'s `units` names it.
+fn unit(metric: Metric) -> &'static str {
+    match metric.kind() {
+        MetricKind::Duration => "ms",
+        MetricKind::Count => "count",
+        MetricKind::Percent => "percent",
+    }
+}
+
+/// Metrics with each count written as a whole number.
+fn counts_whole<S: serde::Serializer>(metrics: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(metrics.len()))?;
+    for (name, v) in metrics {
+        let count = METRICS.iter().any(|m| m.name() == name && m.kind() == MetricKind::Count);
+        match count && v.fract() == 0.0 && *v >= 0.0 && *v < u64::MAX as f64 {
+            true => map.serialize_entry(name, &(*v as u64))?,
+            false => map.serialize_entry(name, v)?,
+        }
+    }
+    map.end()
+}
+
+/// The command that replays a run of `scenario` at `seed`, with the `--set` overrides it was
+/// loaded with.
+pub fn replay_of(scenario: &Scenario, seed: u64) -> String {
+    let quoted = |o: &String| match o.contains(|c: char| !(c.is_ascii_alphanumeric() || "._-=%/".contains(c))) {
+        true => format!("'{}'", o.replace('\'', r"'\''")),
+        false => o.clone(),
+    };
+    let sets: String = scenario.overrides.iter().map(|o| format!(" --set {}", quoted(o))).collect();
+    replay(&scenario.path, seed) + &sets
+}
+
+/// A metric's value as a person reads it: durations in ms below a second and in s above, counts
+/// whole, percentages to three decimals.
+pub fn readable(metric: Metric, value: f64) -> String {
+    match metric.kind() {
+        MetricKind::Duration if value.abs() >= 1000.0 => format!("{:.1}s", value / 1000.0),
+        MetricKind::Duration => format!("{value:.1}ms"),
+        MetricKind::Count => format!("{value:.0}"),
+        MetricKind::Percent => format!("{value:.3}%"),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +196,18 @@ impl Entry {
                 METRICS.iter().filter_map(|m| Some((m.name().to_string(), value(*m, r)?))).collect()
             }),
             event_log_hash: report.ok().map(|r| r.event_log_hash.clone()),
-            replay: replay(&scenario.path, seed),
+            replay: replay_of(scenario, seed),
             charts: report.ok().map(|r| r.charts.clone()),
+            budgets: report.map_or(vec![], |r| {
+                let judged = |b: &Budget| BudgetResult {
+                    budget: b.text.clone(),
+                    metric: b.metric.name().into(),
+                    value: value(b.metric, r).map(|v| readable(b.metric, v)),
+                    held: check(b, r).is_none(),
+                };
+                scenario.budgets.iter().map(judged).collect()
+            }),
+            timeline: report.map_or(vec![], |r| r.timeline.clone()),
         }
     }
 
@@ -142,7 +220,7 @@ impl Entry {
         let (Some(m), Some(v)) = (METRICS.iter().find(|m| m.name() == metric), self.metrics.get(metric)) else {
             return "-".into();
         };
-        m.show((v * 10.0).round() / 10.0)
+        readable(*m, *v)
     }
 
     /// What went wrong, one item per line; empty for a pass.
@@ -173,6 +251,7 @@ impl SuiteSummary {
             verdict,
             exit_code: verdict.exit_code(),
             totals,
+            units: METRICS.iter().map(|m| (m.name().to_string(), unit(*m).to_string())).collect(),
             entries,
         }
     }
@@ -272,6 +351,8 @@ pub(crate) mod tests {
             event_log_hash: Some("00ff".into()),
             replay: replay(path, seed),
             charts: None,
+            budgets: vec![],
+            timeline: vec![],
         }
     }
 
@@ -355,5 +436,8 @@ pub(crate) mod tests {
         assert_eq!(back.json(), s.json());
         assert_eq!(s.entries[0].cell("read_p99"), "9.6ms");
         assert_eq!(s.entries[0].cell("lost_acked_writes"), "-");
+        let json = s.json();
+        assert!(json.contains("\"ryw_violations\": 0\n") && json.contains("\"read_p99\": 9.583"), "{json}");
+        assert!(json.contains("\"read_p99\": \"ms\"") && json.contains("\"ryw_violations\": \"count\""), "{json}");
     }
 }

@@ -3,6 +3,7 @@
 //! names the file, the line and the problem. `docs/SCENARIOS.md` documents each key.
 
 pub mod budget;
+pub mod compose;
 pub mod limits;
 pub mod resolved;
 pub mod swarm;
@@ -391,6 +392,8 @@ pub struct Scenario {
     pub swarm: Option<Swarm>,
     /// The liveness phase after the faults.
     pub liveness: Option<Liveness>,
+    /// The command line's `--set KEY=VALUE` overrides it was loaded with.
+    pub overrides: Vec<String>,
 }
 
 pub const PRIMARY: &str = "primary";
@@ -398,15 +401,18 @@ pub const STANDBY: &str = "standby";
 pub const CONTROL: &str = "control";
 
 impl Scenario {
+    /// The scenario file at `path`, its includes spliced in (`compose`).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &[])
+    }
+
+    /// The scenario file at `path`, its includes spliced in and `overrides` applied (`compose`).
+    pub fn load_with(path: &Path, overrides: &[compose::Override]) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-        })?;
-        Scenario::parse(&file, &text)
+        let resolved = compose::apply(compose::resolve(path)?, &file, overrides)?;
+        let mut scenario = Scenario::parse(&file, &resolved.text).map_err(|e| resolved.locate(e))?;
+        scenario.overrides = overrides.iter().map(|o| o.text.clone()).collect();
+        Ok(scenario)
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
@@ -486,6 +492,7 @@ impl Scenario {
             status: raw.status.map(Spanned::into_inner),
             swarm: None,
             liveness: None,
+            overrides: Vec::new(),
         };
         for f in &raw.faults {
             let line = line_col(text, f.at.span().start).0;

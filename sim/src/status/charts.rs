@@ -1,7 +1,10 @@
 //! What `report.html` draws of a status page run, on top of the generic timeline of faults: on
 //! each viewer host's lane, the time buckets where views went unanswered or were served by a
 //! degraded tier; on each CDN's lane, the DNS's health verdicts; on the notifier's lane, failed
-//! deliveries; and the staleness of the pages viewers saw over time.
+//! deliveries; the faults and the DNS's verdicts as the story's key moments, the hosts down as
+//! outages; and its own figures (`StatusCharts`): views by tier over time, time to first byte and
+//! the staleness of the pages viewers saw over time, the DNS's unhealthy spans per CDN, and
+//! notifications per channel.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +12,8 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
-use crate::edge::charts::{Charts, Kind, Mark};
-use crate::events::{Event, Record};
+use crate::edge::charts::{ChannelDeliveries, Charts, Kind, Mark, Moment, Outage, StatusCharts};
+use crate::events::{Event, HarnessEvent, Record};
 use crate::units::ms;
 
 /// Views in one bucket of one viewer host.
@@ -20,53 +23,107 @@ struct Views {
     unanswered: usize,
     tiers: BTreeMap<&'static str, usize>,
     worst_stale_us: Option<u64>,
+    worst_ttfb_us: Option<u64>,
 }
+
+/// The notifications of `channel`.
+fn channel<'a>(all: &'a mut BTreeMap<String, ChannelDeliveries>, channel: &str) -> &'a mut ChannelDeliveries {
+    all.entry(channel.to_string()).or_default()
+}
+
+/// Views that went unanswered, in `StatusCharts::tiers`.
+pub const UNANSWERED: &str = "unanswered";
 
 pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
     let bucket = charts.lag_bucket_ms.max(1);
     let buckets = (charts.end_ms / bucket + 1) as usize;
+    let mut own = StatusCharts::default();
     let mut views: BTreeMap<(u64, &str), Views> = BTreeMap::new();
     for view in all {
         let v = views.entry((view.ended_us / 1000 / bucket * bucket, view.host)).or_default();
         v.total += 1;
+        let tier = view.tier.map_or(UNANSWERED, Tier::name);
+        let line = own.tiers.entry(tier.to_string()).or_insert_with(|| vec![0; buckets]);
+        if let Some(cell) = line.get_mut((view.ended_us / 1000 / bucket) as usize) {
+            *cell += 1;
+        }
         match view.tier {
             None => v.unanswered += 1,
             Some(Tier::EdgeKv) => {}
             Some(t) => *v.tiers.entry(t.name()).or_default() += 1,
         }
+        if view.tier.is_some() {
+            v.worst_ttfb_us = v.worst_ttfb_us.max(Some(view.ended_us - view.started_us));
+        }
         v.worst_stale_us = v.worst_stale_us.max(view.stale_us);
     }
     let mut failed: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    let mut unhealthy_since: BTreeMap<&str, u64> = BTreeMap::new();
     for e in events {
         let at = e.t_us / 1000 / bucket * bucket;
         match &e.record {
-            Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => charts.marks.push(Mark {
-                at_ms: e.t_us / 1000,
-                lane: cdn.clone(),
-                kind: Kind::Health,
-                label: format!("DNS marked {cdn} {}", if *healthy { "healthy" } else { "unhealthy" }),
-            }),
-            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, .. }) => {
+            Record::Harness(HarnessEvent::Fault { fault, .. }) => {
+                charts.moments.push(Moment { at_ms: e.t_us / 1000, label: fault.clone() });
+            }
+            Record::Harness(HarnessEvent::Delivered { channel: c, .. }) => {
+                channel(&mut own.notifications, c).accepted += 1
+            }
+            Record::Node(NodeEvent::RateLimited { channel: c, .. }) => {
+                channel(&mut own.notifications, c).rate_limited += 1
+            }
+            Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
+                let verdict = if *healthy { "healthy" } else { "unhealthy" };
+                charts.marks.push(Mark {
+                    at_ms: e.t_us / 1000,
+                    lane: cdn.clone(),
+                    kind: Kind::Health,
+                    label: format!("DNS marked {cdn} {verdict}"),
+                });
+                charts.moments.push(Moment { at_ms: e.t_us / 1000, label: format!("DNS: {cdn} {verdict}") });
+                if !healthy {
+                    unhealthy_since.entry(cdn).or_insert(e.t_us / 1000);
+                } else if let Some(from_ms) = unhealthy_since.remove(cdn.as_str()) {
+                    own.dns_unhealthy.entry(cdn.clone()).or_default().push(Outage {
+                        from_ms,
+                        to_ms: e.t_us / 1000,
+                        label: format!("DNS held {cdn} unhealthy"),
+                    });
+                }
+            }
+            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, channel: c, .. }) => {
                 let f = failed.entry(at).or_default();
                 f.0 += 1;
                 f.1 += usize::from(retry_in_ms.is_none());
+                let on = channel(&mut own.notifications, c);
+                on.failed_attempts += 1;
+                on.given_up += u64::from(retry_in_ms.is_none());
             }
             _ => {}
         }
     }
+    for (cdn, from_ms) in unhealthy_since {
+        let label = format!("DNS held {cdn} unhealthy to the end");
+        own.dns_unhealthy.entry(cdn.to_string()).or_default().push(Outage { from_ms, to_ms: charts.end_ms, label });
+    }
+    charts.outages.extend(charts.spans.iter().filter(|s| s.kind == Kind::Down).map(|s| Outage {
+        from_ms: s.from_ms,
+        to_ms: s.to_ms,
+        label: format!("{} down", s.lane),
+    }));
     for ((at_ms, host), v) in &views {
         let slot = (*at_ms / bucket) as usize;
-        if let Some(stale) = v.worst_stale_us {
-            let line = charts.staleness.entry(host.to_string()).or_insert_with(|| vec![None; buckets]);
+        for (lines, worst) in [(&mut charts.staleness, v.worst_stale_us), (&mut own.ttfb, v.worst_ttfb_us)] {
+            let Some(worst) = worst else { continue };
+            let line = lines.entry(host.to_string()).or_insert_with(|| vec![None; buckets]);
             if let Some(cell) = line.get_mut(slot) {
-                *cell = Some(ms(stale));
+                *cell = Some(ms(worst));
             }
         }
         let (kind, label) = if v.unanswered > 0 {
             (Kind::Error, format!("{} of {} views unanswered", v.unanswered, v.total))
         } else if !v.tiers.is_empty() {
             let tiers: Vec<String> = v.tiers.iter().map(|(t, n)| format!("{n} {t}")).collect();
-            (Kind::Fault, format!("{} views, degraded: {}", v.total, tiers.join(", ")))
+            (Kind::Degraded, format!("{} views, degraded: {}", v.total, tiers.join(", ")))
         } else {
             continue;
         };
@@ -76,5 +133,6 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
         let label = format!("{n} deliveries failed, {gave_up} given up");
         charts.marks.push(Mark { at_ms, lane: super::settings::NOTIFIER.into(), kind: Kind::Error, label });
     }
+    charts.status = Some(own);
     charts.marks.sort_by(|a, b| (a.at_ms, &a.lane, a.kind).cmp(&(b.at_ms, &b.lane, b.kind)));
 }

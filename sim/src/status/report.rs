@@ -104,9 +104,8 @@ pub fn text(r: &StatusReport) -> String {
     for w in &r.windows {
         let _ = writeln!(
             o,
-            "  {:>7.1}s-{:<7.1}s {:>6} views {:>9} answered  {}  [{}]",
-            w.from_s,
-            w.to_s,
+            "  {:>17} {:>6} views {:>9} answered  {}  [{}]",
+            format!("{:.1}s-{:.1}s", w.from_s, w.to_s),
             w.views,
             pct(w.availability_pct),
             tiers(&w.tiers),

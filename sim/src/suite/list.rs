@@ -2,12 +2,12 @@
 //! plan (`render::summary::Plan`), which lets `merge` refuse an incomplete or mixed set of shards.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::render::summary::{Plan, Run};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError, compose};
 use crate::suite::shard::{Shard, share};
 use crate::verdict::COMMIT;
 
@@ -79,8 +79,8 @@ pub fn plan(all: &[(Scenario, u64)], shard: Option<Shard>) -> Result<Plan, Suite
     for (scenario, seed) in all {
         let path = &scenario.path;
         if !files.contains_key(path) {
-            let bytes = std::fs::read(path).map_err(|source| SuiteError::Read { path: path.into(), source })?;
-            files.insert(path.clone(), xxhash_rust::xxh3::xxh3_64(&bytes));
+            let resolved = compose::resolve(Path::new(path))?;
+            files.insert(path.clone(), xxhash_rust::xxh3::xxh3_64(resolved.text.as_bytes()));
         }
         digest.update(path.as_bytes());
         digest.update(&[0]);

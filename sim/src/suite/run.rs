@@ -1,9 +1,10 @@
 //! Running a suite's runs: each (scenario, seed) in a child process of the same binary
-//! (`edgesim run-entry`, which prints the run's summary entry as JSON), `jobs` at a time, so a run
+//! (`edgesim run-entry`, which prints the run's summary entry as JSON, and a line on stderr for each
+//! simulated second, which the suite reads to show the run's progress), `jobs` at a time, so a run
 //! that panics, aborts, runs out of memory or outlives its wall-clock limit becomes an `error` entry
 //! with its replay command while every other run, and every output, still completes.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -14,10 +15,15 @@ use crate::log::EventLog;
 use crate::render::summary::Entry;
 use crate::report::analyze;
 use crate::scenario::Scenario;
+use crate::verdict::Verdict;
 use crate::world::simulate;
 
 /// The hidden subcommand that runs one (scenario, seed) of a suite and prints its entry.
 pub const RUN_ENTRY: &str = "run-entry";
+
+/// The start of the line a run's child prints on stderr as its simulated time advances:
+/// `edgesim-progress MS`.
+const PROGRESS: &str = "edgesim-progress ";
 
 /// Test only: `EDGESIM_TEST_CRASH=HOW:NAME[,HOW:NAME...]` makes the run of scenario `NAME` in a
 /// suite die halfway through its duration, `HOW` being `panic`, `oom` (an allocation that fails,
@@ -42,6 +48,7 @@ pub fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
     let crash = test_crash(&scenario.name);
     let halfway = scenario.duration / 2;
     let report = simulate(scenario, seed, &mut |at| {
+        eprintln!("{PROGRESS}{}", at.as_millis());
         if let Some(how) = crash.filter(|_| at >= halfway) {
             how.now(&scenario.name, at);
         }
@@ -112,31 +119,55 @@ pub struct Outcome {
     pub wall_seconds: f64,
 }
 
-/// Runs every (scenario, seed), each in a child process of `exe`, `jobs` at a time, each killed if
-/// it runs longer than `limit` of wall-clock time; `done` hears of each run as it finishes and says
-/// whether to start more (runs already started finish). A child that dies, outlives its limit or
+/// What a suite hears of its runs as they go; `job` is the worker running them (from 0).
+pub enum Heard<'a> {
+    Started {
+        job: usize,
+        scenario: &'a Scenario,
+        seed: u64,
+    },
+    /// The run has simulated this long.
+    At {
+        job: usize,
+        at: Duration,
+    },
+    Finished {
+        job: usize,
+        outcome: &'a Outcome,
+    },
+}
+
+/// How a suite's runs are run: `jobs` at a time, each killed once it has run `limit` of wall-clock
+/// time; with `stop_at_first`, no run starts once one has failed (runs already started finish).
+#[derive(Clone, Copy)]
+pub struct Pace {
+    pub jobs: usize,
+    pub limit: Duration,
+    pub stop_at_first: bool,
+}
+
+/// Runs every (scenario, seed), each in a child process of `exe`, as `pace` says; `hear` is told
+/// of each run as it starts, advances and finishes. A child that dies, outlives its limit or
 /// prints no entry of its run gives an `error` entry carrying how it ended and the end of its
 /// stderr (without a backtrace, so the same on every run: replay the run for one).
-pub fn run(
-    exe: &Path,
-    runs: Vec<(Scenario, u64)>,
-    jobs: usize,
-    limit: Duration,
-    done: &(dyn Fn(&Outcome) -> bool + Sync),
-) -> Vec<Outcome> {
+pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, pace: Pace, hear: &(dyn Fn(Heard) + Sync)) -> Vec<Outcome> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
+        for job in 0..pace.jobs.max(1) {
+            let (queue, results) = (&queue, &results);
+            scope.spawn(move || {
                 loop {
                     let next = queue.lock().expect("queue").pop();
                     let Some((i, (scenario, seed))) = next else { return };
+                    hear(Heard::Started { job, scenario: &scenario, seed });
                     let started = Instant::now();
-                    let entry = run_child(exe, &scenario, seed, limit)
+                    let entry = child(exe, &scenario, seed, pace.limit, &|at| hear(Heard::At { job, at }))
+                        .and_then(|(ended, stdout, stderr)| entry_of(&ended, &stdout, &stderr, &scenario, seed))
                         .unwrap_or_else(|error| Entry::new(&scenario, seed, Err(&error)));
                     let outcome = Outcome { entry, wall_seconds: started.elapsed().as_secs_f64() };
-                    if !done(&outcome) {
+                    hear(Heard::Finished { job, outcome: &outcome });
+                    if pace.stop_at_first && outcome.entry.verdict != Verdict::Pass {
                         queue.lock().expect("queue").clear();
                     }
                     results.lock().expect("results").push((i, outcome));
@@ -155,9 +186,15 @@ enum Ended {
     OutOfTime(Duration),
 }
 
-/// Runs (`scenario`, `seed`) in a child process, killed past `limit`: the entry it printed, or why
-/// there is none.
-fn run_child(exe: &Path, scenario: &Scenario, seed: u64, limit: Duration) -> Result<Entry, String> {
+/// Runs the child of (`scenario`, `seed`), killed past `limit`: how it ended, its stdout, and its
+/// stderr without the progress lines, which go to `at` as they come.
+fn child(
+    exe: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    limit: Duration,
+    at: &(dyn Fn(Duration) + Sync),
+) -> Result<(Ended, Vec<u8>, Vec<u8>), String> {
     let mut child = Command::new(exe)
         .arg(RUN_ENTRY)
         .arg(&scenario.path)
@@ -169,22 +206,29 @@ fn run_child(exe: &Path, scenario: &Scenario, seed: u64, limit: Duration) -> Res
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let (mut stdout, mut stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+    let (mut stdout, stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
     let (ended, out, err) = std::thread::scope(|scope| {
-        let out = scope.spawn(move || read_all(&mut stdout));
-        let err = scope.spawn(move || read_all(&mut stderr));
+        let out = scope.spawn(move || {
+            let mut bytes = Vec::new();
+            // A pipe that breaks leaves what was read, which is all there is to show.
+            let _ = stdout.read_to_end(&mut bytes);
+            bytes
+        });
+        let err = scope.spawn(move || {
+            let mut kept = Vec::new();
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                match std::str::from_utf8(&line).ok().and_then(|l| l.strip_prefix(PROGRESS)?.parse().ok()) {
+                    Some(ms) => at(Duration::from_millis(ms)),
+                    None => kept.extend(line.into_iter().chain([b'\n'])),
+                }
+            }
+            kept
+        });
         let ended = wait(&mut child, limit);
-        (ended, out.join().expect("a reader"), err.join().expect("a reader"))
+        (ended, out.join().expect("the stdout reader"), err.join().expect("the stderr reader"))
     });
     let ended = ended.map_err(|e| format!("cannot wait for the run's process: {e}"))?;
-    entry_of(&ended, &out, &err, scenario, seed)
-}
-
-fn read_all(from: &mut impl Read) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    // A pipe that breaks leaves what was read, which is all there is to show.
-    let _ = from.read_to_end(&mut bytes);
-    bytes
+    Ok((ended, out, err))
 }
 
 /// Waits for `child` to exit, killing it once it has run `limit`.
