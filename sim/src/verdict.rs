@@ -110,6 +110,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
         Metric::DivergedNodes => edge(|r| Some(r.checks.convergence.diverged.len() as f64)),
         Metric::Errors => edge(|r| total(r, |l| l.errors)),
+        Metric::Shed => edge(|r| total(r, |l| l.shed)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))

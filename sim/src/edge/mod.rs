@@ -11,6 +11,7 @@
 //!               saw it, and a checker's findings
 //! timeline.rs   the narrated failure timeline and the failover figures
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
+//! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod charts;
 pub mod check;
 pub mod lag;
+pub mod load;
 pub mod metrics;
 pub mod report;
 pub mod timeline;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::edge::charts::{self, Charts};
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, lost_writes, monotonic, ryw, split_brain};
+use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
 use crate::edge::timeline::{self, Failover};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
@@ -20,6 +21,9 @@ use crate::scenario::{PRIMARY, Scenario};
 #[derive(Clone, Debug, Serialize)]
 pub struct EdgeReport {
     pub latency: BTreeMap<String, RegionLatency>,
+    /// Per load step of the workload; empty without `load_steps`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<Step>,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -79,6 +83,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
     let replication = &observed.replication;
     let report = EdgeReport {
         latency: folded.latency.summary(),
+        load: folded.load.summary(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -131,9 +136,26 @@ impl EdgeReport {
             let _ = writeln!(o, "  {:<12} write  {}", "", fmt_summary(&l.write));
             let _ = writeln!(
                 o,
-                "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors, {} timeouts",
-                "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.timeouts
+                "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors ({} shed), {} timeouts",
+                "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.shed, l.timeouts
             );
+        }
+        if !self.load.is_empty() {
+            let _ = writeln!(o, "\nlatency under load (by when each request started)");
+            for s in &self.load {
+                let _ = writeln!(
+                    o,
+                    "  step {} x{:<6} from T+{:>6.1}s  {:>7} requests  read {}  {} shed, {} errors, {} timeouts",
+                    s.step,
+                    s.factor,
+                    s.from_s,
+                    s.requests,
+                    fmt_summary(&s.read),
+                    s.shed,
+                    s.errors,
+                    s.timeouts
+                );
+            }
         }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::batch::BatchPolicy;
+use super::runtime::Capacity;
 
 /// When the primary acknowledges a write relative to the standby (docs/DESIGN.md, Writes and the
 /// standby: with an asynchronous standby up to ~1 s of acknowledged writes can be lost; with a
@@ -55,6 +56,10 @@ pub struct EdgeConfig {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub failover: FailoverConfig,
+    /// Each PoP's isolates (docs/DESIGN.md, Service time and capacity).
+    pub pop_runtime: Capacity,
+    /// The primary's (and a promoted standby's) database workers.
+    pub primary_runtime: Capacity,
 }
 
 /// The control plane's timings (docs/DESIGN.md, Primary loss: health checks every 5 s, failure confirmed
@@ -117,6 +122,18 @@ impl Default for EdgeConfig {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             failover: FailoverConfig::default(),
+            pop_runtime: Capacity {
+                workers: 16,
+                queue_limit: 256,
+                read: Duration::from_micros(500),
+                write: Duration::from_micros(500),
+            },
+            primary_runtime: Capacity {
+                workers: 8,
+                queue_limit: 1024,
+                read: Duration::from_micros(500),
+                write: Duration::from_millis(1),
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod split_brain;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::edge::load::Load;
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::ReadsAfterLoss;
 use crate::events::{Event, HarnessEvent, Outcome, Record};
@@ -36,6 +37,7 @@ pub struct Requests {
     pub ryw: ryw::Fold,
     pub monotonic: monotonic::Fold,
     pub latency: Latency,
+    pub load: Load,
     pub reads_after_loss: ReadsAfterLoss,
     /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
     kept: Vec<Request>,
@@ -43,6 +45,7 @@ pub struct Requests {
 
 impl Requests {
     pub fn event(&mut self, e: &Event) {
+        self.load.event(e);
         match &e.record {
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
                 let r = Request {
@@ -77,6 +80,7 @@ impl Requests {
 
     fn ended(&mut self, r: Request) {
         self.latency.request(&r);
+        self.load.request(&r);
         self.reads_after_loss.request(&r);
         if !matches!(r.outcome, Outcome::Read { .. }) {
             // Few requests are in flight at once: the place is at or near the end.
