@@ -111,6 +111,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::DivergedNodes => edge(|r| Some(r.checks.convergence.diverged.len() as f64)),
         Metric::Errors => edge(|r| total(r, |l| l.errors)),
         Metric::Shed => edge(|r| total(r, |l| l.shed)),
+        Metric::ColdStarts => edge(|r| Some(r.cold_starts as f64)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -204,6 +205,8 @@ mod tests {
             timeline: vec![],
             system: SystemReport::Edge(EdgeReport {
                 latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
+                load: vec![],
+                cold_starts: 0,
                 replication: Replication {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..Replication::default()

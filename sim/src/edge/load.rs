@@ -1,12 +1,15 @@
 //! Latency under load: per load step of the workload (`load_steps`, each logged as a `load_step`
-//! event when it begins), the read latency clients saw and how many requests were sent, shed,
-//! failed and timed out, by when each request started. A run without steps has none.
+//! event when it begins), the read and write latency clients saw and how many requests were sent,
+//! shed (and of those, by the primary), failed and timed out, by when each request started. A run
+//! without steps has none. Also the PoPs' cold starts, which only they can see.
 
+use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
 use crate::edge::check::request::Request;
 use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::scenario::{PRIMARY, STANDBY};
 
 /// One load step's figures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -17,7 +20,10 @@ pub struct Step {
     pub from_s: f64,
     pub requests: u64,
     pub read: Summary,
+    pub write: Summary,
     pub shed: u64,
+    /// Of those shed, by the primary (or the standby serving as one) rather than a PoP.
+    pub shed_by_primary: u64,
     /// Errors other than shedding.
     pub errors: u64,
     pub timeouts: u64,
@@ -28,26 +34,36 @@ struct Folded {
     step: usize,
     factor: f64,
     reads: Recorder,
+    writes: Recorder,
     requests: u64,
     shed: u64,
+    shed_by_primary: u64,
     errors: u64,
     timeouts: u64,
 }
 
-/// The steps' figures, folded as requests end.
+/// The steps' figures, folded as requests end, and the PoPs' cold starts.
 #[derive(Default)]
-pub struct Load(Vec<Folded>);
+pub struct Load {
+    steps: Vec<Folded>,
+    cold_starts: u64,
+}
 
 impl Load {
     pub fn event(&mut self, e: &Event) {
+        if let Record::Node(NodeEvent::ColdStart { .. }) = e.record {
+            self.cold_starts += 1;
+        }
         if let Record::Harness(HarnessEvent::LoadStep { step, factor }) = e.record {
-            self.0.push(Folded {
+            self.steps.push(Folded {
                 start_us: e.t_us,
                 step,
                 factor,
                 reads: Recorder::default(),
+                writes: Recorder::default(),
                 requests: 0,
                 shed: 0,
+                shed_by_primary: 0,
                 errors: 0,
                 timeouts: 0,
             });
@@ -56,20 +72,29 @@ impl Load {
 
     /// Counts `r` in the step in effect when it started (none before the first step).
     pub fn request(&mut self, r: &Request) {
-        let at = self.0.partition_point(|s| s.start_us <= r.start_us);
-        let Some(step) = at.checked_sub(1).map(|i| &mut self.0[i]) else { return };
+        let at = self.steps.partition_point(|s| s.start_us <= r.start_us);
+        let Some(step) = at.checked_sub(1).map(|i| &mut self.steps[i]) else { return };
         step.requests += 1;
-        match r.outcome {
+        match &r.outcome {
             Outcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
-            Outcome::Write { .. } => {}
-            Outcome::Shed { .. } => step.shed += 1,
+            Outcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
+            Outcome::Shed { host, .. } => {
+                step.shed += 1;
+                step.shed_by_primary += u64::from(host == PRIMARY || host == STANDBY);
+            }
             Outcome::Error { .. } => step.errors += 1,
             Outcome::Timeout => step.timeouts += 1,
         }
     }
 
+    /// Isolates the PoPs started for requests that found none warm (as the PoPs reported them:
+    /// a client cannot see a cold start apart from the rest of its latency).
+    pub fn cold_starts(&self) -> u64 {
+        self.cold_starts
+    }
+
     pub fn summary(&self) -> Vec<Step> {
-        self.0
+        self.steps
             .iter()
             .map(|s| Step {
                 step: s.step,
@@ -77,7 +102,9 @@ impl Load {
                 from_s: s.start_us as f64 / 1e6,
                 requests: s.requests,
                 read: s.reads.summary(),
+                write: s.writes.summary(),
                 shed: s.shed,
+                shed_by_primary: s.shed_by_primary,
                 errors: s.errors,
                 timeouts: s.timeouts,
             })
@@ -110,13 +137,23 @@ mod tests {
         let mut shed = read(3, 1, "k", 0, 0, 2_500);
         shed.outcome = Outcome::Shed { host: "pop-a-1".into(), waiting: 8 };
         load.request(&shed);
+        let mut at_primary = read(5, 1, "k", 0, 0, 2_800);
+        at_primary.outcome = Outcome::Shed { host: PRIMARY.into(), waiting: 4 };
+        load.request(&at_primary);
         let mut failed = read(4, 1, "k", 0, 0, 2_700);
         failed.outcome = Outcome::Error { message: "x".into() };
         load.request(&failed);
+        load.event(&Event {
+            t_us: 2_900,
+            node: Rc::from("pop-a-1"),
+            record: Record::Node(NodeEvent::ColdStart { cost_us: 5_000 }),
+        });
+        assert_eq!(load.cold_starts(), 1);
         let steps = load.summary();
         assert_eq!(steps.len(), 2);
         assert_eq!((steps[0].requests, steps[0].read.count, steps[0].read.max_ms), (1, 1, 1.1));
-        assert_eq!((steps[1].requests, steps[1].shed, steps[1].errors, steps[1].factor), (2, 1, 1, 4.0));
+        let late = &steps[1];
+        assert_eq!((late.requests, late.shed, late.shed_by_primary, late.errors, late.factor), (3, 2, 1, 1, 4.0));
         assert_eq!(steps[1].read.count, 0);
     }
 }

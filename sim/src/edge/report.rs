@@ -24,6 +24,8 @@ pub struct EdgeReport {
     /// Per load step of the workload; empty without `load_steps`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load: Vec<Step>,
+    /// Isolates the PoPs started for requests that found none warm.
+    pub cold_starts: u64,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -84,6 +86,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
     let report = EdgeReport {
         latency: folded.latency.summary(),
         load: folded.load.summary(),
+        cold_starts: folded.load.cold_starts(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -145,18 +148,14 @@ impl EdgeReport {
             for s in &self.load {
                 let _ = writeln!(
                     o,
-                    "  step {} x{:<6} from T+{:>6.1}s  {:>7} requests  read {}  {} shed, {} errors, {} timeouts",
-                    s.step,
-                    s.factor,
-                    s.from_s,
-                    s.requests,
-                    fmt_summary(&s.read),
-                    s.shed,
-                    s.errors,
-                    s.timeouts
+                    "  step {} x{:<4} from T+{:>5.1}s  {:>6} requests  {} shed ({} by the primary), {} errors, {} timeouts",
+                    s.step, s.factor, s.from_s, s.requests, s.shed, s.shed_by_primary, s.errors, s.timeouts
                 );
+                let _ = writeln!(o, "    read   {}", fmt_summary(&s.read));
+                let _ = writeln!(o, "    write  {}", fmt_summary(&s.write));
             }
         }
+        let _ = writeln!(o, "  cold starts (isolates started for a request)  {}", self.cold_starts);
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
         let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));

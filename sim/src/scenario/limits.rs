@@ -143,6 +143,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("failover.queue_timeout", dur("1ms", "1h")),
     ("workload.load_steps.*", Bound::Number(0.01, 100.0)),
     ("runtime.isolates", whole_n(1, 10_000)),
+    ("runtime.warm_pool", whole_n(0, 10_000)),
+    ("runtime.evict_after", dur("1ms", "24h")),
     ("runtime.queue_limit", whole_n(0, 100_000)),
     ("runtime.read_service", dur("0s", "10s")),
     ("runtime.write_service", dur("0s", "10s")),

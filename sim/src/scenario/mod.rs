@@ -9,9 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyMode};
+use edgesim_system::edge::config::{
+    CONTAINER_COLD_START, Capacity, EdgeConfig, EdgeWrites, FailoverConfig, ISOLATE_COLD_START, StandbyMode,
+};
 use edgesim_system::edge::proto::Consistency;
-use edgesim_system::edge::runtime::Capacity;
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::DeTable;
@@ -190,7 +191,11 @@ impl Default for Failover {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Runtime {
+    /// What a PoP's workers are, and so what a cold start costs.
+    pub kind: WorkerKind,
     pub isolates: usize,
+    pub warm_pool: usize,
+    pub evict_after: Dur,
     pub queue_limit: usize,
     pub read_service: Dur,
     pub write_service: Dur,
@@ -205,7 +210,10 @@ impl Default for Runtime {
         let c = EdgeConfig::default();
         let (pop, primary) = (c.pop_runtime, c.primary_runtime);
         Runtime {
+            kind: WorkerKind::Isolate,
             isolates: pop.workers,
+            warm_pool: pop.warm_pool,
+            evict_after: Dur(pop.evict_after),
             queue_limit: pop.queue_limit,
             read_service: Dur(pop.read),
             write_service: Dur(pop.write),
@@ -224,17 +232,32 @@ impl Runtime {
             queue_limit: self.queue_limit,
             read: self.read_service.0,
             write: self.write_service.0,
+            cold_start: match self.kind {
+                WorkerKind::Isolate => ISOLATE_COLD_START,
+                WorkerKind::Container => CONTAINER_COLD_START,
+            },
+            evict_after: self.evict_after.0,
+            warm_pool: self.warm_pool,
         }
     }
 
     fn primary(&self) -> Capacity {
-        Capacity {
-            workers: self.primary_workers,
-            queue_limit: self.primary_queue_limit,
-            read: self.primary_read_service.0,
-            write: self.primary_write_service.0,
-        }
+        Capacity::warm(
+            self.primary_workers,
+            self.primary_queue_limit,
+            self.primary_read_service.0,
+            self.primary_write_service.0,
+        )
     }
+}
+
+/// What runs a PoP's requests (docs/DESIGN.md: V8 isolates, about 5 ms to start, against
+/// containers, about 500 ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerKind {
+    Isolate,
+    Container,
 }
 
 #[derive(Clone, Debug, Deserialize)]

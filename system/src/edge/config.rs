@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::batch::BatchPolicy;
-use super::runtime::Capacity;
 
 /// When the primary acknowledges a write relative to the standby (docs/DESIGN.md, Writes and the
 /// standby: with an asynchronous standby up to ~1 s of acknowledged writes can be lost; with a
@@ -127,13 +126,61 @@ impl Default for EdgeConfig {
                 queue_limit: 256,
                 read: Duration::from_micros(500),
                 write: Duration::from_micros(500),
+                cold_start: ISOLATE_COLD_START,
+                evict_after: Duration::from_secs(30),
+                warm_pool: 4,
             },
-            primary_runtime: Capacity {
-                workers: 8,
-                queue_limit: 1024,
-                read: Duration::from_micros(500),
-                write: Duration::from_millis(1),
-            },
+            primary_runtime: Capacity::warm(8, 1024, Duration::from_micros(500), Duration::from_millis(1)),
+        }
+    }
+}
+
+/// What a request asks of a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    Read,
+    Write,
+}
+
+/// A node's workers, its queue and the mean service time of each kind of work.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Capacity {
+    pub workers: usize,
+    /// Requests that may wait for a worker; one more is shed.
+    pub queue_limit: usize,
+    pub read: Duration,
+    pub write: Duration,
+    /// What starting a worker that is not warm costs.
+    pub cold_start: Duration,
+    /// An idle worker beyond the warm pool is evicted after this long.
+    pub evict_after: Duration,
+    /// Workers started at boot and kept warm however long they idle.
+    pub warm_pool: usize,
+}
+
+/// Cold start of a V8 isolate (docs/DESIGN.md, Service time and capacity).
+pub const ISOLATE_COLD_START: Duration = Duration::from_millis(5);
+/// Cold start of a container, the design's comparison.
+pub const CONTAINER_COLD_START: Duration = Duration::from_millis(500);
+
+impl Capacity {
+    /// Workers that are always warm: every one is in the warm pool.
+    pub fn warm(workers: usize, queue_limit: usize, read: Duration, write: Duration) -> Self {
+        Capacity {
+            workers,
+            queue_limit,
+            read,
+            write,
+            cold_start: Duration::ZERO,
+            evict_after: Duration::MAX,
+            warm_pool: workers,
+        }
+    }
+
+    pub fn mean(&self, work: Work) -> Duration {
+        match work {
+            Work::Read => self.read,
+            Work::Write => self.write,
         }
     }
 }

@@ -65,7 +65,7 @@ async fn serve_client<N: Net, T: Telemetry>(
             Ok(r) => r,
             Err(e) => return reject(&replica.ctx, &peer, e),
         };
-        if let Some(shed) = isolates.admit(&replica.ctx.host, &request, &replica.ctx.rng).await {
+        if let Some(shed) = isolates.admit(&replica.ctx, &request).await {
             if wire::send(&mut stream, &shed).await.is_err() {
                 return;
             }

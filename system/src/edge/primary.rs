@@ -179,7 +179,7 @@ async fn serve_clients<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, mut listener:
                     Ok(r) => r,
                     Err(e) => return reject(&p.ctx, &peer, e),
                 };
-                let response = match workers.admit(&p.ctx.host, &request, &p.ctx.rng).await {
+                let response = match workers.admit(&p.ctx, &request).await {
                     Some(shed) => shed,
                     None => handle(&p, request).await,
                 };
