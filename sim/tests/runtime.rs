@@ -5,6 +5,7 @@
 mod common;
 
 use common::{load, run};
+use edgesim::scenario::WorkerKind;
 
 #[test]
 fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
@@ -24,11 +25,17 @@ fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
 
 #[test]
 fn without_a_warm_pool_requests_pay_cold_starts() {
-    // Goal: the negative control counts cold starts; the same run with the default warm pool
-    // counts none.
+    // Goal: the negative control counts cold starts; with containers (the design's comparison)
+    // each costs 500 ms instead of 5 ms; the same run with the default warm pool counts none.
     let cold = load("negative/no-warm-pool");
     let r = run(&cold);
     assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {}", r.text());
+    let isolate_max = r.edge().unwrap().latency["us-east"].read.max_ms;
+    assert!(isolate_max < 100.0, "{}", r.text());
+    let mut containers = cold.clone();
+    containers.runtime.kind = WorkerKind::Container;
+    let r = run(&containers);
+    assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{}", r.text());
     let mut pooled = cold.clone();
     pooled.runtime.warm_pool = 4;
     let r = run(&pooled);

@@ -203,15 +203,13 @@ mod tests {
             .run_until(async {
                 let workers = Rc::new(Workers::new(capacity(1, 1)));
                 let rng = Rc::new(RefCell::new(ChaCha8Rng::seed_from_u64(1)));
-                let busy = {
+                let spawn = |work| {
                     let (workers, rng) = (workers.clone(), rng.clone());
-                    spawn_local(async move { workers.serve(Work::Write, &rng).await })
+                    spawn_local(async move { workers.serve(work, &rng).await })
                 };
+                let busy = spawn(Work::Write);
                 tokio::task::yield_now().await;
-                let waiter = {
-                    let (workers, rng) = (workers.clone(), rng.clone());
-                    spawn_local(async move { workers.serve(Work::Read, &rng).await })
-                };
+                let waiter = spawn(Work::Read);
                 tokio::task::yield_now().await;
                 assert_eq!(workers.waiting(), 1);
                 assert_eq!(workers.serve(Work::Read, &rng).await, Err(Shed { waiting: 1 }));
