@@ -148,6 +148,11 @@ pub enum HarnessEvent {
         shown: Option<Shown>,
         error: Option<String>,
     },
+    /// The workload's load step `step` (from 0) began: sessions send `factor` times `session_rate`.
+    LoadStep {
+        step: usize,
+        factor: f64,
+    },
     /// `down`: node hosts whose software was not running at the end.
     RunEnded {
         sim_us: u64,
@@ -187,6 +192,12 @@ pub enum Outcome {
     },
     Error {
         message: String,
+    },
+    /// `host` (the PoP or, through it, the primary) turned the request away: `waiting` requests
+    /// already waited for its workers.
+    Shed {
+        host: String,
+        waiting: usize,
     },
     Timeout,
 }

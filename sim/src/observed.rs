@@ -31,7 +31,12 @@ impl Observed {
         let folded = matches!(
             event.record,
             Record::Harness(HarnessEvent::RequestStarted { .. } | HarnessEvent::RequestEnded { .. })
-                | Record::Node(NodeEvent::Committed { .. } | NodeEvent::Applied { .. } | NodeEvent::BatchSent { .. })
+                | Record::Node(
+                    NodeEvent::Committed { .. }
+                        | NodeEvent::Applied { .. }
+                        | NodeEvent::BatchSent { .. }
+                        | NodeEvent::ColdStart { .. }
+                )
         );
         if !folded {
             self.kept.push(event);

@@ -211,6 +211,8 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
             let unanswered: usize = r.writes.values().map(|w| w.unanswered).sum();
             total(r, |l| l.errors).map(|errors| errors + unanswered as f64)
         }),
+        Metric::Shed => edge(|r| total(r, |l| l.shed)),
+        Metric::ColdStarts => edge(|r| Some(r.cold_starts as f64)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -306,6 +308,8 @@ mod tests {
                 latency: [("a".to_string(), region(9.5, 120.0)), ("b".to_string(), region(14.0, 180.0))].into(),
                 writes: Default::default(),
                 writes_unavailable_s: None,
+                load: vec![],
+                cold_starts: 0,
                 replication: Replication {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..Replication::default()

@@ -363,7 +363,10 @@ fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error(
     let failover = r.edge().unwrap().failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     let (failed, longest) = write_failures_and_longest(&log);
     assert_eq!(failed, 0, "held writes were replayed, none waited past queue_timeout: {}", r.text());
-    assert!((failover - 5.0..=failover + 1.0).contains(&longest), "longest write {longest}s, failover {failover}s");
+    // Held writes are replayed one at a time per PoP, each costing the PoP's and the primary's
+    // service time (issue 14) on top of its round trip, so the last is answered up to 2 s after
+    // the failover.
+    assert!((failover - 5.0..=failover + 2.0).contains(&longest), "longest write {longest}s, failover {failover}s");
 
     let mut fail_fast = queue;
     fail_fast.failover.edge_writes = EdgeWrites::FailFast;

@@ -214,6 +214,23 @@ fn cases() -> Vec<Case> {
             status("origin_timeout = \"2s\"\n"),
             "5:18: status.origin_timeout: 2s is not shorter than `view_timeout` (2s)",
         ),
+        // The edge runtime (issue 14).
+        case(
+            "isolates",
+            edge("[runtime]\nisolates = 0\n"),
+            "9:12: `runtime.isolates` = 0 is out of range: expected a whole number from 1 to 10000",
+        ),
+        case(
+            "load-step",
+            edge("[workload]\nload_steps = [1, 2, 500]\n"),
+            "9:21: `workload.load_steps.*` = 500 is out of range: expected a number from 0.01 to 100",
+        ),
+        case(
+            "load-steps-rate",
+            edge("[workload]\nsessions_per_region = 1000\nload_steps = [1, 2]\n"),
+            "9:23: the workload asks 10000 requests per second",
+        ),
+        case("runtime-in-status", status("[runtime]\nisolates = 2\n"), "5:2: a status page scenario has no [runtime]"),
         // Errors in the user's words, at the key's line.
         case("duplicate-key", edge("name = \"u\"\n"), "8:1: duplicate key `name`"),
         case(

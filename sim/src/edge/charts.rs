@@ -332,6 +332,7 @@ fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
         let bucket = r.end_us / 1000 / bucket_ms * bucket_ms;
         let (kind, message) = match &r.outcome {
             Outcome::Error { message } => (Kind::Error, message.as_str()),
+            Outcome::Shed { .. } => (Kind::Error, "shed: too many requests waited for workers"),
             Outcome::Timeout => (Kind::Timeout, ""),
             Outcome::Write { generation, .. } if *generation > 1 => {
                 let first = generations.entry(*generation).or_insert((r.end_us, r.client.as_str()));

@@ -67,7 +67,10 @@ impl Recorder {
 pub struct RegionLatency {
     pub read: Summary,
     pub write: Summary,
+    /// Requests answered with an error, shed ones included.
     pub errors: u64,
+    /// Requests turned away because too many waited for a PoP's isolates or the primary's workers.
+    pub shed: u64,
     pub timeouts: u64,
     /// How reads were served: from the replica at once, after waiting for it, by the primary.
     pub reads_local: u64,
@@ -104,6 +107,10 @@ impl Latency {
             }
             (Outcome::Write { .. }, _) => writes.record(took),
             (Outcome::Error { .. }, _) => region.errors += 1,
+            (Outcome::Shed { .. }, _) => {
+                region.errors += 1;
+                region.shed += 1;
+            }
             (Outcome::Timeout, Op::Read | Op::Write) => region.timeouts += 1,
         }
     }

@@ -13,6 +13,7 @@
 //! timeline.rs   the narrated failure timeline and the failover figures
 //! availability.rs  write unavailability per region, from the writes clients attempted
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
+//! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
@@ -24,6 +25,7 @@ pub mod charts;
 pub mod check;
 pub mod history;
 pub mod lag;
+pub mod load;
 pub mod metrics;
 pub mod report;
 pub mod timeline;

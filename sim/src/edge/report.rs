@@ -12,6 +12,7 @@ use crate::edge::charts::{self, Charts};
 use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
+use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
 use crate::edge::timeline::{self, Failover};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
@@ -27,6 +28,11 @@ pub struct EdgeReport {
     pub writes: BTreeMap<String, RegionWrites>,
     /// The worst region's write unavailability in seconds; `None` when no write was attempted.
     pub writes_unavailable_s: Option<f64>,
+    /// Per load step of the workload; empty without `load_steps`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<Step>,
+    /// Isolates the PoPs started for requests that found none warm.
+    pub cold_starts: u64,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -106,6 +112,8 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         latency: folded.latency.summary(),
         writes_unavailable_s: availability::worst(&writes),
         writes,
+        load: folded.load.summary(),
+        cold_starts: folded.load.cold_starts(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -163,8 +171,8 @@ impl EdgeReport {
             let _ = writeln!(o, "  {:<12} write  {}", "", fmt_summary(&l.write));
             let _ = writeln!(
                 o,
-                "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors, {} timeouts",
-                "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.timeouts
+                "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors ({} shed), {} timeouts",
+                "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.shed, l.timeouts
             );
         }
         let _ = writeln!(o, "\nwrites as clients attempted them");
@@ -181,6 +189,19 @@ impl EdgeReport {
                 w.attempted, w.acknowledged, w.unanswered
             );
         }
+        if !self.load.is_empty() {
+            let _ = writeln!(o, "\nlatency under load (by when each request started)");
+            for s in &self.load {
+                let _ = writeln!(
+                    o,
+                    "  step {} x{:<4} from T+{:>5.1}s  {:>6} requests  {} shed ({} by the primary), {} errors, {} timeouts",
+                    s.step, s.factor, s.from_s, s.requests, s.shed, s.shed_by_primary, s.errors, s.timeouts
+                );
+                let _ = writeln!(o, "    read   {}", fmt_summary(&s.read));
+                let _ = writeln!(o, "    write  {}", fmt_summary(&s.write));
+            }
+        }
+        let _ = writeln!(o, "  cold starts (isolates started for a request)  {}", self.cold_starts);
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
         let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));

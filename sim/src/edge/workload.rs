@@ -5,6 +5,7 @@
 //! still waiting for, so an outage meets the load a real population would send (no coordinated
 //! omission) and a request's latency runs from its due time; `arrivals = "closed"` makes a session
 //! wait for each answer before its next arrival.
+//! `load_steps` multiply the session rate step by step.
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! All randomness comes from the scenario seed.
 
@@ -41,15 +42,28 @@ pub struct Clients {
     pub net: TurmoilNet,
     /// Request ids, unique across the run.
     pub next_req: Rc<Cell<u64>>,
+    /// This host logs when each load step begins (one host of the run does).
+    pub announces_steps: bool,
 }
 
 pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
+    if clients.announces_steps {
+        spawn_local(announce_steps(clients.clone()));
+    }
     let tasks: Vec<_> =
         clients.sessions.iter().map(|(id, pop)| spawn_local(session(clients.clone(), *id, pop.clone()))).collect();
     for t in tasks {
         t.await?;
     }
     Ok(())
+}
+
+/// Logs each load step as it begins, so that figures per step come from the log.
+async fn announce_steps(clients: Rc<Clients>) {
+    for (step, factor, start) in clients.workload.step_starts(clients.end) {
+        sleep(start.saturating_sub(now())).await;
+        clients.telemetry.harness(HarnessEvent::LoadStep { step, factor });
+    }
 }
 
 /// The longest wait between two attempts of a write.
@@ -90,7 +104,8 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     let mut in_flight = JoinSet::new();
     sleep(w.warmup.0).await;
     loop {
-        let gap = -rng.random_range(f64::EPSILON..1.0f64).ln() / w.session_rate;
+        let rate = w.session_rate * w.step_at(now(), clients.end).1;
+        let gap = -rng.random_range(f64::EPSILON..1.0f64).ln() / rate;
         sleep(Duration::from_secs_f64(gap)).await;
         if now() >= clients.end {
             break;
@@ -169,6 +184,7 @@ impl Session {
             }
             Ok(Ok(Response::Write { lsn, generation })) => Outcome::Write { lsn, generation },
             Ok(Ok(Response::Error(message))) => Outcome::Error { message },
+            Ok(Ok(Response::Shed { host, waiting })) => Outcome::Shed { host, waiting },
             Ok(Ok(Response::Dump { .. })) => Outcome::Error { message: "unexpected dump".into() },
             Ok(Err(message)) => {
                 conn = None;

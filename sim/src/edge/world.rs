@@ -93,6 +93,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             telemetry: telemetry(log, &region.clients),
             net: TurmoilNet::new(&region.clients, cuts),
             next_req: next_req.clone(),
+            announces_steps: region.name == scenario.primary_region,
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));

@@ -175,6 +175,17 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("failover.lease", dur("1ms", "1h")),
     ("failover.queue_limit", whole_n(0, 100_000)),
     ("failover.queue_timeout", dur("1ms", "1h")),
+    ("workload.load_steps.*", Bound::Number(0.01, 100.0)),
+    ("runtime.isolates", whole_n(1, 10_000)),
+    ("runtime.warm_pool", whole_n(0, 10_000)),
+    ("runtime.evict_after", dur("1ms", "24h")),
+    ("runtime.queue_limit", whole_n(0, 100_000)),
+    ("runtime.read_service", dur("0s", "10s")),
+    ("runtime.write_service", dur("0s", "10s")),
+    ("runtime.primary_workers", whole_n(1, 10_000)),
+    ("runtime.primary_queue_limit", whole_n(0, 100_000)),
+    ("runtime.primary_read_service", dur("0s", "10s")),
+    ("runtime.primary_write_service", dur("0s", "10s")),
     ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),
@@ -220,7 +231,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
 ];
 
 /// Lists that make hosts, and how long they may be.
-pub const LIST_LIMITS: &[(&str, usize)] = &[("region", 16), ("status.regions", 8), ("status.cdns", 8)];
+pub const LIST_LIMITS: &[(&str, usize)] =
+    &[("region", 16), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32)];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.
@@ -245,7 +257,8 @@ pub fn check(doc: &DeTable<'_>, text: &str) -> Result<(), (Range<usize>, String)
     Ok(())
 }
 
-/// The values at a dotted path, through arrays of tables; `*` matches every key.
+/// The values at a dotted path, through arrays of tables; `*` matches every key, and every item of
+/// a list of values.
 pub fn find<'a, 'i>(doc: &'a DeTable<'i>, path: &str) -> Vec<&'a Spanned<DeValue<'i>>> {
     let (head, rest) = path.split_once('.').map_or((path, None), |(h, r)| (h, Some(r)));
     let here: Vec<_> = doc.iter().filter(|(k, _)| head == "*" || k.get_ref() == head).map(|(_, v)| v).collect();
@@ -256,8 +269,10 @@ pub fn find<'a, 'i>(doc: &'a DeTable<'i>, path: &str) -> Vec<&'a Spanned<DeValue
             DeValue::Table(t) => found.extend(find(t, rest)),
             DeValue::Array(items) => {
                 for item in items.iter() {
-                    if let DeValue::Table(t) = item.get_ref() {
-                        found.extend(find(t, rest));
+                    match item.get_ref() {
+                        DeValue::Table(t) => found.extend(find(t, rest)),
+                        _ if rest == "*" => found.push(item),
+                        _ => {}
                     }
                 }
             }

@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
-use edgesim_system::edge::config::{EdgeConfig, EdgeWrites, FailoverConfig, StandbyLoss, StandbyMode};
+use edgesim_system::edge::config::{
+    CONTAINER_COLD_START, Capacity, EdgeConfig, EdgeWrites, FailoverConfig, ISOLATE_COLD_START, StandbyLoss,
+    StandbyMode,
+};
 use edgesim_system::edge::proto::Consistency;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -76,6 +79,8 @@ struct File {
     workload: Workload,
     #[serde(default)]
     failover: Failover,
+    #[serde(default)]
+    runtime: Runtime,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
     swarm: Option<Spanned<SwarmFile>>,
@@ -192,6 +197,80 @@ impl Default for Failover {
     }
 }
 
+/// The edge runtime's capacity: each PoP's isolates and the primary's workers, their queues and
+/// mean service times; defaults in docs/DESIGN.md, Service time and capacity.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// What a PoP's workers are, and so what a cold start costs.
+    pub kind: WorkerKind,
+    pub isolates: usize,
+    pub warm_pool: usize,
+    pub evict_after: Dur,
+    pub queue_limit: usize,
+    pub read_service: Dur,
+    pub write_service: Dur,
+    pub primary_workers: usize,
+    pub primary_queue_limit: usize,
+    pub primary_read_service: Dur,
+    pub primary_write_service: Dur,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        let c = EdgeConfig::default();
+        let (pop, primary) = (c.pop_runtime, c.primary_runtime);
+        Runtime {
+            kind: WorkerKind::Isolate,
+            isolates: pop.workers,
+            warm_pool: pop.warm_pool,
+            evict_after: Dur(pop.evict_after),
+            queue_limit: pop.queue_limit,
+            read_service: Dur(pop.read),
+            write_service: Dur(pop.write),
+            primary_workers: primary.workers,
+            primary_queue_limit: primary.queue_limit,
+            primary_read_service: Dur(primary.read),
+            primary_write_service: Dur(primary.write),
+        }
+    }
+}
+
+impl Runtime {
+    fn pop(&self) -> Capacity {
+        Capacity {
+            workers: self.isolates,
+            queue_limit: self.queue_limit,
+            read: self.read_service.0,
+            write: self.write_service.0,
+            cold_start: match self.kind {
+                WorkerKind::Isolate => ISOLATE_COLD_START,
+                WorkerKind::Container => CONTAINER_COLD_START,
+            },
+            evict_after: self.evict_after.0,
+            warm_pool: self.warm_pool,
+        }
+    }
+
+    fn primary(&self) -> Capacity {
+        Capacity::warm(
+            self.primary_workers,
+            self.primary_queue_limit,
+            self.primary_read_service.0,
+            self.primary_write_service.0,
+        )
+    }
+}
+
+/// What runs a PoP's requests (docs/DESIGN.md: V8 isolates, about 5 ms to start, against
+/// containers, about 500 ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerKind {
+    Isolate,
+    Container,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Workload {
@@ -216,6 +295,39 @@ pub struct Workload {
     /// The first retry's delay; each next one doubles, up to 8 s, scaled by a seeded factor in
     /// [0.5, 1.5).
     pub retry_backoff: Dur,
+    /// Load steps: the time from `warmup` to the end is split into equal steps, in each of which
+    /// sessions send `session_rate` times the step's factor. Empty: one step at factor 1.
+    pub load_steps: Vec<f64>,
+}
+
+impl Workload {
+    /// The load step in effect at `at` of a workload ending at `end`: its index and factor (step
+    /// 0 at factor 1 without steps).
+    pub fn step_at(&self, at: Duration, end: Duration) -> (usize, f64) {
+        let n = self.load_steps.len();
+        if n == 0 {
+            return (0, 1.0);
+        }
+        let length = end.saturating_sub(self.warmup.0).as_secs_f64() / n as f64;
+        let i = (at.saturating_sub(self.warmup.0).as_secs_f64() / length) as usize;
+        let i = i.min(n - 1);
+        (i, self.load_steps[i])
+    }
+
+    /// When each load step begins, with its factor.
+    pub fn step_starts(&self, end: Duration) -> Vec<(usize, f64, Duration)> {
+        let length = end.saturating_sub(self.warmup.0) / self.load_steps.len().max(1) as u32;
+        self.load_steps.iter().enumerate().map(|(i, f)| (i, *f, self.warmup.0 + length * i as u32)).collect()
+    }
+
+    /// The largest and the mean load factor.
+    fn factors(&self) -> (f64, f64) {
+        if self.load_steps.is_empty() {
+            return (1.0, 1.0);
+        }
+        let max = self.load_steps.iter().copied().fold(0.0, f64::max);
+        (max, self.load_steps.iter().sum::<f64>() / self.load_steps.len() as f64)
+    }
 }
 
 impl Default for Workload {
@@ -233,6 +345,7 @@ impl Default for Workload {
             request_timeout: Dur(Duration::from_secs(5)),
             write_retries: 0,
             retry_backoff: Dur(Duration::from_millis(500)),
+            load_steps: Vec::new(),
         }
     }
 }
@@ -383,6 +496,7 @@ pub struct Scenario {
     pub replication: Replication,
     pub workload: Workload,
     pub failover: Failover,
+    pub runtime: Runtime,
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.
     pub budgets: Vec<Budget>,
@@ -487,6 +601,7 @@ impl Scenario {
             replication: raw.replication,
             workload: raw.workload,
             failover: raw.failover,
+            runtime: raw.runtime,
             faults: Vec::new(),
             budgets,
             status: raw.status.map(Spanned::into_inner),
@@ -746,6 +861,8 @@ impl Scenario {
                 queue_limit: self.failover.queue_limit,
                 queue_timeout: self.failover.queue_timeout.0,
             },
+            pop_runtime: self.runtime.pop(),
+            primary_runtime: self.runtime.primary(),
             ..EdgeConfig::default()
         }
     }
@@ -832,7 +949,7 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
         let section = match &**key.get_ref() {
             "primary_region" => "`primary_region`".to_string(),
             "region" => "[[region]]".to_string(),
-            k @ ("network" | "replication" | "workload" | "failover") => format!("[{k}]"),
+            k @ ("network" | "replication" | "workload" | "failover" | "runtime") => format!("[{k}]"),
             _ => continue,
         };
         return Err((
@@ -851,17 +968,18 @@ fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (S
     let duration = raw.duration.get_ref().0;
     let Some(status) = &raw.status else {
         let w = &raw.workload;
-        let rate = regions as f64 * f64::from(w.sessions_per_region) * w.session_rate;
+        let (highest, mean) = w.factors();
+        let rate = regions as f64 * f64::from(w.sessions_per_region) * w.session_rate * highest;
         if rate > MAX_EDGE_RATE {
             return Err((
-                span_of(&["workload.sessions_per_region", "workload.session_rate"]),
+                span_of(&["workload.sessions_per_region", "workload.session_rate", "workload.load_steps"]),
                 format!(
-                    "the workload asks {rate} requests per second (regions x sessions_per_region x session_rate); \
-                     the most is {MAX_EDGE_RATE}"
+                    "the workload asks {rate} requests per second (regions x sessions_per_region x session_rate, \
+                     times the highest load step); the most is {MAX_EDGE_RATE}"
                 ),
             ));
         }
-        let requests = rate * duration.saturating_sub(w.warmup.0).as_secs_f64();
+        let requests = rate / highest * mean * duration.saturating_sub(w.warmup.0).as_secs_f64();
         if requests > MAX_EDGE_REQUESTS {
             return Err((
                 raw.duration.span(),

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::{Action, Failover, Network, Region, Replication, Scenario, Workload};
+use crate::scenario::{Action, Failover, Network, Region, Replication, Runtime, Scenario, Workload};
 use crate::seed::STREAMS;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
@@ -41,6 +41,7 @@ pub struct EdgeWorld {
     pub replication: Replication,
     pub workload: Workload,
     pub failover: Failover,
+    pub runtime: Runtime,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -82,6 +83,7 @@ impl Resolved {
             replication: s.replication.clone(),
             workload: s.workload.clone(),
             failover: s.failover.clone(),
+            runtime: s.runtime.clone(),
         });
         let status = s.status.as_ref().map(|settings| StatusWorld {
             settings: settings.clone(),

@@ -70,6 +70,10 @@ pub struct EdgeConfig {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub failover: FailoverConfig,
+    /// Each PoP's isolates (docs/DESIGN.md, Service time and capacity).
+    pub pop_runtime: Capacity,
+    /// The primary's (and a promoted standby's) database workers.
+    pub primary_runtime: Capacity,
 }
 
 /// The control plane's timings (docs/DESIGN.md, Primary loss: health checks every 5 s, failure confirmed
@@ -133,6 +137,66 @@ impl Default for EdgeConfig {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             failover: FailoverConfig::default(),
+            pop_runtime: Capacity {
+                workers: 16,
+                queue_limit: 256,
+                read: Duration::from_micros(500),
+                write: Duration::from_micros(500),
+                cold_start: ISOLATE_COLD_START,
+                evict_after: Duration::from_secs(30),
+                warm_pool: 4,
+            },
+            primary_runtime: Capacity::warm(8, 1024, Duration::from_micros(500), Duration::from_millis(1)),
+        }
+    }
+}
+
+/// What a request asks of a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    Read,
+    Write,
+}
+
+/// A node's workers, its queue and the mean service time of each kind of work.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Capacity {
+    pub workers: usize,
+    /// Requests that may wait for a worker; one more is shed.
+    pub queue_limit: usize,
+    pub read: Duration,
+    pub write: Duration,
+    /// What starting a worker that is not warm costs.
+    pub cold_start: Duration,
+    /// An idle worker beyond the warm pool is evicted after this long.
+    pub evict_after: Duration,
+    /// Workers started at boot and kept warm however long they idle.
+    pub warm_pool: usize,
+}
+
+/// Cold start of a V8 isolate (docs/DESIGN.md, Service time and capacity).
+pub const ISOLATE_COLD_START: Duration = Duration::from_millis(5);
+/// Cold start of a container, the design's comparison.
+pub const CONTAINER_COLD_START: Duration = Duration::from_millis(500);
+
+impl Capacity {
+    /// Workers that are always warm: every one is in the warm pool.
+    pub fn warm(workers: usize, queue_limit: usize, read: Duration, write: Duration) -> Self {
+        Capacity {
+            workers,
+            queue_limit,
+            read,
+            write,
+            cold_start: Duration::ZERO,
+            evict_after: Duration::MAX,
+            warm_pool: workers,
+        }
+    }
+
+    pub fn mean(&self, work: Work) -> Duration {
+        match work {
+            Work::Read => self.read,
+            Work::Write => self.write,
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod primary;
 pub mod proto;
 pub mod queue;
 pub mod replication;
+pub mod runtime;
 pub mod store;

@@ -2,7 +2,8 @@
 //! forwards writes to the primary and returns their position, and serves read-your-writes by
 //! position: a read that carries a position the replica has not applied waits up to `ryw_wait`
 //! for it, and otherwise is served by the primary. A write no primary acknowledges fails at once
-//! or is held and replayed (`queue`), as the failover settings say.
+//! or is held and replayed (`queue`), as the failover settings say. Each request first takes one
+//! of the PoP's isolates for its service time (`runtime`), or is shed when too many wait.
 
 use std::cell::RefCell;
 use std::io;
@@ -17,6 +18,7 @@ use super::frame::Point;
 use super::node::{Ctx, dump, reject, route_only};
 use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, ReadPath, Request, Response};
 use super::queue::EdgeQueue;
+use super::runtime::Workers;
 use super::store::Store;
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
@@ -37,9 +39,10 @@ pub async fn run<N: Net, T: Telemetry>(
     let pool = Pool::default();
     spawn_local(warm(ctx.clone(), pool.clone()));
     let queue = Rc::new(EdgeQueue::default());
+    let isolates = Rc::new(Workers::new(ctx.config.pop_runtime));
     loop {
         let (stream, peer) = listener.accept().await?;
-        spawn_local(serve_client(replica.clone(), pool.clone(), queue.clone(), stream, peer));
+        spawn_local(serve_client(replica.clone(), pool.clone(), queue.clone(), isolates.clone(), stream, peer));
     }
 }
 
@@ -52,6 +55,7 @@ async fn serve_client<N: Net, T: Telemetry>(
     replica: Rc<Follower<N, T>>,
     pool: Pool<N::Stream>,
     queue: Rc<EdgeQueue>,
+    isolates: Rc<Workers>,
     mut stream: N::Stream,
     peer: String,
 ) {
@@ -61,6 +65,12 @@ async fn serve_client<N: Net, T: Telemetry>(
             Ok(r) => r,
             Err(e) => return reject(&replica.ctx, &peer, e),
         };
+        if let Some(shed) = isolates.admit(&replica.ctx, &request).await {
+            if wire::send(&mut stream, &shed).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let response = match request {
             Request::Read { min, consistency, ref session, ref key } => match consistency {
                 Consistency::Eventual => local_read(&replica, *session, key, ReadPath::Local),

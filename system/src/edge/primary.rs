@@ -32,6 +32,7 @@ use super::proto::{
     ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
 };
 use super::replication::{self, Source, send_batch};
+use super::runtime::Workers;
 use super::store::{Store, WriteOp};
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
@@ -208,16 +209,20 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>
 }
 
 async fn serve_clients<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, mut listener: N::Listener) -> io::Result<()> {
+    let workers = Rc::new(Workers::new(p.ctx.config.primary_runtime));
     loop {
         let (mut stream, peer) = listener.accept().await?;
-        let p = p.clone();
+        let (p, workers) = (p.clone(), workers.clone());
         spawn_local(async move {
             loop {
                 let request = match wire::recv::<_, Request>(&mut stream).await {
                     Ok(r) => r,
                     Err(e) => return reject(&p.ctx, &peer, e),
                 };
-                let response = handle(&p, request).await;
+                let response = match workers.admit(&p.ctx, &request).await {
+                    Some(shed) => shed,
+                    None => handle(&p, request).await,
+                };
                 if wire::send(&mut stream, &response).await.is_err() {
                     return;
                 }

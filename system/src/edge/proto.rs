@@ -92,10 +92,25 @@ pub enum Request {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Response {
-    Read { row: ReadRow, path: ReadPath, lsn: Lsn },
-    Write { lsn: Lsn, generation: u64 },
-    Dump { content: Content, position: Position },
+    Read {
+        row: ReadRow,
+        path: ReadPath,
+        lsn: Lsn,
+    },
+    Write {
+        lsn: Lsn,
+        generation: u64,
+    },
+    Dump {
+        content: Content,
+        position: Position,
+    },
     Error(String),
+    /// `host` turned the request away: `waiting` requests already waited for its workers.
+    Shed {
+        host: String,
+        waiting: usize,
+    },
 }
 
 /// What a follower sends upstream.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use edgesim_system::telemetry::NodeEvent;
 
 use crate::edge::history::History;
+use crate::edge::load::Load;
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
 use crate::events::{Event, HarnessEvent, Outcome, Record};
@@ -59,6 +60,7 @@ pub struct Requests {
     /// Which frames each generation's history holds, for monotonic reads.
     history: History,
     pub latency: Latency,
+    pub load: Load,
     pub reads_after_loss: ReadsAfterLoss,
     loss: PrimaryLoss,
     /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
@@ -69,6 +71,7 @@ pub struct Requests {
 
 impl Requests {
     pub fn event(&mut self, e: &Event) {
+        self.load.event(e);
         match &e.record {
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
                 let r = Request {
@@ -113,6 +116,7 @@ impl Requests {
 
     fn ended(&mut self, r: Request) {
         self.latency.request(&r);
+        self.load.request(&r);
         self.reads_after_loss.request(&r);
         if !matches!(r.outcome, Outcome::Read { .. }) {
             // Few requests are in flight at once: the place is at or near the end.

@@ -1,0 +1,159 @@
+//! Latency under load: per load step of the workload (`load_steps`, each logged as a `load_step`
+//! event when it begins), the read and write latency clients saw and how many requests were sent,
+//! shed (and of those, by the primary), failed and timed out, by when each request started. A run
+//! without steps has none. Also the PoPs' cold starts, which only they can see.
+
+use edgesim_system::telemetry::NodeEvent;
+use serde::Serialize;
+
+use crate::edge::check::request::Request;
+use crate::edge::metrics::{Recorder, Summary};
+use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::scenario::{PRIMARY, STANDBY};
+
+/// One load step's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    pub step: usize,
+    pub factor: f64,
+    /// When the step began, seconds from the start.
+    pub from_s: f64,
+    pub requests: u64,
+    pub read: Summary,
+    pub write: Summary,
+    pub shed: u64,
+    /// Of those shed, by the primary (or the standby serving as one) rather than a PoP.
+    pub shed_by_primary: u64,
+    /// Errors other than shedding.
+    pub errors: u64,
+    pub timeouts: u64,
+}
+
+struct Folded {
+    start_us: u64,
+    step: usize,
+    factor: f64,
+    reads: Recorder,
+    writes: Recorder,
+    requests: u64,
+    shed: u64,
+    shed_by_primary: u64,
+    errors: u64,
+    timeouts: u64,
+}
+
+/// The steps' figures, folded as requests end, and the PoPs' cold starts.
+#[derive(Default)]
+pub struct Load {
+    steps: Vec<Folded>,
+    cold_starts: u64,
+}
+
+impl Load {
+    pub fn event(&mut self, e: &Event) {
+        if let Record::Node(NodeEvent::ColdStart { .. }) = e.record {
+            self.cold_starts += 1;
+        }
+        if let Record::Harness(HarnessEvent::LoadStep { step, factor }) = e.record {
+            self.steps.push(Folded {
+                start_us: e.t_us,
+                step,
+                factor,
+                reads: Recorder::default(),
+                writes: Recorder::default(),
+                requests: 0,
+                shed: 0,
+                shed_by_primary: 0,
+                errors: 0,
+                timeouts: 0,
+            });
+        }
+    }
+
+    /// Counts `r` in the step in effect when it started (none before the first step).
+    pub fn request(&mut self, r: &Request) {
+        let at = self.steps.partition_point(|s| s.start_us <= r.start_us);
+        let Some(step) = at.checked_sub(1).map(|i| &mut self.steps[i]) else { return };
+        step.requests += 1;
+        match &r.outcome {
+            Outcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
+            Outcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
+            Outcome::Shed { host, .. } => {
+                step.shed += 1;
+                step.shed_by_primary += u64::from(host == PRIMARY || host == STANDBY);
+            }
+            Outcome::Error { .. } => step.errors += 1,
+            Outcome::Timeout => step.timeouts += 1,
+        }
+    }
+
+    /// Isolates the PoPs started for requests that found none warm (as the PoPs reported them:
+    /// a client cannot see a cold start apart from the rest of its latency).
+    pub fn cold_starts(&self) -> u64 {
+        self.cold_starts
+    }
+
+    pub fn summary(&self) -> Vec<Step> {
+        self.steps
+            .iter()
+            .map(|s| Step {
+                step: s.step,
+                factor: s.factor,
+                from_s: s.start_us as f64 / 1e6,
+                requests: s.requests,
+                read: s.reads.summary(),
+                write: s.writes.summary(),
+                shed: s.shed,
+                shed_by_primary: s.shed_by_primary,
+                errors: s.errors,
+                timeouts: s.timeouts,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::edge::check::request::fixtures::read;
+
+    fn step(t_us: u64, step: usize, factor: f64) -> Event {
+        Event { t_us, node: Rc::from("clients-a"), record: Record::Harness(HarnessEvent::LoadStep { step, factor }) }
+    }
+
+    /// Goal: each request counts in the step in effect when it started, whenever it ended; one
+    /// before the first step counts nowhere; shed requests are told apart from other failures.
+    #[test]
+    fn requests_count_in_the_step_they_started_in() {
+        let mut load = Load::default();
+        load.request(&read(1, 1, "k", 0, 0, 500));
+        load.event(&step(1_000, 0, 1.0));
+        let mut slow = read(2, 1, "k", 0, 0, 1_500);
+        slow.end_us = 2_600;
+        load.request(&slow);
+        load.event(&step(2_000, 1, 4.0));
+        let mut shed = read(3, 1, "k", 0, 0, 2_500);
+        shed.outcome = Outcome::Shed { host: "pop-a-1".into(), waiting: 8 };
+        load.request(&shed);
+        let mut at_primary = read(5, 1, "k", 0, 0, 2_800);
+        at_primary.outcome = Outcome::Shed { host: PRIMARY.into(), waiting: 4 };
+        load.request(&at_primary);
+        let mut failed = read(4, 1, "k", 0, 0, 2_700);
+        failed.outcome = Outcome::Error { message: "x".into() };
+        load.request(&failed);
+        load.event(&Event {
+            t_us: 2_900,
+            node: Rc::from("pop-a-1"),
+            record: Record::Node(NodeEvent::ColdStart { cost_us: 5_000 }),
+        });
+        assert_eq!(load.cold_starts(), 1);
+        let steps = load.summary();
+        assert_eq!(steps.len(), 2);
+        assert_eq!((steps[0].requests, steps[0].read.count, steps[0].read.max_ms), (1, 1, 1.1));
+        let late = &steps[1];
+        assert_eq!((late.requests, late.shed, late.shed_by_primary, late.errors, late.factor), (3, 2, 1, 1, 4.0));
+        assert_eq!(steps[1].read.count, 0);
+    }
+}

@@ -1,0 +1,43 @@
+//! The edge runtime (issue 14) as a user runs it: latency grows with load and requests are shed
+//! past capacity (`scenarios/load-steps.toml`), and a PoP without a warm pool pays cold starts
+//! (`scenarios/negative/no-warm-pool.toml`) that the default warm pool prevents.
+
+mod common;
+
+use common::{load, run};
+use edgesim::scenario::WorkerKind;
+
+#[test]
+fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
+    // Goal: read p99 rises step by step with utilisation (0.25, 0.5, 0.75); below 0.75 nothing is
+    // shed, and from 1.0 on the PoPs shed more with each step, the primary some writes too, while
+    // correctness holds throughout.
+    let r = run(&load("load-steps"));
+    let edge = r.edge().unwrap();
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    let steps = &edge.load;
+    assert_eq!(steps.iter().map(|s| s.factor).collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0, 6.0]);
+    assert!(steps[..2].iter().all(|s| s.shed == 0), "{}", r.text());
+    assert!(steps[0].read.p99_ms < steps[1].read.p99_ms && steps[1].read.p99_ms < steps[2].read.p99_ms, "{}", r.text());
+    assert!(steps[4].shed > steps[3].shed && steps[3].shed > steps[2].shed, "{}", r.text());
+    assert!(steps.iter().map(|s| s.shed_by_primary).sum::<u64>() > 0, "the primary is a bottleneck too: {}", r.text());
+}
+
+#[test]
+fn without_a_warm_pool_requests_pay_cold_starts() {
+    // Goal: the negative control counts cold starts; with containers (the design's comparison)
+    // each costs 500 ms instead of 5 ms; the same run with the default warm pool counts none.
+    let cold = load("negative/no-warm-pool");
+    let r = run(&cold);
+    assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {}", r.text());
+    let isolate_max = r.edge().unwrap().latency["us-east"].read.max_ms;
+    assert!(isolate_max < 100.0, "{}", r.text());
+    let mut containers = cold.clone();
+    containers.runtime.kind = WorkerKind::Container;
+    let r = run(&containers);
+    assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{}", r.text());
+    let mut pooled = cold.clone();
+    pooled.runtime.warm_pool = 4;
+    let r = run(&pooled);
+    assert_eq!(r.edge().unwrap().cold_starts, 0, "{}", r.text());
+}
