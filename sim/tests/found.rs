@@ -95,7 +95,12 @@ fn a_restart_of_a_running_host_is_refused_when_read_and_does_nothing_when_run() 
     let mut s = load("found/sync-standby-crash");
     s.faults.retain(|f| !matches!(&f.action, Action::SilentCrash { .. } | Action::Restart { .. }));
     let quiet = errors(&run(&s));
-    s.faults.push(Fault { at: Duration::from_secs(10), action: Action::Restart { host: "primary".into() }, line: 0 });
+    s.faults.push(Fault {
+        at: Duration::from_secs(10),
+        latest: Duration::from_secs(10),
+        action: Action::Restart { host: "primary".into() },
+        line: 0,
+    });
     let r = run(&s);
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     assert_eq!(errors(&r), quiet, "{}", r.text());
