@@ -88,7 +88,7 @@ impl Kind {
             Action::Crash { .. } | Action::SilentCrash { .. } => Kind::Down,
             Action::Restart { .. } => Kind::Up,
             Action::Partition { .. } | Action::Hold { .. } => Kind::Cut,
-            Action::Repair { .. } | Action::Release { .. } => Kind::Heal,
+            Action::Repair { .. } | Action::Release { .. } | Action::Heal => Kind::Heal,
             Action::Latency { .. } | Action::Loss { .. } => Kind::Fault,
         }
     }

@@ -96,6 +96,10 @@ impl PrimaryLoss {
                 links(a, b, true, false);
                 false
             }
+            Action::Heal => {
+                self.cut.clear();
+                false
+            }
             Action::Restart { .. } | Action::Latency { .. } | Action::Loss { .. } => false,
         };
         let first = away && !self.lost;

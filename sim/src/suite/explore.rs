@@ -33,6 +33,7 @@ pub fn failures(e: &Entry) -> Vec<String> {
         Verdict::Pass => Vec::new(),
         Verdict::CheckerFired => e.fired_checkers.clone(),
         Verdict::BudgetBroken => vec!["budget".into()],
+        Verdict::NotJudged => vec!["not judged".into()],
         Verdict::Error => vec!["error".into()],
     }
 }
@@ -86,6 +87,9 @@ pub struct Shrunk {
 
 /// The most runs a shrink search takes, the seed's own run and the check of the file included.
 pub const MAX_SHRINK_RUNS: usize = 60;
+/// The wall-clock time a shrink's run may take before it is killed, as `suite --run-timeout`'s
+/// default.
+const RUN_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// Shrinks the schedule `seed` draws for `scenario` to a smaller fixed one that fails the same
 /// checker (`checker`, or the first the seed fires), written to `out` as a scenario file. Runs
@@ -130,7 +134,7 @@ struct Search<'a> {
 impl Search<'_> {
     fn run(&mut self, scenario: &Scenario) -> Entry {
         self.runs += 1;
-        let mut outcomes = run::run(self.exe, vec![(scenario.clone(), self.seed)], 1, &|_| true);
+        let mut outcomes = run::run(self.exe, vec![(scenario.clone(), self.seed)], 1, RUN_LIMIT, &|_| true);
         outcomes.pop().expect("one run").entry
     }
 
