@@ -243,7 +243,11 @@ fn write_unavailability_is_the_worst_region_as_its_clients_saw_it() {
     assert_eq!(edge.writes_unavailable_s, ap.unavailable_s, "the worst region answers for the run");
     let f = edge.failover.as_ref().expect("the silent crash took the primary away");
     assert_eq!(f.loss_at_s, 10.0, "anchored on the crash, not on the partition at 5 s");
-    assert!(r.timeline.iter().any(|l| l == "T+0.000s primary lost: silent crash of primary (cut off, then stopped)"));
+    assert!(
+        r.timeline
+            .iter()
+            .any(|l| l == "T+0.000s (10.000s) primary lost: silent crash of primary (cut off, then stopped)")
+    );
 }
 
 #[test]

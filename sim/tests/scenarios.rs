@@ -35,7 +35,7 @@ fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_
     // and anchored failover figures (writes unavailable 0.0 s from it); now it is a latency
     // change, and no failover figure exists.
     assert!(r.edge().unwrap().failover.is_none(), "{}", r.text());
-    assert_eq!(r.timeline[0], "T+8.000s fault: latency change between dist-eu-west and primary: now 400ms");
+    assert_eq!(r.timeline[0], "T+8.000s (8.000s) fault: latency change between dist-eu-west and primary: now 400ms");
 
     let mut ryw = eventual.clone();
     ryw.workload.consistency = Consistency::ReadYourWrites;

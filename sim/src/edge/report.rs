@@ -133,7 +133,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
     if let Some(f) = &report.failover {
         charts::failover_story(&mut charts, f);
     }
-    (report, timeline::narrate(events, requests, pops), charts)
+    (report, timeline::narrate(events, requests, pops, scenario.failover.failover_after.0), charts)
 }
 
 /// The primary at the end (by the control plane's route; the initial primary if it gave none) and

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::time::Duration;
 
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::edge::availability::RegionWrites;
 use crate::edge::check::request::Request;
 use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
 use crate::scenario::{Action, CONTROL, PRIMARY};
+use crate::units::Dur;
 
 /// What losing the primary cost, in seconds from the loss (the fault that took it away:
 /// `PrimaryLoss`).
@@ -244,16 +246,29 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
     })
 }
 
-/// The narrated lines, times from the loss of the primary (or from the start if it was not lost).
-/// `events` need only be the kept ones (`Observed::kept`), `requests` the acknowledged writes in
-/// start order (other requests are skipped): the line of a new generation's first write goes
-/// before the first event no earlier than its acknowledgement and every earlier-started write's.
-pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<String> {
+/// The narrated lines, times from the loss of the primary (or from the start if it was not lost),
+/// each with its time into the run beside it, and the steps of a failover with how long each took
+/// after the one before and, where the scenario sets it, why (`failover_after`: the wait from
+/// confirmation to failover). `events` need only be the kept ones (`Observed::kept`), `requests`
+/// the acknowledged writes in start order (other requests are skipped): the line of a new
+/// generation's first write goes before the first event no earlier than its acknowledgement and
+/// every earlier-started write's.
+pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_after: Duration) -> Vec<String> {
     let lost = loss(events);
     let t0 = lost.map_or(0, |(_, t)| t);
     let at = |t: u64| {
-        if t >= t0 { format!("T+{:.3}s", secs(t, t0)) } else { format!("T-{:.3}s", (t0 - t) as f64 / 1e6) }
+        let run = t as f64 / 1e6;
+        if t >= t0 {
+            format!("T+{:.3}s ({run:.3}s)", secs(t, t0))
+        } else {
+            format!("T-{:.3}s ({run:.3}s)", (t0 - t) as f64 / 1e6)
+        }
     };
+    let since = |t: u64, before: Option<u64>| before.map_or(String::new(), |b| format!(", {:.3}s later", secs(t, b)));
+    let mut misses: Vec<u64> = Vec::new();
+    let mut confirmed_at: Option<u64> = None;
+    let mut promoted_at: Option<u64> = None;
+    let mut routed_at: Option<u64> = None;
     let mut lines = Vec::new();
     let mut generation = 1;
     let mut fenced: Option<u64> = None;
@@ -261,30 +276,44 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
     let mut routing_told = false;
     let mut said = BTreeSet::new();
     let mut first_ack_of: Option<u64> = None;
-    let mut first_ack = |r: &Request| match r.outcome {
-        Outcome::Write { generation: g, .. } if g > 1 && first_ack_of != Some(g) => {
-            first_ack_of = Some(g);
-            Some(format!("{} first write acknowledged by the new primary (generation {g})", at(r.end_us)))
+    let first_ack = |r: &Request, first_ack_of: &mut Option<u64>, routed_at: Option<u64>| match r.outcome {
+        Outcome::Write { generation: g, .. } if g > 1 && *first_ack_of != Some(g) => {
+            *first_ack_of = Some(g);
+            let after = routed_at.map_or(String::new(), |t| format!(", {:.3}s after routing", secs(r.end_us, t)));
+            Some(format!("{} first write acknowledged by the new primary (generation {g}){after}", at(r.end_us)))
         }
         _ => None,
     };
     let mut acks = requests.iter().filter(|r| matches!(r.outcome, Outcome::Write { .. })).peekable();
     for (i, e) in events.iter().enumerate() {
         while let Some(r) = acks.next_if(|r| r.end_us <= e.t_us) {
-            lines.extend(first_ack(r));
+            lines.extend(first_ack(r, &mut first_ack_of, routed_at));
         }
         let line = match &e.record {
             Record::Harness(HarnessEvent::Fault { action, .. }) if lost.is_some_and(|(at, _)| at == i) => {
                 Some(format!("primary lost: {}", action.narrated()))
             }
             Record::Harness(HarnessEvent::Fault { action, .. }) => Some(format!("fault: {}", action.narrated())),
-            Record::Node(NodeEvent::HealthMissed { primary, misses, of, .. }) => {
-                Some(format!("health check of {primary} missed ({misses}/{of})"))
+            Record::Node(NodeEvent::HealthMissed { primary, misses: n, of, .. }) => {
+                let gap = since(e.t_us, misses.last().copied());
+                misses.push(e.t_us);
+                Some(format!("health check of {primary} missed ({n}/{of}){gap}"))
             }
             Record::Node(NodeEvent::HealthRecovered { primary }) => {
                 Some(format!("{primary} answers health checks again"))
             }
-            Record::Node(NodeEvent::FailureConfirmed { primary }) => Some(format!("failure of {primary} confirmed")),
+            Record::Node(NodeEvent::FailureConfirmed { primary }) => {
+                confirmed_at = Some(e.t_us);
+                let why = match (misses.first(), misses.len()) {
+                    (Some(&first), n) if lost.is_some() && first >= t0 => format!(
+                        " ({n} missed health checks: the first {:.3}s after the loss, the last {:.3}s after the first)",
+                        secs(first, t0),
+                        secs(*misses.last().expect("a miss"), first)
+                    ),
+                    _ => String::new(),
+                };
+                Some(format!("failure of {primary} confirmed{why}"))
+            }
             Record::Node(NodeEvent::StandbyLost { peer, reason, policy }) => {
                 Some(format!("{} lost its synchronous standby {peer} ({reason}); policy {policy:?}", e.node))
             }
@@ -298,8 +327,16 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
             }
             Record::Node(NodeEvent::Promoted { host, generation: g }) => {
                 generation = *g;
+                promoted_at = Some(e.t_us);
                 let old = fenced.map_or(String::new(), |f| format!("generation {f} fenced, "));
-                Some(format!("failover: {old}{host} promoted as generation {g}"))
+                let why = confirmed_at.map_or(String::new(), |c| {
+                    format!(
+                        " ({:.3}s after the failure was confirmed: failover_after {}, then the fencing)",
+                        secs(e.t_us, c),
+                        Dur(failover_after)
+                    )
+                });
+                Some(format!("failover: {old}{host} promoted as generation {g}{why}"))
             }
             Record::Node(NodeEvent::PromotionImpossible { reason }) => {
                 Some(format!("failover impossible: {reason}; writes stay unavailable"))
@@ -310,7 +347,10 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
                 told.insert(e.node.clone());
                 (told.len() == pops && !routing_told).then(|| {
                     routing_told = true;
-                    format!("routing updated at {pops}/{pops} PoPs")
+                    routed_at = Some(e.t_us);
+                    let after = promoted_at
+                        .map_or(String::new(), |p| format!(" ({:.3}s after the promotion)", secs(e.t_us, p)));
+                    format!("routing updated at {pops}/{pops} PoPs{after}")
                 })
             }
             Record::Node(NodeEvent::RoleChanged { role, generation: g, reason })
@@ -330,7 +370,7 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
             lines.push(format!("{} {line}", at(e.t_us)));
         }
     }
-    lines.extend(acks.filter_map(first_ack));
+    lines.extend(acks.filter_map(|r| first_ack(r, &mut first_ack_of, routed_at)));
     lines
 }
 
@@ -419,13 +459,13 @@ mod tests {
         let f = failover(&events, &[], &ReadsAfterLoss::default(), 1).expect("the crash took the primary away");
         assert_eq!(f.loss_at_s, 10.0);
         assert_eq!(f.read_availability, None);
-        let lines = narrate(&events, &[], 1);
-        assert_eq!(lines[2], "T+0.000s primary lost: crash of primary");
-        assert_eq!(lines[3], "T+2.000s fault: restart of primary");
+        let lines = narrate(&events, &[], 1, Duration::from_secs(15));
+        assert_eq!(lines[2], "T+0.000s (10.000s) primary lost: crash of primary");
+        assert_eq!(lines[3], "T+2.000s (12.000s) fault: restart of primary");
         assert!(
             failover(&events[..2], &[], &ReadsAfterLoss::default(), 1).is_none(),
             "{:?}",
-            narrate(&events[..2], &[], 1)
+            narrate(&events[..2], &[], 1, Duration::from_secs(15))
         );
     }
 
