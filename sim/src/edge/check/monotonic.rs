@@ -178,4 +178,3 @@ mod tests {
         assert_eq!(check(&[first, later], &one_history()).found.count, 1);
     }
 }
-
