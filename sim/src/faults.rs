@@ -10,6 +10,7 @@ use std::fmt;
 
 use turmoil::Sim;
 
+use crate::knobs::Bug;
 use crate::scenario::Action;
 use crate::seed::Seed;
 use crate::turmoil_net::Cuts;
@@ -20,12 +21,20 @@ pub struct FaultState {
     silenced: BTreeSet<String>,
     pub cuts: Cuts,
     held: BTreeSet<(String, String)>,
+    /// Links turmoil itself drops messages on, under the test-only knob that restores its stuck
+    /// streams ([`Bug::LossStalls`]), for a heal to clear.
+    stalling: BTreeSet<(String, String)>,
 }
 
 impl FaultState {
     /// Nothing faulty yet; message losses will be drawn from the seed's `loss` stream.
     pub fn new(seed: Seed) -> FaultState {
-        FaultState { silenced: BTreeSet::new(), cuts: Cuts::new(seed.child("loss", 0)), held: BTreeSet::new() }
+        FaultState {
+            silenced: BTreeSet::new(),
+            cuts: Cuts::new(seed.child("loss", 0)),
+            held: BTreeSet::new(),
+            stalling: BTreeSet::new(),
+        }
     }
 
     /// Applies `action` in a world of `hosts` whose node hosts are `nodes`; a heal does not set
@@ -64,6 +73,11 @@ impl FaultState {
             Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
             // Loss as TCP shows it (late segments, never a stream stuck for good): applied by
             // the hosts' sockets, not by turmoil, whose TCP does not retransmit.
+            // Test only: turmoil's own loss, which leaves a stream stuck behind a dropped segment.
+            Action::Loss { a, b, rate } if Bug::LossStalls.restored() => pairs(a, b, |x, y| {
+                sim.set_link_fail_rate(x, y, *rate);
+                self.stalling.insert((x.to_string(), y.to_string()));
+            }),
             Action::Loss { a, b, rate } => pairs(a, b, |x, y| {
                 self.cuts.set_loss(x, y, *rate);
                 self.cuts.set_loss(y, x, *rate);
@@ -81,6 +95,9 @@ impl FaultState {
                     sim.release(x.as_str(), y.as_str());
                 }
                 self.cuts.clear_loss();
+                for (x, y) in std::mem::take(&mut self.stalling) {
+                    sim.set_link_fail_rate(x.as_str(), y.as_str(), 0.0);
+                }
             }
         }
     }

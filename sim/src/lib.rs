@@ -21,6 +21,7 @@
 //! hosts.rs           what both systems' worlds share: a node host's boots, a link's latency
 //! faults.rs          partitions, crashes, restarts, holds, latency and loss
 //! turmoil_net.rs     the network seam on turmoil's simulated TCP
+//! knobs.rs           test-only knobs that restore fixed bugs (`EDGESIM_TEST_BUG`)
 //! events.rs          the event log's records (schema: docs/EVENTS.md)
 //! log.rs             the event log: JSON Lines written and hashed as records are pushed, then
 //!                    folded (`observed`); each host's telemetry sink
@@ -42,6 +43,7 @@ pub mod edge;
 pub mod events;
 pub mod faults;
 pub mod hosts;
+pub mod knobs;
 pub mod log;
 pub mod observed;
 pub mod render;

@@ -66,7 +66,7 @@ enum Command {
         scenario: PathBuf,
         #[arg(long)]
         seed: u64,
-        /// The checker to keep failing (default: the first the seed fires).
+        /// The checker to keep failing, or `budget` (default: the first the seed fires).
         #[arg(long)]
         checker: Option<String>,
         #[arg(long)]
@@ -174,7 +174,8 @@ struct ExploreArgs {
     /// Start no more runs once one fails.
     #[arg(long)]
     stop_at_first: bool,
-    /// Shrink the first failing seed of each scenario and checker into OUT/shrunk/.
+    /// Shrink the first failing seed of each scenario and checker (or broken budget) into
+    /// OUT/shrunk/.
     #[arg(long)]
     shrink: bool,
 }
@@ -299,7 +300,7 @@ fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
     if args.shrink {
         let mut first: BTreeMap<(String, String), &Entry> = BTreeMap::new();
         for e in &summary.entries {
-            for checker in explore::failures(e).into_iter().filter(|c| c != "budget" && c != "error") {
+            for checker in explore::failures(e).into_iter().filter(|c| c != "error" && c != "not judged") {
                 first.entry((e.path.clone(), checker)).or_insert(e);
             }
         }

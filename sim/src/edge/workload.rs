@@ -81,6 +81,8 @@ struct Session {
     pop: String,
     idle: RefCell<Vec<LossyStream>>,
     seq: Cell<u64>,
+    /// The session's position (its cookie): the latest of its acknowledged writes' points and of
+    /// the positions its reads were served at, so that no read shows less than the session saw.
     min: Cell<Point>,
 }
 
@@ -179,8 +181,9 @@ impl Session {
         c.telemetry.harness(HarnessEvent::RequestStarted { req, session: self.id, op, key: key.to_string(), seq, min });
         let mut conn = self.idle.borrow_mut().pop();
         let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&mut conn, &request)).await {
-            Ok(Ok(Response::Read { row, path, lsn })) => {
-                Outcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn }
+            Ok(Ok(Response::Read { row, path, at })) => {
+                self.min.set(self.min.get().max(at));
+                Outcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
             }
             Ok(Ok(Response::Write { lsn, generation })) => Outcome::Write { lsn, generation },
             Ok(Ok(Response::Error(message))) => Outcome::Error { message },

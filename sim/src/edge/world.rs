@@ -17,6 +17,7 @@ use turmoil::Sim;
 use crate::edge::audit::audit;
 use crate::edge::workload::{self, Clients};
 use crate::hosts::{NodeHost, link, telemetry};
+use crate::knobs::Bug;
 use crate::log::{EventLog, HostTelemetry};
 use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
 use crate::seed::Seed;
@@ -43,7 +44,9 @@ fn add_node<F, Fut>(
     F: Fn(Ctx<TurmoilNet, HostTelemetry>) -> Fut + 'static,
     Fut: Future<Output = std::io::Result<()>> + 'static,
 {
-    let config = Rc::new(scenario.edge_config());
+    let mut config = scenario.edge_config();
+    config.failover.standby_ack_check &= !Bug::LossStalls.restored();
+    let config = Rc::new(config);
     let node = NodeHost::new(host, seed, log, cuts);
     sim.host(host, move || {
         let rng = node.boot();

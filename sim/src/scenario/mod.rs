@@ -860,6 +860,7 @@ impl Scenario {
                 edge_writes: self.failover.edge_writes,
                 queue_limit: self.failover.queue_limit,
                 queue_timeout: self.failover.queue_timeout.0,
+                ..FailoverConfig::default()
             },
             pop_runtime: self.runtime.pop(),
             primary_runtime: self.runtime.primary(),

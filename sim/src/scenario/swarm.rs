@@ -278,8 +278,8 @@ pub struct Step {
     pub rate: Option<f64>,
 }
 
-/// One drawn fault: it starts at `at` and, unless it is a restart or a latency fault (which lasts
-/// until the heal), ends at `until`.
+/// One drawn fault: it starts at `at` and, unless it is a restart (a bounce: a crash and a restart
+/// at once) or a latency fault (which lasts until the heal), ends at `until`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Episode {
     pub kind: FaultKind,
@@ -330,6 +330,9 @@ impl Episode {
                 Step { rate: Some(self.rate), ..link(self.at, FaultKind::Loss) },
                 Step { rate: Some(0.0), ..link(self.until, FaultKind::Loss) },
             ],
+            // A restart of a running node is a bounce: killed and started at once, its memory
+            // lost (a restart alone of a running host does nothing).
+            FaultKind::Restart => vec![host(self.at, FaultKind::Crash), host(self.at, FaultKind::Restart)],
             _ => vec![host(self.at, self.kind)],
         }
     }

@@ -17,6 +17,7 @@ use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
 use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
 use crate::hosts::{NodeHost, link, telemetry};
+use crate::knobs::Bug;
 use crate::log::{EventLog, HostTelemetry};
 use crate::scenario::{Action, Scenario};
 use crate::seed::Seed;
@@ -33,7 +34,11 @@ pub fn build(
     log: &EventLog,
     cuts: &Cuts,
 ) {
-    let config = Rc::new(settings.config());
+    let mut config = settings.config();
+    if Bug::OriginWaits.restored() {
+        config.origin_timeout = settings.view_timeout.0;
+    }
+    let config = Rc::new(config);
     let node = |host: &str, skew: Duration| {
         let (config, node) = (config.clone(), NodeHost::new(host, seed, log, cuts));
         move || {
@@ -52,7 +57,7 @@ pub fn build(
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
         let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
-        let (disk, durable) = (origin::Disk::default(), settings.durable_regions);
+        let (disk, durable) = (origin::Disk::default(), settings.durable_regions && !Bug::RegionsForget.restored());
         sim.host(host.as_str(), move || {
             let node = make();
             let disk = if durable { disk.clone() } else { origin::Disk::default() };

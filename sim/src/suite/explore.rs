@@ -232,7 +232,7 @@ pub fn fixed_file(text: &str, seed: u64, steps: &[Step]) -> Result<String, Strin
     toml::to_string(&table).map_err(|e| e.to_string())
 }
 
-/// A crash (silent or not) as just the restart that ends it: a restart of a running host.
+/// A crash (silent or not) as just a bounce where it ended: a crash and a restart at once.
 fn simpler(e: &Episode, _: Duration) -> Option<Episode> {
     use crate::scenario::FaultKind::{Crash, Restart, SilentCrash};
     matches!(e.kind, Crash | SilentCrash).then(|| Episode { kind: Restart, at: e.until, ..e.clone() })

@@ -93,6 +93,10 @@ pub struct FailoverConfig {
     /// Test-only negative control: without the lineage check, a follower applies frames that do not
     /// continue its history.
     pub lineage_check: bool,
+    /// Test-only negative control: without the acknowledgement-progress check, a primary never
+    /// notices that its synchronous standby's acknowledgements stopped advancing while the stream
+    /// to it still looks alive, and waits for them for good.
+    pub standby_ack_check: bool,
     pub edge_writes: EdgeWrites,
     /// Writes a PoP holds at most in queue mode; one more fails at once.
     pub queue_limit: usize,
@@ -110,6 +114,7 @@ impl Default for FailoverConfig {
             lease: Duration::from_secs(10),
             fencing: true,
             lineage_check: true,
+            standby_ack_check: true,
             edge_writes: EdgeWrites::FailFast,
             queue_limit: 256,
             queue_timeout: Duration::from_secs(60),

@@ -106,9 +106,9 @@ async fn caught_up<N: Net, T: Telemetry>(replica: &Follower<N, T>, min: Point) -
 }
 
 fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key: &str, path: ReadPath) -> Response {
-    let lsn = replica.applied.borrow().lsn;
+    let at = *replica.applied.borrow();
     match replica.store.borrow().read(session, key) {
-        Ok(row) => Response::Read { row, path, lsn },
+        Ok(row) => Response::Read { row, path, at },
         Err(e) => Response::Error(e.to_string()),
     }
 }

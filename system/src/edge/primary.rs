@@ -26,7 +26,7 @@ use tokio::time::{Instant, sleep, timeout};
 use super::batch::BatchPolicy;
 use super::config::{StandbyLoss, StandbyMode};
 use super::follower::{Follower, Upstream};
-use super::frame::Lsn;
+use super::frame::{Lsn, Point};
 use super::node::{Ctx, dump, raise, reject};
 use super::proto::{
     ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
@@ -242,7 +242,10 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
             }
             let store = p.store.borrow();
             match (store.read(session, &key), store.position()) {
-                (Ok(row), Ok(at)) => Response::Read { row, path: ReadPath::Primary, lsn: at.lsn },
+                (Ok(row), Ok(at)) => {
+                    let at = Point { generation: at.generation, lsn: at.lsn };
+                    Response::Read { row, path: ReadPath::Primary, at }
+                }
                 (Err(e), _) | (_, Err(e)) => Response::Error(e.to_string()),
             }
         }
@@ -352,7 +355,7 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
                     biased;
                     r = streamed => r.err().map_or("the stream ended".to_string(), |e| e.to_string()),
                     _ = &mut acks => "the standby closed its side of the stream".to_string(),
-                    stalled = acks_stalled(&p, &acked), if sync => stalled,
+                    stalled = acks_stalled(&p, &acked), if sync && p.ctx.config.failover.standby_ack_check => stalled,
                 };
                 acks.abort();
                 p.detach_standby(&peer, reason);

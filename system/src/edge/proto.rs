@@ -78,7 +78,8 @@ pub enum ReadPath {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// `min`: the point of the session's last acknowledged write (its cookie).
+    /// `min`: the session's position (its cookie): the latest point of its acknowledged writes
+    /// and of the positions its reads were served at.
     Read {
         session: u64,
         key: String,
@@ -92,10 +93,12 @@ pub enum Request {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Response {
+    /// `at`: the position the read was served at (what the replica had applied, or the primary's
+    /// head), which a session carries on so that its next read shows no less.
     Read {
         row: ReadRow,
         path: ReadPath,
-        lsn: Lsn,
+        at: Point,
     },
     Write {
         lsn: Lsn,

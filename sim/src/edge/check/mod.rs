@@ -48,6 +48,8 @@ impl fmt::Display for NotJudged {
 pub struct Requests {
     /// Started and not ended yet, by id.
     open: BTreeMap<u64, Request>,
+    /// Requests' starts and ends seen so far: the place of the next in log order.
+    ord: u64,
     /// When each open request started, soonest first.
     open_starts: BTreeSet<(u64, u64)>,
     /// Ended requests not yet judged by the session checkers, by (start, id): with open-loop
@@ -83,8 +85,11 @@ impl Requests {
                     seq: *seq,
                     start_us: e.t_us,
                     end_us: e.t_us,
+                    start_ord: self.ord,
+                    end_ord: self.ord,
                     outcome: Outcome::Timeout,
                 };
+                self.ord += 1;
                 self.open_starts.insert((e.t_us, *req));
                 self.open.insert(*req, r);
             }
@@ -92,6 +97,8 @@ impl Requests {
                 if let Some(mut r) = self.open.remove(req) {
                     self.open_starts.remove(&(r.start_us, r.req));
                     r.end_us = e.t_us;
+                    r.end_ord = self.ord;
+                    self.ord += 1;
                     r.outcome = outcome.clone();
                     self.ended(r);
                 }
@@ -100,6 +107,7 @@ impl Requests {
                 self.open_starts.clear();
                 for (_, mut r) in std::mem::take(&mut self.open) {
                     r.end_us = e.t_us;
+                    r.end_ord = self.ord;
                     self.reads_after_loss.request(&r);
                     self.unanswered.push(r);
                 }
@@ -224,7 +232,8 @@ mod tests {
             requests.event(&started(r));
             requests.event(&ended(r));
         }
-        assert_eq!(requests.kept(), [log[0].clone(), log[2].clone()]);
+        let kept: Vec<_> = requests.kept().iter().map(|r| (r.req, r.outcome.clone())).collect();
+        assert_eq!(kept, [(1, log[0].outcome.clone()), (3, log[2].outcome.clone())]);
         assert_eq!(requests.ryw.found.count, 1, "the read after the acknowledged write missed it");
         assert_eq!(requests.latency.summary()["a"].read.count, 2);
     }

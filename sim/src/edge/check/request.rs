@@ -17,10 +17,26 @@ pub struct Request {
     pub seq: u64,
     pub start_us: u64,
     pub end_us: u64,
+    /// The places of the request's start and of its end among the requests' events, in log
+    /// order: they order a start and an end of the same microsecond as the clients did them.
+    #[serde(skip)]
+    pub start_ord: u64,
+    #[serde(skip)]
+    pub end_ord: u64,
     pub outcome: Outcome,
 }
 
 impl Request {
+    /// When the request started: its time, then its place in the log.
+    pub fn started(&self) -> (u64, u64) {
+        (self.start_us, self.start_ord)
+    }
+
+    /// When the request ended: its time, then its place in the log.
+    pub fn ended(&self) -> (u64, u64) {
+        (self.end_us, self.end_ord)
+    }
+
     pub fn region(&self) -> &str {
         self.client.strip_prefix("clients-").unwrap_or(&self.client)
     }
@@ -78,6 +94,8 @@ pub(crate) mod fixtures {
             seq,
             start_us: at,
             end_us: at + 1,
+            start_ord: 0,
+            end_ord: 0,
             outcome,
         }
     }
@@ -106,6 +124,8 @@ pub(crate) mod fixtures {
             seq: 0,
             start_us: at,
             end_us: at + 1,
+            start_ord: 0,
+            end_ord: 0,
             outcome,
         }
     }

@@ -24,13 +24,15 @@ pub struct Violation {
 }
 
 /// A session's acknowledged writes: those not yet before any of its reads, as (acknowledgement
-/// time, seq) soonest first, and the seqs acknowledged before its latest read.
-type Acked = (BinaryHeap<Reverse<(u64, u64)>>, BTreeSet<u64>);
+/// time and place in the log, seq) soonest first, and the seqs acknowledged before its latest read.
+type Acked = (BinaryHeap<Reverse<((u64, u64), u64)>>, BTreeSet<u64>);
 
 /// Every read that missed any of its session's acknowledged writes, folded over requests in start
 /// order. A session may have several requests in flight, so a write counts for a read only once
-/// its acknowledgement came at or before the read started. Memory: per session, its acknowledged
-/// writes.
+/// its acknowledgement came before the read started: at an earlier time, or earlier in the log at
+/// the same microsecond (a read started by the session's task that just heard the acknowledgement
+/// comes after it; one started by another of its tasks just before it heard it does not). Memory:
+/// per session, its acknowledged writes.
 #[derive(Default)]
 pub struct Fold {
     acked: BTreeMap<u64, Acked>,
@@ -40,11 +42,11 @@ pub struct Fold {
 impl Fold {
     pub fn request(&mut self, r: &Request) {
         match &r.outcome {
-            Outcome::Write { .. } => self.acked.entry(r.session).or_default().0.push(Reverse((r.end_us, r.seq))),
+            Outcome::Write { .. } => self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq))),
             Outcome::Read { own, .. } => {
                 let Some((pending, acked)) = self.acked.get_mut(&r.session) else { return };
                 while let Some(Reverse((at, seq))) = pending.peek().copied()
-                    && at <= r.start_us
+                    && at < r.started()
                 {
                     pending.pop();
                     acked.insert(seq);
@@ -115,5 +117,22 @@ mod tests {
         let log =
             vec![write(1, 7, 1, 5, true), second, read(3, 7, "k", &[], None, 20), read(4, 7, "k", &[1], None, 30)];
         assert_eq!(check(&log), vec![violation(3, 20, 1, &[1])]);
+    }
+
+    #[test]
+    fn an_acknowledgement_of_the_same_microsecond_counts_only_if_logged_before_the_read_started() {
+        // The open finding of scenarios/found/sync-standby-crash.toml under `block`: when the
+        // standby returned, one task of session 5 started a read at T+40.032 s and, in the same
+        // microsecond but after it in the log, another heard the acknowledgement of write 41; the
+        // read was judged against write 41 (1 violation before, 0 after). A read started after the
+        // acknowledgement in the log, as a read-after-write is, still must show it.
+        let mut acked = write(1, 7, 1, 10, true);
+        acked.end_ord = 5;
+        let mut before = read(2, 7, "k", &[], None, 11);
+        before.start_ord = 4;
+        let mut after = read(3, 7, "k", &[], None, 11);
+        after.start_ord = 6;
+        assert_eq!(check(&[acked.clone(), before]), vec![]);
+        assert_eq!(check(&[acked, after]), vec![violation(3, 11, 1, &[1])]);
     }
 }
