@@ -213,6 +213,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         }),
         Metric::Shed => edge(|r| total(r, |l| l.shed)),
         Metric::ColdStarts => edge(|r| Some(r.cold_starts as f64)),
+        Metric::ColdShareOfP99 => edge(|r| r.cold_share_of_p99_pct),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -310,6 +311,7 @@ mod tests {
                 writes_unavailable_s: None,
                 load: vec![],
                 cold_starts: 0,
+                cold_share_of_p99_pct: None,
                 replication: Replication {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..Replication::default()

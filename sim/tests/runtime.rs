@@ -26,7 +26,8 @@ fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
 #[test]
 fn without_a_warm_pool_requests_pay_cold_starts() {
     // Goal: the negative control counts cold starts; with containers (the design's comparison)
-    // each costs 500 ms instead of 5 ms; the same run with the default warm pool counts none.
+    // each costs 500 ms instead of 5 ms, and the slowest requests (at or above p99) are those that
+    // paid one; the same run with the default warm pool counts none.
     let cold = load("negative/no-warm-pool");
     let r = run(&cold);
     assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {}", r.text());
@@ -36,8 +37,10 @@ fn without_a_warm_pool_requests_pay_cold_starts() {
     containers.runtime.kind = WorkerKind::Container;
     let r = run(&containers);
     assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(100.0), "{}", r.text());
     let mut pooled = cold.clone();
     pooled.runtime.warm_pool = 4;
     let r = run(&pooled);
     assert_eq!(r.edge().unwrap().cold_starts, 0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(0.0), "{}", r.text());
 }

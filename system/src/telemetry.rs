@@ -157,10 +157,11 @@ pub enum NodeEvent {
         reason: String,
         retry_in_ms: Option<u64>,
     },
-    /// A PoP started an isolate for a request that found none warm, at `cost_us` before its
-    /// service time.
+    /// A PoP started an isolate for a request of `session` that found none warm, at `cost_us`
+    /// before its service time.
     ColdStart {
         cost_us: u64,
+        session: u64,
     },
     /// Input from `peer` was refused as malformed.
     Rejected {

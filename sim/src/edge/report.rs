@@ -33,6 +33,9 @@ pub struct EdgeReport {
     pub load: Vec<Step>,
     /// Isolates the PoPs started for requests that found none warm.
     pub cold_starts: u64,
+    /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
+    /// start; `None` when none was answered.
+    pub cold_share_of_p99_pct: Option<f64>,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -114,6 +117,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         writes,
         load: folded.load.summary(),
         cold_starts: folded.load.cold_starts(),
+        cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -202,6 +206,9 @@ impl EdgeReport {
             }
         }
         let _ = writeln!(o, "  cold starts (isolates started for a request)  {}", self.cold_starts);
+        if let Some(share) = self.cold_share_of_p99_pct {
+            let _ = writeln!(o, "  of the requests at or above p99, paid a cold start  {share:.1}%");
+        }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
         let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));

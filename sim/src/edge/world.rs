@@ -47,7 +47,15 @@ fn add_node<F, Fut>(
     let node = NodeHost::new(host, seed, log, cuts);
     sim.host(host, move || {
         let rng = node.boot();
-        let run = start(Ctx::new(&node.telemetry.node, node.net.clone(), node.telemetry.clone(), config.clone(), rng));
+        let ctx = Ctx::new(
+            &node.telemetry.node,
+            node.net.clone(),
+            node.telemetry.clone(),
+            config.clone(),
+            rng,
+            node.service(),
+        );
+        let run = start(ctx);
         async move { run.await.map_err(Into::into) }
     });
 }
