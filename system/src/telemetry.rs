@@ -163,6 +163,24 @@ pub enum NodeEvent {
         cost_us: u64,
         session: u64,
     },
+    /// The origin rendered `key`'s page for `pop` as render `render` (a number unique across the
+    /// run: a random base drawn at the origin's first render of its boot, plus a count).
+    PageRendered {
+        key: String,
+        pop: String,
+        render: u64,
+    },
+    /// A PoP began regenerating `key`'s page (its `id`-th regeneration).
+    RegenerationStarted {
+        key: String,
+        id: u64,
+    },
+    /// A PoP's regeneration `id` of `key` ended; `error` when it failed and the last good page stays.
+    RegenerationEnded {
+        key: String,
+        id: u64,
+        error: Option<String>,
+    },
     /// Input from `peer` was refused as malformed.
     Rejected {
         peer: String,

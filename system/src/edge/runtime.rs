@@ -100,8 +100,9 @@ impl Workers {
     /// instead if it was shed. The harness's audit (`Dump`) takes no worker.
     pub async fn admit<N: Net, T: Telemetry>(&self, ctx: &Ctx<N, T>, request: &Request) -> Option<Response> {
         let (work, session) = match request {
-            Request::Read { session, .. } => (Work::Read, *session),
+            Request::Read { session, .. } | Request::Page { session, .. } => (Work::Read, *session),
             Request::Write(op) => (Work::Write, op.session),
+            Request::Render { .. } => (Work::Render, 0),
             Request::Dump => return None,
         };
         match self.serve(work, &ctx.service).await {
