@@ -78,7 +78,8 @@ impl Pages {
     pub fn event(&mut self, e: &Event) {
         match &e.record {
             Record::Harness(HarnessEvent::RunStarted { resolved, .. }) => {
-                self.revalidate_us = resolved.edge.as_ref().and_then(|e| e.isr).map(|i| i.revalidate.0.as_micros() as u64);
+                self.revalidate_us =
+                    resolved.edge.as_ref().and_then(|e| e.isr).map(|i| i.revalidate.0.as_micros() as u64);
             }
             Record::Node(NodeEvent::PageRendered { key, pop, render }) => {
                 self.rendered.insert((e.node.to_string(), *render), e.t_us);
