@@ -19,7 +19,7 @@ use crate::scenario::resolved::Resolved;
 use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
@@ -75,6 +75,14 @@ pub enum HarnessEvent {
         req: u64,
         session: u64,
         outcome: Outcome,
+    },
+    /// A session's view of a product page (`[isr]`) from `pop`, sent at `started_us`.
+    PageLoaded {
+        session: u64,
+        key: String,
+        pop: String,
+        started_us: u64,
+        outcome: PageOutcome,
     },
     /// The audit of a node's database at the end of the run: a digest of its replicated content
     /// computed by the harness, and the (session, seq) of every write it holds.
@@ -199,6 +207,17 @@ pub enum Outcome {
         host: String,
         waiting: usize,
     },
+    Timeout,
+}
+
+/// What a page view got: the page (its origin and render number, the version of the key's row it
+/// shows, and whether the PoP called it stale), or why not.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum PageOutcome {
+    Page { origin: String, render: u64, version: u64, stale: bool },
+    Error { message: String },
+    Shed { host: String, waiting: usize },
     Timeout,
 }
 

@@ -1,5 +1,5 @@
 //! What both systems' worlds share when they register hosts on turmoil: a node host (its
-//! telemetry sink, its network, a fresh random stream per boot) and a link's latency.
+//! telemetry sink, its network, a fresh random stream per boot, and one for its service times) and a link's latency.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -37,6 +37,11 @@ impl NodeHost {
     pub fn boot(&self) -> ChaCha8Rng {
         self.boots.set(self.boots.get() + 1);
         self.seed.node(&self.host, self.boots.get())
+    }
+
+    /// The service-time stream of the host's latest boot (`Seed::service`).
+    pub fn service(&self) -> ChaCha8Rng {
+        self.seed.service(&self.host, self.boots.get())
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the analysis keeps of a run's events as they stream past (`EventLog::push`): requests and
 //! the replication stream's per-frame records are folded into the checkers' and figures' state
-//! (`check::Requests`, `metrics::ReplicationFold`) and dropped; every other event (faults, health,
+//! (`check::Requests`, `metrics::ReplicationFold`), as are page views and renders (`pages::Pages`),
+//! and dropped; every other event (faults, health,
 //! failover, audits, the status page's records) is kept whole. The folds keep what the simulated
 //! system itself remembers (a record per acknowledged write and per failed request, a timestamp
 //! per committed frame, per session the writes it had acknowledged and saw, per key the newest
@@ -14,6 +15,7 @@ use edgesim_system::telemetry::NodeEvent;
 
 use crate::edge::check::Requests;
 use crate::edge::metrics::ReplicationFold;
+use crate::edge::pages::Pages;
 use crate::events::{Event, HarnessEvent, Record};
 
 #[derive(Default)]
@@ -22,21 +24,29 @@ pub struct Observed {
     pub kept: Vec<Event>,
     pub requests: Requests,
     pub replication: ReplicationFold,
+    pub pages: Pages,
 }
 
 impl Observed {
     pub fn event(&mut self, event: Event) {
         self.requests.event(&event);
         self.replication.event(&event);
+        self.pages.event(&event);
         let folded = matches!(
             event.record,
-            Record::Harness(HarnessEvent::RequestStarted { .. } | HarnessEvent::RequestEnded { .. })
-                | Record::Node(
-                    NodeEvent::Committed { .. }
-                        | NodeEvent::Applied { .. }
-                        | NodeEvent::BatchSent { .. }
-                        | NodeEvent::ColdStart { .. }
-                )
+            Record::Harness(
+                HarnessEvent::RequestStarted { .. }
+                    | HarnessEvent::RequestEnded { .. }
+                    | HarnessEvent::PageLoaded { .. }
+            ) | Record::Node(
+                NodeEvent::Committed { .. }
+                    | NodeEvent::Applied { .. }
+                    | NodeEvent::BatchSent { .. }
+                    | NodeEvent::ColdStart { .. }
+                    | NodeEvent::PageRendered { .. }
+                    | NodeEvent::RegenerationStarted { .. }
+                    | NodeEvent::RegenerationEnded { .. }
+            )
         );
         if !folded {
             self.kept.push(event);

@@ -16,10 +16,15 @@ impl Seed {
         ChaCha8Rng::seed_from_u64(xxhash_rust::xxh3::xxh3_64_with_seed(format!("{name}/{n}").as_bytes(), self.0))
     }
 
-    /// The stream of the `boot`-th start of a node host: its timers' jitter, its backoff, its
-    /// requests' service times.
+    /// The stream of the `boot`-th start of a node host: its timers' jitter, its backoff.
     pub fn node(self, host: &str, boot: u64) -> ChaCha8Rng {
         self.child(&format!("node/{host}"), boot)
+    }
+
+    /// The stream of the `boot`-th start of a node host that its requests' service times are
+    /// drawn from, so that the load a node serves never moves its other draws.
+    pub fn service(self, host: &str, boot: u64) -> ChaCha8Rng {
+        self.child(&format!("service/{host}"), boot)
     }
 }
 
@@ -29,7 +34,8 @@ impl Seed {
 pub const STREAMS: &[(&str, &str)] = &[
     ("turmoil", "link delays, host runtimes (the run's seed itself)"),
     ("loss/0", "message loss on lossy links: which segments are retransmitted, and how often"),
-    ("node/HOST/BOOT", "a node host's boot: timer jitter, backoff, service times"),
+    ("node/HOST/BOOT", "a node host's boot: timer jitter, backoff"),
+    ("service/HOST/BOOT", "a node host's boot: its requests' service times (`[runtime]`)"),
     ("session/ID", "an edge session: arrivals, reads or writes, keys, values, each write's retry stream"),
     ("operator/REGION", "a status region's operator: edit times and components"),
     ("viewer/ID", "a status page viewer: view times"),

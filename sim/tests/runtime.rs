@@ -1,11 +1,18 @@
 //! The edge runtime (issue 14) as a user runs it: latency grows with load and requests are shed
 //! past capacity (`scenarios/load-steps.toml`), and a PoP without a warm pool pays cold starts
-//! (`scenarios/negative/no-warm-pool.toml`) that the default warm pool prevents.
+//! (`scenarios/negative/no-warm-pool.toml`) that the default warm pool prevents; product pages
+//! under ISR keep origin renders to one per key per PoP per window through a 100x spike
+//! (`scenarios/isr-spike.toml`) and herd without the revalidation lock
+//! (`scenarios/negative/isr-no-lock.toml`), and keep serving the last good page while the origin
+//! cannot render.
 
 mod common;
 
+use std::time::Duration;
+
 use common::{load, run};
-use edgesim::scenario::WorkerKind;
+use edgesim::scenario::{Action, Fault, PRIMARY, WorkerKind};
+use edgesim::verdict::judge;
 
 #[test]
 fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
@@ -26,7 +33,8 @@ fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
 #[test]
 fn without_a_warm_pool_requests_pay_cold_starts() {
     // Goal: the negative control counts cold starts; with containers (the design's comparison)
-    // each costs 500 ms instead of 5 ms; the same run with the default warm pool counts none.
+    // each costs 500 ms instead of 5 ms, and the slowest requests (at or above p99) are those that
+    // paid one; the same run with the default warm pool counts none.
     let cold = load("negative/no-warm-pool");
     let r = run(&cold);
     assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {}", r.text());
@@ -36,8 +44,52 @@ fn without_a_warm_pool_requests_pay_cold_starts() {
     containers.runtime.kind = WorkerKind::Container;
     let r = run(&containers);
     assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(100.0), "{}", r.text());
     let mut pooled = cold.clone();
     pooled.runtime.warm_pool = 4;
     let r = run(&pooled);
     assert_eq!(r.edge().unwrap().cold_starts, 0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(0.0), "{}", r.text());
+}
+
+#[test]
+fn isr_renders_once_per_key_per_pop_per_window_through_a_spike() {
+    // Goal: through a 100x spike, with the revalidation lock, the origin renders each key at most
+    // once per PoP per revalidate window while stale pages are served (so regenerations did run),
+    // and page TTFB p99 stays at the edge read's; without the lock the same run herds, the
+    // `revalidation-herd` checker fires and the run exits 2.
+    let r = run(&load("isr-spike"));
+    let edge = r.edge().unwrap();
+    let pages = edge.pages.as_ref().unwrap();
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert_eq!(pages.renders_per_key_window_max, 1, "{}", r.text());
+    assert!(pages.stale > 0 && pages.regenerations > 8, "{}", r.text());
+    assert!(pages.ttfb.p99_ms < 15.0, "{}", r.text());
+    assert_eq!(judge(&load("isr-spike"), &r).exit_code, 0, "{}", r.text());
+    let herd = load("negative/isr-no-lock");
+    let r = run(&herd);
+    let pages = r.edge().unwrap().pages.as_ref().unwrap();
+    assert!(pages.renders_per_key_window_max > 2, "negative control must herd: {}", r.text());
+    assert_eq!(r.fired(), ["revalidation-herd"], "{}", r.text());
+    assert_eq!(judge(&herd, &r).exit_code, 2, "{}", r.text());
+}
+
+#[test]
+fn a_failed_regeneration_keeps_serving_the_last_good_page() {
+    // Goal: once the origin is down (the primary crashes before the spike, and no failover
+    // happens before the end), regenerations fail and every view is still answered with the
+    // last good page, older and older: stale age grows past two revalidate intervals.
+    let mut s = load("isr-spike");
+    s.faults = vec![Fault {
+        at: Duration::from_secs(12),
+        latest: Duration::from_secs(12),
+        action: Action::Crash { host: PRIMARY.into() },
+        line: 0,
+    }];
+    s.failover.failover_after.0 = Duration::from_secs(600);
+    let r = run(&s);
+    let pages = r.edge().unwrap().pages.as_ref().unwrap();
+    assert!(pages.regenerations_failed > 0, "{}", r.text());
+    assert_eq!(pages.failed, 0, "{}", r.text());
+    assert!(pages.stale_age.max_ms > 20_000.0, "{}", r.text());
 }

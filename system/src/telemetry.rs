@@ -157,10 +157,29 @@ pub enum NodeEvent {
         reason: String,
         retry_in_ms: Option<u64>,
     },
-    /// A PoP started an isolate for a request that found none warm, at `cost_us` before its
-    /// service time.
+    /// A PoP started an isolate for a request of `session` that found none warm, at `cost_us`
+    /// before its service time.
     ColdStart {
         cost_us: u64,
+        session: u64,
+    },
+    /// The origin rendered `key`'s page for `pop` as render `render` (a number unique across the
+    /// run: a random base drawn at the origin's first render of its boot, plus a count).
+    PageRendered {
+        key: String,
+        pop: String,
+        render: u64,
+    },
+    /// A PoP began regenerating `key`'s page (its `id`-th regeneration).
+    RegenerationStarted {
+        key: String,
+        id: u64,
+    },
+    /// A PoP's regeneration `id` of `key` ended; `error` when it failed and the last good page stays.
+    RegenerationEnded {
+        key: String,
+        id: u64,
+        error: Option<String>,
     },
     /// Input from `peer` was refused as malformed.
     Rejected {

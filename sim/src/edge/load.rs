@@ -1,7 +1,12 @@
 //! Latency under load: per load step of the workload (`load_steps`, each logged as a `load_step`
 //! event when it begins), the read and write latency clients saw and how many requests were sent,
 //! shed (and of those, by the primary), failed and timed out, by when each request started. A run
-//! without steps has none. Also the PoPs' cold starts, which only they can see.
+//! without steps has none. Also the PoPs' cold starts, which only they can see, and the share of
+//! the slowest answered requests (at or above the p99) that paid one: a `cold_start` names its
+//! session, and belongs to that session's request that ends next after it (a session's requests at
+//! a PoP overlap rarely; when they do, the earliest to end takes it).
+
+use std::collections::BTreeMap;
 
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
@@ -47,12 +52,18 @@ struct Folded {
 pub struct Load {
     steps: Vec<Folded>,
     cold_starts: u64,
+    /// Per session, when a cold start for it was reported and no request has ended since.
+    cold_pending: BTreeMap<u64, u64>,
+    /// Latency of every answered request, and of those that paid a cold start.
+    answered: Recorder,
+    answered_cold: Recorder,
 }
 
 impl Load {
     pub fn event(&mut self, e: &Event) {
-        if let Record::Node(NodeEvent::ColdStart { .. }) = e.record {
+        if let Record::Node(NodeEvent::ColdStart { session, .. }) = e.record {
             self.cold_starts += 1;
+            self.cold_pending.entry(session).or_insert(e.t_us);
         }
         if let Record::Harness(HarnessEvent::LoadStep { step, factor }) = e.record {
             self.steps.push(Folded {
@@ -70,8 +81,20 @@ impl Load {
         }
     }
 
-    /// Counts `r` in the step in effect when it started (none before the first step).
+    /// Counts `r` in the step in effect when it started (none before the first step), and its
+    /// latency, as paying a cold start if one for its session was reported while it was open.
     pub fn request(&mut self, r: &Request) {
+        let cold = match self.cold_pending.get(&r.session) {
+            Some(&t) if t >= r.start_us => self.cold_pending.remove(&r.session).is_some(),
+            _ => false,
+        };
+        if matches!(r.outcome, Outcome::Read { .. } | Outcome::Write { .. }) {
+            let us = r.end_us - r.start_us;
+            self.answered.record(us);
+            if cold {
+                self.answered_cold.record(us);
+            }
+        }
         let at = self.steps.partition_point(|s| s.start_us <= r.start_us);
         let Some(step) = at.checked_sub(1).map(|i| &mut self.steps[i]) else { return };
         step.requests += 1;
@@ -91,6 +114,14 @@ impl Load {
     /// a client cannot see a cold start apart from the rest of its latency).
     pub fn cold_starts(&self) -> u64 {
         self.cold_starts
+    }
+
+    /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
+    /// start; `None` when no request was answered.
+    pub fn cold_share_of_p99(&self) -> Option<f64> {
+        let p99 = self.answered.quantile_us(0.99)?;
+        let slow = self.answered.at_least(p99);
+        Some(if slow == 0 { 0.0 } else { 100.0 * self.answered_cold.at_least(p99) as f64 / slow as f64 })
     }
 
     pub fn summary(&self) -> Vec<Step> {
@@ -146,7 +177,7 @@ mod tests {
         load.event(&Event {
             t_us: 2_900,
             node: Rc::from("pop-a-1"),
-            record: Record::Node(NodeEvent::ColdStart { cost_us: 5_000 }),
+            record: Record::Node(NodeEvent::ColdStart { cost_us: 5_000, session: 9 }),
         });
         assert_eq!(load.cold_starts(), 1);
         let steps = load.summary();
@@ -155,5 +186,35 @@ mod tests {
         let late = &steps[1];
         assert_eq!((late.requests, late.shed, late.shed_by_primary, late.errors, late.factor), (3, 2, 1, 1, 4.0));
         assert_eq!(steps[1].read.count, 0);
+    }
+
+    /// Goal: a cold start counts for its session's request that was open when it was reported,
+    /// not for one that ended before it nor for another session's; the share is of the answered
+    /// requests at or above the p99.
+    #[test]
+    fn the_cold_share_of_p99_counts_the_slow_requests_that_paid_a_cold_start() {
+        let mut load = Load::default();
+        assert_eq!(load.cold_share_of_p99(), None);
+        let cold = |t_us, session| Event {
+            t_us,
+            node: Rc::from("pop-a-1"),
+            record: Record::Node(NodeEvent::ColdStart { cost_us: 5_000, session }),
+        };
+        for i in 0..98 {
+            let mut fast = read(i, 1, "k", &[], None, i * 10_000);
+            fast.end_us = fast.start_us + 1_000;
+            load.request(&fast);
+        }
+        // Session 2's slow read paid a cold start; session 3's slow read did not (the cold start
+        // reported for it came after it ended, so it belongs to its next request).
+        load.event(&cold(2_000_000, 2));
+        let mut slow = read(200, 2, "k", &[], None, 1_999_000);
+        slow.end_us = 2_050_000;
+        load.request(&slow);
+        let mut other = read(201, 3, "k", &[], None, 1_999_000);
+        other.end_us = 2_050_000;
+        load.request(&other);
+        load.event(&cold(2_060_000, 3));
+        assert_eq!(load.cold_share_of_p99(), Some(50.0));
     }
 }

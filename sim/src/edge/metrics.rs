@@ -45,6 +45,10 @@ impl Recorder {
     pub fn record(&mut self, us: u64) {
         self.0.saturating_record(us.max(1));
     }
+    /// How many samples are at or above `us` (as the histogram's buckets resolve it).
+    pub fn at_least(&self, us: u64) -> u64 {
+        self.0.count_between(us.max(1), self.0.max().max(us))
+    }
     /// The value at quantile `q` in microseconds; `None` without samples.
     pub fn quantile_us(&self, q: f64) -> Option<u64> {
         (!self.0.is_empty()).then(|| self.0.value_at_quantile(q))

@@ -15,6 +15,7 @@
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
 //! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
+//! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
 //! ```
@@ -27,6 +28,7 @@ pub mod history;
 pub mod lag;
 pub mod load;
 pub mod metrics;
+pub mod pages;
 pub mod report;
 pub mod timeline;
 pub mod workload;

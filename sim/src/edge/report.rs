@@ -14,6 +14,7 @@ use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
+use crate::edge::pages::PageFigures;
 use crate::edge::timeline::{self, Failover};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
@@ -33,6 +34,12 @@ pub struct EdgeReport {
     pub load: Vec<Step>,
     /// Isolates the PoPs started for requests that found none warm.
     pub cold_starts: u64,
+    /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
+    /// start; `None` when none was answered.
+    pub cold_share_of_p99_pct: Option<f64>,
+    /// Product pages under ISR; present with `[isr]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PageFigures>,
     pub replication: Replication,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<Failover>,
@@ -55,6 +62,8 @@ pub struct Checks {
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<liveness::Verdict>,
+    /// Windows with more than one origin render of a key for a PoP (`[isr]`).
+    pub revalidation_herd: usize,
 }
 
 impl Checks {
@@ -78,6 +87,9 @@ impl Checks {
         }
         if self.liveness.as_ref().is_some_and(|l| !l.stalled.is_empty()) {
             out.push("liveness");
+        }
+        if self.revalidation_herd > 0 {
+            out.push("revalidation-herd");
         }
         out
     }
@@ -108,12 +120,15 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
     let pops = scenario.regions.iter().map(|r| r.pops.len()).sum();
     let replication = &observed.replication;
     let writes = availability::per_region(requests, folded.unanswered());
+    let pages = observed.pages.summary();
     let report = EdgeReport {
         latency: folded.latency.summary(),
         writes_unavailable_s: availability::worst(&writes),
         writes,
         load: folded.load.summary(),
         cold_starts: folded.load.cold_starts(),
+        cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
+        pages: pages.clone(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -127,6 +142,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             split_brain: split_brain::check(requests, &timeline::promotions(events)),
             not_judged,
             liveness: scenario.liveness.as_ref().map(|l| liveness::check(requests, &scenario.regions, l)),
+            revalidation_herd: pages.as_ref().map_or(0, |p| p.herd_windows),
         },
     };
     let mut charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
@@ -202,6 +218,12 @@ impl EdgeReport {
             }
         }
         let _ = writeln!(o, "  cold starts (isolates started for a request)  {}", self.cold_starts);
+        if let Some(share) = self.cold_share_of_p99_pct {
+            let _ = writeln!(o, "  of the requests at or above p99, paid a cold start  {share:.1}%");
+        }
+        if let Some(p) = &self.pages {
+            p.write_text(&mut o);
+        }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
         let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));
@@ -282,6 +304,13 @@ impl EdgeReport {
             sb.acked_by_fenced.len(),
             sb.lsn_under_two_generations.len()
         );
+        if self.pages.is_some() {
+            let _ = writeln!(
+                o,
+                "  revalidation herd            {} windows with more than one render of a key for a PoP",
+                c.revalidation_herd
+            );
+        }
         if let Some(l) = &c.liveness {
             let stalled = if l.stalled.is_empty() { "none".to_string() } else { l.stalled.join(", ") };
             let _ = writeln!(

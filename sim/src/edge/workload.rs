@@ -5,7 +5,8 @@
 //! still waiting for, so an outage meets the load a real population would send (no coordinated
 //! omission) and a request's latency runs from its due time; `arrivals = "closed"` makes a session
 //! wait for each answer before its next arrival.
-//! `load_steps` multiply the session rate step by step.
+//! `load_steps` multiply the session rate step by step. With `[isr]`, reads are views of the key's
+//! product page (`page_loaded`).
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! All randomness comes from the scenario seed.
 
@@ -24,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 
-use crate::events::{HarnessEvent, Op, Outcome};
+use crate::events::{HarnessEvent, Op, Outcome, PageOutcome};
 use crate::log::HostTelemetry;
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
@@ -44,6 +45,8 @@ pub struct Clients {
     pub next_req: Rc<Cell<u64>>,
     /// This host logs when each load step begins (one host of the run does).
     pub announces_steps: bool,
+    /// Reads are product page views (`[isr]`).
+    pub pages: bool,
 }
 
 pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
@@ -89,6 +92,7 @@ struct Session {
 /// What a session does at one arrival, drawn when it is due.
 enum Arrival {
     Read { key: String },
+    Page { key: String },
     Write { op: WriteOp, retry_seed: u64 },
 }
 
@@ -117,6 +121,8 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
             s.seq.set(s.seq.get() + 1);
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
             Arrival::Write { op: WriteOp { session: id, seq: s.seq.get(), key, value }, retry_seed: rng.random() }
+        } else if clients.pages {
+            Arrival::Page { key }
         } else {
             Arrival::Read { key }
         };
@@ -143,6 +149,7 @@ impl Session {
             Arrival::Read { key } => {
                 self.read(&key).await;
             }
+            Arrival::Page { key } => self.page(key).await,
             Arrival::Write { op, retry_seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
                 let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
@@ -179,30 +186,53 @@ impl Session {
         c.next_req.set(req);
         let min = self.min.get();
         c.telemetry.harness(HarnessEvent::RequestStarted { req, session: self.id, op, key: key.to_string(), seq, min });
-        let mut conn = self.idle.borrow_mut().pop();
-        let outcome = match timeout(c.workload.request_timeout.0, self.exchange(&mut conn, &request)).await {
-            Ok(Ok(Response::Read { row, path, at })) => {
+        let outcome = match self.call(&request).await {
+            Ok(Response::Read { row, path, at }) => {
                 self.min.set(self.min.get().max(at));
                 Outcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
             }
-            Ok(Ok(Response::Write { lsn, generation })) => Outcome::Write { lsn, generation },
-            Ok(Ok(Response::Error(message))) => Outcome::Error { message },
-            Ok(Ok(Response::Shed { host, waiting })) => Outcome::Shed { host, waiting },
-            Ok(Ok(Response::Dump { .. })) => Outcome::Error { message: "unexpected dump".into() },
-            Ok(Err(message)) => {
-                conn = None;
-                Outcome::Error { message }
-            }
-            Err(_) => {
-                conn = None;
-                Outcome::Timeout
-            }
+            Ok(Response::Write { lsn, generation }) => Outcome::Write { lsn, generation },
+            Ok(Response::Error(message)) => Outcome::Error { message },
+            Ok(Response::Shed { host, waiting }) => Outcome::Shed { host, waiting },
+            Ok(other) => Outcome::Error { message: format!("unexpected answer {other:?}") },
+            Err(None) => Outcome::Timeout,
+            Err(Some(message)) => Outcome::Error { message },
         };
-        if let Some(conn) = conn {
-            self.idle.borrow_mut().push(conn);
-        }
         c.telemetry.harness(HarnessEvent::RequestEnded { req, session: self.id, outcome: outcome.clone() });
         outcome
+    }
+
+    /// One view of `key`'s product page, logged when it ends.
+    async fn page(&self, key: String) {
+        let started_us = now().as_micros() as u64;
+        let outcome = match self.call(&Request::Page { session: self.id, key: key.clone() }).await {
+            Ok(Response::Page { page, stale }) => {
+                PageOutcome::Page { origin: page.origin, render: page.render, version: page.version, stale }
+            }
+            Ok(Response::Error(message)) => PageOutcome::Error { message },
+            Ok(Response::Shed { host, waiting }) => PageOutcome::Shed { host, waiting },
+            Ok(other) => PageOutcome::Error { message: format!("unexpected answer {other:?}") },
+            Err(None) => PageOutcome::Timeout,
+            Err(Some(message)) => PageOutcome::Error { message },
+        };
+        let pop = self.pop.clone();
+        self.clients.telemetry.harness(HarnessEvent::PageLoaded { session: self.id, key, pop, started_us, outcome });
+    }
+
+    /// Sends `request` on an idle connection or a new one and waits for the answer up to the
+    /// request timeout: `Err(None)` when it timed out, `Err(Some(why))` when the connection failed
+    /// (either way the connection is dropped).
+    async fn call(&self, request: &Request) -> Result<Response, Option<String>> {
+        let mut conn = self.idle.borrow_mut().pop();
+        let answer = match timeout(self.clients.workload.request_timeout.0, self.exchange(&mut conn, request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(message)) => Err(Some(message)),
+            Err(_) => Err(None),
+        };
+        if let (Some(conn), Ok(_)) = (conn, &answer) {
+            self.idle.borrow_mut().push(conn);
+        }
+        answer
     }
 
     async fn exchange(&self, conn: &mut Option<LossyStream>, request: &Request) -> Result<Response, String> {

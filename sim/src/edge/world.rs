@@ -50,7 +50,15 @@ fn add_node<F, Fut>(
     let node = NodeHost::new(host, seed, log, cuts);
     sim.host(host, move || {
         let rng = node.boot();
-        let run = start(Ctx::new(&node.telemetry.node, node.net.clone(), node.telemetry.clone(), config.clone(), rng));
+        let ctx = Ctx::new(
+            &node.telemetry.node,
+            node.net.clone(),
+            node.telemetry.clone(),
+            config.clone(),
+            rng,
+            node.service(),
+        );
+        let run = start(ctx);
         async move { run.await.map_err(Into::into) }
     });
 }
@@ -97,6 +105,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             net: TurmoilNet::new(&region.clients, cuts),
             next_req: next_req.clone(),
             announces_steps: region.name == scenario.primary_region,
+            pages: scenario.isr.is_some(),
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));

@@ -186,6 +186,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("runtime.primary_queue_limit", whole_n(0, 100_000)),
     ("runtime.primary_read_service", dur("0s", "10s")),
     ("runtime.primary_write_service", dur("0s", "10s")),
+    ("runtime.primary_render_service", dur("0s", "10s")),
+    ("isr.revalidate", dur("1ms", "24h")),
     ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),

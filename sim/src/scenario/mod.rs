@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use edgesim_system::edge::batch::BatchPolicy;
 use edgesim_system::edge::config::{
-    CONTAINER_COLD_START, Capacity, EdgeConfig, EdgeWrites, FailoverConfig, ISOLATE_COLD_START, StandbyLoss,
+    CONTAINER_COLD_START, Capacity, EdgeConfig, EdgeWrites, FailoverConfig, ISOLATE_COLD_START, IsrConfig, StandbyLoss,
     StandbyMode,
 };
+use edgesim_system::edge::isr::Lock;
 use edgesim_system::edge::proto::Consistency;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -81,6 +82,7 @@ struct File {
     failover: Failover,
     #[serde(default)]
     runtime: Runtime,
+    isr: Option<Isr>,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
     swarm: Option<Spanned<SwarmFile>>,
@@ -214,6 +216,8 @@ pub struct Runtime {
     pub primary_queue_limit: usize,
     pub primary_read_service: Dur,
     pub primary_write_service: Dur,
+    /// Mean time the origin (the primary) takes to render a page (`[isr]`).
+    pub primary_render_service: Dur,
 }
 
 impl Default for Runtime {
@@ -232,6 +236,7 @@ impl Default for Runtime {
             primary_queue_limit: primary.queue_limit,
             primary_read_service: Dur(primary.read),
             primary_write_service: Dur(primary.write),
+            primary_render_service: Dur(primary.render),
         }
     }
 }
@@ -243,6 +248,7 @@ impl Runtime {
             queue_limit: self.queue_limit,
             read: self.read_service.0,
             write: self.write_service.0,
+            render: self.write_service.0,
             cold_start: match self.kind {
                 WorkerKind::Isolate => ISOLATE_COLD_START,
                 WorkerKind::Container => CONTAINER_COLD_START,
@@ -253,13 +259,32 @@ impl Runtime {
     }
 
     fn primary(&self) -> Capacity {
-        Capacity::warm(
-            self.primary_workers,
-            self.primary_queue_limit,
-            self.primary_read_service.0,
-            self.primary_write_service.0,
-        )
+        Capacity {
+            render: self.primary_render_service.0,
+            ..Capacity::warm(
+                self.primary_workers,
+                self.primary_queue_limit,
+                self.primary_read_service.0,
+                self.primary_write_service.0,
+            )
+        }
     }
+}
+
+/// Product pages cached at the PoPs (docs/DESIGN.md, ISR). With this table, the sessions' reads
+/// are page views of their key's product page.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Isr {
+    /// A cached page older than this is stale: still served, and regenerated in the background.
+    pub revalidate: Dur,
+    /// `pop`: one regeneration per key per PoP at a time; `off`: the negative control.
+    #[serde(default = "default_lock")]
+    pub lock: Lock,
+}
+
+fn default_lock() -> Lock {
+    Lock::Pop
 }
 
 /// What runs a PoP's requests (docs/DESIGN.md: V8 isolates, about 5 ms to start, against
@@ -497,6 +522,8 @@ pub struct Scenario {
     pub workload: Workload,
     pub failover: Failover,
     pub runtime: Runtime,
+    /// Product pages cached at the PoPs; `None`: sessions read rows, not pages.
+    pub isr: Option<Isr>,
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.
     pub budgets: Vec<Budget>,
@@ -602,6 +629,7 @@ impl Scenario {
             workload: raw.workload,
             failover: raw.failover,
             runtime: raw.runtime,
+            isr: raw.isr,
             faults: Vec::new(),
             budgets,
             status: raw.status.map(Spanned::into_inner),
@@ -864,6 +892,7 @@ impl Scenario {
             },
             pop_runtime: self.runtime.pop(),
             primary_runtime: self.runtime.primary(),
+            isr: self.isr.map_or(EdgeConfig::default().isr, |i| IsrConfig { revalidate: i.revalidate.0, lock: i.lock }),
             ..EdgeConfig::default()
         }
     }
@@ -950,7 +979,7 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
         let section = match &**key.get_ref() {
             "primary_region" => "`primary_region`".to_string(),
             "region" => "[[region]]".to_string(),
-            k @ ("network" | "replication" | "workload" | "failover" | "runtime") => format!("[{k}]"),
+            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr") => format!("[{k}]"),
             _ => continue,
         };
         return Err((

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::{Action, Failover, Network, Region, Replication, Runtime, Scenario, Workload};
+use crate::scenario::{Action, Failover, Isr, Network, Region, Replication, Runtime, Scenario, Workload};
 use crate::seed::STREAMS;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
@@ -42,6 +42,8 @@ pub struct EdgeWorld {
     pub workload: Workload,
     pub failover: Failover,
     pub runtime: Runtime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isr: Option<Isr>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -84,6 +86,7 @@ impl Resolved {
             workload: s.workload.clone(),
             failover: s.failover.clone(),
             runtime: s.runtime.clone(),
+            isr: s.isr,
         });
         let status = s.status.as_ref().map(|settings| StatusWorld {
             settings: settings.clone(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::batch::BatchPolicy;
+use super::isr::Lock;
 
 /// When the primary acknowledges a write relative to the standby (docs/DESIGN.md, Writes and the
 /// standby: with an asynchronous standby up to ~1 s of acknowledged writes can be lost; with a
@@ -74,6 +75,16 @@ pub struct EdgeConfig {
     pub pop_runtime: Capacity,
     /// The primary's (and a promoted standby's) database workers.
     pub primary_runtime: Capacity,
+    /// Page caching at the PoPs (`[isr]`).
+    pub isr: IsrConfig,
+}
+
+/// Incremental static regeneration (docs/DESIGN.md, ISR).
+#[derive(Clone, Copy, Debug)]
+pub struct IsrConfig {
+    /// A cached page older than this is stale: still served, and regenerated in the background.
+    pub revalidate: Duration,
+    pub lock: Lock,
 }
 
 /// The control plane's timings (docs/DESIGN.md, Primary loss: health checks every 5 s, failure confirmed
@@ -147,11 +158,16 @@ impl Default for EdgeConfig {
                 queue_limit: 256,
                 read: Duration::from_micros(500),
                 write: Duration::from_micros(500),
+                render: Duration::from_micros(500),
                 cold_start: ISOLATE_COLD_START,
                 evict_after: Duration::from_secs(30),
                 warm_pool: 4,
             },
-            primary_runtime: Capacity::warm(8, 1024, Duration::from_micros(500), Duration::from_millis(1)),
+            primary_runtime: Capacity {
+                render: Duration::from_millis(20),
+                ..Capacity::warm(8, 1024, Duration::from_micros(500), Duration::from_millis(1))
+            },
+            isr: IsrConfig { revalidate: Duration::from_secs(300), lock: Lock::Pop },
         }
     }
 }
@@ -161,6 +177,8 @@ impl Default for EdgeConfig {
 pub enum Work {
     Read,
     Write,
+    /// Rendering a page at the origin.
+    Render,
 }
 
 /// A node's workers, its queue and the mean service time of each kind of work.
@@ -171,6 +189,7 @@ pub struct Capacity {
     pub queue_limit: usize,
     pub read: Duration,
     pub write: Duration,
+    pub render: Duration,
     /// What starting a worker that is not warm costs.
     pub cold_start: Duration,
     /// An idle worker beyond the warm pool is evicted after this long.
@@ -185,13 +204,14 @@ pub const ISOLATE_COLD_START: Duration = Duration::from_millis(5);
 pub const CONTAINER_COLD_START: Duration = Duration::from_millis(500);
 
 impl Capacity {
-    /// Workers that are always warm: every one is in the warm pool.
+    /// Workers that are always warm: every one is in the warm pool. A render costs as a write.
     pub fn warm(workers: usize, queue_limit: usize, read: Duration, write: Duration) -> Self {
         Capacity {
             workers,
             queue_limit,
             read,
             write,
+            render: write,
             cold_start: Duration::ZERO,
             evict_after: Duration::MAX,
             warm_pool: workers,
@@ -202,6 +222,7 @@ impl Capacity {
         match work {
             Work::Read => self.read,
             Work::Write => self.write,
+            Work::Render => self.render,
         }
     }
 }

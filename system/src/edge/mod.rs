@@ -9,6 +9,7 @@ pub mod control;
 pub mod distributor;
 pub mod follower;
 pub mod frame;
+pub mod isr;
 pub mod node;
 pub mod pop;
 pub mod primary;

@@ -26,6 +26,9 @@ pub struct Ctx<N, T> {
     pub telemetry: T,
     pub config: Rc<EdgeConfig>,
     pub rng: Rc<RefCell<ChaCha8Rng>>,
+    /// The stream the node's requests' service times are drawn from, apart from `rng` so that
+    /// how many requests a node serves never moves its timers' and backoff's draws.
+    pub service: Rc<RefCell<ChaCha8Rng>>,
     /// The route as this node last learned it.
     pub route: Rc<watch::Sender<Route>>,
 }
@@ -39,13 +42,15 @@ impl<N: Clone, T: Clone> Clone for Ctx<N, T> {
             telemetry: self.telemetry.clone(),
             config: self.config.clone(),
             rng: self.rng.clone(),
+            service: self.service.clone(),
         }
     }
 }
 
 impl<N: Net, T: Telemetry> Ctx<N, T> {
-    /// A node's context; its route starts at the configured primary, generation 1.
-    pub fn new(host: &str, net: N, telemetry: T, config: Rc<EdgeConfig>, rng: ChaCha8Rng) -> Self {
+    /// A node's context; its route starts at the configured primary, generation 1. `rng` draws
+    /// timer jitter and backoff, `service` the service times.
+    pub fn new(host: &str, net: N, telemetry: T, config: Rc<EdgeConfig>, rng: ChaCha8Rng, service: ChaCha8Rng) -> Self {
         let route = Route { primary: config.primary.clone(), generation: 1 };
         Ctx {
             host: host.into(),
@@ -53,6 +58,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
             telemetry,
             config,
             rng: Rc::new(RefCell::new(rng)),
+            service: Rc::new(RefCell::new(service)),
             route: Rc::new(watch::channel(route).0),
         }
     }

@@ -14,10 +14,11 @@
 //! the standby reconnects, raises the `standby_lost` alert, and then acknowledges writes alone or
 //! refuses them until a standby attaches again, as the standby-loss policy says.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::rc::Rc;
 
+use rand::Rng;
 use tokio::io::split;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, spawn_local};
@@ -29,7 +30,8 @@ use super::follower::{Follower, Upstream};
 use super::frame::{Lsn, Point};
 use super::node::{Ctx, dump, raise, reject};
 use super::proto::{
-    ControlMsg, ControlReply, PRIMARY_PORT, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response, Role,
+    ControlMsg, ControlReply, PRIMARY_PORT, Page, REPL_PORT, ReadPath, ReplMessage, ReplRequest, Request, Response,
+    Role,
 };
 use super::replication::{self, Source, send_batch};
 use super::runtime::Workers;
@@ -55,6 +57,9 @@ pub struct Primary<N, T> {
     standbys_attached: Cell<usize>,
     /// Whether the synchronous standby was lost and none has attached since.
     standby_lost: Cell<bool>,
+    /// Pages rendered this boot, and the random base of their numbers.
+    renders: Cell<u64>,
+    render_base: OnceCell<u64>,
 }
 
 impl<N: Net, T: Telemetry> Primary<N, T> {
@@ -198,6 +203,8 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>
         durable: watch::channel(position.lsn).0,
         standbys_attached: Cell::new(0),
         standby_lost: Cell::new(false),
+        renders: Cell::new(0),
+        render_base: OnceCell::new(),
     });
     if role == Role::Standby {
         p.become_role(Role::Standby, position.generation, "started as standby");
@@ -249,8 +256,27 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
                 (Err(e), _) | (_, Err(e)) => Response::Error(e.to_string()),
             }
         }
+        Request::Render { key, pop } => render(p, key, pop),
+        Request::Page { .. } => Response::Error("pages are served by PoPs".into()),
         Request::Dump => dump(&p.store.borrow()),
     }
+}
+
+/// Renders `key`'s product page for `pop`'s ISR regeneration from the key's row as this node
+/// holds it; its render number is unique across the run (`NodeEvent::PageRendered`).
+fn render<N: Net, T: Telemetry>(p: &Primary<N, T>, key: String, pop: String) -> Response {
+    if let Err(why) = p.may_acknowledge() {
+        return Response::Error(why);
+    }
+    let version = match p.store.borrow().read(0, &key) {
+        Ok(row) => row.version,
+        Err(e) => return Response::Error(e.to_string()),
+    };
+    let base = *p.render_base.get_or_init(|| p.ctx.rng.borrow_mut().random::<u64>() >> 1);
+    let render = base + p.renders.get();
+    p.renders.set(p.renders.get() + 1);
+    p.ctx.emit(NodeEvent::PageRendered { key, pop, render });
+    Response::Page { page: Page { origin: p.ctx.host.to_string(), render, version }, stale: false }
 }
 
 async fn write<N: Net, T: Telemetry>(p: &Primary<N, T>, op: WriteOp) -> Response {

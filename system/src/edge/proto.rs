@@ -87,6 +87,16 @@ pub enum Request {
         consistency: Consistency,
     },
     Write(WriteOp),
+    /// A product page (ISR): served from the PoP's cache (`isr`).
+    Page {
+        session: u64,
+        key: String,
+    },
+    /// A PoP asks the origin (the primary) to render `key`'s page.
+    Render {
+        key: String,
+        pop: String,
+    },
     /// The replicated content of the node's database, for the harness's final audit.
     Dump,
 }
@@ -108,12 +118,26 @@ pub enum Response {
         content: Content,
         position: Position,
     },
+    /// A rendered page; `stale`: served past its revalidate interval.
+    Page {
+        page: Page,
+        stale: bool,
+    },
     Error(String),
     /// `host` turned the request away: `waiting` requests already waited for its workers.
     Shed {
         host: String,
         waiting: usize,
     },
+}
+
+/// A page as the origin rendered it: which origin, its render number there, and the version of
+/// the key's row it shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub origin: String,
+    pub render: u64,
+    pub version: u64,
 }
 
 /// What a follower sends upstream.

@@ -1,6 +1,6 @@
 //! The edge runtime's compute (docs/DESIGN.md, System A, Service time and capacity): a node runs
 //! each request on one of a bounded number of workers (V8 isolates at a PoP, database workers at
-//! the primary) for a service time drawn per kind of work from the node's seeded stream, uniformly
+//! the primary) for a service time drawn per kind of work from the node's seeded service stream, uniformly
 //! between half and one and a half times the work's mean. Requests beyond the workers wait for one
 //! in arrival order; a request that arrives while `queue_limit` others already wait is shed at
 //! once. A worker is held for the service time only, not while the request waits on the network:
@@ -99,14 +99,15 @@ impl Workers {
     /// Runs `request`'s work on a worker of the node, reporting a cold start; the answer to send
     /// instead if it was shed. The harness's audit (`Dump`) takes no worker.
     pub async fn admit<N: Net, T: Telemetry>(&self, ctx: &Ctx<N, T>, request: &Request) -> Option<Response> {
-        let work = match request {
-            Request::Read { .. } => Work::Read,
-            Request::Write(_) => Work::Write,
+        let (work, session) = match request {
+            Request::Read { session, .. } | Request::Page { session, .. } => (Work::Read, *session),
+            Request::Write(op) => (Work::Write, op.session),
+            Request::Render { .. } => (Work::Render, 0),
             Request::Dump => return None,
         };
-        match self.serve(work, &ctx.rng).await {
+        match self.serve(work, &ctx.service).await {
             Ok(Served { cold: true, .. }) => {
-                ctx.emit(NodeEvent::ColdStart { cost_us: self.capacity.cold_start.as_micros() as u64 });
+                ctx.emit(NodeEvent::ColdStart { cost_us: self.capacity.cold_start.as_micros() as u64, session });
                 None
             }
             Ok(_) => None,

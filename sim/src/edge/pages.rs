@@ -1,0 +1,242 @@
+//! Product pages under ISR (`[isr]`), judged from the log rather than from what the PoPs claim:
+//! the age of each page a client received is the time it was received minus the time the origin
+//! logged rendering it (`page_rendered`, matched by its render number), and a page is stale when
+//! that age is past the revalidate interval, whatever the PoP said. Renders are counted where the
+//! origin logged them, per key, per PoP and per window of one revalidate interval (windows start at
+//! the run's start): with the revalidation lock a PoP asks again for a key only after its page went
+//! stale, so at most one render falls in each window; more is the thundering herd
+//! (`revalidation-herd`). Regeneration time is the PoP's own span from `regeneration_started` to
+//! `regeneration_ended`: only the PoP knows when it began.
+
+use std::collections::BTreeMap;
+
+use edgesim_system::telemetry::NodeEvent;
+use serde::Serialize;
+
+use crate::edge::metrics::{Recorder, Summary, fmt_summary};
+use crate::events::{Event, HarnessEvent, PageOutcome, Record};
+
+/// How many herd windows a report lists.
+const EXAMPLES: usize = 10;
+
+/// More than one render of a key for one PoP in one window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Herd {
+    pub key: String,
+    pub pop: String,
+    /// The window's start, seconds from the run's start.
+    pub from_s: f64,
+    pub renders: u32,
+}
+
+/// The figures of a run's pages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PageFigures {
+    pub revalidate_s: f64,
+    /// Pages received, and of those past the revalidate interval.
+    pub served: u64,
+    pub stale: u64,
+    /// Pages whose render the origin never logged: their age is unknown (never counted as fresh).
+    pub unknown_age: u64,
+    /// Time to first byte as clients saw it (a page is sent whole).
+    pub ttfb: Summary,
+    /// Age of the stale pages served.
+    pub stale_age: Summary,
+    pub failed: u64,
+    /// Renders at the origin, and the most of one key for one PoP in one window.
+    pub renders: u64,
+    pub renders_per_key_window_max: u32,
+    pub regenerations: u64,
+    pub regenerations_failed: u64,
+    pub regeneration_time: Summary,
+    /// Windows with more than one render of a key for a PoP.
+    pub herd_windows: usize,
+    pub herd_examples: Vec<Herd>,
+}
+
+/// The pages' figures, folded as events stream past.
+#[derive(Default)]
+pub struct Pages {
+    revalidate_us: Option<u64>,
+    /// When each render was logged, by (origin, render number).
+    rendered: BTreeMap<(String, u64), u64>,
+    /// Renders per (key, PoP, window).
+    windows: BTreeMap<(String, String, u64), u32>,
+    /// Regenerations under way, by (PoP, id).
+    regenerating: BTreeMap<(String, u64), u64>,
+    served: u64,
+    stale: u64,
+    unknown_age: u64,
+    failed: u64,
+    regenerations_failed: u64,
+    ttfb: Recorder,
+    stale_age: Recorder,
+    regeneration_time: Recorder,
+}
+
+impl Pages {
+    pub fn event(&mut self, e: &Event) {
+        match &e.record {
+            Record::Harness(HarnessEvent::RunStarted { resolved, .. }) => {
+                self.revalidate_us =
+                    resolved.edge.as_ref().and_then(|e| e.isr).map(|i| i.revalidate.0.as_micros() as u64);
+            }
+            Record::Node(NodeEvent::PageRendered { key, pop, render }) => {
+                self.rendered.insert((e.node.to_string(), *render), e.t_us);
+                let window = e.t_us / self.revalidate_us.unwrap_or(u64::MAX).max(1);
+                *self.windows.entry((key.clone(), pop.clone(), window)).or_default() += 1;
+            }
+            Record::Node(NodeEvent::RegenerationStarted { id, .. }) => {
+                self.regenerating.insert((e.node.to_string(), *id), e.t_us);
+            }
+            Record::Node(NodeEvent::RegenerationEnded { id, error, .. }) => {
+                if let Some(start) = self.regenerating.remove(&(e.node.to_string(), *id)) {
+                    self.regeneration_time.record(e.t_us - start);
+                }
+                self.regenerations_failed += u64::from(error.is_some());
+            }
+            Record::Harness(HarnessEvent::PageLoaded { started_us, outcome, .. }) => match outcome {
+                PageOutcome::Page { origin, render, .. } => {
+                    self.served += 1;
+                    self.ttfb.record(e.t_us - started_us);
+                    match self.rendered.get(&(origin.clone(), *render)) {
+                        Some(at) => {
+                            let age = e.t_us - at;
+                            if self.revalidate_us.is_some_and(|r| age > r) {
+                                self.stale += 1;
+                                self.stale_age.record(age);
+                            }
+                        }
+                        None => self.unknown_age += 1,
+                    }
+                }
+                _ => self.failed += 1,
+            },
+            _ => {}
+        }
+    }
+
+    /// The figures; `None` for a run without `[isr]`.
+    pub fn summary(&self) -> Option<PageFigures> {
+        let revalidate_us = self.revalidate_us?;
+        let herds: Vec<_> = self.windows.iter().filter(|(_, n)| **n > 1).collect();
+        let mut examples: Vec<Herd> = herds
+            .iter()
+            .map(|((key, pop, window), n)| Herd {
+                key: key.clone(),
+                pop: pop.clone(),
+                from_s: (window * revalidate_us) as f64 / 1e6,
+                renders: **n,
+            })
+            .collect();
+        examples.sort_by(|a, b| a.from_s.total_cmp(&b.from_s).then_with(|| (&a.key, &a.pop).cmp(&(&b.key, &b.pop))));
+        examples.truncate(EXAMPLES);
+        Some(PageFigures {
+            revalidate_s: revalidate_us as f64 / 1e6,
+            served: self.served,
+            stale: self.stale,
+            unknown_age: self.unknown_age,
+            ttfb: self.ttfb.summary(),
+            stale_age: self.stale_age.summary(),
+            failed: self.failed,
+            renders: self.windows.values().map(|n| u64::from(*n)).sum(),
+            renders_per_key_window_max: self.windows.values().copied().max().unwrap_or(0),
+            regenerations: self.regeneration_time.summary().count + self.regenerating.len() as u64,
+            regenerations_failed: self.regenerations_failed,
+            regeneration_time: self.regeneration_time.summary(),
+            herd_windows: herds.len(),
+            herd_examples: examples,
+        })
+    }
+}
+
+impl PageFigures {
+    /// The pages' part of the run's text.
+    pub fn write_text(&self, o: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(o, "\nproduct pages (ISR, revalidate {}s; ages from the origin's renders)", self.revalidate_s);
+        let _ = writeln!(
+            o,
+            "  {} served, {} stale, {} of unknown age, {} failed",
+            self.served, self.stale, self.unknown_age, self.failed
+        );
+        let _ = writeln!(o, "  time to first byte      {}", fmt_summary(&self.ttfb));
+        let _ = writeln!(o, "  stale age served        {}", fmt_summary(&self.stale_age));
+        let _ = writeln!(
+            o,
+            "  origin renders {}, at most {} per key per PoP per window; {} regenerations ({} failed)",
+            self.renders, self.renders_per_key_window_max, self.regenerations, self.regenerations_failed
+        );
+        let _ = writeln!(o, "  regeneration time       {}", fmt_summary(&self.regeneration_time));
+        for h in self.herd_examples.iter().take(3) {
+            let _ = writeln!(
+                o,
+                "    herd: {} rendered {} times for {} in the window from T+{}s",
+                h.key, h.renders, h.pop, h.from_s
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+
+    fn at(t_us: u64, node: &str, record: Record) -> Event {
+        Event { t_us, node: Rc::from(node), record }
+    }
+
+    fn rendered(t_us: u64, key: &str, render: u64) -> Event {
+        at(t_us, "primary", Record::Node(NodeEvent::PageRendered { key: key.into(), pop: "pop-a-1".into(), render }))
+    }
+
+    fn loaded(t_us: u64, render: u64) -> Event {
+        let outcome = PageOutcome::Page { origin: "primary".into(), render, version: 0, stale: false };
+        at(
+            t_us,
+            "clients-a",
+            Record::Harness(HarnessEvent::PageLoaded {
+                session: 1,
+                key: "p1".into(),
+                pop: "pop-a-1".into(),
+                started_us: t_us - 1_000,
+                outcome,
+            }),
+        )
+    }
+
+    fn pages(revalidate_s: u64) -> Pages {
+        Pages { revalidate_us: Some(revalidate_s * 1_000_000), ..Pages::default() }
+    }
+
+    /// Goal: a page's age is the harness's (received minus the origin's logged render), not the
+    /// PoP's `stale` flag: a page the PoP called fresh but older than the interval is stale.
+    #[test]
+    fn stale_age_is_judged_from_the_origins_render_time() {
+        let mut p = pages(10);
+        p.event(&rendered(1_000_000, "p1", 7));
+        p.event(&loaded(5_000_000, 7));
+        p.event(&loaded(14_000_000, 7));
+        p.event(&loaded(15_000_000, 99));
+        let f = p.summary().unwrap();
+        assert_eq!((f.served, f.stale, f.unknown_age), (3, 1, 1));
+        // hdrhistogram keeps three significant digits.
+        assert!((f.stale_age.max_ms - 13_000.0).abs() < 20.0, "{:?}", f.stale_age);
+    }
+
+    /// Goal: two renders of one key for one PoP in one window are a herd; one per window is not,
+    /// however close across a window's edge.
+    #[test]
+    fn two_renders_in_a_window_are_a_herd() {
+        let mut p = pages(10);
+        p.event(&rendered(9_000_000, "p1", 1));
+        p.event(&rendered(11_000_000, "p1", 2));
+        assert_eq!(p.summary().unwrap().herd_windows, 0);
+        p.event(&rendered(12_000_000, "p1", 3));
+        let f = p.summary().unwrap();
+        assert_eq!((f.herd_windows, f.renders_per_key_window_max, f.renders), (1, 2, 3));
+        assert_eq!(f.herd_examples[0].from_s, 10.0);
+    }
+}
