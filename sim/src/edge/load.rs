@@ -128,19 +128,19 @@ mod tests {
     #[test]
     fn requests_count_in_the_step_they_started_in() {
         let mut load = Load::default();
-        load.request(&read(1, 1, "k", 0, 0, 500));
+        load.request(&read(1, 1, "k", &[], None, 500));
         load.event(&step(1_000, 0, 1.0));
-        let mut slow = read(2, 1, "k", 0, 0, 1_500);
+        let mut slow = read(2, 1, "k", &[], None, 1_500);
         slow.end_us = 2_600;
         load.request(&slow);
         load.event(&step(2_000, 1, 4.0));
-        let mut shed = read(3, 1, "k", 0, 0, 2_500);
+        let mut shed = read(3, 1, "k", &[], None, 2_500);
         shed.outcome = Outcome::Shed { host: "pop-a-1".into(), waiting: 8 };
         load.request(&shed);
-        let mut at_primary = read(5, 1, "k", 0, 0, 2_800);
+        let mut at_primary = read(5, 1, "k", &[], None, 2_800);
         at_primary.outcome = Outcome::Shed { host: PRIMARY.into(), waiting: 4 };
         load.request(&at_primary);
-        let mut failed = read(4, 1, "k", 0, 0, 2_700);
+        let mut failed = read(4, 1, "k", &[], None, 2_700);
         failed.outcome = Outcome::Error { message: "x".into() };
         load.request(&failed);
         load.event(&Event {
