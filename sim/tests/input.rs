@@ -37,20 +37,20 @@ fn cases() -> Vec<Case> {
         case(
             "hosts",
             edge(
-                &(0..5)
+                &(0..10)
                     .map(|i| format!("[[region]]\nname = \"r{i}\"\npops = 32\nto_primary = \"5ms\"\n"))
                     .collect::<String>(),
             ),
-            "22:8: the world has more than 128 hosts",
+            "46:8: the world has more than 320 hosts",
         ),
         case(
             "regions",
             edge(
-                &(0..16)
+                &(0..32)
                     .map(|i| format!("[[region]]\nname = \"r{i}\"\npops = 1\nto_primary = \"5ms\"\n"))
                     .collect::<String>(),
             ),
-            "68:1: `region` has more than 16 entries",
+            "132:1: `region` has more than 32 entries",
         ),
         case(
             "sessions",

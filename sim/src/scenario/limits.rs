@@ -115,7 +115,7 @@ const fn dur(min: &'static str, max: &'static str) -> Bound {
 /// The longest simulated time a run may take (`duration`); `settle` is bounded apart.
 pub const MAX_DURATION: &str = "6h";
 /// Hosts of one world: nodes and client hosts together.
-pub const MAX_HOSTS: usize = 128;
+pub const MAX_HOSTS: usize = 320;
 /// Requests per second over every session of an edge scenario.
 pub const MAX_EDGE_RATE: f64 = 5000.0;
 /// Requests over an edge run's whole duration.
@@ -234,7 +234,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
 
 /// Lists that make hosts, and how long they may be.
 pub const LIST_LIMITS: &[(&str, usize)] =
-    &[("region", 16), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32)];
+    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32)];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.
