@@ -25,11 +25,7 @@ pub struct FaultState {
 impl FaultState {
     /// Nothing faulty yet; message losses will be drawn from the seed's `loss` stream.
     pub fn new(seed: Seed) -> FaultState {
-        FaultState {
-            silenced: BTreeSet::new(),
-            cuts: Cuts::new(seed.child("loss", 0)),
-            held: BTreeSet::new(),
-        }
+        FaultState { silenced: BTreeSet::new(), cuts: Cuts::new(seed.child("loss", 0)), held: BTreeSet::new() }
     }
 
     /// Applies `action` in a world of `hosts` whose node hosts are `nodes`; a heal does not set

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::edge::check::request::Request;
 use crate::edge::metrics::{Recorder, Summary};
-use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::{PRIMARY, STANDBY};
 
 /// One load step's figures.
@@ -76,14 +76,14 @@ impl Load {
         let Some(step) = at.checked_sub(1).map(|i| &mut self.steps[i]) else { return };
         step.requests += 1;
         match &r.outcome {
-            Outcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
-            Outcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
-            Outcome::Shed { host, .. } => {
+            RequestOutcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
+            RequestOutcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
+            RequestOutcome::Shed { host, .. } => {
                 step.shed += 1;
                 step.shed_by_primary += u64::from(host == PRIMARY || host == STANDBY);
             }
-            Outcome::Error { .. } => step.errors += 1,
-            Outcome::Timeout => step.timeouts += 1,
+            RequestOutcome::Error { .. } => step.errors += 1,
+            RequestOutcome::Timeout => step.timeouts += 1,
         }
     }
 
@@ -128,20 +128,20 @@ mod tests {
     #[test]
     fn requests_count_in_the_step_they_started_in() {
         let mut load = Load::default();
-        load.request(&read(1, 1, "k", 0, 0, 500));
+        load.request(&read(1, 1, "k", &[], None, 500));
         load.event(&step(1_000, 0, 1.0));
-        let mut slow = read(2, 1, "k", 0, 0, 1_500);
+        let mut slow = read(2, 1, "k", &[], None, 1_500);
         slow.end_us = 2_600;
         load.request(&slow);
         load.event(&step(2_000, 1, 4.0));
-        let mut shed = read(3, 1, "k", 0, 0, 2_500);
-        shed.outcome = Outcome::Shed { host: "pop-a-1".into(), waiting: 8 };
+        let mut shed = read(3, 1, "k", &[], None, 2_500);
+        shed.outcome = RequestOutcome::Shed { host: "pop-a-1".into(), waiting: 8 };
         load.request(&shed);
-        let mut at_primary = read(5, 1, "k", 0, 0, 2_800);
-        at_primary.outcome = Outcome::Shed { host: PRIMARY.into(), waiting: 4 };
+        let mut at_primary = read(5, 1, "k", &[], None, 2_800);
+        at_primary.outcome = RequestOutcome::Shed { host: PRIMARY.into(), waiting: 4 };
         load.request(&at_primary);
-        let mut failed = read(4, 1, "k", 0, 0, 2_700);
-        failed.outcome = Outcome::Error { message: "x".into() };
+        let mut failed = read(4, 1, "k", &[], None, 2_700);
+        failed.outcome = RequestOutcome::Error { message: "x".into() };
         load.request(&failed);
         load.event(&Event {
             t_us: 2_900,

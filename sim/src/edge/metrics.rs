@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::edge::check::request::Request;
 use crate::edge::history::History;
 use crate::edge::lag::Lag;
-use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -87,17 +87,17 @@ impl Latency {
     pub fn request(&mut self, r: &Request) {
         let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
-        if matches!(r.outcome, Outcome::Read { .. } | Outcome::Write { .. }) {
+        if matches!(r.outcome, RequestOutcome::Read { .. } | RequestOutcome::Write { .. }) {
             let seconds = self.1.entry(r.region().to_string()).or_default();
             let second = (r.end_us / 1_000_000) as usize;
             if seconds.len() <= second {
                 seconds.resize(second + 1, [0, 0]);
             }
-            let worst = &mut seconds[second][usize::from(r.op == Op::Write)];
+            let worst = &mut seconds[second][usize::from(r.op == RequestOp::Write)];
             *worst = (*worst).max(took);
         }
         match (&r.outcome, r.op) {
-            (Outcome::Read { path, .. }, _) => {
+            (RequestOutcome::Read { path, .. }, _) => {
                 reads.record(took);
                 match path {
                     ReadPath::Local => region.reads_local += 1,
@@ -105,13 +105,13 @@ impl Latency {
                     ReadPath::Primary => region.reads_primary += 1,
                 }
             }
-            (Outcome::Write { .. }, _) => writes.record(took),
-            (Outcome::Error { .. }, _) => region.errors += 1,
-            (Outcome::Shed { .. }, _) => {
+            (RequestOutcome::Write { .. }, _) => writes.record(took),
+            (RequestOutcome::Error { .. }, _) => region.errors += 1,
+            (RequestOutcome::Shed { .. }, _) => {
                 region.errors += 1;
                 region.shed += 1;
             }
-            (Outcome::Timeout, Op::Read | Op::Write) => region.timeouts += 1,
+            (RequestOutcome::Timeout, RequestOp::Read | RequestOp::Write) => region.timeouts += 1,
         }
     }
 
@@ -148,7 +148,7 @@ pub struct ReplicaLag {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Replication {
+pub struct ReplicationFigures {
     pub frames_committed: u64,
     /// Lag over every PoP replica.
     pub lag: Summary,
@@ -184,7 +184,7 @@ struct Follower {
 /// when a snapshot brought it (the restore time), or, never applied, as a censored sample of the
 /// end of the run minus its commit. Also gathers the points of the lag chart (`chart`).
 pub struct ReplicationFold {
-    out: Replication,
+    out: ReplicationFigures,
     /// When each frame was committed, by (lsn, generation).
     committed_at: BTreeMap<(u64, u64), u64>,
     history: History,
@@ -202,7 +202,7 @@ pub struct ReplicationFold {
 impl Default for ReplicationFold {
     fn default() -> Self {
         ReplicationFold {
-            out: Replication::default(),
+            out: ReplicationFigures::default(),
             committed_at: BTreeMap::new(),
             history: History::default(),
             head: 0,
@@ -340,7 +340,7 @@ impl ReplicationFold {
         }
     }
 
-    pub fn summary(&self) -> Replication {
+    pub fn summary(&self) -> ReplicationFigures {
         let mut out = self.out.clone();
         out.lag = self.all.summary();
         out.standby_lag = self.standby_lag.summary();

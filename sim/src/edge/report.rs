@@ -13,8 +13,8 @@ use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::load::Step;
-use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
-use crate::edge::timeline::{self, Failover};
+use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
+use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
 use crate::scenario::{PRIMARY, Scenario};
@@ -33,9 +33,9 @@ pub struct EdgeReport {
     pub load: Vec<Step>,
     /// Isolates the PoPs started for requests that found none warm.
     pub cold_starts: u64,
-    pub replication: Replication,
+    pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
-    pub failover: Option<Failover>,
+    pub failover: Option<FailoverFigures>,
     pub checks: Checks,
 }
 
@@ -48,13 +48,13 @@ pub struct Checks {
     /// `None` when the primary could not be audited, so losses cannot be judged.
     pub lost_acked_writes: Option<Vec<(u64, u64)>>,
     pub acked_writes: usize,
-    pub convergence: convergence::Verdict,
-    pub split_brain: split_brain::Verdict,
+    pub convergence: convergence::ConvergenceFinding,
+    pub split_brain: split_brain::SplitBrainFinding,
     /// Checkers that could not judge this run, and why: neither fired nor passed.
     pub not_judged: Vec<NotJudged>,
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub liveness: Option<liveness::Verdict>,
+    pub liveness: Option<liveness::LivenessFinding>,
 }
 
 impl Checks {
@@ -121,7 +121,10 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             ryw_examples: folded.ryw.found.examples(),
             monotonic_violations: folded.monotonic.found.count,
             monotonic_examples: folded.monotonic.found.examples(),
-            acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
+            acked_writes: requests
+                .iter()
+                .filter(|r| matches!(r.outcome, crate::events::RequestOutcome::Write { .. }))
+                .count(),
             lost_acked_writes: lost,
             convergence,
             split_brain: split_brain::check(requests, &timeline::promotions(events)),

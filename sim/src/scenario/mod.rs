@@ -74,11 +74,11 @@ struct File {
     #[serde(default)]
     network: Network,
     #[serde(default)]
-    replication: Replication,
+    replication: ReplicationSettings,
     #[serde(default)]
     workload: Workload,
     #[serde(default)]
-    failover: Failover,
+    failover: FailoverSettings,
     #[serde(default)]
     runtime: Runtime,
     #[serde(default, rename = "fault")]
@@ -130,7 +130,7 @@ impl Default for Network {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Replication {
+pub struct ReplicationSettings {
     pub standby: StandbyMode,
     /// What a primary does once its synchronous standby is lost: `degrade` or `block`.
     pub standby_loss: StandbyLoss,
@@ -143,10 +143,10 @@ pub struct Replication {
     pub ryw_wait: Dur,
 }
 
-impl Default for Replication {
+impl Default for ReplicationSettings {
     fn default() -> Self {
         let c = EdgeConfig::default();
-        Replication {
+        ReplicationSettings {
             standby: c.standby_mode,
             standby_loss: c.standby_loss,
             batch_max_bytes: c.batch.max_bytes,
@@ -163,7 +163,7 @@ impl Default for Replication {
 /// The control plane's timings; defaults in docs/DESIGN.md, Primary loss.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Failover {
+pub struct FailoverSettings {
     pub health_interval: Dur,
     pub health_timeout: Dur,
     pub confirm_after: u32,
@@ -179,10 +179,10 @@ pub struct Failover {
     pub queue_timeout: Dur,
 }
 
-impl Default for Failover {
+impl Default for FailoverSettings {
     fn default() -> Self {
         let f = FailoverConfig::default();
-        Failover {
+        FailoverSettings {
             health_interval: Dur(f.health_interval),
             health_timeout: Dur(f.health_timeout),
             confirm_after: f.confirm_after,
@@ -493,9 +493,9 @@ pub struct Scenario {
     pub primary_region: String,
     pub regions: Vec<Region>,
     pub network: Network,
-    pub replication: Replication,
+    pub replication: ReplicationSettings,
     pub workload: Workload,
-    pub failover: Failover,
+    pub failover: FailoverSettings,
     pub runtime: Runtime,
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.

@@ -14,7 +14,7 @@ use edgesim_system::status::proto::event_id;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
-use super::records::Edit;
+use super::records::AckedEdit;
 use super::settings::{CHANNELS, StatusSettings};
 use super::shown::parse;
 use crate::edge::metrics::{Recorder, Summary};
@@ -85,7 +85,7 @@ type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 /// timeline update made. The pipeline's own reports are used only for the updates it folded by
 /// the dedup-key window (the harness does not see the texts the window compares) and for the
 /// retry counts shown beside.
-pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> Notifications {
+pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
     let mut out = Notifications::default();
     let limit = NotifyConfig::default();
     let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
@@ -110,12 +110,12 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
             _ => {}
         }
     }
-    let updates: Vec<&Edit> = edits.iter().filter(|e| e.component.is_none()).collect();
+    let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
     for subscriber in 1..=s.subscribers {
         for (channel, _) in CHANNELS {
-            let got = |edit: &Edit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
+            let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
             let mut accepted: Vec<(u64, u64)> = Vec::new();
             for (i, edit) in updates.iter().enumerate() {
                 let event = id_of[&edit.write].as_str();
@@ -188,7 +188,7 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
 /// Every live viewer is judged from when it first subscribed or fell back, whichever came first:
 /// an update reaches it when it arrives on its stream or first shows on a page it polled while
 /// it could not stream, whichever came first.
-pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
+pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
     let mut out = Sse::default();
     let mut first_seen: BTreeMap<u64, u64> = BTreeMap::new();
     let mut fell_back = BTreeSet::new();
@@ -225,7 +225,7 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
     let none = BTreeMap::new();
     for (viewer, since) in &first_seen {
         let got = received.get(viewer).unwrap_or(&none);
-        let after = |e: &&Edit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
+        let after = |e: &&AckedEdit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
         for edit in edits.iter().filter(after) {
             match got.get(&edit.write) {
                 Some(at) => propagation.record(at.saturating_sub(edit.t_us)),
@@ -261,12 +261,12 @@ mod tests {
         Event { t_us, node: Rc::from("notifier"), record: Record::Node(event) }
     }
 
-    fn update(write: u64, t_us: u64) -> Edit {
+    fn update(write: u64, t_us: u64) -> AckedEdit {
         let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
-        Edit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
+        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
     }
 
-    fn delivered(t_us: u64, edit: &Edit, subscriber: u32, channel: &str) -> Event {
+    fn delivered(t_us: u64, edit: &AckedEdit, subscriber: u32, channel: &str) -> Event {
         let event = event_id(&edit.stamp);
         let key = format!("{event}/{subscriber}/{channel}");
         at(t_us, HarnessEvent::Delivered { key, event, subscriber, channel: channel.into() })
@@ -356,7 +356,7 @@ mod tests {
         // the 11th and later within an hour are over the limit; a later update the endpoint did
         // not get is excused only because it had received its 10 in the hour before.
         let s = one_subscriber();
-        let edits: Vec<Edit> = (1..=13).map(|w| update(w, w * 10 * S)).collect();
+        let edits: Vec<AckedEdit> = (1..=13).map(|w| update(w, w * 10 * S)).collect();
         let mut events: Vec<Event> = edits.iter().map(|e| delivered(e.t_us + S, e, 1, "email")).collect();
         events.extend(edits[..10].iter().map(|e| delivered(e.t_us + S, e, 1, "webhook")));
         events.push(ended(3_000 * S));
