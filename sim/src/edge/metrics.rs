@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use edgesim_system::edge::proto::ReadPath;
-use edgesim_system::telemetry::NodeEvent;
+use edgesim_system::telemetry::{NodeEvent, NodeRole};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -240,7 +240,7 @@ impl ReplicationFold {
                 self.head = self.head.max(*lsn);
                 self.out.frames_committed += 1;
             }
-            NodeEvent::Started { role: "pop", lsn } => {
+            NodeEvent::Started { role: NodeRole::Pop, lsn } => {
                 let held = (*lsn, self.generation_at(*lsn));
                 self.held.insert(node.clone(), held);
             }
@@ -394,7 +394,7 @@ mod tests {
     /// A fold in which PoP replica `pop-a-1` started empty and frames 1 to 3 were committed at 0.
     fn three_frames_committed() -> ReplicationFold {
         let mut fold = ReplicationFold::default();
-        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: NodeRole::Pop, lsn: 0 }));
         (1..=3).for_each(|lsn| fold.event(&commit(0, lsn)));
         fold
     }
@@ -436,7 +436,7 @@ mod tests {
         // Frames 2 and 3 of generation 1 were lost: generation 2 committed its own from LSN 2. A
         // replica that applied generation 1's frame 3 holds neither of generation 2's frames.
         let mut fold = ReplicationFold::default();
-        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: NodeRole::Pop, lsn: 0 }));
         for lsn in 1..=3 {
             fold.event(&commit(0, lsn));
             fold.event(&at(1_000, "pop-a-1", NodeEvent::Applied { lsn, generation: 1 }));

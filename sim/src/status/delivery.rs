@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use edgesim_system::status::notify::NotifyConfig;
 use edgesim_system::status::proto::event_id;
-use edgesim_system::telemetry::NodeEvent;
+use edgesim_system::telemetry::{NodeEvent, NoticeOutcome};
 use serde::Serialize;
 
 use super::records::AckedEdit;
@@ -89,12 +89,14 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     let mut out = Notifications::default();
     let limit = NotifyConfig::default();
     let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
-    let mut outcomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<&str, Vec<NoticeOutcome>> = BTreeMap::new();
     let mut received: BTreeMap<(&str, u32, &str), Received> = BTreeMap::new();
     let mut end_us = 0;
     for e in events {
         match &e.record {
-            Record::Node(NodeEvent::NoticeTaken { event, outcome }) => outcomes.entry(event).or_default().push(outcome),
+            Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
+                outcomes.entry(event).or_default().push(*outcome)
+            }
             Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, .. }) => match retry_in_ms {
                 Some(_) => out.retried += 1,
                 None => out.gave_up += 1,
@@ -121,7 +123,9 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                 let event = id_of[&edit.write].as_str();
                 let Some((first, keys, n)) = got(edit) else {
                     let taken = outcomes.get(event);
-                    if taken.is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued")) {
+                    if taken
+                        .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
+                    {
                         continue;
                     }
                     let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
@@ -176,7 +180,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
         .filter(|e| {
             outcomes
                 .get(id_of[&e.write].as_str())
-                .is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued"))
+                .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
         })
         .count();
     out.latency = latency.summary();
