@@ -14,6 +14,7 @@ use crate::edge::check::request::Request;
 use crate::edge::history::History;
 use crate::edge::lag::Lag;
 use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -217,10 +218,6 @@ impl Default for ReplicationFold {
     }
 }
 
-fn is_replica(node: &str) -> bool {
-    node.starts_with("pop-")
-}
-
 impl ReplicationFold {
     pub fn event(&mut self, e: &Event) {
         while e.t_us >= self.next_sample {
@@ -262,7 +259,9 @@ impl ReplicationFold {
                 }
                 self.held.insert(node.clone(), (*lsn, generation));
             }
-            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if !node.starts_with("dist-") => {
+            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. }
+                if !matches!(EdgeRole::of(node), Some(EdgeRole::Distributor { .. })) =>
+            {
                 self.out.batches_sent += 1;
                 self.out.payload_bytes += *payload_bytes as u64;
                 self.out.wire_bytes += *wire_bytes as u64;
@@ -277,7 +276,7 @@ impl ReplicationFold {
     /// A frame reached `node` at `t_us`, `took_us` after its commit.
     fn record(&mut self, node: &Rc<str>, t_us: u64, took_us: u64) {
         self.chart.applied(node, t_us, took_us);
-        if is_replica(node) {
+        if EdgeRole::is_pop(node) {
             self.all.record(took_us);
             self.followers.entry(node.clone()).or_default().lag.record(took_us);
         } else {
@@ -311,7 +310,7 @@ impl ReplicationFold {
     fn sample(&mut self, t_us: u64) {
         let of = self.history.newest().unwrap_or(0);
         let mut oldest = Vec::new();
-        for (node, held) in self.held.iter().filter(|(node, _)| is_replica(node)) {
+        for (node, held) in self.held.iter().filter(|(node, _)| EdgeRole::is_pop(node)) {
             let (rec, max) = self.behind.entry(node.clone()).or_default();
             let b = self.head.saturating_sub(held.0);
             rec.0.saturating_record(b);
@@ -330,7 +329,7 @@ impl ReplicationFold {
     fn ended(&mut self, t_us: u64) {
         let of = self.history.newest().unwrap_or(0);
         let replicas: Vec<_> =
-            self.held.iter().filter(|(node, _)| is_replica(node)).map(|(n, h)| (n.clone(), *h)).collect();
+            self.held.iter().filter(|(node, _)| EdgeRole::is_pop(node)).map(|(n, h)| (n.clone(), *h)).collect();
         for (node, held) in replicas {
             let missing: Vec<u64> = self.unheld(held, of).map(|(_, t)| t).collect();
             for t in missing {
@@ -347,7 +346,7 @@ impl ReplicationFold {
         out.replicas = self
             .held
             .keys()
-            .filter(|node| is_replica(node))
+            .filter(|node| EdgeRole::is_pop(node))
             .map(|node| {
                 let (max, p99) = match self.behind.get(node) {
                     Some((rec, max)) if !rec.0.is_empty() => (*max, rec.0.value_at_quantile(0.99)),

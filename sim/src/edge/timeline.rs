@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::edge::availability::RegionWrites;
 use crate::edge::check::request::Request;
 use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 use crate::scenario::{Action, CONTROL, PRIMARY};
 
 /// What losing the primary cost, in seconds from the loss (the fault that took it away:
@@ -111,7 +112,7 @@ impl PrimaryLoss {
     fn cut_off(&self) -> bool {
         let from =
             |host: &str| self.cut.iter().any(|(x, y)| (x == PRIMARY && y == host) || (y == PRIMARY && x == host));
-        let pop = self.cut.iter().any(|(x, y)| x.starts_with("pop-") || y.starts_with("pop-"));
+        let pop = self.cut.iter().any(|(x, y)| EdgeRole::is_pop(x) || EdgeRole::is_pop(y));
         from(CONTROL) && pop
     }
 }
@@ -214,7 +215,7 @@ pub fn failover(
         let mut told = BTreeSet::new();
         events.iter().filter(after).find_map(|e| match &e.record {
             Record::Node(NodeEvent::RouteChanged { generation: g, .. })
-                if *g == generation && e.node.starts_with("pop-") =>
+                if *g == generation && EdgeRole::is_pop(&e.node) =>
             {
                 told.insert(e.node.clone());
                 (told.len() == pops).then(|| secs(e.t_us, t0))
@@ -310,7 +311,7 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize) -> Vec<Strin
                 Some(format!("failover impossible: {reason}; writes stay unavailable"))
             }
             Record::Node(NodeEvent::RouteChanged { generation: g, .. })
-                if *g == generation && e.node.starts_with("pop-") =>
+                if *g == generation && EdgeRole::is_pop(&e.node) =>
             {
                 told.insert(e.node.clone());
                 (told.len() == pops && !routing_told).then(|| {

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod compose;
 pub mod limits;
 pub mod resolved;
+pub mod roles;
 pub mod swarm;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ use limits::{
     MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
     host_name_problem,
 };
+use roles::EdgeRole;
 use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
@@ -920,9 +922,9 @@ fn edge_regions(
             ));
         }
         regions.push(Region {
-            pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
-            distributor: format!("dist-{name}"),
-            clients: format!("clients-{name}"),
+            pops: (1..=*r.pops.get_ref()).map(|n| EdgeRole::Pop { region: &name, n }.host()).collect(),
+            distributor: EdgeRole::Distributor { region: &name }.host(),
+            clients: EdgeRole::Clients { region: &name }.host(),
             to_primary: r.to_primary.0,
             name,
         });

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::events::{RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 
 /// A request as its client saw it, start to end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -22,7 +23,10 @@ pub struct Request {
 
 impl Request {
     pub fn region(&self) -> &str {
-        self.client.strip_prefix("clients-").unwrap_or(&self.client)
+        match EdgeRole::of(&self.client) {
+            Some(EdgeRole::Clients { region }) => region,
+            _ => &self.client,
+        }
     }
 }
 
