@@ -31,6 +31,7 @@ use limits::{
     host_name_problem,
 };
 use roles::EdgeRole;
+pub use roles::{CONTROL, PRIMARY, STANDBY};
 use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
@@ -511,10 +512,6 @@ pub struct Scenario {
     /// The command line's `--set KEY=VALUE` overrides it was loaded with.
     pub overrides: Vec<String>,
 }
-
-pub const PRIMARY: &str = "primary";
-pub const STANDBY: &str = "standby";
-pub const CONTROL: &str = "control";
 
 impl Scenario {
     /// The scenario file at `path`, its includes spliced in (`compose`).

@@ -2,7 +2,9 @@
 //! (`Scenario::parse`) and reads what a host is back from its name (in events, fault targets and
 //! the final audit).
 
-use super::{CONTROL, PRIMARY, STANDBY};
+pub const PRIMARY: &str = "primary";
+pub const STANDBY: &str = "standby";
+pub const CONTROL: &str = "control";
 
 /// What an edge platform host is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
