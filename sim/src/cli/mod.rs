@@ -84,6 +84,9 @@ pub enum Command {
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Override a key of every scenario, as `run` does: `--set duration=90s`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
     },
     /// List the scenarios of files or directories (default: scenarios/): name, system, file,
     /// description and budgets. Exit 3 if any file is refused.
@@ -105,6 +108,8 @@ pub enum Command {
         scenario: PathBuf,
         #[arg(long)]
         seed: u64,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<Override>,
     },
 }
 
@@ -117,9 +122,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Shrink { scenario, seed, checker, out } => suite::shrink(&scenario, seed, checker.as_deref(), &out),
         Command::Merge { summaries, out } => suite::merge(&summaries, &out),
         Command::CheckDeterminism { scenario, seed } => run::check_determinism(&scenario, seed),
-        Command::Check { paths } => scenarios::check(&paths),
+        Command::Check { paths, overrides } => scenarios::check(&paths, &overrides),
         Command::List { paths } => scenarios::list(&paths),
         Command::Show { scenario, overrides } => scenarios::show(&scenario, &overrides),
-        Command::RunEntry { scenario, seed } => run::run_entry(&scenario, seed),
+        Command::RunEntry { scenario, seed, overrides } => run::run_entry(&scenario, seed, &overrides),
     }
 }

@@ -128,8 +128,8 @@ pub(super) fn check_determinism(scenario: &Path, seed: Option<u64>) -> anyhow::R
 }
 
 /// `edgesim run-entry`, a suite's child process: the run's summary entry on stdout, exit 0.
-pub(super) fn run_entry(scenario: &Path, seed: u64) -> anyhow::Result<u8> {
-    let entry = suite_run::run_entry(&Scenario::load(scenario)?, seed);
+pub(super) fn run_entry(scenario: &Path, seed: u64, overrides: &[Override]) -> anyhow::Result<u8> {
+    let entry = suite_run::run_entry(&Scenario::load_with(scenario, overrides)?, seed);
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer(&mut stdout, &entry)?;
     stdout.flush()?;

@@ -8,16 +8,17 @@ use crate::suite;
 use crate::verdict::Verdict;
 
 /// `edgesim check`: every file is loaded, so one run shows every refusal.
-pub(super) fn check(paths: &[PathBuf]) -> anyhow::Result<u8> {
+pub(super) fn check(paths: &[PathBuf], overrides: &[Override]) -> anyhow::Result<u8> {
     let files = suite::files(paths)?;
-    let refused = files.iter().filter_map(|f| Scenario::load(f).err()).inspect(|e| eprintln!("{e}")).count();
+    let refused =
+        files.iter().filter_map(|f| Scenario::load_with(f, overrides).err()).inspect(|e| eprintln!("{e}")).count();
     println!("{} of {} scenario files valid", files.len() - refused, files.len());
     Ok(if refused == 0 { 0 } else { Verdict::Error.exit_code() })
 }
 
 /// `edgesim list`.
 pub(super) fn list(paths: &[PathBuf]) -> anyhow::Result<u8> {
-    for s in suite::collect(paths)? {
+    for s in suite::collect(paths, &[])? {
         let system = if s.status.is_some() { "status page" } else { "edge platform" };
         println!("{}  ({system}, {}, seed {})", s.name, s.path, s.seed);
         println!("    {}", s.description);

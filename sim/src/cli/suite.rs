@@ -16,6 +16,7 @@ use crate::render::progress::Progress;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::table::table;
 use crate::scenario::Scenario;
+use crate::scenario::compose::Override;
 use crate::suite::run::{self, Heard, Pace};
 use crate::suite::shard::Shard;
 use crate::suite::{self, explore};
@@ -42,6 +43,10 @@ pub struct SuiteArgs {
     /// run); e.g. `90s`, `30m`.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = wall_limit)]
     pub run_timeout: Dur,
+    /// Override a key of every scenario: `--set duration=90s --set workload.session_rate=2.0`;
+    /// the overrides are in each run's report and replay command.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<Override>,
 }
 
 #[derive(Args)]
@@ -82,6 +87,10 @@ pub(super) fn suite(args: SuiteArgs) -> anyhow::Result<u8> {
 /// `edgesim explore`: a suite's runs, its table replaced by what failed by checker.
 pub(super) fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
     anyhow::ensure!(args.suite.seeds.is_some(), "explore needs --seeds N: the seeds 1..=N of each scenario");
+    anyhow::ensure!(
+        !args.shrink || args.suite.overrides.is_empty(),
+        "--shrink writes the scenario file without --set overrides: explore without --set, or apply them in the file"
+    );
     let (summary, out) = run_runs(args.suite, "explore-", args.stop_at_first)?;
     print!("{}", explore::tally(&summary.entries).text());
     if args.shrink {
@@ -126,13 +135,13 @@ pub(super) fn shrink(scenario: &Path, seed: u64, checker: Option<&str>, out: &Pa
 /// before anything runs; a suite, or a shard, with nothing to run is refused. With
 /// `stop_at_first`, no run starts once one has failed.
 fn run_runs(args: SuiteArgs, prefix: &str, stop_at_first: bool) -> anyhow::Result<(SuiteSummary, PathBuf)> {
-    let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout } = args;
+    let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout, overrides } = args;
     let name = suite::name(&paths);
     let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(format!("{prefix}{name}")));
     for file in FILES {
         writable(&out.join(file))?;
     }
-    let scenarios = suite::collect(&paths)?;
+    let scenarios = suite::collect(&paths, &overrides)?;
     let all = suite::runs(&scenarios, seeds, None);
     let plan = suite::plan(&all, shard)?;
     let runs = suite::runs(&scenarios, seeds, shard);

@@ -200,6 +200,7 @@ fn child(
         .arg(&scenario.path)
         .arg("--seed")
         .arg(seed.to_string())
+        .args(scenario.overrides.iter().flat_map(|o| ["--set", o.as_str()]))
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
