@@ -65,7 +65,7 @@ pub enum HarnessEvent {
     RequestStarted {
         req: u64,
         session: u64,
-        op: Op,
+        op: RequestOp,
         key: String,
         seq: u64,
         /// The point of the session's last acknowledged write, carried with the request.
@@ -74,7 +74,7 @@ pub enum HarnessEvent {
     RequestEnded {
         req: u64,
         session: u64,
-        outcome: Outcome,
+        outcome: RequestOutcome,
     },
     /// A session's view of a product page (`[isr]`) from `pop`, sent at `started_us`.
     PageLoaded {
@@ -177,14 +177,14 @@ impl HarnessEvent {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Op {
+pub enum RequestOp {
     Read,
     Write,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum RequestOutcome {
     /// `own`: the session's rows the read returned (every key); `version`/`writer`: the key's
     /// row and the commit that wrote it (`None`: no row).
     Read {

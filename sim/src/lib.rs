@@ -36,9 +36,11 @@
 //! render/            a suite's summary (`summary`) and what is rendered from it: `table`,
 //!                    `progress`, `junit`, `markdown`, `html` with `svg`, escaping (`markup`);
 //!                    `outputs` writes the suite's files
-//! main.rs            the `edgesim` command line
+//! cli/               the `edgesim` commands and flags, one function per command (`run`,
+//!                    `suite`, `scenarios`); main.rs parses the command line and dispatches
 //! ```
 
+pub mod cli;
 pub mod edge;
 pub mod events;
 pub mod faults;

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
+use std::time::Duration;
 
 use edgesim_system::telemetry::{NodeEvent, Telemetry};
 use xxhash_rust::xxh3::Xxh3;
@@ -108,7 +109,12 @@ impl Telemetry for HostTelemetry {
     }
 }
 
+/// Simulated time of the running host.
+pub fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
 /// Simulated time of the running host, in microseconds.
 pub fn now_us() -> u64 {
-    turmoil::sim_elapsed().unwrap_or_default().as_micros() as u64
+    now().as_micros() as u64
 }

@@ -286,7 +286,7 @@ pub fn replay_at_build(replay: &str, build: &str) -> String {
 mod tests {
     use super::*;
     use crate::edge::check::convergence;
-    use crate::edge::metrics::{Replication, Summary};
+    use crate::edge::metrics::{ReplicationFigures, Summary};
     use crate::edge::report::Checks;
     use crate::report::SystemReport;
 
@@ -317,9 +317,9 @@ mod tests {
                 cold_starts: 0,
                 cold_share_of_p99_pct: None,
                 pages: None,
-                replication: Replication {
+                replication: ReplicationFigures {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
-                    ..Replication::default()
+                    ..ReplicationFigures::default()
                 },
                 checks: Checks {
                     ryw_violations: 3,
@@ -328,7 +328,7 @@ mod tests {
                     monotonic_examples: vec![],
                     lost_acked_writes: None,
                     acked_writes: 0,
-                    convergence: convergence::Verdict { converged: true, ..Default::default() },
+                    convergence: convergence::ConvergenceFinding { converged: true, ..Default::default() },
                     split_brain: Default::default(),
                     not_judged: vec![],
                     liveness: None,
@@ -363,7 +363,8 @@ mod tests {
         let mut r = report();
         let SystemReport::Edge(edge) = &mut r.system else { unreachable!("an edge report") };
         edge.checks.ryw_violations = 0;
-        edge.checks.convergence = convergence::Verdict { not_judged: Some("no audit".into()), ..Default::default() };
+        edge.checks.convergence =
+            convergence::ConvergenceFinding { not_judged: Some("no audit".into()), ..Default::default() };
         edge.checks.not_judged = vec![NotJudged { checker: "lost-acked-writes".into(), why: "no audit".into() }];
         let scenario = |budgets: &[&str]| {
             let mut s = crate::scenario::Scenario::load(std::path::Path::new(concat!(

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use edgesim::events::Outcome;
+use edgesim::events::RequestOutcome;
 use edgesim::scenario::{Arrivals, Scenario};
 
 fn load(name: &str) -> Scenario {
@@ -28,7 +28,7 @@ fn failed_during_outage(s: &Scenario) -> (usize, f64) {
         .kept()
         .iter()
         .filter(|r| pinned.contains(&r.session) && (10_000_000..20_000_000).contains(&r.start_us))
-        .filter(|r| matches!(r.outcome, Outcome::Error { .. } | Outcome::Timeout))
+        .filter(|r| matches!(r.outcome, RequestOutcome::Error { .. } | RequestOutcome::Timeout))
         .count();
     (failed, s.workload.session_rate * 10.0 * pinned.len() as f64)
 }

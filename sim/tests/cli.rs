@@ -162,3 +162,28 @@ fn set_overrides_a_key_for_show_and_run_and_is_in_the_replay_command() {
         "{stdout}"
     );
 }
+
+#[test]
+fn set_overrides_every_scenario_of_a_suite_and_check_and_is_in_their_replay_commands() {
+    // Goal: `suite` and `check` take `--set` as `run` does: `check` refuses an override that
+    // cannot apply (exit 3) and passes one that can; a suite's runs (each a child process) run
+    // with the overrides, which a broken tighter budget shows, and replay with them.
+    let steady = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/steady.toml");
+    let (code, _, stderr) = edgesim(&["check", steady, "--set", "duration=soon"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
+    let (code, stdout, stderr) = edgesim(&["check", steady, "--set", "duration=3s"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-set-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let budget = "budgets=[\"read_p99 < 1us\"]";
+    let sets = ["--set", "duration=2s", "--set", "settle=1s", "--set", budget];
+    let (code, stdout, stderr) = edgesim(&[&["suite", steady, "--out", dir.to_str().unwrap()][..], &sets].concat());
+    assert_eq!(code, 1, "the tighter budget breaks in the child run: {stdout}{stderr}");
+    let replay = " --seed 1 --set duration=2s --set settle=1s --set 'budgets=";
+    assert!(stdout.contains(replay), "{stdout}");
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(summary.contains("--set duration=2s --set settle=1s"), "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

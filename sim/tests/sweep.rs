@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let scenarios = match suite::collect(&[PathBuf::from("scenarios/")]) {
+    let scenarios = match suite::collect(&[PathBuf::from("scenarios/")], &[]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

@@ -13,12 +13,38 @@ pub trait Telemetry: Clone + 'static {
     fn emit(&self, event: NodeEvent);
 }
 
+/// What a node started as (`NodeEvent::Started`); a database node's role as it runs is `proto::Role`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeRole {
+    Primary,
+    Standby,
+    Control,
+    Distributor,
+    Pop,
+    Cdn,
+    Dns,
+    Notifier,
+    StatusRegion,
+}
+
+/// What the notification pipeline did with a copy of a timeline update (`NodeEvent::NoticeTaken`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeOutcome {
+    Queued,
+    /// Event dedup: the pipeline had taken this event before.
+    Duplicate,
+    /// The dedup-key window folded it into an earlier update.
+    DedupWindow,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NodeEvent {
     /// The node's software started, holding the database at `lsn`.
     Started {
-        role: &'static str,
+        role: NodeRole,
         lsn: Lsn,
     },
     /// The primary committed a write transaction as frame `lsn`.
@@ -139,7 +165,7 @@ pub enum NodeEvent {
     /// dedup) or `dedup_window`.
     NoticeTaken {
         event: String,
-        outcome: String,
+        outcome: NoticeOutcome,
     },
     /// The pipeline held back `event` for a subscriber's channel over its hourly limit.
     RateLimited {

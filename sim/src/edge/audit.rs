@@ -13,6 +13,7 @@ use turmoil::net::TcpStream;
 
 use crate::events::{FinalOutcome, HarnessEvent};
 use crate::log::HostTelemetry;
+use crate::scenario::roles::EdgeRole;
 
 /// Records the control plane's route, then audits `nodes` (host names; the database nodes answer
 /// on their request port).
@@ -23,7 +24,7 @@ pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
     };
     telemetry.harness(HarnessEvent::FinalRoute { route });
     for node in nodes {
-        let port = if node.starts_with("pop-") { POP_PORT } else { PRIMARY_PORT };
+        let port = if EdgeRole::is_pop(node) { POP_PORT } else { PRIMARY_PORT };
         let outcome = match timeout(Duration::from_secs(3), dump(node, port)).await {
             Ok(Ok(o)) => o,
             Ok(Err(reason)) => FinalOutcome::Unreachable { reason },

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::edge::check::request::Request;
-use crate::events::{Op, Outcome};
+use crate::events::{RequestOp, RequestOutcome};
 
 /// One region's writes and unanswered requests.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -38,9 +38,9 @@ pub fn per_region(kept: &[Request], unanswered: &[Request]) -> BTreeMap<String, 
         unanswered: usize,
     }
     let mut regions: BTreeMap<&str, Region> = BTreeMap::new();
-    for r in kept.iter().filter(|r| r.op == Op::Write) {
+    for r in kept.iter().filter(|r| r.op == RequestOp::Write) {
         let region = regions.entry(r.region()).or_default();
-        if let Outcome::Write { .. } = r.outcome {
+        if let RequestOutcome::Write { .. } = r.outcome {
             region.acks.push(r.end_us);
         }
         region.writes.push((r.start_us, r.end_us));
@@ -48,7 +48,7 @@ pub fn per_region(kept: &[Request], unanswered: &[Request]) -> BTreeMap<String, 
     for r in unanswered {
         let region = regions.entry(r.region()).or_default();
         region.unanswered += 1;
-        if r.op == Op::Write {
+        if r.op == RequestOp::Write {
             region.writes.push((r.start_us, r.end_us));
         }
     }

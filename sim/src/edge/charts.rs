@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::edge::check::request::Request;
 use crate::edge::lag::Lag;
 use crate::edge::metrics::{Latency, Recorder};
-use crate::edge::timeline::Failover;
-use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::edge::timeline::FailoverFigures;
+use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::Action;
 use crate::units::ms;
 
@@ -27,7 +27,7 @@ const BUCKETS: u64 = 120;
 /// What a mark or a span shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum MarkKind {
     /// A host stopped (crash, silent crash); as a span, the time it was down.
     Down,
     /// A host's software started again.
@@ -54,47 +54,47 @@ pub enum Kind {
     Degraded,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 12] = [
-        Kind::Down,
-        Kind::Up,
-        Kind::Cut,
-        Kind::Heal,
-        Kind::Fault,
-        Kind::Health,
-        Kind::Failover,
-        Kind::Role,
-        Kind::Repair,
-        Kind::Error,
-        Kind::Timeout,
-        Kind::Degraded,
+impl MarkKind {
+    pub const ALL: [MarkKind; 12] = [
+        MarkKind::Down,
+        MarkKind::Up,
+        MarkKind::Cut,
+        MarkKind::Heal,
+        MarkKind::Fault,
+        MarkKind::Health,
+        MarkKind::Failover,
+        MarkKind::Role,
+        MarkKind::Repair,
+        MarkKind::Error,
+        MarkKind::Timeout,
+        MarkKind::Degraded,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Down => "down",
-            Kind::Up => "up",
-            Kind::Cut => "cut",
-            Kind::Heal => "heal",
-            Kind::Fault => "fault",
-            Kind::Health => "health",
-            Kind::Failover => "failover",
-            Kind::Role => "role",
-            Kind::Repair => "repair",
-            Kind::Error => "error",
-            Kind::Timeout => "timeout",
-            Kind::Degraded => "degraded",
+            MarkKind::Down => "down",
+            MarkKind::Up => "up",
+            MarkKind::Cut => "cut",
+            MarkKind::Heal => "heal",
+            MarkKind::Fault => "fault",
+            MarkKind::Health => "health",
+            MarkKind::Failover => "failover",
+            MarkKind::Role => "role",
+            MarkKind::Repair => "repair",
+            MarkKind::Error => "error",
+            MarkKind::Timeout => "timeout",
+            MarkKind::Degraded => "degraded",
         }
     }
 
     /// The kind of mark a fault makes, by its typed kind.
-    fn of_fault(action: &Action) -> Kind {
+    fn of_fault(action: &Action) -> MarkKind {
         match action {
-            Action::Crash { .. } | Action::SilentCrash { .. } => Kind::Down,
-            Action::Restart { .. } => Kind::Up,
-            Action::Partition { .. } | Action::Hold { .. } => Kind::Cut,
-            Action::Repair { .. } | Action::Release { .. } | Action::Heal => Kind::Heal,
-            Action::Latency { .. } | Action::Loss { .. } => Kind::Fault,
+            Action::Crash { .. } | Action::SilentCrash { .. } => MarkKind::Down,
+            Action::Restart { .. } => MarkKind::Up,
+            Action::Partition { .. } | Action::Hold { .. } => MarkKind::Cut,
+            Action::Repair { .. } | Action::Release { .. } | Action::Heal => MarkKind::Heal,
+            Action::Latency { .. } | Action::Loss { .. } => MarkKind::Fault,
         }
     }
 }
@@ -104,7 +104,7 @@ impl Kind {
 pub struct Mark {
     pub at_ms: u64,
     pub lane: String,
-    pub kind: Kind,
+    pub kind: MarkKind,
     pub label: String,
 }
 
@@ -114,7 +114,7 @@ pub struct Span {
     pub from_ms: u64,
     pub to_ms: u64,
     pub lane: String,
-    pub kind: Kind,
+    pub kind: MarkKind,
     pub label: String,
 }
 
@@ -257,7 +257,7 @@ fn over_time(latency: &Latency, bucket_ms: u64, end_us: u64) -> BTreeMap<String,
 
 /// The key moments of a primary's loss and the time writes were unavailable, from its failover
 /// figures (seconds from the loss) on a run that ended at `end_ms`.
-pub fn failover_story(charts: &mut Charts, f: &Failover) {
+pub fn failover_story(charts: &mut Charts, f: &FailoverFigures) {
     let loss_ms = (f.loss_at_s * 1e3).round() as u64;
     let after = |s: f64| loss_ms + (s * 1e3).round() as u64;
     let steps = [
@@ -285,33 +285,37 @@ fn node_marks(events: &[Event]) -> Vec<Mark> {
         let mark = |lane: &str, kind, label: String| Mark { at_ms: e.t_us / 1000, lane: lane.into(), kind, label };
         match &e.record {
             Record::Harness(HarnessEvent::Fault { fault, hosts, action, .. }) => {
-                marks.extend(hosts.iter().map(|h| mark(h, Kind::of_fault(action), fault.clone())));
+                marks.extend(hosts.iter().map(|h| mark(h, MarkKind::of_fault(action), fault.clone())));
             }
             Record::Node(n) => {
                 let (kind, label) = match n {
                     NodeEvent::RoleChanged { role, generation, reason } => {
-                        (Kind::Role, format!("becomes {role:?} (generation {generation}): {reason}"))
+                        (MarkKind::Role, format!("becomes {role:?} (generation {generation}): {reason}"))
                     }
                     NodeEvent::HealthMissed { primary, misses, of, .. } => {
-                        (Kind::Health, format!("health check of {primary} missed ({misses}/{of})"))
+                        (MarkKind::Health, format!("health check of {primary} missed ({misses}/{of})"))
                     }
-                    NodeEvent::HealthRecovered { primary } => (Kind::Health, format!("{primary} answers again")),
+                    NodeEvent::HealthRecovered { primary } => (MarkKind::Health, format!("{primary} answers again")),
                     NodeEvent::FailureConfirmed { primary } => {
-                        (Kind::Health, format!("failure of {primary} confirmed"))
+                        (MarkKind::Health, format!("failure of {primary} confirmed"))
                     }
-                    NodeEvent::Fenced { generation, .. } => (Kind::Failover, format!("generation {generation} fenced")),
+                    NodeEvent::Fenced { generation, .. } => {
+                        (MarkKind::Failover, format!("generation {generation} fenced"))
+                    }
                     NodeEvent::Promoted { host, generation } => {
-                        (Kind::Failover, format!("{host} promoted as generation {generation}"))
+                        (MarkKind::Failover, format!("{host} promoted as generation {generation}"))
                     }
                     NodeEvent::PromotionImpossible { reason } => {
-                        (Kind::Failover, format!("failover impossible: {reason}"))
+                        (MarkKind::Failover, format!("failover impossible: {reason}"))
                     }
-                    NodeEvent::GapDetected { from, to } => (Kind::Repair, format!("gap {from}..={to} re-requested")),
+                    NodeEvent::GapDetected { from, to } => {
+                        (MarkKind::Repair, format!("gap {from}..={to} re-requested"))
+                    }
                     NodeEvent::SnapshotRestored { lsn, .. } => {
-                        (Kind::Repair, format!("rebuilt from a snapshot at {lsn}"))
+                        (MarkKind::Repair, format!("rebuilt from a snapshot at {lsn}"))
                     }
                     NodeEvent::Rejected { peer, problem } => {
-                        (Kind::Error, format!("refused input from {peer}: {problem}"))
+                        (MarkKind::Error, format!("refused input from {peer}: {problem}"))
                     }
                     _ => continue,
                 };
@@ -326,15 +330,15 @@ fn node_marks(events: &[Event]) -> Vec<Mark> {
 /// Errors and timeouts per client host and time bucket, and the first write each newer
 /// generation acknowledged.
 fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
-    let mut failed: BTreeMap<(u64, &str, Kind), (usize, &str)> = BTreeMap::new();
+    let mut failed: BTreeMap<(u64, &str, MarkKind), (usize, &str)> = BTreeMap::new();
     let mut generations = BTreeMap::new();
     for r in requests {
         let bucket = r.end_us / 1000 / bucket_ms * bucket_ms;
         let (kind, message) = match &r.outcome {
-            Outcome::Error { message } => (Kind::Error, message.as_str()),
-            Outcome::Shed { .. } => (Kind::Error, "shed: too many requests waited for workers"),
-            Outcome::Timeout => (Kind::Timeout, ""),
-            Outcome::Write { generation, .. } if *generation > 1 => {
+            RequestOutcome::Error { message } => (MarkKind::Error, message.as_str()),
+            RequestOutcome::Shed { .. } => (MarkKind::Error, "shed: too many requests waited for workers"),
+            RequestOutcome::Timeout => (MarkKind::Timeout, ""),
+            RequestOutcome::Write { generation, .. } if *generation > 1 => {
                 let first = generations.entry(*generation).or_insert((r.end_us, r.client.as_str()));
                 *first = (*first).min((r.end_us, r.client.as_str()));
                 continue;
@@ -345,8 +349,8 @@ fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
     }
     let failed = failed.into_iter().map(|((at_ms, lane, kind), (n, message))| {
         let what = match (kind, n) {
-            (Kind::Error, 1) => format!("error: {}", reason(message)),
-            (Kind::Error, _) => format!("errors, the first: {}", reason(message)),
+            (MarkKind::Error, 1) => format!("error: {}", reason(message)),
+            (MarkKind::Error, _) => format!("errors, the first: {}", reason(message)),
             (_, 1) => "timeout".into(),
             _ => "timeouts".into(),
         };
@@ -355,7 +359,7 @@ fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
     let firsts = generations.into_iter().map(|(generation, (at_us, lane))| Mark {
         at_ms: at_us / 1000,
         lane: lane.into(),
-        kind: Kind::Failover,
+        kind: MarkKind::Failover,
         label: format!("first write acknowledged by generation {generation}"),
     });
     failed.chain(firsts).collect()
@@ -374,7 +378,7 @@ fn reason(message: &str) -> &str {
 
 /// Times a host was down (crash to restart) or cut off (partition or hold to repair or release).
 fn spans(events: &[Event], end_ms: u64) -> Vec<Span> {
-    let mut open: BTreeMap<(String, Kind), (u64, String)> = BTreeMap::new();
+    let mut open: BTreeMap<(String, MarkKind), (u64, String)> = BTreeMap::new();
     let mut spans = Vec::new();
     let mut close = |open: &mut BTreeMap<_, _>, lane: &str, kind, to_ms| {
         if let Some((from_ms, label)) = open.remove(&(lane.to_string(), kind)) {
@@ -385,12 +389,12 @@ fn spans(events: &[Event], end_ms: u64) -> Vec<Span> {
         let Record::Harness(HarnessEvent::Fault { fault, hosts, action, .. }) = &e.record else { continue };
         let at_ms = e.t_us / 1000;
         for host in hosts {
-            match Kind::of_fault(action) {
-                kind @ (Kind::Down | Kind::Cut) => {
+            match MarkKind::of_fault(action) {
+                kind @ (MarkKind::Down | MarkKind::Cut) => {
                     open.entry((host.clone(), kind)).or_insert((at_ms, fault.clone()));
                 }
-                Kind::Up => close(&mut open, host, Kind::Down, at_ms),
-                Kind::Heal => close(&mut open, host, Kind::Cut, at_ms),
+                MarkKind::Up => close(&mut open, host, MarkKind::Down, at_ms),
+                MarkKind::Heal => close(&mut open, host, MarkKind::Cut, at_ms),
                 _ => {}
             }
         }
@@ -453,17 +457,17 @@ mod tests {
         let kinds: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.lane.as_str(), m.kind)).collect();
         assert_eq!(
             kinds[..3],
-            [(1000, "pop-a-1", Kind::Down), (2000, "dist-a", Kind::Cut), (2000, "primary", Kind::Cut)]
+            [(1000, "pop-a-1", MarkKind::Down), (2000, "dist-a", MarkKind::Cut), (2000, "primary", MarkKind::Cut)]
         );
         assert_eq!(c.marks.last().unwrap().label, "standby promoted as generation 2");
         let spans: Vec<_> = c.spans.iter().map(|s| (s.from_ms, s.to_ms, s.lane.as_str(), s.kind)).collect();
         assert_eq!(
             spans,
             [
-                (1000, 3000, "pop-a-1", Kind::Down),
-                (2000, 4000, "dist-a", Kind::Cut),
-                (2000, 4000, "primary", Kind::Cut),
-                (5000, 9000, "standby", Kind::Down)
+                (1000, 3000, "pop-a-1", MarkKind::Down),
+                (2000, 4000, "dist-a", MarkKind::Cut),
+                (2000, 4000, "primary", MarkKind::Cut),
+                (5000, 9000, "standby", MarkKind::Down)
             ]
         );
     }
@@ -475,14 +479,14 @@ mod tests {
         let mut also = write(2, 2, 1, 1_700_000, false);
         also.end_us = 1_800_000;
         let mut acked = write(3, 1, 2, 5_000_000, true);
-        acked.outcome = Outcome::Write { lsn: 9, generation: 2 };
+        acked.outcome = RequestOutcome::Write { lsn: 9, generation: 2 };
         let c = charts(vec![], vec![], 6_000_001, &[failed, also, acked, read(4, 1, "k", &[1, 2], None, 6_000_000)]);
         let labels: Vec<_> = c.marks.iter().map(|m| (m.at_ms, m.kind, m.label.as_str())).collect();
         assert_eq!(
             labels,
             [
-                (1000, Kind::Timeout, "2 timeouts in 1s"),
-                (5000, Kind::Failover, "first write acknowledged by generation 2")
+                (1000, MarkKind::Timeout, "2 timeouts in 1s"),
+                (5000, MarkKind::Failover, "first write acknowledged by generation 2")
             ]
         );
         assert_eq!(c.latency["a"].read.len(), QUANTILES.len());
@@ -495,7 +499,7 @@ mod tests {
         assert_eq!(reason("primary primary unreachable: timed out"), "primary unreachable: timed out");
         assert_eq!(reason("primary standby: refused"), "primary standby: refused");
         let mut failed = write(1, 1, 1, 1_500_000, false);
-        failed.outcome = Outcome::Error { message: "primary primary: i/o error".into() };
+        failed.outcome = RequestOutcome::Error { message: "primary primary: i/o error".into() };
         failed.end_us = 1_600_000;
         let c = charts(vec![], vec![], 2_000_000, &[failed]);
         assert_eq!(c.marks[0].label, "1 error: primary: i/o error in 1s");

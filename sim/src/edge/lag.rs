@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use crate::scenario::roles::EdgeRole;
 use crate::units::ms;
 
 /// The series a follower's lag belongs to: its region for a PoP replica (`pop-REGION-N`), else
 /// `standby` (the standby, or a former primary following again).
 fn series(node: &str) -> String {
-    match node.strip_prefix("pop-").and_then(|rest| rest.rsplit_once('-')) {
-        Some((region, _)) => region.to_string(),
-        None => "standby".into(),
+    match EdgeRole::of(node) {
+        Some(EdgeRole::Pop { region, .. }) => region.to_string(),
+        _ => "standby".into(),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::edge::check::request::Request;
 use crate::edge::metrics::{Recorder, Summary};
-use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::{PRIMARY, STANDBY};
 
 /// One load step's figures.
@@ -88,7 +88,7 @@ impl Load {
             Some(&t) if t >= r.start_us => self.cold_pending.remove(&r.session).is_some(),
             _ => false,
         };
-        if matches!(r.outcome, Outcome::Read { .. } | Outcome::Write { .. }) {
+        if matches!(r.outcome, RequestOutcome::Read { .. } | RequestOutcome::Write { .. }) {
             let us = r.end_us - r.start_us;
             self.answered.record(us);
             if cold {
@@ -99,14 +99,14 @@ impl Load {
         let Some(step) = at.checked_sub(1).map(|i| &mut self.steps[i]) else { return };
         step.requests += 1;
         match &r.outcome {
-            Outcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
-            Outcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
-            Outcome::Shed { host, .. } => {
+            RequestOutcome::Read { .. } => step.reads.record(r.end_us - r.start_us),
+            RequestOutcome::Write { .. } => step.writes.record(r.end_us - r.start_us),
+            RequestOutcome::Shed { host, .. } => {
                 step.shed += 1;
                 step.shed_by_primary += u64::from(host == PRIMARY || host == STANDBY);
             }
-            Outcome::Error { .. } => step.errors += 1,
-            Outcome::Timeout => step.timeouts += 1,
+            RequestOutcome::Error { .. } => step.errors += 1,
+            RequestOutcome::Timeout => step.timeouts += 1,
         }
     }
 
@@ -166,13 +166,13 @@ mod tests {
         load.request(&slow);
         load.event(&step(2_000, 1, 4.0));
         let mut shed = read(3, 1, "k", &[], None, 2_500);
-        shed.outcome = Outcome::Shed { host: "pop-a-1".into(), waiting: 8 };
+        shed.outcome = RequestOutcome::Shed { host: "pop-a-1".into(), waiting: 8 };
         load.request(&shed);
         let mut at_primary = read(5, 1, "k", &[], None, 2_800);
-        at_primary.outcome = Outcome::Shed { host: PRIMARY.into(), waiting: 4 };
+        at_primary.outcome = RequestOutcome::Shed { host: PRIMARY.into(), waiting: 4 };
         load.request(&at_primary);
         let mut failed = read(4, 1, "k", &[], None, 2_700);
-        failed.outcome = Outcome::Error { message: "x".into() };
+        failed.outcome = RequestOutcome::Error { message: "x".into() };
         load.request(&failed);
         load.event(&Event {
             t_us: 2_900,

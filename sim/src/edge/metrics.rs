@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use edgesim_system::edge::proto::ReadPath;
-use edgesim_system::telemetry::NodeEvent;
+use edgesim_system::telemetry::{NodeEvent, NodeRole};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::edge::check::request::Request;
 use crate::edge::history::History;
 use crate::edge::lag::Lag;
-use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 
 /// A latency distribution in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -91,17 +92,17 @@ impl Latency {
     pub fn request(&mut self, r: &Request) {
         let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
-        if matches!(r.outcome, Outcome::Read { .. } | Outcome::Write { .. }) {
+        if matches!(r.outcome, RequestOutcome::Read { .. } | RequestOutcome::Write { .. }) {
             let seconds = self.1.entry(r.region().to_string()).or_default();
             let second = (r.end_us / 1_000_000) as usize;
             if seconds.len() <= second {
                 seconds.resize(second + 1, [0, 0]);
             }
-            let worst = &mut seconds[second][usize::from(r.op == Op::Write)];
+            let worst = &mut seconds[second][usize::from(r.op == RequestOp::Write)];
             *worst = (*worst).max(took);
         }
         match (&r.outcome, r.op) {
-            (Outcome::Read { path, .. }, _) => {
+            (RequestOutcome::Read { path, .. }, _) => {
                 reads.record(took);
                 match path {
                     ReadPath::Local => region.reads_local += 1,
@@ -109,13 +110,13 @@ impl Latency {
                     ReadPath::Primary => region.reads_primary += 1,
                 }
             }
-            (Outcome::Write { .. }, _) => writes.record(took),
-            (Outcome::Error { .. }, _) => region.errors += 1,
-            (Outcome::Shed { .. }, _) => {
+            (RequestOutcome::Write { .. }, _) => writes.record(took),
+            (RequestOutcome::Error { .. }, _) => region.errors += 1,
+            (RequestOutcome::Shed { .. }, _) => {
                 region.errors += 1;
                 region.shed += 1;
             }
-            (Outcome::Timeout, Op::Read | Op::Write) => region.timeouts += 1,
+            (RequestOutcome::Timeout, RequestOp::Read | RequestOp::Write) => region.timeouts += 1,
         }
     }
 
@@ -152,7 +153,7 @@ pub struct ReplicaLag {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Replication {
+pub struct ReplicationFigures {
     pub frames_committed: u64,
     /// Lag over every PoP replica.
     pub lag: Summary,
@@ -188,7 +189,7 @@ struct Follower {
 /// when a snapshot brought it (the restore time), or, never applied, as a censored sample of the
 /// end of the run minus its commit. Also gathers the points of the lag chart (`chart`).
 pub struct ReplicationFold {
-    out: Replication,
+    out: ReplicationFigures,
     /// When each frame was committed, by (lsn, generation).
     committed_at: BTreeMap<(u64, u64), u64>,
     history: History,
@@ -206,7 +207,7 @@ pub struct ReplicationFold {
 impl Default for ReplicationFold {
     fn default() -> Self {
         ReplicationFold {
-            out: Replication::default(),
+            out: ReplicationFigures::default(),
             committed_at: BTreeMap::new(),
             history: History::default(),
             head: 0,
@@ -219,10 +220,6 @@ impl Default for ReplicationFold {
             chart: Lag::default(),
         }
     }
-}
-
-fn is_replica(node: &str) -> bool {
-    node.starts_with("pop-")
 }
 
 impl ReplicationFold {
@@ -244,7 +241,7 @@ impl ReplicationFold {
                 self.head = self.head.max(*lsn);
                 self.out.frames_committed += 1;
             }
-            NodeEvent::Started { role: "pop", lsn } => {
+            NodeEvent::Started { role: NodeRole::Pop, lsn } => {
                 let held = (*lsn, self.generation_at(*lsn));
                 self.held.insert(node.clone(), held);
             }
@@ -266,7 +263,9 @@ impl ReplicationFold {
                 }
                 self.held.insert(node.clone(), (*lsn, generation));
             }
-            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. } if !node.starts_with("dist-") => {
+            NodeEvent::BatchSent { payload_bytes, wire_bytes, .. }
+                if !matches!(EdgeRole::of(node), Some(EdgeRole::Distributor { .. })) =>
+            {
                 self.out.batches_sent += 1;
                 self.out.payload_bytes += *payload_bytes as u64;
                 self.out.wire_bytes += *wire_bytes as u64;
@@ -281,7 +280,7 @@ impl ReplicationFold {
     /// A frame reached `node` at `t_us`, `took_us` after its commit.
     fn record(&mut self, node: &Rc<str>, t_us: u64, took_us: u64) {
         self.chart.applied(node, t_us, took_us);
-        if is_replica(node) {
+        if EdgeRole::is_pop(node) {
             self.all.record(took_us);
             self.followers.entry(node.clone()).or_default().lag.record(took_us);
         } else {
@@ -315,7 +314,7 @@ impl ReplicationFold {
     fn sample(&mut self, t_us: u64) {
         let of = self.history.newest().unwrap_or(0);
         let mut oldest = Vec::new();
-        for (node, held) in self.held.iter().filter(|(node, _)| is_replica(node)) {
+        for (node, held) in self.held.iter().filter(|(node, _)| EdgeRole::is_pop(node)) {
             let (rec, max) = self.behind.entry(node.clone()).or_default();
             let b = self.head.saturating_sub(held.0);
             rec.0.saturating_record(b);
@@ -334,7 +333,7 @@ impl ReplicationFold {
     fn ended(&mut self, t_us: u64) {
         let of = self.history.newest().unwrap_or(0);
         let replicas: Vec<_> =
-            self.held.iter().filter(|(node, _)| is_replica(node)).map(|(n, h)| (n.clone(), *h)).collect();
+            self.held.iter().filter(|(node, _)| EdgeRole::is_pop(node)).map(|(n, h)| (n.clone(), *h)).collect();
         for (node, held) in replicas {
             let missing: Vec<u64> = self.unheld(held, of).map(|(_, t)| t).collect();
             for t in missing {
@@ -344,14 +343,14 @@ impl ReplicationFold {
         }
     }
 
-    pub fn summary(&self) -> Replication {
+    pub fn summary(&self) -> ReplicationFigures {
         let mut out = self.out.clone();
         out.lag = self.all.summary();
         out.standby_lag = self.standby_lag.summary();
         out.replicas = self
             .held
             .keys()
-            .filter(|node| is_replica(node))
+            .filter(|node| EdgeRole::is_pop(node))
             .map(|node| {
                 let (max, p99) = match self.behind.get(node) {
                     Some((rec, max)) if !rec.0.is_empty() => (*max, rec.0.value_at_quantile(0.99)),
@@ -398,7 +397,7 @@ mod tests {
     /// A fold in which PoP replica `pop-a-1` started empty and frames 1 to 3 were committed at 0.
     fn three_frames_committed() -> ReplicationFold {
         let mut fold = ReplicationFold::default();
-        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: NodeRole::Pop, lsn: 0 }));
         (1..=3).for_each(|lsn| fold.event(&commit(0, lsn)));
         fold
     }
@@ -440,7 +439,7 @@ mod tests {
         // Frames 2 and 3 of generation 1 were lost: generation 2 committed its own from LSN 2. A
         // replica that applied generation 1's frame 3 holds neither of generation 2's frames.
         let mut fold = ReplicationFold::default();
-        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: "pop", lsn: 0 }));
+        fold.event(&at(0, "pop-a-1", NodeEvent::Started { role: NodeRole::Pop, lsn: 0 }));
         for lsn in 1..=3 {
             fold.event(&commit(0, lsn));
             fold.event(&at(1_000, "pop-a-1", NodeEvent::Applied { lsn, generation: 1 }));

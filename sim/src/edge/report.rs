@@ -13,9 +13,9 @@ use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::load::Step;
-use crate::edge::metrics::{RegionLatency, Replication, fmt_summary};
+use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
 use crate::edge::pages::PageFigures;
-use crate::edge::timeline::{self, Failover};
+use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
 use crate::scenario::{PRIMARY, Scenario};
@@ -40,9 +40,9 @@ pub struct EdgeReport {
     /// Product pages under ISR; present with `[isr]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<PageFigures>,
-    pub replication: Replication,
+    pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
-    pub failover: Option<Failover>,
+    pub failover: Option<FailoverFigures>,
     pub checks: Checks,
 }
 
@@ -55,13 +55,13 @@ pub struct Checks {
     /// `None` when the primary could not be audited, so losses cannot be judged.
     pub lost_acked_writes: Option<Vec<(u64, u64)>>,
     pub acked_writes: usize,
-    pub convergence: convergence::Verdict,
-    pub split_brain: split_brain::Verdict,
+    pub convergence: convergence::ConvergenceFinding,
+    pub split_brain: split_brain::SplitBrainFinding,
     /// Checkers that could not judge this run, and why: neither fired nor passed.
     pub not_judged: Vec<NotJudged>,
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub liveness: Option<liveness::Verdict>,
+    pub liveness: Option<liveness::LivenessFinding>,
     /// Windows with more than one origin render of a key for a PoP (`[isr]`).
     pub revalidation_herd: usize,
 }
@@ -136,7 +136,10 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             ryw_examples: folded.ryw.found.examples(),
             monotonic_violations: folded.monotonic.found.count,
             monotonic_examples: folded.monotonic.found.examples(),
-            acked_writes: requests.iter().filter(|r| matches!(r.outcome, crate::events::Outcome::Write { .. })).count(),
+            acked_writes: requests
+                .iter()
+                .filter(|r| matches!(r.outcome, crate::events::RequestOutcome::Write { .. }))
+                .count(),
             lost_acked_writes: lost,
             convergence,
             split_brain: split_brain::check(requests, &timeline::promotions(events)),

@@ -11,14 +11,15 @@ use serde::Serialize;
 
 use crate::edge::availability::RegionWrites;
 use crate::edge::check::request::Request;
-use crate::events::{Event, HarnessEvent, Op, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 use crate::scenario::{Action, CONTROL, PRIMARY};
 use crate::units::Dur;
 
 /// What losing the primary cost, in seconds from the loss (the fault that took it away:
 /// `PrimaryLoss`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Failover {
+pub struct FailoverFigures {
     pub loss_at_s: f64,
     pub first_miss_s: Option<f64>,
     pub confirmed_s: Option<f64>,
@@ -113,7 +114,7 @@ impl PrimaryLoss {
     fn cut_off(&self) -> bool {
         let from =
             |host: &str| self.cut.iter().any(|(x, y)| (x == PRIMARY && y == host) || (y == PRIMARY && x == host));
-        let pop = self.cut.iter().any(|(x, y)| x.starts_with("pop-") || y.starts_with("pop-"));
+        let pop = self.cut.iter().any(|(x, y)| EdgeRole::is_pop(x) || EdgeRole::is_pop(y));
         from(CONTROL) && pop
     }
 }
@@ -161,7 +162,7 @@ impl ReadsAfterLoss {
 
     /// A request ended (or was still unanswered at the end); requests end in time order.
     pub fn request(&mut self, r: &Request) {
-        if matches!(r.outcome, Outcome::Write { .. }) {
+        if matches!(r.outcome, RequestOutcome::Write { .. }) {
             self.last_ack_us = Some(r.end_us);
             if let Some(w) = self.window.as_mut().filter(|w| w.until_us.is_none() && r.end_us >= w.from_us) {
                 w.until_us = Some(r.end_us);
@@ -171,10 +172,10 @@ impl ReadsAfterLoss {
                 }
             }
         }
-        if r.op != Op::Read {
+        if r.op != RequestOp::Read {
             return;
         }
-        let answered = usize::from(matches!(r.outcome, Outcome::Read { .. }));
+        let answered = usize::from(matches!(r.outcome, RequestOutcome::Read { .. }));
         let Some(w) = self.window.as_mut().filter(|w| r.start_us >= w.from_us) else { return };
         if w.until_us.is_some_and(|until| r.start_us >= until) {
             return;
@@ -197,7 +198,12 @@ impl ReadsAfterLoss {
 }
 
 /// `requests`: the acknowledged writes (and any other kept requests) in start order.
-pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, pops: usize) -> Option<Failover> {
+pub fn failover(
+    events: &[Event],
+    requests: &[Request],
+    reads: &ReadsAfterLoss,
+    pops: usize,
+) -> Option<FailoverFigures> {
     let (_, t0) = loss(events)?;
     let after = |e: &&Event| e.t_us >= t0;
     let first = |f: &dyn Fn(&NodeEvent) -> bool| {
@@ -211,7 +217,7 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
         let mut told = BTreeSet::new();
         events.iter().filter(after).find_map(|e| match &e.record {
             Record::Node(NodeEvent::RouteChanged { generation: g, .. })
-                if *g == generation && e.node.starts_with("pop-") =>
+                if *g == generation && EdgeRole::is_pop(&e.node) =>
             {
                 told.insert(e.node.clone());
                 (told.len() == pops).then(|| secs(e.t_us, t0))
@@ -223,13 +229,13 @@ pub fn failover(events: &[Event], requests: &[Request], reads: &ReadsAfterLoss, 
         requests
             .iter()
             .filter(|r| r.end_us >= t0)
-            .filter(|r| matches!(r.outcome, Outcome::Write { generation, .. } if generation >= min_generation))
+            .filter(|r| matches!(r.outcome, RequestOutcome::Write { generation, .. } if generation >= min_generation))
             .map(|r| r.end_us)
             .min()
     };
     let resumed = acked_after(0);
     let (reads, answered) = reads.counts();
-    Some(Failover {
+    Some(FailoverFigures {
         loss_at_s: t0 as f64 / 1e6,
         first_miss_s: first(&|n| matches!(n, NodeEvent::HealthMissed { .. })),
         confirmed_s: first(&|n| matches!(n, NodeEvent::FailureConfirmed { .. })),
@@ -277,14 +283,14 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
     let mut said = BTreeSet::new();
     let mut first_ack_of: Option<u64> = None;
     let first_ack = |r: &Request, first_ack_of: &mut Option<u64>, routed_at: Option<u64>| match r.outcome {
-        Outcome::Write { generation: g, .. } if g > 1 && *first_ack_of != Some(g) => {
+        RequestOutcome::Write { generation: g, .. } if g > 1 && *first_ack_of != Some(g) => {
             *first_ack_of = Some(g);
             let after = routed_at.map_or(String::new(), |t| format!(", {:.3}s after routing", secs(r.end_us, t)));
             Some(format!("{} first write acknowledged by the new primary (generation {g}){after}", at(r.end_us)))
         }
         _ => None,
     };
-    let mut acks = requests.iter().filter(|r| matches!(r.outcome, Outcome::Write { .. })).peekable();
+    let mut acks = requests.iter().filter(|r| matches!(r.outcome, RequestOutcome::Write { .. })).peekable();
     for (i, e) in events.iter().enumerate() {
         while let Some(r) = acks.next_if(|r| r.end_us <= e.t_us) {
             lines.extend(first_ack(r, &mut first_ack_of, routed_at));
@@ -342,7 +348,7 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
                 Some(format!("failover impossible: {reason}; writes stay unavailable"))
             }
             Record::Node(NodeEvent::RouteChanged { generation: g, .. })
-                if *g == generation && e.node.starts_with("pop-") =>
+                if *g == generation && EdgeRole::is_pop(&e.node) =>
             {
                 told.insert(e.node.clone());
                 (told.len() == pops && !routing_told).then(|| {
@@ -376,7 +382,11 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
 
 /// The impact block printed under the timeline: `writes` per region, `lost` the acknowledged
 /// writes lost or why that could not be judged.
-pub fn impact(f: &Failover, writes: &BTreeMap<String, RegionWrites>, lost: Result<&[(u64, u64)], &str>) -> String {
+pub fn impact(
+    f: &FailoverFigures,
+    writes: &BTreeMap<String, RegionWrites>,
+    lost: Result<&[(u64, u64)], &str>,
+) -> String {
     let mut o = String::new();
     let _ = match f.read_availability {
         Some(a) => writeln!(
@@ -427,7 +437,7 @@ mod tests {
         reads.lost(100);
         reads.request(&ended(read(2, 1, "k", &[], None, 110), 120));
         let mut failed = ended(read(3, 2, "k", &[], None, 130), 200);
-        failed.outcome = Outcome::Timeout;
+        failed.outcome = RequestOutcome::Timeout;
         reads.request(&failed);
         reads.request(&ended(read(4, 3, "k", &[], None, 300), 300));
         // A write acknowledged at 300 closes the window: the read that started then is out of it.

@@ -25,8 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 
-use crate::events::{HarnessEvent, Op, Outcome, PageOutcome};
-use crate::log::HostTelemetry;
+use crate::events::{HarnessEvent, PageOutcome, RequestOp, RequestOutcome};
+use crate::log::{HostTelemetry, now};
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
 use crate::turmoil_net::{LossyStream, TurmoilNet};
@@ -71,10 +71,6 @@ async fn announce_steps(clients: Rc<Clients>) {
 
 /// The longest wait between two attempts of a write.
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(8);
-
-fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
 
 /// One session: its home PoP, its idle connections (one is opened per request in flight when
 /// none is idle), its write sequence and the point of its last acknowledged write.
@@ -154,15 +150,15 @@ impl Session {
                 let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
                 let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
                 let (key, seq) = (op.key.clone(), op.seq);
-                let mut outcome = self.request(Request::Write(op.clone()), Op::Write, &key, seq).await;
+                let mut outcome = self.request(Request::Write(op.clone()), RequestOp::Write, &key, seq).await;
                 for _ in 0..w.write_retries {
-                    if matches!(outcome, Outcome::Write { .. }) || now() >= self.clients.end {
+                    if matches!(outcome, RequestOutcome::Write { .. }) || now() >= self.clients.end {
                         break;
                     }
                     sleep(backoff.next(&mut rng).0).await;
-                    outcome = self.request(Request::Write(op.clone()), Op::Write, &key, seq).await;
+                    outcome = self.request(Request::Write(op.clone()), RequestOp::Write, &key, seq).await;
                 }
-                if let Outcome::Write { lsn, generation } = outcome {
+                if let RequestOutcome::Write { lsn, generation } = outcome {
                     self.min.set(self.min.get().max(Point { generation, lsn }));
                     if w.read_after_write {
                         self.read(&key).await;
@@ -172,15 +168,15 @@ impl Session {
         }
     }
 
-    async fn read(&self, key: &str) -> Outcome {
+    async fn read(&self, key: &str) -> RequestOutcome {
         let w = &self.clients.workload;
         let min = self.min.get();
         let request = Request::Read { session: self.id, key: key.to_string(), min, consistency: w.consistency };
-        self.request(request, Op::Read, key, 0).await
+        self.request(request, RequestOp::Read, key, 0).await
     }
 
     /// One request on an idle connection or a new one; `min` is the session's position when it is sent.
-    async fn request(&self, request: Request, op: Op, key: &str, seq: u64) -> Outcome {
+    async fn request(&self, request: Request, op: RequestOp, key: &str, seq: u64) -> RequestOutcome {
         let c = &self.clients;
         let req = c.next_req.get() + 1;
         c.next_req.set(req);
@@ -189,14 +185,14 @@ impl Session {
         let outcome = match self.call(&request).await {
             Ok(Response::Read { row, path, at }) => {
                 self.min.set(self.min.get().max(at));
-                Outcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
+                RequestOutcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
             }
-            Ok(Response::Write { lsn, generation }) => Outcome::Write { lsn, generation },
-            Ok(Response::Error(message)) => Outcome::Error { message },
-            Ok(Response::Shed { host, waiting }) => Outcome::Shed { host, waiting },
-            Ok(other) => Outcome::Error { message: format!("unexpected answer {other:?}") },
-            Err(None) => Outcome::Timeout,
-            Err(Some(message)) => Outcome::Error { message },
+            Ok(Response::Write { lsn, generation }) => RequestOutcome::Write { lsn, generation },
+            Ok(Response::Error(message)) => RequestOutcome::Error { message },
+            Ok(Response::Shed { host, waiting }) => RequestOutcome::Shed { host, waiting },
+            Ok(other) => RequestOutcome::Error { message: format!("unexpected answer {other:?}") },
+            Err(None) => RequestOutcome::Timeout,
+            Err(Some(message)) => RequestOutcome::Error { message },
         };
         c.telemetry.harness(HarnessEvent::RequestEnded { req, session: self.id, outcome: outcome.clone() });
         outcome

@@ -112,7 +112,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
         sim.client(region.clients.as_str(), async move {
             workload::run(clients.clone()).await?;
             if let Some((nodes, at)) = auditor {
-                tokio::time::sleep(at.saturating_sub(turmoil::sim_elapsed().unwrap_or_default())).await;
+                tokio::time::sleep(at.saturating_sub(crate::log::now())).await;
                 audit(&nodes, CONTROL, &clients.telemetry).await;
             }
             Ok(())

@@ -225,7 +225,7 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::charts::{Kind, Mark, Moment};
+    use crate::edge::charts::{Mark, MarkKind, Moment};
     use crate::render::summary::BudgetResult;
     use crate::render::summary::tests::{entry, summary};
 
@@ -235,7 +235,7 @@ mod tests {
         failed.charts = Some(Charts {
             end_ms: 10_000,
             lanes: vec!["primary".into(), "quiet".into()],
-            marks: vec![Mark { at_ms: 1, lane: "primary".into(), kind: Kind::Down, label: "crash primary".into() }],
+            marks: vec![Mark { at_ms: 1, lane: "primary".into(), kind: MarkKind::Down, label: "crash primary".into() }],
             moments: vec![Moment { at_ms: 1, label: "T+0.0s primary lost".into() }],
             lag_bucket_ms: 1000,
             ..Charts::default()

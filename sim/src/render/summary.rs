@@ -14,7 +14,7 @@ use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
-use crate::scenario::budget::{Budget, Kind as MetricKind, METRICS, Metric};
+use crate::scenario::budget::{Budget, METRICS, Metric, MetricKind};
 use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, check, judge, replay, value};
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::edge::charts::{ChannelDeliveries, Charts, Kind, Outage, QUANTILES};
+use crate::edge::charts::{ChannelDeliveries, Charts, MarkKind, Outage, QUANTILES};
 use crate::render::markup::escape;
 
 /// Width of the timeline and the drawings over time, and the room left of their plots for lane
@@ -28,20 +28,20 @@ const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9
 /// The shade of an outage.
 const OUTAGE: &str = "#D55E00";
 
-pub(crate) fn color(kind: Kind) -> &'static str {
+pub(crate) fn color(kind: MarkKind) -> &'static str {
     match kind {
-        Kind::Down => "#D55E00",
-        Kind::Up => "#117733",
-        Kind::Cut => "#E69F00",
-        Kind::Heal => "#88CCEE",
-        Kind::Fault => "#999933",
-        Kind::Health => "#DDCC77",
-        Kind::Failover => "#000000",
-        Kind::Role => "#0072B2",
-        Kind::Repair => "#777777",
-        Kind::Error => "#AA4499",
-        Kind::Timeout => "#332288",
-        Kind::Degraded => "#44AA99",
+        MarkKind::Down => "#D55E00",
+        MarkKind::Up => "#117733",
+        MarkKind::Cut => "#E69F00",
+        MarkKind::Heal => "#88CCEE",
+        MarkKind::Fault => "#999933",
+        MarkKind::Health => "#DDCC77",
+        MarkKind::Failover => "#000000",
+        MarkKind::Role => "#0072B2",
+        MarkKind::Repair => "#777777",
+        MarkKind::Error => "#AA4499",
+        MarkKind::Timeout => "#332288",
+        MarkKind::Degraded => "#44AA99",
     }
 }
 
@@ -118,8 +118,8 @@ pub(crate) fn quiet_lanes(c: &Charts) -> Vec<&str> {
 }
 
 /// The kinds of mark and span a run's timeline shows, for its legend.
-pub(crate) fn kinds(c: &Charts) -> Vec<Kind> {
-    Kind::ALL
+pub(crate) fn kinds(c: &Charts) -> Vec<MarkKind> {
+    MarkKind::ALL
         .into_iter()
         .filter(|k| c.marks.iter().any(|m| m.kind == *k) || c.spans.iter().any(|s| s.kind == *k))
         .collect()
@@ -559,13 +559,18 @@ mod tests {
                 from_ms: 10_000,
                 to_ms: 40_000,
                 lane: "primary".into(),
-                kind: Kind::Down,
+                kind: MarkKind::Down,
                 label: "crash primary".into(),
             }],
             marks: vec![
-                Mark { at_ms: 10_000, lane: "primary".into(), kind: Kind::Down, label: "crash <primary>".into() },
-                Mark { at_ms: 5_000, lane: "nowhere".into(), kind: Kind::Error, label: "not drawn".into() },
-                Mark { at_ms: 20_000, lane: "pop-a-2".into(), kind: Kind::Timeout, label: "1 timeout in 1s".into() },
+                Mark { at_ms: 10_000, lane: "primary".into(), kind: MarkKind::Down, label: "crash <primary>".into() },
+                Mark { at_ms: 5_000, lane: "nowhere".into(), kind: MarkKind::Error, label: "not drawn".into() },
+                Mark {
+                    at_ms: 20_000,
+                    lane: "pop-a-2".into(),
+                    kind: MarkKind::Timeout,
+                    label: "1 timeout in 1s".into(),
+                },
             ],
             latency: [("a".to_string(), Distributions { read: vec![5.0; 12], write: vec![80.0; 12] })].into(),
             lag_bucket_ms: 1000,
@@ -588,7 +593,7 @@ mod tests {
         assert!(svg.starts_with("<svg class=\"timeline\""), "{svg}");
         assert!(svg.contains(">pop-a-2</text>") && !svg.contains(">pop-a-1</text>"), "{svg}");
         assert_eq!(quiet_lanes(&c), ["pop-a-1"]);
-        assert_eq!(kinds(&c), [Kind::Down, Kind::Error, Kind::Timeout]);
+        assert_eq!(kinds(&c), [MarkKind::Down, MarkKind::Error, MarkKind::Timeout]);
         assert_eq!(svg.matches("class=\"mark\"").count(), 2);
         assert_eq!(svg.matches("class=\"span\"").count(), 1);
         assert_eq!(svg.matches("class=\"outage\"").count(), 1);
@@ -683,7 +688,7 @@ mod tests {
 
     #[test]
     fn down_error_and_timeout_have_distinct_colours() {
-        let colours: Vec<&str> = Kind::ALL.iter().map(|k| color(*k)).collect();
+        let colours: Vec<&str> = MarkKind::ALL.iter().map(|k| color(*k)).collect();
         let mut unique = colours.clone();
         unique.sort();
         unique.dedup();

@@ -9,7 +9,7 @@ use crate::units::Dur;
 
 /// What a metric's value is, and so how its limit is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum MetricKind {
     /// Milliseconds; the limit needs a unit (`15ms`, `1.5s`).
     Duration,
     /// A plain number.
@@ -125,56 +125,56 @@ pub const METRICS: &[Metric] = &[
 
 impl Metric {
     /// Its name as written in a budget, and what its value is.
-    fn spec(self) -> (&'static str, Kind) {
+    fn spec(self) -> (&'static str, MetricKind) {
         match self {
-            Metric::ReadP50 => ("read_p50", Kind::Duration),
-            Metric::ReadP99 => ("read_p99", Kind::Duration),
-            Metric::ReadMax => ("read_max", Kind::Duration),
-            Metric::WriteP50 => ("write_p50", Kind::Duration),
-            Metric::WriteP99 => ("write_p99", Kind::Duration),
-            Metric::WriteMax => ("write_max", Kind::Duration),
-            Metric::LagP50 => ("lag_p50", Kind::Duration),
-            Metric::LagP99 => ("lag_p99", Kind::Duration),
-            Metric::LagMax => ("lag_max", Kind::Duration),
-            Metric::StandbyLagP99 => ("standby_lag_p99", Kind::Duration),
-            Metric::RywViolations => ("ryw_violations", Kind::Count),
-            Metric::MonotonicViolations => ("monotonic_violations", Kind::Count),
-            Metric::LostAckedWrites => ("lost_acked_writes", Kind::Count),
-            Metric::DivergedNodes => ("diverged_nodes", Kind::Count),
-            Metric::Errors => ("errors", Kind::Count),
-            Metric::Shed => ("shed", Kind::Count),
-            Metric::ColdStarts => ("cold_starts", Kind::Count),
-            Metric::ColdShareOfP99 => ("cold_share_of_p99", Kind::Percent),
-            Metric::PageTtfbP99 => ("page_ttfb_p99", Kind::Duration),
-            Metric::StaleAgeP99 => ("stale_age_p99", Kind::Duration),
-            Metric::StaleAgeMax => ("stale_age_max", Kind::Duration),
-            Metric::RendersPerKeyWindowMax => ("renders_per_key_window_max", Kind::Count),
-            Metric::Timeouts => ("timeouts", Kind::Count),
-            Metric::FramesBehindMax => ("frames_behind_max", Kind::Count),
-            Metric::SnapshotsRestored => ("snapshots_restored", Kind::Count),
-            Metric::GapsDetected => ("gaps_detected", Kind::Count),
-            Metric::FailoverTime => ("failover_time", Kind::Duration),
-            Metric::WritesUnavailable => ("writes_unavailable", Kind::Duration),
-            Metric::FailureConfirmed => ("failure_confirmed", Kind::Duration),
-            Metric::SplitBrainAcks => ("split_brain_acks", Kind::Count),
-            Metric::PageAvailability => ("page_availability", Kind::Percent),
-            Metric::TtfbP99 => ("ttfb_p99", Kind::Duration),
-            Metric::StalenessP99 => ("staleness_p99", Kind::Duration),
-            Metric::StalenessMax => ("staleness_max", Kind::Duration),
-            Metric::DnsFailover => ("dns_failover", Kind::Duration),
-            Metric::PropagationP99 => ("propagation_p99", Kind::Duration),
-            Metric::CrdtConvergence => ("crdt_convergence", Kind::Duration),
-            Metric::LostUpdates => ("lost_updates", Kind::Count),
-            Metric::StatusRegressions => ("status_regressions", Kind::Count),
-            Metric::NotificationP50 => ("notification_p50", Kind::Duration),
-            Metric::NotificationP99 => ("notification_p99", Kind::Duration),
-            Metric::NotificationsLost => ("notifications_lost", Kind::Count),
-            Metric::NotificationsLate => ("notifications_late", Kind::Count),
-            Metric::NotificationsPending => ("notifications_pending", Kind::Count),
-            Metric::NotificationsOverRateLimit => ("notifications_over_rate_limit", Kind::Count),
-            Metric::NotificationDuplicates => ("notification_duplicates", Kind::Count),
-            Metric::SseMissed => ("sse_missed", Kind::Count),
-            Metric::SsePropagationP99 => ("sse_propagation_p99", Kind::Duration),
+            Metric::ReadP50 => ("read_p50", MetricKind::Duration),
+            Metric::ReadP99 => ("read_p99", MetricKind::Duration),
+            Metric::ReadMax => ("read_max", MetricKind::Duration),
+            Metric::WriteP50 => ("write_p50", MetricKind::Duration),
+            Metric::WriteP99 => ("write_p99", MetricKind::Duration),
+            Metric::WriteMax => ("write_max", MetricKind::Duration),
+            Metric::LagP50 => ("lag_p50", MetricKind::Duration),
+            Metric::LagP99 => ("lag_p99", MetricKind::Duration),
+            Metric::LagMax => ("lag_max", MetricKind::Duration),
+            Metric::StandbyLagP99 => ("standby_lag_p99", MetricKind::Duration),
+            Metric::RywViolations => ("ryw_violations", MetricKind::Count),
+            Metric::MonotonicViolations => ("monotonic_violations", MetricKind::Count),
+            Metric::LostAckedWrites => ("lost_acked_writes", MetricKind::Count),
+            Metric::DivergedNodes => ("diverged_nodes", MetricKind::Count),
+            Metric::Errors => ("errors", MetricKind::Count),
+            Metric::Shed => ("shed", MetricKind::Count),
+            Metric::ColdStarts => ("cold_starts", MetricKind::Count),
+            Metric::ColdShareOfP99 => ("cold_share_of_p99", MetricKind::Percent),
+            Metric::PageTtfbP99 => ("page_ttfb_p99", MetricKind::Duration),
+            Metric::StaleAgeP99 => ("stale_age_p99", MetricKind::Duration),
+            Metric::StaleAgeMax => ("stale_age_max", MetricKind::Duration),
+            Metric::RendersPerKeyWindowMax => ("renders_per_key_window_max", MetricKind::Count),
+            Metric::Timeouts => ("timeouts", MetricKind::Count),
+            Metric::FramesBehindMax => ("frames_behind_max", MetricKind::Count),
+            Metric::SnapshotsRestored => ("snapshots_restored", MetricKind::Count),
+            Metric::GapsDetected => ("gaps_detected", MetricKind::Count),
+            Metric::FailoverTime => ("failover_time", MetricKind::Duration),
+            Metric::WritesUnavailable => ("writes_unavailable", MetricKind::Duration),
+            Metric::FailureConfirmed => ("failure_confirmed", MetricKind::Duration),
+            Metric::SplitBrainAcks => ("split_brain_acks", MetricKind::Count),
+            Metric::PageAvailability => ("page_availability", MetricKind::Percent),
+            Metric::TtfbP99 => ("ttfb_p99", MetricKind::Duration),
+            Metric::StalenessP99 => ("staleness_p99", MetricKind::Duration),
+            Metric::StalenessMax => ("staleness_max", MetricKind::Duration),
+            Metric::DnsFailover => ("dns_failover", MetricKind::Duration),
+            Metric::PropagationP99 => ("propagation_p99", MetricKind::Duration),
+            Metric::CrdtConvergence => ("crdt_convergence", MetricKind::Duration),
+            Metric::LostUpdates => ("lost_updates", MetricKind::Count),
+            Metric::StatusRegressions => ("status_regressions", MetricKind::Count),
+            Metric::NotificationP50 => ("notification_p50", MetricKind::Duration),
+            Metric::NotificationP99 => ("notification_p99", MetricKind::Duration),
+            Metric::NotificationsLost => ("notifications_lost", MetricKind::Count),
+            Metric::NotificationsLate => ("notifications_late", MetricKind::Count),
+            Metric::NotificationsPending => ("notifications_pending", MetricKind::Count),
+            Metric::NotificationsOverRateLimit => ("notifications_over_rate_limit", MetricKind::Count),
+            Metric::NotificationDuplicates => ("notification_duplicates", MetricKind::Count),
+            Metric::SseMissed => ("sse_missed", MetricKind::Count),
+            Metric::SsePropagationP99 => ("sse_propagation_p99", MetricKind::Duration),
         }
     }
 
@@ -182,7 +182,7 @@ impl Metric {
         self.spec().0
     }
 
-    pub fn kind(self) -> Kind {
+    pub fn kind(self) -> MetricKind {
         self.spec().1
     }
 
@@ -214,16 +214,16 @@ impl Metric {
     /// `value` written with its unit.
     pub fn show(self, value: f64) -> String {
         match self.kind() {
-            Kind::Duration => format!("{value}ms"),
-            Kind::Count => format!("{value}"),
-            Kind::Percent => format!("{value}%"),
+            MetricKind::Duration => format!("{value}ms"),
+            MetricKind::Count => format!("{value}"),
+            MetricKind::Percent => format!("{value}%"),
         }
     }
 }
 
 /// A comparison, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum Comparison {
     Lt,
     Le,
     Eq,
@@ -231,18 +231,23 @@ pub enum Op {
     Gt,
 }
 
-impl Op {
+impl Comparison {
     /// Longest first, so `<=` is not read as `<`.
-    const WRITTEN: [(&'static str, Op); 5] =
-        [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("<", Op::Lt), (">", Op::Gt)];
+    const WRITTEN: [(&'static str, Comparison); 5] = [
+        ("<=", Comparison::Le),
+        (">=", Comparison::Ge),
+        ("==", Comparison::Eq),
+        ("<", Comparison::Lt),
+        (">", Comparison::Gt),
+    ];
 
     pub fn holds(self, value: f64, limit: f64) -> bool {
         match self {
-            Op::Lt => value < limit,
-            Op::Le => value <= limit,
-            Op::Eq => value == limit,
-            Op::Ge => value >= limit,
-            Op::Gt => value > limit,
+            Comparison::Lt => value < limit,
+            Comparison::Le => value <= limit,
+            Comparison::Eq => value == limit,
+            Comparison::Ge => value >= limit,
+            Comparison::Gt => value > limit,
         }
     }
 }
@@ -253,7 +258,7 @@ pub struct Budget {
     /// As written in the scenario file.
     pub text: String,
     pub metric: Metric,
-    pub op: Op,
+    pub op: Comparison,
     /// In milliseconds for a duration metric.
     pub limit: f64,
 }
@@ -271,18 +276,18 @@ impl Budget {
         let split = text.find(['<', '>', '=', '!']).ok_or_else(usage)?;
         let name = text[..split].trim();
         let rest = &text[split..];
-        let (written, op) = Op::WRITTEN.iter().find(|(w, _)| rest.starts_with(w)).ok_or_else(usage)?;
+        let (written, op) = Comparison::WRITTEN.iter().find(|(w, _)| rest.starts_with(w)).ok_or_else(usage)?;
         let value = rest[written.len()..].trim();
         let metric = METRICS.iter().copied().find(|m| m.name() == name).ok_or_else(|| {
             let known: Vec<_> = METRICS.iter().map(|m| m.name()).collect();
             format!("unknown metric `{name}` in `{text}`; known metrics are {}", known.join(", "))
         })?;
         let limit = match metric.kind() {
-            Kind::Duration => Dur::parse(value)?.0.as_secs_f64() * 1e3,
-            Kind::Count => value.parse::<u64>().map_err(|_| {
+            MetricKind::Duration => Dur::parse(value)?.0.as_secs_f64() * 1e3,
+            MetricKind::Count => value.parse::<u64>().map_err(|_| {
                 format!("`{name}` is a count: its limit must be a whole number without a unit, not `{value}`")
             })? as f64,
-            Kind::Percent => value
+            MetricKind::Percent => value
                 .strip_suffix('%')
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|v| (0.0..=100.0).contains(v))
@@ -299,11 +304,14 @@ mod tests {
     #[test]
     fn parses_metric_op_and_value_with_its_unit() {
         let b = Budget::parse(" read_p99 <= 1.5s ").unwrap();
-        assert_eq!((b.metric.name(), b.op, b.limit, b.text.as_str()), ("read_p99", Op::Le, 1500.0, "read_p99 <= 1.5s"));
+        assert_eq!(
+            (b.metric.name(), b.op, b.limit, b.text.as_str()),
+            ("read_p99", Comparison::Le, 1500.0, "read_p99 <= 1.5s")
+        );
         let b = Budget::parse("ryw_violations==0").unwrap();
-        assert_eq!((b.metric.name(), b.op, b.limit), ("ryw_violations", Op::Eq, 0.0));
+        assert_eq!((b.metric.name(), b.op, b.limit), ("ryw_violations", Comparison::Eq, 0.0));
         assert_eq!(Budget::parse("lag_p99 > 250us").unwrap().limit, 0.25);
-        assert_eq!(Budget::parse("errors >= 3").unwrap().op, Op::Ge);
+        assert_eq!(Budget::parse("errors >= 3").unwrap().op, Comparison::Ge);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod compose;
 pub mod limits;
 pub mod resolved;
+pub mod roles;
 pub mod swarm;
 
 use std::path::Path;
@@ -30,6 +31,8 @@ use limits::{
     MAX_EDGE_RATE, MAX_EDGE_REQUESTS, MAX_EDITS, MAX_HOSTS, MAX_NOTIFICATIONS, MAX_VIEW_RATE, MAX_VIEWS,
     host_name_problem,
 };
+use roles::EdgeRole;
+pub use roles::{CONTROL, PRIMARY, STANDBY};
 use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
@@ -75,11 +78,11 @@ struct File {
     #[serde(default)]
     network: Network,
     #[serde(default)]
-    replication: Replication,
+    replication: ReplicationSettings,
     #[serde(default)]
     workload: Workload,
     #[serde(default)]
-    failover: Failover,
+    failover: FailoverSettings,
     #[serde(default)]
     runtime: Runtime,
     isr: Option<Isr>,
@@ -132,7 +135,7 @@ impl Default for Network {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Replication {
+pub struct ReplicationSettings {
     pub standby: StandbyMode,
     /// What a primary does once its synchronous standby is lost: `degrade` or `block`.
     pub standby_loss: StandbyLoss,
@@ -145,10 +148,10 @@ pub struct Replication {
     pub ryw_wait: Dur,
 }
 
-impl Default for Replication {
+impl Default for ReplicationSettings {
     fn default() -> Self {
         let c = EdgeConfig::default();
-        Replication {
+        ReplicationSettings {
             standby: c.standby_mode,
             standby_loss: c.standby_loss,
             batch_max_bytes: c.batch.max_bytes,
@@ -165,7 +168,7 @@ impl Default for Replication {
 /// The control plane's timings; defaults in docs/DESIGN.md, Primary loss.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Failover {
+pub struct FailoverSettings {
     pub health_interval: Dur,
     pub health_timeout: Dur,
     pub confirm_after: u32,
@@ -181,10 +184,10 @@ pub struct Failover {
     pub queue_timeout: Dur,
 }
 
-impl Default for Failover {
+impl Default for FailoverSettings {
     fn default() -> Self {
         let f = FailoverConfig::default();
-        Failover {
+        FailoverSettings {
             health_interval: Dur(f.health_interval),
             health_timeout: Dur(f.health_timeout),
             confirm_after: f.confirm_after,
@@ -518,9 +521,9 @@ pub struct Scenario {
     pub primary_region: String,
     pub regions: Vec<Region>,
     pub network: Network,
-    pub replication: Replication,
+    pub replication: ReplicationSettings,
     pub workload: Workload,
-    pub failover: Failover,
+    pub failover: FailoverSettings,
     pub runtime: Runtime,
     /// Product pages cached at the PoPs; `None`: sessions read rows, not pages.
     pub isr: Option<Isr>,
@@ -536,10 +539,6 @@ pub struct Scenario {
     /// The command line's `--set KEY=VALUE` overrides it was loaded with.
     pub overrides: Vec<String>,
 }
-
-pub const PRIMARY: &str = "primary";
-pub const STANDBY: &str = "standby";
-pub const CONTROL: &str = "control";
 
 impl Scenario {
     /// The scenario file at `path`, its includes spliced in (`compose`).
@@ -950,9 +949,9 @@ fn edge_regions(
             ));
         }
         regions.push(Region {
-            pops: (1..=*r.pops.get_ref()).map(|i| format!("pop-{name}-{i}")).collect(),
-            distributor: format!("dist-{name}"),
-            clients: format!("clients-{name}"),
+            pops: (1..=*r.pops.get_ref()).map(|n| EdgeRole::Pop { region: &name, n }.host()).collect(),
+            distributor: EdgeRole::Distributor { region: &name }.host(),
+            clients: EdgeRole::Clients { region: &name }.host(),
             to_primary: r.to_primary.0,
             name,
         });

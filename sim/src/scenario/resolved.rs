@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::{Action, Failover, Isr, Network, Region, Replication, Runtime, Scenario, Workload};
+use crate::scenario::{Action, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload};
 use crate::seed::STREAMS;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
@@ -38,9 +38,9 @@ pub struct EdgeWorld {
     /// Each region with its distributor, PoPs and client host.
     pub regions: Vec<Region>,
     pub network: Network,
-    pub replication: Replication,
+    pub replication: ReplicationSettings,
     pub workload: Workload,
-    pub failover: Failover,
+    pub failover: FailoverSettings,
     pub runtime: Runtime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isr: Option<Isr>,

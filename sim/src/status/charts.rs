@@ -12,7 +12,7 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
-use crate::edge::charts::{ChannelDeliveries, Charts, Kind, Mark, Moment, Outage, StatusCharts};
+use crate::edge::charts::{ChannelDeliveries, Charts, Mark, MarkKind, Moment, Outage, StatusCharts};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::units::ms;
 
@@ -76,7 +76,7 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
                 charts.marks.push(Mark {
                     at_ms: e.t_us / 1000,
                     lane: cdn.clone(),
-                    kind: Kind::Health,
+                    kind: MarkKind::Health,
                     label: format!("DNS marked {cdn} {verdict}"),
                 });
                 charts.moments.push(Moment { at_ms: e.t_us / 1000, label: format!("DNS: {cdn} {verdict}") });
@@ -105,7 +105,7 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
         let label = format!("DNS held {cdn} unhealthy to the end");
         own.dns_unhealthy.entry(cdn.to_string()).or_default().push(Outage { from_ms, to_ms: charts.end_ms, label });
     }
-    charts.outages.extend(charts.spans.iter().filter(|s| s.kind == Kind::Down).map(|s| Outage {
+    charts.outages.extend(charts.spans.iter().filter(|s| s.kind == MarkKind::Down).map(|s| Outage {
         from_ms: s.from_ms,
         to_ms: s.to_ms,
         label: format!("{} down", s.lane),
@@ -120,10 +120,10 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
             }
         }
         let (kind, label) = if v.unanswered > 0 {
-            (Kind::Error, format!("{} of {} views unanswered", v.unanswered, v.total))
+            (MarkKind::Error, format!("{} of {} views unanswered", v.unanswered, v.total))
         } else if !v.tiers.is_empty() {
             let tiers: Vec<String> = v.tiers.iter().map(|(t, n)| format!("{n} {t}")).collect();
-            (Kind::Degraded, format!("{} views, degraded: {}", v.total, tiers.join(", ")))
+            (MarkKind::Degraded, format!("{} views, degraded: {}", v.total, tiers.join(", ")))
         } else {
             continue;
         };
@@ -131,7 +131,7 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
     }
     for (at_ms, (n, gave_up)) in failed {
         let label = format!("{n} deliveries failed, {gave_up} given up");
-        charts.marks.push(Mark { at_ms, lane: super::settings::NOTIFIER.into(), kind: Kind::Error, label });
+        charts.marks.push(Mark { at_ms, lane: super::settings::NOTIFIER.into(), kind: MarkKind::Error, label });
     }
     charts.status = Some(own);
     charts.marks.sort_by(|a, b| (a.at_ms, &a.lane, a.kind).cmp(&(b.at_ms, &b.lane, b.kind)));

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::delivery::{self, Notifications, Sse};
 use super::liveness;
-use super::records::Edit;
+use super::records::AckedEdit;
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
 use crate::edge::metrics::{Recorder, Summary};
@@ -55,7 +55,7 @@ pub struct StatusReport {
     pub sse: Sse,
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub liveness: Option<liveness::Verdict>,
+    pub liveness: Option<liveness::StatusLivenessFinding>,
 }
 
 /// How the simulated audience compares with the design's.
@@ -138,7 +138,7 @@ pub fn analyze(
     scenario: &Scenario,
     s: &StatusSettings,
     events: &[Event],
-    edits: &[Edit],
+    edits: &[AckedEdit],
     all: &[View],
 ) -> StatusReport {
     let edit_errors = events
@@ -186,7 +186,7 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 * 1e5 / whole as f64).floor() / 1e3)
 }
 
-pub fn edits(events: &[Event]) -> Vec<Edit> {
+pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
     events
         .iter()
         .filter_map(|e| match &e.record {
@@ -198,7 +198,7 @@ pub fn edits(events: &[Event]) -> Vec<Edit> {
                 component,
                 critical,
                 ..
-            }) => Some(Edit {
+            }) => Some(AckedEdit {
                 t_us: e.t_us,
                 write: *write,
                 stamp: *stamp,
@@ -214,7 +214,7 @@ pub fn edits(events: &[Event]) -> Vec<Edit> {
 
 /// How long before `at_us` the truth (every edit acknowledged by then) first differed from
 /// `shown`; 0 when `shown` reflects all of it.
-fn staleness_us(shown: &Shown, at_us: u64, edits: &[Edit]) -> u64 {
+fn staleness_us(shown: &Shown, at_us: u64, edits: &[AckedEdit]) -> u64 {
     let posts = parse(&shown.posts);
     let oldest_missing = edits
         .iter()
@@ -239,7 +239,7 @@ pub struct View<'a> {
 }
 
 /// Every page view, each judged once against the edits.
-pub fn views<'a>(events: &'a [Event], edits: &[Edit]) -> Vec<View<'a>> {
+pub fn views<'a>(events: &'a [Event], edits: &[AckedEdit]) -> Vec<View<'a>> {
     events
         .iter()
         .filter_map(|e| match &e.record {
@@ -364,7 +364,7 @@ fn first_shown(events: &[Event]) -> BTreeMap<(&str, u64), u64> {
     first
 }
 
-fn propagation(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Summary, usize) {
+fn propagation(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Summary, usize) {
     let first = first_shown(events);
     let mut rec = Recorder::default();
     let mut missing = 0;
@@ -436,7 +436,7 @@ fn down_at_end(events: &[Event]) -> Vec<String> {
 /// it had had time to: the update was acknowledged, and the CDN last (re)started, at least a KV
 /// refresh plus a propagation delay (and a second) before the audit, by when every region has
 /// republished its whole document to every CDN. A CDN that cannot be audited counts as behind.
-fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], edits: &[Edit]) -> Vec<String> {
+fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], edits: &[AckedEdit]) -> Vec<String> {
     let down = down_at_end(events);
     let catch_up = (s.kv_refresh.0 + s.kv_propagation.0 + std::time::Duration::from_secs(1)).as_micros() as u64;
     let mut out = Vec::new();
@@ -470,7 +470,7 @@ fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], e
 
 /// Lost acknowledged updates, diverged regions and status regressions, from the final audit of
 /// the regions that were up at the end.
-fn finals(events: &[Event], edits: &[Edit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
+fn finals(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
     let down = down_at_end(events);
     let origins: Vec<String> =
         s.regions.iter().map(|r| StatusSettings::region_host(r)).filter(|h| !down.contains(h)).collect();
@@ -533,9 +533,17 @@ mod tests {
 
     use super::*;
 
-    fn edit(write: u64, t_us: u64, component: Option<&str>) -> Edit {
+    fn edit(write: u64, t_us: u64, component: Option<&str>) -> AckedEdit {
         let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
-        Edit { t_us, write, stamp, seen: None, after: None, component: component.map(String::from), critical: false }
+        AckedEdit {
+            t_us,
+            write,
+            stamp,
+            seen: None,
+            after: None,
+            component: component.map(String::from),
+            critical: false,
+        }
     }
 
     fn shown(posts: &str, statuses: Vec<(String, ComponentStatus, Timestamp)>) -> Shown {

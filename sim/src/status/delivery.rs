@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use edgesim_system::status::notify::NotifyConfig;
 use edgesim_system::status::proto::event_id;
-use edgesim_system::telemetry::NodeEvent;
+use edgesim_system::telemetry::{NodeEvent, NoticeOutcome};
 use serde::Serialize;
 
-use super::records::Edit;
+use super::records::AckedEdit;
 use super::settings::{CHANNELS, StatusSettings};
 use super::shown::parse;
 use crate::edge::metrics::{Recorder, Summary};
@@ -85,16 +85,18 @@ type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 /// timeline update made. The pipeline's own reports are used only for the updates it folded by
 /// the dedup-key window (the harness does not see the texts the window compares) and for the
 /// retry counts shown beside.
-pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> Notifications {
+pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
     let mut out = Notifications::default();
     let limit = NotifyConfig::default();
     let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
-    let mut outcomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<&str, Vec<NoticeOutcome>> = BTreeMap::new();
     let mut received: BTreeMap<(&str, u32, &str), Received> = BTreeMap::new();
     let mut end_us = 0;
     for e in events {
         match &e.record {
-            Record::Node(NodeEvent::NoticeTaken { event, outcome }) => outcomes.entry(event).or_default().push(outcome),
+            Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
+                outcomes.entry(event).or_default().push(*outcome)
+            }
             Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, .. }) => match retry_in_ms {
                 Some(_) => out.retried += 1,
                 None => out.gave_up += 1,
@@ -110,18 +112,20 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
             _ => {}
         }
     }
-    let updates: Vec<&Edit> = edits.iter().filter(|e| e.component.is_none()).collect();
+    let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
     for subscriber in 1..=s.subscribers {
         for (channel, _) in CHANNELS {
-            let got = |edit: &Edit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
+            let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
             let mut accepted: Vec<(u64, u64)> = Vec::new();
             for (i, edit) in updates.iter().enumerate() {
                 let event = id_of[&edit.write].as_str();
                 let Some((first, keys, n)) = got(edit) else {
                     let taken = outcomes.get(event);
-                    if taken.is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued")) {
+                    if taken
+                        .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
+                    {
                         continue;
                     }
                     let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
@@ -176,7 +180,7 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
         .filter(|e| {
             outcomes
                 .get(id_of[&e.write].as_str())
-                .is_some_and(|o| o.contains(&"dedup_window") && !o.contains(&"queued"))
+                .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
         })
         .count();
     out.latency = latency.summary();
@@ -188,7 +192,7 @@ pub fn notifications(events: &[Event], edits: &[Edit], s: &StatusSettings) -> No
 /// Every live viewer is judged from when it first subscribed or fell back, whichever came first:
 /// an update reaches it when it arrives on its stream or first shows on a page it polled while
 /// it could not stream, whichever came first.
-pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
+pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
     let mut out = Sse::default();
     let mut first_seen: BTreeMap<u64, u64> = BTreeMap::new();
     let mut fell_back = BTreeSet::new();
@@ -225,7 +229,7 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[Edit]) -> Sse {
     let none = BTreeMap::new();
     for (viewer, since) in &first_seen {
         let got = received.get(viewer).unwrap_or(&none);
-        let after = |e: &&Edit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
+        let after = |e: &&AckedEdit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
         for edit in edits.iter().filter(after) {
             match got.get(&edit.write) {
                 Some(at) => propagation.record(at.saturating_sub(edit.t_us)),
@@ -261,12 +265,12 @@ mod tests {
         Event { t_us, node: Rc::from("notifier"), record: Record::Node(event) }
     }
 
-    fn update(write: u64, t_us: u64) -> Edit {
+    fn update(write: u64, t_us: u64) -> AckedEdit {
         let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
-        Edit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
+        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
     }
 
-    fn delivered(t_us: u64, edit: &Edit, subscriber: u32, channel: &str) -> Event {
+    fn delivered(t_us: u64, edit: &AckedEdit, subscriber: u32, channel: &str) -> Event {
         let event = event_id(&edit.stamp);
         let key = format!("{event}/{subscriber}/{channel}");
         at(t_us, HarnessEvent::Delivered { key, event, subscriber, channel: channel.into() })
@@ -356,7 +360,7 @@ mod tests {
         // the 11th and later within an hour are over the limit; a later update the endpoint did
         // not get is excused only because it had received its 10 in the hour before.
         let s = one_subscriber();
-        let edits: Vec<Edit> = (1..=13).map(|w| update(w, w * 10 * S)).collect();
+        let edits: Vec<AckedEdit> = (1..=13).map(|w| update(w, w * 10 * S)).collect();
         let mut events: Vec<Event> = edits.iter().map(|e| delivered(e.t_us + S, e, 1, "email")).collect();
         events.extend(edits[..10].iter().map(|e| delivered(e.t_us + S, e, 1, "webhook")));
         events.push(ended(3_000 * S));

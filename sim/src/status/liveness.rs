@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::records::Edit;
+use super::records::AckedEdit;
 use super::settings::StatusSettings;
 use super::shown::parse;
 use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::swarm::Liveness;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
+pub struct StatusLivenessFinding {
     pub heal_s: f64,
     pub deadline_s: f64,
     /// Timeline updates acknowledged before the heal, which every page must show.
@@ -24,7 +24,7 @@ pub struct Verdict {
     pub behind: Vec<String>,
 }
 
-pub fn check(events: &[Event], edits: &[Edit], s: &StatusSettings, liveness: &Liveness) -> Verdict {
+pub fn check(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, liveness: &Liveness) -> StatusLivenessFinding {
     let (heal, deadline) = (liveness.heal.as_micros() as u64, liveness.deadline().as_micros() as u64);
     let due: BTreeSet<u64> = edits.iter().filter(|e| e.component.is_none() && e.t_us < heal).map(|e| e.write).collect();
     let mut last: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
@@ -43,7 +43,7 @@ pub fn check(events: &[Event], edits: &[Edit], s: &StatusSettings, liveness: &Li
             }
         })
         .collect();
-    Verdict {
+    StatusLivenessFinding {
         heal_s: liveness.heal.as_secs_f64(),
         deadline_s: liveness.deadline().as_secs_f64(),
         due: due.len(),

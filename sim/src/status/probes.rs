@@ -19,16 +19,12 @@ use super::settings::StatusSettings;
 use super::shown::{Ids, Shown};
 use super::users::call;
 use crate::events::HarnessEvent;
-use crate::log::HostTelemetry;
+use crate::log::{HostTelemetry, now};
 use crate::seed::Seed;
 
 /// How often origins are probed while a heal converges, and for how long.
 pub const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
 pub const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
-
-fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
 
 /// What `host` shows: its page (a CDN) or its document (a region).
 async fn look(host: &str, cdn: bool, ids: &Ids, limit: Duration) -> Result<Option<Shown>, String> {

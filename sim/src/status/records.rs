@@ -4,7 +4,7 @@
 use edgesim_system::status::hlc::Timestamp;
 
 /// An acknowledged edit.
-pub struct Edit {
+pub struct AckedEdit {
     pub t_us: u64,
     pub write: u64,
     pub stamp: Timestamp,

@@ -25,7 +25,7 @@ use turmoil::net::TcpStream;
 use super::settings::{DNS, StatusSettings};
 use super::shown::{Ids, Shown};
 use crate::events::HarnessEvent;
-use crate::log::{HostTelemetry, now_us};
+use crate::log::{HostTelemetry, now, now_us};
 use crate::seed::Seed;
 
 /// Everything one region's user host needs.
@@ -45,10 +45,6 @@ const COMPONENTS: [&str; 3] = ["api", "dashboard", "webhooks"];
 const TEXTS: [&str; 4] = ["Investigating elevated errors", "Identified the cause", "Monitoring the fix", "Resolved"];
 /// A monitor's automated update: the same text each time, so the dedup-key window folds repeats.
 const AUTOMATED: &str = "Automated: API error rate above threshold";
-
-fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
 
 /// Sleeps for `d`, or until `end` if that comes first; returns whether `end` has come.
 async fn nap(d: Duration, end: Duration) -> bool {

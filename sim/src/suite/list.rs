@@ -47,8 +47,8 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SuiteError> {
 }
 
 /// The scenarios named by `paths` (as [`files`]), every one checked before any runs.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<Scenario>, SuiteError> {
-    Ok(files(paths)?.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?)
+pub fn collect(paths: &[PathBuf], overrides: &[compose::Override]) -> Result<Vec<Scenario>, SuiteError> {
+    Ok(files(paths)?.iter().map(|f| Scenario::load_with(f, overrides)).collect::<Result<_, _>>()?)
 }
 
 /// The suite's name: the directory's when it is one directory, else `suite`.
@@ -85,6 +85,10 @@ pub fn plan(all: &[(Scenario, u64)], shard: Option<Shard>) -> Result<Plan, Suite
         digest.update(path.as_bytes());
         digest.update(&[0]);
         digest.update(&files[path].to_le_bytes());
+        for o in &scenario.overrides {
+            digest.update(o.as_bytes());
+            digest.update(&[0]);
+        }
         digest.update(&seed.to_le_bytes());
     }
     let mut runs: Vec<Run> = share(all, shard).map(|(s, seed)| Run { path: s.path.clone(), seed: *seed }).collect();

@@ -114,7 +114,7 @@ fn test_crash(scenario: &str) -> Option<Crash> {
 }
 
 /// One finished run of a suite.
-pub struct Outcome {
+pub struct FinishedRun {
     pub entry: Entry,
     pub wall_seconds: f64,
 }
@@ -133,7 +133,7 @@ pub enum Heard<'a> {
     },
     Finished {
         job: usize,
-        outcome: &'a Outcome,
+        outcome: &'a FinishedRun,
     },
 }
 
@@ -150,7 +150,7 @@ pub struct Pace {
 /// of each run as it starts, advances and finishes. A child that dies, outlives its limit or
 /// prints no entry of its run gives an `error` entry carrying how it ended and the end of its
 /// stderr (without a backtrace, so the same on every run: replay the run for one).
-pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, pace: Pace, hear: &(dyn Fn(Heard) + Sync)) -> Vec<Outcome> {
+pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, pace: Pace, hear: &(dyn Fn(Heard) + Sync)) -> Vec<FinishedRun> {
     let queue = Mutex::new(runs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -165,7 +165,7 @@ pub fn run(exe: &Path, runs: Vec<(Scenario, u64)>, pace: Pace, hear: &(dyn Fn(He
                     let entry = child(exe, &scenario, seed, pace.limit, &|at| hear(Heard::At { job, at }))
                         .and_then(|(ended, stdout, stderr)| entry_of(&ended, &stdout, &stderr, &scenario, seed))
                         .unwrap_or_else(|error| Entry::new(&scenario, seed, Err(&error)));
-                    let outcome = Outcome { entry, wall_seconds: started.elapsed().as_secs_f64() };
+                    let outcome = FinishedRun { entry, wall_seconds: started.elapsed().as_secs_f64() };
                     hear(Heard::Finished { job, outcome: &outcome });
                     if pace.stop_at_first && outcome.entry.verdict != Verdict::Pass {
                         queue.lock().expect("queue").clear();
@@ -200,6 +200,7 @@ fn child(
         .arg(&scenario.path)
         .arg("--seed")
         .arg(seed.to_string())
+        .args(scenario.overrides.iter().flat_map(|o| ["--set", o.as_str()]))
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

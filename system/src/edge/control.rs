@@ -11,7 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 use super::node::Ctx;
 use super::proto::{ControlMsg, ControlReply, Role, Route};
 use crate::net::Net;
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 
 /// What the control plane believes about the primary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ enum Phase {
 
 /// Runs the control plane; `nodes` are told of every new route.
 pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, nodes: Vec<String>) -> io::Result<()> {
-    ctx.emit(NodeEvent::Started { role: "control", lsn: 0 });
+    ctx.emit(NodeEvent::Started { role: NodeRole::Control, lsn: 0 });
     let route = ctx.route.clone();
     spawn_local(ctx.clone().serve_control(move |msg| match msg {
         ControlMsg::GetRoute => ControlReply::Route(route.borrow().clone()),

@@ -20,7 +20,7 @@ use super::node::{Ctx, raise, reject, route_only};
 use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
 use super::replication::{chunks, send_batch};
 use crate::net::{Listener, Net};
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire::{self, WireError};
 
 pub struct Distributor<N, T> {
@@ -34,7 +34,7 @@ pub struct Distributor<N, T> {
 
 /// Runs a distributor until its host stops.
 pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> io::Result<()> {
-    ctx.emit(NodeEvent::Started { role: "distributor", lsn: 0 });
+    ctx.emit(NodeEvent::Started { role: NodeRole::Distributor, lsn: 0 });
     let mut listener = ctx.net.bind(DISTRIBUTOR_PORT).await?;
     spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
     spawn_local(ctx.clone().discover_route());

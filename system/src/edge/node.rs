@@ -19,6 +19,7 @@ use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
+#[derive(Clone)]
 pub struct Ctx<N, T> {
     /// This node's host name.
     pub host: Rc<str>,
@@ -31,20 +32,6 @@ pub struct Ctx<N, T> {
     pub service: Rc<RefCell<ChaCha8Rng>>,
     /// The route as this node last learned it.
     pub route: Rc<watch::Sender<Route>>,
-}
-
-impl<N: Clone, T: Clone> Clone for Ctx<N, T> {
-    fn clone(&self) -> Self {
-        Ctx {
-            host: self.host.clone(),
-            route: self.route.clone(),
-            net: self.net.clone(),
-            telemetry: self.telemetry.clone(),
-            config: self.config.clone(),
-            rng: self.rng.clone(),
-            service: self.service.clone(),
-        }
-    }
 }
 
 impl<N: Net, T: Telemetry> Ctx<N, T> {

@@ -24,7 +24,7 @@ use super::queue::EdgeQueue;
 use super::runtime::Workers;
 use super::store::Store;
 use crate::net::{Listener, Net};
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// Runs a PoP whose replica follows `distributor` until its host stops.
@@ -35,7 +35,7 @@ pub async fn run<N: Net, T: Telemetry>(
 ) -> io::Result<()> {
     let mut listener = ctx.net.bind(POP_PORT).await?;
     let replica = Follower::new(ctx.clone(), store, Upstream::Distributor(distributor), false);
-    ctx.emit(NodeEvent::Started { role: "pop", lsn: replica.applied.borrow().lsn });
+    ctx.emit(NodeEvent::Started { role: NodeRole::Pop, lsn: replica.applied.borrow().lsn });
     spawn_local(replica.clone().run());
     spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
     spawn_local(ctx.clone().discover_route());

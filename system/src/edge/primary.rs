@@ -37,7 +37,7 @@ use super::replication::{self, Source, send_batch};
 use super::runtime::Workers;
 use super::store::{Store, WriteOp};
 use crate::net::{Listener, Net};
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 pub struct Primary<N, T> {
@@ -188,7 +188,10 @@ impl<N: Net, T: Telemetry> Primary<N, T> {
 /// Runs a database node in `role` until its host stops.
 pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>, store: Rc<RefCell<Store>>, role: Role) -> io::Result<()> {
     let position = store.borrow().position().map_err(io::Error::other)?;
-    ctx.emit(NodeEvent::Started { role: if role == Role::Primary { "primary" } else { "standby" }, lsn: position.lsn });
+    ctx.emit(NodeEvent::Started {
+        role: if role == Role::Primary { NodeRole::Primary } else { NodeRole::Standby },
+        lsn: position.lsn,
+    });
     let clients = ctx.net.bind(PRIMARY_PORT).await?;
     let followers = ctx.net.bind(REPL_PORT).await?;
     let p = Rc::new(Primary {

@@ -18,7 +18,7 @@ use super::node::Node;
 use super::proto::{EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, SseMessage, Tier};
 use super::sse::{Connections, Cursor};
 use crate::net::Net;
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// The edge's state: the KV's visible value and when a region last refreshed it, the last page
@@ -35,7 +35,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
     let edge = Rc::new(RefCell::new(Edge::default()));
     let (kv_changed, _) = watch::channel(Incident::new());
     let kv_changed = Rc::new(kv_changed);
-    node.emit(NodeEvent::Started { role: "cdn", lsn: 0 });
+    node.emit(NodeEvent::Started { role: NodeRole::Cdn, lsn: 0 });
     let serving = node.clone();
     serving
         .serve(EDGE_PORT, move |request: EdgeRequest, mut stream, _peer| {

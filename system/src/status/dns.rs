@@ -13,7 +13,7 @@ use tokio::time::{MissedTickBehavior, interval};
 use super::node::Node;
 use super::proto::{DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest};
 use crate::net::Net;
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// The health of each CDN as the checks saw it.
@@ -51,7 +51,7 @@ impl Board {
 pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
     let config = node.config.clone();
     let board = Rc::new(RefCell::new(Board::new(&config.cdns, config.dns_unhealthy_after)));
-    node.emit(NodeEvent::Started { role: "dns", lsn: 0 });
+    node.emit(NodeEvent::Started { role: NodeRole::Dns, lsn: 0 });
     for cdn in config.cdns.clone() {
         let (node, board) = (node.clone(), board.clone());
         spawn_local(async move {

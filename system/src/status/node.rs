@@ -20,6 +20,7 @@ use crate::wire::{self, WireError};
 /// A node's wall clock in milliseconds.
 pub type Clock = Rc<dyn Fn() -> u64>;
 
+#[derive(Clone)]
 pub struct Node<N, T> {
     pub host: Rc<str>,
     pub net: N,
@@ -27,19 +28,6 @@ pub struct Node<N, T> {
     pub config: Rc<StatusConfig>,
     pub rng: Rc<RefCell<ChaCha8Rng>>,
     pub clock: Clock,
-}
-
-impl<N: Clone, T: Clone> Clone for Node<N, T> {
-    fn clone(&self) -> Self {
-        Node {
-            host: self.host.clone(),
-            net: self.net.clone(),
-            telemetry: self.telemetry.clone(),
-            config: self.config.clone(),
-            rng: self.rng.clone(),
-            clock: self.clock.clone(),
-        }
-    }
 }
 
 impl<N: Net, T: Telemetry> Node<N, T> {

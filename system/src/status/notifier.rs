@@ -16,7 +16,7 @@ use super::node::Node;
 use super::notify::{Event, Offered, Pipeline, Retry, Subscriber};
 use super::proto::{Delivery, DeliveryReply, NOTIFY_PORT, Notice, RECEIVER_PORT, event_id};
 use crate::net::Net;
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, NoticeOutcome, Telemetry};
 use crate::wire;
 
 /// Runs the pipeline for `subscribers` (each on every configured channel) until the host stops.
@@ -26,7 +26,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32) -> io
     let pipeline = Rc::new(RefCell::new(Pipeline::new(node.config.notify.clone(), subscribers)));
     let work = Rc::new(Notify::new());
     let started = Instant::now();
-    node.emit(NodeEvent::Started { role: "notifier", lsn: 0 });
+    node.emit(NodeEvent::Started { role: NodeRole::Notifier, lsn: 0 });
     for _ in 0..node.config.notify_workers.max(1) {
         spawn_local(worker(node.clone(), pipeline.clone(), work.clone(), started));
     }
@@ -61,12 +61,12 @@ fn report<N: Net, T: Telemetry>(node: &Node<N, T>, event: &str, offered: &Offere
                     channel: channel.clone(),
                 });
             }
-            "queued"
+            NoticeOutcome::Queued
         }
-        Offered::DuplicateEvent => "duplicate",
-        Offered::DedupWindow { .. } => "dedup_window",
+        Offered::DuplicateEvent => NoticeOutcome::Duplicate,
+        Offered::DedupWindow { .. } => NoticeOutcome::DedupWindow,
     };
-    node.emit(NodeEvent::NoticeTaken { event: event.to_string(), outcome: outcome.to_string() });
+    node.emit(NodeEvent::NoticeTaken { event: event.to_string(), outcome });
 }
 
 /// Takes the most urgent due job, delivers it, and reschedules it on failure.

@@ -29,7 +29,7 @@ use super::proto::{
 use super::vclock::{Causality, VClock};
 use super::{Merge, NodeId};
 use crate::net::Net;
-use crate::telemetry::{NodeEvent, Telemetry};
+use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// A region's durable storage: the document as last written, kept by whoever runs the node
@@ -86,7 +86,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk)
     let region = Rc::new(RefCell::new(Region { id, doc, hlc, mode: node.config.clock, disk }));
     let (changed, _) = watch::channel(VClock::new());
     let changed = Rc::new(changed);
-    node.emit(NodeEvent::Started { role: "status-region", lsn: 0 });
+    node.emit(NodeEvent::Started { role: NodeRole::StatusRegion, lsn: 0 });
     for peer in node.config.regions.iter().filter(|p| **p != *node.host) {
         spawn_local(sync_to(node.clone(), region.clone(), peer.clone()));
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::events::FinalOutcome;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Verdict {
+pub struct ConvergenceFinding {
     pub converged: bool,
     /// Nodes whose content differs from the primary's, with their LSN.
     pub diverged: Vec<(String, u64)>,
@@ -28,8 +28,8 @@ pub fn check(
     reference: &str,
     down: &[String],
     unaudited: Option<&String>,
-) -> Verdict {
-    let mut v = Verdict { down: down.to_vec(), ..Verdict::default() };
+) -> ConvergenceFinding {
+    let mut v = ConvergenceFinding { down: down.to_vec(), ..ConvergenceFinding::default() };
     let Some(FinalOutcome::Audited { digest: truth, .. }) = finals.get(reference) else {
         v.not_judged = unaudited.cloned();
         return v;

@@ -6,12 +6,12 @@
 use serde::Serialize;
 
 use crate::edge::check::request::Request;
-use crate::events::Outcome;
+use crate::events::RequestOutcome;
 use crate::scenario::Region;
 use crate::scenario::swarm::Liveness;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
+pub struct LivenessFinding {
     pub heal_s: f64,
     pub deadline_s: f64,
     /// Regions with no write started after the heal and acknowledged by the deadline.
@@ -19,17 +19,17 @@ pub struct Verdict {
 }
 
 /// Judges the acknowledged writes among `requests` (each region's by its clients' host).
-pub fn check(requests: &[Request], regions: &[Region], liveness: &Liveness) -> Verdict {
+pub fn check(requests: &[Request], regions: &[Region], liveness: &Liveness) -> LivenessFinding {
     let (heal, deadline) = (liveness.heal.as_micros() as u64, liveness.deadline().as_micros() as u64);
     let resumed = |clients: &str| {
         requests.iter().any(|r| {
             r.client == clients
                 && r.start_us >= heal
                 && r.end_us <= deadline
-                && matches!(r.outcome, Outcome::Write { .. })
+                && matches!(r.outcome, RequestOutcome::Write { .. })
         })
     };
-    Verdict {
+    LivenessFinding {
         heal_s: liveness.heal.as_secs_f64(),
         deadline_s: liveness.deadline().as_secs_f64(),
         stalled: regions.iter().filter(|r| !resumed(&r.clients)).map(|r| r.name.clone()).collect(),

@@ -4,14 +4,14 @@
 use std::collections::BTreeSet;
 
 use super::request::Request;
-use crate::events::Outcome;
+use crate::events::RequestOutcome;
 
 /// The acknowledged writes, as (session, seq), missing from `final_writes`.
 pub fn check(requests: &[Request], final_writes: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let held: BTreeSet<_> = final_writes.iter().copied().collect();
     requests
         .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Write { .. }))
+        .filter(|r| matches!(r.outcome, RequestOutcome::Write { .. }))
         .map(|r| (r.session, r.seq))
         .filter(|w| !held.contains(w))
         .collect()

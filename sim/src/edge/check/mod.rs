@@ -21,7 +21,7 @@ use crate::edge::history::History;
 use crate::edge::load::Load;
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
-use crate::events::{Event, HarnessEvent, Outcome, Record};
+use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use request::Request;
 
 /// A checker that could not judge a run, and why (the primary at the end was not audited, ...):
@@ -87,7 +87,7 @@ impl Requests {
                     end_us: e.t_us,
                     start_ord: self.ord,
                     end_ord: self.ord,
-                    outcome: Outcome::Timeout,
+                    outcome: RequestOutcome::Timeout,
                 };
                 self.ord += 1;
                 self.open_starts.insert((e.t_us, *req));
@@ -126,7 +126,7 @@ impl Requests {
         self.latency.request(&r);
         self.load.request(&r);
         self.reads_after_loss.request(&r);
-        if !matches!(r.outcome, Outcome::Read { .. }) {
+        if !matches!(r.outcome, RequestOutcome::Read { .. }) {
             // Few requests are in flight at once: the place is at or near the end.
             let at = self.kept.partition_point(|k| (k.start_us, k.req) < (r.start_us, r.req));
             self.kept.insert(at, r.clone());
@@ -163,7 +163,7 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Op;
+    use crate::events::RequestOp;
     use request::fixtures::{read, write};
     use request::{EXAMPLES, Findings};
 
@@ -207,7 +207,7 @@ mod tests {
         };
         requests.event(&end);
         let unanswered: Vec<_> = requests.unanswered().iter().map(|r| (r.req, r.op, r.end_us)).collect();
-        assert_eq!(unanswered, [(1, Op::Read, 90), (2, Op::Write, 90)]);
+        assert_eq!(unanswered, [(1, RequestOp::Read, 90), (2, RequestOp::Write, 90)]);
     }
 
     #[test]

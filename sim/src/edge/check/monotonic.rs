@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::request::{Findings, Request};
 use crate::edge::history::History;
-use crate::events::Outcome;
+use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -57,7 +57,7 @@ fn not_before(before: &Writer, now: &Writer, history: &History) -> bool {
 
 impl Fold {
     pub fn request(&mut self, r: &Request, history: &History) {
-        let Outcome::Read { own, writer, .. } = &r.outcome else { return };
+        let RequestOutcome::Read { own, writer, .. } = &r.outcome else { return };
         while let Some(entry) = self.ending.first_entry()
             && entry.key().0 < r.started()
         {

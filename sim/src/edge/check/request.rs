@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::events::{Op, Outcome};
+use crate::events::{RequestOp, RequestOutcome};
+use crate::scenario::roles::EdgeRole;
 
 /// A request as its client saw it, start to end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -12,7 +13,7 @@ pub struct Request {
     pub session: u64,
     /// The client host, `clients-REGION`.
     pub client: String,
-    pub op: Op,
+    pub op: RequestOp,
     pub key: String,
     pub seq: u64,
     pub start_us: u64,
@@ -23,7 +24,7 @@ pub struct Request {
     pub start_ord: u64,
     #[serde(skip)]
     pub end_ord: u64,
-    pub outcome: Outcome,
+    pub outcome: RequestOutcome,
 }
 
 impl Request {
@@ -38,7 +39,10 @@ impl Request {
     }
 
     pub fn region(&self) -> &str {
-        self.client.strip_prefix("clients-").unwrap_or(&self.client)
+        match EdgeRole::of(&self.client) {
+            Some(EdgeRole::Clients { region }) => region,
+            _ => &self.client,
+        }
     }
 }
 
@@ -81,15 +85,15 @@ pub(crate) mod fixtures {
     use edgesim_system::edge::store::{OwnRows, Writer};
 
     use crate::edge::check::request::Request;
-    use crate::events::{Op, Outcome};
+    use crate::events::{RequestOp, RequestOutcome};
 
     pub fn write(req: u64, session: u64, seq: u64, at: u64, acked: bool) -> Request {
-        let outcome = if acked { Outcome::Write { lsn: seq, generation: 1 } } else { Outcome::Timeout };
+        let outcome = if acked { RequestOutcome::Write { lsn: seq, generation: 1 } } else { RequestOutcome::Timeout };
         Request {
             req,
             session,
             client: "clients-a".into(),
-            op: Op::Write,
+            op: RequestOp::Write,
             key: "k".into(),
             seq,
             start_us: at,
@@ -114,12 +118,12 @@ pub(crate) mod fixtures {
                 _ => rows.seqs.push((seq, seq)),
             }
         }
-        let outcome = Outcome::Read { own: rows, version: 0, writer, path: ReadPath::Local, lsn: 0 };
+        let outcome = RequestOutcome::Read { own: rows, version: 0, writer, path: ReadPath::Local, lsn: 0 };
         Request {
             req,
             session,
             client: "clients-a".into(),
-            op: Op::Read,
+            op: RequestOp::Read,
             key: key.into(),
             seq: 0,
             start_us: at,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use serde::Serialize;
 
 use super::request::{Findings, Request};
-use crate::events::Outcome;
+use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -42,8 +42,10 @@ pub struct Fold {
 impl Fold {
     pub fn request(&mut self, r: &Request) {
         match &r.outcome {
-            Outcome::Write { .. } => self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq))),
-            Outcome::Read { own, .. } => {
+            RequestOutcome::Write { .. } => {
+                self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq)))
+            }
+            RequestOutcome::Read { own, .. } => {
                 let Some((pending, acked)) = self.acked.get_mut(&r.session) else { return };
                 while let Some(Reverse((at, seq))) = pending.peek().copied()
                     && at < r.started()

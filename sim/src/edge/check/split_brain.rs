@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::request::Request;
-use crate::events::Outcome;
+use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Verdict {
+pub struct SplitBrainFinding {
     /// Writes acknowledged under a generation after a newer generation had been promoted:
     /// (session, seq, generation, time the client got the acknowledgement).
     pub acked_by_fenced: Vec<(u64, u64, u64, u64)>,
@@ -18,18 +18,18 @@ pub struct Verdict {
     pub lsn_under_two_generations: Vec<(u64, Vec<u64>)>,
 }
 
-impl Verdict {
+impl SplitBrainFinding {
     pub fn fired(&self) -> bool {
         !self.acked_by_fenced.is_empty() || !self.lsn_under_two_generations.is_empty()
     }
 }
 
 /// `promotions`: (time, generation) of every promotion, in time order.
-pub fn check(requests: &[Request], promotions: &[(u64, u64)]) -> Verdict {
-    let mut v = Verdict::default();
+pub fn check(requests: &[Request], promotions: &[(u64, u64)]) -> SplitBrainFinding {
+    let mut v = SplitBrainFinding::default();
     let mut generations: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for r in requests {
-        let Outcome::Write { lsn, generation } = r.outcome else { continue };
+        let RequestOutcome::Write { lsn, generation } = r.outcome else { continue };
         let superseded = promotions.iter().any(|&(at, g)| g > generation && at <= r.end_us);
         if superseded {
             v.acked_by_fenced.push((r.session, r.seq, generation, r.end_us));
@@ -49,7 +49,7 @@ mod tests {
     use crate::edge::check::request::fixtures::write;
 
     fn acked(req: u64, seq: u64, lsn: u64, generation: u64, at: u64) -> Request {
-        Request { outcome: Outcome::Write { lsn, generation }, ..write(req, 1, seq, at, true) }
+        Request { outcome: RequestOutcome::Write { lsn, generation }, ..write(req, 1, seq, at, true) }
     }
 
     #[test]
