@@ -142,6 +142,12 @@ pub enum HarnessEvent {
         subscriber: u32,
         channel: String,
     },
+    /// A CDN began answering `rate` of its page views with server errors while up (`rate` 0: it
+    /// stopped), as `[[status.cdn_errors]]` scheduled.
+    CdnErrors {
+        cdn: String,
+        rate: f64,
+    },
     /// The audit of a status region's or CDN's document at the end of the run.
     FinalDoc {
         of: String,

@@ -165,6 +165,23 @@ fn cases() -> Vec<Case> {
             status("regions = [\"us\"]\ncdns = [\"status-us\"]\n"),
             "6:8: status.cdns: host `status-us` is named twice",
         ),
+        case(
+            "cdn-errors-unknown-cdn",
+            status("[[status.cdn_errors]]\ncdn = \"cdn-z\"\nfrom = \"1s\"\n"),
+            "6:7: status.cdn_errors.cdn: `cdn-z` is not a CDN; CDNs are cdn-a, cdn-b, cdn-c",
+        ),
+        case(
+            "cdn-errors-until-before-from",
+            status(
+                "[[status.cdn_errors]]\ncdn = \"cdn-a\"\nfrom = \"1s\"\n[[status.cdn_errors]]\ncdn = \"cdn-b\"\nfrom = \"9s\"\nuntil = \"2s\"\n",
+            ),
+            "11:9: status.cdn_errors.until: 2s is not after `from` (9s)",
+        ),
+        case(
+            "cdn-errors-rate",
+            status("[[status.cdn_errors]]\ncdn = \"cdn-a\"\nfrom = \"1s\"\nrate = 2.0\n"),
+            "8:8: `status.cdn_errors.rate` = 2.0 is out of range: expected a number from 0 to 1",
+        ),
         // Sections and budgets of the other system.
         case(
             "status-with-network",

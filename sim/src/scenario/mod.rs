@@ -547,8 +547,11 @@ impl Scenario {
         let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), in_user_words(e.message())))?;
         let (primary_region, regions) = match &raw.status {
             Some(status) => {
-                if let Some((key, problem)) = status.get_ref().problems() {
-                    let span = limits::find(doc, &format!("status.{key}")).first().map_or(status.span(), |v| v.span());
+                let s = status.get_ref();
+                if let Some((key, nth, problem)) =
+                    s.problems().map(|(key, problem)| (key, 0, problem)).or_else(|| s.cdn_errors_problem())
+                {
+                    let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());
                     return Err(at(span, format!("status.{key}: {problem}")));
                 }
                 (String::new(), Vec::new())

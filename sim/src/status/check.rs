@@ -276,22 +276,32 @@ fn view_figures(all: &[View], keep: impl Fn(u64) -> bool) -> ViewFigures {
     (views, answered, tiers, ttfb.summary(), stale.summary())
 }
 
-fn faults(events: &[Event]) -> Vec<(u64, &str, &[String])> {
+/// What changed the world, as window bounds: each fault, and each CDN's span of server errors
+/// starting or ending.
+fn changes(events: &[Event]) -> Vec<(u64, String)> {
     events
         .iter()
         .filter_map(|e| match &e.record {
-            Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) => {
-                Some((e.t_us, fault.as_str(), hosts.as_slice()))
-            }
+            Record::Harness(HarnessEvent::Fault { fault, .. }) => Some((e.t_us, fault.clone())),
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => Some((e.t_us, errors_label(cdn, *rate))),
             _ => None,
         })
         .collect()
 }
 
+/// A CDN's error span as the report tells it.
+pub fn errors_label(cdn: &str, rate: f64) -> String {
+    if rate > 0.0 {
+        format!("{cdn} answers {}% of views with 503", rate * 100.0)
+    } else {
+        format!("{cdn} stops answering with errors")
+    }
+}
+
 fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<Window> {
     let end_us = end_us.min(scenario.duration.as_micros() as u64);
     let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
-    bounds.extend(faults(events).into_iter().filter(|(t, ..)| *t < end_us).map(|(t, f, _)| (t, f.to_string())));
+    bounds.extend(changes(events).into_iter().filter(|(t, _)| *t < end_us));
     (0..bounds.len())
         .filter(|&i| bounds.get(i + 1).is_none_or(|next| next.0 > bounds[i].0))
         .map(|i| {
@@ -319,34 +329,58 @@ fn cdn_reach(action: &Action, cdn: &str, viewers: &[String], lost: bool) -> bool
     }
 }
 
-/// For each loss of a CDN to viewers, until it is back: per resolver (viewer host) whose answers
-/// put it first, the last view that still tried it first; traffic moved when every such resolver
-/// later tried another CDN first.
-fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<DnsFailover> {
+/// Each loss of a CDN to viewers, as (CDN, from, to): a crash of it or a cut between it and the
+/// viewers until the fault that gives it back, or a span of server errors from when the log says
+/// it began until it ended; the end of the run when it never came back.
+fn cdn_losses(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<(String, u64, u64)> {
     let viewers = s.viewer_hosts();
     let mut out = Vec::new();
     for f in &scenario.faults {
         for cdn in s.cdns.iter().filter(|c| cdn_reach(&f.action, c, &viewers, true)) {
-            let from = f.at.as_micros() as u64;
             let back = scenario.faults.iter().find(|g| g.at > f.at && cdn_reach(&g.action, cdn, &viewers, false));
             let to = back.map_or(end_us, |g| g.at.as_micros() as u64);
-            let mut per_host: BTreeMap<&str, Vec<(u64, bool)>> = BTreeMap::new();
-            for e in events {
-                if let Record::Harness(HarnessEvent::PageViewed { started_us, tried, .. }) = &e.record
-                    && *started_us >= from
-                    && *started_us < to
-                {
-                    per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(cdn)));
-                }
-            }
-            let mut moved_after_s = Some(0.0f64);
-            for views in per_host.values() {
-                let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
-                let moved = views.iter().any(|(t, first)| !first && *t > last);
-                moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
-            }
-            out.push(DnsFailover { cdn: cdn.clone(), at_s: from as f64 / 1e6, moved_after_s });
+            out.push((cdn.clone(), f.at.as_micros() as u64, to));
         }
+    }
+    let spans: Vec<(u64, &str, f64)> = events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => Some((e.t_us, cdn.as_str(), *rate)),
+            _ => None,
+        })
+        .collect();
+    for (i, (from, cdn, rate)) in spans.iter().enumerate() {
+        if *rate > 0.0 {
+            let end = spans[i + 1..].iter().find(|(_, c, r)| c == cdn && *r == 0.0);
+            out.push((cdn.to_string(), *from, end.map_or(end_us, |(t, ..)| *t)));
+        }
+    }
+    out.sort_by_key(|(_, from, _)| *from);
+    out
+}
+
+/// For each loss of a CDN to viewers, until it is back: per resolver (viewer host) whose answers
+/// put it first, the last view that still tried it first; traffic moved when every such resolver
+/// later tried another CDN first.
+fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<DnsFailover> {
+    let mut out = Vec::new();
+    for (cdn, from, to) in cdn_losses(scenario, s, events, end_us) {
+        let mut per_host: BTreeMap<&str, Vec<(u64, bool)>> = BTreeMap::new();
+        for e in events {
+            if let Record::Harness(HarnessEvent::PageViewed { started_us, tried, .. }) = &e.record
+                && *started_us >= from
+                && *started_us < to
+            {
+                per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(&cdn)));
+            }
+        }
+        let mut moved_after_s = Some(0.0f64);
+        for views in per_host.values() {
+            let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
+            let moved = views.iter().any(|(t, first)| !first && *t > last);
+            moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
+        }
+        out.push(DnsFailover { cdn, at_s: from as f64 / 1e6, moved_after_s });
     }
     out
 }

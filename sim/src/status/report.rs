@@ -40,6 +40,9 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
             Record::Harness(HarnessEvent::Fault { action, .. }) => {
                 lines.push(format!("{} fault: {}", at(e.t_us), action.narrated()))
             }
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => {
+                lines.push(format!("{} {}", at(e.t_us), check::errors_label(cdn, *rate)))
+            }
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use edgesim_system::status::config::{ClockMode, StatusConfig};
+use edgesim_system::status::config::{ClockMode, DnsCheck, StatusConfig};
 use edgesim_system::status::notify::NotifyConfig;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,9 @@ pub struct StatusSettings {
     pub kv_propagation: Dur,
     pub kv_refresh: Dur,
     pub kv_max_age: Dur,
+    /// What the DNS's health checks ask of a CDN: its page (`content`) or only an answer
+    /// (`liveness`, a negative control).
+    pub dns_check: DnsCheck,
     pub dns_check_interval: Dur,
     pub dns_unhealthy_after: u32,
     pub dns_ttl: Dur,
@@ -72,7 +75,25 @@ pub struct StatusSettings {
     pub spike_factor: f64,
     /// The harness probes every CDN's page this often (update propagation to the edges).
     pub probe_every: Dur,
+    /// Spans in which a CDN, though up, answers a share of page views with server errors.
+    pub cdn_errors: Vec<CdnErrors>,
     pub network: StatusNetwork,
+}
+
+/// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
+/// `until` (the end of the run if absent), its host up all along.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnErrors {
+    pub cdn: String,
+    pub from: Dur,
+    pub until: Option<Dur>,
+    #[serde(default = "all")]
+    pub rate: f64,
+}
+
+fn all() -> f64 {
+    1.0
 }
 
 /// One-way latencies of the status world.
@@ -102,7 +123,7 @@ impl Default for StatusSettings {
         let n = NotifyConfig::default();
         StatusSettings {
             regions: ["us-east", "eu-west", "ap-south"].map(String::from).into(),
-            cdns: ["cdn-a", "cdn-b"].map(String::from).into(),
+            cdns: ["cdn-a", "cdn-b", "cdn-c"].map(String::from).into(),
             sync_interval: Dur(c.sync_interval),
             clock: c.clock,
             skew: BTreeMap::new(),
@@ -110,6 +131,7 @@ impl Default for StatusSettings {
             kv_propagation: Dur(c.kv_propagation),
             kv_refresh: Dur(c.kv_refresh),
             kv_max_age: Dur(c.kv_max_age),
+            dns_check: c.dns_check,
             dns_check_interval: Dur(c.dns_check_interval),
             dns_unhealthy_after: c.dns_unhealthy_after,
             dns_ttl: Dur(c.dns_ttl),
@@ -134,6 +156,7 @@ impl Default for StatusSettings {
             spike_until: None,
             spike_factor: 1.0,
             probe_every: Dur(Duration::from_secs(1)),
+            cdn_errors: Vec::new(),
             network: StatusNetwork::default(),
         }
     }
@@ -188,6 +211,22 @@ impl StatusSettings {
         None
     }
 
+    /// A problem of one `[[status.cdn_errors]]` entry: the key, which entry has it (from 0, among
+    /// those that set the key), and what is wrong.
+    pub fn cdn_errors_problem(&self) -> Option<(&'static str, usize, String)> {
+        for (i, e) in self.cdn_errors.iter().enumerate() {
+            if !self.cdns.contains(&e.cdn) {
+                let problem = format!("`{}` is not a CDN; CDNs are {}", e.cdn, self.cdns.join(", "));
+                return Some(("cdn_errors.cdn", i, problem));
+            }
+            if e.until.is_some_and(|u| u <= e.from) {
+                let nth = self.cdn_errors[..i].iter().filter(|e| e.until.is_some()).count();
+                return Some(("cdn_errors.until", nth, format!("{} is not after `from` ({})", e.until?, e.from)));
+            }
+        }
+        None
+    }
+
     /// Every host name of the world, for error messages.
     fn hosts_named(&self) -> String {
         let mut hosts = self.node_hosts();
@@ -222,6 +261,7 @@ impl StatusSettings {
             kv_refresh: self.kv_refresh.0,
             kv_propagation: self.kv_propagation.0,
             kv_max_age: self.kv_max_age.0,
+            dns_check: self.dns_check,
             dns_check_interval: self.dns_check_interval.0,
             dns_unhealthy_after: self.dns_unhealthy_after,
             dns_ttl: self.dns_ttl.0,
