@@ -182,6 +182,13 @@ fn cases() -> Vec<Case> {
             status("[[status.cdn_errors]]\ncdn = \"cdn-a\"\nfrom = \"1s\"\nrate = 2.0\n"),
             "8:8: `status.cdn_errors.rate` = 2.0 is out of range: expected a number from 0 to 1",
         ),
+        case(
+            "provider-without-platform",
+            status(
+                "[[fault]]\nat = \"1s\"\nkind = \"crash\"\nhost = \"cdn-a\"\n[[fault]]\nat = \"2s\"\nkind = \"partition\"\na = \"provider:cdn\"\nb = \"dns\"\n",
+            ),
+            "12:5: `provider:` needs a [status.platform] table",
+        ),
         // Sections and budgets of the other system.
         case(
             "status-with-network",

@@ -57,6 +57,27 @@ fn with_liveness_only_health_checks_a_failing_cdn_keeps_its_traffic() {
 }
 
 #[test]
+fn an_independent_page_stays_up_through_the_platforms_outage_and_a_shared_one_goes_down_with_it() {
+    // Goal: the defining requirement. The same CDN provider outage cuts the platform off; with no
+    // shared infrastructure the page keeps >= 99.99% and viewers see the operators' report within
+    // seconds; with the page's CDNs on the platform's provider (negative control) it goes down too.
+    let s = load("status-independent");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(st.availability_pct.unwrap() >= 99.99, "{}", r.text());
+    let down = st.platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
+    assert!(down.shown_after_s.is_some_and(|s| s < 10.0), "{down:?}");
+    let shared = load("negative/status-shared-infra");
+    let r = run(&shared);
+    let j = judge(&shared, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert!(j.failed_budgets[0].starts_with("page_availability >= 99.99% (was "), "{:?}", j.failed_budgets);
+    let down = status(&r).platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
+    assert!(down.shown_after_s.is_none_or(|s| s > 100.0), "no viewer saw the report while the page was down: {down:?}");
+}
+
+#[test]
 fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
     let s = load("negative/status-single-cdn");
     let r = run(&s);

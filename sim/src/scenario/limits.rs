@@ -226,6 +226,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.cdn_errors.from", dur("0s", "7h")),
     ("status.cdn_errors.until", dur("0s", "7h")),
     ("status.cdn_errors.rate", Bound::Number(0.0, 1.0)),
+    ("status.platform.hosts", whole_n(1, 8)),
     ("status.network.edge", dur("0s", "10s")),
     ("status.network.origin", dur("0s", "10s")),
     ("status.network.between_regions", dur("0s", "10s")),

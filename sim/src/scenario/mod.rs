@@ -771,7 +771,8 @@ impl Scenario {
     }
 
     /// Resolves a fault target: comma-separated host names, `region:NAME` (every host of a
-    /// region), `everyone` (every host) and `except:TARGET` (every host but TARGET's).
+    /// region), `provider:NAME` (a status page's platform's hosts on a provider, and the page's if
+    /// it shares it), `everyone` (every host) and `except:TARGET` (every host but TARGET's).
     fn targets(&self, target: &str) -> Result<Vec<String>, String> {
         if target.contains(',') {
             let mut hosts = Vec::new();
@@ -786,6 +787,9 @@ impl Scenario {
         if let Some(rest) = target.strip_prefix(EXCEPT) {
             let but = self.targets(rest)?;
             return Ok(self.hosts().into_iter().filter(|h| !but.contains(h)).collect());
+        }
+        if let (Some(name), Some(status)) = (target.strip_prefix("provider:"), &self.status) {
+            return status.provider_hosts(name);
         }
         if let (Some(name), Some(status)) = (target.strip_prefix("region:"), &self.status) {
             if !status.regions.iter().any(|r| r == name) {

@@ -51,6 +51,8 @@ pub struct StatusReport {
     /// had time to show.
     pub cdn_pages_behind: Vec<String>,
     pub status_regressions: Vec<String>,
+    /// The platform's outages and recoveries as the monitor saw them, and the operators' reports.
+    pub platform: Vec<PlatformReport>,
     pub notifications: Notifications,
     pub sse: Sse,
     /// For a scenario with a liveness phase.
@@ -86,6 +88,17 @@ pub struct DnsFailover {
     /// The last view that still tried the lost CDN first, after the loss; `None`: traffic never
     /// moved while it was out.
     pub moved_after_s: Option<f64>,
+}
+
+/// The monitor saw the platform go down (`up` false) or come back at `at_s`; the operators'
+/// report of it was acknowledged, and first shown on a page a viewer loaded, this long after
+/// (`None`: never).
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformReport {
+    pub at_s: f64,
+    pub up: bool,
+    pub acked_after_s: Option<f64>,
+    pub shown_after_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +188,7 @@ pub fn analyze(
         diverged,
         cdn_pages_behind: cdn_pages_behind(scenario, s, events, edits),
         status_regressions,
+        platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
@@ -381,6 +395,34 @@ fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_
             moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
         }
         out.push(DnsFailover { cdn, at_s: from as f64 / 1e6, moved_after_s });
+    }
+    out
+}
+
+/// Each platform outage or recovery the monitor logged, with when its report was acknowledged and
+/// when a viewer's page first showed it.
+fn platform_reports(events: &[Event], edits: &[Edit]) -> Vec<PlatformReport> {
+    let mut out = Vec::new();
+    for e in events {
+        let Record::Harness(HarnessEvent::PlatformHealth { up, report }) = &e.record else { continue };
+        let acked = edits.iter().find(|x| x.write == *report).map(|x| x.t_us);
+        let shown = acked.and_then(|from| {
+            events.iter().find_map(|v| match &v.record {
+                Record::Harness(HarnessEvent::PageViewed { started_us, shown: Some(shown), .. })
+                    if *started_us >= from && parse(&shown.posts).contains(report) =>
+                {
+                    Some(v.t_us)
+                }
+                _ => None,
+            })
+        });
+        let after = |t: Option<u64>| t.map(|t| t.saturating_sub(e.t_us) as f64 / 1e6);
+        out.push(PlatformReport {
+            at_s: e.t_us as f64 / 1e6,
+            up: *up,
+            acked_after_s: after(acked),
+            shown_after_s: after(shown),
+        });
     }
     out
 }

@@ -77,7 +77,32 @@ pub struct StatusSettings {
     pub probe_every: Dur,
     /// Spans in which a CDN, though up, answers a share of page views with server errors.
     pub cdn_errors: Vec<CdnErrors>,
+    /// The platform the page reports on, and what infrastructure the page shares with it.
+    pub platform: Option<Platform>,
     pub network: StatusNetwork,
+}
+
+/// The monitored platform: its own hosts `platform-1` .. `platform-N`, which the operators'
+/// monitor checks every second, and the providers whose outage takes the status page's hosts on
+/// them down with it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub hosts: u32,
+    #[serde(default)]
+    pub shares: Vec<Provider>,
+}
+
+/// Infrastructure the status page can share with the platform (fault target `provider:NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// The cloud the platform runs on: shared, the status regions and the notifier run there too.
+    Cloud,
+    /// The platform's CDN: shared, every CDN of the status page is that provider's.
+    Cdn,
+    /// The platform's DNS: shared, the status page's DNS is that provider's.
+    Dns,
 }
 
 /// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
@@ -157,6 +182,7 @@ impl Default for StatusSettings {
             spike_factor: 1.0,
             probe_every: Dur(Duration::from_secs(1)),
             cdn_errors: Vec::new(),
+            platform: None,
             network: StatusNetwork::default(),
         }
     }
@@ -191,6 +217,7 @@ impl StatusSettings {
         hosts.extend([DNS, NOTIFIER].map(|h| (h.to_string(), "cdns")));
         hosts.extend(CHANNELS.map(|(_, h)| (h.to_string(), "cdns")));
         hosts.extend(self.cdns.iter().map(|c| (c.clone(), "cdns")));
+        hosts.extend(self.platform_hosts().into_iter().map(|h| (h, "platform")));
         let mut seen = BTreeSet::new();
         if let Some((host, key)) = hosts.iter().find(|(h, _)| !seen.insert(h.as_str())) {
             return Some((*key, format!("host `{host}` is named twice; hosts are {}", self.hosts_named())));
@@ -240,7 +267,38 @@ impl StatusSettings {
         hosts.extend(self.cdns.iter().cloned());
         hosts.extend([DNS.to_string(), NOTIFIER.to_string()]);
         hosts.extend(CHANNELS.iter().map(|(_, h)| h.to_string()));
+        hosts.extend(self.platform_hosts());
         hosts
+    }
+
+    /// The monitored platform's hosts (none without a platform).
+    pub fn platform_hosts(&self) -> Vec<String> {
+        let n = self.platform.as_ref().map_or(0, |p| p.hosts);
+        (1..=n).map(|i| format!("platform-{i}")).collect()
+    }
+
+    /// The hosts a `provider:NAME` fault target names: the platform's, and the status page's
+    /// hosts on that provider when the page shares it.
+    pub fn provider_hosts(&self, name: &str) -> Result<Vec<String>, String> {
+        let provider = match name {
+            "cloud" => Provider::Cloud,
+            "cdn" => Provider::Cdn,
+            "dns" => Provider::Dns,
+            _ => return Err(format!("`{name}` is not a provider; providers are cloud, cdn, dns")),
+        };
+        let platform = self.platform.as_ref().ok_or("`provider:` needs a [status.platform] table")?;
+        let mut hosts = self.platform_hosts();
+        if platform.shares.contains(&provider) {
+            match provider {
+                Provider::Cloud => {
+                    hosts.extend(self.regions.iter().map(|r| Self::region_host(r)));
+                    hosts.push(NOTIFIER.to_string());
+                }
+                Provider::Cdn => hosts.extend(self.cdns.iter().cloned()),
+                Provider::Dns => hosts.push(DNS.to_string()),
+            }
+        }
+        Ok(hosts)
     }
 
     pub fn viewer_hosts(&self) -> Vec<String> {

@@ -1,7 +1,8 @@
 //! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
-//! the probes, the CDNs' scheduled error spans and the final audit. 3 regions and 3 CDNs make 13 hosts (docs/DESIGN.md, Simulation cost:
+//! the probes, the CDNs' scheduled error spans, the monitor of the platform (if any; its hosts run
+//! the platform's application) and the final audit. 3 regions and 3 CDNs make 13 hosts (docs/DESIGN.md, Simulation cost:
 //! turmoil's cost grows with the cube of the host count).
 
 use std::cell::RefCell;
@@ -87,6 +88,9 @@ pub fn build(
         let settings = shared.clone();
         sim.host(host, move || probes::receiver(settings.clone(), seed, host.to_string(), telemetry.clone()));
     }
+    for host in settings.platform_hosts() {
+        sim.host(host.as_str(), super::platform::app);
+    }
     add_users(sim, scenario, shared, seed, log, errors);
     set_latencies(sim, settings);
 }
@@ -110,7 +114,10 @@ fn add_users(
         let telemetry = telemetry(log, &host);
         let users =
             Rc::new(Users::new(settings.clone(), i, end, seed, telemetry.clone(), ids.clone(), next_id.clone()));
-        let instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry, &errors));
+        let mut instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry, &errors));
+        if let Some(instruments) = instruments.as_mut().filter(|_| settings.platform.is_some()) {
+            instruments.push(Box::pin(super::platform::monitor(users.clone(), settings.platform_hosts())));
+        }
         sim.client(host.as_str(), async move {
             let probes: Vec<_> = instruments.into_iter().flatten().map(tokio::task::spawn_local).collect();
             users::run(users).await?;
@@ -205,6 +212,11 @@ pub(crate) fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
     }
     for c in &s.cdns {
         link(DNS, c, n.internal.0);
+    }
+    if let Some(v) = s.viewer_hosts().first() {
+        for p in s.platform_hosts() {
+            link(v, &p, n.origin.0);
+        }
     }
     for (_, h) in CHANNELS {
         link(NOTIFIER, h, n.internal.0);
