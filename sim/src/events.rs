@@ -150,6 +150,18 @@ pub enum HarnessEvent {
         subscriber: u32,
         channel: String,
     },
+    /// A CDN began answering `rate` of its page views with server errors while up (`rate` 0: it
+    /// stopped), as `[[status.cdn_errors]]` scheduled.
+    CdnErrors {
+        cdn: String,
+        rate: f64,
+    },
+    /// The operators' monitor saw the monitored platform go down (no host answered) or come back
+    /// up; `report` is the id of the incident update the operator then posts (its `edited`).
+    PlatformHealth {
+        up: bool,
+        report: u64,
+    },
     /// The audit of a status region's or CDN's document at the end of the run.
     FinalDoc {
         of: String,

@@ -165,6 +165,30 @@ fn cases() -> Vec<Case> {
             status("regions = [\"us\"]\ncdns = [\"status-us\"]\n"),
             "6:8: status.cdns: host `status-us` is named twice",
         ),
+        case(
+            "cdn-errors-unknown-cdn",
+            status("[[status.cdn_errors]]\ncdn = \"cdn-z\"\nfrom = \"1s\"\n"),
+            "6:7: status.cdn_errors.cdn: `cdn-z` is not a CDN; CDNs are cdn-a, cdn-b, cdn-c",
+        ),
+        case(
+            "cdn-errors-until-before-from",
+            status(
+                "[[status.cdn_errors]]\ncdn = \"cdn-a\"\nfrom = \"1s\"\n[[status.cdn_errors]]\ncdn = \"cdn-b\"\nfrom = \"9s\"\nuntil = \"2s\"\n",
+            ),
+            "11:9: status.cdn_errors.until: 2s is not after `from` (9s)",
+        ),
+        case(
+            "cdn-errors-rate",
+            status("[[status.cdn_errors]]\ncdn = \"cdn-a\"\nfrom = \"1s\"\nrate = 2.0\n"),
+            "8:8: `status.cdn_errors.rate` = 2.0 is out of range: expected a number from 0 to 1",
+        ),
+        case(
+            "provider-without-platform",
+            status(
+                "[[fault]]\nat = \"1s\"\nkind = \"crash\"\nhost = \"cdn-a\"\n[[fault]]\nat = \"2s\"\nkind = \"partition\"\na = \"provider:cdn\"\nb = \"dns\"\n",
+            ),
+            "12:5: `provider:` needs a [status.platform] table",
+        ),
         // Sections and budgets of the other system.
         case(
             "status-with-network",

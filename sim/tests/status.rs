@@ -29,6 +29,55 @@ fn a_cdn_outage_keeps_the_page_up_and_dns_moves_traffic_in_25_to_85s() {
 }
 
 #[test]
+fn a_cdn_answering_errors_while_up_is_failed_over_by_dns_in_25_to_85s() {
+    // Goal: a CDN that is up but answers every page view with a 503 is taken out of the DNS's
+    // answers by its content health checks, and the page stays up through the other two CDNs.
+    let s = load("status-cdn-errors");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(s.status.as_ref().unwrap().cdns.len(), 3, "three CDNs by default");
+    assert_eq!(st.dns_failovers.len(), 1, "the error span is one loss of cdn-a: {:?}", st.dns_failovers);
+    let moved = st.dns_failover_ms().expect("traffic moved off the failing CDN") / 1e3;
+    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{}", r.text());
+    let errors = st.windows.iter().find(|w| w.label == "cdn-a answers 100% of views with 503").unwrap();
+    assert!(errors.views > 100 && errors.availability_pct.unwrap() >= 99.9, "{errors:?}");
+}
+
+#[test]
+fn with_liveness_only_health_checks_a_failing_cdn_keeps_its_traffic() {
+    // Goal: the negative control of `status-cdn-errors`. Checks that ask only whether the edge
+    // answers never take the failing CDN out, so traffic never moves and the budget breaks.
+    let s = load("negative/status-cdn-errors-liveness-check");
+    let r = run(&s);
+    let j = judge(&s, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert!(j.failed_budgets.iter().any(|b| b.starts_with("dns_failover <= 85s")), "{:?}", j.failed_budgets);
+    assert!(status(&r).dns_failovers[0].moved_after_s.is_none(), "{:?}", status(&r).dns_failovers);
+}
+
+#[test]
+fn an_independent_page_stays_up_through_the_platforms_outage_and_a_shared_one_goes_down_with_it() {
+    // Goal: the defining requirement. The same CDN provider outage cuts the platform off; with no
+    // shared infrastructure the page keeps >= 99.99% and viewers see the operators' report within
+    // seconds; with the page's CDNs on the platform's provider (negative control) it goes down too.
+    let s = load("status-independent");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(st.availability_pct.unwrap() >= 99.99, "{}", r.text());
+    let down = st.platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
+    assert!(down.shown_after_s.is_some_and(|s| s < 10.0), "{down:?}");
+    let shared = load("negative/status-shared-infra");
+    let r = run(&shared);
+    let j = judge(&shared, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert!(j.failed_budgets[0].starts_with("page_availability >= 99.99% (was "), "{:?}", j.failed_budgets);
+    let down = status(&r).platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
+    assert!(down.shown_after_s.is_none_or(|s| s > 100.0), "no viewer saw the report while the page was down: {down:?}");
+}
+
+#[test]
 fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
     let s = load("negative/status-single-cdn");
     let r = run(&s);
@@ -147,9 +196,12 @@ fn sse_viewers_resume_through_a_cdn_failover_and_miss_nothing_but_not_without_la
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     assert!(sse.viewers == 30 && sse.resumed >= 10 && sse.missed == 0, "{sse:?}");
     let mut crowded = s.clone();
-    crowded.status.as_mut().unwrap().sse_viewers_per_region = 12;
+    let c = crowded.status.as_mut().unwrap();
+    c.sse_viewers_per_region = 12;
+    c.cdns.truncate(2);
     let r = run(&crowded);
-    assert!(status(&r).sse.fell_back >= 6, "2 per region over the 10-per-IP limit poll: {:?}", status(&r).sse);
+    let sse = &status(&r).sse;
+    assert!(sse.fell_back >= 6, "with cdn-a cut off, 2 per region over cdn-b's 10-per-IP limit poll: {sse:?}");
     let mut forgetful = s.clone();
     forgetful.status.as_mut().unwrap().sse_resume = false;
     let r = run(&forgetful);

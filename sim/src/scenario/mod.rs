@@ -573,8 +573,11 @@ impl Scenario {
         let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), in_user_words(e.message())))?;
         let (primary_region, regions) = match &raw.status {
             Some(status) => {
-                if let Some((key, problem)) = status.get_ref().problems() {
-                    let span = limits::find(doc, &format!("status.{key}")).first().map_or(status.span(), |v| v.span());
+                let s = status.get_ref();
+                if let Some((key, nth, problem)) =
+                    s.problems().map(|(key, problem)| (key, 0, problem)).or_else(|| s.cdn_errors_problem())
+                {
+                    let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());
                     return Err(at(span, format!("status.{key}: {problem}")));
                 }
                 (String::new(), Vec::new())
@@ -795,7 +798,8 @@ impl Scenario {
     }
 
     /// Resolves a fault target: comma-separated host names, `region:NAME` (every host of a
-    /// region), `everyone` (every host) and `except:TARGET` (every host but TARGET's).
+    /// region), `provider:NAME` (a status page's platform's hosts on a provider, and the page's if
+    /// it shares it), `everyone` (every host) and `except:TARGET` (every host but TARGET's).
     fn targets(&self, target: &str) -> Result<Vec<String>, String> {
         if target.contains(',') {
             let mut hosts = Vec::new();
@@ -810,6 +814,9 @@ impl Scenario {
         if let Some(rest) = target.strip_prefix(EXCEPT) {
             let but = self.targets(rest)?;
             return Ok(self.hosts().into_iter().filter(|h| !but.contains(h)).collect());
+        }
+        if let (Some(name), Some(status)) = (target.strip_prefix("provider:"), &self.status) {
+            return status.provider_hosts(name);
         }
         if let (Some(name), Some(status)) = (target.strip_prefix("region:"), &self.status) {
             if !status.regions.iter().any(|r| r == name) {

@@ -65,6 +65,10 @@ pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
             Record::Harness(HarnessEvent::Fault { fault, .. }) => {
                 charts.moments.push(Moment { at_ms: e.t_us / 1000, label: fault.clone() });
             }
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => {
+                let label = super::check::errors_label(cdn, *rate);
+                charts.moments.push(Moment { at_ms: e.t_us / 1000, label });
+            }
             Record::Harness(HarnessEvent::Delivered { channel: c, .. }) => {
                 channel(&mut own.notifications, c).accepted += 1
             }

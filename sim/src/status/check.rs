@@ -51,6 +51,8 @@ pub struct StatusReport {
     /// had time to show.
     pub cdn_pages_behind: Vec<String>,
     pub status_regressions: Vec<String>,
+    /// The platform's outages and recoveries as the monitor saw them, and the operators' reports.
+    pub platform: Vec<PlatformReport>,
     pub notifications: Notifications,
     pub sse: Sse,
     /// For a scenario with a liveness phase.
@@ -86,6 +88,17 @@ pub struct DnsFailover {
     /// The last view that still tried the lost CDN first, after the loss; `None`: traffic never
     /// moved while it was out.
     pub moved_after_s: Option<f64>,
+}
+
+/// The monitor saw the platform go down (`up` false) or come back at `at_s`; the operators'
+/// report of it was acknowledged, and first shown on a page a viewer loaded, this long after
+/// (`None`: never).
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformReport {
+    pub at_s: f64,
+    pub up: bool,
+    pub acked_after_s: Option<f64>,
+    pub shown_after_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -175,6 +188,7 @@ pub fn analyze(
         diverged,
         cdn_pages_behind: cdn_pages_behind(scenario, s, events, edits),
         status_regressions,
+        platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
@@ -276,22 +290,32 @@ fn view_figures(all: &[View], keep: impl Fn(u64) -> bool) -> ViewFigures {
     (views, answered, tiers, ttfb.summary(), stale.summary())
 }
 
-fn faults(events: &[Event]) -> Vec<(u64, &str, &[String])> {
+/// What changed the world, as window bounds: each fault, and each CDN's span of server errors
+/// starting or ending.
+fn changes(events: &[Event]) -> Vec<(u64, String)> {
     events
         .iter()
         .filter_map(|e| match &e.record {
-            Record::Harness(HarnessEvent::Fault { fault, hosts, .. }) => {
-                Some((e.t_us, fault.as_str(), hosts.as_slice()))
-            }
+            Record::Harness(HarnessEvent::Fault { fault, .. }) => Some((e.t_us, fault.clone())),
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => Some((e.t_us, errors_label(cdn, *rate))),
             _ => None,
         })
         .collect()
 }
 
+/// A CDN's error span as the report tells it.
+pub fn errors_label(cdn: &str, rate: f64) -> String {
+    if rate > 0.0 {
+        format!("{cdn} answers {}% of views with 503", rate * 100.0)
+    } else {
+        format!("{cdn} stops answering with errors")
+    }
+}
+
 fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<Window> {
     let end_us = end_us.min(scenario.duration.as_micros() as u64);
     let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
-    bounds.extend(faults(events).into_iter().filter(|(t, ..)| *t < end_us).map(|(t, f, _)| (t, f.to_string())));
+    bounds.extend(changes(events).into_iter().filter(|(t, _)| *t < end_us));
     (0..bounds.len())
         .filter(|&i| bounds.get(i + 1).is_none_or(|next| next.0 > bounds[i].0))
         .map(|i| {
@@ -319,34 +343,86 @@ fn cdn_reach(action: &Action, cdn: &str, viewers: &[String], lost: bool) -> bool
     }
 }
 
-/// For each loss of a CDN to viewers, until it is back: per resolver (viewer host) whose answers
-/// put it first, the last view that still tried it first; traffic moved when every such resolver
-/// later tried another CDN first.
-fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<DnsFailover> {
+/// Each loss of a CDN to viewers, as (CDN, from, to): a crash of it or a cut between it and the
+/// viewers until the fault that gives it back, or a span of server errors from when the log says
+/// it began until it ended; the end of the run when it never came back.
+fn cdn_losses(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<(String, u64, u64)> {
     let viewers = s.viewer_hosts();
     let mut out = Vec::new();
     for f in &scenario.faults {
         for cdn in s.cdns.iter().filter(|c| cdn_reach(&f.action, c, &viewers, true)) {
-            let from = f.at.as_micros() as u64;
             let back = scenario.faults.iter().find(|g| g.at > f.at && cdn_reach(&g.action, cdn, &viewers, false));
             let to = back.map_or(end_us, |g| g.at.as_micros() as u64);
-            let mut per_host: BTreeMap<&str, Vec<(u64, bool)>> = BTreeMap::new();
-            for e in events {
-                if let Record::Harness(HarnessEvent::PageViewed { started_us, tried, .. }) = &e.record
-                    && *started_us >= from
-                    && *started_us < to
-                {
-                    per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(cdn)));
-                }
-            }
-            let mut moved_after_s = Some(0.0f64);
-            for views in per_host.values() {
-                let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
-                let moved = views.iter().any(|(t, first)| !first && *t > last);
-                moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
-            }
-            out.push(DnsFailover { cdn: cdn.clone(), at_s: from as f64 / 1e6, moved_after_s });
+            out.push((cdn.clone(), f.at.as_micros() as u64, to));
         }
+    }
+    let spans: Vec<(u64, &str, f64)> = events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => Some((e.t_us, cdn.as_str(), *rate)),
+            _ => None,
+        })
+        .collect();
+    for (i, (from, cdn, rate)) in spans.iter().enumerate() {
+        if *rate > 0.0 {
+            let end = spans[i + 1..].iter().find(|(_, c, r)| c == cdn && *r == 0.0);
+            out.push((cdn.to_string(), *from, end.map_or(end_us, |(t, ..)| *t)));
+        }
+    }
+    out.sort_by_key(|(_, from, _)| *from);
+    out
+}
+
+/// For each loss of a CDN to viewers, until it is back: per resolver (viewer host) whose answers
+/// put it first, the last view that still tried it first; traffic moved when every such resolver
+/// later tried another CDN first.
+fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_us: u64) -> Vec<DnsFailover> {
+    let mut out = Vec::new();
+    for (cdn, from, to) in cdn_losses(scenario, s, events, end_us) {
+        let mut per_host: BTreeMap<&str, Vec<(u64, bool)>> = BTreeMap::new();
+        for e in events {
+            if let Record::Harness(HarnessEvent::PageViewed { started_us, tried, .. }) = &e.record
+                && *started_us >= from
+                && *started_us < to
+            {
+                per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(&cdn)));
+            }
+        }
+        let mut moved_after_s = Some(0.0f64);
+        for views in per_host.values() {
+            let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
+            let moved = views.iter().any(|(t, first)| !first && *t > last);
+            moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
+        }
+        out.push(DnsFailover { cdn, at_s: from as f64 / 1e6, moved_after_s });
+    }
+    out
+}
+
+/// Each platform outage or recovery the monitor logged, with when its report was acknowledged and
+/// when a viewer's page first showed it.
+fn platform_reports(events: &[Event], edits: &[AckedEdit]) -> Vec<PlatformReport> {
+    let mut out = Vec::new();
+    for e in events {
+        let Record::Harness(HarnessEvent::PlatformHealth { up, report }) = &e.record else { continue };
+        let acked = edits.iter().find(|x| x.write == *report).map(|x| x.t_us);
+        let shown = acked.and_then(|from| {
+            events.iter().find_map(|v| match &v.record {
+                Record::Harness(HarnessEvent::PageViewed { started_us, shown: Some(shown), .. })
+                    if *started_us >= from && parse(&shown.posts).contains(report) =>
+                {
+                    Some(v.t_us)
+                }
+                _ => None,
+            })
+        });
+        let after = |t: Option<u64>| t.map(|t| t.saturating_sub(e.t_us) as f64 / 1e6);
+        out.push(PlatformReport {
+            at_s: e.t_us as f64 / 1e6,
+            up: *up,
+            acked_after_s: after(acked),
+            shown_after_s: after(shown),
+        });
     }
     out
 }

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod check;
 pub mod delivery;
 pub mod liveness;
+pub mod platform;
 pub mod probes;
 pub mod records;
 pub mod report;

@@ -40,6 +40,13 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
             Record::Harness(HarnessEvent::Fault { action, .. }) => {
                 lines.push(format!("{} fault: {}", at(e.t_us), action.narrated()))
             }
+            Record::Harness(HarnessEvent::CdnErrors { cdn, rate }) => {
+                lines.push(format!("{} {}", at(e.t_us), check::errors_label(cdn, *rate)))
+            }
+            Record::Harness(HarnessEvent::PlatformHealth { up, .. }) => {
+                let state = if *up { "reachable again" } else { "unreachable: the operators report it" };
+                lines.push(format!("{} monitor: the platform is {state}", at(e.t_us)))
+            }
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
@@ -115,6 +122,17 @@ pub fn text(r: &StatusReport) -> String {
     for f in &r.dns_failovers {
         let moved = f.moved_after_s.map_or("never moved".into(), |s| format!("moved within {s:.1}s"));
         let _ = writeln!(o, "  DNS failover off {} lost at {:.1}s: {moved}", f.cdn, f.at_s);
+    }
+    for p in &r.platform {
+        let after = |x: Option<f64>| x.map_or("never".into(), |s| format!("after {s:.1}s"));
+        let _ = writeln!(
+            o,
+            "  platform {} at {:.1}s (monitor): report acknowledged {}, first shown to a viewer {}",
+            if p.up { "back up" } else { "down" },
+            p.at_s,
+            after(p.acked_after_s),
+            after(p.shown_after_s)
+        );
     }
     let _ = writeln!(o, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors);
     let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));

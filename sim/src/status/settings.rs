@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use edgesim_system::status::config::{ClockMode, StatusConfig};
+use edgesim_system::status::config::{ClockMode, DnsCheck, StatusConfig};
 use edgesim_system::status::notify::NotifyConfig;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,9 @@ pub struct StatusSettings {
     pub kv_propagation: Dur,
     pub kv_refresh: Dur,
     pub kv_max_age: Dur,
+    /// What the DNS's health checks ask of a CDN: its page (`content`) or only an answer
+    /// (`liveness`, a negative control).
+    pub dns_check: DnsCheck,
     pub dns_check_interval: Dur,
     pub dns_unhealthy_after: u32,
     pub dns_ttl: Dur,
@@ -72,7 +75,50 @@ pub struct StatusSettings {
     pub spike_factor: f64,
     /// The harness probes every CDN's page this often (update propagation to the edges).
     pub probe_every: Dur,
+    /// Spans in which a CDN, though up, answers a share of page views with server errors.
+    pub cdn_errors: Vec<CdnErrors>,
+    /// The platform the page reports on, and what infrastructure the page shares with it.
+    pub platform: Option<Platform>,
     pub network: StatusNetwork,
+}
+
+/// The monitored platform: its own hosts `platform-1` .. `platform-N`, which the operators'
+/// monitor checks every second, and the providers whose outage takes the status page's hosts on
+/// them down with it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub hosts: u32,
+    #[serde(default)]
+    pub shares: Vec<Provider>,
+}
+
+/// Infrastructure the status page can share with the platform (fault target `provider:NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// The cloud the platform runs on: shared, the status regions and the notifier run there too.
+    Cloud,
+    /// The platform's CDN: shared, every CDN of the status page is that provider's.
+    Cdn,
+    /// The platform's DNS: shared, the status page's DNS is that provider's.
+    Dns,
+}
+
+/// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
+/// `until` (the end of the run if absent), its host up all along.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnErrors {
+    pub cdn: String,
+    pub from: Dur,
+    pub until: Option<Dur>,
+    #[serde(default = "all")]
+    pub rate: f64,
+}
+
+fn all() -> f64 {
+    1.0
 }
 
 /// One-way latencies of the status world.
@@ -102,7 +148,7 @@ impl Default for StatusSettings {
         let n = NotifyConfig::default();
         StatusSettings {
             regions: ["us-east", "eu-west", "ap-south"].map(String::from).into(),
-            cdns: ["cdn-a", "cdn-b"].map(String::from).into(),
+            cdns: ["cdn-a", "cdn-b", "cdn-c"].map(String::from).into(),
             sync_interval: Dur(c.sync_interval),
             clock: c.clock,
             skew: BTreeMap::new(),
@@ -110,6 +156,7 @@ impl Default for StatusSettings {
             kv_propagation: Dur(c.kv_propagation),
             kv_refresh: Dur(c.kv_refresh),
             kv_max_age: Dur(c.kv_max_age),
+            dns_check: c.dns_check,
             dns_check_interval: Dur(c.dns_check_interval),
             dns_unhealthy_after: c.dns_unhealthy_after,
             dns_ttl: Dur(c.dns_ttl),
@@ -134,6 +181,8 @@ impl Default for StatusSettings {
             spike_until: None,
             spike_factor: 1.0,
             probe_every: Dur(Duration::from_secs(1)),
+            cdn_errors: Vec::new(),
+            platform: None,
             network: StatusNetwork::default(),
         }
     }
@@ -168,6 +217,7 @@ impl StatusSettings {
         hosts.extend([DNS, NOTIFIER].map(|h| (h.to_string(), "cdns")));
         hosts.extend(CHANNELS.map(|(_, h)| (h.to_string(), "cdns")));
         hosts.extend(self.cdns.iter().map(|c| (c.clone(), "cdns")));
+        hosts.extend(self.platform_hosts().into_iter().map(|h| (h, "platform")));
         let mut seen = BTreeSet::new();
         if let Some((host, key)) = hosts.iter().find(|(h, _)| !seen.insert(h.as_str())) {
             return Some((*key, format!("host `{host}` is named twice; hosts are {}", self.hosts_named())));
@@ -188,6 +238,22 @@ impl StatusSettings {
         None
     }
 
+    /// A problem of one `[[status.cdn_errors]]` entry: the key, which entry has it (from 0, among
+    /// those that set the key), and what is wrong.
+    pub fn cdn_errors_problem(&self) -> Option<(&'static str, usize, String)> {
+        for (i, e) in self.cdn_errors.iter().enumerate() {
+            if !self.cdns.contains(&e.cdn) {
+                let problem = format!("`{}` is not a CDN; CDNs are {}", e.cdn, self.cdns.join(", "));
+                return Some(("cdn_errors.cdn", i, problem));
+            }
+            if e.until.is_some_and(|u| u <= e.from) {
+                let nth = self.cdn_errors[..i].iter().filter(|e| e.until.is_some()).count();
+                return Some(("cdn_errors.until", nth, format!("{} is not after `from` ({})", e.until?, e.from)));
+            }
+        }
+        None
+    }
+
     /// Every host name of the world, for error messages.
     fn hosts_named(&self) -> String {
         let mut hosts = self.node_hosts();
@@ -201,7 +267,38 @@ impl StatusSettings {
         hosts.extend(self.cdns.iter().cloned());
         hosts.extend([DNS.to_string(), NOTIFIER.to_string()]);
         hosts.extend(CHANNELS.iter().map(|(_, h)| h.to_string()));
+        hosts.extend(self.platform_hosts());
         hosts
+    }
+
+    /// The monitored platform's hosts (none without a platform).
+    pub fn platform_hosts(&self) -> Vec<String> {
+        let n = self.platform.as_ref().map_or(0, |p| p.hosts);
+        (1..=n).map(|i| format!("platform-{i}")).collect()
+    }
+
+    /// The hosts a `provider:NAME` fault target names: the platform's, and the status page's
+    /// hosts on that provider when the page shares it.
+    pub fn provider_hosts(&self, name: &str) -> Result<Vec<String>, String> {
+        let provider = match name {
+            "cloud" => Provider::Cloud,
+            "cdn" => Provider::Cdn,
+            "dns" => Provider::Dns,
+            _ => return Err(format!("`{name}` is not a provider; providers are cloud, cdn, dns")),
+        };
+        let platform = self.platform.as_ref().ok_or("`provider:` needs a [status.platform] table")?;
+        let mut hosts = self.platform_hosts();
+        if platform.shares.contains(&provider) {
+            match provider {
+                Provider::Cloud => {
+                    hosts.extend(self.regions.iter().map(|r| Self::region_host(r)));
+                    hosts.push(NOTIFIER.to_string());
+                }
+                Provider::Cdn => hosts.extend(self.cdns.iter().cloned()),
+                Provider::Dns => hosts.push(DNS.to_string()),
+            }
+        }
+        Ok(hosts)
     }
 
     pub fn viewer_hosts(&self) -> Vec<String> {
@@ -222,6 +319,7 @@ impl StatusSettings {
             kv_refresh: self.kv_refresh.0,
             kv_propagation: self.kv_propagation.0,
             kv_max_age: self.kv_max_age.0,
+            dns_check: self.dns_check,
             dns_check_interval: self.dns_check_interval.0,
             dns_unhealthy_after: self.dns_unhealthy_after,
             dns_ttl: self.dns_ttl.0,

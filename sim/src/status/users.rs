@@ -75,7 +75,7 @@ impl Users {
         Users { settings, region, end, seed, telemetry, ids, next_id, resolver: RefCell::new(None) }
     }
 
-    fn next_id(&self) -> u64 {
+    pub fn next_id(&self) -> u64 {
         let mut n = self.next_id.borrow_mut();
         *n += 1;
         *n
@@ -162,27 +162,36 @@ async fn operator(users: Rc<Users>) {
             let seen = read_status(&host, &component, limit).await;
             (Edit::Status { component, status }, seen)
         };
-        let reply = call::<_, OriginReply>(&host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
-        let (stamp, error) = match reply {
-            Ok(OriginReply::Written(at)) => {
-                users.ids.learn(at, write);
-                (Some(at), None)
-            }
-            Ok(other) => (None, Some(format!("unexpected reply {other:?}"))),
-            Err(e) => (None, Some(e)),
-        };
-        let (component, status, critical) = match edit {
-            Edit::Post { critical, .. } => (None, None, critical),
-            Edit::Status { component, status } => (Some(component), Some(status), false),
-        };
-        let after = match (&component, stamp) {
-            (Some(c), Some(_)) => read_status(&host, c, limit).await,
-            _ => None,
-        };
-        let region = s.regions[users.region].clone();
-        let edited = HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error };
-        users.telemetry.harness(edited);
+        submit(&users, write, edit, seen).await;
     }
+}
+
+/// Sends edit `write` to this region's origin (having read `seen` before it, for a status
+/// change), reads a status change back once acknowledged, and logs it as `edited`.
+pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestamp>) {
+    let s = &users.settings;
+    let host = users.region_host();
+    let limit = s.view_timeout.0;
+    let reply = call::<_, OriginReply>(&host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
+    let (stamp, error) = match reply {
+        Ok(OriginReply::Written(at)) => {
+            users.ids.learn(at, write);
+            (Some(at), None)
+        }
+        Ok(other) => (None, Some(format!("unexpected reply {other:?}"))),
+        Err(e) => (None, Some(e)),
+    };
+    let (component, status, critical) = match edit {
+        Edit::Post { critical, .. } => (None, None, critical),
+        Edit::Status { component, status } => (Some(component), Some(status), false),
+    };
+    let after = match (&component, stamp) {
+        (Some(c), Some(_)) => read_status(&host, c, limit).await,
+        _ => None,
+    };
+    let region = s.regions[users.region].clone();
+    let edited = HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error };
+    users.telemetry.harness(edited);
 }
 
 /// The timestamp of `component`'s status as `host` shows it.

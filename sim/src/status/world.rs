@@ -1,7 +1,8 @@
 //! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
-//! the probes and the final audit. 3 regions and 2 CDNs make 12 hosts (docs/DESIGN.md, Simulation cost:
+//! the probes, the CDNs' scheduled error spans, the monitor of the platform (if any; its hosts run
+//! the platform's application) and the final audit. 3 regions and 3 CDNs make 13 hosts (docs/DESIGN.md, Simulation cost:
 //! turmoil's cost grows with the cube of the host count).
 
 use std::cell::RefCell;
@@ -16,6 +17,7 @@ use super::check::heals_regions;
 use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
 use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
 use super::users::{self, Users};
+use crate::events::HarnessEvent;
 use crate::hosts::{NodeHost, link, telemetry};
 use crate::knobs::Bug;
 use crate::log::{EventLog, HostTelemetry};
@@ -64,11 +66,14 @@ pub fn build(
             async move { origin::run(node, i as u32, disk).await.map_err(Into::into) }
         });
     }
+    let mut errors = Vec::new();
     for c in &settings.cdns {
         let make = node(c, Duration::ZERO);
+        let rate = cdn::ErrorRate::default();
+        errors.push((c.clone(), rate.clone()));
         sim.host(c.as_str(), move || {
-            let node = make();
-            async move { cdn::run(node).await.map_err(Into::into) }
+            let (node, rate) = (make(), rate.clone());
+            async move { cdn::run(node, rate).await.map_err(Into::into) }
         });
     }
     let make = node(DNS, Duration::ZERO);
@@ -88,11 +93,24 @@ pub fn build(
         let settings = shared.clone();
         sim.host(host, move || probes::receiver(settings.clone(), seed, host.to_string(), telemetry.clone()));
     }
-    add_users(sim, scenario, shared, seed, log);
+    for host in settings.platform_hosts() {
+        sim.host(host.as_str(), super::platform::app);
+    }
+    add_users(sim, scenario, shared, seed, log, errors);
     set_latencies(sim, settings);
 }
 
-fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings>, seed: Seed, log: &EventLog) {
+/// Each CDN's error rate, which the harness sets as `[[status.cdn_errors]]` schedules.
+type ErrorRates = Vec<(String, cdn::ErrorRate)>;
+
+fn add_users(
+    sim: &mut Sim<'_>,
+    scenario: &Scenario,
+    settings: Rc<StatusSettings>,
+    seed: Seed,
+    log: &EventLog,
+    errors: ErrorRates,
+) {
     let next_id = Rc::new(RefCell::new(0));
     let ids = super::shown::Ids::default();
     let end = scenario.duration;
@@ -101,7 +119,10 @@ fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings
         let telemetry = telemetry(log, &host);
         let users =
             Rc::new(Users::new(settings.clone(), i, end, seed, telemetry.clone(), ids.clone(), next_id.clone()));
-        let instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry));
+        let mut instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry, &errors));
+        if let Some(instruments) = instruments.as_mut().filter(|_| settings.platform.is_some()) {
+            instruments.push(Box::pin(super::platform::monitor(users.clone(), settings.platform_hosts())));
+        }
         sim.client(host.as_str(), async move {
             let probes: Vec<_> = instruments.into_iter().flatten().map(tokio::task::spawn_local).collect();
             users::run(users).await?;
@@ -115,12 +136,14 @@ fn add_users(sim: &mut Sim<'_>, scenario: &Scenario, settings: Rc<StatusSettings
 
 type Instrument = std::pin::Pin<Box<dyn Future<Output = ()>>>;
 
-/// The probes of the CDNs for the whole run, of the origins after each heal, and the audit.
+/// The probes of the CDNs for the whole run, of the origins after each heal, the CDNs' error
+/// spans, and the audit.
 fn instruments(
     scenario: &Scenario,
     s: &StatusSettings,
     ids: &super::shown::Ids,
     telemetry: &HostTelemetry,
+    errors: &ErrorRates,
 ) -> Vec<Instrument> {
     let origins: Vec<(String, bool)> = s.regions.iter().map(|r| (StatusSettings::region_host(r), false)).collect();
     let cdns: Vec<(String, bool)> = s.cdns.iter().map(|c| (c.clone(), true)).collect();
@@ -144,6 +167,22 @@ fn instruments(
             let probe = probes::probe(origins.clone(), CONVERGENCE_PROBE, f.at, until, ids.clone(), telemetry.clone());
             out.push(Box::pin(probe));
         }
+    }
+    for span in &s.cdn_errors {
+        let Some((_, rate)) = errors.iter().find(|(c, _)| *c == span.cdn) else { continue };
+        let (span, rate, telemetry) = (span.clone(), rate.clone(), telemetry.clone());
+        out.push(Box::pin(async move {
+            let set = |to: f64| {
+                rate.set(to);
+                telemetry.harness(HarnessEvent::CdnErrors { cdn: span.cdn.clone(), rate: to });
+            };
+            tokio::time::sleep(span.from.0.saturating_sub(turmoil::elapsed())).await;
+            set(span.rate);
+            if let Some(until) = span.until {
+                tokio::time::sleep(until.0.saturating_sub(turmoil::elapsed())).await;
+                set(0.0);
+            }
+        }));
     }
     let audited: Vec<(String, bool)> = origins.into_iter().chain(cdns).collect();
     let (ids, telemetry) = (ids.clone(), telemetry.clone());
@@ -178,6 +217,11 @@ pub(crate) fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
     }
     for c in &s.cdns {
         link(DNS, c, n.internal.0);
+    }
+    if let Some(v) = s.viewer_hosts().first() {
+        for p in s.platform_hosts() {
+            link(v, &p, n.origin.0);
+        }
     }
     for (_, h) in CHANNELS {
         link(NOTIFIER, h, n.internal.0);

@@ -3,11 +3,14 @@
 //! renders pages through the degradation tiers (edge KV, then the origin API of each region in
 //! turn, then the stale cached page, then the static fallback page) and answers DNS health
 //! checks, and its SSE hub streams timeline updates to live viewers, resuming from Last-Event-ID.
+//! An [`ErrorRate`] set from outside makes the edge answer a share of page views and SSE
+//! subscriptions with a server error while the host is up (a bad deploy, an overloaded edge).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
 
+use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
@@ -30,8 +33,25 @@ struct Edge {
     streams: Connections,
 }
 
+/// The share of page views and SSE subscriptions the edge answers with a 503 while its host is up;
+/// 0 normally. Whoever runs the node holds it across restarts and changes it.
+#[derive(Clone, Default)]
+pub struct ErrorRate(Rc<Cell<f64>>);
+
+impl ErrorRate {
+    pub fn set(&self, rate: f64) {
+        self.0.set(rate);
+    }
+
+    /// Whether this request fails, drawn from the node's seeded stream (nothing is drawn at 0).
+    fn fails<N, T>(&self, node: &Node<N, T>) -> bool {
+        let rate = self.0.get();
+        rate > 0.0 && node.rng.borrow_mut().random::<f64>() < rate
+    }
+}
+
 /// Runs the CDN until the host stops.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, errors: ErrorRate) -> io::Result<()> {
     let edge = Rc::new(RefCell::new(Edge::default()));
     let (kv_changed, _) = watch::channel(Incident::new());
     let kv_changed = Rc::new(kv_changed);
@@ -39,9 +59,12 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
     let serving = node.clone();
     serving
         .serve(EDGE_PORT, move |request: EdgeRequest, mut stream, _peer| {
-            let (node, edge, kv_changed) = (node.clone(), edge.clone(), kv_changed.clone());
+            let (node, edge, kv_changed, errors) = (node.clone(), edge.clone(), kv_changed.clone(), errors.clone());
             async move {
+                let failing =
+                    matches!(request, EdgeRequest::Page | EdgeRequest::Subscribe { .. }) && errors.fails(&node);
                 let reply = match request {
+                    _ if failing => EdgeReply::ServerError(503),
                     EdgeRequest::Health => EdgeReply::Healthy,
                     EdgeRequest::Page => page(&node, &edge).await,
                     EdgeRequest::KvPut(doc) => {

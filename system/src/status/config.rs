@@ -1,5 +1,5 @@
 //! The status page's settings, defaults from docs/DESIGN.md, System B: sync every 100 ms; DNS health
-//! checks every 10 s, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s and at most 10
+//! checks every 10 s of each CDN's page, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s and at most 10
 //! connections per IP; the notification rules live in [`NotifyConfig`].
 
 use std::time::Duration;
@@ -7,6 +7,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::notify::NotifyConfig;
+
+/// What a DNS health check of a CDN asks (docs/DESIGN.md, DNS failover).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsCheck {
+    /// The page itself: a server error or the static fallback page fails the check.
+    #[default]
+    Content,
+    /// Only that the edge answers (negative control: a CDN that is up but failing stays in).
+    Liveness,
+}
 
 /// How a region stamps its writes for last-writer-wins.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +54,7 @@ pub struct StatusConfig {
     /// How long an edge worker waits for the origins when its KV is stale: well under a viewer's
     /// patience, so that with every origin silent the stale-cache tier still answers in time.
     pub origin_timeout: Duration,
+    pub dns_check: DnsCheck,
     pub dns_check_interval: Duration,
     pub dns_check_timeout: Duration,
     /// Consecutive failed checks that mark a CDN unhealthy.
@@ -69,6 +81,7 @@ impl Default for StatusConfig {
             kv_max_age: Duration::from_secs(60),
             peer_timeout: Duration::from_secs(1),
             origin_timeout: Duration::from_millis(500),
+            dns_check: DnsCheck::Content,
             dns_check_interval: Duration::from_secs(10),
             dns_check_timeout: Duration::from_secs(2),
             dns_unhealthy_after: 2,

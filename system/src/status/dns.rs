@@ -1,5 +1,6 @@
 //! Health-checked DNS for the CDNs (docs/DESIGN.md, DNS failover): the authoritative server checks every
-//! CDN every 10 s; 2 consecutive failures mark it unhealthy, one success healthy again. Answers
+//! CDN's page every 10 s (a server error or the static fallback page fails it; `DnsCheck::Liveness`
+//! asks only whether the edge answers); 2 consecutive failures mark it unhealthy, one success healthy again. Answers
 //! list the healthy CDNs, preferred first (a preference that rotates with the resolver's region),
 //! with a TTL resolvers honour. With none healthy it answers every CDN rather than nothing.
 
@@ -10,8 +11,9 @@ use std::rc::Rc;
 use tokio::task::spawn_local;
 use tokio::time::{MissedTickBehavior, interval};
 
+use super::config::DnsCheck;
 use super::node::Node;
-use super::proto::{DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest};
+use super::proto::{DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest, Tier};
 use crate::net::Net;
 use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
@@ -47,6 +49,23 @@ impl Board {
     }
 }
 
+/// One health check of `cdn`: under [`DnsCheck::Content`] its page, which must be a page and not
+/// the static fallback (a CDN answering 5xx, or with nothing to show, is out like a dead one);
+/// under [`DnsCheck::Liveness`] only that its edge answers.
+async fn check<N: Net, T: Telemetry>(node: &Node<N, T>, cdn: &str) -> bool {
+    let limit = node.config.dns_check_timeout;
+    match node.config.dns_check {
+        DnsCheck::Content => {
+            let reply = node.exchange::<_, EdgeReply>(cdn, EDGE_PORT, &EdgeRequest::Page, limit).await;
+            matches!(reply, Ok(EdgeReply::Page { tier, .. }) if tier != Tier::Fallback)
+        }
+        DnsCheck::Liveness => {
+            let reply = node.exchange::<_, EdgeReply>(cdn, EDGE_PORT, &EdgeRequest::Health, limit).await;
+            matches!(reply, Ok(EdgeReply::Healthy))
+        }
+    }
+}
+
 /// Runs the DNS server and its health checks until the host stops.
 pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
     let config = node.config.clone();
@@ -59,9 +78,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>) -> io::Result<()> {
             tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let limit = node.config.dns_check_timeout;
-                let reply = node.exchange::<_, EdgeReply>(&cdn, EDGE_PORT, &EdgeRequest::Health, limit).await;
-                let ok = matches!(reply, Ok(EdgeReply::Healthy));
+                let ok = check(&node, &cdn).await;
                 if let Some(healthy) = board.borrow_mut().record(&cdn, ok) {
                     node.emit(NodeEvent::CdnHealth { cdn: cdn.clone(), healthy });
                 }

@@ -93,6 +93,8 @@ pub enum EdgeReply {
     /// One SSE message on a subscribed stream.
     Sse(SseMessage),
     Refused(String),
+    /// A server error (5xx): the edge is up but failing.
+    ServerError(u16),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
