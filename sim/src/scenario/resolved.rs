@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
-use crate::scenario::{Action, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload};
+use crate::scenario::{
+    Action, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
+};
 use crate::seed::STREAMS;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
