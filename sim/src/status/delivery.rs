@@ -367,4 +367,71 @@ mod tests {
         let n = notifications(&events, &edits, &s);
         assert_eq!((n.over_rate_limit, n.rate_limited, n.lost), (3, 3, 0));
     }
+
+    #[test]
+    fn a_second_key_for_one_update_is_a_duplicate_and_the_same_key_again_a_redelivery() {
+        // The receiver drops a key it has seen (a redelivery, harmless); the same update under
+        // another key reaches the person twice (a duplicate). Both arrive; neither is lost.
+        let s = one_subscriber();
+        let edit = update(1, 10 * S);
+        let event = event_id(&edit.stamp);
+        let again = delivered(12 * S, &edit, 1, "email");
+        let other_key = at(
+            13 * S,
+            HarnessEvent::Delivered { key: "another".into(), event, subscriber: 1, channel: "email".into() },
+        );
+        let events = vec![
+            delivered(11 * S, &edit, 1, "email"),
+            again,
+            other_key,
+            delivered(11 * S, &edit, 1, "webhook"),
+            ended(1_000 * S),
+        ];
+        let n = notifications(&events, &[edit], &s);
+        assert_eq!((n.expected, n.delivered, n.duplicates, n.redeliveries, n.lost), (2, 4, 1, 1, 0));
+        assert_eq!(n.latency.count, 2, "latency is the first acceptance of each, once");
+    }
+
+    #[test]
+    fn only_an_update_the_pipeline_folded_and_never_queued_is_excused() {
+        // The dedup-key window may fold an update into an earlier one: then nobody expects it.
+        // An update the pipeline queued and then reported as folded is still expected, so a
+        // pipeline cannot excuse what it dropped by saying it folded it.
+        let s = one_subscriber();
+        let (first, folded) = (update(1, 10 * S), update(2, 20 * S));
+        let taken = |edit: &AckedEdit, outcome| {
+            node(edit.t_us, NodeEvent::NoticeTaken { event: event_id(&edit.stamp), outcome })
+        };
+        let mut events = vec![
+            taken(&first, NoticeOutcome::Queued),
+            delivered(11 * S, &first, 1, "email"),
+            delivered(11 * S, &first, 1, "webhook"),
+            taken(&folded, NoticeOutcome::DedupWindow),
+            ended(1_000 * S),
+        ];
+        let n = notifications(&events, &[update(1, 10 * S), update(2, 20 * S)], &s);
+        assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (2, 0, 1));
+        events.insert(0, taken(&folded, NoticeOutcome::Queued));
+        let n = notifications(&events, &[first, folded], &s);
+        assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (4, 2, 0));
+    }
+
+    #[test]
+    fn critical_and_other_updates_have_their_own_latency() {
+        // The pipeline queues critical updates first; the figures keep the two apart so a
+        // priority inversion shows.
+        let s = one_subscriber();
+        let critical = AckedEdit { critical: true, ..update(1, 10 * S) };
+        let other = update(2, 10 * S + 1_000);
+        let events = vec![
+            delivered(11 * S, &critical, 1, "email"),
+            delivered(11 * S, &critical, 1, "webhook"),
+            delivered(70 * S, &other, 1, "email"),
+            delivered(70 * S, &other, 1, "webhook"),
+            ended(1_000 * S),
+        ];
+        let n = notifications(&events, &[critical, other], &s);
+        assert_eq!((n.latency_critical.count, n.latency_other.count, n.latency.count), (2, 2, 4));
+        assert!(n.latency_critical.max_ms < 1_100.0 && n.latency_other.max_ms > 59_000.0, "{n:?}");
+    }
 }
