@@ -23,7 +23,7 @@ pub fn analyze(
     let edits = check::edits(events);
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
-    super::charts::add(charts, events, &views);
+    super::charts::add(charts, &s.cdns, events, &views);
     let timeline = narrate(events, &status);
     (status, timeline)
 }
