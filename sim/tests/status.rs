@@ -254,18 +254,21 @@ fn a_region_cut_off_until_the_end_fires_lost_updates_and_divergence_and_its_twin
 }
 
 #[test]
-fn with_every_region_down_at_the_end_lost_updates_and_divergence_are_not_judged() {
+fn with_every_region_and_cdn_down_at_the_end_the_audited_checkers_are_not_judged() {
     // Goal (issue 11, defect 9): a status checker with nothing to judge says so. Every status
-    // region crashes at 100 s and stays down, so the final audit has no region to read: before,
-    // `lost_updates` read 0, no region "diverged" and the run passed (exit 0); now both checkers
-    // are not judged, with why, and the budget `lost_updates == 0` breaks with no samples (exit 1).
+    // region and every CDN crashes at 100 s and stays down, so the final audit reads no region
+    // and no CDN page: before, `lost_updates` read 0, no region "diverged", no CDN page was
+    // behind and the run passed (exit 0); now `lost-status-updates`, `status-divergence` and
+    // `cdn-page-convergence` are not judged, each with why, and the budget `lost_updates == 0`
+    // breaks with no samples (exit 1).
     let mut s = load("negative/status-regions-cut");
     s.faults.clear();
-    for region in ["us-east", "eu-west", "ap-south"] {
+    let hosts = ["status-us-east", "status-eu-west", "status-ap-south", "cdn-a", "cdn-b", "cdn-c"];
+    for host in hosts {
         s.faults.push(edgesim::scenario::Fault {
             at: Duration::from_secs(100),
             latest: Duration::from_secs(100),
-            action: edgesim::scenario::Action::Crash { host: format!("status-{region}") },
+            action: edgesim::scenario::Action::Crash { host: host.to_string() },
             line: 0,
         });
     }
@@ -273,8 +276,9 @@ fn with_every_region_down_at_the_end_lost_updates_and_divergence_are_not_judged(
     let j = judge(&s, &r);
     assert!(r.fired().is_empty(), "{}", r.text());
     let not_judged: Vec<&str> = j.not_judged.iter().map(|n| n.checker.as_str()).collect();
-    assert_eq!(not_judged, ["lost-status-updates", "status-divergence"], "{}", r.text());
+    assert_eq!(not_judged, ["lost-status-updates", "status-divergence", "cdn-page-convergence"], "{}", r.text());
     assert!(j.not_judged[0].why.contains("no status region was up at the end"), "{:?}", j.not_judged);
+    assert!(j.not_judged[2].why.contains("no CDN was up at the final audit"), "{:?}", j.not_judged);
     assert_eq!(j.budgets[0].outcome, edgesim::verdict::BudgetOutcome::NoSamples, "{:?}", j.budgets);
     assert_eq!((j.verdict, j.exit_code), (Verdict::BudgetBroken, 1), "{}", r.text());
     assert!(r.text().contains("not judged: lost-status-updates: no status region was up at the end"), "{}", r.text());
