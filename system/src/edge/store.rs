@@ -129,11 +129,15 @@ impl OwnRows {
 /// histories differ.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
-    /// (session, seq, key, value, generation, lsn).
-    pub writes: Vec<(u64, u64, String, Vec<u8>, u64, Lsn)>,
-    /// (key, version, writer session, writer seq, writer generation, writer LSN, value).
-    pub kv: Vec<(String, u64, u64, u64, u64, Lsn, Vec<u8>)>,
+    pub writes: Vec<WriteRow>,
+    pub kv: Vec<KvRow>,
 }
+
+/// A `writes` row: (session, seq, key, value, generation, lsn).
+pub type WriteRow = (u64, u64, String, Vec<u8>, u64, Lsn);
+
+/// A `kv` row: (key, version, writer session, writer seq, writer generation, writer LSN, value).
+pub type KvRow = (String, u64, u64, u64, u64, Lsn, Vec<u8>);
 
 /// A whole database as bytes, with the position it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
