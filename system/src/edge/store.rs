@@ -137,12 +137,20 @@ impl OwnRows {
     }
 }
 
-/// The replicated content of a database, in primary-key order.
+/// The replicated content of a database, in primary-key order, every row with the generation and
+/// LSN of the frame that wrote it: two databases with the same values written by different
+/// histories differ.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
-    pub writes: Vec<(u64, u64, String, Vec<u8>)>,
-    pub kv: Vec<(String, u64, u64, u64, Vec<u8>)>,
+    pub writes: Vec<WriteRow>,
+    pub kv: Vec<KvRow>,
 }
+
+/// A `writes` row: (session, seq, key, value, generation, lsn).
+pub type WriteRow = (u64, u64, String, Vec<u8>, u64, Lsn);
+
+/// A `kv` row: (key, version, writer session, writer seq, writer generation, writer LSN, value).
+pub type KvRow = (String, u64, u64, u64, u64, Lsn, Vec<u8>);
 
 /// A whole database as bytes, with the position it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -319,12 +327,16 @@ impl Store {
 
 /// The replicated content of the database `conn` holds.
 fn content_in(conn: &Connection) -> Result<Content, StoreError> {
-    let mut writes = conn.prepare("SELECT session, seq, key, value FROM writes ORDER BY session, seq")?;
-    let writes =
-        writes.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<Vec<_>, _>>()?;
-    let mut kv = conn.prepare("SELECT key, version, writer_session, writer_seq, value FROM kv ORDER BY key")?;
+    let mut writes =
+        conn.prepare("SELECT session, seq, key, value, generation, lsn FROM writes ORDER BY session, seq")?;
+    let writes = writes
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut kv = conn.prepare(
+        "SELECT key, version, writer_session, writer_seq, writer_generation, writer_lsn, value FROM kv ORDER BY key",
+    )?;
     let kv = kv
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Content { writes, kv })
 }
