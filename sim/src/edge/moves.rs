@@ -104,7 +104,9 @@ pub fn figures(
                     _ => {}
                 }
             }
-            HarnessEvent::SessionPlaced { session, pop, .. } => pops.entry(*session).or_default().push((e.t_us, pop.clone())),
+            HarnessEvent::SessionPlaced { session, pop, .. } => {
+                pops.entry(*session).or_default().push((e.t_us, pop.clone()))
+            }
             HarnessEvent::SessionMoved { session, from, to, .. } => {
                 pops.entry(*session).or_default().push((e.t_us, to.clone()));
                 moved.insert(*session);

@@ -280,7 +280,8 @@ impl Session {
             *conn = Some(opened.map_err(|e| format!("connect {pop}: {e}"))?);
         }
         let stream = conn.as_mut().expect("connected above");
-        let beyond = self.clients.routing.as_ref().map(|r| r.beyond_last_mile(&self.place, pop)).filter(|d| !d.is_zero());
+        let beyond =
+            self.clients.routing.as_ref().map(|r| r.beyond_last_mile(&self.place, pop)).filter(|d| !d.is_zero());
         if let Some(d) = beyond {
             sleep(d).await;
         }

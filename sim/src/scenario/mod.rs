@@ -308,11 +308,7 @@ pub struct Anycast {
 
 impl Default for Anycast {
     fn default() -> Self {
-        Anycast {
-            detection: Dur(Duration::from_secs(3)),
-            spacing: Dur(Duration::from_millis(5)),
-            carry_position: true,
-        }
+        Anycast { detection: Dur(Duration::from_secs(3)), spacing: Dur(Duration::from_millis(5)), carry_position: true }
     }
 }
 
@@ -1014,7 +1010,9 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
         let section = match &**key.get_ref() {
             "primary_region" => "`primary_region`".to_string(),
             "region" => "[[region]]".to_string(),
-            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr" | "anycast") => format!("[{k}]"),
+            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr" | "anycast") => {
+                format!("[{k}]")
+            }
             _ => continue,
         };
         return Err((
