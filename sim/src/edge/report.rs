@@ -41,9 +41,9 @@ pub struct EdgeReport {
     /// Product pages under ISR; present with `[isr]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<PageFigures>,
-    /// Sessions moved by anycast; present with `[anycast]`.
+    /// Sessions moved by anycast; present with `[anycast]` (boxed: most runs have none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub anycast: Option<MoveFigures>,
+    pub anycast: Option<Box<MoveFigures>>,
     pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
@@ -133,7 +133,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         cold_starts: folded.load.cold_starts(),
         cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         pages: pages.clone(),
-        anycast: scenario.anycast.map(|a| moves::figures(&a, events, requests, folded.unanswered(), end_us)),
+        anycast: scenario.anycast.map(|a| Box::new(moves::figures(&a, events, requests, folded.unanswered(), end_us))),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
