@@ -219,6 +219,10 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::StaleAgeP99 => edge(|r| sampled(&r.pages.as_ref()?.stale_age, P99)),
         Metric::StaleAgeMax => edge(|r| sampled(&r.pages.as_ref()?.stale_age, MAX)),
         Metric::RendersPerKeyWindowMax => edge(|r| Some(r.pages.as_ref()?.renders_per_key_window_max as f64)),
+        Metric::SessionsMoved => edge(|r| Some(r.anycast.as_ref()?.sessions_moved as f64)),
+        Metric::FailedWhileDetecting => edge(|r| Some(r.anycast.as_ref()?.failed_while_detecting as f64)),
+        Metric::FailedOutsideDetection => edge(|r| Some(r.anycast.as_ref()?.failed_outside_detection as f64)),
+        Metric::TimeToMoveMax => edge(|r| r.anycast.as_ref()?.time_to_move_max_s.map(|s| s * 1e3)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -318,6 +322,7 @@ mod tests {
                 cold_starts: 0,
                 cold_share_of_p99_pct: None,
                 pages: None,
+                anycast: None,
                 replication: ReplicationFigures {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..ReplicationFigures::default()
