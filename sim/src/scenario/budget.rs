@@ -69,6 +69,9 @@ pub enum Metric {
     NotificationDuplicates,
     SseMissed,
     SsePropagationP99,
+    Rto,
+    Rpo,
+    RpoEdits,
 }
 
 /// Every metric a budget can name.
@@ -121,6 +124,9 @@ pub const METRICS: &[Metric] = &[
     Metric::NotificationDuplicates,
     Metric::SseMissed,
     Metric::SsePropagationP99,
+    Metric::Rto,
+    Metric::Rpo,
+    Metric::RpoEdits,
 ];
 
 impl Metric {
@@ -175,6 +181,9 @@ impl Metric {
             Metric::NotificationDuplicates => ("notification_duplicates", MetricKind::Count),
             Metric::SseMissed => ("sse_missed", MetricKind::Count),
             Metric::SsePropagationP99 => ("sse_propagation_p99", MetricKind::Duration),
+            Metric::Rto => ("rto", MetricKind::Duration),
+            Metric::Rpo => ("rpo", MetricKind::Duration),
+            Metric::RpoEdits => ("rpo_edits", MetricKind::Count),
         }
     }
 
@@ -208,6 +217,9 @@ impl Metric {
                 | Metric::NotificationDuplicates
                 | Metric::SseMissed
                 | Metric::SsePropagationP99
+                | Metric::Rto
+                | Metric::Rpo
+                | Metric::RpoEdits
         )
     }
 

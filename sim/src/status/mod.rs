@@ -3,10 +3,12 @@
 
 pub mod charts;
 pub mod check;
+pub mod concurrent;
 pub mod delivery;
 pub mod liveness;
 pub mod platform;
 pub mod probes;
+pub mod recovery;
 pub mod records;
 pub mod report;
 pub mod settings;

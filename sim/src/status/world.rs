@@ -59,11 +59,17 @@ pub fn build(
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
         let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
-        let (disk, durable) = (origin::Disk::default(), settings.durable_regions && !Bug::RegionsForget.restored());
+        let (disk, backup) = (origin::Disk::default(), origin::Disk::default());
+        let durable = settings.durable_regions && !Bug::RegionsForget.restored();
+        let restores = settings.backup_every.is_some();
         sim.host(host.as_str(), move || {
             let node = make();
             let disk = if durable { disk.clone() } else { origin::Disk::default() };
-            async move { origin::run(node, i as u32, disk).await.map_err(Into::into) }
+            if restores {
+                disk.replace(backup.borrow().clone());
+            }
+            let backup = backup.clone();
+            async move { origin::run(node, i as u32, disk, backup).await.map_err(Into::into) }
         });
     }
     let mut errors = Vec::new();
