@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::concurrent::{self, ADD_WINS, Concurrent, HLC_ORDER};
 use super::delivery::{self, Notifications, Sse};
 use super::liveness;
-use super::recovery::{self, Recovery};
 use super::records::AckedEdit;
+use super::recovery::{self, Recovery};
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
 use crate::edge::metrics::{Recorder, Summary};
@@ -178,9 +178,10 @@ pub fn analyze(
     let (lost_updates, diverged, status_regressions) = finals(events, edits, s);
     let regions = s.regions.len() as u64;
     let down = down_at_end(events);
-    let hosts: Vec<(String, String)> =
-        s.regions.iter().map(|r| (StatusSettings::region_host(r), r.clone())).collect();
-    let judge_views = |kept: &[AckedEdit]| self::views(events, kept).iter().map(|v| (v.started_us, v.tier, v.stale_us)).collect();
+    let hosts: Vec<(String, String)> = s.regions.iter().map(|r| (StatusSettings::region_host(r), r.clone())).collect();
+    let judge_views = |kept: &[AckedEdit]| {
+        self::views(events, kept).iter().map(|v| (v.started_us, v.ended_us, v.tier, v.stale_us)).collect()
+    };
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
         live_viewers: regions * u64::from(s.sse_viewers_per_region),

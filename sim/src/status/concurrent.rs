@@ -33,7 +33,7 @@ pub struct Concurrent {
     /// Where a region's final status is not the highest-stamped write.
     pub hlc_order_broken: Vec<String>,
     /// A checker with scripted edits of one component from two regions but no concurrent pair
-/// among them, or with no region to judge in.
+    /// among them, or with no region to judge in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_judged: Vec<NotJudged>,
 }
@@ -140,10 +140,8 @@ fn add_wins(scripted: &[Scripted], audited: &Audited, out: &mut Concurrent) {
             if present && surviving.is_empty() {
                 out.add_wins_broken.push(format!("{host} lists {c}, though a remove observed every add of it"));
             } else if !present && !surviving.is_empty() {
-                out.add_wins_broken.push(format!(
-                    "{host} does not list {c}, though no remove observed add {}",
-                    surviving.join(", ")
-                ));
+                out.add_wins_broken
+                    .push(format!("{host} does not list {c}, though no remove observed add {}", surviving.join(", ")));
             }
         }
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use edgesim_system::status::config::{ClockMode, DnsCheck, StatusConfig};
 use edgesim_system::status::incident::{ComponentStatus, MergeRules};
 use edgesim_system::status::lww::LwwOrder;
-use edgesim_system::status::or_set::SetRule;
 use edgesim_system::status::notify::NotifyConfig;
+use edgesim_system::status::or_set::SetRule;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::limits::host_name_problem;
@@ -342,7 +342,11 @@ impl StatusSettings {
                 return Some(("action.region", i, problem));
             }
             if a.at.0 >= duration {
-                return Some(("action.at", i, format!("{} is not before the end of the run ({})", a.at, Dur(duration))));
+                return Some((
+                    "action.at",
+                    i,
+                    format!("{} is not before the end of the run ({})", a.at, Dur(duration)),
+                ));
             }
             let (needs, missing) = match a.kind {
                 ActionKind::Post => ("text", a.text.is_none()),
@@ -352,7 +356,10 @@ impl StatusSettings {
             if missing {
                 return Some(("action.kind", i, format!("this kind of action needs {needs}")));
             }
-            let texts = [("action.component", &a.component, nth(i, |a| a.component.is_some())), ("action.text", &a.text, nth(i, |a| a.text.is_some()))];
+            let texts = [
+                ("action.component", &a.component, nth(i, |a| a.component.is_some())),
+                ("action.text", &a.text, nth(i, |a| a.text.is_some())),
+            ];
             for (key, text, n) in texts {
                 let Some(text) = text else { continue };
                 if text.is_empty() || text.chars().count() > MAX_ACTION_TEXT || text.chars().any(char::is_control) {

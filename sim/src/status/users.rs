@@ -178,9 +178,7 @@ async fn scripted(users: Rc<Users>) {
         sleep(action.at.0.saturating_sub(now())).await;
         let component = action.component.clone().unwrap_or_default();
         let edit = match action.kind {
-            ActionKind::Post => {
-                Edit::Post { text: action.text.clone().unwrap_or_default(), critical: action.critical }
-            }
+            ActionKind::Post => Edit::Post { text: action.text.clone().unwrap_or_default(), critical: action.critical },
             ActionKind::SetStatus => {
                 let status = action.status.map_or(ComponentStatus::Operational, Into::into);
                 Edit::Status { component, status }
@@ -194,8 +192,8 @@ async fn scripted(users: Rc<Users>) {
 }
 
 /// Sends edit `write` to this region's origin (having read `seen` before it, for a status
-/// change), reads a status change back once acknowledged, and logs it as `edited`, with the
-/// region's causal history for a `scripted` edit.
+/// change), reads a random operator's status change back once acknowledged, and logs it as
+/// `edited` (a `scripted` edit at once, with its region's causal history).
 pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestamp>, scripted: bool) {
     let s = &users.settings;
     let host = users.region_host();
@@ -216,23 +214,12 @@ pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestam
         Edit::RemoveComponent { component } => (Some(component), None, false, Some(false)),
     };
     let after = match (&component, status, stamp) {
-        (Some(c), Some(_), Some(_)) => read_status(&host, c, limit).await,
+        (Some(c), Some(_), Some(_)) if !scripted => read_status(&host, c, limit).await,
         _ => None,
     };
     let region = s.regions[users.region].clone();
-    let edited = HarnessEvent::Edited {
-        write,
-        region,
-        component,
-        status,
-        critical,
-        stamp,
-        seen,
-        after,
-        error,
-        listed,
-        history,
-    };
+    let edited =
+        HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error, listed, history };
     users.telemetry.harness(edited);
 }
 

@@ -22,12 +22,22 @@ pub const RECEIVER_PORT: u16 = 9600;
 /// An operator's edit of the incident.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Edit {
-    Post { text: String, critical: bool },
-    Status { component: String, status: ComponentStatus },
+    Post {
+        text: String,
+        critical: bool,
+    },
+    Status {
+        component: String,
+        status: ComponentStatus,
+    },
     /// Lists a component on the page.
-    AddComponent { component: String },
+    AddComponent {
+        component: String,
+    },
     /// Takes a component off the page.
-    RemoveComponent { component: String },
+    RemoveComponent {
+        component: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
