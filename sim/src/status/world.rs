@@ -1,4 +1,5 @@
-//! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
+//! Builds the status page's world on turmoil: a host per status region (with `backup_every`, a
+//! restart rebuilds it from its off-site backup, its disk lost), per CDN, the DNS server,
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
 //! the probes, the CDNs' scheduled error spans, the monitor of the platform (if any; its hosts run
