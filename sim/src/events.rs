@@ -11,6 +11,7 @@ use edgesim_system::edge::store::{OwnRows, Writer};
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::proto::Tier;
+use edgesim_system::status::vclock::VClock;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
@@ -107,6 +108,13 @@ pub enum HarnessEvent {
         seen: Option<Timestamp>,
         after: Option<Timestamp>,
         error: Option<String>,
+        /// A list edit: `true` listed `component` on the page, `false` took it off.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listed: Option<bool>,
+        /// A scripted edit's causal history, as its region acknowledged it: per region id, how
+        /// many of that region's writes the region held, this edit included.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        history: Option<VClock>,
     },
     /// A status page view: the CDNs tried in order, which one answered with which tier, and
     /// what the page showed. `started_us` is when the view began.
@@ -167,6 +175,9 @@ pub enum HarnessEvent {
         of: String,
         shown: Option<Shown>,
         error: Option<String>,
+        /// The components the document lists (absent: none).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        listed: Vec<String>,
     },
     /// Under `[anycast]`: `session` lives at `place` (the site of a PoP) and starts at `pop`, the
     /// nearest PoP the network routes it to.

@@ -69,7 +69,9 @@ impl RunReport {
     pub fn not_judged(&self) -> Vec<NotJudged> {
         match &self.system {
             SystemReport::Edge(edge) => edge.checks.not_judged.clone(),
-            SystemReport::Status(status) => status.not_judged.clone(),
+            SystemReport::Status(status) => {
+                status.not_judged.iter().chain(&status.concurrent.not_judged).cloned().collect()
+            }
         }
     }
 

@@ -251,6 +251,9 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::NotificationDuplicates => status(|s| Some(s.notifications.duplicates as f64)),
         Metric::SseMissed => status(|s| Some(s.sse.missed as f64)),
         Metric::SsePropagationP99 => status(|s| sampled(&s.sse.propagation, P99)),
+        Metric::Rto => status(|s| s.recovery.as_ref()?.rto_s.map(|t| t * 1e3)),
+        Metric::Rpo => status(|s| s.recovery.as_ref()?.rpo_s.map(|t| t * 1e3)),
+        Metric::RpoEdits => status(|s| s.recovery.as_ref()?.lost.as_ref().map(|l| l.len() as f64)),
     }
 }
 

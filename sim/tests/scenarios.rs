@@ -72,14 +72,25 @@ fn every_checker_has_a_negative_control_in_the_table() {
     // checkers (`lost-status-updates`, `status-divergence`, status `liveness`) had no control.
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
-    let fired = |path: &str, system: &str| -> Vec<(String, String)> {
+    // A name is pushed as a literal or as a constant defined in one of `sources`.
+    let fired = |path: &str, sources: &[&str], system: &str| -> Vec<(String, String)> {
         let source = read(path);
+        let constants: String = sources.iter().map(|p| read(p)).collect();
         let body = &source[source.find("pub fn fired(&self)").expect("a fired()")..];
         let body = &body[..body.find("\n    }\n").unwrap()];
-        body.split("out.push(\"").skip(1).map(|s| (system.to_string(), s[..s.find('"').unwrap()].to_string())).collect()
+        let name = |pushed: &str| match pushed.strip_prefix('"') {
+            Some(literal) => literal[..literal.find('"').unwrap()].to_string(),
+            None => {
+                let constant = &pushed[..pushed.find(')').unwrap()];
+                let definition = format!("const {constant}: &str = \"");
+                let value = &constants[constants.find(&definition).expect("the constant's definition") + definition.len()..];
+                value[..value.find('"').unwrap()].to_string()
+            }
+        };
+        body.split("out.push(").skip(1).map(|s| (system.to_string(), name(s))).collect()
     };
-    let mut checkers = fired("sim/src/edge/report.rs", "edge");
-    checkers.extend(fired("sim/src/status/check.rs", "status"));
+    let mut checkers = fired("sim/src/edge/report.rs", &[], "edge");
+    checkers.extend(fired("sim/src/status/check.rs", &["sim/src/status/concurrent.rs"], "status"));
     checkers.sort();
     let docs = read("docs/SCENARIOS.md");
     let table = &docs[docs.find("| system | checker |").expect("the checker table")..];

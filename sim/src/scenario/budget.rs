@@ -74,6 +74,9 @@ pub enum Metric {
     NotificationDuplicates,
     SseMissed,
     SsePropagationP99,
+    Rto,
+    Rpo,
+    RpoEdits,
 }
 
 /// Every metric a budget can name.
@@ -131,6 +134,9 @@ pub const METRICS: &[Metric] = &[
     Metric::NotificationDuplicates,
     Metric::SseMissed,
     Metric::SsePropagationP99,
+    Metric::Rto,
+    Metric::Rpo,
+    Metric::RpoEdits,
 ];
 
 impl Metric {
@@ -190,6 +196,9 @@ impl Metric {
             Metric::NotificationDuplicates => ("notification_duplicates", MetricKind::Count),
             Metric::SseMissed => ("sse_missed", MetricKind::Count),
             Metric::SsePropagationP99 => ("sse_propagation_p99", MetricKind::Duration),
+            Metric::Rto => ("rto", MetricKind::Duration),
+            Metric::Rpo => ("rpo", MetricKind::Duration),
+            Metric::RpoEdits => ("rpo_edits", MetricKind::Count),
         }
     }
 
@@ -223,6 +232,9 @@ impl Metric {
                 | Metric::NotificationDuplicates
                 | Metric::SseMissed
                 | Metric::SsePropagationP99
+                | Metric::Rto
+                | Metric::Rpo
+                | Metric::RpoEdits
         )
     }
 

@@ -230,6 +230,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.cdn_errors.from", dur("0s", "7h")),
     ("status.cdn_errors.until", dur("0s", "7h")),
     ("status.cdn_errors.rate", Bound::Number(0.0, 1.0)),
+    ("status.backup_every", dur("1s", "24h")),
+    ("status.action.at", dur("0s", "7h")),
     ("status.platform.hosts", whole_n(1, 8)),
     ("status.network.edge", dur("0s", "10s")),
     ("status.network.origin", dur("0s", "10s")),
@@ -238,9 +240,9 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.network.jitter", dur("0s", "10s")),
 ];
 
-/// Lists that make hosts, and how long they may be.
+/// Lists that make hosts or run work (scripted actions), and how long they may be.
 pub const LIST_LIMITS: &[(&str, usize)] =
-    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32)];
+    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("status.action", 256), ("workload.load_steps", 32)];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.

@@ -598,8 +598,12 @@ impl Scenario {
         let (primary_region, regions) = match &raw.status {
             Some(status) => {
                 let s = status.get_ref();
-                if let Some((key, nth, problem)) =
-                    s.problems().map(|(key, problem)| (key, 0, problem)).or_else(|| s.cdn_errors_problem())
+                let duration = raw.duration.get_ref().0;
+                if let Some((key, nth, problem)) = s
+                    .problems()
+                    .map(|(key, problem)| (key, 0, problem))
+                    .or_else(|| s.cdn_errors_problem())
+                    .or_else(|| s.action_problem(duration))
                 {
                     let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());
                     return Err(at(span, format!("status.{key}: {problem}")));

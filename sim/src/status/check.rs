@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use edgesim_system::status::proto::Tier;
 use serde::Serialize;
 
+use super::concurrent::{self, ADD_WINS, Concurrent, HLC_ORDER};
 use super::delivery::{self, Notifications, Sse};
 use super::liveness;
 use super::records::AckedEdit;
+use super::recovery::{self, Recovery};
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
 use crate::edge::check::NotJudged;
@@ -62,6 +64,12 @@ pub struct StatusReport {
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<liveness::StatusLivenessFinding>,
+    /// Scripted concurrent edits and how they resolved.
+    #[serde(skip_serializing_if = "Concurrent::is_empty")]
+    pub concurrent: Concurrent,
+    /// Recovery from the first fault (none without a fault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
 }
 
 /// How the simulated audience compares with the design's.
@@ -136,6 +144,12 @@ impl StatusReport {
         if self.liveness.as_ref().is_some_and(|l| !l.behind.is_empty()) {
             out.push("liveness");
         }
+        if !self.concurrent.add_wins_broken.is_empty() {
+            out.push(ADD_WINS);
+        }
+        if !self.concurrent.hlc_order_broken.is_empty() {
+            out.push(HLC_ORDER);
+        }
         out
     }
 
@@ -183,6 +197,11 @@ pub fn analyze(
     .filter_map(|(checker, why)| Some(NotJudged { checker: checker.into(), why: why.clone()? }))
     .collect();
     let regions = s.regions.len() as u64;
+    let down = down_at_end(events);
+    let hosts: Vec<(String, String)> = s.regions.iter().map(|r| (StatusSettings::region_host(r), r.clone())).collect();
+    let judge_views = |kept: &[AckedEdit]| {
+        self::views(events, kept).iter().map(|v| (v.started_us, v.ended_us, v.tier, v.stale_us)).collect()
+    };
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
         live_viewers: regions * u64::from(s.sse_viewers_per_region),
@@ -213,6 +232,8 @@ pub fn analyze(
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
+        concurrent: concurrent::check(events, edits, &hosts, &down),
+        recovery: recovery::recovery(events, edits, &down, judge_views),
     }
 }
 
@@ -221,6 +242,8 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 * 1e5 / whole as f64).floor() / 1e3)
 }
 
+/// The acknowledged timeline updates and status changes: the truth pages are judged against (a
+/// component list edit is judged by the `add-wins` checker alone).
 pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
     events
         .iter()
@@ -232,6 +255,7 @@ pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
                 after,
                 component,
                 critical,
+                listed: None,
                 ..
             }) => Some(AckedEdit {
                 t_us: e.t_us,
@@ -703,6 +727,8 @@ mod tests {
             seen: None,
             after: None,
             error: stamp.is_none().then(|| "timed out".to_string()),
+            listed: None,
+            history: None,
         };
         let node: Rc<str> = Rc::from("users-us-east");
         let events: Vec<Event> = [edited(1, Some(Timestamp { l: 1, c: 0, node: 1 })), edited(2, None)]

@@ -3,11 +3,13 @@
 
 pub mod charts;
 pub mod check;
+pub mod concurrent;
 pub mod delivery;
 pub mod liveness;
 pub mod platform;
 pub mod probes;
 pub mod records;
+pub mod recovery;
 pub mod report;
 pub mod settings;
 pub mod shown;

@@ -6,6 +6,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::status::incident::Incident;
 use edgesim_system::status::proto::{
     Delivery, DeliveryReply, EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, RECEIVER_PORT,
 };
@@ -26,16 +27,17 @@ use crate::seed::Seed;
 pub const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
 pub const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
 
-/// What `host` shows: its page (a CDN) or its document (a region).
-async fn look(host: &str, cdn: bool, ids: &Ids, limit: Duration) -> Result<Option<Shown>, String> {
+/// What `host` holds: its page's document (a CDN; `None`: the static fallback page) or its
+/// document (a region).
+async fn look(host: &str, cdn: bool, limit: Duration) -> Result<Option<Incident>, String> {
     if cdn {
         match call::<_, EdgeReply>(host, EDGE_PORT, &EdgeRequest::Page, limit).await? {
-            EdgeReply::Page { doc, .. } => Ok(doc.map(|d| Shown::of(&d, ids))),
+            EdgeReply::Page { doc, .. } => Ok(doc),
             other => Err(format!("unexpected {other:?}")),
         }
     } else {
         match call::<_, OriginReply>(host, ORIGIN_PORT, &OriginRequest::Get, limit).await? {
-            OriginReply::Doc(d) => Ok(Some(Shown::of(&d, ids))),
+            OriginReply::Doc(d) => Ok(Some(d)),
             other => Err(format!("unexpected {other:?}")),
         }
     }
@@ -57,7 +59,8 @@ pub async fn probe(
         spawn_local(async move {
             let mut last = String::new();
             while now() < until {
-                if let Ok(Some(shown)) = look(&host, cdn, &ids, every.max(Duration::from_secs(1))).await {
+                if let Ok(Some(doc)) = look(&host, cdn, every.max(Duration::from_secs(1))).await {
+                    let shown = Shown::of(&doc, &ids);
                     let seen = format!("{} {}", shown.digest, shown.posts);
                     if seen != last {
                         last = seen;
@@ -76,11 +79,14 @@ pub async fn probe(
 /// Audits every host's document at the end.
 pub async fn audit(hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetry) {
     for (host, cdn) in hosts {
-        let (shown, error) = match look(&host, cdn, &ids, Duration::from_secs(5)).await {
-            Ok(shown) => (shown, None),
-            Err(e) => (None, Some(e)),
+        let (shown, listed, error) = match look(&host, cdn, Duration::from_secs(5)).await {
+            Ok(doc) => {
+                let listed = doc.iter().flat_map(|d| d.listed().map(String::from)).collect();
+                (doc.map(|d| Shown::of(&d, &ids)), listed, None)
+            }
+            Err(e) => (None, Vec::new(), Some(e)),
         };
-        telemetry.harness(HarnessEvent::FinalDoc { of: host, shown, error });
+        telemetry.harness(HarnessEvent::FinalDoc { of: host, shown, error, listed });
     }
 }
 

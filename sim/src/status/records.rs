@@ -4,6 +4,7 @@
 use edgesim_system::status::hlc::Timestamp;
 
 /// An acknowledged edit.
+#[derive(Clone)]
 pub struct AckedEdit {
     pub t_us: u64,
     pub write: u64,

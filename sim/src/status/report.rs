@@ -216,6 +216,12 @@ pub fn text(r: &StatusReport) -> String {
             let _ = writeln!(o, "    {b}");
         }
     }
+    if !r.concurrent.is_empty() {
+        o.push_str(&format!("  {}", r.concurrent.text()));
+    }
+    if let Some(recovery) = &r.recovery {
+        o.push_str(&format!("\n{}", recovery.text()));
+    }
     o
 }
 

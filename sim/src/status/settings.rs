@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edgesim_system::status::config::{ClockMode, DnsCheck, StatusConfig};
+use edgesim_system::status::incident::{ComponentStatus, MergeRules};
+use edgesim_system::status::lww::LwwOrder;
 use edgesim_system::status::notify::NotifyConfig;
+use edgesim_system::status::or_set::SetRule;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::limits::host_name_problem;
@@ -26,6 +29,18 @@ pub struct StatusSettings {
     pub cdns: Vec<String>,
     pub sync_interval: Dur,
     pub clock: ClockMode,
+    /// Negative control only: `remove_wins` makes a remove beat an add it had not observed.
+    pub set_rule: SetRule,
+    /// Negative control only: `physical` orders status writes by physical time and node, the
+    /// hybrid clock's counter ignored.
+    pub lww_order: LwwOrder,
+    /// Regions ship their document to off-site storage this often; with it set, a crash loses a
+    /// region's disk and its restart rebuilds it from the latest backup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_every: Option<Dur>,
+    /// Operators' edits scripted at a time and region, beside the random ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub action: Vec<ScriptedAction>,
     /// How far ahead of true time each region's wall clock runs.
     pub skew: BTreeMap<String, Dur>,
     pub max_drift: Dur,
@@ -81,6 +96,65 @@ pub struct StatusSettings {
     pub platform: Option<Platform>,
     pub network: StatusNetwork,
 }
+
+/// One scripted operator action (`[[status.action]]`): at `at`, the operator of `region` makes
+/// the edit `kind` says.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedAction {
+    pub at: Dur,
+    pub region: String,
+    pub kind: ActionKind,
+    /// The component a status change or a list edit names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The status a `set_status` sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The text a `post` posts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// What a scripted action does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Posts a timeline update (`text`, `critical`).
+    Post,
+    /// Sets `component`'s status.
+    SetStatus,
+    /// Lists `component` on the page.
+    AddComponent,
+    /// Takes `component` off the page.
+    RemoveComponent,
+}
+
+/// A component status as a scenario file writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Operational,
+    Degraded,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl From<Status> for ComponentStatus {
+    fn from(s: Status) -> ComponentStatus {
+        match s {
+            Status::Operational => ComponentStatus::Operational,
+            Status::Degraded => ComponentStatus::Degraded,
+            Status::PartialOutage => ComponentStatus::PartialOutage,
+            Status::MajorOutage => ComponentStatus::MajorOutage,
+        }
+    }
+}
+
+/// The longest component name or posted text a scripted action may carry.
+pub const MAX_ACTION_TEXT: usize = 200;
 
 /// The monitored platform: its own hosts `platform-1` .. `platform-N`, which the operators'
 /// monitor checks every second, and the providers whose outage takes the status page's hosts on
@@ -151,6 +225,10 @@ impl Default for StatusSettings {
             cdns: ["cdn-a", "cdn-b", "cdn-c"].map(String::from).into(),
             sync_interval: Dur(c.sync_interval),
             clock: c.clock,
+            set_rule: c.merge.set,
+            lww_order: c.merge.lww,
+            backup_every: c.backup_every.map(Dur),
+            action: Vec::new(),
             skew: BTreeMap::new(),
             max_drift: Dur(c.max_drift),
             kv_propagation: Dur(c.kv_propagation),
@@ -254,6 +332,45 @@ impl StatusSettings {
         None
     }
 
+    /// A problem of one `[[status.action]]` entry in a run of `duration`: the key, which entry has
+    /// it (from 0, among those that set the key), and what is wrong.
+    pub fn action_problem(&self, duration: Duration) -> Option<(&'static str, usize, String)> {
+        let nth = |i: usize, set: fn(&ScriptedAction) -> bool| self.action[..i].iter().filter(|a| set(a)).count();
+        for (i, a) in self.action.iter().enumerate() {
+            if !self.regions.contains(&a.region) {
+                let problem = format!("`{}` is not a status region; regions are {}", a.region, self.regions.join(", "));
+                return Some(("action.region", i, problem));
+            }
+            if a.at.0 >= duration {
+                return Some((
+                    "action.at",
+                    i,
+                    format!("{} is not before the end of the run ({})", a.at, Dur(duration)),
+                ));
+            }
+            let (needs, missing) = match a.kind {
+                ActionKind::Post => ("text", a.text.is_none()),
+                ActionKind::SetStatus => ("component and status", a.component.is_none() || a.status.is_none()),
+                ActionKind::AddComponent | ActionKind::RemoveComponent => ("component", a.component.is_none()),
+            };
+            if missing {
+                return Some(("action.kind", i, format!("this kind of action needs {needs}")));
+            }
+            let texts = [
+                ("action.component", &a.component, nth(i, |a| a.component.is_some())),
+                ("action.text", &a.text, nth(i, |a| a.text.is_some())),
+            ];
+            for (key, text, n) in texts {
+                let Some(text) = text else { continue };
+                if text.is_empty() || text.chars().count() > MAX_ACTION_TEXT || text.chars().any(char::is_control) {
+                    let problem = format!("must be 1 to {MAX_ACTION_TEXT} characters, none a control character");
+                    return Some((key, n, problem));
+                }
+            }
+        }
+        None
+    }
+
     /// Every host name of the world, for error messages.
     fn hosts_named(&self) -> String {
         let mut hosts = self.node_hosts();
@@ -308,6 +425,7 @@ impl StatusSettings {
     /// The nodes' settings.
     pub fn config(&self) -> StatusConfig {
         let notify = NotifyConfig { event_dedup: self.event_dedup, ..NotifyConfig::default() };
+        let merge = MergeRules { set: self.set_rule, lww: self.lww_order };
         StatusConfig {
             regions: self.regions.iter().map(|r| Self::region_host(r)).collect(),
             cdns: self.cdns.clone(),
@@ -315,6 +433,8 @@ impl StatusSettings {
             channels: CHANNELS.iter().map(|(c, h)| (c.to_string(), h.to_string())).collect(),
             sync_interval: self.sync_interval.0,
             clock: self.clock,
+            merge,
+            backup_every: self.backup_every.map(|d| d.0),
             max_drift: self.max_drift.0,
             kv_refresh: self.kv_refresh.0,
             kv_propagation: self.kv_propagation.0,

@@ -54,6 +54,9 @@ impl Shown {
         for (c, s, at) in &statuses {
             hasher.update(format!("{c}={s:?}@{}.{}.{}\n", at.node, at.l, at.c).as_bytes());
         }
+        for c in doc.listed() {
+            hasher.update(format!("+{c}\n").as_bytes());
+        }
         Shown { posts: ranges(&known), unacked_posts: unacked, statuses, digest: format!("{:016x}", hasher.digest()) }
     }
 }

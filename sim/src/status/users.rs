@@ -1,5 +1,5 @@
 //! The status page's users, run on one viewer host per region: operators editing the incident at
-//! their region's origin, viewers loading the page through DNS and the CDNs (trying the next CDN
+//! their region's origin (at random, and as `[[status.action]]` scripts), viewers loading the page through DNS and the CDNs (trying the next CDN
 //! of the answer when one fails, as browsers do with several addresses), and live viewers on SSE
 //! who resume with Last-Event-ID and fall back to polling. Each records what it saw.
 
@@ -22,7 +22,7 @@ use tokio::task::spawn_local;
 use tokio::time::{sleep, timeout};
 use turmoil::net::TcpStream;
 
-use super::settings::{DNS, StatusSettings};
+use super::settings::{ActionKind, DNS, StatusSettings};
 use super::shown::{Ids, Shown};
 use crate::events::HarnessEvent;
 use crate::log::{HostTelemetry, now, now_us};
@@ -114,6 +114,10 @@ impl Users {
 /// Starts every user of the region and waits for them.
 pub async fn run(users: Rc<Users>) -> turmoil::Result {
     let mut tasks = vec![spawn_local(operator(users.clone()))];
+    let region = &users.settings.regions[users.region];
+    if users.settings.action.iter().any(|a| a.region == *region) {
+        tasks.push(spawn_local(scripted(users.clone())));
+    }
     for _ in 0..users.settings.viewers_per_region {
         let id = users.next_id();
         tasks.push(spawn_local(viewer(users.clone(), id)));
@@ -162,35 +166,60 @@ async fn operator(users: Rc<Users>) {
             let seen = read_status(&host, &component, limit).await;
             (Edit::Status { component, status }, seen)
         };
-        submit(&users, write, edit, seen).await;
+        submit(&users, write, edit, seen, false).await;
+    }
+}
+
+/// This region's scripted actions, each at its time, in the order the file lists them.
+async fn scripted(users: Rc<Users>) {
+    let s = users.settings.clone();
+    let region = &s.regions[users.region];
+    for action in s.action.iter().filter(|a| a.region == *region) {
+        sleep(action.at.0.saturating_sub(now())).await;
+        let component = action.component.clone().unwrap_or_default();
+        let edit = match action.kind {
+            ActionKind::Post => Edit::Post { text: action.text.clone().unwrap_or_default(), critical: action.critical },
+            ActionKind::SetStatus => {
+                let status = action.status.map_or(ComponentStatus::Operational, Into::into);
+                Edit::Status { component, status }
+            }
+            ActionKind::AddComponent => Edit::AddComponent { component },
+            ActionKind::RemoveComponent => Edit::RemoveComponent { component },
+        };
+        let write = users.next_id();
+        submit(&users, write, edit, None, true).await;
     }
 }
 
 /// Sends edit `write` to this region's origin (having read `seen` before it, for a status
-/// change), reads a status change back once acknowledged, and logs it as `edited`.
-pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestamp>) {
+/// change), reads a random operator's status change back once acknowledged, and logs it as
+/// `edited` (a `scripted` edit at once, with its region's causal history).
+pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestamp>, scripted: bool) {
     let s = &users.settings;
     let host = users.region_host();
     let limit = s.view_timeout.0;
     let reply = call::<_, OriginReply>(&host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
-    let (stamp, error) = match reply {
-        Ok(OriginReply::Written(at)) => {
+    let (stamp, history, error) = match reply {
+        Ok(OriginReply::Written(at, history)) => {
             users.ids.learn(at, write);
-            (Some(at), None)
+            (Some(at), scripted.then_some(history), None)
         }
-        Ok(other) => (None, Some(format!("unexpected reply {other:?}"))),
-        Err(e) => (None, Some(e)),
+        Ok(other) => (None, None, Some(format!("unexpected reply {other:?}"))),
+        Err(e) => (None, None, Some(e)),
     };
-    let (component, status, critical) = match edit {
-        Edit::Post { critical, .. } => (None, None, critical),
-        Edit::Status { component, status } => (Some(component), Some(status), false),
+    let (component, status, critical, listed) = match edit {
+        Edit::Post { critical, .. } => (None, None, critical, None),
+        Edit::Status { component, status } => (Some(component), Some(status), false, None),
+        Edit::AddComponent { component } => (Some(component), None, false, Some(true)),
+        Edit::RemoveComponent { component } => (Some(component), None, false, Some(false)),
     };
-    let after = match (&component, stamp) {
-        (Some(c), Some(_)) => read_status(&host, c, limit).await,
+    let after = match (&component, status, stamp) {
+        (Some(c), Some(_), Some(_)) if !scripted => read_status(&host, c, limit).await,
         _ => None,
     };
     let region = s.regions[users.region].clone();
-    let edited = HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error };
+    let edited =
+        HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error, listed, history };
     users.telemetry.harness(edited);
 }
 

@@ -1,4 +1,5 @@
-//! Builds the status page's world on turmoil: a host per status region, per CDN, the DNS server,
+//! Builds the status page's world on turmoil: a host per status region (with `backup_every`, a
+//! restart rebuilds it from its off-site backup, its disk lost), per CDN, the DNS server,
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
 //! the probes, the CDNs' scheduled error spans, the monitor of the platform (if any; its hosts run
@@ -59,11 +60,17 @@ pub fn build(
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
         let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
-        let (disk, durable) = (origin::Disk::default(), settings.durable_regions && !Bug::RegionsForget.restored());
+        let (disk, backup) = (origin::Disk::default(), origin::Disk::default());
+        let durable = settings.durable_regions && !Bug::RegionsForget.restored();
+        let restores = settings.backup_every.is_some();
         sim.host(host.as_str(), move || {
             let node = make();
             let disk = if durable { disk.clone() } else { origin::Disk::default() };
-            async move { origin::run(node, i as u32, disk).await.map_err(Into::into) }
+            if restores {
+                disk.replace(backup.borrow().clone());
+            }
+            let backup = backup.clone();
+            async move { origin::run(node, i as u32, disk, backup).await.map_err(Into::into) }
         });
     }
     let mut errors = Vec::new();

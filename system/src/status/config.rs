@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::incident::MergeRules;
 use super::notify::NotifyConfig;
 
 /// What a DNS health check of a CDN asks (docs/DESIGN.md, DNS failover).
@@ -41,6 +42,10 @@ pub struct StatusConfig {
     pub channels: Vec<(String, String)>,
     pub sync_interval: Duration,
     pub clock: ClockMode,
+    /// How merges resolve concurrent writes (the design's rules unless a negative control).
+    pub merge: MergeRules,
+    /// A region ships its document to off-site storage this often (never when absent).
+    pub backup_every: Option<Duration>,
     /// A remote hybrid timestamp further ahead than this is refused.
     pub max_drift: Duration,
     /// A region republishes its state to the edge KV at least this often.
@@ -75,6 +80,8 @@ impl Default for StatusConfig {
             channels: Vec::new(),
             sync_interval: Duration::from_millis(100),
             clock: ClockMode::Hlc,
+            merge: MergeRules::default(),
+            backup_every: None,
             max_drift: Duration::from_secs(300),
             kv_refresh: Duration::from_secs(10),
             kv_propagation: Duration::from_secs(2),

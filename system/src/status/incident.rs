@@ -1,14 +1,15 @@
 //! The incident document each region writes and syncs: a status per component in hybrid-logical
-//! LWW registers, the timeline of updates in an observed-remove set, and a vector clock of the
-//! writes it contains, so a replica can tell whether a peer's copy holds anything new.
+//! LWW registers, the components the page lists and the timeline of updates in observed-remove
+//! sets, and a vector clock of the writes it contains, so a replica can tell whether a peer's copy
+//! holds anything new.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::hlc::Timestamp;
-use super::lww::Lww;
-use super::or_set::OrSet;
+use super::lww::{Lww, LwwOrder};
+use super::or_set::{OrSet, SetRule};
 use super::vclock::VClock;
 use super::{Merge, NodeId};
 
@@ -37,10 +38,22 @@ pub struct TimelineUpdate {
     pub critical: bool,
 }
 
+/// How a merge resolves concurrent writes: the design's rules by default; anything else is a
+/// negative control.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRules {
+    /// The component list and the timeline.
+    pub set: SetRule,
+    /// Component statuses.
+    pub lww: LwwOrder,
+}
+
 /// One replica of an incident. Replicas that have merged the same writes are equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     components: BTreeMap<String, Lww<ComponentStatus>>,
+    /// The components the page lists, as operators added and removed them.
+    listed: OrSet<String>,
     timeline: OrSet<TimelineUpdate>,
     clock: VClock,
 }
@@ -80,6 +93,38 @@ impl Incident {
         removed
     }
 
+    /// Lists `component` on the page, as node `node`.
+    pub fn add_component(&mut self, node: NodeId, component: &str) {
+        self.clock.increment(node);
+        self.listed.add(node, component.to_owned());
+    }
+
+    /// Takes `component` off the page as node `node`: the adds of it this replica has observed.
+    pub fn remove_component(&mut self, node: NodeId, component: &str) {
+        self.clock.increment(node);
+        self.listed.remove(&component.to_owned());
+    }
+
+    /// The components the page lists, by name.
+    pub fn listed(&self) -> impl Iterator<Item = &str> {
+        self.listed.elements().map(String::as_str)
+    }
+
+    /// Merges `other` into this replica under `rules` (the default rules are [`Merge::merge`]).
+    pub fn merge_by(&mut self, other: &Self, rules: MergeRules) {
+        for (component, theirs) in &other.components {
+            match self.components.get_mut(component) {
+                Some(mine) => mine.merge_by(theirs, rules.lww),
+                None => {
+                    self.components.insert(component.clone(), theirs.clone());
+                }
+            }
+        }
+        self.listed.merge_by(&other.listed, rules.set);
+        self.timeline.merge_by(&other.timeline, rules.set);
+        self.clock.merge(&other.clock);
+    }
+
     /// `component`'s current status, if any node has set one.
     pub fn status(&self, component: &str) -> Option<ComponentStatus> {
         self.components.get(component).map(|register| *register.get())
@@ -111,16 +156,7 @@ impl Incident {
 
 impl Merge for Incident {
     fn merge(&mut self, other: &Self) {
-        for (component, theirs) in &other.components {
-            match self.components.get_mut(component) {
-                Some(mine) => mine.merge(theirs),
-                None => {
-                    self.components.insert(component.clone(), theirs.clone());
-                }
-            }
-        }
-        self.timeline.merge(&other.timeline);
-        self.clock.merge(&other.clock);
+        self.merge_by(other, MergeRules::default());
     }
 }
 
@@ -139,6 +175,8 @@ mod tests {
     enum Op {
         Set(usize, ComponentStatus),
         Post(u8),
+        List(usize),
+        Unlist(usize),
         /// Retracts one of the updates the acting node sees.
         Retract(prop::sample::Index),
         /// The acting node receives another node's current state.
@@ -158,6 +196,8 @@ mod tests {
         prop_oneof![
             (0..COMPONENTS.len(), status()).prop_map(|(c, s)| Op::Set(c, s)),
             (0..4u8).prop_map(Op::Post),
+            (0..COMPONENTS.len()).prop_map(Op::List),
+            (0..COMPONENTS.len()).prop_map(Op::Unlist),
             any::<prop::sample::Index>().prop_map(Op::Retract),
             (0..NODES).prop_map(Op::Sync),
         ]
@@ -182,6 +222,8 @@ mod tests {
                     Op::Post(n) => {
                         replica.post_update(hlc.now(wall), format!("update {n}"), false);
                     }
+                    Op::List(c) => replica.add_component(node as NodeId, COMPONENTS[c]),
+                    Op::Unlist(c) => replica.remove_component(node as NodeId, COMPONENTS[c]),
                     Op::Retract(i) => {
                         let updates: Vec<_> = replica.timeline().cloned().collect();
                         if !updates.is_empty() {

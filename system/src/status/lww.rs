@@ -7,6 +7,19 @@ use serde::{Deserialize, Serialize};
 use super::Merge;
 use super::hlc::Timestamp;
 
+/// What orders the writes a merge compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LwwOrder {
+    /// The design: the whole hybrid timestamp (physical time, counter, node).
+    #[default]
+    Hlc,
+    /// Negative control: physical time and node only, the logical counter ignored, so of two
+    /// writes stamped in the same millisecond the one with the higher node id wins though the
+    /// other's counter says it came later.
+    Physical,
+}
+
 /// A last-writer-wins register ordered by `K`. Equal keys (which unique hybrid logical timestamps
 /// rule out) are broken by value, so merging stays a join whatever states meet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +55,19 @@ impl<T: Ord, K: Ord> Lww<T, K> {
 impl<T: Ord + Clone, K: Ord + Clone> Merge for Lww<T, K> {
     fn merge(&mut self, other: &Self) {
         if (&other.at, &other.value) > (&self.at, &self.value) {
+            self.clone_from(other);
+        }
+    }
+}
+
+impl<T: Ord + Clone> Lww<T, Timestamp> {
+    /// Merges `other` into this register under `order` ([`LwwOrder::Hlc`] is [`Merge::merge`]).
+    pub fn merge_by(&mut self, other: &Self, order: LwwOrder) {
+        let key = |r: &Self| match order {
+            LwwOrder::Hlc => (r.at.l, r.at.c, r.at.node),
+            LwwOrder::Physical => (r.at.l, 0, r.at.node),
+        };
+        if (key(other), &other.value) > (key(self), &self.value) {
             self.clone_from(other);
         }
     }
@@ -104,6 +130,20 @@ mod tests {
         for (mut x, y) in [(a_hlc.clone(), &b_hlc), (b_hlc.clone(), &a_hlc)] {
             x.merge(y);
             assert_eq!(*x.get(), "resolved", "HLC LWW keeps the later write");
+        }
+    }
+
+    #[test]
+    fn physical_order_drops_the_counter_that_hlc_keeps() {
+        // Goal: two writes in the same millisecond resolve by counter under HLC, and by node id
+        // alone under the physical-time negative control.
+        let later = Lww::new(Timestamp { l: 5, c: 3, node: 0 }, "resolved");
+        let earlier = Lww::new(Timestamp { l: 5, c: 1, node: 1 }, "investigating");
+        for (order, winner) in [(LwwOrder::Hlc, "resolved"), (LwwOrder::Physical, "investigating")] {
+            for (mut x, y) in [(later.clone(), &earlier), (earlier.clone(), &later)] {
+                x.merge_by(y, order);
+                assert_eq!(*x.get(), winner, "{order:?}");
+            }
         }
     }
 }

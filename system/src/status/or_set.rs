@@ -11,6 +11,19 @@ use serde::{Deserialize, Serialize};
 use super::vclock::VClock;
 use super::{Merge, NodeId};
 
+/// Which side a merge takes when one replica removed an element another added again
+/// concurrently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetRule {
+    /// The design: the add the remove had not observed survives.
+    #[default]
+    AddWins,
+    /// Negative control: an element one side removed goes, with every tag of it, once the other
+    /// side learns of the remove, observed or not.
+    RemoveWins,
+}
+
 /// Identifies one add: the adding node and that node's count of adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Tag {
@@ -73,22 +86,38 @@ fn has_seen(clock: &VClock, tag: &Tag) -> bool {
     clock.get(tag.node) >= tag.counter
 }
 
-impl<T: Ord + Clone> Merge for OrSet<T> {
-    /// Keeps a tag that both sides hold, or that one side holds and the other has never seen.
-    fn merge(&mut self, other: &Self) {
+impl<T: Ord + Clone> OrSet<T> {
+    /// Merges `other` into this replica under `rule` ([`SetRule::AddWins`] is [`Merge::merge`]).
+    pub fn merge_by(&mut self, other: &Self, rule: SetRule) {
         let none = BTreeSet::new();
+        let remove_wins = rule == SetRule::RemoveWins;
         self.entries.retain(|value, tags| {
             let theirs = other.entries.get(value).unwrap_or(&none);
-            tags.retain(|tag| theirs.contains(tag) || !has_seen(&other.seen, tag));
+            let removed_there = |tag: &Tag| !theirs.contains(tag) && has_seen(&other.seen, tag);
+            if remove_wins && tags.iter().any(removed_there) {
+                return false;
+            }
+            tags.retain(|tag| !removed_there(tag));
             !tags.is_empty()
         });
         for (value, tags) in &other.entries {
+            let mine = self.entries.get(value).unwrap_or(&none);
+            if remove_wins && tags.iter().any(|tag| !mine.contains(tag) && has_seen(&self.seen, tag)) {
+                continue;
+            }
             let unseen: Vec<Tag> = tags.iter().filter(|tag| !has_seen(&self.seen, tag)).copied().collect();
             if !unseen.is_empty() {
                 self.entries.entry(value.clone()).or_default().extend(unseen);
             }
         }
         self.seen.merge(&other.seen);
+    }
+}
+
+impl<T: Ord + Clone> Merge for OrSet<T> {
+    /// Keeps a tag that both sides hold, or that one side holds and the other has never seen.
+    fn merge(&mut self, other: &Self) {
+        self.merge_by(other, SetRule::AddWins);
     }
 }
 
@@ -182,5 +211,23 @@ mod tests {
         merged.merge(&c);
         assert!(!merged.contains(&"x"));
         assert_eq!(merged.elements().collect::<Vec<_>>(), [&"y"]);
+    }
+
+    #[test]
+    fn a_concurrent_add_survives_a_remove_only_under_add_wins() {
+        // Goal: the two rules differ on exactly the case the design names: one replica removes an
+        // element while another adds it again, neither having seen the other's edit.
+        let mut a = OrSet::new();
+        a.add(1, "billing");
+        let mut b = a.clone();
+        b.remove(&"billing");
+        a.add(1, "billing");
+        for (rule, present) in [(SetRule::AddWins, true), (SetRule::RemoveWins, false)] {
+            let (mut at_a, mut at_b) = (a.clone(), b.clone());
+            at_a.merge_by(&b, rule);
+            at_b.merge_by(&a, rule);
+            assert_eq!(at_a, at_b, "{rule:?} converges");
+            assert_eq!(at_a.contains(&"billing"), present, "{rule:?}");
+        }
     }
 }

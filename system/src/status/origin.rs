@@ -9,6 +9,8 @@
 //! and after every merge, and starts from it: a region that crashes and restarts still holds every
 //! update it acknowledged, and its version-vector counter and clock continue where they stopped,
 //! so its next update is new to every peer and CDN rather than a repeat of one they already hold.
+//! With `backup_every` set, a region also ships its document to off-site storage (a second
+//! [`Disk`]) at that interval, from which whoever runs it can rebuild a region whose disk was lost.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -17,7 +19,7 @@ use std::rc::Rc;
 
 use tokio::sync::watch;
 use tokio::task::spawn_local;
-use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_until};
 
 use super::config::ClockMode;
 use super::hlc::{Hlc, Timestamp};
@@ -66,14 +68,16 @@ impl Region {
                 self.doc.post_update(at, text, critical);
             }
             Edit::Status { component, status } => self.doc.set_status(at, &component, status),
+            Edit::AddComponent { component } => self.doc.add_component(self.id, &component),
+            Edit::RemoveComponent { component } => self.doc.remove_component(self.id, &component),
         }
         at
     }
 }
 
-/// Runs status region `id` (its index in `config.regions`) from the document on `disk` until the
-/// host stops.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk) -> io::Result<()> {
+/// Runs status region `id` (its index in `config.regions`) from the document on `disk`, shipping
+/// it to `backup` every `backup_every`, until the host stops.
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk, backup: Disk) -> io::Result<()> {
     let max_drift = node.config.max_drift.as_millis() as u64;
     let doc = disk.borrow().clone();
     let mut hlc = Hlc::new(id, max_drift);
@@ -94,6 +98,9 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk)
         spawn_local(publish_to(node.clone(), region.clone(), changed.subscribe(), cdn.clone()));
     }
     spawn_local(notify(node.clone(), region.clone(), changed.subscribe()));
+    if let Some(every) = node.config.backup_every {
+        spawn_local(back_up(region.clone(), backup, every));
+    }
     let serving = node.clone();
     serving
         .serve(ORIGIN_PORT, move |request: OriginRequest, mut stream, peer| {
@@ -119,7 +126,7 @@ fn answer<N: Net, T: Telemetry>(
         OriginRequest::Edit(edit) => {
             let at = region.edit(edit, (node.clock)());
             region.save();
-            OriginReply::Written(at)
+            OriginReply::Written(at, region.doc.clock().clone())
         }
         OriginRequest::Get => OriginReply::Doc(region.doc.clone()),
         OriginRequest::Sync(theirs) => {
@@ -129,10 +136,21 @@ fn answer<N: Net, T: Telemetry>(
                 node.emit(NodeEvent::Rejected { peer: peer.to_string(), problem: e.to_string() });
                 return OriginReply::Synced(region.doc.clock().clone());
             }
-            region.doc.merge(&theirs);
+            region.doc.merge_by(&theirs, node.config.merge);
             region.save();
             OriginReply::Synced(region.doc.clock().clone())
         }
+    }
+}
+
+/// Copies the document to `backup` every `every`, from one interval after the start: regions that
+/// start together back up at the same instants, so no region's backup holds a peer's write that
+/// the peer's own backup lacks.
+async fn back_up(region: Rc<RefCell<Region>>, backup: Disk, every: std::time::Duration) {
+    let mut tick = interval_at(Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        backup.replace(region.borrow().doc.clone());
     }
 }
 

@@ -22,8 +22,22 @@ pub const RECEIVER_PORT: u16 = 9600;
 /// An operator's edit of the incident.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Edit {
-    Post { text: String, critical: bool },
-    Status { component: String, status: ComponentStatus },
+    Post {
+        text: String,
+        critical: bool,
+    },
+    Status {
+        component: String,
+        status: ComponentStatus,
+    },
+    /// Lists a component on the page.
+    AddComponent {
+        component: String,
+    },
+    /// Takes a component off the page.
+    RemoveComponent {
+        component: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,8 +51,8 @@ pub enum OriginRequest {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum OriginReply {
-    /// The edit is applied here under this timestamp.
-    Written(Timestamp),
+    /// The edit is applied here under this timestamp; the region's causal history with it.
+    Written(Timestamp, VClock),
     Doc(Incident),
     /// What the receiving region now holds.
     Synced(VClock),

@@ -1,0 +1,191 @@
+//! The checkers of scripted concurrent edits (docs/DESIGN.md, Status page figures), judged on the
+//! final audit of every region up at the end. `add-wins`: a component the page lists must be
+//! listed exactly when some scripted add of it was observed by no scripted remove of it, so an
+//! add concurrent with a remove survives. `hlc-order`: a component whose status two regions set
+//! concurrently must end, in every region, on the acknowledged status write with the highest
+//! timestamp (or one the harness never saw acknowledged, stamped later). Which edit observed which
+//! comes from the causal history each region acknowledged a scripted edit with (`edited.history`):
+//! an edit observed another when its region held that edit's write when it made its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::vclock::VClock;
+use serde::Serialize;
+
+use super::records::AckedEdit;
+use super::shown::Shown;
+use crate::edge::check::NotJudged;
+use crate::events::{Event, HarnessEvent, Record};
+
+pub const ADD_WINS: &str = "add-wins";
+pub const HLC_ORDER: &str = "hlc-order";
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Concurrent {
+    /// Pairs of a scripted add and remove of one component, neither of which observed the other.
+    pub add_remove_pairs: usize,
+    /// Where a region's final list broke add-wins.
+    pub add_wins_broken: Vec<String>,
+    /// Pairs of scripted status changes of one component in two regions, neither of which
+    /// observed the other.
+    pub status_pairs: usize,
+    /// Where a region's final status is not the highest-stamped write.
+    pub hlc_order_broken: Vec<String>,
+    /// A checker with scripted edits of one component from two regions but no concurrent pair
+    /// among them, or with no region to judge in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<NotJudged>,
+}
+
+/// A scripted edit as its region acknowledged it.
+struct Scripted<'a> {
+    write: u64,
+    component: &'a str,
+    /// `Some(true)`: an add, `Some(false)`: a remove, `None`: a status change.
+    listed: Option<bool>,
+    history: &'a VClock,
+    /// Its region's node id, and its own write's number among that region's writes.
+    id: u32,
+    own: u64,
+}
+
+impl Scripted<'_> {
+    /// Whether this edit's region held `other` when it made this one.
+    fn observed(&self, other: &Scripted) -> bool {
+        self.history.get(other.id) >= other.own
+    }
+
+    fn concurrent(&self, other: &Scripted) -> bool {
+        !self.observed(other) && !other.observed(self)
+    }
+}
+
+/// Each audited region's final document and list, by host.
+type Audited<'a> = BTreeMap<&'a str, (&'a Shown, &'a [String])>;
+
+impl Concurrent {
+    pub fn is_empty(&self) -> bool {
+        self.add_remove_pairs == 0 && self.status_pairs == 0 && self.not_judged.is_empty()
+    }
+
+    pub fn text(&self) -> String {
+        let mut o = format!(
+            "concurrent scripted edits: {} add/remove pairs, {} status pairs\n",
+            self.add_remove_pairs, self.status_pairs
+        );
+        for line in self.add_wins_broken.iter().chain(&self.hlc_order_broken) {
+            o.push_str(&format!("  {line}\n"));
+        }
+        o
+    }
+}
+
+/// Judges the scripted edits of `regions` (status region hosts by node id, and their region
+/// names) against the final audit of those up at the end.
+pub fn check(events: &[Event], edits: &[AckedEdit], regions: &[(String, String)], down: &[String]) -> Concurrent {
+    let scripted: Vec<Scripted> = events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::Edited {
+                write,
+                region,
+                component: Some(component),
+                stamp: Some(_),
+                listed,
+                history: Some(history),
+                ..
+            }) => {
+                let id = regions.iter().position(|(_, name)| name == region)? as u32;
+                Some(Scripted { write: *write, component, listed: *listed, history, id, own: history.get(id) })
+            }
+            _ => None,
+        })
+        .collect();
+    let mut audited: Audited = BTreeMap::new();
+    for e in events {
+        if let Record::Harness(HarnessEvent::FinalDoc { of, shown: Some(shown), listed, .. }) = &e.record
+            && regions.iter().any(|(host, _)| host == of)
+            && !down.contains(of)
+        {
+            audited.insert(of, (shown, listed));
+        }
+    }
+    let mut out = Concurrent::default();
+    add_wins(&scripted, &audited, &mut out);
+    hlc_order(&scripted, edits, &audited, &mut out);
+    out
+}
+
+fn not_judged(checker: &str, why: &str) -> NotJudged {
+    NotJudged { checker: checker.into(), why: why.into() }
+}
+
+fn add_wins(scripted: &[Scripted], audited: &Audited, out: &mut Concurrent) {
+    let lists: Vec<&Scripted> = scripted.iter().filter(|e| e.listed.is_some()).collect();
+    if lists.is_empty() {
+        return;
+    }
+    let components: BTreeSet<&str> = lists.iter().map(|e| e.component).collect();
+    let mut across = false;
+    for c in components {
+        let of = |listed: bool| lists.iter().copied().filter(move |e| e.component == c && e.listed == Some(listed));
+        let removes: Vec<&Scripted> = of(false).collect();
+        across |= of(true).any(|a| removes.iter().any(|r| r.id != a.id));
+        out.add_remove_pairs += of(true).map(|a| removes.iter().filter(|r| r.concurrent(a)).count()).sum::<usize>();
+        let surviving: Vec<String> =
+            of(true).filter(|a| !removes.iter().any(|r| r.observed(a))).map(|a| format!("#{}", a.write)).collect();
+        for (host, (_, listed)) in audited {
+            let present = listed.iter().any(|l| l == c);
+            if present && surviving.is_empty() {
+                out.add_wins_broken.push(format!("{host} lists {c}, though a remove observed every add of it"));
+            } else if !present && !surviving.is_empty() {
+                out.add_wins_broken
+                    .push(format!("{host} does not list {c}, though no remove observed add {}", surviving.join(", ")));
+            }
+        }
+    }
+    if across && out.add_remove_pairs == 0 {
+        out.not_judged.push(not_judged(ADD_WINS, "no scripted add and remove of one component were concurrent"));
+    } else if out.add_remove_pairs > 0 && audited.is_empty() {
+        out.not_judged.push(not_judged(ADD_WINS, "no region was up and audited at the end"));
+    }
+}
+
+fn hlc_order(scripted: &[Scripted], edits: &[AckedEdit], audited: &Audited, out: &mut Concurrent) {
+    let changes: Vec<&Scripted> = scripted.iter().filter(|e| e.listed.is_none()).collect();
+    if changes.is_empty() {
+        return;
+    }
+    let components: BTreeSet<&str> = changes.iter().map(|e| e.component).collect();
+    let mut across = false;
+    for c in components {
+        let of: Vec<&Scripted> = changes.iter().copied().filter(|e| e.component == c).collect();
+        across |= of.iter().any(|e| e.id != of[0].id);
+        let pairs = (0..of.len()).map(|i| of[i + 1..].iter().filter(|f| f.concurrent(of[i])).count()).sum::<usize>();
+        out.status_pairs += pairs;
+        let latest = edits.iter().filter(|e| e.component.as_deref() == Some(c)).max_by_key(|e| e.stamp);
+        let Some(latest) = latest.filter(|_| pairs > 0) else { continue };
+        for (host, (shown, _)) in audited {
+            let ended = shown.statuses.iter().find(|(name, ..)| name == c).map(|(_, _, at)| *at);
+            if ended.is_none_or(|at| at < latest.stamp) {
+                out.hlc_order_broken.push(format!(
+                    "{host} ended {c} on {}, not on write #{} stamped {}, the highest",
+                    ended.map_or("no status".into(), |at| format!("the write stamped {}", stamp(at))),
+                    latest.write,
+                    stamp(latest.stamp)
+                ));
+            }
+        }
+    }
+    if across && out.status_pairs == 0 {
+        out.not_judged.push(not_judged(HLC_ORDER, "no scripted status changes of one component were concurrent"));
+    } else if out.status_pairs > 0 && audited.is_empty() {
+        out.not_judged.push(not_judged(HLC_ORDER, "no region was up and audited at the end"));
+    }
+}
+
+/// A timestamp as `physical ms.counter@node`.
+fn stamp(at: Timestamp) -> String {
+    format!("{}.{}@{}", at.l, at.c, at.node)
+}
