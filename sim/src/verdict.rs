@@ -218,6 +218,9 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::StaleAgeP99 => edge(|r| sampled(&r.pages.as_ref()?.stale_age, P99)),
         Metric::StaleAgeMax => edge(|r| sampled(&r.pages.as_ref()?.stale_age, MAX)),
         Metric::RendersPerKeyWindowMax => edge(|r| Some(r.pages.as_ref()?.renders_per_key_window_max as f64)),
+        Metric::SsrTtfbP99 => edge(|r| sampled(&r.ssr.as_ref()?.ttfb, P99)),
+        Metric::SsrFullPageP99 => edge(|r| sampled(&r.ssr.as_ref()?.full_page, P99)),
+        Metric::SsrIncomplete => edge(|r| Some(r.ssr.as_ref()?.incomplete as f64)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -317,6 +320,7 @@ mod tests {
                 cold_starts: 0,
                 cold_share_of_p99_pct: None,
                 pages: None,
+                ssr: None,
                 replication: ReplicationFigures {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..ReplicationFigures::default()

@@ -16,6 +16,7 @@
 //! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
+//! ssr.rs        personalized pages streamed with SSR: time to shell, to each boundary, to full page
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
 //! ```
@@ -30,6 +31,7 @@ pub mod load;
 pub mod metrics;
 pub mod pages;
 pub mod report;
+pub mod ssr;
 pub mod timeline;
 pub mod workload;
 pub mod world;

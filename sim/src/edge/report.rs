@@ -15,6 +15,7 @@ use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, spl
 use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
 use crate::edge::pages::PageFigures;
+use crate::edge::ssr::SsrFigures;
 use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
@@ -40,6 +41,9 @@ pub struct EdgeReport {
     /// Product pages under ISR; present with `[isr]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<PageFigures>,
+    /// Personalized pages streamed with SSR, as clients saw them; present with `[ssr]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssr: Option<SsrFigures>,
     pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
@@ -129,6 +133,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         cold_starts: folded.load.cold_starts(),
         cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         pages: pages.clone(),
+        ssr: observed.ssr.summary(),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -226,6 +231,9 @@ impl EdgeReport {
         }
         if let Some(p) = &self.pages {
             p.write_text(&mut o);
+        }
+        if let Some(s) = &self.ssr {
+            s.write_text(&mut o);
         }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);

@@ -6,7 +6,9 @@
 //! omission) and a request's latency runs from its due time; `arrivals = "closed"` makes a session
 //! wait for each answer before its next arrival.
 //! `load_steps` multiply the session rate step by step. With `[isr]`, reads are views of the key's
-//! product page (`page_loaded`).
+//! product page (`page_loaded`). With `[ssr]`, a share of reads are views of the session's
+//! personalized page streamed with SSR: the shell and each boundary's chunk are logged as they
+//! reach the client (`ssr_shell`, `ssr_chunk`), timed from when the view was due (`ssr_requested`).
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! All randomness comes from the scenario seed.
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use edgesim_system::edge::backoff::Backoff;
 use edgesim_system::edge::frame::Point;
-use edgesim_system::edge::proto::{POP_PORT, Request, Response};
+use edgesim_system::edge::proto::{Filled, POP_PORT, Request, Response};
 use edgesim_system::edge::store::WriteOp;
 use edgesim_system::net::Net;
 use edgesim_system::wire;
@@ -25,8 +27,9 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 
-use crate::events::{HarnessEvent, PageOutcome, RequestOp, RequestOutcome};
+use crate::events::{ChunkOutcome, HarnessEvent, PageOutcome, RequestOp, RequestOutcome, StreamOutcome};
 use crate::log::{HostTelemetry, now};
+use crate::scenario::ssr::Ssr;
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
 use crate::turmoil_net::{LossyStream, TurmoilNet};
@@ -47,6 +50,8 @@ pub struct Clients {
     pub announces_steps: bool,
     /// Reads are product page views (`[isr]`).
     pub pages: bool,
+    /// A share of reads are views of the personalized page streamed with SSR (`[ssr]`).
+    pub ssr: Option<Ssr>,
 }
 
 pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
@@ -89,6 +94,7 @@ struct Session {
 enum Arrival {
     Read { key: String },
     Page { key: String },
+    Stream { key: String },
     Write { op: WriteOp, retry_seed: u64 },
 }
 
@@ -117,6 +123,8 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
             s.seq.set(s.seq.get() + 1);
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
             Arrival::Write { op: WriteOp { session: id, seq: s.seq.get(), key, value }, retry_seed: rng.random() }
+        } else if clients.ssr.as_ref().is_some_and(|ssr| rng.random::<f64>() < ssr.share) {
+            Arrival::Stream { key }
         } else if clients.pages {
             Arrival::Page { key }
         } else {
@@ -146,6 +154,7 @@ impl Session {
                 self.read(&key).await;
             }
             Arrival::Page { key } => self.page(key).await,
+            Arrival::Stream { key } => self.stream(key).await,
             Arrival::Write { op, retry_seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
                 let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
@@ -213,6 +222,58 @@ impl Session {
         };
         let pop = self.pop.clone();
         self.clients.telemetry.harness(HarnessEvent::PageLoaded { session: self.id, key, pop, started_us, outcome });
+    }
+
+    /// One view of the session's personalized page streamed with SSR, logged when it is due, as
+    /// its shell and chunks arrive, and when it ends; a view without every chunk within the
+    /// request timeout timed out.
+    async fn stream(&self, key: String) {
+        let c = &self.clients;
+        let view = c.next_req.get() + 1;
+        c.next_req.set(view);
+        let (session, pop) = (self.id, self.pop.clone());
+        c.telemetry.harness(HarnessEvent::SsrRequested { view, session, pop, key: key.clone() });
+        let request = Request::Stream { session, key, min: self.min.get() };
+        let mut conn = self.idle.borrow_mut().pop();
+        let outcome = timeout(c.workload.request_timeout.0, self.chunks(&mut conn, &request, view))
+            .await
+            .unwrap_or(StreamOutcome::Timeout);
+        if let (Some(conn), StreamOutcome::Streamed) = (conn, &outcome) {
+            self.idle.borrow_mut().push(conn);
+        }
+        c.telemetry.harness(HarnessEvent::SsrEnded { view, outcome });
+    }
+
+    /// Sends a stream request and logs the shell and each chunk as it arrives.
+    async fn chunks(&self, conn: &mut Option<LossyStream>, request: &Request, view: u64) -> StreamOutcome {
+        let boundaries = match self.exchange(conn, request).await {
+            Ok(Response::Shell { boundaries }) => boundaries,
+            Ok(Response::Shed { host, waiting }) => return StreamOutcome::Shed { host, waiting },
+            Ok(Response::Error(message)) | Err(message) => return StreamOutcome::Error { message },
+            Ok(other) => return StreamOutcome::Error { message: format!("unexpected answer {other:?}") },
+        };
+        let log = &self.clients.telemetry;
+        log.harness(HarnessEvent::SsrShell { view });
+        let stream = conn.as_mut().expect("the exchange connected");
+        for _ in 0..boundaries {
+            let (boundary, filled) = match wire::recv(stream).await {
+                Ok(Response::Chunk { boundary, filled }) => (boundary, filled),
+                Ok(other) => return StreamOutcome::Error { message: format!("unexpected answer {other:?}") },
+                Err(e) => return StreamOutcome::Error { message: e.to_string() },
+            };
+            let filled = match filled {
+                Filled::Row { version, path, at } => {
+                    self.min.set(self.min.get().max(at));
+                    ChunkOutcome::Row { version, path, lsn: at.lsn }
+                }
+                Filled::Upstream => ChunkOutcome::Upstream,
+                Filled::Failed(message) => ChunkOutcome::Failed { message },
+            };
+            let named = self.clients.ssr.as_ref().and_then(|s| s.boundaries.get(boundary));
+            let name = named.map_or_else(String::new, |b| b.name.clone());
+            log.harness(HarnessEvent::SsrChunk { view, boundary, name, filled });
+        }
+        StreamOutcome::Streamed
     }
 
     /// Sends `request` on an idle connection or a new one and waits for the answer up to the

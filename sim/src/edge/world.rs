@@ -106,6 +106,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             next_req: next_req.clone(),
             announces_steps: region.name == scenario.primary_region,
             pages: scenario.isr.is_some(),
+            ssr: scenario.ssr.clone(),
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));

@@ -1,5 +1,5 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
-//! needed to draw it): the table of runs, then per run its verdict, its headline figures, each
+//! needed to draw it): the table of runs, then per run its verdict, its headline figures, streaming SSR's figures (`[ssr]`), each
 //! budget with its value and whether it held, what broke and its replay command, the timeline (a
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
@@ -11,6 +11,7 @@
 use std::fmt::Write;
 
 use crate::edge::charts::Charts;
+use crate::edge::ssr::SsrFigures;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
@@ -38,13 +39,15 @@ document.body.setAttribute('data-rendered','svgs='+s.length+' blank='+blank+' ma
 +' moments='+n('svg.timeline .moment')+' budgets='+n('table.budgets tr.budget'));})();";
 
 /// The figures a person opens a run's section for, in this order, where the run has them.
-const HEADLINES: [&str; 17] = [
+const HEADLINES: [&str; 19] = [
     "failover_time",
     "writes_unavailable",
     "failure_confirmed",
     "read_p99",
     "write_p99",
     "lag_p99",
+    "ssr_ttfb_p99",
+    "ssr_full_page_p99",
     "errors",
     "timeouts",
     "lost_acked_writes",
@@ -114,6 +117,9 @@ fn run(o: &mut String, i: usize, e: &Entry) {
         e.verdict.label()
     );
     figures(o, e);
+    if let Some(ssr) = &e.ssr {
+        streamed(o, ssr);
+    }
     budgets(o, e);
     let failures = e.failures();
     if !failures.is_empty() {
@@ -144,6 +150,19 @@ fn figures(o: &mut String, e: &Entry) {
             write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
     }
     o.push_str("</div>\n");
+}
+
+/// Streaming SSR as the clients saw it: the views, then time to the shell, to each boundary and
+/// to the full page.
+fn streamed(o: &mut String, ssr: &SsrFigures) {
+    let _ = writeln!(o, "<h3>streaming SSR</h3>\n<p>{}</p>", escape(&ssr.counts()));
+    o.push_str(
+        "<table class=\"ssr\">\n<tr><th>from when the view was due, to</th><th>as the client saw it</th></tr>\n",
+    );
+    for (what, figures) in ssr.rows() {
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(&what), escape(&figures));
+    }
+    o.push_str("</table>\n");
 }
 
 /// Each budget of the scenario with the run's value and whether it held.

@@ -188,6 +188,9 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("runtime.primary_write_service", dur("0s", "10s")),
     ("runtime.primary_render_service", dur("0s", "10s")),
     ("isr.revalidate", dur("1ms", "24h")),
+    ("ssr.share", Bound::Number(0.0, 1.0)),
+    ("ssr.render_service", dur("0s", "10s")),
+    ("ssr.boundary.latency", dur("0s", "1m")),
     ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),
@@ -238,7 +241,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
 
 /// Lists that make hosts, and how long they may be.
 pub const LIST_LIMITS: &[(&str, usize)] =
-    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32)];
+    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("workload.load_steps", 32), ("ssr.boundary", 16)];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.

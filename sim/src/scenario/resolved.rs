@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::scenario::ssr::Ssr;
 use crate::scenario::{
     Action, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
 };
@@ -46,6 +47,8 @@ pub struct EdgeWorld {
     pub runtime: Runtime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isr: Option<Isr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssr: Option<Ssr>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -89,6 +92,7 @@ impl Resolved {
             failover: s.failover.clone(),
             runtime: s.runtime.clone(),
             isr: s.isr,
+            ssr: s.ssr.clone(),
         });
         let status = s.status.as_ref().map(|settings| StatusWorld {
             settings: settings.clone(),
