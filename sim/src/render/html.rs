@@ -293,6 +293,37 @@ mod tests {
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "self-contained");
     }
 
+    /// Goal: a run with `[ssr]` shows its streamed views' figures, a figure without a sample as
+    /// `no samples`, and a run without `[ssr]` shows no such section.
+    #[test]
+    fn a_streamed_run_shows_its_ssr_figures_and_no_samples_where_it_has_none() {
+        use crate::edge::metrics::Summary;
+        use crate::edge::ssr::{BoundaryFigures, SsrFigures};
+        use crate::scenario::ssr::DataKind;
+        let mut streamed = entry("ssr.toml", 1, Verdict::Pass);
+        streamed.ssr = Some(SsrFigures {
+            views: 3,
+            complete: 2,
+            incomplete: 1,
+            timeouts: 1,
+            ttfb: Summary { count: 3, p50_ms: 9.0, p99_ms: 12.0, max_ms: 12.0 },
+            boundaries: vec![BoundaryFigures {
+                name: "reviews".into(),
+                data: DataKind::Upstream,
+                latency_ms: Some(150.0),
+                time: Summary::default(),
+                failed: 0,
+            }],
+            ..SsrFigures::default()
+        });
+        let page = render(&summary("s", vec![entry("a.toml", 1, Verdict::Pass), streamed]));
+        assert_eq!(page.matches("<h3>streaming SSR</h3>").count(), 1, "{page}");
+        assert!(page.contains("3 views, 2 complete, 1 incomplete"), "{page}");
+        assert!(page.contains("<td>shell (time to first byte)</td><td>p50     9.0  p99    12.0"), "{page}");
+        assert!(page.contains("<td>boundary reviews (upstream 150ms)</td><td>no samples</td>"), "{page}");
+        assert!(page.contains("<td>full page</td><td>no samples</td>"), "{page}");
+    }
+
     #[test]
     fn a_suite_named_suite_is_not_called_suite_suite() {
         assert_eq!(title(&summary("suite", vec![])), "edgesim suite: pass (0 runs)");
