@@ -43,7 +43,7 @@ pub struct EdgeReport {
     pub pages: Option<PageFigures>,
     /// Personalized pages streamed with SSR, as clients saw them; present with `[ssr]`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssr: Option<SsrFigures>,
+    pub ssr: Option<Box<SsrFigures>>,
     pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
@@ -133,7 +133,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         cold_starts: folded.load.cold_starts(),
         cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         pages: pages.clone(),
-        ssr: observed.ssr.summary(),
+        ssr: observed.ssr.summary().map(Box::new),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {

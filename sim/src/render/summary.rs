@@ -212,7 +212,7 @@ impl Entry {
                 scenario.budgets.iter().map(judged).collect()
             }),
             timeline: report.map_or(vec![], |r| r.timeline.clone()),
-            ssr: report.ok().and_then(|r| r.edge()?.ssr.clone()),
+            ssr: report.ok().and_then(|r| r.edge()?.ssr.as_deref().cloned()),
         }
     }
 

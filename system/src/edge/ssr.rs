@@ -40,6 +40,9 @@ pub struct View<'a> {
     pub min: Point,
 }
 
+/// A boundary's data on its way.
+type Arriving<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
 /// Streams `view`'s page on `out`: the shell, then each of `boundaries`' chunks as its data
 /// arrives. An error is the client's connection failing.
 pub async fn stream<S, N, T, R>(
@@ -57,7 +60,7 @@ where
     R: Reads,
 {
     wire::send(out, &Response::Shell { boundaries: boundaries.len() }).await?;
-    let mut pending: Vec<(usize, Pin<Box<dyn Future<Output = Filled> + '_>>)> = boundaries
+    let mut pending: Vec<(usize, Arriving<'_, Filled>)> = boundaries
         .iter()
         .enumerate()
         .map(|(i, b)| (i, Box::pin(fill(ctx, isolates, reads, b.data, view)) as _))
@@ -130,7 +133,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn boundaries_are_taken_as_their_data_arrives() {
         let ms = [30, 10, 20, 10];
-        let mut pending: Vec<(usize, Pin<Box<dyn Future<Output = u64>>>)> = ms
+        let mut pending: Vec<(usize, Arriving<'_, u64>)> = ms
             .iter()
             .enumerate()
             .map(|(i, ms)| {
