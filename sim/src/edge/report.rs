@@ -265,6 +265,10 @@ impl EdgeReport {
             "  frames reaching PoP replicas by snapshot {}; never applied by the end {} (counted in the lag at the end)",
             r.frames_by_snapshot, r.frames_never_applied
         );
+        let standby: Vec<String> = r.standby_never_applied.iter().map(|(node, n)| format!("{node} {n}")).collect();
+        if !standby.is_empty() {
+            let _ = writeln!(o, "  frames of the final history not held at the end by: {}", standby.join(", "));
+        }
         let c = &self.checks;
         let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
         let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);
