@@ -85,6 +85,31 @@ pub enum HarnessEvent {
         started_us: u64,
         outcome: PageOutcome,
     },
+    /// A session asked `pop` for its personalized page streamed with SSR (`[ssr]`), as view
+    /// `view`, at the time the view was due.
+    SsrRequested {
+        view: u64,
+        session: u64,
+        pop: String,
+        key: String,
+    },
+    /// The shell of view `view` reached its client.
+    SsrShell {
+        view: u64,
+    },
+    /// The chunk of boundary `boundary` (its index in page order, named `name`) of view `view`
+    /// reached its client, filled with `filled`.
+    SsrChunk {
+        view: u64,
+        boundary: usize,
+        name: String,
+        filled: ChunkOutcome,
+    },
+    /// View `view` ended: every chunk arrived (`streamed`), or why not.
+    SsrEnded {
+        view: u64,
+        outcome: StreamOutcome,
+    },
     /// The audit of a node's database at the end of the run: a digest of its replicated content
     /// computed by the harness, and the (session, seq) of every write it holds.
     FinalState {
@@ -274,6 +299,27 @@ pub enum RequestOutcome {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum PageOutcome {
     Page { origin: String, render: u64, version: u64, stale: bool },
+    Error { message: String },
+    Shed { host: String, waiting: usize },
+    Timeout,
+}
+
+/// What a boundary's chunk held: the key's row (its version, how it was read, at which LSN), the
+/// upstream service's answer, or the boundary's error fallback and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ChunkOutcome {
+    Row { version: u64, path: ReadPath, lsn: Lsn },
+    Upstream,
+    Failed { message: String },
+}
+
+/// How a streamed view ended: every chunk arrived, or the stream failed (an error, shed by the
+/// PoP, or no complete page within the request timeout).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum StreamOutcome {
+    Streamed,
     Error { message: String },
     Shed { host: String, waiting: usize },
     Timeout,

@@ -1,7 +1,7 @@
 //! What the analysis keeps of a run's events as they stream past (`EventLog::push`): requests and
 //! the replication stream's per-frame records are folded into the checkers' and figures' state
-//! (`check::Requests`, `metrics::ReplicationFold`), as are page views and renders (`pages::Pages`),
-//! and dropped; every other event (faults, health,
+//! (`check::Requests`, `metrics::ReplicationFold`), as are page views and renders (`pages::Pages`)
+//! and streamed views (`ssr::Streams`), and dropped; every other event (faults, health,
 //! failover, audits, the status page's records) is kept whole. The folds keep what the simulated
 //! system itself remembers (a record per acknowledged write and per failed request, a timestamp
 //! per committed frame, per session the writes it had acknowledged and saw, per key the newest
@@ -16,6 +16,7 @@ use edgesim_system::telemetry::NodeEvent;
 use crate::edge::check::Requests;
 use crate::edge::metrics::ReplicationFold;
 use crate::edge::pages::Pages;
+use crate::edge::ssr::Streams;
 use crate::events::{Event, HarnessEvent, Record};
 
 #[derive(Default)]
@@ -25,6 +26,7 @@ pub struct Observed {
     pub requests: Requests,
     pub replication: ReplicationFold,
     pub pages: Pages,
+    pub ssr: Streams,
 }
 
 impl Observed {
@@ -32,12 +34,17 @@ impl Observed {
         self.requests.event(&event);
         self.replication.event(&event);
         self.pages.event(&event);
+        self.ssr.event(&event);
         let folded = matches!(
             event.record,
             Record::Harness(
                 HarnessEvent::RequestStarted { .. }
                     | HarnessEvent::RequestEnded { .. }
                     | HarnessEvent::PageLoaded { .. }
+                    | HarnessEvent::SsrRequested { .. }
+                    | HarnessEvent::SsrShell { .. }
+                    | HarnessEvent::SsrChunk { .. }
+                    | HarnessEvent::SsrEnded { .. }
             ) | Record::Node(
                 NodeEvent::Committed { .. }
                     | NodeEvent::Applied { .. }

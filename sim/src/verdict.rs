@@ -223,6 +223,9 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::FailedWhileDetecting => edge(|r| Some(r.anycast.as_ref()?.failed_while_detecting as f64)),
         Metric::FailedOutsideDetection => edge(|r| Some(r.anycast.as_ref()?.failed_outside_detection as f64)),
         Metric::TimeToMoveMax => edge(|r| r.anycast.as_ref()?.time_to_move_max_s.map(|s| s * 1e3)),
+        Metric::SsrTtfbP99 => edge(|r| sampled(&r.ssr.as_ref()?.ttfb, P99)),
+        Metric::SsrFullPageP99 => edge(|r| sampled(&r.ssr.as_ref()?.full_page, P99)),
+        Metric::SsrIncomplete => edge(|r| Some(r.ssr.as_ref()?.incomplete as f64)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -326,6 +329,7 @@ mod tests {
                 cold_share_of_p99_pct: None,
                 pages: None,
                 anycast: None,
+                ssr: None,
                 replication: ReplicationFigures {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..ReplicationFigures::default()

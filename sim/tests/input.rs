@@ -261,6 +261,25 @@ fn cases() -> Vec<Case> {
             edge("[anycast]\ndetection = \"1h\"\n"),
             "9:13: `anycast.detection` = \"1h\" is out of range: expected a duration from 0s to 10m",
         ),
+        // Streaming SSR (issue 14).
+        case(
+            "ssr-share",
+            edge("[ssr]\nshare = 2\n[[ssr.boundary]]\nname = \"p\"\ndata = \"replica\"\n"),
+            "9:9: `ssr.share` = 2 is out of range: expected a number from 0 to 1",
+        ),
+        case(
+            "ssr-upstream-without-latency",
+            edge("[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\n"),
+            "11:8: boundary `recs`: `upstream` data needs a `latency`",
+        ),
+        case("ssr-no-boundary", edge("[ssr]\nshare = 0.5\n"), "8:1: [ssr] needs at least one [[ssr.boundary]]"),
+        case(
+            "ssr-boundary-twice",
+            edge(
+                "[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"p\"\ndata = \"replica\"\n[[ssr.boundary]]\nname = \"p\"\ndata = \"replica\"\n",
+            ),
+            "14:8: boundary `p` is defined twice",
+        ),
         // Errors in the user's words, at the key's line.
         case("duplicate-key", edge("name = \"u\"\n"), "8:1: duplicate key `name`"),
         case(

@@ -4,7 +4,8 @@
 //! under ISR keep origin renders to one per key per PoP per window through a 100x spike
 //! (`scenarios/isr-spike.toml`) and herd without the revalidation lock
 //! (`scenarios/negative/isr-no-lock.toml`), and keep serving the last good page while the origin
-//! cannot render.
+//! cannot render; a personalized page streamed with SSR (`scenarios/ssr-failover.toml`) shows its
+//! shell before its boundaries, and its boundaries in the order of their data's latency.
 
 mod common;
 
@@ -92,4 +93,30 @@ fn a_failed_regeneration_keeps_serving_the_last_good_page() {
     assert!(pages.regenerations_failed > 0, "{}", r.text());
     assert_eq!(pages.failed, 0, "{}", r.text());
     assert!(pages.stale_age.max_ms > 20_000.0, "{}", r.text());
+}
+
+#[test]
+fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
+    // Goal: on `scenarios/ssr-failover.toml`'s page without its fault, as the clients saw it, the
+    // shell arrives within the design's 50 ms and before any boundary (it does not wait for the
+    // data), each boundary arrives later by its data's latency (replica, read-your-writes, then
+    // the 60 ms and 150 ms upstream calls, in that order), the full page with the slowest, and
+    // every view completes. A PoP that sent the page whole once its data was in would fail it.
+    let mut s = load("ssr-failover");
+    s.duration = Duration::from_secs(12);
+    s.faults.clear();
+    let r = run(&s);
+    let ssr = r.edge().unwrap().ssr.as_ref().unwrap();
+    assert!(ssr.views > 100 && ssr.incomplete == 0, "{}", r.text());
+    assert!(ssr.ttfb.p99_ms < 50.0, "{}", r.text());
+    let p50: Vec<f64> = ssr.boundaries.iter().map(|b| b.time.p50_ms).collect();
+    assert_eq!(
+        ssr.boundaries.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["profile", "cart", "recommendations", "reviews"]
+    );
+    assert!(p50.iter().all(|b| *b > ssr.ttfb.p50_ms), "{}", r.text());
+    assert!(p50[0] <= p50[1] && p50[1] < p50[2] && p50[2] < p50[3], "{}", r.text());
+    assert!(ssr.ttfb.p99_ms < p50[2] - 30.0, "the shell waits for no upstream call: {}", r.text());
+    assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{}", r.text());
+    assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{}", r.text());
 }

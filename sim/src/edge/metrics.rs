@@ -8,7 +8,7 @@ use std::rc::Rc;
 use edgesim_system::edge::proto::ReadPath;
 use edgesim_system::telemetry::{NodeEvent, NodeRole};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::edge::check::request::Request;
 use crate::edge::history::History;
@@ -17,7 +17,7 @@ use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
 use crate::scenario::roles::EdgeRole;
 
 /// A latency distribution in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: u64,
     pub p50_ms: f64,

@@ -18,6 +18,7 @@
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! moves.rs      sessions moved by anycast: requests failed while detecting, time to move
 //! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
+//! ssr.rs        personalized pages streamed with SSR: time to shell, to each boundary, to full page
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
 //! ```
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod moves;
 pub mod pages;
 pub mod report;
+pub mod ssr;
 pub mod timeline;
 pub mod workload;
 pub mod world;

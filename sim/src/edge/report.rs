@@ -16,6 +16,7 @@ use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
 use crate::edge::moves::{self, MoveFigures};
 use crate::edge::pages::PageFigures;
+use crate::edge::ssr::SsrFigures;
 use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
@@ -44,6 +45,9 @@ pub struct EdgeReport {
     /// Sessions moved by anycast; present with `[anycast]` (boxed: most runs have none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anycast: Option<Box<MoveFigures>>,
+    /// Personalized pages streamed with SSR, as clients saw them; present with `[ssr]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssr: Option<Box<SsrFigures>>,
     pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
@@ -134,6 +138,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         pages: pages.clone(),
         anycast: scenario.anycast.map(|a| Box::new(moves::figures(&a, events, requests, folded.unanswered(), end_us))),
+        ssr: observed.ssr.summary().map(Box::new),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -234,6 +239,9 @@ impl EdgeReport {
         }
         if let Some(a) = &self.anycast {
             a.write_text(&mut o);
+        }
+        if let Some(s) = &self.ssr {
+            s.write_text(&mut o);
         }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);

@@ -6,7 +6,9 @@
 //! omission) and a request's latency runs from its due time; `arrivals = "closed"` makes a session
 //! wait for each answer before its next arrival.
 //! `load_steps` multiply the session rate step by step. With `[isr]`, reads are views of the key's
-//! product page (`page_loaded`).
+//! product page (`page_loaded`). With `[ssr]`, a share of reads are views of the session's
+//! personalized page streamed with SSR: the shell and each boundary's chunk are logged as they
+//! reach the client (`ssr_shell`, `ssr_chunk`), timed from when the view was due (`ssr_requested`).
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
 //! Under `[anycast]` a session's home PoP is its place, and each request goes where the network's
 //! routes lead from there (`anycast`), the position travelling with the session.
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use edgesim_system::edge::backoff::Backoff;
 use edgesim_system::edge::frame::Point;
-use edgesim_system::edge::proto::{POP_PORT, Request, Response};
+use edgesim_system::edge::proto::{Filled, POP_PORT, Request, Response};
 use edgesim_system::edge::store::WriteOp;
 use edgesim_system::net::Net;
 use edgesim_system::wire;
@@ -28,8 +30,9 @@ use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 
 use crate::edge::anycast::Routing;
-use crate::events::{HarnessEvent, PageOutcome, RequestOp, RequestOutcome};
+use crate::events::{ChunkOutcome, HarnessEvent, PageOutcome, RequestOp, RequestOutcome, StreamOutcome};
 use crate::log::{HostTelemetry, now};
+use crate::scenario::ssr::Ssr;
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
 use crate::turmoil_net::{LossyStream, TurmoilNet};
@@ -52,6 +55,8 @@ pub struct Clients {
     pub pages: bool,
     /// The network's anycast routes (`[anycast]`); `None`: each session uses its home PoP.
     pub routing: Option<Rc<Routing>>,
+    /// A share of reads are views of the personalized page streamed with SSR (`[ssr]`).
+    pub ssr: Option<Ssr>,
 }
 
 pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
@@ -109,6 +114,7 @@ struct Session {
 enum Arrival {
     Read { key: String },
     Page { key: String },
+    Stream { key: String },
     Write { op: WriteOp, retry_seed: u64 },
 }
 
@@ -142,6 +148,8 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
             s.seq.set(s.seq.get() + 1);
             let value = (0..w.value_bytes).map(|_| rng.random()).collect();
             Arrival::Write { op: WriteOp { session: id, seq: s.seq.get(), key, value }, retry_seed: rng.random() }
+        } else if clients.ssr.as_ref().is_some_and(|ssr| rng.random::<f64>() < ssr.share) {
+            Arrival::Stream { key }
         } else if clients.pages {
             Arrival::Page { key }
         } else {
@@ -171,6 +179,7 @@ impl Session {
                 self.read(&key).await;
             }
             Arrival::Page { key } => self.page(key).await,
+            Arrival::Stream { key } => self.stream(key).await,
             Arrival::Write { op, retry_seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
                 let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
@@ -248,6 +257,69 @@ impl Session {
         };
         let pop = self.pop.borrow().clone();
         self.clients.telemetry.harness(HarnessEvent::PageLoaded { session: self.id, key, pop, started_us, outcome });
+    }
+
+    /// One view of the session's personalized page streamed with SSR, logged when it is due, as
+    /// its shell and chunks arrive, and when it ends; a view without every chunk within the
+    /// request timeout timed out.
+    async fn stream(&self, key: String) {
+        let c = &self.clients;
+        let view = c.next_req.get() + 1;
+        c.next_req.set(view);
+        let routed = self.follow_route();
+        let (session, pop) = (self.id, self.pop.borrow().clone());
+        c.telemetry.harness(HarnessEvent::SsrRequested { view, session, pop: pop.clone(), key: key.clone() });
+        let outcome = match routed {
+            Ok(()) => {
+                let request = Request::Stream { session, key, min: self.min.get() };
+                let mut conn = {
+                    let mut idle = self.idle.borrow_mut();
+                    idle.retain(|(to, _)| *to == pop);
+                    idle.pop().map(|(_, conn)| conn)
+                };
+                let outcome = timeout(c.workload.request_timeout.0, self.chunks(&pop, &mut conn, &request, view))
+                    .await
+                    .unwrap_or(StreamOutcome::Timeout);
+                if let (Some(conn), StreamOutcome::Streamed) = (conn, &outcome) {
+                    self.idle.borrow_mut().push((pop, conn));
+                }
+                outcome
+            }
+            Err(message) => StreamOutcome::Error { message },
+        };
+        c.telemetry.harness(HarnessEvent::SsrEnded { view, outcome });
+    }
+
+    /// Sends a stream request to `pop` and logs the shell and each chunk as it arrives.
+    async fn chunks(&self, pop: &str, conn: &mut Option<LossyStream>, request: &Request, view: u64) -> StreamOutcome {
+        let boundaries = match self.exchange(pop, conn, request).await {
+            Ok(Response::Shell { boundaries }) => boundaries,
+            Ok(Response::Shed { host, waiting }) => return StreamOutcome::Shed { host, waiting },
+            Ok(Response::Error(message)) | Err(message) => return StreamOutcome::Error { message },
+            Ok(other) => return StreamOutcome::Error { message: format!("unexpected answer {other:?}") },
+        };
+        let log = &self.clients.telemetry;
+        log.harness(HarnessEvent::SsrShell { view });
+        let stream = conn.as_mut().expect("the exchange connected");
+        for _ in 0..boundaries {
+            let (boundary, filled) = match wire::recv(stream).await {
+                Ok(Response::Chunk { boundary, filled }) => (boundary, filled),
+                Ok(other) => return StreamOutcome::Error { message: format!("unexpected answer {other:?}") },
+                Err(e) => return StreamOutcome::Error { message: e.to_string() },
+            };
+            let filled = match filled {
+                Filled::Row { version, path, at } => {
+                    self.min.set(self.min.get().max(at));
+                    ChunkOutcome::Row { version, path, lsn: at.lsn }
+                }
+                Filled::Upstream => ChunkOutcome::Upstream,
+                Filled::Failed(message) => ChunkOutcome::Failed { message },
+            };
+            let named = self.clients.ssr.as_ref().and_then(|s| s.boundaries.get(boundary));
+            let name = named.map_or_else(String::new, |b| b.name.clone());
+            log.harness(HarnessEvent::SsrChunk { view, boundary, name, filled });
+        }
+        StreamOutcome::Streamed
     }
 
     /// Sends `request` on an idle connection or a new one and waits for the answer up to the

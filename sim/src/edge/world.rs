@@ -109,6 +109,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             announces_steps: region.name == scenario.primary_region,
             pages: scenario.isr.is_some(),
             routing: routing.clone(),
+            ssr: scenario.ssr.clone(),
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));

@@ -1,5 +1,5 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
-//! needed to draw it): the table of runs, then per run its verdict, its headline figures, each
+//! needed to draw it): the table of runs, then per run its verdict, its headline figures, streaming SSR's figures (`[ssr]`), each
 //! budget with its value and whether it held, what broke and its replay command, the timeline (a
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
@@ -11,6 +11,7 @@
 use std::fmt::Write;
 
 use crate::edge::charts::Charts;
+use crate::edge::ssr::SsrFigures;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
@@ -38,13 +39,15 @@ document.body.setAttribute('data-rendered','svgs='+s.length+' blank='+blank+' ma
 +' moments='+n('svg.timeline .moment')+' budgets='+n('table.budgets tr.budget'));})();";
 
 /// The figures a person opens a run's section for, in this order, where the run has them.
-const HEADLINES: [&str; 17] = [
+const HEADLINES: [&str; 19] = [
     "failover_time",
     "writes_unavailable",
     "failure_confirmed",
     "read_p99",
     "write_p99",
     "lag_p99",
+    "ssr_ttfb_p99",
+    "ssr_full_page_p99",
     "errors",
     "timeouts",
     "lost_acked_writes",
@@ -114,6 +117,9 @@ fn run(o: &mut String, i: usize, e: &Entry) {
         e.verdict.label()
     );
     figures(o, e);
+    if let Some(ssr) = &e.ssr {
+        streamed(o, ssr);
+    }
     budgets(o, e);
     let failures = e.failures();
     if !failures.is_empty() {
@@ -144,6 +150,19 @@ fn figures(o: &mut String, e: &Entry) {
             write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
     }
     o.push_str("</div>\n");
+}
+
+/// Streaming SSR as the clients saw it: the views, then time to the shell, to each boundary and
+/// to the full page.
+fn streamed(o: &mut String, ssr: &SsrFigures) {
+    let _ = writeln!(o, "<h3>streaming SSR</h3>\n<p>{}</p>", escape(&ssr.counts()));
+    o.push_str(
+        "<table class=\"ssr\">\n<tr><th>from when the view was due, to</th><th>as the client saw it</th></tr>\n",
+    );
+    for (what, figures) in ssr.rows() {
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(&what), escape(&figures));
+    }
+    o.push_str("</table>\n");
 }
 
 /// Each budget of the scenario with the run's value and whether it held.
@@ -271,6 +290,37 @@ mod tests {
         assert_eq!(page.matches("<svg class=\"lag\"").count(), 1);
         assert_eq!(page.matches("<svg class=\"latency-over-time\"").count(), 1);
         assert!(!page.contains("src=") && !page.contains("href=\"http"), "self-contained");
+    }
+
+    /// Goal: a run with `[ssr]` shows its streamed views' figures, a figure without a sample as
+    /// `no samples`, and a run without `[ssr]` shows no such section.
+    #[test]
+    fn a_streamed_run_shows_its_ssr_figures_and_no_samples_where_it_has_none() {
+        use crate::edge::metrics::Summary;
+        use crate::edge::ssr::{BoundaryFigures, SsrFigures};
+        use crate::scenario::ssr::DataKind;
+        let mut streamed = entry("ssr.toml", 1, Verdict::Pass);
+        streamed.ssr = Some(SsrFigures {
+            views: 3,
+            complete: 2,
+            incomplete: 1,
+            timeouts: 1,
+            ttfb: Summary { count: 3, p50_ms: 9.0, p99_ms: 12.0, max_ms: 12.0 },
+            boundaries: vec![BoundaryFigures {
+                name: "reviews".into(),
+                data: DataKind::Upstream,
+                latency_ms: Some(150.0),
+                time: Summary::default(),
+                failed: 0,
+            }],
+            ..SsrFigures::default()
+        });
+        let page = render(&summary("s", vec![entry("a.toml", 1, Verdict::Pass), streamed]));
+        assert_eq!(page.matches("<h3>streaming SSR</h3>").count(), 1, "{page}");
+        assert!(page.contains("3 views, 2 complete, 1 incomplete"), "{page}");
+        assert!(page.contains("<td>shell (time to first byte)</td><td>p50     9.0  p99    12.0"), "{page}");
+        assert!(page.contains("<td>boundary reviews (upstream 150ms)</td><td>no samples</td>"), "{page}");
+        assert!(page.contains("<td>full page</td><td>no samples</td>"), "{page}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
+use crate::edge::ssr::SsrFigures;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::scenario::budget::{Budget, METRICS, Metric, MetricKind};
@@ -19,7 +20,7 @@ use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, check, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
-const SCHEMA: u32 = 5;
+const SCHEMA: u32 = 6;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +90,9 @@ pub struct Entry {
     pub budgets: Vec<BudgetResult>,
     /// The run's narrated timeline (`RunReport::timeline`).
     pub timeline: Vec<String>,
+    /// Streaming SSR's figures, for a run with `[ssr]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssr: Option<SsrFigures>,
 }
 
 /// One budget of a scenario, judged against a run.
@@ -208,6 +212,7 @@ impl Entry {
                 scenario.budgets.iter().map(judged).collect()
             }),
             timeline: report.map_or(vec![], |r| r.timeline.clone()),
+            ssr: report.ok().and_then(|r| r.edge()?.ssr.as_deref().cloned()),
         }
     }
 
@@ -353,6 +358,7 @@ pub(crate) mod tests {
             charts: None,
             budgets: vec![],
             timeline: vec![],
+            ssr: None,
         }
     }
 

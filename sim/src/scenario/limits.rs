@@ -190,6 +190,9 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("isr.revalidate", dur("1ms", "24h")),
     ("anycast.detection", dur("0s", "10m")),
     ("anycast.spacing", dur("0s", "1s")),
+    ("ssr.share", Bound::Number(0.0, 1.0)),
+    ("ssr.render_service", dur("0s", "10s")),
+    ("ssr.boundary.latency", dur("0s", "1m")),
     ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),
@@ -242,7 +245,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
 
 /// Lists that make hosts or run work (scripted actions), and how long they may be.
 pub const LIST_LIMITS: &[(&str, usize)] =
-    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("status.action", 256), ("workload.load_steps", 32)];
+    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("status.action", 256), ("workload.load_steps", 32), ("ssr.boundary", 16)];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.

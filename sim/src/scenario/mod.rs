@@ -7,6 +7,7 @@ pub mod compose;
 pub mod limits;
 pub mod resolved;
 pub mod roles;
+pub mod ssr;
 pub mod swarm;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ use limits::{
 };
 use roles::EdgeRole;
 pub use roles::{CONTROL, PRIMARY, STANDBY};
+use ssr::Ssr;
 use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
@@ -87,6 +89,7 @@ struct File {
     runtime: Runtime,
     isr: Option<Isr>,
     anycast: Option<Anycast>,
+    ssr: Option<Ssr>,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
     swarm: Option<Spanned<SwarmFile>>,
@@ -551,6 +554,8 @@ pub struct Scenario {
     pub isr: Option<Isr>,
     /// Anycast routing to the nearest healthy PoP; `None`: each session uses its home PoP.
     pub anycast: Option<Anycast>,
+    /// Personalized pages streamed with SSR; `None`: no session views one.
+    pub ssr: Option<Ssr>,
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.
     pub budgets: Vec<Budget>,
@@ -620,6 +625,11 @@ impl Scenario {
         }
         let duration = raw.duration.get_ref().0;
         workload_size(doc, &raw, regions.len()).map_err(|(span, m)| at(span, m))?;
+        if let Some((nth, problem)) = raw.ssr.as_ref().and_then(Ssr::problem) {
+            let names = limits::find(doc, "ssr.boundary.name");
+            let span = nth.and_then(|n| names.get(n).copied()).or_else(|| limits::find(doc, "ssr").first().copied());
+            return Err(at(span.map_or(0..0, |v| v.span()), problem));
+        }
         let budgets = raw
             .budgets
             .iter()
@@ -661,6 +671,7 @@ impl Scenario {
             runtime: raw.runtime,
             isr: raw.isr,
             anycast: raw.anycast,
+            ssr: raw.ssr,
             faults: Vec::new(),
             budgets,
             status: raw.status.map(Spanned::into_inner),
@@ -925,9 +936,13 @@ impl Scenario {
                 queue_timeout: self.failover.queue_timeout.0,
                 ..FailoverConfig::default()
             },
-            pop_runtime: self.runtime.pop(),
+            pop_runtime: match &self.ssr {
+                Some(ssr) => Capacity { render: ssr.render_service.0, ..self.runtime.pop() },
+                None => self.runtime.pop(),
+            },
             primary_runtime: self.runtime.primary(),
             isr: self.isr.map_or(EdgeConfig::default().isr, |i| IsrConfig { revalidate: i.revalidate.0, lock: i.lock }),
+            ssr: self.ssr.as_ref().map_or_else(Vec::new, Ssr::boundaries),
             ..EdgeConfig::default()
         }
     }
@@ -1014,7 +1029,7 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
         let section = match &**key.get_ref() {
             "primary_region" => "`primary_region`".to_string(),
             "region" => "[[region]]".to_string(),
-            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr" | "anycast") => {
+            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr" | "anycast" | "ssr") => {
                 format!("[{k}]")
             }
             _ => continue,

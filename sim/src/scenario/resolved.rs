@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::scenario::ssr::Ssr;
 use crate::scenario::{
     Action, Anycast, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
 };
@@ -48,6 +49,7 @@ pub struct EdgeWorld {
     pub isr: Option<Isr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anycast: Option<Anycast>,
+    pub ssr: Option<Ssr>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -92,6 +94,7 @@ impl Resolved {
             runtime: s.runtime.clone(),
             isr: s.isr,
             anycast: s.anycast,
+            ssr: s.ssr.clone(),
         });
         let status = s.status.as_ref().map(|settings| StatusWorld {
             settings: settings.clone(),

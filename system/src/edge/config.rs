@@ -77,6 +77,28 @@ pub struct EdgeConfig {
     pub primary_runtime: Capacity,
     /// Page caching at the PoPs (`[isr]`).
     pub isr: IsrConfig,
+    /// The Suspense boundaries of the personalized page a PoP streams (`[ssr]`), in page order;
+    /// empty without streaming SSR.
+    pub ssr: Vec<Boundary>,
+}
+
+/// One Suspense boundary of a page streamed with SSR (docs/DESIGN.md, Streaming SSR).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Boundary {
+    pub name: String,
+    pub data: Data,
+}
+
+/// Where a Suspense boundary's data comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Data {
+    /// The key's row from the PoP's replica, whatever it holds.
+    Replica,
+    /// The key's row as read-your-writes serves it: from the replica once it holds the session's
+    /// position (waiting up to `ryw_wait`), else from the primary.
+    ReadYourWrites,
+    /// A call to a service outside the platform taking `latency` on average.
+    Upstream { latency: Duration },
 }
 
 /// Incremental static regeneration (docs/DESIGN.md, ISR).
@@ -168,6 +190,7 @@ impl Default for EdgeConfig {
                 ..Capacity::warm(8, 1024, Duration::from_micros(500), Duration::from_millis(1))
             },
             isr: IsrConfig { revalidate: Duration::from_secs(300), lock: Lock::Pop },
+            ssr: Vec::new(),
         }
     }
 }
@@ -177,7 +200,7 @@ impl Default for EdgeConfig {
 pub enum Work {
     Read,
     Write,
-    /// Rendering a page at the origin.
+    /// Rendering a page: at the origin (ISR), or a streamed page's shell at a PoP (SSR).
     Render,
 }
 

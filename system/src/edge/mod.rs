@@ -17,4 +17,5 @@ pub mod proto;
 pub mod queue;
 pub mod replication;
 pub mod runtime;
+pub mod ssr;
 pub mod store;

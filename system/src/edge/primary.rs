@@ -260,7 +260,7 @@ async fn handle<N: Net, T: Telemetry>(p: &Primary<N, T>, request: Request) -> Re
             }
         }
         Request::Render { key, pop } => render(p, key, pop),
-        Request::Page { .. } => Response::Error("pages are served by PoPs".into()),
+        Request::Page { .. } | Request::Stream { .. } => Response::Error("pages are served by PoPs".into()),
         Request::Dump => dump(&p.store.borrow()),
     }
 }

@@ -99,6 +99,13 @@ pub enum Request {
     },
     /// The replicated content of the node's database, for the harness's final audit.
     Dump,
+    /// A personalized page streamed with SSR (`ssr`) for a session at position `min`: answered
+    /// by a `Shell`, then one `Chunk` per Suspense boundary as its data arrives.
+    Stream {
+        session: u64,
+        key: String,
+        min: Point,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -129,6 +136,26 @@ pub enum Response {
         host: String,
         waiting: usize,
     },
+    /// A streamed page's shell; `boundaries` chunks follow.
+    Shell {
+        boundaries: usize,
+    },
+    /// The chunk of a streamed page's `boundary` (its index in page order).
+    Chunk {
+        boundary: usize,
+        filled: Filled,
+    },
+}
+
+/// What a Suspense boundary's chunk was filled with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Filled {
+    /// The key's row (its version), how the read was served and at which position.
+    Row { version: u64, path: ReadPath, at: Point },
+    /// The upstream service's answer.
+    Upstream,
+    /// The data failed: the boundary's error fallback, and why.
+    Failed(String),
 }
 
 /// A page as the origin rendered it: which origin, its render number there, and the version of

@@ -103,6 +103,7 @@ impl Workers {
             Request::Read { session, .. } | Request::Page { session, .. } => (Work::Read, *session),
             Request::Write(op) => (Work::Write, op.session),
             Request::Render { .. } => (Work::Render, 0),
+            Request::Stream { session, .. } => (Work::Render, *session),
             Request::Dump => return None,
         };
         match self.serve(work, &ctx.service).await {
