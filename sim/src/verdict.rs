@@ -222,7 +222,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::SessionsMoved => edge(|r| Some(r.anycast.as_ref()?.sessions_moved as f64)),
         Metric::FailedWhileDetecting => edge(|r| Some(r.anycast.as_ref()?.failed_while_detecting as f64)),
         Metric::FailedOutsideDetection => edge(|r| Some(r.anycast.as_ref()?.failed_outside_detection as f64)),
-        Metric::TimeToMoveMax => edge(|r| r.anycast.as_ref()?.time_to_move_max_s.map(|s| s * 1e3)),
+        Metric::TimeToMoveMax => edge(|r| r.anycast.as_ref()?.time_to_move_max_s.map(ms)),
         Metric::SsrTtfbP99 => edge(|r| sampled(&r.ssr.as_ref()?.ttfb, P99)),
         Metric::SsrFullPageP99 => edge(|r| sampled(&r.ssr.as_ref()?.full_page, P99)),
         Metric::SsrIncomplete => edge(|r| Some(r.ssr.as_ref()?.incomplete as f64)),
@@ -232,9 +232,9 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         }
         Metric::SnapshotsRestored => edge(|r| Some(r.replication.snapshots_restored as f64)),
         Metric::GapsDetected => edge(|r| Some(r.replication.gaps_detected as f64)),
-        Metric::FailoverTime => edge(|r| r.failover.as_ref()?.failover_s.map(|s| s * 1e3)),
-        Metric::WritesUnavailable => edge(|r| r.writes_unavailable_s.map(|s| s * 1e3)),
-        Metric::FailureConfirmed => edge(|r| r.failover.as_ref()?.confirmed_s.map(|s| s * 1e3)),
+        Metric::FailoverTime => edge(|r| r.failover.as_ref()?.failover_s.map(ms)),
+        Metric::WritesUnavailable => edge(|r| r.writes_unavailable_s.map(ms)),
+        Metric::FailureConfirmed => edge(|r| r.failover.as_ref()?.confirmed_s.map(ms)),
         Metric::SplitBrainAcks => edge(|r| Some(r.checks.split_brain.acked_by_fenced.len() as f64)),
         Metric::PageAvailability => status(|s| s.availability_pct),
         Metric::TtfbP99 => status(|s| sampled(&s.ttfb, P99)),
@@ -254,10 +254,15 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::NotificationDuplicates => status(|s| Some(s.notifications.duplicates as f64)),
         Metric::SseMissed => status(|s| Some(s.sse.missed as f64)),
         Metric::SsePropagationP99 => status(|s| sampled(&s.sse.propagation, P99)),
-        Metric::Rto => status(|s| s.recovery.as_ref()?.rto_s.map(|t| t * 1e3)),
-        Metric::Rpo => status(|s| s.recovery.as_ref()?.rpo_s.map(|t| t * 1e3)),
+        Metric::Rto => status(|s| s.recovery.as_ref()?.rto_s.map(ms)),
+        Metric::Rpo => status(|s| s.recovery.as_ref()?.rpo_s.map(ms)),
         Metric::RpoEdits => status(|s| s.recovery.as_ref()?.lost.as_ref().map(|l| l.len() as f64)),
     }
+}
+
+/// Seconds as milliseconds, to the microsecond (so 64.24 s reads 64240ms, not 64239.99999999999ms).
+fn ms(seconds: f64) -> f64 {
+    (seconds * 1e6).round() / 1e3
 }
 
 const P50: fn(&Summary) -> f64 = |s| s.p50_ms;
