@@ -4,13 +4,15 @@
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
 //! by percentile per region, for a status page run the views by tier, time to first byte and
-//! staleness over time, the DNS's verdicts and notifications per channel; drawn from the chart
+//! staleness over time, the DNS's verdicts and notifications per channel (a chart and a table of
+//! each channel's delivered, lost, duplicates, pending and latency); drawn from the chart
 //! data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
 //! counts what the browser drew, for the browser test, and says so in `data-rendered`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::edge::charts::Charts;
+use crate::edge::charts::{ChannelDeliveries, Charts};
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
 use crate::render::svg;
@@ -202,12 +204,13 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
             let cdns: Vec<String> = c.lanes.iter().filter(|l| l.starts_with("cdn")).cloned().collect();
             let _ = writeln!(
                 o,
-                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>",
+                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}",
                 svg::tiers(c, &status.tiers),
                 svg::ttfb(c, &status.ttfb),
                 svg::staleness(c),
                 svg::dns(c, &status.dns_unhealthy, &cdns),
-                svg::notifications(&status.notifications)
+                svg::notifications(&status.notifications),
+                channels(&status.notifications)
             );
         }
         None => {
@@ -220,6 +223,30 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
             o.push_str("</div>\n");
         }
     }
+}
+
+/// Each notification channel's delivery figures, as judged at its endpoints.
+fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
+    let mut o = String::from(
+        "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
+         <th>pending at the end</th><th>latency p50</th><th>latency p99</th></tr>\n",
+    );
+    let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
+    for (channel, d) in channels {
+        let _ = writeln!(
+            o,
+            "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(channel),
+            d.accepted,
+            d.lost,
+            d.duplicates,
+            d.pending,
+            ms(d.latency_p50_ms),
+            ms(d.latency_p99_ms)
+        );
+    }
+    o.push_str("</table>");
+    o
 }
 
 #[cfg(test)]

@@ -61,6 +61,23 @@ pub struct Notifications {
     /// The same, for critical updates (queued first) and for the others.
     pub latency_critical: Summary,
     pub latency_other: Summary,
+    /// The figures of each channel, which the totals above add up.
+    pub channels: BTreeMap<String, ChannelFigures>,
+}
+
+/// One channel's notifications, judged as the totals are.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChannelFigures {
+    pub expected: usize,
+    pub delivered: usize,
+    pub late: usize,
+    pub lost: usize,
+    pub pending: usize,
+    pub duplicates: usize,
+    pub redeliveries: usize,
+    pub rate_limited: usize,
+    pub over_rate_limit: usize,
+    pub latency: Summary,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -106,7 +123,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
                 keys.insert(key);
                 *n += 1;
-                out.delivered += 1;
+                out.channels.entry(channel.clone()).or_default().delivered += 1;
             }
             Record::Harness(HarnessEvent::RunEnded { sim_us, .. }) => end_us = *sim_us,
             _ => {}
@@ -115,8 +132,11 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
+    let mut by_channel: BTreeMap<&str, Recorder> = BTreeMap::new();
     for subscriber in 1..=s.subscribers {
         for (channel, _) in CHANNELS {
+            let on = out.channels.entry(channel.to_string()).or_default();
+            let channel_latency = by_channel.entry(channel).or_default();
             let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
             let mut accepted: Vec<(u64, u64)> = Vec::new();
             for (i, edit) in updates.iter().enumerate() {
@@ -130,13 +150,13 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     }
                     let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
                     if hour.count() >= limit.rate_limit as usize {
-                        out.rate_limited += 1;
+                        on.rate_limited += 1;
                     } else if edit.t_us + deadline > end_us {
-                        out.expected += 1;
-                        out.pending += 1;
+                        on.expected += 1;
+                        on.pending += 1;
                     } else {
-                        out.expected += 1;
-                        out.lost += 1;
+                        on.expected += 1;
+                        on.lost += 1;
                         if out.lost_examples.len() < EXAMPLES {
                             out.lost_examples
                                 .push(format!("update #{} to subscriber {subscriber} by {channel}", edit.write));
@@ -144,18 +164,19 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     }
                     continue;
                 };
-                out.expected += 1;
+                on.expected += 1;
                 accepted.push((*first, edit.write));
                 let took = first.saturating_sub(edit.t_us);
                 latency.record(took);
+                channel_latency.record(took);
                 if edit.critical {
                     critical.record(took)
                 } else {
                     other.record(took)
                 }
-                out.late += usize::from(took > deadline);
-                out.duplicates += keys.len() - 1;
-                out.redeliveries += n - keys.len();
+                on.late += usize::from(took > deadline);
+                on.duplicates += keys.len() - 1;
+                on.redeliveries += n - keys.len();
             }
             accepted.sort_unstable();
             let mut oldest = 0;
@@ -164,7 +185,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     oldest += 1;
                 }
                 if i - oldest >= limit.rate_limit as usize {
-                    out.over_rate_limit += 1;
+                    on.over_rate_limit += 1;
                     if out.over_rate_limit_examples.len() < EXAMPLES {
                         out.over_rate_limit_examples.push(format!(
                             "update #{write} was subscriber {subscriber}'s {}th {channel} notification within an hour",
@@ -186,6 +207,14 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     out.latency = latency.summary();
     out.latency_critical = critical.summary();
     out.latency_other = other.summary();
+    for (channel, recorder) in by_channel {
+        out.channels.entry(channel.to_string()).or_default().latency = recorder.summary();
+    }
+    let sum = |figure: fn(&ChannelFigures) -> usize| out.channels.values().map(figure).sum::<usize>();
+    (out.expected, out.delivered, out.late, out.lost, out.pending) =
+        (sum(|c| c.expected), sum(|c| c.delivered), sum(|c| c.late), sum(|c| c.lost), sum(|c| c.pending));
+    (out.duplicates, out.redeliveries, out.rate_limited, out.over_rate_limit) =
+        (sum(|c| c.duplicates), sum(|c| c.redeliveries), sum(|c| c.rate_limited), sum(|c| c.over_rate_limit));
     out
 }
 
