@@ -306,4 +306,31 @@ mod tests {
         assert_eq!(title(&summary("suite", vec![])), "edgesim suite: pass (0 runs)");
         assert_eq!(title(&summary("ci", vec![entry("a.toml", 1, Verdict::Pass)])), "edgesim suite ci: pass (1 run)");
     }
+
+    #[test]
+    fn each_channel_has_a_row_of_its_figures_and_no_latency_reads_no_samples() {
+        // Goal: the channel table shows every channel's delivered, lost, duplicates, pending and
+        // latency, and a channel without a delivery says it has no samples rather than 0 ms.
+        let sms = ChannelDeliveries {
+            accepted: 7,
+            lost: 2,
+            pending: 1,
+            latency_p50_ms: Some(812.4),
+            latency_p99_ms: Some(61_000.0),
+            ..ChannelDeliveries::default()
+        };
+        let all = [("slack".to_string(), ChannelDeliveries::default()), ("sms".to_string(), sms)].into();
+        let table = channels(&all);
+        assert_eq!(table.matches("<tr class=\"channel\">").count(), 2, "{table}");
+        assert!(
+            table.contains("<td>sms</td><td>7</td><td>2</td><td>0</td><td>1</td><td>812 ms</td><td>61000 ms</td>"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td>"
+            ),
+            "{table}"
+        );
+    }
 }

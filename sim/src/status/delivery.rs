@@ -103,6 +103,11 @@ type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 /// the dedup-key window (the harness does not see the texts the window compares) and for the
 /// retry counts shown beside.
 pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
+    on_channels(events, edits, s, &CHANNELS.map(|(channel, _)| channel))
+}
+
+/// Notifications judged on `channels`, each subscriber being on every one.
+fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channels: &[&str]) -> Notifications {
     let mut out = Notifications::default();
     let limit = NotifyConfig::default();
     let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
@@ -134,7 +139,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
     let mut by_channel: BTreeMap<&str, Recorder> = BTreeMap::new();
     for subscriber in 1..=s.subscribers {
-        for (channel, _) in CHANNELS {
+        for &channel in channels {
             let on = out.channels.entry(channel.to_string()).or_default();
             let channel_latency = by_channel.entry(channel).or_default();
             let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
@@ -309,6 +314,11 @@ mod tests {
         at(t_us, HarnessEvent::RunEnded { sim_us: t_us, down: vec![] })
     }
 
+    /// Judged on the two channels the tests deliver on.
+    fn judge(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
+        on_channels(events, edits, s, &["webhook", "email"])
+    }
+
     fn one_subscriber() -> StatusSettings {
         StatusSettings { subscribers: 1, ..StatusSettings::default() }
     }
@@ -374,11 +384,14 @@ mod tests {
             delivered(1_492 * S, &last, 1, "webhook"),
             ended(1_500 * S),
         ];
-        let n = notifications(&events, &[update(1, 10 * S), last], &s);
+        let n = judge(&events, &[update(1, 10 * S), last], &s);
         assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 1, 0, 0));
+        let (webhook, email) = (&n.channels["webhook"], &n.channels["email"]);
+        assert_eq!((webhook.expected, webhook.delivered, webhook.lost, webhook.latency.count), (2, 1, 1, 1));
+        assert_eq!((email.expected, email.delivered, email.lost, email.latency.count), (2, 2, 0, 2));
         let events =
             vec![delivered(11 * S, &early, 1, "email"), delivered(400 * S, &early, 1, "webhook"), ended(500 * S)];
-        let n = notifications(&events, &[update(1, 10 * S), update(2, 450 * S)], &s);
+        let n = judge(&events, &[update(1, 10 * S), update(2, 450 * S)], &s);
         assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 0, 2, 1));
     }
 
@@ -393,7 +406,7 @@ mod tests {
         let mut events: Vec<Event> = edits.iter().map(|e| delivered(e.t_us + S, e, 1, "email")).collect();
         events.extend(edits[..10].iter().map(|e| delivered(e.t_us + S, e, 1, "webhook")));
         events.push(ended(3_000 * S));
-        let n = notifications(&events, &edits, &s);
+        let n = judge(&events, &edits, &s);
         assert_eq!((n.over_rate_limit, n.rate_limited, n.lost), (3, 3, 0));
     }
 
@@ -416,7 +429,7 @@ mod tests {
             delivered(11 * S, &edit, 1, "webhook"),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[edit], &s);
+        let n = judge(&events, &[edit], &s);
         assert_eq!((n.expected, n.delivered, n.duplicates, n.redeliveries, n.lost), (2, 4, 1, 1, 0));
         assert_eq!(n.latency.count, 2, "latency is the first acceptance of each, once");
     }
@@ -438,10 +451,10 @@ mod tests {
             taken(&folded, NoticeOutcome::DedupWindow),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[update(1, 10 * S), update(2, 20 * S)], &s);
+        let n = judge(&events, &[update(1, 10 * S), update(2, 20 * S)], &s);
         assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (2, 0, 1));
         events.insert(0, taken(&folded, NoticeOutcome::Queued));
-        let n = notifications(&events, &[first, folded], &s);
+        let n = judge(&events, &[first, folded], &s);
         assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (4, 2, 0));
     }
 
@@ -459,7 +472,7 @@ mod tests {
             delivered(70 * S, &other, 1, "webhook"),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[critical, other], &s);
+        let n = judge(&events, &[critical, other], &s);
         assert_eq!((n.latency_critical.count, n.latency_other.count, n.latency.count), (2, 2, 4));
         assert!(n.latency_critical.max_ms < 1_100.0 && n.latency_other.max_ms > 59_000.0, "{n:?}");
     }
