@@ -52,6 +52,9 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
             }
+            Record::Node(NodeEvent::QueueRestored { jobs }) if e.t_us > 0 => {
+                lines.push(format!("{} notifier restarted from its disk with {jobs} notifications queued", at(e.t_us)))
+            }
             _ => {}
         }
     }
