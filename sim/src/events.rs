@@ -168,6 +168,29 @@ pub enum HarnessEvent {
         shown: Option<Shown>,
         error: Option<String>,
     },
+    /// Under `[anycast]`: `session` lives at `place` (the site of a PoP) and starts at `pop`, the
+    /// nearest PoP the network routes it to.
+    SessionPlaced {
+        session: u64,
+        place: String,
+        pop: String,
+    },
+    /// Under `[anycast]`: the network routes `session`'s requests to `to` from now on, no longer to
+    /// `from`; `position` is the read-your-writes position the session had, `carried` whether it
+    /// kept it (`false` only under the negative control `carry_position = false`).
+    SessionMoved {
+        session: u64,
+        from: String,
+        to: String,
+        position: Point,
+        carried: bool,
+    },
+    /// Under `[anycast]`: `pop` as the network sees it from the places of the logging client
+    /// host's region (`edge::anycast`).
+    RouteChanged {
+        pop: String,
+        change: RouteChange,
+    },
     /// The workload's load step `step` (from 0) began: sessions send `factor` times `session_rate`.
     LoadStep {
         step: usize,
@@ -185,6 +208,18 @@ impl HarnessEvent {
     pub fn fault(line: usize, action: &Action) -> HarnessEvent {
         HarnessEvent::Fault { line, fault: action.to_string(), hosts: action.hosts(), action: action.clone() }
     }
+}
+
+/// A change of a PoP's route from a region's places: what happened to the PoP (`lost`, `back`:
+/// it became unreachable or reachable again, the harness's knowledge of its fault schedule) and
+/// what the network did about it `detection` later (`withdrawn`, `announced`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteChange {
+    Lost,
+    Withdrawn,
+    Back,
+    Announced,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -69,7 +69,7 @@ impl RunReport {
     pub fn not_judged(&self) -> Vec<NotJudged> {
         match &self.system {
             SystemReport::Edge(edge) => edge.checks.not_judged.clone(),
-            SystemReport::Status(_) => Vec::new(),
+            SystemReport::Status(status) => status.not_judged.clone(),
         }
     }
 

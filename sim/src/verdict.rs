@@ -217,6 +217,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::LagP99 => edge(|r| sampled(&r.replication.lag, P99)),
         Metric::LagMax => edge(|r| sampled(&r.replication.lag, MAX)),
         Metric::StandbyLagP99 => edge(|r| sampled(&r.replication.standby_lag, P99)),
+        Metric::StandbyFramesNeverApplied => edge(|r| Some(r.replication.standby_frames_never_applied as f64)),
         Metric::RywViolations => edge(|r| Some(r.checks.ryw_violations as f64)),
         Metric::MonotonicViolations => edge(|r| Some(r.checks.monotonic_violations as f64)),
         Metric::LostAckedWrites => edge(|r| r.checks.lost_acked_writes.as_ref().map(|l| l.len() as f64)),
@@ -234,6 +235,10 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::StaleAgeP99 => edge(|r| sampled(&r.pages.as_ref()?.stale_age, P99)),
         Metric::StaleAgeMax => edge(|r| sampled(&r.pages.as_ref()?.stale_age, MAX)),
         Metric::RendersPerKeyWindowMax => edge(|r| Some(r.pages.as_ref()?.renders_per_key_window_max as f64)),
+        Metric::SessionsMoved => edge(|r| Some(r.anycast.as_ref()?.sessions_moved as f64)),
+        Metric::FailedWhileDetecting => edge(|r| Some(r.anycast.as_ref()?.failed_while_detecting as f64)),
+        Metric::FailedOutsideDetection => edge(|r| Some(r.anycast.as_ref()?.failed_outside_detection as f64)),
+        Metric::TimeToMoveMax => edge(|r| r.anycast.as_ref()?.time_to_move_max_s.map(|s| s * 1e3)),
         Metric::Timeouts => edge(|r| total(r, |l| l.timeouts)),
         Metric::FramesBehindMax => {
             edge(|r| Some(r.replication.replicas.values().map(|x| x.max_frames_behind).max().unwrap_or(0) as f64))
@@ -251,7 +256,7 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::DnsFailover => status(|s| s.dns_failover_ms()),
         Metric::PropagationP99 => status(|s| sampled(&s.propagation, P99)),
         Metric::CrdtConvergence => status(|s| s.convergence_ms()),
-        Metric::LostUpdates => status(|s| Some(s.lost_updates.len() as f64)),
+        Metric::LostUpdates => status(|s| s.judged("lost-status-updates").then_some(s.lost_updates.len() as f64)),
         Metric::StatusRegressions => status(|s| Some(s.status_regressions.len() as f64)),
         Metric::NotificationP50 => status(|s| sampled(&s.notifications.latency, P50)),
         Metric::NotificationP99 => status(|s| sampled(&s.notifications.latency, P99)),
@@ -333,6 +338,7 @@ mod tests {
                 cold_starts: 0,
                 cold_share_of_p99_pct: None,
                 pages: None,
+                anycast: None,
                 replication: ReplicationFigures {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..ReplicationFigures::default()

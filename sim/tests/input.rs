@@ -260,6 +260,12 @@ fn cases() -> Vec<Case> {
             "9:23: the workload asks 10000 requests per second",
         ),
         case("runtime-in-status", status("[runtime]\nisolates = 2\n"), "5:2: a status page scenario has no [runtime]"),
+        case("anycast-in-status", status("[anycast]\n"), "5:2: a status page scenario has no [anycast]"),
+        case(
+            "anycast-detection",
+            edge("[anycast]\ndetection = \"1h\"\n"),
+            "9:13: `anycast.detection` = \"1h\" is out of range: expected a duration from 0s to 10m",
+        ),
         // Errors in the user's words, at the key's line.
         case("duplicate-key", edge("name = \"u\"\n"), "8:1: duplicate key `name`"),
         case(

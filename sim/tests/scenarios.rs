@@ -62,3 +62,40 @@ fn every_other_fault_kind_runs_and_the_system_recovers() {
     assert!(eu.errors + eu.timeouts > 0, "sessions of the silently crashed PoP fail: {eu:?}");
     assert!(r.edge().unwrap().replication.reconnects > 0);
 }
+
+#[test]
+fn every_checker_has_a_negative_control_in_the_table() {
+    // Goal (issue 11): every correctness checker can be shown to fire. docs/SCENARIOS.md lists each
+    // checker with its negative control; this fails when a checker the reports can name (each
+    // `out.push("NAME")` of a `fired()`) is missing from the table, when the table names one that
+    // no longer exists, or when a control file it names is not in the repository. Before: 3
+    // checkers (`lost-status-updates`, `status-divergence`, status `liveness`) had no control.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+    let fired = |path: &str, system: &str| -> Vec<(String, String)> {
+        let source = read(path);
+        let body = &source[source.find("pub fn fired(&self)").expect("a fired()")..];
+        let body = &body[..body.find("\n    }\n").unwrap()];
+        body.split("out.push(\"").skip(1).map(|s| (system.to_string(), s[..s.find('"').unwrap()].to_string())).collect()
+    };
+    let mut checkers = fired("sim/src/edge/report.rs", "edge");
+    checkers.extend(fired("sim/src/status/check.rs", "status"));
+    checkers.sort();
+    let docs = read("docs/SCENARIOS.md");
+    let table = &docs[docs.find("| system | checker |").expect("the checker table")..];
+    let rows: Vec<&str> = table.lines().skip(2).take_while(|l| l.starts_with('|')).collect();
+    let mut listed: Vec<(String, String)> = rows
+        .iter()
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (cells[1].to_string(), cells[2].trim_matches('`').to_string())
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, checkers, "docs/SCENARIOS.md's checker table against the checkers' names");
+    for row in rows {
+        for path in row.split('`').filter(|p| p.starts_with("scenarios/") || p.starts_with("sim/tests/")) {
+            assert!(std::path::Path::new(&format!("{root}/{path}")).exists(), "{path} in: {row}");
+        }
+    }
+}

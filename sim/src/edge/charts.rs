@@ -141,6 +141,8 @@ pub struct Outage {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusCharts {
+    /// The scenario's CDNs, in its order (the DNS chart's lanes).
+    pub cdns: Vec<String>,
     /// Per tier that answered (and `unanswered`), how many views ended in each bucket.
     pub tiers: BTreeMap<String, Vec<u64>>,
     /// Per viewer host, the worst time to first byte in milliseconds of a view answered in each

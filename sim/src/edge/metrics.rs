@@ -162,6 +162,11 @@ pub struct ReplicationFigures {
     /// Over every PoP replica: frames a snapshot delivered, and frames never applied by the end.
     pub frames_by_snapshot: u64,
     pub frames_never_applied: u64,
+    /// Per database node other than the primary at the end (the standby, a former primary; up or
+    /// down at the end): frames of the final history it did not hold when the run ended.
+    pub standby_never_applied: BTreeMap<String, u64>,
+    /// Their sum.
+    pub standby_frames_never_applied: u64,
     pub batches_sent: u64,
     pub payload_bytes: u64,
     pub wire_bytes: u64,
@@ -187,15 +192,20 @@ struct Follower {
 /// `pop-*` hosts, and every other follower (the standby, a primary that rejoined) counts as a
 /// standby. Lag counts every frame of the final history at every PoP replica: when it applied it,
 /// when a snapshot brought it (the restore time), or, never applied, as a censored sample of the
-/// end of the run minus its commit. Also gathers the points of the lag chart (`chart`).
+/// end of the run minus its commit. Frames of the final history the other database nodes (all but
+/// the last to commit) did not hold at the end are counted per node. Also gathers the points of
+/// the lag chart (`chart`).
 pub struct ReplicationFold {
     out: ReplicationFigures,
     /// When each frame was committed, by (lsn, generation).
     committed_at: BTreeMap<(u64, u64), u64>,
     history: History,
     head: u64,
-    /// The last frame each follower holds, as (lsn, generation).
+    /// The last frame each database node holds, as (lsn, generation): what a follower applied or
+    /// restored, what a primary committed.
     held: BTreeMap<Rc<str>, (u64, u64)>,
+    /// The node that committed the latest frame: the primary at the end, once the run has ended.
+    committer: Option<Rc<str>>,
     all: Recorder,
     standby_lag: Recorder,
     followers: BTreeMap<Rc<str>, Follower>,
@@ -212,6 +222,7 @@ impl Default for ReplicationFold {
             history: History::default(),
             head: 0,
             held: BTreeMap::new(),
+            committer: None,
             all: Recorder::default(),
             standby_lag: Recorder::default(),
             followers: BTreeMap::new(),
@@ -240,8 +251,10 @@ impl ReplicationFold {
                 self.history.committed(*generation, *lsn);
                 self.head = self.head.max(*lsn);
                 self.out.frames_committed += 1;
+                self.held.insert(node.clone(), (*lsn, *generation));
+                self.committer = Some(node.clone());
             }
-            NodeEvent::Started { role: NodeRole::Pop, lsn } => {
+            NodeEvent::Started { role: NodeRole::Pop | NodeRole::Primary | NodeRole::Standby, lsn } => {
                 let held = (*lsn, self.generation_at(*lsn));
                 self.held.insert(node.clone(), held);
             }
@@ -329,9 +342,17 @@ impl ReplicationFold {
     }
 
     /// The run ended at `t_us`: every frame of the final history a PoP replica never applied is a
-    /// censored sample of its lag, at least the end minus its commit.
+    /// censored sample of its lag, at least the end minus its commit; the frames every other
+    /// database node but the primary at the end did not hold are counted.
     fn ended(&mut self, t_us: u64) {
         let of = self.history.newest().unwrap_or(0);
+        for (node, held) in &self.held {
+            if !EdgeRole::is_pop(node) && Some(node) != self.committer.as_ref() {
+                let missing = self.unheld(*held, of).count() as u64;
+                self.out.standby_never_applied.insert(node.to_string(), missing);
+                self.out.standby_frames_never_applied += missing;
+            }
+        }
         let replicas: Vec<_> =
             self.held.iter().filter(|(node, _)| EdgeRole::is_pop(node)).map(|(n, h)| (n.clone(), *h)).collect();
         for (node, held) in replicas {
@@ -432,6 +453,34 @@ mod tests {
             (r.lag.count, (r.lag.max_ms / 100.0).round(), r.frames_by_snapshot, r.frames_never_applied),
             (4, 20.0, 3, 0)
         );
+    }
+
+    #[test]
+    fn frames_the_standby_never_applied_are_counted_and_the_primarys_own_are_not() {
+        // Issue 11: frames committed at the primary that the standby had not applied when the run
+        // ended were dropped from every figure (0 counted before). Now they are counted per node:
+        // 2 here, the primary's own frames none. After a failover the promoted standby is the
+        // primary, and the old one, left on generation 1, misses the frame generation 2 committed.
+        let database = |applied: u64| {
+            let mut fold = ReplicationFold::default();
+            fold.event(&at(0, "primary", NodeEvent::Started { role: NodeRole::Primary, lsn: 0 }));
+            fold.event(&at(0, "standby", NodeEvent::Started { role: NodeRole::Standby, lsn: 0 }));
+            (1..=3).for_each(|lsn| fold.event(&commit(0, lsn)));
+            (1..=applied).for_each(|lsn| fold.event(&at(1_000, "standby", NodeEvent::Applied { lsn, generation: 1 })));
+            fold
+        };
+        let mut behind = database(1);
+        behind.event(&end(1_000_000));
+        let r = behind.summary();
+        assert_eq!(r.standby_never_applied, BTreeMap::from([("standby".to_string(), 2)]), "{r:?}");
+        assert_eq!(r.standby_frames_never_applied, 2);
+
+        let mut failed_over = database(3);
+        let c = NodeEvent::Committed { lsn: 4, generation: 2, session: 2, seq: 1, payload_bytes: 10 };
+        failed_over.event(&at(500_000, "standby", c));
+        failed_over.event(&end(1_000_000));
+        let r = failed_over.summary();
+        assert_eq!(r.standby_never_applied, BTreeMap::from([("primary".to_string(), 1)]), "{r:?}");
     }
 
     #[test]

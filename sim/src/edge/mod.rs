@@ -6,6 +6,7 @@
 //! world.rs      the platform's hosts and links on turmoil: primary, standby, control plane,
 //!               a distributor per region, a host per PoP, a client host per region
 //! workload.rs   the clients: seeded sessions per region, open-loop arrivals
+//! anycast.rs    the network's anycast routes: each place to its nearest announced PoP
 //! audit.rs      the final dump of every database, digested by the harness
 //! check/        correctness checkers from the event log; `request` a request as its client
 //!               saw it, and a checker's findings
@@ -15,11 +16,13 @@
 //! metrics.rs    latency per region, replication lag; a distribution as text reports write it
 //! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
+//! moves.rs      sessions moved by anycast: requests failed while detecting, time to move
 //! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
 //! ```
 
+pub mod anycast;
 pub mod audit;
 pub mod availability;
 pub mod charts;
@@ -28,6 +31,7 @@ pub mod history;
 pub mod lag;
 pub mod load;
 pub mod metrics;
+pub mod moves;
 pub mod pages;
 pub mod report;
 pub mod timeline;

@@ -14,6 +14,7 @@ use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
 use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
+use crate::edge::moves::{self, MoveFigures};
 use crate::edge::pages::PageFigures;
 use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
@@ -40,6 +41,9 @@ pub struct EdgeReport {
     /// Product pages under ISR; present with `[isr]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<PageFigures>,
+    /// Sessions moved by anycast; present with `[anycast]` (boxed: most runs have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anycast: Option<Box<MoveFigures>>,
     pub replication: ReplicationFigures,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
@@ -129,6 +133,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         cold_starts: folded.load.cold_starts(),
         cold_share_of_p99_pct: folded.load.cold_share_of_p99(),
         pages: pages.clone(),
+        anycast: scenario.anycast.map(|a| Box::new(moves::figures(&a, events, requests, folded.unanswered(), end_us))),
         replication: replication.summary(),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
@@ -227,6 +232,9 @@ impl EdgeReport {
         if let Some(p) = &self.pages {
             p.write_text(&mut o);
         }
+        if let Some(a) = &self.anycast {
+            a.write_text(&mut o);
+        }
         let r = &self.replication;
         let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
         let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));
@@ -257,6 +265,10 @@ impl EdgeReport {
             "  frames reaching PoP replicas by snapshot {}; never applied by the end {} (counted in the lag at the end)",
             r.frames_by_snapshot, r.frames_never_applied
         );
+        let standby: Vec<String> = r.standby_never_applied.iter().map(|(node, n)| format!("{node} {n}")).collect();
+        if !standby.is_empty() {
+            let _ = writeln!(o, "  frames of the final history not held at the end by: {}", standby.join(", "));
+        }
         let c = &self.checks;
         let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
         let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);

@@ -8,6 +8,8 @@
 //! `load_steps` multiply the session rate step by step. With `[isr]`, reads are views of the key's
 //! product page (`page_loaded`).
 //! It carries the position of its last acknowledged write on every read (docs/DESIGN.md, Read-your-writes).
+//! Under `[anycast]` a session's home PoP is its place, and each request goes where the network's
+//! routes lead from there (`anycast`), the position travelling with the session.
 //! All randomness comes from the scenario seed.
 
 use std::cell::{Cell, RefCell};
@@ -25,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{JoinSet, spawn_local};
 use tokio::time::{sleep, timeout};
 
+use crate::edge::anycast::Routing;
 use crate::events::{HarnessEvent, PageOutcome, RequestOp, RequestOutcome};
 use crate::log::{HostTelemetry, now};
 use crate::scenario::{Arrivals, Workload};
@@ -47,11 +50,16 @@ pub struct Clients {
     pub announces_steps: bool,
     /// Reads are product page views (`[isr]`).
     pub pages: bool,
+    /// The network's anycast routes (`[anycast]`); `None`: each session uses its home PoP.
+    pub routing: Option<Rc<Routing>>,
 }
 
 pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
     if clients.announces_steps {
         spawn_local(announce_steps(clients.clone()));
+    }
+    if clients.routing.is_some() {
+        spawn_local(announce_routes(clients.clone()));
     }
     let tasks: Vec<_> =
         clients.sessions.iter().map(|(id, pop)| spawn_local(session(clients.clone(), *id, pop.clone()))).collect();
@@ -69,16 +77,28 @@ async fn announce_steps(clients: Rc<Clients>) {
     }
 }
 
+/// Logs each change of the routes from this region's places as it happens.
+async fn announce_routes(clients: Rc<Clients>) {
+    let Some(routing) = &clients.routing else { return };
+    for c in routing.changes(&clients.telemetry.node) {
+        sleep(c.at.saturating_sub(now())).await;
+        clients.telemetry.harness(HarnessEvent::RouteChanged { pop: c.pop.clone(), change: c.change });
+    }
+}
+
 /// The longest wait between two attempts of a write.
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(8);
 
-/// One session: its home PoP, its idle connections (one is opened per request in flight when
+/// One session: its PoP, its idle connections by PoP (one is opened per request in flight when
 /// none is idle), its write sequence and the point of its last acknowledged write.
 struct Session {
     clients: Rc<Clients>,
     id: u64,
-    pop: String,
-    idle: RefCell<Vec<LossyStream>>,
+    /// Where the session's user is: its home PoP's site.
+    place: String,
+    /// The PoP its requests go to: the home PoP, or under anycast the one the routes lead to.
+    pop: RefCell<String>,
+    idle: RefCell<Vec<(String, LossyStream)>>,
     seq: Cell<u64>,
     /// The session's position (its cookie): the latest of its acknowledged writes' points and of
     /// the positions its reads were served at, so that no read shows less than the session saw.
@@ -95,10 +115,15 @@ enum Arrival {
 async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     let w = clients.workload.clone();
     let mut rng = clients.seed.child("session", id);
+    let start = clients.routing.as_ref().and_then(|r| r.route(&pop, now())).map_or(pop.clone(), str::to_string);
+    if clients.routing.is_some() {
+        clients.telemetry.harness(HarnessEvent::SessionPlaced { session: id, place: pop.clone(), pop: start.clone() });
+    }
     let s = Rc::new(Session {
         clients: clients.clone(),
         id,
-        pop,
+        place: pop,
+        pop: RefCell::new(start),
         idle: RefCell::default(),
         seq: Cell::new(0),
         min: Cell::default(),
@@ -150,13 +175,14 @@ impl Session {
                 let mut rng = ChaCha8Rng::seed_from_u64(retry_seed);
                 let mut backoff = Backoff::new(w.retry_backoff.0, MAX_RETRY_BACKOFF);
                 let (key, seq) = (op.key.clone(), op.seq);
-                let mut outcome = self.request(Request::Write(op.clone()), RequestOp::Write, &key, seq).await;
+                let write = |_| Request::Write(op.clone());
+                let mut outcome = self.request(write, RequestOp::Write, &key, seq).await;
                 for _ in 0..w.write_retries {
                     if matches!(outcome, RequestOutcome::Write { .. }) || now() >= self.clients.end {
                         break;
                     }
                     sleep(backoff.next(&mut rng).0).await;
-                    outcome = self.request(Request::Write(op.clone()), RequestOp::Write, &key, seq).await;
+                    outcome = self.request(write, RequestOp::Write, &key, seq).await;
                 }
                 if let RequestOutcome::Write { lsn, generation } = outcome {
                     self.min.set(self.min.get().max(Point { generation, lsn }));
@@ -169,20 +195,25 @@ impl Session {
     }
 
     async fn read(&self, key: &str) -> RequestOutcome {
-        let w = &self.clients.workload;
-        let min = self.min.get();
-        let request = Request::Read { session: self.id, key: key.to_string(), min, consistency: w.consistency };
-        self.request(request, RequestOp::Read, key, 0).await
+        let consistency = self.clients.workload.consistency;
+        let read = |min| Request::Read { session: self.id, key: key.to_string(), min, consistency };
+        self.request(read, RequestOp::Read, key, 0).await
     }
 
-    /// One request on an idle connection or a new one; `min` is the session's position when it is sent.
-    async fn request(&self, request: Request, op: RequestOp, key: &str, seq: u64) -> RequestOutcome {
+    /// One request, made from the session's position when it is sent (`build`), on an idle
+    /// connection or a new one.
+    async fn request(&self, build: impl Fn(Point) -> Request, op: RequestOp, key: &str, seq: u64) -> RequestOutcome {
         let c = &self.clients;
+        let routed = self.follow_route();
         let req = c.next_req.get() + 1;
         c.next_req.set(req);
         let min = self.min.get();
         c.telemetry.harness(HarnessEvent::RequestStarted { req, session: self.id, op, key: key.to_string(), seq, min });
-        let outcome = match self.call(&request).await {
+        let answer = match routed {
+            Ok(()) => self.call(&build(min)).await,
+            Err(message) => Err(Some(message)),
+        };
+        let outcome = match answer {
             Ok(Response::Read { row, path, at }) => {
                 self.min.set(self.min.get().max(at));
                 RequestOutcome::Read { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
@@ -201,7 +232,11 @@ impl Session {
     /// One view of `key`'s product page, logged when it ends.
     async fn page(&self, key: String) {
         let started_us = now().as_micros() as u64;
-        let outcome = match self.call(&Request::Page { session: self.id, key: key.clone() }).await {
+        let answer = match self.follow_route() {
+            Ok(()) => self.call(&Request::Page { session: self.id, key: key.clone() }).await,
+            Err(message) => Err(Some(message)),
+        };
+        let outcome = match answer {
             Ok(Response::Page { page, stale }) => {
                 PageOutcome::Page { origin: page.origin, render: page.render, version: page.version, stale }
             }
@@ -211,7 +246,7 @@ impl Session {
             Err(None) => PageOutcome::Timeout,
             Err(Some(message)) => PageOutcome::Error { message },
         };
-        let pop = self.pop.clone();
+        let pop = self.pop.borrow().clone();
         self.clients.telemetry.harness(HarnessEvent::PageLoaded { session: self.id, key, pop, started_us, outcome });
     }
 
@@ -219,25 +254,61 @@ impl Session {
     /// request timeout: `Err(None)` when it timed out, `Err(Some(why))` when the connection failed
     /// (either way the connection is dropped).
     async fn call(&self, request: &Request) -> Result<Response, Option<String>> {
-        let mut conn = self.idle.borrow_mut().pop();
-        let answer = match timeout(self.clients.workload.request_timeout.0, self.exchange(&mut conn, request)).await {
+        let pop = self.pop.borrow().clone();
+        let mut conn = {
+            let mut idle = self.idle.borrow_mut();
+            idle.retain(|(to, _)| *to == pop);
+            idle.pop().map(|(_, conn)| conn)
+        };
+        let exchange = self.exchange(&pop, &mut conn, request);
+        let answer = match timeout(self.clients.workload.request_timeout.0, exchange).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(message)) => Err(Some(message)),
             Err(_) => Err(None),
         };
         if let (Some(conn), Ok(_)) = (conn, &answer) {
-            self.idle.borrow_mut().push(conn);
+            self.idle.borrow_mut().push((pop, conn));
         }
         answer
     }
 
-    async fn exchange(&self, conn: &mut Option<LossyStream>, request: &Request) -> Result<Response, String> {
+    /// One request and its answer with `pop`; under anycast each way also crosses the distance
+    /// from the session's place beyond its client host's last-mile link.
+    async fn exchange(&self, pop: &str, conn: &mut Option<LossyStream>, request: &Request) -> Result<Response, String> {
         if conn.is_none() {
-            let opened = self.clients.net.connect(&self.pop, POP_PORT).await;
-            *conn = Some(opened.map_err(|e| format!("connect {}: {e}", self.pop))?);
+            let opened = self.clients.net.connect(pop, POP_PORT).await;
+            *conn = Some(opened.map_err(|e| format!("connect {pop}: {e}"))?);
         }
         let stream = conn.as_mut().expect("connected above");
+        let beyond =
+            self.clients.routing.as_ref().map(|r| r.beyond_last_mile(&self.place, pop)).filter(|d| !d.is_zero());
+        if let Some(d) = beyond {
+            sleep(d).await;
+        }
         wire::send(stream, request).await.map_err(|e| e.to_string())?;
-        wire::recv(stream).await.map_err(|e| e.to_string())
+        let response = wire::recv(stream).await.map_err(|e| e.to_string())?;
+        if let Some(d) = beyond {
+            sleep(d).await;
+        }
+        Ok(response)
+    }
+
+    /// Under anycast, points the session at the PoP the network routes its place to now, logging
+    /// a move (without its position under the negative control `carry_position = false`); an
+    /// error when no route is announced.
+    fn follow_route(&self) -> Result<(), String> {
+        let Some(routing) = &self.clients.routing else { return Ok(()) };
+        let to = routing.route(&self.place, now()).ok_or_else(|| format!("no route from {} to a PoP", self.place))?;
+        if *self.pop.borrow() == to {
+            return Ok(());
+        }
+        let from = self.pop.replace(to.to_string());
+        let (position, carried) = (self.min.get(), routing.settings.carry_position);
+        if !carried {
+            self.min.set(Point::default());
+        }
+        let moved = HarnessEvent::SessionMoved { session: self.id, from, to: to.to_string(), position, carried };
+        self.clients.telemetry.harness(moved);
+        Ok(())
     }
 }

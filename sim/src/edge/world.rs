@@ -14,6 +14,7 @@ use edgesim_system::edge::store::Store;
 use edgesim_system::edge::{control, distributor, pop, primary};
 use turmoil::Sim;
 
+use crate::edge::anycast::Routing;
 use crate::edge::audit::audit;
 use crate::edge::workload::{self, Clients};
 use crate::hosts::{NodeHost, link, telemetry};
@@ -87,6 +88,7 @@ fn add_nodes(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLog,
 
 fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLog, cuts: &Cuts) {
     let next_req = Rc::new(Cell::new(0));
+    let routing = scenario.anycast.map(|a| Rc::new(Routing::new(scenario, a)));
     let per_region = scenario.workload.sessions_per_region as u64;
     let audited: Vec<String> = [PRIMARY.to_string(), STANDBY.to_string()]
         .into_iter()
@@ -106,6 +108,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             next_req: next_req.clone(),
             announces_steps: region.name == scenario.primary_region,
             pages: scenario.isr.is_some(),
+            routing: routing.clone(),
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));
@@ -141,6 +144,15 @@ pub(crate) fn set_latencies(sim: &Sim<'_>, s: &Scenario) {
             }
             if &r.clients != primary_clients {
                 link(primary_clients, p, r.to_primary, n.wan_jitter.0);
+            }
+        }
+    }
+    // Under anycast every client host reaches every PoP over its last mile; a session adds its
+    // place's distance beyond it (`anycast::Routing::beyond_last_mile`).
+    if s.anycast.is_some() {
+        for (r, other) in s.regions.iter().flat_map(|r| s.regions.iter().map(move |o| (r, o))) {
+            for p in other.pops.iter().filter(|_| r.name != other.name) {
+                link(&r.clients, p, n.last_mile.0, n.last_mile_jitter.0);
             }
         }
     }

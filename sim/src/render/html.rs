@@ -201,14 +201,13 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
     o.push_str("</div>\n");
     match &c.status {
         Some(status) => {
-            let cdns: Vec<String> = c.lanes.iter().filter(|l| l.starts_with("cdn")).cloned().collect();
             let _ = writeln!(
                 o,
                 "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}",
                 svg::tiers(c, &status.tiers),
                 svg::ttfb(c, &status.ttfb),
                 svg::staleness(c),
-                svg::dns(c, &status.dns_unhealthy, &cdns),
+                svg::dns(c, &status.dns_unhealthy, &status.cdns),
                 svg::notifications(&status.notifications),
                 channels(&status.notifications)
             );

@@ -188,6 +188,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("runtime.primary_write_service", dur("0s", "10s")),
     ("runtime.primary_render_service", dur("0s", "10s")),
     ("isr.revalidate", dur("1ms", "24h")),
+    ("anycast.detection", dur("0s", "10m")),
+    ("anycast.spacing", dur("0s", "1s")),
     ("fault.at", Bound::Range(&dur("0s", "7h"))),
     ("fault.latency", dur("0s", "10s")),
     ("fault.rate", Bound::Number(0.0, 1.0)),

@@ -86,6 +86,7 @@ struct File {
     #[serde(default)]
     runtime: Runtime,
     isr: Option<Isr>,
+    anycast: Option<Anycast>,
     #[serde(default, rename = "fault")]
     faults: Vec<FaultFile>,
     swarm: Option<Spanned<SwarmFile>>,
@@ -288,6 +289,27 @@ pub struct Isr {
 
 fn default_lock() -> Lock {
     Lock::Pop
+}
+
+/// Anycast routing (docs/DESIGN.md, Anycast): sessions belong to places (the site of a PoP) and
+/// each request goes to the nearest PoP whose route the network announces; a PoP lost to a place
+/// has its route withdrawn `detection` after the loss, and announced again `detection` after it
+/// is back. Without this table each session always uses its home PoP.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Anycast {
+    /// From a PoP's loss (or return) to the network's routes saying so.
+    pub detection: Dur,
+    /// The distance between neighbouring PoP sites of a region, added to `last_mile` per site.
+    pub spacing: Dur,
+    /// Negative control only: `false` drops a session's read-your-writes position when it moves.
+    pub carry_position: bool,
+}
+
+impl Default for Anycast {
+    fn default() -> Self {
+        Anycast { detection: Dur(Duration::from_secs(3)), spacing: Dur(Duration::from_millis(5)), carry_position: true }
+    }
 }
 
 /// What runs a PoP's requests (docs/DESIGN.md: V8 isolates, about 5 ms to start, against
@@ -527,6 +549,8 @@ pub struct Scenario {
     pub runtime: Runtime,
     /// Product pages cached at the PoPs; `None`: sessions read rows, not pages.
     pub isr: Option<Isr>,
+    /// Anycast routing to the nearest healthy PoP; `None`: each session uses its home PoP.
+    pub anycast: Option<Anycast>,
     pub faults: Vec<Fault>,
     /// Limits every seed's run must stay within.
     pub budgets: Vec<Budget>,
@@ -632,6 +656,7 @@ impl Scenario {
             failover: raw.failover,
             runtime: raw.runtime,
             isr: raw.isr,
+            anycast: raw.anycast,
             faults: Vec::new(),
             budgets,
             status: raw.status.map(Spanned::into_inner),
@@ -985,7 +1010,9 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
         let section = match &**key.get_ref() {
             "primary_region" => "`primary_region`".to_string(),
             "region" => "[[region]]".to_string(),
-            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr") => format!("[{k}]"),
+            k @ ("network" | "replication" | "workload" | "failover" | "runtime" | "isr" | "anycast") => {
+                format!("[{k}]")
+            }
             _ => continue,
         };
         return Err((

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::scenario::{
-    Action, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
+    Action, Anycast, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
 };
 use crate::seed::STREAMS;
 use crate::status::settings::{CHANNELS, StatusSettings};
@@ -46,6 +46,8 @@ pub struct EdgeWorld {
     pub runtime: Runtime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isr: Option<Isr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anycast: Option<Anycast>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -89,6 +91,7 @@ impl Resolved {
             failover: s.failover.clone(),
             runtime: s.runtime.clone(),
             isr: s.isr,
+            anycast: s.anycast,
         });
         let status = s.status.as_ref().map(|settings| StatusWorld {
             settings: settings.clone(),

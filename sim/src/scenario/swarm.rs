@@ -104,7 +104,7 @@ impl Between<Duration> {
 /// Which hosts a swarm's faults may hit, by what they do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum TargetRole {
     /// Edge platform: the primary, the standby, the control plane, each region's distributor,
     /// each PoP.
     Primary,
@@ -123,26 +123,26 @@ pub enum Role {
     Everyone,
 }
 
-impl Role {
+impl TargetRole {
     fn written(self) -> &'static str {
         match self {
-            Role::Primary => "primary",
-            Role::Standby => "standby",
-            Role::Control => "control",
-            Role::Distributor => "distributor",
-            Role::Pop => "pop",
-            Role::Origin => "origin",
-            Role::Cdn => "cdn",
-            Role::Dns => "dns",
-            Role::Notifier => "notifier",
-            Role::Region => "region",
-            Role::Everyone => "everyone",
+            TargetRole::Primary => "primary",
+            TargetRole::Standby => "standby",
+            TargetRole::Control => "control",
+            TargetRole::Distributor => "distributor",
+            TargetRole::Pop => "pop",
+            TargetRole::Origin => "origin",
+            TargetRole::Cdn => "cdn",
+            TargetRole::Dns => "dns",
+            TargetRole::Notifier => "notifier",
+            TargetRole::Region => "region",
+            TargetRole::Everyone => "everyone",
         }
     }
 
     /// Whether the role is a single node host (which can crash and restart).
     fn is_node(self) -> bool {
-        !matches!(self, Role::Region | Role::Everyone)
+        !matches!(self, TargetRole::Region | TargetRole::Everyone)
     }
 
     /// The fault targets of the role in `scenario` (host names, `region:NAME` or `everyone`); an
@@ -151,19 +151,21 @@ impl Role {
         let status = scenario.status.as_ref();
         let other = |system: &str| Err(format!("role `{}` is of the {system}", self.written()));
         match (self, status) {
-            (Role::Primary, None) => Ok(vec![PRIMARY.into()]),
-            (Role::Standby, None) => Ok(vec![STANDBY.into()]),
-            (Role::Control, None) => Ok(vec![CONTROL.into()]),
-            (Role::Distributor, None) => Ok(scenario.regions.iter().map(|r| r.distributor.clone()).collect()),
-            (Role::Pop, None) => Ok(scenario.regions.iter().flat_map(|r| r.pops.clone()).collect()),
-            (Role::Region, None) => Ok(scenario.regions.iter().map(|r| format!("region:{}", r.name)).collect()),
-            (Role::Origin, Some(s)) => Ok(s.regions.iter().map(|r| StatusSettings::region_host(r)).collect()),
-            (Role::Cdn, Some(s)) => Ok(s.cdns.clone()),
-            (Role::Dns, Some(_)) => Ok(vec![DNS.into()]),
-            (Role::Notifier, Some(_)) => Ok(vec![NOTIFIER.into()]),
-            (Role::Region, Some(s)) => Ok(s.regions.iter().map(|r| format!("region:{r}")).collect()),
-            (Role::Everyone, _) => Ok(vec![EVERYONE.into()]),
-            (Role::Origin | Role::Cdn | Role::Dns | Role::Notifier, None) => other("status page"),
+            (TargetRole::Primary, None) => Ok(vec![PRIMARY.into()]),
+            (TargetRole::Standby, None) => Ok(vec![STANDBY.into()]),
+            (TargetRole::Control, None) => Ok(vec![CONTROL.into()]),
+            (TargetRole::Distributor, None) => Ok(scenario.regions.iter().map(|r| r.distributor.clone()).collect()),
+            (TargetRole::Pop, None) => Ok(scenario.regions.iter().flat_map(|r| r.pops.clone()).collect()),
+            (TargetRole::Region, None) => Ok(scenario.regions.iter().map(|r| format!("region:{}", r.name)).collect()),
+            (TargetRole::Origin, Some(s)) => Ok(s.regions.iter().map(|r| StatusSettings::region_host(r)).collect()),
+            (TargetRole::Cdn, Some(s)) => Ok(s.cdns.clone()),
+            (TargetRole::Dns, Some(_)) => Ok(vec![DNS.into()]),
+            (TargetRole::Notifier, Some(_)) => Ok(vec![NOTIFIER.into()]),
+            (TargetRole::Region, Some(s)) => Ok(s.regions.iter().map(|r| format!("region:{r}")).collect()),
+            (TargetRole::Everyone, _) => Ok(vec![EVERYONE.into()]),
+            (TargetRole::Origin | TargetRole::Cdn | TargetRole::Dns | TargetRole::Notifier, None) => {
+                other("status page")
+            }
             (_, Some(_)) => other("edge platform"),
         }
     }
@@ -187,10 +189,10 @@ pub const SWARM_KINDS: &[FaultKind] = &[
 
 impl FaultKind {
     /// Whether a fault of this kind can hit a target of `role`.
-    fn hits(self, role: Role) -> bool {
+    fn hits(self, role: TargetRole) -> bool {
         match self {
             FaultKind::Crash | FaultKind::SilentCrash | FaultKind::Restart => role.is_node(),
-            FaultKind::Partition | FaultKind::Hold => role != Role::Everyone,
+            FaultKind::Partition | FaultKind::Hold => role != TargetRole::Everyone,
             _ => true,
         }
     }
@@ -203,7 +205,7 @@ pub(super) struct SwarmFile {
     from: Dur,
     faults: Between<u32>,
     kinds: Vec<FaultKind>,
-    roles: Vec<Role>,
+    roles: Vec<TargetRole>,
     lasting: Between<Dur>,
     loss: Option<Between<f64>>,
     latency: Option<Between<Dur>>,
@@ -225,7 +227,7 @@ pub struct Swarm {
     pub from: Duration,
     pub faults: Between<u32>,
     pub kinds: Vec<FaultKind>,
-    pub roles: Vec<Role>,
+    pub roles: Vec<TargetRole>,
     pub lasting: Between<Duration>,
     pub loss: Option<Between<f64>>,
     pub latency: Option<Between<Duration>>,
@@ -401,7 +403,7 @@ impl Swarm {
         let mut drawn = Vec::new();
         for _ in 0..count {
             let kind = self.kinds[rng.random_range(0..self.kinds.len())];
-            let roles: Vec<Role> = self.roles.iter().copied().filter(|r| kind.hits(*r)).collect();
+            let roles: Vec<TargetRole> = self.roles.iter().copied().filter(|r| kind.hits(*r)).collect();
             let role = roles[rng.random_range(0..roles.len())];
             let targets = role.targets(scenario).expect("checked");
             let target = targets[rng.random_range(0..targets.len())].clone();

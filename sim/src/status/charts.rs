@@ -47,10 +47,10 @@ pub fn add_judged(charts: &mut Charts, n: &Notifications) {
 /// Views that went unanswered, in `StatusCharts::tiers`.
 pub const UNANSWERED: &str = "unanswered";
 
-pub fn add(charts: &mut Charts, events: &[Event], all: &[View]) {
+pub fn add(charts: &mut Charts, cdns: &[String], events: &[Event], all: &[View]) {
     let bucket = charts.lag_bucket_ms.max(1);
     let buckets = (charts.end_ms / bucket + 1) as usize;
-    let mut own = StatusCharts::default();
+    let mut own = StatusCharts { cdns: cdns.to_vec(), ..StatusCharts::default() };
     let mut views: BTreeMap<(u64, &str), Views> = BTreeMap::new();
     for view in all {
         let v = views.entry((view.ended_us / 1000 / bucket * bucket, view.host)).or_default();

@@ -16,6 +16,7 @@ use super::liveness;
 use super::records::AckedEdit;
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
+use crate::edge::check::NotJudged;
 use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::{Action, Scenario};
@@ -51,6 +52,9 @@ pub struct StatusReport {
     /// had time to show.
     pub cdn_pages_behind: Vec<String>,
     pub status_regressions: Vec<String>,
+    /// Checkers that had nothing to judge (no region up at the end to audit, no CDN page that had
+    /// had time to catch up), and why: neither fired nor passed.
+    pub not_judged: Vec<NotJudged>,
     /// The platform's outages and recoveries as the monitor saw them, and the operators' reports.
     pub platform: Vec<PlatformReport>,
     pub notifications: Notifications,
@@ -85,8 +89,10 @@ pub struct Window {
 pub struct DnsFailover {
     pub cdn: String,
     pub at_s: f64,
+    /// Page views that began while it was lost.
+    pub views: u64,
     /// The last view that still tried the lost CDN first, after the loss; `None`: traffic never
-    /// moved while it was out.
+    /// moved while it was out, or no view began then (`views` 0: nothing to judge it by).
     pub moved_after_s: Option<f64>,
 }
 
@@ -133,6 +139,11 @@ impl StatusReport {
         out
     }
 
+    /// Whether `checker` could judge the run (it is not among `not_judged`).
+    pub fn judged(&self, checker: &str) -> bool {
+        !self.not_judged.iter().any(|n| n.checker == checker)
+    }
+
     /// Worst DNS failover, in ms; `None` when a lost CDN's traffic never moved or none was lost.
     pub fn dns_failover_ms(&self) -> Option<f64> {
         let moved: Option<Vec<f64>> = self.dns_failovers.iter().map(|f| f.moved_after_s).collect();
@@ -161,7 +172,16 @@ pub fn analyze(
     let end_us = events.last().map_or(0, |e| e.t_us);
     let (views, answered, tiers, ttfb, staleness) = view_figures(all, |_| true);
     let (propagation, not_propagated) = propagation(events, edits, s);
-    let (lost_updates, diverged, status_regressions) = finals(events, edits, s);
+    let (lost_updates, diverged, status_regressions, unaudited) = finals(events, edits, s);
+    let (cdn_pages_behind, cdns_unjudged) = cdn_pages_behind(scenario, s, events, edits);
+    let not_judged = [
+        ("lost-status-updates", &unaudited),
+        ("status-divergence", &unaudited),
+        ("cdn-page-convergence", &cdns_unjudged),
+    ]
+    .into_iter()
+    .filter_map(|(checker, why)| Some(NotJudged { checker: checker.into(), why: why.clone()? }))
+    .collect();
     let regions = s.regions.len() as u64;
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
@@ -186,8 +206,9 @@ pub fn analyze(
         convergence: convergence(scenario, s, events),
         lost_updates,
         diverged,
-        cdn_pages_behind: cdn_pages_behind(scenario, s, events, edits),
+        cdn_pages_behind,
         status_regressions,
+        not_judged,
         platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
@@ -388,13 +409,14 @@ fn dns_failovers(scenario: &Scenario, s: &StatusSettings, events: &[Event], end_
                 per_host.entry(&e.node).or_default().push((*started_us, tried.first() == Some(&cdn)));
             }
         }
-        let mut moved_after_s = Some(0.0f64);
+        let views = per_host.values().map(|v| v.len() as u64).sum();
+        let mut moved_after_s = (views > 0).then_some(0.0f64);
         for views in per_host.values() {
             let Some(last) = views.iter().filter(|(_, first)| *first).map(|(t, _)| *t).max() else { continue };
             let moved = views.iter().any(|(t, first)| !first && *t > last);
             moved_after_s = moved_after_s.zip(moved.then_some((last - from) as f64 / 1e6)).map(|(a, b)| a.max(b));
         }
-        out.push(DnsFailover { cdn, at_s: from as f64 / 1e6, moved_after_s });
+        out.push(DnsFailover { cdn, at_s: from as f64 / 1e6, views, moved_after_s });
     }
     out
 }
@@ -512,10 +534,16 @@ fn down_at_end(events: &[Event]) -> Vec<String> {
 /// it had had time to: the update was acknowledged, and the CDN last (re)started, at least a KV
 /// refresh plus a propagation delay (and a second) before the audit, by when every region has
 /// republished its whole document to every CDN. A CDN that cannot be audited counts as behind.
-fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], edits: &[AckedEdit]) -> Vec<String> {
+/// With no CDN judged (all down at the end, or restarted too late to have caught up), why.
+fn cdn_pages_behind(
+    scenario: &Scenario,
+    s: &StatusSettings,
+    events: &[Event],
+    edits: &[AckedEdit],
+) -> (Vec<String>, Option<String>) {
     let down = down_at_end(events);
     let catch_up = (s.kv_refresh.0 + s.kv_propagation.0 + std::time::Duration::from_secs(1)).as_micros() as u64;
-    let mut out = Vec::new();
+    let (mut out, mut judged) = (Vec::new(), 0);
     for e in events {
         let Record::Harness(HarnessEvent::FinalDoc { of, shown, .. }) = &e.record else { continue };
         if !s.cdns.contains(of) || down.contains(of) {
@@ -531,6 +559,7 @@ fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], e
         if started_us + catch_up > e.t_us {
             continue;
         }
+        judged += 1;
         let posts = shown.as_ref().map(|shown| parse(&shown.posts)).unwrap_or_default();
         let missing: Vec<String> = edits
             .iter()
@@ -541,12 +570,14 @@ fn cdn_pages_behind(scenario: &Scenario, s: &StatusSettings, events: &[Event], e
             out.push(format!("{of} never showed update {}", missing.join(", ")));
         }
     }
-    out
+    let why = (judged == 0).then(|| "no CDN was up at the final audit long enough to have caught up".to_string());
+    (out, why)
 }
 
 /// Lost acknowledged updates, diverged regions and status regressions, from the final audit of
-/// the regions that were up at the end.
-fn finals(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Vec<u64>, Vec<String>, Vec<String>) {
+/// the regions that were up at the end; with no region up at the end, why lost updates and
+/// divergence cannot be judged.
+fn finals(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Finals {
     let down = down_at_end(events);
     let origins: Vec<String> =
         s.regions.iter().map(|r| StatusSettings::region_host(r)).filter(|h| !down.contains(h)).collect();
@@ -597,8 +628,12 @@ fn finals(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Vec<u64
             ));
         }
     }
-    (lost.into_iter().collect(), diverged, regressions)
+    let unaudited = origins.is_empty().then(|| "no status region was up at the end to audit".to_string());
+    (lost.into_iter().collect(), diverged, regressions, unaudited)
 }
+
+/// Lost updates, diverged regions, status regressions, and why the first two could not be judged.
+type Finals = (Vec<u64>, Vec<String>, Vec<String>, Option<String>);
 
 #[cfg(test)]
 mod tests {

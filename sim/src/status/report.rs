@@ -23,7 +23,7 @@ pub fn analyze(
     let edits = check::edits(events);
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
-    super::charts::add(charts, events, &views);
+    super::charts::add(charts, &s.cdns, events, &views);
     super::charts::add_judged(charts, &status.notifications);
     let timeline = narrate(events, &status);
     (status, timeline)
@@ -60,6 +60,11 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
     }
     for f in &r.dns_failovers {
         lines.push(match f.moved_after_s {
+            None if f.views == 0 => format!(
+                "{} {} lost; no page view began while it was out, so DNS failover cannot be judged",
+                at((f.at_s * 1e6) as u64),
+                f.cdn
+            ),
             Some(s) => format!(
                 "{} {} lost; the last view that tried it first began {s:.1}s later",
                 at((f.at_s * 1e6) as u64),
@@ -124,7 +129,11 @@ pub fn text(r: &StatusReport) -> String {
         );
     }
     for f in &r.dns_failovers {
-        let moved = f.moved_after_s.map_or("never moved".into(), |s| format!("moved within {s:.1}s"));
+        let moved = match f.moved_after_s {
+            Some(s) => format!("moved within {s:.1}s"),
+            None if f.views == 0 => "not judged: no page view began while it was lost".into(),
+            None => "never moved".into(),
+        };
         let _ = writeln!(o, "  DNS failover off {} lost at {:.1}s: {moved}", f.cdn, f.at_s);
     }
     for p in &r.platform {
@@ -206,6 +215,9 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "  CDN pages behind           {}", r.cdn_pages_behind.len());
     for d in &r.cdn_pages_behind {
         let _ = writeln!(o, "    {d}");
+    }
+    for n in &r.not_judged {
+        let _ = writeln!(o, "  not judged: {n}");
     }
     if let Some(l) = &r.liveness {
         let _ = writeln!(

@@ -6,7 +6,15 @@
 //! changeset of that transaction; replicas apply the changeset row by row with cached statements,
 //! judging conflicts as `sqlite3changeset_apply` does (which would prepare its statements anew for
 //! every frame). Snapshots are the serialized database (`sqlite3_serialize`).
+//!
+//! Each database is SQLite's private temporary database (opened with an empty name) with a page
+//! cache of `PAGE_CACHE_KIB`: pages beyond the cache wait in a file SQLite creates unlinked and
+//! deletes on close, as a real replica's pages wait on its disk. A node's memory is then its cache,
+//! not its whole history, so a run's memory stays flat however long it simulates. Nothing about
+//! the file reaches the simulation: SQLite reads its pages back the same, and no time is charged
+//! for them (service time is modelled by the runtime, not measured).
 
+use rusqlite::backup::{Backup, StepResult};
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::hooks::Action;
 use rusqlite::session::{ChangesetItem, ChangesetIter, Session};
@@ -46,6 +54,9 @@ const REPLICATED: [(&str, &[&str]); 2] = [
 /// set of changed columns a frame holds.
 const STATEMENT_CACHE: usize = 64;
 
+/// Each database's page cache, in KiB; pages beyond it are written to its temporary file.
+const PAGE_CACHE_KIB: u32 = 256;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -56,6 +67,8 @@ pub enum StoreError {
     Lineage { lsn: Lsn, generation: u64 },
     #[error("frame {lsn} conflicts with this node's content")]
     Conflict { lsn: Lsn },
+    #[error("copying a snapshot into a database stopped before its end ({0:?})")]
+    Unrestored(StepResult),
 }
 
 /// Where a database's history ends.
@@ -124,12 +137,20 @@ impl OwnRows {
     }
 }
 
-/// The replicated content of a database, in primary-key order.
+/// The replicated content of a database, in primary-key order, every row with the generation and
+/// LSN of the frame that wrote it: two databases with the same values written by different
+/// histories differ.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
-    pub writes: Vec<(u64, u64, String, Vec<u8>)>,
-    pub kv: Vec<(String, u64, u64, u64, Vec<u8>)>,
+    pub writes: Vec<WriteRow>,
+    pub kv: Vec<KvRow>,
 }
+
+/// A `writes` row: (session, seq, key, value, generation, lsn).
+pub type WriteRow = (u64, u64, String, Vec<u8>, u64, Lsn);
+
+/// A `kv` row: (key, version, writer session, writer seq, writer generation, writer LSN, value).
+pub type KvRow = (String, u64, u64, u64, u64, Lsn, Vec<u8>);
 
 /// A whole database as bytes, with the position it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,8 +167,7 @@ pub struct Store {
 impl Store {
     /// An empty database at the start of history; it keeps the last `retain` frames.
     pub fn new(retain: u64) -> Result<Store, StoreError> {
-        let conn = Connection::open_in_memory()?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let conn = paged()?;
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT INTO _position(id, generation, lsn, checksum) VALUES (0, 1, 0, ?1)",
@@ -251,9 +271,13 @@ impl Store {
 
     /// A database rebuilt from a snapshot, keeping the last `retain` frames it carried.
     pub fn restore(snapshot: &Snapshot, retain: u64) -> Result<Store, StoreError> {
-        let mut conn = Connection::open_in_memory()?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.deserialize_read_exact(MAIN_DB, &snapshot.db[..], snapshot.db.len(), false)?;
+        let mut image = Connection::open_in_memory()?;
+        image.deserialize_read_exact(MAIN_DB, &snapshot.db[..], snapshot.db.len(), false)?;
+        let mut conn = paged()?;
+        let copied = Backup::new(&image, &mut conn)?.step(-1)?;
+        if copied != StepResult::Done {
+            return Err(StoreError::Unrestored(copied));
+        }
         let store = Store { conn, retain };
         let held = store.position()?;
         if held != snapshot.position {
@@ -303,12 +327,16 @@ impl Store {
 
 /// The replicated content of the database `conn` holds.
 fn content_in(conn: &Connection) -> Result<Content, StoreError> {
-    let mut writes = conn.prepare("SELECT session, seq, key, value FROM writes ORDER BY session, seq")?;
-    let writes =
-        writes.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<Vec<_>, _>>()?;
-    let mut kv = conn.prepare("SELECT key, version, writer_session, writer_seq, value FROM kv ORDER BY key")?;
+    let mut writes =
+        conn.prepare("SELECT session, seq, key, value, generation, lsn FROM writes ORDER BY session, seq")?;
+    let writes = writes
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut kv = conn.prepare(
+        "SELECT key, version, writer_session, writer_seq, writer_generation, writer_lsn, value FROM kv ORDER BY key",
+    )?;
     let kv = kv
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Content { writes, kv })
 }
@@ -379,6 +407,14 @@ fn named<'v>(
         .map(|(i, (name, v))| (format!("{name} {op} ?{}", from + i), v))
         .unzip();
     (names.join(joiner), bound)
+}
+
+/// An empty temporary database with this module's page cache and statement cache.
+fn paged() -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open("")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.execute_batch(&format!("PRAGMA cache_size = -{PAGE_CACHE_KIB};"))?;
+    Ok(conn)
 }
 
 fn position_in(conn: &Connection) -> Result<Position, StoreError> {
