@@ -147,7 +147,7 @@ impl Judgement {
 
 /// How the run stands against `budget`.
 fn judged(budget: &Budget, report: &RunReport) -> Judged {
-    let value = value(budget.metric, report);
+    let value = budget_value(budget, report);
     let outcome = match value {
         None => BudgetOutcome::NoSamples,
         Some(v) if budget.op.holds(v, budget.limit) => BudgetOutcome::Held,
@@ -175,11 +175,27 @@ impl fmt::Display for Broken {
 
 /// `None` when the run is within `budget`.
 pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
-    let value = value(budget.metric, report);
+    let value = budget_value(budget, report);
     if value.is_some_and(|v| budget.op.holds(v, budget.limit)) {
         return None;
     }
     Some(Broken { budget: budget.text.clone(), actual: value.map(|v| budget.metric.show(v)) })
+}
+
+/// The value `budget` limits in a run's report: its metric's, on its channel if it names one.
+pub fn budget_value(budget: &Budget, report: &RunReport) -> Option<f64> {
+    let Some(channel) = &budget.channel else { return value(budget.metric, report) };
+    let on = report.status()?.notifications.channels.get(channel)?;
+    match budget.metric {
+        Metric::NotificationP50 => sampled(&on.latency, P50),
+        Metric::NotificationP99 => sampled(&on.latency, P99),
+        Metric::NotificationsLost => Some(on.lost as f64),
+        Metric::NotificationsLate => Some(on.late as f64),
+        Metric::NotificationsPending => Some(on.pending as f64),
+        Metric::NotificationsOverRateLimit => Some(on.over_rate_limit as f64),
+        Metric::NotificationDuplicates => Some(on.duplicates as f64),
+        _ => None,
+    }
 }
 
 /// A metric's value in a run's report. `None` when the run cannot tell (a distribution with no

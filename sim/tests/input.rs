@@ -120,7 +120,7 @@ fn cases() -> Vec<Case> {
         case(
             "notifications",
             status("subscribers = 10000\nedit_every = \"10ms\"\n"),
-            "5:15: about 10000000 notifications over the run",
+            "5:15: about 20000000 notifications over the run (subscribers x 4 channels x edits)",
         ),
         case(
             "status-regions",
@@ -220,6 +220,11 @@ fn cases() -> Vec<Case> {
             "edge-budget-on-status",
             format!("budgets = [\"read_p99 < 15ms\"]\n{STATUS}"),
             "1:12: `read_p99` is an edge platform metric; this scenario is of the status page",
+        ),
+        case(
+            "budget-on-an-unknown-channel",
+            format!("budgets = [\"notifications_lost == 0\",\n  \"notification_p99.fax < 2m\"]\n{STATUS}"),
+            "2:3: unknown channel `fax` in `notification_p99.fax < 2m`; channels are webhook, email, sms, slack",
         ),
         case(
             "fault-key-of-another-kind",

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{load, run};
 use edgesim::status::check::StatusReport;
+use edgesim::status::settings::QueueStore;
 use edgesim::verdict::{Verdict, judge};
 
 fn status(r: &edgesim::report::RunReport) -> &StatusReport {
@@ -139,24 +140,37 @@ fn without_event_dedup_the_duplicate_checker_fires() {
 }
 
 #[test]
-fn a_notifier_crash_loses_its_queue_and_its_restart_breaks_the_rate_limit_at_the_endpoints() {
-    // `negative/status-notifier-crash`: the crash drops the queued retries and the restart forgets
-    // the hour's sends. Before, the dropped jobs read as "still in retry" (not lost) and the rate
-    // limit was taken from the pipeline's own counts, so both budgets held (exit 0); now 17
-    // notifications are lost and 183 accepted beyond the limit (exit 1). Without the crash,
-    // nothing is lost and none is over the limit.
-    let s = load("negative/status-notifier-crash");
+fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rate_limit_in_memory() {
+    // Goal: `status-notifier-crash` (queue in SQLite, the default) crashes the notifier with
+    // retries queued during a burst and loses nothing, duplicates nothing past receiver dedup and
+    // keeps the rate limit as the endpoints received, on every channel; its negative control,
+    // the same run with `queue = "memory"`, loses the queue (17 notifications) and forgets the
+    // hour's sends (hundreds accepted beyond the limit), so both budgets break.
+    let s = load("status-notifier-crash");
     let r = run(&s);
-    let j = judge(&s, &r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    let n = &status(&r).notifications;
+    assert!(n.retried > 0 && n.rate_limited > 0, "the burst exercises retries and the limit: {n:?}");
+    assert_eq!((n.lost, n.duplicates, n.over_rate_limit, n.pending), (0, 0, 0, 0), "{}", r.text());
+    let channels: Vec<&str> = n.channels.keys().map(String::as_str).collect();
+    assert_eq!(channels, ["email", "slack", "sms", "webhook"]);
+    assert!(n.channels.values().all(|c| c.delivered > 0 && c.lost == 0 && c.latency.count > 0), "{n:?}");
+
+    let memory = load("negative/status-notifier-crash");
+    let same = |s: &edgesim::scenario::Scenario| s.faults.iter().map(|f| (f.at, f.action.clone())).collect::<Vec<_>>();
+    assert_eq!(same(&memory), same(&s), "the negative control differs only in where the queue lives");
+    assert_eq!(memory.status.as_ref().unwrap().queue, QueueStore::Memory);
+    let r = run(&memory);
+    let j = judge(&memory, &r);
     assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
     let broken: Vec<&str> = j.failed_budgets.iter().map(|b| b.split(" (was").next().unwrap()).collect();
     assert_eq!(broken, ["notifications_lost == 0", "notifications_over_rate_limit == 0"], "{}", r.text());
-    let mut twin = s.clone();
+    let n = &status(&r).notifications;
+    assert!(n.lost > 0 && n.over_rate_limit > 0, "{n:?}");
+    let mut twin = memory.clone();
     twin.faults.retain(|f| f.at.as_secs() < 70);
     let r = run(&twin);
-    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{}", r.text());
-    let n = &status(&r).notifications;
-    assert!(n.retried > 0 && n.rate_limited > 0, "the twin exercises retries and the limit: {n:?}");
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "without the crash the memory queue holds: {}", r.text());
 }
 
 #[test]
@@ -169,8 +183,8 @@ fn a_flapping_receiver_gets_every_notification_once_by_key() {
     // Critical updates are queued first, which shows in their delivery times while the workers are
     // free. While the receiver is cut off, each attempt to reach it holds a worker for the whole
     // 10 s delivery timeout (a cut link answers with silence), and the critical jobs, taken first,
-    // are the ones that meet the silence and wait for their retry: so the queue's effect is
-    // checked on the same burst without the cuts.
+    // are the ones that meet the silence first: so the queue's effect is checked on the same
+    // burst without the cuts.
     let mut free = s.clone();
     free.faults.clear();
     let r = run(&free);

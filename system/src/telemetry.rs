@@ -167,6 +167,11 @@ pub enum NodeEvent {
         event: String,
         outcome: NoticeOutcome,
     },
+    /// The notifier started from its durable queue, holding `jobs` notifications still to send
+    /// (those it was sending when it stopped among them).
+    QueueRestored {
+        jobs: u64,
+    },
     /// The pipeline held back `event` for a subscriber's channel over its hourly limit.
     RateLimited {
         event: String,

@@ -154,7 +154,8 @@ pub struct StatusCharts {
     pub notifications: BTreeMap<String, ChannelDeliveries>,
 }
 
-/// Notifications on one channel, as the endpoints and the pipeline recorded them.
+/// Notifications on one channel, as the endpoints and the pipeline recorded them, and as judged
+/// (`status::delivery`: lost, duplicates, pending at the end, latency).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelDeliveries {
@@ -162,6 +163,12 @@ pub struct ChannelDeliveries {
     pub failed_attempts: u64,
     pub given_up: u64,
     pub rate_limited: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub pending: u64,
+    /// Delivery latency in milliseconds; `None` without a sample.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
 }
 
 /// Latency in milliseconds at each of `QUANTILES`; empty when there was no sample.

@@ -4,13 +4,15 @@
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
 //! by percentile per region, for a status page run the views by tier, time to first byte and
-//! staleness over time, the DNS's verdicts and notifications per channel; drawn from the chart
+//! staleness over time, the DNS's verdicts and notifications per channel (a chart and a table of
+//! each channel's delivered, lost, duplicates, pending and latency); drawn from the chart
 //! data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
 //! counts what the browser drew, for the browser test, and says so in `data-rendered`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::edge::charts::Charts;
+use crate::edge::charts::{ChannelDeliveries, Charts};
 use crate::edge::ssr::SsrFigures;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
@@ -220,12 +222,13 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
         Some(status) => {
             let _ = writeln!(
                 o,
-                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>",
+                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}",
                 svg::tiers(c, &status.tiers),
                 svg::ttfb(c, &status.ttfb),
                 svg::staleness(c),
                 svg::dns(c, &status.dns_unhealthy, &status.cdns),
-                svg::notifications(&status.notifications)
+                svg::notifications(&status.notifications),
+                channels(&status.notifications)
             );
         }
         None => {
@@ -238,6 +241,30 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
             o.push_str("</div>\n");
         }
     }
+}
+
+/// Each notification channel's delivery figures, as judged at its endpoints.
+fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
+    let mut o = String::from(
+        "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
+         <th>pending at the end</th><th>latency p50</th><th>latency p99</th></tr>\n",
+    );
+    let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
+    for (channel, d) in channels {
+        let _ = writeln!(
+            o,
+            "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(channel),
+            d.accepted,
+            d.lost,
+            d.duplicates,
+            d.pending,
+            ms(d.latency_p50_ms),
+            ms(d.latency_p99_ms)
+        );
+    }
+    o.push_str("</table>");
+    o
 }
 
 #[cfg(test)]
@@ -327,5 +354,32 @@ mod tests {
     fn a_suite_named_suite_is_not_called_suite_suite() {
         assert_eq!(title(&summary("suite", vec![])), "edgesim suite: pass (0 runs)");
         assert_eq!(title(&summary("ci", vec![entry("a.toml", 1, Verdict::Pass)])), "edgesim suite ci: pass (1 run)");
+    }
+
+    #[test]
+    fn each_channel_has_a_row_of_its_figures_and_no_latency_reads_no_samples() {
+        // Goal: the channel table shows every channel's delivered, lost, duplicates, pending and
+        // latency, and a channel without a delivery says it has no samples rather than 0 ms.
+        let sms = ChannelDeliveries {
+            accepted: 7,
+            lost: 2,
+            pending: 1,
+            latency_p50_ms: Some(812.4),
+            latency_p99_ms: Some(61_000.0),
+            ..ChannelDeliveries::default()
+        };
+        let all = [("slack".to_string(), ChannelDeliveries::default()), ("sms".to_string(), sms)].into();
+        let table = channels(&all);
+        assert_eq!(table.matches("<tr class=\"channel\">").count(), 2, "{table}");
+        assert!(
+            table.contains("<td>sms</td><td>7</td><td>2</td><td>0</td><td>1</td><td>812 ms</td><td>61000 ms</td>"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td>"
+            ),
+            "{table}"
+        );
     }
 }

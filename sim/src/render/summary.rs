@@ -17,7 +17,7 @@ use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::scenario::budget::{Budget, METRICS, Metric, MetricKind};
 use crate::suite::shard::Shard;
-use crate::verdict::{Verdict, check, judge, replay, value};
+use crate::verdict::{Verdict, budget_value, check, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
 const SCHEMA: u32 = 6;
@@ -206,7 +206,7 @@ impl Entry {
                 let judged = |b: &Budget| BudgetResult {
                     budget: b.text.clone(),
                     metric: b.metric.name().into(),
-                    value: value(b.metric, r).map(|v| readable(b.metric, v)),
+                    value: budget_value(b, r).map(|v| readable(b.metric, v)),
                     held: check(b, r).is_none(),
                 };
                 scenario.budgets.iter().map(judged).collect()

@@ -665,7 +665,13 @@ mod tests {
         assert!(svg.contains(">cdn-b</text>"), "{svg}");
         let channels = [(
             "email".to_string(),
-            ChannelDeliveries { accepted: 9, failed_attempts: 2, given_up: 1, rate_limited: 0 },
+            ChannelDeliveries {
+                accepted: 9,
+                failed_attempts: 2,
+                given_up: 1,
+                rate_limited: 0,
+                ..ChannelDeliveries::default()
+            },
         )]
         .into();
         let svg = notifications(&channels);

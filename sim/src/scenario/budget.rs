@@ -1,10 +1,12 @@
 //! Budgets: limits a run must stay within, written in a scenario's `budgets` list as
-//! `METRIC OP VALUE` (`"read_p99 < 15ms"`, `"ryw_violations == 0"`): what the scenario file says,
+//! `METRIC OP VALUE` (`"read_p99 < 15ms"`, `"ryw_violations == 0"`), a notification figure also as
+//! `METRIC.CHANNEL OP VALUE` (`"notification_p99.email < 2m"`): what the scenario file says,
 //! the metric, the comparison and the limit. Durations compare in milliseconds, counts as plain
 //! numbers. Judging a run's report against them is the verdict's (`verdict::check`).
 
 use std::fmt;
 
+use crate::status::settings::CHANNELS;
 use crate::units::Dur;
 
 /// What a metric's value is, and so how its limit is written.
@@ -219,6 +221,20 @@ impl Metric {
         self.spec().1
     }
 
+    /// Whether the metric is a notification figure, which a budget can also limit on one channel.
+    pub fn per_channel(self) -> bool {
+        matches!(
+            self,
+            Metric::NotificationP50
+                | Metric::NotificationP99
+                | Metric::NotificationsLost
+                | Metric::NotificationsLate
+                | Metric::NotificationsPending
+                | Metric::NotificationsOverRateLimit
+                | Metric::NotificationDuplicates
+        )
+    }
+
     /// Whether the metric is the status page's (else the edge platform's).
     pub fn is_status(self) -> bool {
         matches!(
@@ -294,6 +310,8 @@ pub struct Budget {
     /// As written in the scenario file.
     pub text: String,
     pub metric: Metric,
+    /// The notification channel the budget limits (`notification_p99.email`), or all of them.
+    pub channel: Option<String>,
     pub op: Comparison,
     /// In milliseconds for a duration metric.
     pub limit: f64,
@@ -310,7 +328,11 @@ impl Budget {
         let text = text.trim();
         let usage = || format!("`{text}` is not a budget: write METRIC OP VALUE, such as `read_p99 < 15ms`");
         let split = text.find(['<', '>', '=', '!']).ok_or_else(usage)?;
-        let name = text[..split].trim();
+        let written_name = text[..split].trim();
+        let (name, channel) = match written_name.split_once('.') {
+            Some((name, channel)) => (name, Some(channel)),
+            None => (written_name, None),
+        };
         let rest = &text[split..];
         let (written, op) = Comparison::WRITTEN.iter().find(|(w, _)| rest.starts_with(w)).ok_or_else(usage)?;
         let value = rest[written.len()..].trim();
@@ -329,7 +351,19 @@ impl Budget {
                 .filter(|v| (0.0..=100.0).contains(v))
                 .ok_or_else(|| format!("`{name}` is a percentage: write its limit as `99.9%`, not `{value}`"))?,
         };
-        Ok(Budget { text: text.to_string(), metric, op: *op, limit })
+        if let Some(channel) = channel {
+            if !metric.per_channel() {
+                return Err(format!(
+                    "`{name}` is not a notification figure: it cannot be limited on a channel (`{text}`)"
+                ));
+            }
+            if !CHANNELS.iter().any(|(c, _)| *c == channel) {
+                let known: Vec<_> = CHANNELS.iter().map(|(c, _)| *c).collect();
+                return Err(format!("unknown channel `{channel}` in `{text}`; channels are {}", known.join(", ")));
+            }
+        }
+        let channel = channel.map(String::from);
+        Ok(Budget { text: text.to_string(), metric, channel, op: *op, limit })
     }
 }
 
@@ -355,6 +389,17 @@ mod tests {
         let e = Budget::parse("read_p95 < 15ms").unwrap_err();
         assert!(e.contains("unknown metric `read_p95`"), "{e}");
         assert!(e.contains("read_p99, read_max") && e.contains("gaps_detected"), "{e}");
+    }
+
+    #[test]
+    fn a_notification_figure_can_name_a_channel_and_nothing_else_can() {
+        // Goal: `METRIC.CHANNEL` limits one channel's figure; a channel that does not exist, or
+        // a metric that has no channels, is refused with what is wrong.
+        let b = Budget::parse("notification_p99.email < 2m").unwrap();
+        assert_eq!((b.metric, b.channel.as_deref(), b.limit), (Metric::NotificationP99, Some("email"), 120_000.0));
+        assert_eq!(Budget::parse("notifications_lost == 0").unwrap().channel, None);
+        assert!(Budget::parse("notifications_lost.fax == 0").unwrap_err().contains("unknown channel `fax`"));
+        assert!(Budget::parse("read_p99.email < 1s").unwrap_err().contains("not a notification figure"));
     }
 
     #[test]

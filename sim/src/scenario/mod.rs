@@ -1107,8 +1107,9 @@ fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (S
         return Err((
             span_of(&["status.subscribers", "status.edit_every"]),
             format!(
-                "about {notifications:.0} notifications over the run (subscribers x 2 channels x edits); the most is \
-                 {MAX_NOTIFICATIONS}"
+                "about {notifications:.0} notifications over the run (subscribers x {} channels x edits); the most is \
+                 {MAX_NOTIFICATIONS}",
+                CHANNELS.len()
             ),
         ));
     }

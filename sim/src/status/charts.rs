@@ -4,7 +4,8 @@
 //! deliveries; the faults and the DNS's verdicts as the story's key moments, the hosts down as
 //! outages; and its own figures (`StatusCharts`): views by tier over time, time to first byte and
 //! the staleness of the pages viewers saw over time, the DNS's unhealthy spans per CDN, and
-//! notifications per channel.
+//! notifications per channel (what the endpoints and the pipeline recorded, and the judged
+//! figures of `delivery`).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
+use super::delivery::Notifications;
 use crate::edge::charts::{ChannelDeliveries, Charts, Mark, MarkKind, Moment, Outage, StatusCharts};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::units::ms;
@@ -29,6 +31,17 @@ struct Views {
 /// The notifications of `channel`.
 fn channel<'a>(all: &'a mut BTreeMap<String, ChannelDeliveries>, channel: &str) -> &'a mut ChannelDeliveries {
     all.entry(channel.to_string()).or_default()
+}
+
+/// Adds each channel's judged figures (`delivery`) to what the chart shows of it.
+pub fn add_judged(charts: &mut Charts, n: &Notifications) {
+    let Some(own) = charts.status.as_mut() else { return };
+    for (name, c) in &n.channels {
+        let on = channel(&mut own.notifications, name);
+        (on.lost, on.duplicates, on.pending) = (c.lost as u64, c.duplicates as u64, c.pending as u64);
+        let sampled = (c.latency.count > 0).then_some(&c.latency);
+        (on.latency_p50_ms, on.latency_p99_ms) = (sampled.map(|l| l.p50_ms), sampled.map(|l| l.p99_ms));
+    }
 }
 
 /// Views that went unanswered, in `StatusCharts::tiers`.

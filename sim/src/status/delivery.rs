@@ -61,6 +61,23 @@ pub struct Notifications {
     /// The same, for critical updates (queued first) and for the others.
     pub latency_critical: Summary,
     pub latency_other: Summary,
+    /// The figures of each channel, which the totals above add up.
+    pub channels: BTreeMap<String, ChannelFigures>,
+}
+
+/// One channel's notifications, judged as the totals are.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChannelFigures {
+    pub expected: usize,
+    pub delivered: usize,
+    pub late: usize,
+    pub lost: usize,
+    pub pending: usize,
+    pub duplicates: usize,
+    pub redeliveries: usize,
+    pub rate_limited: usize,
+    pub over_rate_limit: usize,
+    pub latency: Summary,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -86,6 +103,11 @@ type Received<'a> = (u64, BTreeSet<&'a str>, usize);
 /// the dedup-key window (the harness does not see the texts the window compares) and for the
 /// retry counts shown beside.
 pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
+    on_channels(events, edits, s, &CHANNELS.map(|(channel, _)| channel))
+}
+
+/// Notifications judged on `channels`, each subscriber being on every one.
+fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channels: &[&str]) -> Notifications {
     let mut out = Notifications::default();
     let limit = NotifyConfig::default();
     let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
@@ -106,7 +128,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
                 keys.insert(key);
                 *n += 1;
-                out.delivered += 1;
+                out.channels.entry(channel.clone()).or_default().delivered += 1;
             }
             Record::Harness(HarnessEvent::RunEnded { sim_us, .. }) => end_us = *sim_us,
             _ => {}
@@ -115,8 +137,11 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
+    let mut by_channel: BTreeMap<&str, Recorder> = BTreeMap::new();
     for subscriber in 1..=s.subscribers {
-        for (channel, _) in CHANNELS {
+        for &channel in channels {
+            let on = out.channels.entry(channel.to_string()).or_default();
+            let channel_latency = by_channel.entry(channel).or_default();
             let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
             let mut accepted: Vec<(u64, u64)> = Vec::new();
             for (i, edit) in updates.iter().enumerate() {
@@ -130,13 +155,13 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     }
                     let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
                     if hour.count() >= limit.rate_limit as usize {
-                        out.rate_limited += 1;
+                        on.rate_limited += 1;
                     } else if edit.t_us + deadline > end_us {
-                        out.expected += 1;
-                        out.pending += 1;
+                        on.expected += 1;
+                        on.pending += 1;
                     } else {
-                        out.expected += 1;
-                        out.lost += 1;
+                        on.expected += 1;
+                        on.lost += 1;
                         if out.lost_examples.len() < EXAMPLES {
                             out.lost_examples
                                 .push(format!("update #{} to subscriber {subscriber} by {channel}", edit.write));
@@ -144,18 +169,19 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     }
                     continue;
                 };
-                out.expected += 1;
+                on.expected += 1;
                 accepted.push((*first, edit.write));
                 let took = first.saturating_sub(edit.t_us);
                 latency.record(took);
+                channel_latency.record(took);
                 if edit.critical {
                     critical.record(took)
                 } else {
                     other.record(took)
                 }
-                out.late += usize::from(took > deadline);
-                out.duplicates += keys.len() - 1;
-                out.redeliveries += n - keys.len();
+                on.late += usize::from(took > deadline);
+                on.duplicates += keys.len() - 1;
+                on.redeliveries += n - keys.len();
             }
             accepted.sort_unstable();
             let mut oldest = 0;
@@ -164,7 +190,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
                     oldest += 1;
                 }
                 if i - oldest >= limit.rate_limit as usize {
-                    out.over_rate_limit += 1;
+                    on.over_rate_limit += 1;
                     if out.over_rate_limit_examples.len() < EXAMPLES {
                         out.over_rate_limit_examples.push(format!(
                             "update #{write} was subscriber {subscriber}'s {}th {channel} notification within an hour",
@@ -186,6 +212,14 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
     out.latency = latency.summary();
     out.latency_critical = critical.summary();
     out.latency_other = other.summary();
+    for (channel, recorder) in by_channel {
+        out.channels.entry(channel.to_string()).or_default().latency = recorder.summary();
+    }
+    let sum = |figure: fn(&ChannelFigures) -> usize| out.channels.values().map(figure).sum::<usize>();
+    (out.expected, out.delivered, out.late, out.lost, out.pending) =
+        (sum(|c| c.expected), sum(|c| c.delivered), sum(|c| c.late), sum(|c| c.lost), sum(|c| c.pending));
+    (out.duplicates, out.redeliveries, out.rate_limited, out.over_rate_limit) =
+        (sum(|c| c.duplicates), sum(|c| c.redeliveries), sum(|c| c.rate_limited), sum(|c| c.over_rate_limit));
     out
 }
 
@@ -280,6 +314,11 @@ mod tests {
         at(t_us, HarnessEvent::RunEnded { sim_us: t_us, down: vec![] })
     }
 
+    /// Judged on the two channels the tests deliver on.
+    fn judge(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> Notifications {
+        on_channels(events, edits, s, &["webhook", "email"])
+    }
+
     fn one_subscriber() -> StatusSettings {
         StatusSettings { subscribers: 1, ..StatusSettings::default() }
     }
@@ -345,11 +384,14 @@ mod tests {
             delivered(1_492 * S, &last, 1, "webhook"),
             ended(1_500 * S),
         ];
-        let n = notifications(&events, &[update(1, 10 * S), last], &s);
+        let n = judge(&events, &[update(1, 10 * S), last], &s);
         assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 1, 0, 0));
+        let (webhook, email) = (&n.channels["webhook"], &n.channels["email"]);
+        assert_eq!((webhook.expected, webhook.delivered, webhook.lost, webhook.latency.count), (2, 1, 1, 1));
+        assert_eq!((email.expected, email.delivered, email.lost, email.latency.count), (2, 2, 0, 2));
         let events =
             vec![delivered(11 * S, &early, 1, "email"), delivered(400 * S, &early, 1, "webhook"), ended(500 * S)];
-        let n = notifications(&events, &[update(1, 10 * S), update(2, 450 * S)], &s);
+        let n = judge(&events, &[update(1, 10 * S), update(2, 450 * S)], &s);
         assert_eq!((n.expected, n.lost, n.pending, n.late), (4, 0, 2, 1));
     }
 
@@ -364,7 +406,7 @@ mod tests {
         let mut events: Vec<Event> = edits.iter().map(|e| delivered(e.t_us + S, e, 1, "email")).collect();
         events.extend(edits[..10].iter().map(|e| delivered(e.t_us + S, e, 1, "webhook")));
         events.push(ended(3_000 * S));
-        let n = notifications(&events, &edits, &s);
+        let n = judge(&events, &edits, &s);
         assert_eq!((n.over_rate_limit, n.rate_limited, n.lost), (3, 3, 0));
     }
 
@@ -387,7 +429,7 @@ mod tests {
             delivered(11 * S, &edit, 1, "webhook"),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[edit], &s);
+        let n = judge(&events, &[edit], &s);
         assert_eq!((n.expected, n.delivered, n.duplicates, n.redeliveries, n.lost), (2, 4, 1, 1, 0));
         assert_eq!(n.latency.count, 2, "latency is the first acceptance of each, once");
     }
@@ -409,10 +451,10 @@ mod tests {
             taken(&folded, NoticeOutcome::DedupWindow),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[update(1, 10 * S), update(2, 20 * S)], &s);
+        let n = judge(&events, &[update(1, 10 * S), update(2, 20 * S)], &s);
         assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (2, 0, 1));
         events.insert(0, taken(&folded, NoticeOutcome::Queued));
-        let n = notifications(&events, &[first, folded], &s);
+        let n = judge(&events, &[first, folded], &s);
         assert_eq!((n.expected, n.lost, n.folded_by_dedup_window), (4, 2, 0));
     }
 
@@ -430,7 +472,7 @@ mod tests {
             delivered(70 * S, &other, 1, "webhook"),
             ended(1_000 * S),
         ];
-        let n = notifications(&events, &[critical, other], &s);
+        let n = judge(&events, &[critical, other], &s);
         assert_eq!((n.latency_critical.count, n.latency_other.count, n.latency.count), (2, 2, 4));
         assert!(n.latency_critical.max_ms < 1_100.0 && n.latency_other.max_ms > 59_000.0, "{n:?}");
     }

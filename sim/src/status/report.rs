@@ -24,6 +24,7 @@ pub fn analyze(
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
     super::charts::add(charts, &s.cdns, events, &views);
+    super::charts::add_judged(charts, &status.notifications);
     let timeline = narrate(events, &status);
     (status, timeline)
 }
@@ -50,6 +51,9 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
             Record::Node(NodeEvent::CdnHealth { cdn, healthy }) => {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
+            }
+            Record::Node(NodeEvent::QueueRestored { jobs }) if e.t_us > 0 => {
+                lines.push(format!("{} notifier restarted from its disk with {jobs} notifications queued", at(e.t_us)))
             }
             _ => {}
         }
@@ -169,6 +173,18 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
     let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
     let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
+    let _ = writeln!(o, "  per channel  delivered  lost  duplicates  pending  latency");
+    for (channel, c) in &n.channels {
+        let _ = writeln!(
+            o,
+            "    {channel:<10} {:>9} {:>5} {:>11} {:>8}  {}",
+            c.delivered,
+            c.lost,
+            c.duplicates,
+            c.pending,
+            fmt_summary(&c.latency)
+        );
+    }
     for l in &n.lost_examples {
         let _ = writeln!(o, "    lost: {l}");
     }

@@ -18,7 +18,7 @@ use crate::units::Dur;
 pub const DNS: &str = "dns";
 pub const NOTIFIER: &str = "notifier";
 /// Notification channels and the host of each one's endpoints.
-pub const CHANNELS: [(&str, &str); 2] = [("webhook", "hooks"), ("email", "mail")];
+pub const CHANNELS: [(&str, &str); 4] = [("webhook", "hooks"), ("email", "mail"), ("sms", "sms"), ("slack", "slack")];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -84,6 +84,9 @@ pub struct StatusSettings {
     pub sse_resume: bool,
     /// Negative control only: `false` restarts a crashed region with an empty disk.
     pub durable_regions: bool,
+    /// Where the notifier keeps its queue and the hour's sends: `sqlite` on its disk, which
+    /// outlives a crash, or `memory` (negative control: a crash loses them).
+    pub queue: QueueStore,
     /// Page views multiply by `spike_factor` between `spike_from` and `spike_until`.
     pub spike_from: Option<Dur>,
     pub spike_until: Option<Dur>,
@@ -155,6 +158,15 @@ impl From<Status> for ComponentStatus {
 
 /// The longest component name or posted text a scripted action may carry.
 pub const MAX_ACTION_TEXT: usize = 200;
+
+/// Where the notifier keeps its queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStore {
+    Memory,
+    #[default]
+    Sqlite,
+}
 
 /// The monitored platform: its own hosts `platform-1` .. `platform-N`, which the operators'
 /// monitor checks every second, and the providers whose outage takes the status page's hosts on
@@ -255,6 +267,7 @@ impl Default for StatusSettings {
             sse_ips_per_region: 3,
             sse_resume: true,
             durable_regions: true,
+            queue: QueueStore::Sqlite,
             spike_from: None,
             spike_until: None,
             spike_factor: 1.0,

@@ -3,7 +3,7 @@
 //! the notifier and each channel's subscriber endpoints (all of which can crash), and one user
 //! host per region (operators, viewers, live viewers); the first region's user host also runs
 //! the probes, the CDNs' scheduled error spans, the monitor of the platform (if any; its hosts run
-//! the platform's application) and the final audit. 3 regions and 3 CDNs make 13 hosts (docs/DESIGN.md, Simulation cost:
+//! the platform's application) and the final audit. 3 regions, 3 CDNs and 4 channels make 15 hosts (docs/DESIGN.md, Simulation cost:
 //! turmoil's cost grows with the cube of the host count).
 
 use std::cell::RefCell;
@@ -11,12 +11,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use edgesim_system::status::node::Node;
+use edgesim_system::status::outbox::Outbox;
 use edgesim_system::status::{cdn, dns, notifier, origin};
 use turmoil::Sim;
 
 use super::check::heals_regions;
 use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
-use super::settings::{CHANNELS, DNS, NOTIFIER, StatusSettings};
+use super::settings::{CHANNELS, DNS, NOTIFIER, QueueStore, StatusSettings};
 use super::users::{self, Users};
 use crate::events::HarnessEvent;
 use crate::hosts::{NodeHost, link, telemetry};
@@ -90,9 +91,11 @@ pub fn build(
     });
     let make = node(NOTIFIER, Duration::ZERO);
     let subscribers = settings.subscribers;
+    let disk = (settings.queue == QueueStore::Sqlite)
+        .then(|| Rc::new(RefCell::new(Outbox::new().expect("an empty in-memory database opens"))));
     sim.host(NOTIFIER, move || {
-        let node = make();
-        async move { notifier::run(node, subscribers).await.map_err(Into::into) }
+        let (node, disk) = (make(), disk.clone());
+        async move { notifier::run(node, subscribers, disk).await.map_err(Into::into) }
     });
     let shared = Rc::new(settings.clone());
     for (_, host) in CHANNELS {

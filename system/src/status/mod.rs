@@ -6,7 +6,7 @@
 //! Pure, property-tested parts: `hlc`, `lww`, `or_set`, `vclock`, `incident`, `sse` (event-id
 //! cursors), `dns` (the health board), `notify` (the pipeline's decisions). Nodes, on the
 //! network seam like the edge platform's: `origin` (a status region), `cdn` (edge KV, worker,
-//! tiers, SSE hub), `dns` (health-checked DNS), `notifier` (delivery workers).
+//! tiers, SSE hub), `dns` (health-checked DNS), `notifier` (delivery workers), its durable queue `outbox`.
 
 pub mod cdn;
 pub mod config;
@@ -19,6 +19,7 @@ pub mod notifier;
 pub mod notify;
 pub mod or_set;
 pub mod origin;
+pub mod outbox;
 pub mod proto;
 pub mod sse;
 pub mod vclock;

@@ -2,6 +2,9 @@
 //! region (so several copies of each arrive), decides with [`Pipeline`] what to send to whom, and
 //! runs asynchronous workers that deliver to subscribers' endpoints, critical updates first,
 //! retrying failures on the design's schedule with seeded jitter. Deliveries carry idempotency keys.
+//! With an [`Outbox`] (its disk) every decision is committed there before it is acted on, and a
+//! restart carries on from it; without one the queue and the hour's sends live in memory and a
+//! crash loses them (the negative control).
 
 use std::cell::RefCell;
 use std::io;
@@ -13,42 +16,79 @@ use tokio::task::spawn_local;
 use tokio::time::{Duration, Instant, sleep_until};
 
 use super::node::Node;
-use super::notify::{Event, Offered, Pipeline, Retry, Subscriber};
+use super::notify::{Event, Job, Offered, Pipeline, Retry, Subscriber};
+use super::outbox::Outbox;
 use super::proto::{Delivery, DeliveryReply, NOTIFY_PORT, Notice, RECEIVER_PORT, event_id};
 use crate::net::Net;
 use crate::telemetry::{NodeEvent, NodeRole, NoticeOutcome, Telemetry};
 use crate::wire;
 
-/// Runs the pipeline for `subscribers` (each on every configured channel) until the host stops.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32) -> io::Result<()> {
+/// The notifier's disk, if it has one: it outlives the node's crashes.
+pub type Disk = Option<Rc<RefCell<Outbox>>>;
+
+/// Runs the pipeline for `subscribers` (each on every configured channel) until the host stops,
+/// from the state on `disk` if there is one.
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk: Disk) -> io::Result<()> {
     let channels: Vec<String> = node.config.channels.iter().map(|(c, _)| c.clone()).collect();
-    let subscribers = (1..=subscribers).map(|id| Subscriber { id, channels: channels.clone() }).collect();
-    let pipeline = Rc::new(RefCell::new(Pipeline::new(node.config.notify.clone(), subscribers)));
-    let work = Rc::new(Notify::new());
-    let started = Instant::now();
+    let subscribers: Vec<Subscriber> =
+        (1..=subscribers).map(|id| Subscriber { id, channels: channels.clone() }).collect();
+    let config = node.config.notify.clone();
+    let pipeline = match &disk {
+        Some(outbox) => {
+            let saved = outbox.borrow().saved().map_err(io::Error::other)?;
+            let jobs = saved.jobs.len() as u64;
+            let pipeline = Pipeline::restore(config, subscribers, saved);
+            node.emit(NodeEvent::QueueRestored { jobs });
+            pipeline
+        }
+        None => Pipeline::new(config, subscribers),
+    };
+    let notifier =
+        Rc::new(Notifier { node: node.clone(), pipeline: RefCell::new(pipeline), disk, work: Notify::new() });
     node.emit(NodeEvent::Started { role: NodeRole::Notifier, lsn: 0 });
     for _ in 0..node.config.notify_workers.max(1) {
-        spawn_local(worker(node.clone(), pipeline.clone(), work.clone(), started));
+        spawn_local(worker(notifier.clone()));
     }
-    let serving = node.clone();
-    serving
-        .serve(NOTIFY_PORT, move |notice: Notice, mut stream, _| {
-            let (node, pipeline, work) = (node.clone(), pipeline.clone(), work.clone());
-            async move {
-                let update = notice.update;
-                let event =
-                    Event { id: event_id(&update.at), dedup_key: update.text.clone(), critical: update.critical };
-                let offered = pipeline.borrow_mut().offer(event.clone(), ms_since(started));
-                report(&node, &event.id, &offered);
-                work.notify_waiters();
+    node.serve(NOTIFY_PORT, move |notice: Notice, mut stream, _| {
+        let notifier = notifier.clone();
+        async move {
+            if notifier.take(notice).is_ok() {
                 let _ = wire::send(&mut stream, &true).await;
             }
-        })
-        .await
+        }
+    })
+    .await
 }
 
-fn ms_since(started: Instant) -> u64 {
-    started.elapsed().as_millis() as u64
+/// The node's shared state: its pipeline, its disk and the workers' wake-up.
+struct Notifier<N, T> {
+    node: Node<N, T>,
+    pipeline: RefCell<Pipeline>,
+    disk: Disk,
+    work: Notify,
+}
+
+impl<N: Net, T: Telemetry> Notifier<N, T> {
+    /// The notifier's wall clock: the time base of the pipeline, which a restart keeps.
+    fn now_ms(&self) -> u64 {
+        (self.node.clock)()
+    }
+
+    /// Offers a region's notice to the pipeline and commits the outcome; the region is told the
+    /// notice was taken only once it is (an error leaves it to send the notice again).
+    fn take(&self, notice: Notice) -> rusqlite::Result<()> {
+        let update = notice.update;
+        let event = Event { id: event_id(&update.at), dedup_key: update.text.clone(), critical: update.critical };
+        let now = self.now_ms();
+        let offered = self.pipeline.borrow_mut().offer(event.clone(), now);
+        if let Some(outbox) = &self.disk {
+            let c = &self.node.config.notify;
+            outbox.borrow_mut().offered(&event, now, &offered, c.event_dedup, c.rate_window_ms)?;
+        }
+        report(&self.node, &event.id, &offered);
+        self.work.notify_waiters();
+        Ok(())
+    }
 }
 
 fn report<N: Net, T: Telemetry>(node: &Node<N, T>, event: &str, offered: &Offered) {
@@ -70,22 +110,21 @@ fn report<N: Net, T: Telemetry>(node: &Node<N, T>, event: &str, offered: &Offere
 }
 
 /// Takes the most urgent due job, delivers it, and reschedules it on failure.
-async fn worker<N: Net, T: Telemetry>(
-    node: Node<N, T>,
-    pipeline: Rc<RefCell<Pipeline>>,
-    work: Rc<Notify>,
-    started: Instant,
-) {
+async fn worker<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>) {
+    let node = &n.node;
     loop {
-        let job = pipeline.borrow_mut().take(ms_since(started));
+        let now = n.now_ms();
+        let job = n.pipeline.borrow_mut().take(now);
         let Some(job) = job else {
-            let next = pipeline.borrow().next_due();
-            let wake =
-                next.map_or(Instant::now() + Duration::from_secs(3600), |ms| started + Duration::from_millis(ms));
+            let wait = n
+                .pipeline
+                .borrow()
+                .next_due()
+                .map_or(Duration::from_secs(3600), |due| Duration::from_millis(due.saturating_sub(now)));
             tokio::select! {
                 biased;
-                _ = work.notified() => {}
-                _ = sleep_until(wake) => {}
+                _ = n.work.notified() => {}
+                _ = sleep_until(Instant::now() + wait) => {}
             }
             continue;
         };
@@ -105,20 +144,26 @@ async fn worker<N: Net, T: Telemetry>(
             Ok(DeliveryReply::Failed(reason)) => Some(reason),
             Err(reason) => Some(reason),
         };
-        match failure {
-            None => pipeline.borrow_mut().succeeded(&job),
-            Some(reason) => {
-                let draw = node.rng.borrow_mut().random::<f64>();
-                let (key, event, subscriber, channel, attempt) =
-                    (job.key.clone(), job.event_id.clone(), job.subscriber, job.channel.clone(), job.attempt);
-                let retry = pipeline.borrow_mut().failed(job, ms_since(started), draw);
-                let retry_in_ms = match retry {
-                    Retry::Scheduled { due_ms, .. } => Some(due_ms.saturating_sub(ms_since(started))),
-                    Retry::GaveUp { .. } => None,
-                };
-                node.emit(NodeEvent::DeliveryFailed { key, event, subscriber, channel, attempt, reason, retry_in_ms });
-                work.notify_waiters();
+        let Some(reason) = failure else {
+            n.pipeline.borrow_mut().succeeded(&job);
+            // A delivery the disk does not record is sent again after a restart, under its key.
+            if let Some(outbox) = &n.disk {
+                let _ = outbox.borrow_mut().delivered(&job);
             }
+            continue;
+        };
+        let draw = node.rng.borrow_mut().random::<f64>();
+        let now = n.now_ms();
+        let retry = n.pipeline.borrow_mut().failed(job.clone(), now, draw);
+        if let Some(outbox) = &n.disk {
+            let _ = outbox.borrow_mut().failed(&job, retry);
         }
+        let retry_in_ms = match retry {
+            Retry::Scheduled { due_ms, .. } => Some(due_ms.saturating_sub(now)),
+            Retry::GaveUp { .. } => None,
+        };
+        let Job { key, event_id: event, subscriber, channel, attempt, .. } = job;
+        node.emit(NodeEvent::DeliveryFailed { key, event, subscriber, channel, attempt, reason, retry_in_ms });
+        n.work.notify_waiters();
     }
 }

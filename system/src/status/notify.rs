@@ -7,8 +7,9 @@
 //! Every job carries an idempotency key, the same on each of its retries, so that receivers can drop
 //! the duplicates at-least-once delivery makes.
 //!
-//! No I/O, clocks or randomness of its own: the caller passes simulated time (`now_ms`) and jitter
-//! draws from its seeded RNG. State lives in B-tree maps, so every order here is total.
+//! No I/O, clocks or randomness of its own: the caller passes its wall clock (`now_ms`) and jitter
+//! draws from its seeded RNG. State lives in B-tree maps, so every order here is total. A pipeline
+//! can be rebuilt from its [`Saved`] state (what `outbox` keeps on the notifier's disk).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -112,6 +113,20 @@ pub struct Stats {
     pub gave_up: u64,
 }
 
+/// What a pipeline needs to carry on after a restart: the event ids seen, the dedup-key windows,
+/// the first sends inside the rate window, the queued jobs (in the order to send them: due time,
+/// then queue order) and how many events were offered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Saved {
+    pub seen: Vec<String>,
+    /// Dedup key, when it was accepted, for which event id.
+    pub windows: Vec<(String, u64, String)>,
+    /// Subscriber, channel, time of a first send; oldest first per subscriber and channel.
+    pub sent: Vec<(u32, String, u64)>,
+    pub jobs: Vec<Job>,
+    pub offered: u64,
+}
+
 /// The notification pipeline's state: what was seen, what was sent lately, and the queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
@@ -146,6 +161,20 @@ impl Pipeline {
             next_seq: 0,
             stats: Stats::default(),
         }
+    }
+
+    /// The pipeline `saved` describes, as it was when that state was written; its other counters
+    /// start again from 0.
+    pub fn restore(config: NotifyConfig, subscribers: Vec<Subscriber>, saved: Saved) -> Self {
+        let mut p = Pipeline::new(config, subscribers);
+        p.seen = saved.seen.into_iter().collect();
+        p.windows = saved.windows.into_iter().map(|(key, at, id)| (key, (at, id))).collect();
+        for (subscriber, channel, at) in saved.sent {
+            p.sent.entry((subscriber, channel)).or_default().push_back(at);
+        }
+        saved.jobs.into_iter().for_each(|job| p.enqueue(job));
+        p.stats.offered = saved.offered;
+        p
     }
 
     /// Applies event dedup, then the dedup-key window, then each subscriber-channel's rate limit,
