@@ -83,7 +83,8 @@ fn every_checker_has_a_negative_control_in_the_table() {
             None => {
                 let constant = &pushed[..pushed.find(')').unwrap()];
                 let definition = format!("const {constant}: &str = \"");
-                let value = &constants[constants.find(&definition).expect("the constant's definition") + definition.len()..];
+                let value =
+                    &constants[constants.find(&definition).expect("the constant's definition") + definition.len()..];
                 value[..value.find('"').unwrap()].to_string()
             }
         };

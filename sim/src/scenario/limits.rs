@@ -244,8 +244,14 @@ pub const LIMITS: &[(&str, Bound)] = &[
 ];
 
 /// Lists that make hosts or run work (scripted actions), and how long they may be.
-pub const LIST_LIMITS: &[(&str, usize)] =
-    &[("region", 32), ("status.regions", 8), ("status.cdns", 8), ("status.action", 256), ("workload.load_steps", 32), ("ssr.boundary", 16)];
+pub const LIST_LIMITS: &[(&str, usize)] = &[
+    ("region", 32),
+    ("status.regions", 8),
+    ("status.cdns", 8),
+    ("status.action", 256),
+    ("workload.load_steps", 32),
+    ("ssr.boundary", 16),
+];
 
 /// Checks every bounded key present in `doc` (parsed from `text`); the error is the offending
 /// value's span and the problem.
