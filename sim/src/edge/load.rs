@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use edgesim_system::telemetry::NodeEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::edge::check::request::Request;
 use crate::edge::metrics::{Recorder, Summary};
@@ -17,7 +17,7 @@ use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::{PRIMARY, STANDBY};
 
 /// One load step's figures.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub step: usize,
     pub factor: f64,

@@ -1,5 +1,6 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
-//! needed to draw it): the table of runs, then per run its verdict, its headline figures, streaming SSR's figures (`[ssr]`), each
+//! needed to draw it): the table of runs, then per run its verdict, its headline figures,
+//! streaming SSR's figures (`[ssr]`), p99 latency and shedding per load step (`load_steps`), each
 //! budget with its value and whether it held, what broke and its replay command, the timeline (a
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
@@ -121,6 +122,9 @@ fn run(o: &mut String, i: usize, e: &Entry) {
     figures(o, e);
     if let Some(ssr) = &e.ssr {
         streamed(o, ssr);
+    }
+    if !e.load.is_empty() {
+        let _ = writeln!(o, "<h3>latency under load</h3>\n{}", svg::load_steps(&e.load));
     }
     budgets(o, e);
     let failures = e.failures();

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
+use crate::edge::load::Step;
 use crate::edge::ssr::SsrFigures;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
@@ -93,6 +94,9 @@ pub struct Entry {
     /// Streaming SSR's figures, for a run with `[ssr]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssr: Option<SsrFigures>,
+    /// Latency and shedding per load step, for a run with `load_steps`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<Step>,
 }
 
 /// One budget of a scenario, judged against a run.
@@ -213,6 +217,7 @@ impl Entry {
             }),
             timeline: report.map_or(vec![], |r| r.timeline.clone()),
             ssr: report.ok().and_then(|r| r.edge()?.ssr.as_deref().cloned()),
+            load: report.ok().and_then(|r| Some(r.edge()?.load.clone())).unwrap_or_default(),
         }
     }
 
@@ -359,6 +364,7 @@ pub(crate) mod tests {
             budgets: vec![],
             timeline: vec![],
             ssr: None,
+            load: vec![],
         }
     }
 

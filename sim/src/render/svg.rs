@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::edge::charts::{ChannelDeliveries, Charts, MarkKind, Outage, QUANTILES};
+use crate::edge::load::Step;
+use crate::edge::metrics::Summary;
 use crate::render::markup::escape;
 
 /// Width of the timeline and the drawings over time, and the room left of their plots for lane
@@ -343,6 +345,56 @@ pub(crate) fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> 
     o
 }
 
+/// Latency under load: per load step (x: its traffic factor), the p99 of the reads and writes
+/// answered (lines on the log axis, left) and the share of requests shed (bars, right axis).
+pub(crate) fn load_steps(steps: &[Step]) -> String {
+    let (w, h, left, right, top, bottom) = (WIDE, 280.0, LEFT, WIDE - 60.0, 40.0, 240.0);
+    let answered = |s: &Summary| (s.count > 0).then_some(s.p99_ms);
+    let axis = LogAxis::covering(steps.iter().flat_map(|s| [answered(&s.read), answered(&s.write)]).flatten());
+    let mut o = format!(
+        r#"<svg class="load" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">p99 latency per load step (lines, left) and requests shed (bars, right)</text>"#
+    );
+    axis.draw_vertical(&mut o, left, right, bottom, top);
+    let slot = (right - left) / steps.len() as f64;
+    let x = |i: usize| left + slot * (i as f64 + 0.5);
+    for (i, s) in steps.iter().enumerate() {
+        let share = if s.requests == 0 { 0.0 } else { s.shed as f64 / s.requests as f64 };
+        let y = bottom - share * (bottom - top);
+        let _ = write!(
+            o,
+            r#"<rect class="shed" x="{:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{OUTAGE}" fill-opacity="0.25"/><text x="{:.1}" y="{}" font-size="11" text-anchor="middle">step {} x{}</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{} shed</text>"#,
+            x(i) - slot * 0.3,
+            slot * 0.6,
+            bottom - y,
+            x(i),
+            bottom + 16.0,
+            s.step,
+            s.factor,
+            x(i),
+            y - 4.0,
+            s.shed,
+        );
+    }
+    for pct in [0, 50, 100] {
+        let y = bottom - (bottom - top) * pct as f64 / 100.0;
+        let _ = write!(o, r#"<text x="{}" y="{:.1}" font-size="11">{pct}%</text>"#, right + 6.0, y + 4.0);
+    }
+    let read: fn(&Step) -> &Summary = |s| &s.read;
+    let write: fn(&Step) -> &Summary = |s| &s.write;
+    let lines = [("read p99", PALETTE[0], false, read), ("write p99", PALETTE[1], true, write)];
+    legend(&mut o, &lines.map(|(name, color, _, _)| (name.to_string(), color)), left, 30.0);
+    for (_, color, dash, of) in lines {
+        let points: Vec<(f64, f64)> = steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((x(i), axis.at(answered(of(s))?, bottom, top))))
+            .collect();
+        series(&mut o, color, &points, dash);
+    }
+    o.push_str("</svg>");
+    o
+}
+
 /// Replication lag over time, one line per series, aligned with the timeline above it.
 pub(crate) fn lag(c: &Charts) -> String {
     let title = format!("replication lag, worst frame applied per {}", seconds(c.lag_bucket_ms));
@@ -550,6 +602,34 @@ pub(crate) fn notifications(channels: &BTreeMap<String, ChannelDeliveries>) -> S
 mod tests {
     use super::*;
     use crate::edge::charts::{Distributions, Mark, Moment, Span};
+
+    /// Goal (issue 14): the load chart draws a bar per step, higher where more was shed, and a
+    /// point per step for each of read and write p99, none for a step with no answered write.
+    #[test]
+    fn the_load_chart_has_a_bar_per_step_and_a_point_per_answered_p99() {
+        let step = |n: usize, shed: u64, write_count: u64| Step {
+            step: n,
+            factor: (n + 1) as f64,
+            from_s: n as f64 * 5.0,
+            requests: 100,
+            read: Summary { count: 90, p50_ms: 5.0, p99_ms: 10.0 * (n + 1) as f64, max_ms: 50.0 },
+            write: Summary { count: write_count, p50_ms: 8.0, p99_ms: 20.0, max_ms: 30.0 },
+            shed,
+            shed_by_primary: 0,
+            errors: 0,
+            timeouts: 0,
+        };
+        let svg = load_steps(&[step(0, 0, 10), step(1, 50, 0)]);
+        assert_eq!(svg.matches("class=\"shed\"").count(), 2, "{svg}");
+        assert!(svg.contains("step 1 x2") && svg.contains("50 shed"), "{svg}");
+        let heights: Vec<f64> = svg
+            .split("class=\"shed\"")
+            .skip(1)
+            .map(|r| r.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(heights[0] == 0.0 && heights[1] > 0.0, "{heights:?}");
+        assert_eq!(svg.matches("<circle").count(), 3, "two read points and one write point: {svg}");
+    }
 
     fn charts() -> Charts {
         Charts {
