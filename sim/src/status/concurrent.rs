@@ -332,12 +332,13 @@ mod tests {
     fn edits_from_two_regions_with_none_concurrent_are_not_judged() {
         // us-east sets `api`'s status, then eu-west sets it again having seen that write: edits
         // of one component from two regions but no concurrent pair, so hlc-order says it was
-        // not judged and why, rather than reading as held.
+        // not judged and why, rather than reading as held. Nor does it give a verdict: us-east
+        // ending on the earlier write is not its breach (the lost-update check judges that).
         let (first, second) = (stamp_of(10, EAST), stamp_of(20, WEST));
         let events = vec![
             edited(1, EAST, None, first, &[(EAST, 1)]),
             edited(2, WEST, None, second, &[(EAST, 1), (WEST, 1)]),
-            final_doc(EAST, false, Some(second)),
+            final_doc(EAST, false, Some(first)),
             final_doc(WEST, false, Some(second)),
         ];
         let c = check(&events, &[acked(1, first), acked(2, second)], &regions(), &[]);
