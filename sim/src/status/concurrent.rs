@@ -189,3 +189,164 @@ fn hlc_order(scripted: &[Scripted], edits: &[AckedEdit], audited: &Audited, out:
 fn stamp(at: Timestamp) -> String {
     format!("{}.{}@{}", at.l, at.c, at.node)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use edgesim_system::status::incident::ComponentStatus;
+
+    use super::*;
+
+    const EAST: u32 = 0;
+    const WEST: u32 = 1;
+
+    /// Two status regions: us-east is region id 0, eu-west id 1.
+    fn regions() -> Vec<(String, String)> {
+        [("status-us-east", "us-east"), ("status-eu-west", "eu-west")]
+            .map(|(host, name)| (host.into(), name.into()))
+            .to_vec()
+    }
+
+    fn at(t_us: u64, record: HarnessEvent) -> Event {
+        Event { t_us, node: Rc::from("harness"), record: Record::Harness(record) }
+    }
+
+    /// A causal history holding `held` writes of each region id.
+    fn history(held: &[(u32, u64)]) -> VClock {
+        let mut clock = VClock::new();
+        for &(id, writes) in held {
+            (0..writes).for_each(|_| {
+                clock.increment(id);
+            });
+        }
+        clock
+    }
+
+    fn stamp_of(l: u64, node: u32) -> Timestamp {
+        Timestamp { l, c: 0, node }
+    }
+
+    /// A scripted edit of `api` made in region `id`: a list edit (`listed`) or a status change.
+    fn edited(write: u64, id: u32, listed: Option<bool>, stamp: Timestamp, held: &[(u32, u64)]) -> Event {
+        at(
+            write,
+            HarnessEvent::Edited {
+                write,
+                region: regions()[id as usize].1.clone(),
+                component: Some("api".into()),
+                status: listed.is_none().then_some(ComponentStatus::Degraded),
+                critical: false,
+                stamp: Some(stamp),
+                seen: None,
+                after: None,
+                error: None,
+                listed,
+                history: Some(history(held)),
+            },
+        )
+    }
+
+    /// The final audit of region `id`: `api` listed or not, its status stamped `status` if any.
+    fn final_doc(id: u32, listed: bool, status: Option<Timestamp>) -> Event {
+        let statuses = status.map(|at| ("api".to_string(), ComponentStatus::Degraded, at)).into_iter().collect();
+        at(
+            100,
+            HarnessEvent::FinalDoc {
+                of: regions()[id as usize].0.clone(),
+                shown: Some(Shown { posts: String::new(), unacked_posts: 0, statuses, digest: String::new() }),
+                error: None,
+                listed: if listed { vec!["api".into()] } else { vec![] },
+            },
+        )
+    }
+
+    fn acked(write: u64, stamp: Timestamp) -> AckedEdit {
+        AckedEdit { t_us: write, write, stamp, seen: None, after: None, component: Some("api".into()), critical: false }
+    }
+
+    #[test]
+    fn a_concurrent_add_survives_a_remove_only_where_the_final_list_keeps_it() {
+        // us-east adds `api` while eu-west removes it, neither having seen the other: one
+        // add/remove pair, and add-wins holds when both regions end listing `api` and fires
+        // for the region that ends without it.
+        let edits = vec![
+            edited(1, EAST, Some(true), stamp_of(10, EAST), &[(EAST, 1)]),
+            edited(2, WEST, Some(false), stamp_of(11, WEST), &[(WEST, 1)]),
+        ];
+        let mut events = edits.clone();
+        events.extend([final_doc(EAST, true, None), final_doc(WEST, true, None)]);
+        let holds = check(&events, &[], &regions(), &[]);
+        assert_eq!(holds.add_remove_pairs, 1);
+        assert!(holds.add_wins_broken.is_empty() && holds.not_judged.is_empty(), "{holds:?}");
+
+        let mut events = edits;
+        events.extend([final_doc(EAST, true, None), final_doc(WEST, false, None)]);
+        let fires = check(&events, &[], &regions(), &[]);
+        assert_eq!(fires.add_remove_pairs, 1);
+        assert_eq!(fires.add_wins_broken, ["status-eu-west does not list api, though no remove observed add #1"]);
+    }
+
+    #[test]
+    fn an_add_that_observed_the_remove_is_no_concurrent_pair() {
+        // eu-west removes `api`, then us-east adds it holding that remove: the add follows the
+        // remove, so there is no concurrent pair, add-wins is not judged (saying why), and a
+        // final list keeping the later add is no breach.
+        let events = vec![
+            edited(1, WEST, Some(false), stamp_of(10, WEST), &[(WEST, 1)]),
+            edited(2, EAST, Some(true), stamp_of(11, EAST), &[(EAST, 1), (WEST, 1)]),
+            final_doc(EAST, true, None),
+            final_doc(WEST, true, None),
+        ];
+        let c = check(&events, &[], &regions(), &[]);
+        assert_eq!(c.add_remove_pairs, 0);
+        assert!(c.add_wins_broken.is_empty(), "{c:?}");
+        assert_eq!(c.not_judged, [not_judged(ADD_WINS, "no scripted add and remove of one component were concurrent")]);
+    }
+
+    #[test]
+    fn concurrent_status_writes_end_on_the_higher_timestamp_everywhere() {
+        // Both regions set `api`'s status without seeing each other; eu-west's write is stamped
+        // later. hlc-order holds when every region ends on it and fires for a region that ends
+        // on us-east's lower-stamped write.
+        let (low, high) = (stamp_of(10, EAST), stamp_of(20, WEST));
+        let writes = vec![edited(1, EAST, None, low, &[(EAST, 1)]), edited(2, WEST, None, high, &[(WEST, 1)])];
+        let acked = [acked(1, low), acked(2, high)];
+        let mut events = writes.clone();
+        events.extend([final_doc(EAST, false, Some(high)), final_doc(WEST, false, Some(high))]);
+        let holds = check(&events, &acked, &regions(), &[]);
+        assert_eq!(holds.status_pairs, 1);
+        assert!(holds.hlc_order_broken.is_empty() && holds.not_judged.is_empty(), "{holds:?}");
+
+        let mut events = writes;
+        events.extend([final_doc(EAST, false, Some(low)), final_doc(WEST, false, Some(high))]);
+        let fires = check(&events, &acked, &regions(), &[]);
+        assert_eq!(fires.status_pairs, 1);
+        assert_eq!(
+            fires.hlc_order_broken,
+            ["status-us-east ended api on the write stamped 10.0@0, not on write #2 stamped 20.0@1, the highest"]
+        );
+    }
+
+    #[test]
+    fn edits_from_two_regions_with_none_concurrent_are_not_judged() {
+        // us-east sets `api`'s status, then eu-west sets it again having seen that write: edits
+        // of one component from two regions but no concurrent pair, so hlc-order says it was
+        // not judged and why, rather than reading as held. Nor does it give a verdict: us-east
+        // ending on the earlier write is not its breach (the lost-update check judges that).
+        let (first, second) = (stamp_of(10, EAST), stamp_of(20, WEST));
+        let events = vec![
+            edited(1, EAST, None, first, &[(EAST, 1)]),
+            edited(2, WEST, None, second, &[(EAST, 1), (WEST, 1)]),
+            final_doc(EAST, false, Some(first)),
+            final_doc(WEST, false, Some(second)),
+        ];
+        let c = check(&events, &[acked(1, first), acked(2, second)], &regions(), &[]);
+        assert_eq!((c.status_pairs, c.hlc_order_broken.len()), (0, 0));
+        assert!(!c.is_empty());
+        assert_eq!(
+            c.not_judged,
+            [not_judged(HLC_ORDER, "no scripted status changes of one component were concurrent")]
+        );
+    }
+}
