@@ -237,30 +237,24 @@ impl Metric {
 
     /// Whether the metric is the status page's (else the edge platform's).
     pub fn is_status(self) -> bool {
-        matches!(
-            self,
-            Metric::PageAvailability
-                | Metric::TtfbP99
-                | Metric::StalenessP99
-                | Metric::StalenessMax
-                | Metric::DnsFailover
-                | Metric::PropagationP99
-                | Metric::CrdtConvergence
-                | Metric::LostUpdates
-                | Metric::StatusRegressions
-                | Metric::NotificationP50
-                | Metric::NotificationP99
-                | Metric::NotificationsLost
-                | Metric::NotificationsLate
-                | Metric::NotificationsPending
-                | Metric::NotificationsOverRateLimit
-                | Metric::NotificationDuplicates
-                | Metric::SseMissed
-                | Metric::SsePropagationP99
-                | Metric::Rto
-                | Metric::Rpo
-                | Metric::RpoEdits
-        )
+        self.per_channel()
+            || matches!(
+                self,
+                Metric::PageAvailability
+                    | Metric::TtfbP99
+                    | Metric::StalenessP99
+                    | Metric::StalenessMax
+                    | Metric::DnsFailover
+                    | Metric::PropagationP99
+                    | Metric::CrdtConvergence
+                    | Metric::LostUpdates
+                    | Metric::StatusRegressions
+                    | Metric::SseMissed
+                    | Metric::SsePropagationP99
+                    | Metric::Rto
+                    | Metric::Rpo
+                    | Metric::RpoEdits
+            )
     }
 
     /// `value` written with its unit.

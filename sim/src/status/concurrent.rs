@@ -121,6 +121,19 @@ fn not_judged(checker: &str, why: &str) -> NotJudged {
     NotJudged { checker: checker.into(), why: why.into() }
 }
 
+/// Why a checker of concurrent edits cannot judge: edits of one component came from two regions
+/// (`across`) but none were concurrent (`none_concurrent`), or there were concurrent pairs and no
+/// region to judge them in.
+fn unjudged(across: bool, pairs: usize, audited: &Audited, none_concurrent: &'static str) -> Option<&'static str> {
+    if across && pairs == 0 {
+        Some(none_concurrent)
+    } else if pairs > 0 && audited.is_empty() {
+        Some("no region was up and audited at the end")
+    } else {
+        None
+    }
+}
+
 fn add_wins(scripted: &[Scripted], audited: &Audited, out: &mut Concurrent) {
     let lists: Vec<&Scripted> = scripted.iter().filter(|e| e.listed.is_some()).collect();
     if lists.is_empty() {
@@ -145,11 +158,9 @@ fn add_wins(scripted: &[Scripted], audited: &Audited, out: &mut Concurrent) {
             }
         }
     }
-    if across && out.add_remove_pairs == 0 {
-        out.not_judged.push(not_judged(ADD_WINS, "no scripted add and remove of one component were concurrent"));
-    } else if out.add_remove_pairs > 0 && audited.is_empty() {
-        out.not_judged.push(not_judged(ADD_WINS, "no region was up and audited at the end"));
-    }
+    let why =
+        unjudged(across, out.add_remove_pairs, audited, "no scripted add and remove of one component were concurrent");
+    out.not_judged.extend(why.map(|why| not_judged(ADD_WINS, why)));
 }
 
 fn hlc_order(scripted: &[Scripted], edits: &[AckedEdit], audited: &Audited, out: &mut Concurrent) {
@@ -178,11 +189,9 @@ fn hlc_order(scripted: &[Scripted], edits: &[AckedEdit], audited: &Audited, out:
             }
         }
     }
-    if across && out.status_pairs == 0 {
-        out.not_judged.push(not_judged(HLC_ORDER, "no scripted status changes of one component were concurrent"));
-    } else if out.status_pairs > 0 && audited.is_empty() {
-        out.not_judged.push(not_judged(HLC_ORDER, "no region was up and audited at the end"));
-    }
+    let why =
+        unjudged(across, out.status_pairs, audited, "no scripted status changes of one component were concurrent");
+    out.not_judged.extend(why.map(|why| not_judged(HLC_ORDER, why)));
 }
 
 /// A timestamp as `physical ms.counter@node`.

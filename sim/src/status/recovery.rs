@@ -24,7 +24,9 @@ pub struct Recovery {
     pub fault: String,
     pub fault_at_s: f64,
     /// From the fault until the first good view that started after the last bad one was answered;
-    /// 0 when no view after the fault was bad; `None` when none did (not recovered by the end).
+    /// 0 when views started after the fault and none was bad; `None` when no good view followed
+    /// the last bad one (not recovered by the end) or no view started after the fault (no
+    /// samples: then `bad_views` is 0).
     pub rto_s: Option<f64>,
     /// Views that started after the fault and were not answered, got the static page, or showed
     /// a page missing an edit acknowledged more than `CURRENT_WITHIN` before.
@@ -39,7 +41,11 @@ pub struct Recovery {
 
 impl Recovery {
     pub fn text(&self) -> String {
-        let rto = self.rto_s.map_or("not recovered by the end".into(), |s| format!("{s:.1}s"));
+        let rto = match self.rto_s {
+            Some(s) => format!("{s:.1}s"),
+            None if self.bad_views == 0 => "no samples (no page view started after the fault)".into(),
+            None => "not recovered by the end".into(),
+        };
         let rpo = match (&self.lost, self.rpo_s) {
             (Some(lost), Some(s)) => format!("{} edits ({s:.3}s of acknowledged edits)", lost.len()),
             _ => "cannot be judged: no host was audited".into(),
@@ -81,6 +87,7 @@ pub fn recovery(
     };
     let bad_views = after.iter().filter(|v| bad(v)).count() as u64;
     let rto_s = match after.iter().filter(|v| bad(v)).map(|(started, ..)| *started).max() {
+        None if after.is_empty() => None,
         None => Some(0.0),
         Some(last_bad) => after
             .iter()
@@ -192,6 +199,15 @@ mod tests {
         let seen = [good(11.0, 11.2), (12 * S, 12 * S + 100, Some(Tier::StaleCache), Some(29 * S))];
         let r = judge(&[crash(10 * S), final_doc("status-us-west", "")], &[], &seen).expect("a fault");
         assert_eq!((r.rto_s, r.bad_views), (Some(0.0), 0));
+    }
+
+    #[test]
+    fn no_view_after_the_fault_has_no_rto_rather_than_zero() {
+        // Missing evidence never reads as good: with views only before the crash, the RTO has
+        // no samples (`None`, said so in the text), not 0.
+        let r = judge(&[crash(10 * S), final_doc("status-us-west", "")], &[], &[good(5.0, 5.2)]).expect("a fault");
+        assert_eq!((r.rto_s, r.bad_views), (None, 0));
+        assert!(r.text().contains("RTO no samples"), "{}", r.text());
     }
 
     #[test]
