@@ -54,7 +54,7 @@ pub fn simulate_into(
     );
     match scenario.backend {
         Backend::Turmoil => drive(TurmoilSim::new(Seed(seed), scenario.tick, limit), scenario, seed, log, progress),
-        Backend::Net => drive(StackSim::new(Seed(seed), limit), scenario, seed, log, progress),
+        Backend::Net => drive(StackSim::new(Seed(seed), scenario.tick, limit), scenario, seed, log, progress),
     }
 }
 

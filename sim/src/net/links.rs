@@ -13,6 +13,8 @@
 //!   bytes behind a lost segment do. So a partition stalls a connection and its repair lets it
 //!   go on, and loss makes segments late, never gone.
 //! - A held link keeps its packets and sends them, in order, when released.
+//! - Arrivals are rounded up to the run's step (`tick`), as turmoil rounds every delay to its
+//!   step; the step is 1 ms unless a scenario sets it.
 //!
 //! Where this is simpler than TCP: a retransmission carries exactly the lost packet and those
 //! queued behind it (no fast retransmit, no congestion window), and the sender's host keeps
@@ -50,6 +52,8 @@ pub struct Wire<F, P> {
     scheduled: u64,
     jitter: ChaCha8Rng,
     losses: ChaCha8Rng,
+    /// The step arrivals are rounded up to.
+    tick: Duration,
 }
 
 enum Due<F, P> {
@@ -73,8 +77,9 @@ struct Stall<P> {
 }
 
 impl<F: Copy + Eq + Hash, P> Wire<F, P> {
-    /// No link set, cut, held or lossy; jitter drawn from `jitter`, losses from `losses`.
-    pub fn new(jitter: ChaCha8Rng, losses: ChaCha8Rng) -> Self {
+    /// No link set, cut, held or lossy; jitter drawn from `jitter`, losses from `losses`,
+    /// arrivals rounded up to `tick`.
+    pub fn new(jitter: ChaCha8Rng, losses: ChaCha8Rng, tick: Duration) -> Self {
         Wire {
             latency: BTreeMap::new(),
             cut: BTreeSet::new(),
@@ -85,6 +90,7 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
             scheduled: 0,
             jitter,
             losses,
+            tick,
         }
     }
 
@@ -168,7 +174,7 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
     fn arrive(&mut self, now: Duration, flow: F, packet: P) {
         let state = self.flows.get_mut(&flow).expect("a packet's connection is known");
         let (latency, jitter) = self.latency.get(&state.link).copied().unwrap_or((DEFAULT_LATENCY, Duration::ZERO));
-        let at = (now + latency + jittered(&mut self.jitter, jitter)).max(state.last_arrival);
+        let at = round_up(now + latency + jittered(&mut self.jitter, jitter), self.tick).max(state.last_arrival);
         state.last_arrival = at;
         self.schedule(at, Due::Arrive { packet });
     }
@@ -223,6 +229,12 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
     }
 }
 
+/// `at` rounded up to a whole number of `tick`s.
+fn round_up(at: Duration, tick: Duration) -> Duration {
+    let (at_us, tick_us) = (at.as_micros() as u64, (tick.as_micros() as u64).max(1));
+    Duration::from_micros(at_us.div_ceil(tick_us) * tick_us)
+}
+
 /// The delay a packet adds to its link's latency: `jitter` times an exponential draw of rate 5,
 /// in whole milliseconds, at most `jitter` (turmoil's `Exp(5)` latency distribution).
 fn jittered(rng: &mut ChaCha8Rng, jitter: Duration) -> Duration {
@@ -254,7 +266,7 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn wire() -> Wire<u32, &'static str> {
-        let mut wire = Wire::new(ChaCha8Rng::seed_from_u64(1), ChaCha8Rng::seed_from_u64(2));
+        let mut wire = Wire::new(ChaCha8Rng::seed_from_u64(1), ChaCha8Rng::seed_from_u64(2), MS);
         wire.set_link(0, 1, 50 * MS, Duration::ZERO);
         wire
     }
@@ -280,6 +292,15 @@ mod tests {
         wire.send(MS, 0, 1, 7, "b", false);
         wire.send(MS, 0, 1, 8, "c", false);
         assert_eq!(arrivals(&mut wire, Duration::from_secs(1)), vec![(11 * MS, "c"), (50 * MS, "a"), (50 * MS, "b")]);
+    }
+
+    #[test]
+    fn arrivals_are_rounded_up_to_the_step() {
+        // Goal: with a 10 ms step, a packet sent at 3 ms over a 50 ms link arrives at 60 ms.
+        let mut wire = Wire::new(ChaCha8Rng::seed_from_u64(1), ChaCha8Rng::seed_from_u64(2), 10 * MS);
+        wire.set_link(0, 1, 50 * MS, Duration::ZERO);
+        wire.send(3 * MS, 0, 1, 7, "a", false);
+        assert_eq!(arrivals(&mut wire, Duration::from_secs(1)), vec![(60 * MS, "a")]);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! and hands them to the wire (`links`), which says when each arrives.
 //!
 //! Time has the runtime timer's resolution, 1 ms: a timer or an arrival due within a
-//! millisecond is served at its end, as turmoil serves it at its next 1 ms tick.
+//! millisecond is served at its end, as turmoil serves it at its next 1 ms tick. A scenario's
+//! longer `tick` rounds arrivals up to it (`links`), as turmoil rounds delays to its step.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
@@ -95,9 +96,10 @@ struct Running {
 }
 
 impl StackSim {
-    /// An empty simulation that fails past `limit`; link delays are drawn from the seed's
-    /// `links` stream, losses from its `loss` stream, the runtime's scheduling from the seed.
-    pub fn new(seed: Seed, limit: Duration) -> StackSim {
+    /// An empty simulation that fails past `limit`, its arrivals rounded up to `tick`; link delays
+    /// are drawn from the seed's `links` stream, losses from its `loss` stream, the runtime's
+    /// scheduling from the seed.
+    pub fn new(seed: Seed, tick: Duration, limit: Duration) -> StackSim {
         let rt = Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
@@ -115,7 +117,7 @@ impl StackSim {
             by_name: BTreeMap::new(),
             by_ip: BTreeMap::new(),
             names: Names::default(),
-            wire: Wire::new(seed.child("links", 0), seed.child("loss", 0)),
+            wire: Wire::new(seed.child("links", 0), seed.child("loss", 0), tick),
             ready: Arc::new(Ready::default()),
             origin,
             now: Duration::ZERO,
