@@ -171,3 +171,24 @@ fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
     assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{}", r.text());
     assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{}", r.text());
 }
+
+#[test]
+fn streamed_boundaries_are_judged_for_read_your_writes() {
+    // Goal: a streamed view's `read_your_writes` boundary is judged as a read of its session: with
+    // the session's position carried (the default) the cart shows the session's own writes even
+    // under 400 ms of replication lag and no checker fires; with the position dropped
+    // (`scenarios/negative/ssr-drops-position.toml`, which differs from the first run only there)
+    // the cart reads the lagging replica and the `read-your-writes` checker fires (exit 2).
+    let dropped = load("negative/ssr-drops-position");
+    let mut carried = dropped.clone();
+    carried.ssr.as_mut().unwrap().carry_position = true;
+    let r = run(&carried);
+    let edge = r.edge().unwrap();
+    assert!(edge.ssr.as_ref().unwrap().complete > 500, "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    let r = run(&dropped);
+    let checks = &r.edge().unwrap().checks;
+    assert!(r.fired().contains(&"read-your-writes"), "{}", r.text());
+    assert!(checks.ryw_violations > 5, "{}", r.text());
+    assert_eq!(judge(&dropped, &r).exit_code, 2, "{}", r.text());
+}

@@ -152,8 +152,9 @@ pub enum Response {
 /// What a Suspense boundary's chunk was filled with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Filled {
-    /// The key's row (its version), how the read was served and at which position.
-    Row { version: u64, path: ReadPath, at: Point },
+    /// What the read returned (the session's own rows and the key's row, as a read's), how it was
+    /// served and at which position.
+    Row { row: ReadRow, path: ReadPath, at: Point },
     /// The upstream service's answer.
     Upstream,
     /// The data failed: the boundary's error fallback, and why.
