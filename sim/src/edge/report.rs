@@ -169,6 +169,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         },
     };
     let mut charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
+    charts.anycast = observed.routes.chart(events, charts.lag_bucket_ms);
     if let Some(f) = &report.failover {
         charts::failover_story(&mut charts, f);
     }
