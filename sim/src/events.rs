@@ -304,12 +304,13 @@ pub enum PageOutcome {
     Timeout,
 }
 
-/// What a boundary's chunk held: the key's row (its version, how it was read, at which LSN), the
-/// upstream service's answer, or the boundary's error fallback and why.
+/// What a boundary's chunk held: what its read returned (as a read's `RequestOutcome::Read`: the
+/// session's rows, the key's row and its writer, how it was read, at which LSN), the upstream
+/// service's answer, or the boundary's error fallback and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ChunkOutcome {
-    Row { version: u64, path: ReadPath, lsn: Lsn },
+    Row { own: OwnRows, version: u64, writer: Option<Writer>, path: ReadPath, lsn: Lsn },
     Upstream,
     Failed { message: String },
 }

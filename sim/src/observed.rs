@@ -16,6 +16,7 @@ use edgesim_system::telemetry::NodeEvent;
 use crate::edge::check::Requests;
 use crate::edge::metrics::ReplicationFold;
 use crate::edge::pages::Pages;
+use crate::edge::routes::Routes;
 use crate::edge::ssr::Streams;
 use crate::events::{Event, HarnessEvent, Record};
 
@@ -27,6 +28,7 @@ pub struct Observed {
     pub replication: ReplicationFold,
     pub pages: Pages,
     pub ssr: Streams,
+    pub routes: Routes,
 }
 
 impl Observed {
@@ -35,6 +37,7 @@ impl Observed {
         self.replication.event(&event);
         self.pages.event(&event);
         self.ssr.event(&event);
+        self.routes.event(&event);
         let folded = matches!(
             event.record,
             Record::Harness(

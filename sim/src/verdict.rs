@@ -235,6 +235,9 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::StaleAgeP99 => edge(|r| sampled(&r.pages.as_ref()?.stale_age, P99)),
         Metric::StaleAgeMax => edge(|r| sampled(&r.pages.as_ref()?.stale_age, MAX)),
         Metric::RendersPerKeyWindowMax => edge(|r| Some(r.pages.as_ref()?.renders_per_key_window_max as f64)),
+        Metric::RendersPerKeyRegionWindowMax => {
+            edge(|r| Some(r.pages.as_ref()?.renders_per_key_region_window_max as f64))
+        }
         Metric::SessionsMoved => edge(|r| Some(r.anycast.as_ref()?.sessions_moved as f64)),
         Metric::FailedWhileDetecting => edge(|r| Some(r.anycast.as_ref()?.failed_while_detecting as f64)),
         Metric::FailedOutsideDetection => edge(|r| Some(r.anycast.as_ref()?.failed_outside_detection as f64)),
@@ -367,6 +370,7 @@ mod tests {
                     not_judged: vec![],
                     liveness: None,
                     revalidation_herd: 0,
+                    region_revalidation_herd: 0,
                 },
                 failover: None,
             }),

@@ -3,7 +3,9 @@
 //! (`scenarios/negative/no-warm-pool.toml`) that the default warm pool prevents; product pages
 //! under ISR keep origin renders to one per key per PoP per window through a 100x spike
 //! (`scenarios/isr-spike.toml`) and herd without the revalidation lock
-//! (`scenarios/negative/isr-no-lock.toml`), and keep serving the last good page while the origin
+//! (`scenarios/negative/isr-no-lock.toml`), to one per key per region with the lock across the
+//! region (`scenarios/isr-region-lock.toml`) and herd across the region when its holder is lost
+//! (`scenarios/negative/isr-region-lock-lost.toml`), and keep serving the last good page while the origin
 //! cannot render; a personalized page streamed with SSR (`scenarios/ssr-failover.toml`) shows its
 //! shell before its boundaries, and its boundaries in the order of their data's latency; the
 //! design's comparison of isolates and containers (`scenarios/cold-starts-isolates.toml` and its
@@ -16,6 +18,7 @@ use std::time::Duration;
 use common::{load, run};
 use edgesim::scenario::{Action, Fault, PRIMARY, WorkerKind};
 use edgesim::verdict::judge;
+use edgesim_system::edge::isr::Lock;
 
 #[test]
 fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
@@ -94,6 +97,36 @@ fn isr_renders_once_per_key_per_pop_per_window_through_a_spike() {
 }
 
 #[test]
+fn isr_renders_once_per_key_per_region_per_window_with_the_region_lock() {
+    // Goal: with the revalidation lock across the region, the origin renders each key at most
+    // once per region per window through the spike, while the same run with the PoP lock alone
+    // renders a key for each of the region's PoPs (the region budget breaks, exit 1, no checker
+    // judges it); with the lock's holder crashed during the spike, the PoPs render on their own
+    // locks: one per PoP still, but the `region-revalidation-herd` checker fires and the run exits 2.
+    let s = load("isr-region-lock");
+    let r = run(&s);
+    let edge = r.edge().unwrap();
+    let pages = edge.pages.as_ref().unwrap();
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert_eq!(pages.renders_per_key_region_window_max, 1, "{}", r.text());
+    assert!(pages.stale > 0 && pages.regenerations > 8, "{}", r.text());
+    assert_eq!(judge(&s, &r).exit_code, 0, "{}", r.text());
+    let mut pop_lock = s.clone();
+    pop_lock.isr.as_mut().unwrap().lock = Lock::Pop;
+    let r = run(&pop_lock);
+    let edge = r.edge().unwrap();
+    assert_eq!(edge.pages.as_ref().unwrap().renders_per_key_region_window_max, 2, "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert_eq!(judge(&pop_lock, &r).exit_code, 1, "{}", r.text());
+    let lost = load("negative/isr-region-lock-lost");
+    let r = run(&lost);
+    let pages = r.edge().unwrap().pages.as_ref().unwrap();
+    assert!(pages.region_herd_windows > 0 && pages.renders_per_key_window_max == 1, "{}", r.text());
+    assert_eq!(r.fired(), ["region-revalidation-herd"], "{}", r.text());
+    assert_eq!(judge(&lost, &r).exit_code, 2, "{}", r.text());
+}
+
+#[test]
 fn a_failed_regeneration_keeps_serving_the_last_good_page() {
     // Goal: once the origin is down (the primary crashes before the spike, and no failover
     // happens before the end), regenerations fail and every view is still answered with the
@@ -137,4 +170,25 @@ fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
     assert!(ssr.ttfb.p99_ms < p50[2] - 30.0, "the shell waits for no upstream call: {}", r.text());
     assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{}", r.text());
     assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{}", r.text());
+}
+
+#[test]
+fn streamed_boundaries_are_judged_for_read_your_writes() {
+    // Goal: a streamed view's `read_your_writes` boundary is judged as a read of its session: with
+    // the session's position carried (the default) the cart shows the session's own writes even
+    // under 400 ms of replication lag and no checker fires; with the position dropped
+    // (`scenarios/negative/ssr-drops-position.toml`, which differs from the first run only there)
+    // the cart reads the lagging replica and the `read-your-writes` checker fires (exit 2).
+    let dropped = load("negative/ssr-drops-position");
+    let mut carried = dropped.clone();
+    carried.ssr.as_mut().unwrap().carry_position = true;
+    let r = run(&carried);
+    let edge = r.edge().unwrap();
+    assert!(edge.ssr.as_ref().unwrap().complete > 500, "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    let r = run(&dropped);
+    let checks = &r.edge().unwrap().checks;
+    assert!(r.fired().contains(&"read-your-writes"), "{}", r.text());
+    assert!(checks.ryw_violations > 5, "{}", r.text());
+    assert_eq!(judge(&dropped, &r).exit_code, 2, "{}", r.text());
 }

@@ -212,6 +212,13 @@ pub enum NodeEvent {
         id: u64,
         error: Option<String>,
     },
+    /// A PoP could not ask its region's lock holder (`holder`) for `key` (`reason`) and
+    /// regenerates the page on its own lock.
+    RegionLockMissed {
+        key: String,
+        holder: String,
+        reason: String,
+    },
     /// Input from `peer` was refused as malformed.
     Rejected {
         peer: String,

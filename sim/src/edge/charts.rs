@@ -209,6 +209,18 @@ pub struct Charts {
     /// Status page runs' own figures.
     #[serde(default)]
     pub status: Option<StatusCharts>,
+    /// Edge platform runs under `[anycast]`: where the requests went over time (`edge::routes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anycast: Option<AnycastChart>,
+}
+
+/// Where anycast sent the requests: per PoP, the requests that started in each bucket
+/// (`lag_bucket_ms`), and each route change as a moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnycastChart {
+    pub requests: BTreeMap<String, Vec<u64>>,
+    pub routes: Vec<Moment>,
 }
 
 /// The chart data of a run whose hosts are `lanes`, from the events it kept (`Observed::kept`),
@@ -239,6 +251,7 @@ pub fn of(
         moments: Vec::new(),
         outages: Vec::new(),
         status: None,
+        anycast: None,
     }
 }
 

@@ -17,6 +17,7 @@
 //! load.rs       latency under load: per load step, read latency and requests shed
 //! lag.rs        the lag chart's raw points, folded as frames are applied
 //! moves.rs      sessions moved by anycast: requests failed while detecting, time to move
+//! routes.rs     where anycast sent the requests: per PoP over time, with the route changes
 //! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
 //! ssr.rs        personalized pages streamed with SSR: time to shell, to each boundary, to full page
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod moves;
 pub mod pages;
 pub mod report;
+pub mod routes;
 pub mod ssr;
 pub mod timeline;
 pub mod workload;

@@ -5,25 +5,31 @@
 //! origin logged them, per key, per PoP and per window of one revalidate interval (windows start at
 //! the run's start): with the revalidation lock a PoP asks again for a key only after its page went
 //! stale, so at most one render falls in each window; more is the thundering herd
-//! (`revalidation-herd`). Regeneration time is the PoP's own span from `regeneration_started` to
-//! `regeneration_ended`: only the PoP knows when it began.
+//! (`revalidation-herd`). Renders are counted per key and region in the same windows too: with the
+//! region lock (`lock = "region"`) the region asks the origin again only after the page its holder
+//! last handed out went stale, so more than one there is the region-wide herd
+//! (`region-revalidation-herd`, judged only under that lock). Regeneration time is the PoP's own
+//! span from `regeneration_started` to `regeneration_ended`: only the PoP knows when it began.
 
 use std::collections::BTreeMap;
 
+use edgesim_system::edge::isr::Lock;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
 use crate::edge::metrics::{Recorder, Summary, fmt_summary};
 use crate::events::{Event, HarnessEvent, PageOutcome, Record};
+use crate::scenario::roles::EdgeRole;
 
 /// How many herd windows a report lists.
 const EXAMPLES: usize = 10;
 
-/// More than one render of a key for one PoP in one window.
+/// More than one render of a key for one PoP (or one region) in one window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Herd {
     pub key: String,
-    pub pop: String,
+    /// The PoP, or for the region-wide herd the region.
+    pub place: String,
     /// The window's start, seconds from the run's start.
     pub from_s: f64,
     pub renders: u32,
@@ -52,16 +58,25 @@ pub struct PageFigures {
     /// Windows with more than one render of a key for a PoP.
     pub herd_windows: usize,
     pub herd_examples: Vec<Herd>,
+    /// The revalidation lock the run used.
+    pub lock: Lock,
+    /// The most renders of one key for one region's PoPs in one window, and the windows with more
+    /// than one (the region-wide herd; a fault only under `lock = "region"`).
+    pub renders_per_key_region_window_max: u32,
+    pub region_herd_windows: usize,
+    pub region_herd_examples: Vec<Herd>,
 }
 
 /// The pages' figures, folded as events stream past.
 #[derive(Default)]
 pub struct Pages {
     revalidate_us: Option<u64>,
+    lock: Option<Lock>,
     /// When each render was logged, by (origin, render number).
     rendered: BTreeMap<(String, u64), u64>,
-    /// Renders per (key, PoP, window).
-    windows: BTreeMap<(String, String, u64), u32>,
+    /// Renders per (key, PoP, window) and per (key, region, window).
+    windows: Windows,
+    region_windows: Windows,
     /// Regenerations under way, by (PoP, id).
     regenerating: BTreeMap<(String, u64), u64>,
     served: u64,
@@ -78,13 +93,19 @@ impl Pages {
     pub fn event(&mut self, e: &Event) {
         match &e.record {
             Record::Harness(HarnessEvent::RunStarted { resolved, .. }) => {
-                self.revalidate_us =
-                    resolved.edge.as_ref().and_then(|e| e.isr).map(|i| i.revalidate.0.as_micros() as u64);
+                let isr = resolved.edge.as_ref().and_then(|e| e.isr);
+                self.revalidate_us = isr.map(|i| i.revalidate.0.as_micros() as u64);
+                self.lock = isr.map(|i| i.lock);
             }
             Record::Node(NodeEvent::PageRendered { key, pop, render }) => {
                 self.rendered.insert((e.node.to_string(), *render), e.t_us);
                 let window = e.t_us / self.revalidate_us.unwrap_or(u64::MAX).max(1);
                 *self.windows.entry((key.clone(), pop.clone(), window)).or_default() += 1;
+                let region = match EdgeRole::of(pop) {
+                    Some(EdgeRole::Pop { region, .. }) => region,
+                    _ => pop.as_str(),
+                };
+                *self.region_windows.entry((key.clone(), region.to_string(), window)).or_default() += 1;
             }
             Record::Node(NodeEvent::RegenerationStarted { id, .. }) => {
                 self.regenerating.insert((e.node.to_string(), *id), e.t_us);
@@ -119,18 +140,9 @@ impl Pages {
     /// The figures; `None` for a run without `[isr]`.
     pub fn summary(&self) -> Option<PageFigures> {
         let revalidate_us = self.revalidate_us?;
-        let herds: Vec<_> = self.windows.iter().filter(|(_, n)| **n > 1).collect();
-        let mut examples: Vec<Herd> = herds
-            .iter()
-            .map(|((key, pop, window), n)| Herd {
-                key: key.clone(),
-                pop: pop.clone(),
-                from_s: (window * revalidate_us) as f64 / 1e6,
-                renders: **n,
-            })
-            .collect();
-        examples.sort_by(|a, b| a.from_s.total_cmp(&b.from_s).then_with(|| (&a.key, &a.pop).cmp(&(&b.key, &b.pop))));
-        examples.truncate(EXAMPLES);
+        let (herd_windows, herd_examples) = herds(&self.windows, revalidate_us);
+        let (region_herd_windows, region_herd_examples) = herds(&self.region_windows, revalidate_us);
+        let most = |windows: &Windows| windows.values().copied().max().unwrap_or(0);
         Some(PageFigures {
             revalidate_s: revalidate_us as f64 / 1e6,
             served: self.served,
@@ -140,14 +152,39 @@ impl Pages {
             stale_age: self.stale_age.summary(),
             failed: self.failed,
             renders: self.windows.values().map(|n| u64::from(*n)).sum(),
-            renders_per_key_window_max: self.windows.values().copied().max().unwrap_or(0),
+            renders_per_key_window_max: most(&self.windows),
             regenerations: self.regeneration_time.summary().count + self.regenerating.len() as u64,
             regenerations_failed: self.regenerations_failed,
             regeneration_time: self.regeneration_time.summary(),
-            herd_windows: herds.len(),
-            herd_examples: examples,
+            herd_windows,
+            herd_examples,
+            lock: self.lock.unwrap_or_default(),
+            renders_per_key_region_window_max: most(&self.region_windows),
+            region_herd_windows,
+            region_herd_examples,
         })
     }
+}
+
+/// Renders per (key, place, window): a place is a PoP or a region.
+type Windows = BTreeMap<(String, String, u64), u32>;
+
+/// The windows with more than one render, and the first of them by time.
+fn herds(windows: &Windows, revalidate_us: u64) -> (usize, Vec<Herd>) {
+    let mut herds: Vec<Herd> = windows
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|((key, place, window), n)| Herd {
+            key: key.clone(),
+            place: place.clone(),
+            from_s: (window * revalidate_us) as f64 / 1e6,
+            renders: *n,
+        })
+        .collect();
+    let count = herds.len();
+    herds.sort_by(|a, b| a.from_s.total_cmp(&b.from_s).then_with(|| (&a.key, &a.place).cmp(&(&b.key, &b.place))));
+    herds.truncate(EXAMPLES);
+    (count, herds)
 }
 
 impl PageFigures {
@@ -167,12 +204,19 @@ impl PageFigures {
             "  origin renders {}, at most {} per key per PoP per window; {} regenerations ({} failed)",
             self.renders, self.renders_per_key_window_max, self.regenerations, self.regenerations_failed
         );
+        let _ = writeln!(
+            o,
+            "  at most {} per key per region per window (lock: {})",
+            self.renders_per_key_region_window_max,
+            self.lock.name()
+        );
         let _ = writeln!(o, "  regeneration time       {}", fmt_summary(&self.regeneration_time));
-        for h in self.herd_examples.iter().take(3) {
+        let region_herds = if self.lock == Lock::Region { &self.region_herd_examples[..] } else { &[] };
+        for h in self.herd_examples.iter().take(3).chain(region_herds.iter().take(3)) {
             let _ = writeln!(
                 o,
                 "    herd: {} rendered {} times for {} in the window from T+{}s",
-                h.key, h.renders, h.pop, h.from_s
+                h.key, h.renders, h.place, h.from_s
             );
         }
     }
@@ -189,7 +233,11 @@ mod tests {
     }
 
     fn rendered(t_us: u64, key: &str, render: u64) -> Event {
-        at(t_us, "primary", Record::Node(NodeEvent::PageRendered { key: key.into(), pop: "pop-a-1".into(), render }))
+        rendered_for(t_us, key, "pop-a-1", render)
+    }
+
+    fn rendered_for(t_us: u64, key: &str, pop: &str, render: u64) -> Event {
+        at(t_us, "primary", Record::Node(NodeEvent::PageRendered { key: key.into(), pop: pop.into(), render }))
     }
 
     fn loaded(t_us: u64, render: u64) -> Event {
@@ -238,5 +286,20 @@ mod tests {
         let f = p.summary().unwrap();
         assert_eq!((f.herd_windows, f.renders_per_key_window_max, f.renders), (1, 2, 3));
         assert_eq!(f.herd_examples[0].from_s, 10.0);
+    }
+
+    /// Goal: renders of one key for two PoPs of a region in one window are no herd per PoP but a
+    /// region-wide herd, counted in that region's window; a PoP of another region is apart.
+    #[test]
+    fn renders_for_two_pops_of_a_region_in_a_window_are_a_region_herd() {
+        let mut p = pages(10);
+        p.event(&rendered_for(1_000_000, "p1", "pop-a-1", 1));
+        p.event(&rendered_for(2_000_000, "p1", "pop-b-1", 2));
+        assert_eq!(p.summary().unwrap().region_herd_windows, 0);
+        p.event(&rendered_for(3_000_000, "p1", "pop-a-2", 3));
+        let f = p.summary().unwrap();
+        assert_eq!((f.herd_windows, f.renders_per_key_window_max), (0, 1));
+        assert_eq!((f.region_herd_windows, f.renders_per_key_region_window_max), (1, 2));
+        assert_eq!(f.region_herd_examples[0].place, "a");
     }
 }

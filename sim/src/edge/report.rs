@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use edgesim_system::edge::isr::Lock;
 use serde::Serialize;
 
 use crate::edge::availability::{self, RegionWrites};
@@ -72,6 +73,8 @@ pub struct Checks {
     pub liveness: Option<liveness::LivenessFinding>,
     /// Windows with more than one origin render of a key for a PoP (`[isr]`).
     pub revalidation_herd: usize,
+    /// Under `lock = "region"`: windows with more than one origin render of a key for a region.
+    pub region_revalidation_herd: usize,
 }
 
 impl Checks {
@@ -98,6 +101,9 @@ impl Checks {
         }
         if self.revalidation_herd > 0 {
             out.push("revalidation-herd");
+        }
+        if self.region_revalidation_herd > 0 {
+            out.push("region-revalidation-herd");
         }
         out
     }
@@ -156,9 +162,14 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
             not_judged,
             liveness: scenario.liveness.as_ref().map(|l| liveness::check(requests, &scenario.regions, l)),
             revalidation_herd: pages.as_ref().map_or(0, |p| p.herd_windows),
+            region_revalidation_herd: pages
+                .as_ref()
+                .filter(|p| p.lock == Lock::Region)
+                .map_or(0, |p| p.region_herd_windows),
         },
     };
     let mut charts = charts::of(scenario.hosts(), events, end_us, requests, &folded.latency, &replication.chart);
+    charts.anycast = observed.routes.chart(events, charts.lag_bucket_ms);
     if let Some(f) = &report.failover {
         charts::failover_story(&mut charts, f);
     }
@@ -333,6 +344,9 @@ impl EdgeReport {
                 "  revalidation herd            {} windows with more than one render of a key for a PoP",
                 c.revalidation_herd
             );
+        }
+        if self.pages.as_ref().is_some_and(|p| p.lock == Lock::Region) {
+            let _ = writeln!(o, "  region revalidation herd     {} windows, per region", c.region_revalidation_herd);
         }
         if let Some(l) = &c.liveness {
             let stalled = if l.stalled.is_empty() { "none".to_string() } else { l.stalled.join(", ") };

@@ -271,7 +271,9 @@ impl<N: Net> Session<N> {
         c.telemetry.harness(HarnessEvent::SsrRequested { view, session, pop: pop.clone(), key: key.clone() });
         let outcome = match routed {
             Ok(()) => {
-                let request = Request::Stream { session, key, min: self.min.get() };
+                let carried = c.ssr.as_ref().is_none_or(|s| s.carry_position);
+                let min = if carried { self.min.get() } else { Point::default() };
+                let request = Request::Stream { session, key, min };
                 let mut conn = {
                     let mut idle = self.idle.borrow_mut();
                     idle.retain(|(to, _)| *to == pop);
@@ -308,9 +310,9 @@ impl<N: Net> Session<N> {
                 Err(e) => return StreamOutcome::Error { message: e.to_string() },
             };
             let filled = match filled {
-                Filled::Row { version, path, at } => {
+                Filled::Row { row, path, at } => {
                     self.min.set(self.min.get().max(at));
-                    ChunkOutcome::Row { version, path, lsn: at.lsn }
+                    ChunkOutcome::Row { own: row.own, version: row.version, writer: row.writer, path, lsn: at.lsn }
                 }
                 Filled::Upstream => ChunkOutcome::Upstream,
                 Filled::Failed(message) => ChunkOutcome::Failed { message },

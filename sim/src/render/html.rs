@@ -237,6 +237,9 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
         }
         None => {
             let _ = writeln!(o, "<h3>over time</h3>\n{}\n{}", svg::latency_over_time(c), svg::lag(c));
+            if let Some(a) = &c.anycast {
+                let _ = writeln!(o, "<h3>anycast</h3>\n{}", svg::anycast(c, a));
+            }
             o.push_str("<h3>latency by percentile (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
             for (region, d) in &c.latency {
                 let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];

@@ -2,7 +2,7 @@
 //! that has something to show, spans and marks coloured by kind, a title on each for hovering, the
 //! story's key moments labelled above it and its outages shaded across it), latency by percentile
 //! per region, and figures over time aligned with the timeline: latency and replication lag for the
-//! edge platform; views by tier, time to first byte, staleness, the DNS's verdicts and
+//! edge platform, and under anycast each PoP's share of the requests with the route changes; views by tier, time to first byte, staleness, the DNS's verdicts and
 //! notifications per channel for the status page. Pure functions from data to markup; colours are
 //! inline so a drawing needs no stylesheet, and are told apart by colour-blind viewers (Okabe-Ito
 //! and Tol's palettes).
@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::edge::charts::{ChannelDeliveries, Charts, MarkKind, Outage, QUANTILES};
+use crate::edge::charts::{AnycastChart, ChannelDeliveries, Charts, MarkKind, Moment, Outage, QUANTILES};
 use crate::edge::load::Step;
 use crate::edge::metrics::Summary;
 use crate::render::markup::escape;
@@ -462,11 +462,34 @@ fn over_time(class: &str, title: &str, c: &Charts, lines: &BTreeMap<String, Vec<
 /// Views by the tier that answered them (or unanswered) per time bucket, as shares of the bucket's
 /// views stacked to 100%, aligned with the timeline.
 pub(crate) fn tiers(c: &Charts, tiers: &BTreeMap<String, Vec<u64>>) -> String {
-    let (h, top, bottom) = (220.0, 36.0, 190.0);
     let title = format!("page views by the tier that answered them, per {}", seconds(c.lag_bucket_ms));
+    let order = ["edge_kv", "origin", "stale_cache", "fallback", crate::status::charts::UNANSWERED];
+    let series: Vec<Share> =
+        order.into_iter().filter_map(|t| Some((t.to_string(), tier_color(t), &tiers.get(t)?[..]))).collect();
+    stacked(c, "tiers", &title, "views", &series, &[])
+}
+
+/// Where anycast sent the requests: per time bucket, each PoP's share of the requests that started,
+/// stacked to 100%, with each route change marked (dashed, labelled on hover), aligned with the
+/// timeline.
+pub(crate) fn anycast(c: &Charts, a: &AnycastChart) -> String {
+    let title =
+        format!("requests by the PoP anycast sent them to, per {} (dashed: route changes)", seconds(c.lag_bucket_ms));
+    let series: Vec<Share> =
+        a.requests.iter().enumerate().map(|(i, (pop, n))| (pop.clone(), PALETTE[i % PALETTE.len()], &n[..])).collect();
+    stacked(c, "anycast", &title, "requests", &series, &a.routes)
+}
+
+/// A stacked series: its name, its colour, its count per time bucket.
+type Share<'a> = (String, &'a str, &'a [u64]);
+
+/// Each bucket's counts as shares stacked to 100% in `series`' order, `noun` naming what is
+/// counted in the hover titles, `moments` as dashed lines, aligned with the timeline.
+fn stacked(c: &Charts, class: &str, title: &str, noun: &str, series: &[Share], moments: &[Moment]) -> String {
+    let (h, top, bottom) = (220.0, 36.0, 190.0);
     let mut o = format!(
-        r#"<svg class="tiers" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
-        escape(&title)
+        r#"<svg class="{class}" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
+        escape(title)
     );
     for pct in [0, 50, 100] {
         let y = bottom - (bottom - top) * pct as f64 / 100.0;
@@ -479,21 +502,19 @@ pub(crate) fn tiers(c: &Charts, tiers: &BTreeMap<String, Vec<u64>>) -> String {
         );
     }
     time_axis(&mut o, c.end_ms, top, bottom);
-    let order = ["edge_kv", "origin", "stale_cache", "fallback", crate::status::charts::UNANSWERED];
-    let present: Vec<&str> = order.into_iter().filter(|t| tiers.contains_key(*t)).collect();
-    let names: Vec<(String, &str)> = present.iter().map(|t| (t.to_string(), tier_color(t))).collect();
+    let names: Vec<(String, &str)> = series.iter().map(|(name, color, _)| (name.clone(), *color)).collect();
     legend(&mut o, &names, LEFT, 30.0);
-    let buckets = tiers.values().map(Vec::len).max().unwrap_or(0);
+    let buckets = series.iter().map(|(_, _, n)| n.len()).max().unwrap_or(0);
     let bucket_w = x_of(c.lag_bucket_ms, c.end_ms) - LEFT;
     for j in 0..buckets {
-        let total: u64 = tiers.values().filter_map(|v| v.get(j)).sum();
+        let total: u64 = series.iter().filter_map(|(_, _, n)| n.get(j)).sum();
         if total == 0 {
             continue;
         }
         let x = x_of(j as u64 * c.lag_bucket_ms, c.end_ms);
         let mut y = bottom;
-        for tier in &present {
-            let n = tiers[*tier].get(j).copied().unwrap_or(0);
+        for (name, color, counts) in series {
+            let n = counts.get(j).copied().unwrap_or(0);
             if n == 0 {
                 continue;
             }
@@ -501,12 +522,21 @@ pub(crate) fn tiers(c: &Charts, tiers: &BTreeMap<String, Vec<u64>>) -> String {
             y -= hgt;
             let _ = write!(
                 o,
-                r#"<rect class="tier" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{hgt:.1}" fill="{}"><title>{}: {n} of {total} views {tier}</title></rect>"#,
+                r#"<rect class="share" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{hgt:.1}" fill="{color}"><title>{}: {n} of {total} {noun} {}</title></rect>"#,
                 bucket_w.min(WIDE - RIGHT - x).max(0.5),
-                tier_color(tier),
-                seconds(j as u64 * c.lag_bucket_ms)
+                seconds(j as u64 * c.lag_bucket_ms),
+                escape(name)
             );
         }
+    }
+    for m in moments {
+        let x = x_of(m.at_ms, c.end_ms);
+        let _ = write!(
+            o,
+            r##"<line class="moment" x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#000" stroke-dasharray="4 3"><title>{}: {}</title></line>"##,
+            seconds(m.at_ms),
+            escape(&m.label)
+        );
     }
     o.push_str("</svg>");
     o
@@ -728,12 +758,28 @@ mod tests {
     }
 
     #[test]
+    fn anycast_stacks_each_pops_share_of_the_requests_and_marks_the_route_changes() {
+        // Goal: each bucket stacks the PoPs that got requests in it, and each route change is a
+        // dashed line titled with what changed.
+        let c = charts();
+        let a = AnycastChart {
+            requests: [("pop-a-1".to_string(), vec![4, 0]), ("pop-a-2".to_string(), vec![0, 2])].into(),
+            routes: vec![Moment { at_ms: 1500, label: "pop-a-1 withdrawn".into() }],
+        };
+        let svg = anycast(&c, &a);
+        assert_eq!(svg.matches("class=\"share\"").count(), 2, "{svg}");
+        assert!(svg.contains("4 of 4 requests pop-a-1") && svg.contains("2 of 2 requests pop-a-2"), "{svg}");
+        assert_eq!(svg.matches("class=\"moment\"").count(), 1, "{svg}");
+        assert!(svg.contains("<title>1.5s: pop-a-1 withdrawn</title>"), "{svg}");
+    }
+
+    #[test]
     fn status_figures_stack_tiers_and_draw_verdicts_and_channels() {
         let c = charts();
         let tiers_of: BTreeMap<String, Vec<u64>> =
             [("edge_kv".to_string(), vec![3, 0, 1]), ("unanswered".to_string(), vec![1, 0, 0])].into();
         let svg = tiers(&c, &tiers_of);
-        assert_eq!(svg.matches("class=\"tier\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("class=\"share\"").count(), 3, "{svg}");
         assert!(svg.contains("<title>0s: 1 of 4 views unanswered</title>"), "{svg}");
         let unhealthy = [(
             "cdn-a".to_string(),

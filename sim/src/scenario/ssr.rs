@@ -1,7 +1,8 @@
 //! The `[ssr]` table: personalized pages streamed with SSR (docs/DESIGN.md, Streaming SSR). A share
 //! of the sessions' reads are views of a personalized page: a shell the PoP's isolate renders in
 //! `render_service` on average, plus the page's Suspense boundaries (`[[ssr.boundary]]`), each
-//! named, with its data (`replica`, `read_your_writes`, or `upstream` with its mean `latency`).
+//! named, with its data (`replica`, `read_your_writes`, or `upstream` with its mean `latency`);
+//! whether a view carries the session's position (`carry_position`, the negative control's switch).
 //! Value bounds are in `limits`; what they cannot say (a boundary's latency where its data needs
 //! one, names unique) is checked here.
 
@@ -22,6 +23,10 @@ pub struct Ssr {
     /// The page's Suspense boundaries, in page order.
     #[serde(default, rename = "boundary")]
     pub boundaries: Vec<SsrBoundary>,
+    /// Whether a view carries the session's read-your-writes position to the PoP; `false` is the
+    /// negative control: its `read_your_writes` boundaries read whatever the replica holds.
+    #[serde(default = "carried")]
+    pub carry_position: bool,
 }
 
 /// One Suspense boundary of the page.
@@ -45,6 +50,10 @@ pub enum DataKind {
     ReadYourWrites,
     /// A call to a service outside the platform.
     Upstream,
+}
+
+fn carried() -> bool {
+    true
 }
 
 fn default_render_service() -> Dur {

@@ -18,6 +18,7 @@ use super::backoff::Backoff;
 use super::frame::{Frame, GENESIS_CHECKSUM, Lsn, decode_batch};
 use super::node::{Ctx, raise, reject, route_only};
 use super::proto::{DISTRIBUTOR_PORT, REPL_PORT, ReplMessage, ReplRequest};
+use super::region_lock;
 use super::replication::{chunks, send_batch};
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
@@ -38,6 +39,7 @@ pub async fn run<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> io::Result<()> {
     let mut listener = ctx.net.bind(DISTRIBUTOR_PORT).await?;
     spawn_local(ctx.clone().serve_control(route_only(ctx.clone())));
     spawn_local(ctx.clone().discover_route());
+    spawn_local(region_lock::serve(ctx.clone()));
     let d = Rc::new(Distributor {
         ctx,
         ring: RefCell::new(VecDeque::new()),

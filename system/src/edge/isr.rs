@@ -4,7 +4,8 @@
 //! lock lets only the first stale hit of a key regenerate while that regeneration runs (without
 //! it, every stale hit regenerates: the thundering herd). A key with no page yet is a miss: with
 //! the lock, the first miss renders and the others wait for it. A failed regeneration keeps the
-//! last good page. Pure: the PoP hands it the time.
+//! last good page. With the region lock (`region_lock`) the PoP's lock still comes first: only
+//! the hit that takes it asks the region's holder. Pure: the PoP hands it the time.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,13 +14,29 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// Whether concurrent stale hits of a key share one regeneration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lock {
     /// One regeneration per key per PoP at a time.
+    #[default]
     Pop,
+    /// One regeneration per key per region at a time: a PoP's regeneration first takes the PoP's
+    /// lock, then asks the region's holder (`region_lock`), which lets one PoP render and hands
+    /// its page to the others.
+    Region,
     /// Negative control: every stale hit (and every miss) regenerates.
     Off,
+}
+
+impl Lock {
+    /// The lock as a scenario file names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lock::Pop => "pop",
+            Lock::Region => "region",
+            Lock::Off => "off",
+        }
+    }
 }
 
 /// What a request for a key finds.
@@ -57,7 +74,7 @@ impl<P: Clone> Cache<P> {
     pub fn lookup(&mut self, key: &str, now: Instant) -> Lookup<P> {
         let entry = self.entries.entry(key.to_string()).or_insert(Entry { page: None, regenerating: false });
         let take = match self.lock {
-            Lock::Pop => !entry.regenerating,
+            Lock::Pop | Lock::Region => !entry.regenerating,
             Lock::Off => true,
         };
         let Some((page, at)) = &entry.page else {
@@ -73,7 +90,8 @@ impl<P: Clone> Cache<P> {
         Lookup::Stale { page, age, regenerate: take }
     }
 
-    /// A regeneration of `key` succeeded at `now`: its page replaces the last (unless a later
+    /// A regeneration of `key` succeeded with a page rendered at `now` (for a page another PoP
+    /// rendered, `now` less the age its holder gave it): it replaces the last (unless a later
     /// render already did), and the key may regenerate again.
     pub fn rendered(&mut self, key: &str, page: P, now: Instant) {
         let entry = self.entries.entry(key.to_string()).or_insert(Entry { page: None, regenerating: false });

@@ -15,6 +15,7 @@ pub mod pop;
 pub mod primary;
 pub mod proto;
 pub mod queue;
+pub mod region_lock;
 pub mod replication;
 pub mod runtime;
 pub mod ssr;

@@ -16,6 +16,8 @@ pub const REPL_PORT: u16 = 7100;
 pub const DISTRIBUTOR_PORT: u16 = 7200;
 /// Control port of every node, and of the control plane itself.
 pub const CONTROL_PORT: u16 = 7300;
+/// The region lock's port at a regional distributor (`region_lock`).
+pub const REGION_LOCK_PORT: u16 = 7400;
 
 /// Which host is the primary, and under which generation. A higher generation supersedes a lower.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,8 +152,9 @@ pub enum Response {
 /// What a Suspense boundary's chunk was filled with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Filled {
-    /// The key's row (its version), how the read was served and at which position.
-    Row { version: u64, path: ReadPath, at: Point },
+    /// What the read returned (the session's own rows and the key's row, as a read's), how it was
+    /// served and at which position.
+    Row { row: ReadRow, path: ReadPath, at: Point },
     /// The upstream service's answer.
     Upstream,
     /// The data failed: the boundary's error fallback, and why.
@@ -165,6 +168,25 @@ pub struct Page {
     pub origin: String,
     pub render: u64,
     pub version: u64,
+}
+
+/// What a PoP sends its region's lock holder (`region_lock`): one regeneration per connection.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum LockRequest {
+    /// May this PoP regenerate `key`'s page?
+    Acquire { key: String },
+    /// The granted regeneration ended: its page, or `None` when it failed.
+    Release { page: Option<Page> },
+}
+
+/// What the region's lock holder answers an `Acquire`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum LockReply {
+    /// Regenerate it, then `Release`.
+    Granted,
+    /// A PoP of the region regenerated it within the revalidate interval: its page, `age_us` old
+    /// when the holder sent it.
+    Page { page: Page, age_us: u64 },
 }
 
 /// What a follower sends upstream.

@@ -94,7 +94,7 @@ async fn fill<N: Net, T: Telemetry, R: Reads>(
         return failed(turned_away);
     }
     match reads.read(request).await {
-        Response::Read { row, path, at } => Filled::Row { version: row.version, path, at },
+        Response::Read { row, path, at } => Filled::Row { row, path, at },
         other => failed(other),
     }
 }

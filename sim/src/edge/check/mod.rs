@@ -21,7 +21,8 @@ use crate::edge::history::History;
 use crate::edge::load::Load;
 use crate::edge::metrics::Latency;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
-use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
+use crate::events::{ChunkOutcome, Event, HarnessEvent, Record, RequestOp, RequestOutcome};
+use crate::scenario::ssr::DataKind;
 use request::Request;
 
 /// A checker that could not judge a run, and why (the primary at the end was not audited, ...):
@@ -43,7 +44,9 @@ impl fmt::Display for NotJudged {
 /// dropped; acknowledged writes and failed requests are kept. Latency and the failover read counts
 /// take requests as they end; the per-session checkers take them in the order they started, held
 /// back (`unjudged`) while an earlier-started request is still in flight, since with open-loop
-/// arrivals a session's requests overlap.
+/// arrivals a session's requests overlap. A streamed view's `read_your_writes` boundaries
+/// (`[ssr]`) are reads of the session too: each chunk's rows go to the session checkers as a read
+/// that started when the view was due, once the view has ended.
 #[derive(Default)]
 pub struct Requests {
     /// Started and not ended yet, by id.
@@ -52,11 +55,17 @@ pub struct Requests {
     ord: u64,
     /// When each open request started, soonest first.
     open_starts: BTreeSet<(u64, u64)>,
-    /// Ended requests not yet judged by the session checkers, by (start, id): with open-loop
-    /// arrivals a session has several requests in flight, and read-your-writes and monotonic reads
-    /// judge each read against the requests that started before it, so they see requests in start
-    /// order, each once every request started before it has ended (or the run has).
-    unjudged: BTreeMap<(u64, u64), Request>,
+    /// Ended requests not yet judged by the session checkers, by (start, id, boundary): with
+    /// open-loop arrivals a session has several requests in flight, and read-your-writes and
+    /// monotonic reads judge each read against the requests that started before it, so they see
+    /// requests in start order, each once every request started before it has ended (or the run
+    /// has). A request's boundary is 0; a view's boundary reads are 1 and on.
+    unjudged: BTreeMap<(u64, u64, usize), Request>,
+    /// Which of the streamed page's boundaries read by read-your-writes, in page order.
+    ryw_boundaries: Vec<bool>,
+    /// Streamed views under way, by id: the view as a read started when it was due, and the
+    /// reads its `read_your_writes` boundaries returned so far.
+    views: BTreeMap<u64, (Request, Vec<Request>)>,
     pub ryw: ryw::Fold,
     pub monotonic: monotonic::Fold,
     /// Which frames each generation's history holds, for monotonic reads.
@@ -75,6 +84,54 @@ impl Requests {
     pub fn event(&mut self, e: &Event) {
         self.load.event(e);
         match &e.record {
+            Record::Harness(HarnessEvent::RunStarted { resolved, .. }) => {
+                let ssr = resolved.edge.as_ref().and_then(|e| e.ssr.as_ref());
+                self.ryw_boundaries = ssr
+                    .map_or(Vec::new(), |s| s.boundaries.iter().map(|b| b.data == DataKind::ReadYourWrites).collect());
+            }
+            Record::Harness(HarnessEvent::SsrRequested { view, session, key, .. }) => {
+                let r = Request {
+                    req: *view,
+                    session: *session,
+                    client: e.node.to_string(),
+                    op: RequestOp::Read,
+                    key: key.clone(),
+                    seq: 0,
+                    start_us: e.t_us,
+                    end_us: e.t_us,
+                    start_ord: self.ord,
+                    end_ord: self.ord,
+                    outcome: RequestOutcome::Timeout,
+                };
+                self.ord += 1;
+                self.open_starts.insert((e.t_us, *view));
+                self.views.insert(*view, (r, Vec::new()));
+            }
+            Record::Harness(HarnessEvent::SsrChunk {
+                view,
+                boundary,
+                filled: ChunkOutcome::Row { own, version, writer, path, lsn },
+                ..
+            }) if self.ryw_boundaries.get(*boundary).copied().unwrap_or(false) => {
+                if let Some((started, reads)) = self.views.get_mut(view) {
+                    let outcome = RequestOutcome::Read {
+                        own: own.clone(),
+                        version: *version,
+                        writer: *writer,
+                        path: *path,
+                        lsn: *lsn,
+                    };
+                    let read = Request { end_us: e.t_us, end_ord: self.ord, outcome, ..started.clone() };
+                    self.ord += 1;
+                    reads.push(read);
+                }
+            }
+            Record::Harness(HarnessEvent::SsrEnded { view, .. }) => {
+                if let Some(view) = self.views.remove(view) {
+                    self.view_ended(view);
+                    self.judge_until(self.open_starts.first().copied());
+                }
+            }
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
                 let r = Request {
                     req: *req,
@@ -104,6 +161,9 @@ impl Requests {
                 }
             }
             Record::Harness(HarnessEvent::RunEnded { .. }) => {
+                for (_, view) in std::mem::take(&mut self.views) {
+                    self.view_ended(view);
+                }
                 self.open_starts.clear();
                 for (_, mut r) in std::mem::take(&mut self.open) {
                     r.end_us = e.t_us;
@@ -131,15 +191,24 @@ impl Requests {
             let at = self.kept.partition_point(|k| (k.start_us, k.req) < (r.start_us, r.req));
             self.kept.insert(at, r.clone());
         }
-        self.unjudged.insert((r.start_us, r.req), r);
+        self.unjudged.insert((r.start_us, r.req, 0), r);
         self.judge_until(self.open_starts.first().copied());
+    }
+
+    /// A streamed view ended (or the run did): its boundary reads wait for the session checkers.
+    fn view_ended(&mut self, (started, reads): (Request, Vec<Request>)) {
+        self.open_starts.remove(&(started.start_us, started.req));
+        for (i, read) in reads.into_iter().enumerate() {
+            self.unjudged.insert((read.start_us, read.req, i + 1), read);
+        }
     }
 
     /// Hands the session checkers every ended request that started before `open` (the first
     /// request still in flight; `None`: all of them), in start order.
     fn judge_until(&mut self, open: Option<(u64, u64)>) {
         while let Some(entry) = self.unjudged.first_entry() {
-            if open.is_some_and(|first| *entry.key() > first) {
+            let (start, req, _) = *entry.key();
+            if open.is_some_and(|first| (start, req) > first) {
                 break;
             }
             let r = entry.remove();
@@ -163,7 +232,7 @@ impl Requests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::RequestOp;
+    use crate::events::HarnessEvent::{RequestEnded, SsrChunk, SsrEnded, SsrRequested};
     use request::fixtures::{read, write};
     use request::{EXAMPLES, Findings};
 
@@ -236,5 +305,31 @@ mod tests {
         assert_eq!(kept, [(1, log[0].outcome.clone()), (3, log[2].outcome.clone())]);
         assert_eq!(requests.ryw.found.count, 1, "the read after the acknowledged write missed it");
         assert_eq!(requests.latency.summary()["a"].read.count, 2);
+    }
+
+    #[test]
+    fn a_streamed_views_read_your_writes_boundary_is_judged_as_a_read_of_its_session() {
+        // Goal: a view's `read_your_writes` boundary that misses the session's acknowledged write
+        // is a read-your-writes violation, judged once the view ended; the same rows in a
+        // `replica` boundary (which promises nothing) are not judged.
+        let mut requests = Requests { ryw_boundaries: vec![false, true], ..Requests::default() };
+        let acked = write(1, 7, 1, 0, true);
+        requests.event(&started(&acked));
+        let ended = RequestEnded { req: 1, session: 7, outcome: acked.outcome.clone() };
+        requests.event(&Event { t_us: 1, node: "clients-a".into(), record: Record::Harness(ended) });
+        let harness = |t_us, h| Event { t_us, node: "clients-a".into(), record: Record::Harness(h) };
+        requests.event(&harness(10, SsrRequested { view: 2, session: 7, pop: "pop-a-1".into(), key: "k".into() }));
+        for boundary in [0, 1] {
+            let RequestOutcome::Read { own, version, writer, path, lsn } = read(2, 7, "k", &[], None, 10).outcome
+            else {
+                unreachable!()
+            };
+            let filled = ChunkOutcome::Row { own, version, writer, path, lsn };
+            requests.event(&harness(20, SsrChunk { view: 2, boundary, name: String::new(), filled }));
+        }
+        assert_eq!(requests.ryw.found.count, 0, "judged only once the view ended");
+        requests.event(&harness(30, SsrEnded { view: 2, outcome: crate::events::StreamOutcome::Streamed }));
+        assert_eq!(requests.ryw.found.count, 1);
+        assert_eq!(requests.ryw.found.examples()[0].missing, [1]);
     }
 }
