@@ -212,6 +212,10 @@ pub enum NodeEvent {
         id: u64,
         error: Option<String>,
     },
+    /// A status region's origin answered a CDN's request for the page's document.
+    OriginServed {
+        cdn: String,
+    },
     /// Input from `peer` was refused as malformed.
     Rejected {
         peer: String,
