@@ -11,6 +11,7 @@ use edgesim_system::edge::store::{OwnRows, Writer};
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::proto::Tier;
+use edgesim_system::status::sse::{Refusal, SseEventKind};
 use edgesim_system::status::vclock::VClock;
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
@@ -160,11 +161,22 @@ pub enum HarnessEvent {
         viewer: u64,
         reason: String,
     },
-    /// An SSE viewer received an update (`write`: the harness's id, if acknowledged yet).
+    /// An SSE viewer received an event of `kind` about the write `event` (`write`: the harness's
+    /// id, if acknowledged yet; for a resolution, the status change that resolved the incident;
+    /// `component` for a status change).
     SseReceived {
         viewer: u64,
+        kind: SseEventKind,
         event: String,
         write: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        component: Option<String>,
+    },
+    /// A CDN's SSE hub refused a viewer's stream.
+    SseRefused {
+        viewer: u64,
+        cdn: String,
+        refusal: Refusal,
     },
     /// An SSE viewer could not stream and polls instead.
     SseFallback {

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use edgesim_system::status::sse::SseEventKind;
 use serde::{Deserialize, Serialize};
 
 use crate::edge::check::NotJudged;
@@ -272,7 +273,13 @@ pub fn value(metric: Metric, report: &RunReport) -> Option<f64> {
         Metric::NotificationsOverRateLimit => status(|s| Some(s.notifications.over_rate_limit as f64)),
         Metric::NotificationDuplicates => status(|s| Some(s.notifications.duplicates as f64)),
         Metric::SseMissed => status(|s| Some(s.sse.missed as f64)),
-        Metric::SsePropagationP99 => status(|s| sampled(&s.sse.propagation, P99)),
+        Metric::SsePropagationP99 => status(|s| sampled(s.sse.latency(SseEventKind::TimelineUpdate)?, P99)),
+        Metric::SseStatusP99 => status(|s| sampled(s.sse.latency(SseEventKind::ComponentStatusChanged)?, P99)),
+        Metric::SseResolvedP99 => status(|s| sampled(s.sse.latency(SseEventKind::IncidentResolved)?, P99)),
+        Metric::SseReconnects => status(|s| (s.sse.viewers > 0).then_some(s.sse.reconnects as f64)),
+        Metric::SseRefused => status(|s| (s.sse.viewers > 0).then_some(s.sse.refused as f64)),
+        Metric::OriginRequestsPerS => status(|s| Some(s.spike.as_ref()?.origin_requests_per_s)),
+        Metric::SpikeViewsPerS => status(|s| Some(s.spike.as_ref()?.answered_per_s)),
         Metric::Rto => status(|s| s.recovery.as_ref()?.rto_s.map(ms)),
         Metric::Rpo => status(|s| s.recovery.as_ref()?.rpo_s.map(ms)),
         Metric::RpoEdits => status(|s| s.recovery.as_ref()?.lost.as_ref().map(|l| l.len() as f64)),

@@ -10,6 +10,7 @@ use common::{load, run};
 use edgesim::status::check::StatusReport;
 use edgesim::status::settings::QueueStore;
 use edgesim::verdict::{Verdict, judge};
+use edgesim_system::status::sse::SseEventKind;
 
 fn status(r: &edgesim::report::RunReport) -> &StatusReport {
     r.status().expect("a status page run")
@@ -89,8 +90,9 @@ fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
     // Every live viewer fell back to polling: before, `sse_propagation_p99` read 0.0 ms over n=0
     // while a viewer saw an update 251.8 s late; now they count, with the delay their pages showed.
     let sse = &status(&r).sse;
-    assert!(sse.fell_back > 0 && sse.propagation.count > 0, "{sse:?}");
-    assert!(sse.propagation.max_ms > 60_000.0, "the outage delayed what polling viewers saw: {sse:?}");
+    let updates = sse.latency(SseEventKind::TimelineUpdate).unwrap();
+    assert!(sse.fell_back > 0 && updates.count > 0, "{sse:?}");
+    assert!(updates.max_ms > 60_000.0, "the outage delayed what polling viewers saw: {sse:?}");
 }
 
 #[test]
@@ -229,6 +231,40 @@ fn a_spike_with_flapping_dns_health_and_a_lost_region_keeps_the_page_up() {
     assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
     let spike = status(&r).windows.iter().map(|w| w.views).max().unwrap();
     assert!(spike > 10_000, "the spike happened: {spike} views in a window");
+}
+
+#[test]
+fn hubs_push_every_event_type_and_the_checker_fires_when_they_push_timeline_updates_only() {
+    // Goal: a scripted outage and its resolution reach every live viewer as
+    // `component_status_changed` and `incident_resolved` over SSE; the negative control's hubs
+    // push timeline updates only, and the `sse-event-types` checker names both missing types.
+    let s = load("negative/status-sse-timeline-only");
+    let r = run(&s);
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert_eq!(status(&r).sse.never_streamed, ["component_status_changed", "incident_resolved"], "{}", r.text());
+    let mut twin = s.clone();
+    twin.status.as_mut().unwrap().sse_status_events = true;
+    let r = run(&twin);
+    let sse = &status(&r).sse;
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert!(sse.never_streamed.is_empty() && sse.missed == 0, "{sse:?}");
+    for kind in SseEventKind::ALL {
+        assert_eq!(sse.kinds[kind.name()].streamed, sse.kinds[kind.name()].expected, "{kind:?}: {sse:?}");
+        assert!(sse.kinds[kind.name()].expected >= 9, "every viewer is due each type: {sse:?}");
+    }
+}
+
+#[test]
+fn without_coalescing_a_viewer_spike_breaks_the_origin_budget() {
+    // Goal: the design's request coalescing is what holds the origins' load in a 100x spike with
+    // the edge KV untrusted: `status-spike-origin` keeps `origin_requests_per_s` within budget
+    // (sweep.rs), and with coalescing off every stale hit sends its own refresh and breaks it.
+    let s = load("negative/status-spike-no-coalescing");
+    let r = run(&s);
+    let j = judge(&s, &r);
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.failed_budgets.len(), 1, "{:?}", j.failed_budgets);
+    assert!(j.failed_budgets[0].starts_with("origin_requests_per_s < "), "{:?}", j.failed_budgets);
 }
 
 #[test]

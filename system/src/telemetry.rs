@@ -219,6 +219,10 @@ pub enum NodeEvent {
         holder: String,
         reason: String,
     },
+    /// A status region's origin answered a CDN's request for the page's document.
+    OriginServed {
+        cdn: String,
+    },
     /// Input from `peer` was refused as malformed.
     Rejected {
         peer: String,

@@ -42,7 +42,7 @@ document.body.setAttribute('data-rendered','svgs='+s.length+' blank='+blank+' ma
 +' moments='+n('svg.timeline .moment')+' budgets='+n('table.budgets tr.budget'));})();";
 
 /// The figures a person opens a run's section for, in this order, where the run has them.
-const HEADLINES: [&str; 19] = [
+const HEADLINES: [&str; 24] = [
     "failover_time",
     "writes_unavailable",
     "failure_confirmed",
@@ -62,6 +62,11 @@ const HEADLINES: [&str; 19] = [
     "notification_p99",
     "notifications_lost",
     "sse_missed",
+    "sse_status_p99",
+    "sse_resolved_p99",
+    "sse_refused",
+    "spike_views_per_s",
+    "origin_requests_per_s",
 ];
 
 fn verdict_class(v: Verdict) -> &'static str {

@@ -80,6 +80,12 @@ pub enum Metric {
     NotificationDuplicates,
     SseMissed,
     SsePropagationP99,
+    SseStatusP99,
+    SseResolvedP99,
+    SseReconnects,
+    SseRefused,
+    OriginRequestsPerS,
+    SpikeViewsPerS,
     Rto,
     Rpo,
     RpoEdits,
@@ -144,6 +150,12 @@ pub const METRICS: &[Metric] = &[
     Metric::NotificationDuplicates,
     Metric::SseMissed,
     Metric::SsePropagationP99,
+    Metric::SseStatusP99,
+    Metric::SseResolvedP99,
+    Metric::SseReconnects,
+    Metric::SseRefused,
+    Metric::OriginRequestsPerS,
+    Metric::SpikeViewsPerS,
     Metric::Rto,
     Metric::Rpo,
     Metric::RpoEdits,
@@ -210,6 +222,12 @@ impl Metric {
             Metric::NotificationDuplicates => ("notification_duplicates", MetricKind::Count),
             Metric::SseMissed => ("sse_missed", MetricKind::Count),
             Metric::SsePropagationP99 => ("sse_propagation_p99", MetricKind::Duration),
+            Metric::SseStatusP99 => ("sse_status_p99", MetricKind::Duration),
+            Metric::SseResolvedP99 => ("sse_resolved_p99", MetricKind::Duration),
+            Metric::SseReconnects => ("sse_reconnects", MetricKind::Count),
+            Metric::SseRefused => ("sse_refused", MetricKind::Count),
+            Metric::OriginRequestsPerS => ("origin_requests_per_s", MetricKind::Count),
+            Metric::SpikeViewsPerS => ("spike_views_per_s", MetricKind::Count),
             Metric::Rto => ("rto", MetricKind::Duration),
             Metric::Rpo => ("rpo", MetricKind::Duration),
             Metric::RpoEdits => ("rpo_edits", MetricKind::Count),
@@ -254,6 +272,12 @@ impl Metric {
                     | Metric::StatusRegressions
                     | Metric::SseMissed
                     | Metric::SsePropagationP99
+                    | Metric::SseStatusP99
+                    | Metric::SseResolvedP99
+                    | Metric::SseReconnects
+                    | Metric::SseRefused
+                    | Metric::OriginRequestsPerS
+                    | Metric::SpikeViewsPerS
                     | Metric::Rto
                     | Metric::Rpo
                     | Metric::RpoEdits

@@ -214,6 +214,8 @@ pub const LIMITS: &[(&str, Bound)] = &[
     ("status.dns_ttl", dur("0s", "24h")),
     ("status.sse_heartbeat", dur("1ms", "1h")),
     ("status.sse_max_per_ip", whole_n(0, 10_000)),
+    ("status.sse_max_per_edge", whole_n(0, 100_000)),
+    ("status.page_ttl", dur("0s", "1h")),
     ("status.subscribers", whole_n(0, 10_000)),
     ("status.notification_deadline", dur("1s", "24h")),
     ("status.receiver_fail_rate", Bound::Number(0.0, 1.0)),

@@ -18,6 +18,7 @@ use super::records::AckedEdit;
 use super::recovery::{self, Recovery};
 use super::settings::StatusSettings;
 use super::shown::{Shown, parse};
+use super::spike::{self, Spike};
 use crate::edge::check::NotJudged;
 use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record};
@@ -25,6 +26,8 @@ use crate::scenario::{Action, Scenario};
 
 /// The design's subscribers per page (docs/DESIGN.md, Status workload and scale: 1M+).
 pub const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
+/// The design's SSE connections per edge (docs/DESIGN.md, Live updates).
+pub const DESIGN_SSE_PER_EDGE: u64 = 100_000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
@@ -61,6 +64,9 @@ pub struct StatusReport {
     pub platform: Vec<PlatformReport>,
     pub notifications: Notifications,
     pub sse: Sse,
+    /// The origins' load during a viewer spike (none without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spike: Option<Spike>,
     /// For a scenario with a liveness phase.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liveness: Option<liveness::StatusLivenessFinding>,
@@ -77,6 +83,10 @@ pub struct StatusReport {
 pub struct Scale {
     pub viewers: u64,
     pub live_viewers: u64,
+    /// SSE streams one CDN holds at once, and the live viewers each simulated stream stands for
+    /// against the design's 100,000 per edge.
+    pub sse_max_per_edge: u64,
+    pub sse_factor: u64,
     pub subscribers: u64,
     /// The design's 1M subscribers over the simulated ones.
     pub subscriber_factor: u64,
@@ -144,6 +154,9 @@ impl StatusReport {
         if self.liveness.as_ref().is_some_and(|l| !l.behind.is_empty()) {
             out.push("liveness");
         }
+        if !self.sse.never_streamed.is_empty() {
+            out.push("sse-event-types");
+        }
         if !self.concurrent.add_wins_broken.is_empty() {
             out.push(ADD_WINS);
         }
@@ -205,6 +218,8 @@ pub fn analyze(
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
         live_viewers: regions * u64::from(s.sse_viewers_per_region),
+        sse_max_per_edge: s.sse_max_per_edge as u64,
+        sse_factor: DESIGN_SSE_PER_EDGE / (s.sse_max_per_edge as u64).max(1),
         subscribers: u64::from(s.subscribers),
         subscriber_factor: DESIGN_SUBSCRIBERS / u64::from(s.subscribers).max(1),
     };
@@ -231,6 +246,7 @@ pub fn analyze(
         platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
         sse: delivery::sse(scenario, events, edits),
+        spike: spike::spike(scenario, s, events),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
         concurrent: concurrent::check(events, edits, &hosts, &down),
         recovery: recovery::recovery(events, edits, &down, judge_views),
@@ -254,6 +270,7 @@ pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
                 seen,
                 after,
                 component,
+                status,
                 critical,
                 listed: None,
                 ..
@@ -264,6 +281,7 @@ pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
                 seen: *seen,
                 after: *after,
                 component: component.clone(),
+                status: *status,
                 critical: *critical,
             }),
             _ => None,
@@ -677,6 +695,7 @@ mod tests {
             seen: None,
             after: None,
             component: component.map(String::from),
+            status: None,
             critical: false,
         }
     }

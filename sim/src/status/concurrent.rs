@@ -271,7 +271,16 @@ mod tests {
     }
 
     fn acked(write: u64, stamp: Timestamp) -> AckedEdit {
-        AckedEdit { t_us: write, write, stamp, seen: None, after: None, component: Some("api".into()), critical: false }
+        AckedEdit {
+            t_us: write,
+            write,
+            stamp,
+            seen: None,
+            after: None,
+            component: Some("api".into()),
+            status: None,
+            critical: false,
+        }
     }
 
     #[test]

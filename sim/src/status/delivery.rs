@@ -3,20 +3,24 @@
 //! excuses one or the dedup-key window folded its update; late past their deadline, lost when never
 //! received, duplicated past the receiver's idempotency-key dedup, redelivered, accepted beyond the
 //! rate limit, delivery latency) and live
-//! viewers (updates made after a live viewer first subscribed or fell back to polling that it
-//! never received on its stream nor saw on a page it polled, and how fast the rest reached it).
+//! viewers (per SSE event type, the timeline updates, status changes and resolutions made after a
+//! live viewer first subscribed or fell back to polling that it never received on its stream nor
+//! saw on a page it polled, and how fast the rest reached it; reconnects and refused streams).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::notify::NotifyConfig;
 use edgesim_system::status::proto::event_id;
+use edgesim_system::status::sse::{Refusal, SseEventKind};
 use edgesim_system::telemetry::{NodeEvent, NoticeOutcome};
 use serde::Serialize;
 
 use super::records::AckedEdit;
 use super::settings::{CHANNELS, StatusSettings};
-use super::shown::parse;
+use super::shown::{Shown, parse};
 use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::Scenario;
@@ -86,13 +90,41 @@ pub struct Sse {
     pub viewers: usize,
     pub connects: usize,
     pub resumed: usize,
+    /// Connections (a hub refused none of them) beyond each viewer's first.
+    pub reconnects: usize,
+    /// Streams a hub refused: in all, and because the edge held its cap.
+    pub refused: usize,
+    pub refused_edge_full: usize,
     /// Viewers that fell back to polling at least once; what their polled pages showed counts as received.
     pub fell_back: usize,
-    /// Updates a live viewer neither received on its stream nor saw on a page it polled.
+    /// Events of any type a live viewer neither received on its stream nor saw on a page it polled.
     pub missed: usize,
     pub missed_examples: Vec<String>,
-    /// First receipt (on the stream or a polled page) minus acknowledgement.
-    pub propagation: Summary,
+    /// Per event type (`timeline_update`, `component_status_changed`, `incident_resolved`).
+    pub kinds: BTreeMap<&'static str, SseKindFigures>,
+    /// Event types expected at viewers that streamed and never received on a stream by any of
+    /// them (the `sse-event-types` checker).
+    pub never_streamed: Vec<&'static str>,
+}
+
+/// One SSE event type at the live viewers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SseKindFigures {
+    /// Per live viewer, the events of this type made after it first subscribed or fell back and
+    /// at least `SSE_GRACE` before the end.
+    pub expected: usize,
+    /// Of those, received on a stream (the others reached it on a polled page or not at all).
+    pub streamed: usize,
+    pub missed: usize,
+    /// First receipt (on the stream or a polled page) minus the acknowledgement of the write.
+    pub latency: Summary,
+}
+
+impl Sse {
+    /// The delivery latency of an event type.
+    pub fn latency(&self, kind: SseEventKind) -> Option<&Summary> {
+        self.kinds.get(kind.name()).map(|k| &k.latency)
+    }
 }
 
 /// Per update, subscriber and channel: first acceptance, idempotency keys seen, acceptances.
@@ -223,71 +255,180 @@ fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channe
     out
 }
 
+/// What one live viewer got: events on its streams (time, type, write), and the pages it polled
+/// after it first fell back (time, posts shown, page).
+#[derive(Default)]
+struct Got<'a> {
+    streamed: Vec<(u64, SseEventKind, u64)>,
+    polled: Vec<(u64, BTreeSet<u64>, &'a Shown)>,
+}
+
+/// An event a live viewer should get: its type and the acknowledged write it reports.
+struct Due<'a> {
+    kind: SseEventKind,
+    edit: &'a AckedEdit,
+}
+
 /// Every live viewer is judged from when it first subscribed or fell back, whichever came first:
-/// an update reaches it when it arrives on its stream or first shows on a page it polled while
-/// it could not stream, whichever came first.
+/// an event reaches it when it arrives on its stream or first shows on a page it polled while it
+/// could not stream, whichever came first. A status change is received with any later status of
+/// the same component (the hub sends statuses as they stand); a resolution is due when every
+/// component's latest acknowledged status turned operational and stayed so for `SSE_GRACE`.
 pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
     let mut out = Sse::default();
     let mut first_seen: BTreeMap<u64, u64> = BTreeMap::new();
     let mut fell_back = BTreeSet::new();
-    let mut received: BTreeMap<u64, BTreeMap<u64, u64>> = BTreeMap::new();
+    let mut accepted: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut got: BTreeMap<u64, Got> = BTreeMap::new();
     for e in events {
         match &e.record {
             Record::Harness(HarnessEvent::SseConnected { viewer, resumed, .. }) => {
                 first_seen.entry(*viewer).or_insert(e.t_us);
                 out.connects += 1;
                 out.resumed += usize::from(*resumed);
+                *accepted.entry(*viewer).or_default() += 1;
+            }
+            Record::Harness(HarnessEvent::SseRefused { viewer, refusal, .. }) => {
+                *accepted.entry(*viewer).or_default() -= 1;
+                out.refused += 1;
+                out.refused_edge_full += usize::from(matches!(refusal, Refusal::EdgeFull { .. }));
             }
             Record::Harness(HarnessEvent::SseFallback { viewer, .. }) => {
                 first_seen.entry(*viewer).or_insert(e.t_us);
                 fell_back.insert(*viewer);
             }
-            Record::Harness(HarnessEvent::SseReceived { viewer, write: Some(write), .. }) => {
-                received.entry(*viewer).or_default().entry(*write).or_insert(e.t_us);
+            Record::Harness(HarnessEvent::SseReceived { viewer, kind, write: Some(write), .. }) => {
+                got.entry(*viewer).or_default().streamed.push((e.t_us, *kind, *write));
             }
             Record::Harness(HarnessEvent::PageViewed { viewer, shown: Some(shown), .. })
                 if fell_back.contains(viewer) =>
             {
-                let got = received.entry(*viewer).or_default();
-                for write in parse(&shown.posts) {
-                    got.entry(write).or_insert(e.t_us);
-                }
+                got.entry(*viewer).or_default().polled.push((e.t_us, parse(&shown.posts), shown));
             }
             _ => {}
         }
     }
     out.viewers = first_seen.len();
+    out.reconnects = accepted.values().map(|n| n.saturating_sub(1)).sum();
     out.fell_back = fell_back.len();
+    let by_write: BTreeMap<u64, &AckedEdit> = edits.iter().map(|e| (e.write, e)).collect();
     let cutoff = scenario.duration.saturating_sub(SSE_GRACE).as_micros() as u64;
-    let mut propagation = Recorder::default();
-    let none = BTreeMap::new();
+    let mut due: Vec<Due> = edits
+        .iter()
+        .map(|edit| {
+            let kind = if edit.component.is_some() {
+                SseEventKind::ComponentStatusChanged
+            } else {
+                SseEventKind::TimelineUpdate
+            };
+            Due { kind, edit }
+        })
+        .collect();
+    due.extend(resolutions(edits).into_iter().map(|edit| Due { kind: SseEventKind::IncidentResolved, edit }));
+    let mut latency: BTreeMap<SseEventKind, Recorder> = SseEventKind::ALL.map(|k| (k, Recorder::default())).into();
+    let mut kinds: BTreeMap<SseEventKind, SseKindFigures> = BTreeMap::new();
+    let mut expected_streaming = BTreeSet::new();
+    let none = Got::default();
     for (viewer, since) in &first_seen {
-        let got = received.get(viewer).unwrap_or(&none);
-        let after = |e: &&AckedEdit| e.component.is_none() && e.t_us >= *since && e.t_us <= cutoff;
-        for edit in edits.iter().filter(after) {
-            match got.get(&edit.write) {
-                Some(at) => propagation.record(at.saturating_sub(edit.t_us)),
+        let got = got.get(viewer).unwrap_or(&none);
+        for d in due.iter().filter(|d| d.edit.t_us >= *since && d.edit.t_us <= cutoff) {
+            let figures = kinds.entry(d.kind).or_default();
+            figures.expected += 1;
+            if !got.streamed.is_empty() {
+                expected_streaming.insert(d.kind);
+            }
+            let on_stream = got.streamed.iter().find(|(_, kind, write)| {
+                *kind == d.kind && by_write.get(write).is_some_and(|w| covers(d.kind, w, d.edit))
+            });
+            let on_page = got.polled.iter().find(|(_, posts, shown)| shows(d, posts, shown));
+            figures.streamed += usize::from(on_stream.is_some());
+            match on_stream.map(|r| r.0).into_iter().chain(on_page.map(|p| p.0)).min() {
+                Some(at) => latency.get_mut(&d.kind).expect("every kind").record(at.saturating_sub(d.edit.t_us)),
                 None => {
-                    out.missed += 1;
+                    figures.missed += 1;
                     if out.missed_examples.len() < EXAMPLES {
-                        out.missed_examples.push(format!("viewer {viewer} never received update #{}", edit.write));
+                        out.missed_examples.push(format!(
+                            "viewer {viewer} never received the {} of write #{}",
+                            d.kind.name(),
+                            d.edit.write
+                        ));
                     }
                 }
             }
         }
     }
-    out.propagation = propagation.summary();
+    for (kind, recorder) in latency {
+        kinds.entry(kind).or_default().latency = recorder.summary();
+    }
+    out.never_streamed = kinds
+        .iter()
+        .filter(|(kind, f)| expected_streaming.contains(*kind) && f.streamed == 0)
+        .map(|(kind, _)| kind.name())
+        .collect();
+    out.missed = kinds.values().map(|f| f.missed).sum();
+    out.kinds = kinds.into_iter().map(|(kind, f)| (kind.name(), f)).collect();
     out
+}
+
+/// Whether an event of `kind` about the write `got` covers the due write `due`: the same update,
+/// or a status (or resolution) written at or after it, of the same component for a status.
+fn covers(kind: SseEventKind, got: &AckedEdit, due: &AckedEdit) -> bool {
+    match kind {
+        SseEventKind::TimelineUpdate => got.write == due.write,
+        SseEventKind::ComponentStatusChanged => got.component == due.component && got.stamp >= due.stamp,
+        SseEventKind::IncidentResolved => got.stamp >= due.stamp,
+    }
+}
+
+/// Whether a polled page shows the due event: the update; the component's status as written then
+/// or later; every status operational, one written then or later.
+fn shows(d: &Due, posts: &BTreeSet<u64>, shown: &Shown) -> bool {
+    match d.kind {
+        SseEventKind::TimelineUpdate => posts.contains(&d.edit.write),
+        SseEventKind::ComponentStatusChanged => {
+            shown.statuses.iter().any(|(c, _, at)| Some(c) == d.edit.component.as_ref() && *at >= d.edit.stamp)
+        }
+        SseEventKind::IncidentResolved => {
+            shown.statuses.iter().all(|(_, status, _)| *status == ComponentStatus::Operational)
+                && shown.statuses.iter().any(|(_, _, at)| *at >= d.edit.stamp)
+        }
+    }
+}
+
+/// The status changes that resolved the incident, as acknowledged: after each, every component's
+/// latest status (by timestamp) is operational where it was not before, and stays so for at least
+/// `SSE_GRACE` (a resolution undone sooner need not reach anyone).
+fn resolutions(edits: &[AckedEdit]) -> Vec<&AckedEdit> {
+    let mut latest: BTreeMap<&str, (Timestamp, ComponentStatus)> = BTreeMap::new();
+    let mut spans: Vec<(&AckedEdit, u64)> = Vec::new();
+    let mut resolved = false;
+    for edit in edits {
+        let (Some(component), Some(status)) = (&edit.component, edit.status) else { continue };
+        let held = latest.entry(component).or_insert((edit.stamp, status));
+        if edit.stamp >= held.0 {
+            *held = (edit.stamp, status);
+        }
+        let now = latest.values().all(|(_, s)| *s == ComponentStatus::Operational);
+        match (resolved, now) {
+            (false, true) => spans.push((edit, u64::MAX)),
+            (true, false) => {
+                if let Some(last) = spans.last_mut() {
+                    last.1 = edit.t_us;
+                }
+            }
+            _ => {}
+        }
+        resolved = now;
+    }
+    let grace = SSE_GRACE.as_micros() as u64;
+    spans.into_iter().filter(|(edit, until)| until.saturating_sub(edit.t_us) >= grace).map(|(edit, _)| edit).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use std::rc::Rc;
 
-    use edgesim_system::status::hlc::Timestamp;
-
     use super::*;
-    use crate::status::shown::Shown;
 
     const S: u64 = 1_000_000;
 
@@ -301,7 +442,7 @@ mod tests {
 
     fn update(write: u64, t_us: u64) -> AckedEdit {
         let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
-        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
+        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, status: None, critical: false }
     }
 
     fn delivered(t_us: u64, edit: &AckedEdit, subscriber: u32, channel: &str) -> Event {
@@ -346,9 +487,10 @@ mod tests {
         ];
         let sse = sse(&scenario, &events, &[edit]);
         assert_eq!((sse.viewers, sse.fell_back, sse.missed), (1, 1, 0));
-        assert_eq!(sse.propagation.count, 1);
+        let latency = sse.latency(SseEventKind::TimelineUpdate).unwrap();
+        assert_eq!(latency.count, 1);
         // The histogram keeps 3 significant digits.
-        assert!((sse.propagation.max_ms - 251_800.0).abs() < 251.8, "{:?}", sse.propagation);
+        assert!((latency.max_ms - 251_800.0).abs() < 251.8, "{latency:?}");
     }
 
     #[test]
@@ -357,7 +499,48 @@ mod tests {
         let scenario = Scenario::parse("t.toml", "name = \"t\"\nduration = \"10m\"\n[status]\n").unwrap();
         let events = vec![at(S, HarnessEvent::SseFallback { viewer: 9, reason: "refused".into() })];
         let sse = sse(&scenario, &events, &[update(5, 10 * S)]);
-        assert_eq!((sse.viewers, sse.missed, sse.propagation.count), (1, 1, 0));
+        assert_eq!((sse.viewers, sse.missed, sse.latency(SseEventKind::TimelineUpdate).unwrap().count), (1, 1, 0));
+    }
+
+    fn status(write: u64, t_us: u64, component: &str, status: ComponentStatus) -> AckedEdit {
+        AckedEdit { component: Some(component.into()), status: Some(status), ..update(write, t_us) }
+    }
+
+    fn received(t_us: u64, kind: SseEventKind, write: u64) -> Event {
+        let event = format!("{write}");
+        at(t_us, HarnessEvent::SseReceived { viewer: 9, kind, event, write: Some(write), component: None })
+    }
+
+    #[test]
+    fn each_event_type_is_judged_and_one_never_streamed_is_named() {
+        // Goal: a status change and the resolution it makes are due at a live viewer beside the
+        // timeline update; a later status of the component covers an earlier one; an event type
+        // due at streaming viewers and never received on a stream is named for the
+        // `sse-event-types` checker, with each missed event counted.
+        use SseEventKind::*;
+        let scenario = Scenario::parse("t.toml", "name = \"t\"\nduration = \"10m\"\n[status]\n").unwrap();
+        let edits = [
+            update(1, 10 * S),
+            status(2, 20 * S, "api", ComponentStatus::MajorOutage),
+            status(3, 30 * S, "api", ComponentStatus::Degraded),
+            status(4, 40 * S, "api", ComponentStatus::Operational),
+        ];
+        let mut events = vec![
+            at(S, HarnessEvent::SseConnected { viewer: 9, cdn: "cdn-a".into(), resumed: false }),
+            received(12 * S, TimelineUpdate, 1),
+            received(33 * S, ComponentStatusChanged, 3),
+            received(43 * S, ComponentStatusChanged, 4),
+        ];
+        let judged = sse(&scenario, &events, &edits);
+        assert_eq!(judged.kinds["component_status_changed"].expected, 3);
+        assert_eq!(judged.kinds["component_status_changed"].missed, 0, "write 3 covers write 2");
+        assert_eq!((judged.kinds["incident_resolved"].expected, judged.missed), (1, 1));
+        assert_eq!(judged.never_streamed, ["incident_resolved"]);
+        events.push(received(43 * S, IncidentResolved, 4));
+        let judged = sse(&scenario, &events, &edits);
+        assert_eq!((judged.missed, judged.never_streamed.len()), (0, 0));
+        let resolved = judged.latency(IncidentResolved).unwrap();
+        assert!((resolved.max_ms - 3_000.0).abs() < 3.0, "{resolved:?}");
     }
 
     #[test]

@@ -13,5 +13,6 @@ pub mod recovery;
 pub mod report;
 pub mod settings;
 pub mod shown;
+pub mod spike;
 pub mod users;
 pub mod world;

@@ -2,6 +2,7 @@
 //! again by `delivery`: an acknowledged edit.
 
 use edgesim_system::status::hlc::Timestamp;
+use edgesim_system::status::incident::ComponentStatus;
 
 /// An acknowledged edit.
 #[derive(Clone)]
@@ -12,5 +13,7 @@ pub struct AckedEdit {
     pub seen: Option<Timestamp>,
     pub after: Option<Timestamp>,
     pub component: Option<String>,
+    /// The status a status change set.
+    pub status: Option<ComponentStatus>,
     pub critical: bool,
 }

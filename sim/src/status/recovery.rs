@@ -157,7 +157,7 @@ mod tests {
 
     fn update(write: u64, t_us: u64) -> AckedEdit {
         let stamp = Timestamp { l: t_us / 1000, c: 0, node: 1 };
-        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, critical: false }
+        AckedEdit { t_us, write, stamp, seen: None, after: None, component: None, status: None, critical: false }
     }
 
     /// A view from `started` to `ended` seconds, answered from the origin, current.

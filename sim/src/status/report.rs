@@ -103,8 +103,9 @@ pub fn text(r: &StatusReport) -> String {
     let sc = &r.scale;
     let _ = writeln!(
         o,
-        "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x)",
-        sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor
+        "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x); \
+         SSE cap {} streams per edge (the design's 100,000 scaled down {}x)",
+        sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor, sc.sse_max_per_edge, sc.sse_factor
     );
     let _ = writeln!(o, "\npage views as viewers saw them");
     let _ = writeln!(
@@ -195,12 +196,40 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "\nlive viewers (SSE)");
     let _ = writeln!(
         o,
-        "  {} viewers, {} connects ({} resumed with Last-Event-ID), {} fell back to polling; {} updates missed",
-        sse.viewers, sse.connects, sse.resumed, sse.fell_back, sse.missed
+        "  {} viewers, {} connects ({} reconnects, {} resumed with Last-Event-ID), {} refused ({} at the edge's cap), \
+         {} fell back to polling; {} events missed",
+        sse.viewers,
+        sse.connects,
+        sse.reconnects,
+        sse.resumed,
+        sse.refused,
+        sse.refused_edge_full,
+        sse.fell_back,
+        sse.missed
     );
-    let _ = writeln!(o, "  propagation to viewers (stream or polled page)  {}", fmt_summary(&sse.propagation));
+    for (kind, k) in &sse.kinds {
+        let _ = writeln!(
+            o,
+            "  {kind:<26} due {:>5}, on a stream {:>5}, missed {:>3}; delivery (stream or polled page)  {}",
+            k.expected,
+            k.streamed,
+            k.missed,
+            fmt_summary(&k.latency)
+        );
+    }
     for m in &sse.missed_examples {
         let _ = writeln!(o, "    missed: {m}");
+    }
+    if let Some(sp) = &r.spike {
+        let _ = writeln!(o, "\nviewer spike {:.0}s-{:.0}s: what reached the origins", sp.from_s, sp.to_s);
+        let per = sp
+            .views_per_origin_request
+            .map_or("no origin request".to_string(), |v| format!("{v} views per origin request"));
+        let _ = writeln!(
+            o,
+            "  page views {}/s ({}/s answered by the CDNs); origin requests {}/s; {per}",
+            sp.views_per_s, sp.answered_per_s, sp.origin_requests_per_s
+        );
     }
     let _ = writeln!(o, "\nchecks (judged from what pages, viewers and endpoints received)");
     let _ = writeln!(o, "  lost acknowledged updates  {}", r.lost_updates.len());
@@ -213,6 +242,8 @@ pub fn text(r: &StatusReport) -> String {
         let _ = writeln!(o, "    {d}");
     }
     let _ = writeln!(o, "  CDN pages behind           {}", r.cdn_pages_behind.len());
+    let never = if r.sse.never_streamed.is_empty() { "none".to_string() } else { r.sse.never_streamed.join(", ") };
+    let _ = writeln!(o, "  SSE event types never streamed  {never}");
     for d in &r.cdn_pages_behind {
         let _ = writeln!(o, "    {d}");
     }

@@ -17,6 +17,8 @@ use crate::units::Dur;
 
 pub const DNS: &str = "dns";
 pub const NOTIFIER: &str = "notifier";
+/// Live viewers each simulated one stands for, in the default SSE cap per edge (**project**).
+pub const SSE_SCALE: usize = 5_000;
 /// Notification channels and the host of each one's endpoints.
 pub const CHANNELS: [(&str, &str); 4] = [("webhook", "hooks"), ("email", "mail"), ("sms", "sms"), ("slack", "slack")];
 
@@ -55,6 +57,17 @@ pub struct StatusSettings {
     pub dns_ttl: Dur,
     pub sse_heartbeat: Dur,
     pub sse_max_per_ip: usize,
+    /// Streams one CDN's SSE hub holds at once; the default is the design's 100,000 per edge at
+    /// [`SSE_SCALE`] live viewers per simulated one.
+    pub sse_max_per_edge: usize,
+    /// Negative control only: `false` makes the hubs push timeline updates only.
+    pub sse_status_events: bool,
+    /// An edge serves a page it got from the origins for this long without asking them again.
+    pub page_ttl: Dur,
+    /// `false` (negative control): concurrent misses at an edge each send their own origin request.
+    pub coalescing: bool,
+    /// Past `page_ttl`, an edge serves its cached page at once and refreshes it in the background.
+    pub stale_while_revalidate: bool,
     /// Negative control only: `false` makes the notification pipeline treat every copy of an
     /// update as a new event.
     pub event_dedup: bool,
@@ -252,6 +265,11 @@ impl Default for StatusSettings {
             dns_ttl: Dur(c.dns_ttl),
             sse_heartbeat: Dur(c.sse_heartbeat),
             sse_max_per_ip: c.sse_max_per_ip,
+            sse_max_per_edge: c.sse_max_per_edge / SSE_SCALE,
+            sse_status_events: c.sse_status_events,
+            page_ttl: Dur(c.page_ttl),
+            coalescing: c.coalescing,
+            stale_while_revalidate: c.stale_while_revalidate,
             event_dedup: n.event_dedup,
             subscribers: 20,
             notification_deadline: Dur(Duration::from_secs(120)),
@@ -458,6 +476,11 @@ impl StatusSettings {
             dns_ttl: self.dns_ttl.0,
             sse_heartbeat: self.sse_heartbeat.0,
             sse_max_per_ip: self.sse_max_per_ip,
+            sse_max_per_edge: self.sse_max_per_edge,
+            sse_status_events: self.sse_status_events,
+            page_ttl: self.page_ttl.0,
+            coalescing: self.coalescing,
+            stale_while_revalidate: self.stale_while_revalidate,
             origin_timeout: self.origin_timeout.0,
             notify,
             ..StatusConfig::default()

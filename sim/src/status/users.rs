@@ -1,7 +1,8 @@
 //! The status page's users, run on one viewer host per region: operators editing the incident at
 //! their region's origin (at random, and as `[[status.action]]` scripts), viewers loading the page through DNS and the CDNs (trying the next CDN
 //! of the answer when one fails, as browsers do with several addresses), and live viewers on SSE
-//! who resume with Last-Event-ID and fall back to polling. Each records what it saw.
+//! who resume with Last-Event-ID, reconnect after an exponential backoff with seeded jitter, and
+//! fall back to polling. Each records what it saw.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,6 +15,7 @@ use edgesim_system::status::proto::{
     DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest, Edit, ORIGIN_PORT, OriginReply, OriginRequest,
     SseMessage, event_id,
 };
+use edgesim_system::status::sse::SseEvent;
 use edgesim_system::wire;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -257,13 +259,27 @@ async fn view<N: Net>(users: &Users<N>, viewer: u64) {
     users.telemetry.harness(HarnessEvent::PageViewed { viewer, started_us, tried, cdn: None, tier: None, shown: None });
 }
 
-/// A live viewer: streams updates over SSE through the first CDN that takes it, reconnecting
-/// with Last-Event-ID when the stream breaks or falls silent past two heartbeats; polls the page
-/// instead while no CDN will stream.
+/// A live viewer's first reconnect waits about this long (**project**), doubling with each round
+/// that found no CDN to stream from, up to [`RECONNECT_MAX`].
+const RECONNECT_BASE: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// The wait before reconnecting after `failures` rounds in a row found no CDN to stream from:
+/// exponential, capped, scaled by a factor in [0.5, 1.5) drawn from the viewer's stream.
+fn reconnect_after(failures: u32, rng: &mut ChaCha8Rng) -> Duration {
+    let exponential = RECONNECT_BASE.saturating_mul(1 << failures.min(16)).min(RECONNECT_MAX);
+    exponential.mul_f64(rng.random_range(0.5..1.5))
+}
+
+/// A live viewer: streams events over SSE through the first CDN that takes it, reconnecting with
+/// Last-Event-ID (after a backoff) when the stream breaks or falls silent past two heartbeats;
+/// while no CDN will stream, polls the page every `view_every` until its next attempt.
 async fn live_viewer<N: Net>(users: Rc<Users<N>>, viewer: u64, ip: String) {
     let s = &users.settings;
     let silence = s.sse_heartbeat.0 * 2;
+    let mut rng = users.rng("live", viewer);
     let mut last_event_id: Option<String> = None;
+    let mut failures = 0;
     sleep(Duration::from_millis(500 + 100 * viewer % 1000)).await;
     while now() < users.end {
         let mut streamed = false;
@@ -281,35 +297,51 @@ async fn live_viewer<N: Net>(users: Rc<Users<N>>, viewer: u64, ip: String) {
             let reason = loop {
                 let left = users.end.saturating_sub(now());
                 match timeout(silence.min(left), wire::recv::<_, EdgeReply>(&mut stream)).await {
-                    Ok(Ok(EdgeReply::Sse(SseMessage::Update { id, update }))) => {
+                    Ok(Ok(EdgeReply::Sse(SseMessage::Event { id, event }))) => {
                         streamed = true;
                         last_event_id = Some(id);
-                        let write = users.ids.of(&update.at);
+                        let at = event.at();
+                        let component = match &event {
+                            SseEvent::ComponentStatusChanged { component, .. } => Some(component.clone()),
+                            _ => None,
+                        };
                         users.telemetry.harness(HarnessEvent::SseReceived {
                             viewer,
-                            event: event_id(&update.at),
-                            write,
+                            kind: event.kind(),
+                            event: event_id(&at),
+                            write: users.ids.of(&at),
+                            component,
                         });
                     }
                     Ok(Ok(EdgeReply::Sse(SseMessage::Heartbeat))) => streamed = true,
-                    Ok(Ok(EdgeReply::Refused(why))) => break why,
-                    Ok(Ok(other)) => break format!("unexpected {other:?}"),
-                    Ok(Err(e)) => break e.to_string(),
+                    Ok(Ok(EdgeReply::Refused(refusal))) => {
+                        users.telemetry.harness(HarnessEvent::SseRefused { viewer, cdn: cdn.clone(), refusal });
+                        break None;
+                    }
+                    Ok(Ok(other)) => break Some(format!("unexpected {other:?}")),
+                    Ok(Err(e)) => break Some(e.to_string()),
                     Err(_) if now() >= users.end => return,
-                    Err(_) => break format!("silent for {silence:?}"),
+                    Err(_) => break Some(format!("silent for {silence:?}")),
                 }
             };
-            users.telemetry.harness(HarnessEvent::SseDropped { viewer, reason });
+            if let Some(reason) = reason {
+                users.telemetry.harness(HarnessEvent::SseDropped { viewer, reason });
+            }
             if streamed {
                 break;
             }
         }
-        if !streamed {
-            users.telemetry.harness(HarnessEvent::SseFallback { viewer, reason: "no CDN would stream".into() });
-            view(&users, viewer).await;
-            nap(s.view_every.0, users.end).await;
+        if streamed {
+            failures = 0;
         } else {
-            nap(Duration::from_secs(1), users.end).await;
+            users.telemetry.harness(HarnessEvent::SseFallback { viewer, reason: "no CDN would stream".into() });
+            failures += 1;
         }
+        let retry = now() + reconnect_after(failures, &mut rng);
+        while !streamed && now() < retry && now() < users.end {
+            view(&users, viewer).await;
+            nap(s.view_every.0.min(retry.saturating_sub(now())), users.end).await;
+        }
+        nap(retry.saturating_sub(now()), users.end).await;
     }
 }

@@ -2,7 +2,11 @@
 //! regions publish it (a write becomes visible after the KV's propagation delay), its edge worker
 //! renders pages through the degradation tiers (edge KV, then the origin API of each region in
 //! turn, then the stale cached page, then the static fallback page) and answers DNS health
-//! checks, and its SSE hub streams timeline updates to live viewers, resuming from Last-Event-ID.
+//! checks, and its SSE hub streams the design's events (timeline updates, component status changes,
+//! the incident's resolution) to live viewers, resuming from Last-Event-ID, up to its cap of
+//! streams. Origin misses are coalesced (concurrent views share one request to the origins), a
+//! page from the origins is served for `page_ttl`, and past that its stale copy is served at once
+//! while one refresh goes to the origins in the background (stale-while-revalidate).
 //! An [`ErrorRate`] set from outside makes the edge answer a share of page views and SSE
 //! subscriptions with a server error while the host is up (a bad deploy, an overloaded edge).
 
@@ -19,19 +23,25 @@ use super::Merge;
 use super::incident::Incident;
 use super::node::Node;
 use super::proto::{EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, SseMessage, Tier};
-use super::sse::{Connections, Cursor};
+use super::sse::{Connections, Feed, Refusal};
 use crate::net::Net;
 use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// The edge's state: the KV's visible value and when a region last refreshed it, the last page
-/// rendered, and the SSE streams open per IP.
+/// rendered (and when the origins answered it, if they did), the origin request in flight, and
+/// the SSE streams open.
 #[derive(Default)]
 struct Edge {
     kv: Option<(Incident, Instant)>,
     cached: Option<Incident>,
+    from_origins_at: Option<Instant>,
+    fetching: Option<Fetch>,
     streams: Connections,
 }
+
+/// An origin request in flight: its document once it is done (`Some(None)`: no origin answered).
+type Fetch = watch::Receiver<Option<Option<Incident>>>;
 
 /// The share of page views and SSE subscriptions the edge answers with a 503 while its host is up;
 /// 0 normally. Whoever runs the node holds it across restarts and changes it.
@@ -99,21 +109,66 @@ async fn propagate<N: Net, T: Telemetry>(
     kv_changed.send_if_modified(|held| std::mem::replace(held, merged.clone()) != merged);
 }
 
-/// Renders a page through the degradation tiers.
-async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &RefCell<Edge>) -> EdgeReply {
+/// Renders a page through the degradation tiers: the KV while trusted; the page the origins
+/// answered within `page_ttl`; past it, with stale-while-revalidate, the cached page at once
+/// (a refresh going to the origins behind it); else the origins (a request in flight shared),
+/// then the cached page, then the fallback.
+async fn page<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &Rc<RefCell<Edge>>) -> EdgeReply {
     let fresh_kv = edge.borrow().kv.as_ref().filter(|(_, at)| at.elapsed() <= node.config.kv_max_age).cloned();
     if let Some((doc, _)) = fresh_kv {
-        edge.borrow_mut().cached = Some(doc.clone());
+        let mut edge = edge.borrow_mut();
+        (edge.cached, edge.from_origins_at) = (Some(doc.clone()), None);
         return EdgeReply::Page { tier: Tier::EdgeKv, doc: Some(doc) };
     }
-    if let Some(doc) = from_origins(node).await {
-        edge.borrow_mut().cached = Some(doc.clone());
+    let (cached, fresh) = {
+        let edge = edge.borrow();
+        let fresh = edge.from_origins_at.is_some_and(|at| at.elapsed() <= node.config.page_ttl);
+        (edge.cached.clone(), fresh)
+    };
+    match cached {
+        Some(doc) if fresh => return EdgeReply::Page { tier: Tier::Origin, doc: Some(doc) },
+        Some(doc) if node.config.stale_while_revalidate => {
+            drop(fetch(node, edge));
+            return EdgeReply::Page { tier: Tier::StaleCache, doc: Some(doc) };
+        }
+        _ => {}
+    }
+    let mut asked = fetch(node, edge);
+    let answered = asked.wait_for(Option::is_some).await.ok().and_then(|done| done.clone()).flatten();
+    if let Some(doc) = answered {
         return EdgeReply::Page { tier: Tier::Origin, doc: Some(doc) };
     }
     match edge.borrow().cached.clone() {
         Some(doc) => EdgeReply::Page { tier: Tier::StaleCache, doc: Some(doc) },
         None => EdgeReply::Page { tier: Tier::Fallback, doc: None },
     }
+}
+
+/// The origin request this view waits for: the one in flight when coalescing, else a new one,
+/// which caches what the origins answer.
+fn fetch<N: Net, T: Telemetry>(node: &Node<N, T>, edge: &Rc<RefCell<Edge>>) -> Fetch {
+    if node.config.coalescing
+        && let Some(in_flight) = edge.borrow().fetching.clone()
+    {
+        return in_flight;
+    }
+    let (done, asked) = watch::channel(None);
+    if node.config.coalescing {
+        edge.borrow_mut().fetching = Some(asked.clone());
+    }
+    let (node, edge) = (node.clone(), edge.clone());
+    spawn_local(async move {
+        let answered = from_origins(&node).await;
+        {
+            let mut edge = edge.borrow_mut();
+            if let Some(doc) = &answered {
+                (edge.cached, edge.from_origins_at) = (Some(doc.clone()), Some(Instant::now()));
+            }
+            edge.fetching = None;
+        }
+        let _ = done.send(Some(answered));
+    });
+    asked
 }
 
 /// Asks every region's origin at once and takes the first document, all within one origin
@@ -136,9 +191,9 @@ async fn from_origins<N: Net, T: Telemetry>(node: &Node<N, T>) -> Option<Inciden
     None
 }
 
-/// Streams timeline updates to one viewer: first what it missed after `last_event_id` (nothing
-/// without one: the page it loaded showed the rest), then each new one as the KV shows it, with a
-/// heartbeat when there is nothing to say.
+/// Streams events to one viewer: first what it missed after `last_event_id` (nothing without one:
+/// the page it loaded showed the rest), then each new one as the KV shows it, with a heartbeat
+/// when there is nothing to say. Refused past the streams its IP or the edge may hold.
 async fn subscribe<N: Net, T: Telemetry>(
     node: &Node<N, T>,
     edge: &RefCell<Edge>,
@@ -147,32 +202,29 @@ async fn subscribe<N: Net, T: Telemetry>(
     last_event_id: Option<String>,
     client_ip: String,
 ) {
-    let mut cursor = match last_event_id.as_deref().map(Cursor::parse).transpose() {
-        Ok(Some(cursor)) => cursor,
-        Ok(None) => {
-            let mut now = Cursor::default();
-            now.advance(&kv.borrow());
-            now
-        }
-        Err(e) => {
-            let _ = wire::send(&mut stream, &EdgeReply::Refused(e.to_string())).await;
+    let config = &node.config;
+    let opened = Feed::open(last_event_id.as_deref(), &kv.borrow(), config.sse_status_events)
+        .map_err(|e| Refusal::BadEventId(e.to_string()))
+        .and_then(|feed| {
+            edge.borrow_mut().streams.admit(&client_ip, config.sse_max_per_ip, config.sse_max_per_edge)?;
+            Ok(feed)
+        });
+    let mut feed = match opened {
+        Ok(feed) => feed,
+        Err(refusal) => {
+            let _ = wire::send(&mut stream, &EdgeReply::Refused(refusal)).await;
             return;
         }
     };
-    if !edge.borrow_mut().streams.admit(&client_ip, node.config.sse_max_per_ip) {
-        let refusal = format!("{client_ip} already has {} streams open", node.config.sse_max_per_ip);
-        let _ = wire::send(&mut stream, &EdgeReply::Refused(refusal)).await;
-        return;
-    }
-    let mut heartbeat = interval(node.config.sse_heartbeat);
+    let mut heartbeat = interval(config.sse_heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     heartbeat.tick().await;
     let mut doc = kv.borrow_and_update().clone();
     loop {
         let mut sent = Ok(());
-        for (id, update) in cursor.advance(&doc) {
+        for (id, event) in feed.next(&doc) {
             if sent.is_ok() {
-                let message = SseMessage::Update { id, update };
+                let message = SseMessage::Event { id, event };
                 sent = wire::send(&mut stream, &EdgeReply::Sse(message)).await;
             }
         }

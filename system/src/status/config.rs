@@ -1,6 +1,7 @@
 //! The status page's settings, defaults from docs/DESIGN.md, System B: sync every 100 ms; DNS health
-//! checks every 10 s of each CDN's page, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s and at most 10
-//! connections per IP; the notification rules live in [`NotifyConfig`].
+//! checks every 10 s of each CDN's page, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s, at most 10
+//! connections per IP and 100,000 per edge; an edge's origin misses coalesced and its stale page served
+//! while one refresh runs; the notification rules live in [`NotifyConfig`].
 
 use std::time::Duration;
 
@@ -67,6 +68,18 @@ pub struct StatusConfig {
     pub dns_ttl: Duration,
     pub sse_heartbeat: Duration,
     pub sse_max_per_ip: usize,
+    /// Streams one edge's hub holds at once.
+    pub sse_max_per_edge: usize,
+    /// Whether hubs push component status changes and the resolution (else timeline updates only:
+    /// a negative control).
+    pub sse_status_events: bool,
+    /// An edge serves a page it got from the origins for this long without asking them again.
+    pub page_ttl: Duration,
+    /// Concurrent misses at an edge share one origin request (else each asks for itself).
+    pub coalescing: bool,
+    /// Past `page_ttl`, the edge serves its cached page at once while a refresh goes to the origins
+    /// in the background (else the view waits for the origins).
+    pub stale_while_revalidate: bool,
     pub notify: NotifyConfig,
     pub notify_workers: usize,
 }
@@ -95,6 +108,11 @@ impl Default for StatusConfig {
             dns_ttl: Duration::from_secs(60),
             sse_heartbeat: Duration::from_secs(30),
             sse_max_per_ip: 10,
+            sse_max_per_edge: 100_000,
+            sse_status_events: true,
+            page_ttl: Duration::from_secs(5),
+            coalescing: true,
+            stale_while_revalidate: true,
             notify: NotifyConfig::default(),
             notify_workers: 8,
         }

@@ -140,6 +140,13 @@ impl Incident {
         self.timeline.elements()
     }
 
+    /// Whether the incident reads as resolved: some component has a status and every one is
+    /// operational.
+    pub fn resolved(&self) -> bool {
+        let mut statuses = self.components.values().map(|register| *register.get()).peekable();
+        statuses.peek().is_some() && statuses.all(|s| s == ComponentStatus::Operational)
+    }
+
     /// The causal history of this replica: per node, how many of its writes it contains.
     pub fn clock(&self) -> &VClock {
         &self.clock

@@ -128,7 +128,12 @@ fn answer<N: Net, T: Telemetry>(
             region.save();
             OriginReply::Written(at, region.doc.clock().clone())
         }
-        OriginRequest::Get => OriginReply::Doc(region.doc.clone()),
+        OriginRequest::Get => {
+            if node.config.cdns.iter().any(|c| c == peer) {
+                node.emit(NodeEvent::OriginServed { cdn: peer.to_string() });
+            }
+            OriginReply::Doc(region.doc.clone())
+        }
         OriginRequest::Sync(theirs) => {
             if let Some(latest) = theirs.latest()
                 && let Err(e) = region.hlc.receive(latest, (node.clock)())

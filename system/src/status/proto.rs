@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hlc::Timestamp;
 use super::incident::{ComponentStatus, Incident, TimelineUpdate};
+use super::sse::{Refusal, SseEvent};
 use super::vclock::VClock;
 
 /// A status region's origin API (edits, reads) and its sync port.
@@ -106,17 +107,18 @@ pub enum EdgeReply {
     Stored,
     /// One SSE message on a subscribed stream.
     Sse(SseMessage),
-    Refused(String),
+    /// An SSE stream the hub would not open.
+    Refused(Refusal),
     /// A server error (5xx): the edge is up but failing.
     ServerError(u16),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SseMessage {
-    /// A timeline update; `id` is the Last-Event-ID to resume after it.
-    Update {
+    /// An event; `id` is the Last-Event-ID to resume after it.
+    Event {
         id: String,
-        update: TimelineUpdate,
+        event: SseEvent,
     },
     Heartbeat,
 }
