@@ -6,8 +6,9 @@
 //! - the same verdict, the same broken budgets (not the values they broke with), the same fired
 //!   checkers and the same checkers not judged: identical outcomes;
 //! - in the scenarios without faults, the median read, write and replication-lag latencies within
-//!   two ticks (2 ms): both serve timers and arrivals on a 1 ms grid and draw link delays from the
-//!   same distribution.
+//!   3 ms or 5 %, whichever is larger: both serve timers and arrivals on a 1 ms grid (each hop
+//!   rounds) and draw link delays from the same distribution, though not the same draws, and a
+//!   loaded run's median moves with its queues.
 //!
 //! Tails are not compared: they differ for a reason the backends' TCP explains. turmoil-net
 //! completes a handshake in a full round trip before the first byte (turmoil sooner), so a request
@@ -28,9 +29,11 @@ use edgesim::world::simulate;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const REFERENCE: &str = "reports/reference/summary.json";
-/// The medians compared in runs without faults, and the bound: two 1 ms ticks.
+/// The medians compared in runs without faults, and how far apart they may be: 3 ms (three 1 ms
+/// steps) or 5 % of the larger, whichever is more.
 const MEDIANS: [&str; 3] = ["read_p50", "write_p50", "lag_p50"];
-const TICKS_MS: f64 = 2.0;
+const APART_MS: f64 = 3.0;
+const APART_SHARE: f64 = 0.05;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -91,10 +94,11 @@ fn compare(scenario: &Scenario, reference: Option<Entry>) -> Result<(), Failed> 
     }
     if scenario.faults.is_empty() && scenario.swarm.is_none() {
         for name in MEDIANS {
-            if let (Some(a), Some(b)) = (reference.metrics.get(name), other.metrics.get(name))
-                && (a - b).abs() > TICKS_MS
-            {
-                return Err(format!("{name} on {backends}: {a} ms and {b} ms, more than {TICKS_MS} ms apart").into());
+            if let (Some(a), Some(b)) = (reference.metrics.get(name), other.metrics.get(name)) {
+                let bound = APART_MS.max(APART_SHARE * a.max(*b));
+                if (a - b).abs() > bound {
+                    return Err(format!("{name} on {backends}: {a} ms and {b} ms, more than {bound} ms apart").into());
+                }
             }
         }
     }
