@@ -14,20 +14,20 @@ use edgesim_system::edge::proto::{
     CONTROL_PORT, ControlMsg, ControlReply, POP_PORT, PRIMARY_PORT, Request, Response, Route,
 };
 use edgesim_system::edge::store::Content;
+use edgesim_system::net::Net;
 use edgesim_system::wire;
 use tokio::time::timeout;
-use turmoil::net::TcpStream;
 
 use crate::events::{FinalOutcome, HarnessEvent};
 use crate::log::HostTelemetry;
 use crate::scenario::roles::EdgeRole;
 
 /// Asks the control plane for its route and every node of `nodes` (host names; the database
-/// nodes answer on their request port) for its content, all at once, then records the route and
-/// each node's outcome in the order of `nodes`.
-pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
-    let (route, outcomes) =
-        tokio::join!(timeout(Duration::from_secs(3), route(control)), join_all(nodes.iter().map(|n| audit_node(n))));
+/// nodes answer on their request port) for its content, all at once over the auditing host's
+/// sockets `net`, then records the route and each node's outcome in the order of `nodes`.
+pub async fn audit<N: Net>(net: &N, nodes: &[String], control: &str, telemetry: &HostTelemetry) {
+    let dumps = join_all(nodes.iter().map(|n| audit_node(net, n)));
+    let (route, outcomes) = tokio::join!(timeout(Duration::from_secs(3), route(net, control)), dumps);
     telemetry.harness(HarnessEvent::FinalRoute { route: route.ok().and_then(Result::ok) });
     for (node, outcome) in nodes.iter().zip(outcomes) {
         telemetry.harness(HarnessEvent::FinalState { of: node.clone(), outcome });
@@ -35,17 +35,17 @@ pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
 }
 
 /// One node's dump, or why there is none (3 s to answer).
-async fn audit_node(node: &str) -> FinalOutcome {
+async fn audit_node<N: Net>(net: &N, node: &str) -> FinalOutcome {
     let port = if EdgeRole::is_pop(node) { POP_PORT } else { PRIMARY_PORT };
-    match timeout(Duration::from_secs(3), dump(node, port)).await {
+    match timeout(Duration::from_secs(3), dump(net, node, port)).await {
         Ok(Ok(o)) => o,
         Ok(Err(reason)) => FinalOutcome::Unreachable { reason },
         Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
     }
 }
 
-async fn route(control: &str) -> Result<Route, String> {
-    let mut conn = TcpStream::connect((control, CONTROL_PORT)).await.map_err(|e| e.to_string())?;
+async fn route<N: Net>(net: &N, control: &str) -> Result<Route, String> {
+    let mut conn = net.connect(control, CONTROL_PORT).await.map_err(|e| e.to_string())?;
     wire::send(&mut conn, &ControlMsg::GetRoute).await.map_err(|e| e.to_string())?;
     match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
         ControlReply::Route(route) => Ok(route),
@@ -53,8 +53,8 @@ async fn route(control: &str) -> Result<Route, String> {
     }
 }
 
-async fn dump(node: &str, port: u16) -> Result<FinalOutcome, String> {
-    let mut conn = TcpStream::connect((node, port)).await.map_err(|e| e.to_string())?;
+async fn dump<N: Net>(net: &N, node: &str, port: u16) -> Result<FinalOutcome, String> {
+    let mut conn = net.connect(node, port).await.map_err(|e| e.to_string())?;
     wire::send(&mut conn, &Request::Dump).await.map_err(|e| e.to_string())?;
     match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
         Response::Dump { content, position } => Ok(FinalOutcome::Audited {
