@@ -365,6 +365,7 @@ mod tests {
                     lag: Summary { count: 5, p50_ms: 20.0, p99_ms: 90.0, max_ms: 100.0 },
                     ..ReplicationFigures::default()
                 },
+                regions: Default::default(),
                 checks: Checks {
                     ryw_violations: 3,
                     ryw_examples: vec![],

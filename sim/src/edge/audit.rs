@@ -2,9 +2,13 @@
 //! which node is primary, and every database node for its replicated content and records a digest
 //! it computes itself (over every row with the generation and LSN that wrote it, so the same values
 //! written by different histories differ), plus the writes the node holds. Convergence and lost
-//! writes are judged from these records.
+//! writes are judged from these records. All the requests are in flight at once (one task joins
+//! them), so the audit takes the slowest node's round trip, not the sum of every node's; the
+//! records are logged when the last answer is in, route first, then the nodes in the order given.
 
 use std::time::Duration;
+
+use futures_util::future::join_all;
 
 use edgesim_system::edge::proto::{
     CONTROL_PORT, ControlMsg, ControlReply, POP_PORT, PRIMARY_PORT, Request, Response, Route,
@@ -18,22 +22,25 @@ use crate::events::{FinalOutcome, HarnessEvent};
 use crate::log::HostTelemetry;
 use crate::scenario::roles::EdgeRole;
 
-/// Records the control plane's route, then audits `nodes` (host names; the database nodes answer
-/// on their request port), over the auditing host's sockets `net`.
+/// Asks the control plane for its route and every node of `nodes` (host names; the database
+/// nodes answer on their request port) for its content, all at once over the auditing host's
+/// sockets `net`, then records the route and each node's outcome in the order of `nodes`.
 pub async fn audit<N: Net>(net: &N, nodes: &[String], control: &str, telemetry: &HostTelemetry) {
-    let route = match timeout(Duration::from_secs(3), route(net, control)).await {
-        Ok(Ok(route)) => Some(route),
-        _ => None,
-    };
-    telemetry.harness(HarnessEvent::FinalRoute { route });
-    for node in nodes {
-        let port = if EdgeRole::is_pop(node) { POP_PORT } else { PRIMARY_PORT };
-        let outcome = match timeout(Duration::from_secs(3), dump(net, node, port)).await {
-            Ok(Ok(o)) => o,
-            Ok(Err(reason)) => FinalOutcome::Unreachable { reason },
-            Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
-        };
+    let dumps = join_all(nodes.iter().map(|n| audit_node(net, n)));
+    let (route, outcomes) = tokio::join!(timeout(Duration::from_secs(3), route(net, control)), dumps);
+    telemetry.harness(HarnessEvent::FinalRoute { route: route.ok().and_then(Result::ok) });
+    for (node, outcome) in nodes.iter().zip(outcomes) {
         telemetry.harness(HarnessEvent::FinalState { of: node.clone(), outcome });
+    }
+}
+
+/// One node's dump, or why there is none (3 s to answer).
+async fn audit_node<N: Net>(net: &N, node: &str) -> FinalOutcome {
+    let port = if EdgeRole::is_pop(node) { POP_PORT } else { PRIMARY_PORT };
+    match timeout(Duration::from_secs(3), dump(net, node, port)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(reason)) => FinalOutcome::Unreachable { reason },
+        Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
     }
 }
 

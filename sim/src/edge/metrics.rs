@@ -209,6 +209,8 @@ pub struct ReplicationFold {
     all: Recorder,
     standby_lag: Recorder,
     followers: BTreeMap<Rc<str>, Follower>,
+    /// Lag over each region's PoP replicas.
+    by_region: BTreeMap<String, Recorder>,
     behind: BTreeMap<Rc<str>, (Recorder, u64)>,
     next_sample: u64,
     pub chart: Lag,
@@ -226,6 +228,7 @@ impl Default for ReplicationFold {
             all: Recorder::default(),
             standby_lag: Recorder::default(),
             followers: BTreeMap::new(),
+            by_region: BTreeMap::new(),
             behind: BTreeMap::new(),
             next_sample: SAMPLE_US,
             chart: Lag::default(),
@@ -293,9 +296,10 @@ impl ReplicationFold {
     /// A frame reached `node` at `t_us`, `took_us` after its commit.
     fn record(&mut self, node: &Rc<str>, t_us: u64, took_us: u64) {
         self.chart.applied(node, t_us, took_us);
-        if EdgeRole::is_pop(node) {
+        if let Some(EdgeRole::Pop { region, .. }) = EdgeRole::of(node) {
             self.all.record(took_us);
             self.followers.entry(node.clone()).or_default().lag.record(took_us);
+            self.by_region.entry(region.to_string()).or_default().record(took_us);
         } else {
             self.standby_lag.record(took_us);
         }
@@ -362,6 +366,11 @@ impl ReplicationFold {
                 self.followers.entry(node.clone()).or_default().never_applied += 1;
             }
         }
+    }
+
+    /// Lag over each region's PoP replicas, by region.
+    pub fn lag_by_region(&self) -> &BTreeMap<String, Recorder> {
+        &self.by_region
     }
 
     pub fn summary(&self) -> ReplicationFigures {

@@ -20,6 +20,7 @@
 //! routes.rs     where anycast sent the requests: per PoP over time, with the route changes
 //! pages.rs      product pages under ISR: age served, renders per key per window, regenerations
 //! ssr.rs        personalized pages streamed with SSR: time to shell, to each boundary, to full page
+//! regions.rs    per region of the PoPs: lag, read latency, read-your-writes violations, errors
 //! charts.rs     a run's chart data: timeline lanes, latency quantiles, lag over time
 //! report.rs     the edge platform's part of a run report: figures, checks, their text
 //! ```
@@ -35,6 +36,7 @@ pub mod load;
 pub mod metrics;
 pub mod moves;
 pub mod pages;
+pub mod regions;
 pub mod report;
 pub mod routes;
 pub mod ssr;

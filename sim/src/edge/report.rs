@@ -17,6 +17,7 @@ use crate::edge::load::Step;
 use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
 use crate::edge::moves::{self, MoveFigures};
 use crate::edge::pages::PageFigures;
+use crate::edge::regions::Regions;
 use crate::edge::ssr::SsrFigures;
 use crate::edge::timeline::{self, FailoverFigures};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
@@ -50,6 +51,8 @@ pub struct EdgeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssr: Option<Box<SsrFigures>>,
     pub replication: ReplicationFigures,
+    /// Lag, read latency, read-your-writes violations and failures per region of the PoPs.
+    pub regions: Regions,
     /// Present when the scenario lost the initial primary.
     pub failover: Option<FailoverFigures>,
     pub checks: Checks,
@@ -146,6 +149,7 @@ pub fn analyze(scenario: &Scenario, observed: &Observed, end_us: u64) -> (EdgeRe
         anycast: scenario.anycast.map(|a| Box::new(moves::figures(&a, events, requests, folded.unanswered(), end_us))),
         ssr: observed.ssr.summary().map(Box::new),
         replication: replication.summary(),
+        regions: folded.regions.figures(replication.lag_by_region()),
         failover: timeline::failover(events, requests, &folded.reads_after_loss, pops),
         checks: Checks {
             ryw_violations: folded.ryw.found.count,
@@ -288,6 +292,7 @@ impl EdgeReport {
         if !standby.is_empty() {
             let _ = writeln!(o, "  frames of the final history not held at the end by: {}", standby.join(", "));
         }
+        let _ = write!(o, "{}", self.regions);
         let c = &self.checks;
         let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
         let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);

@@ -1,7 +1,7 @@
 //! `report.html`: a suite summary as one self-contained page (no external resource, no script
 //! needed to draw it): the table of runs, then per run its verdict, its headline figures,
-//! streaming SSR's figures (`[ssr]`), p99 latency and shedding per load step (`load_steps`), each
-//! budget with its value and whether it held, what broke and its replay command, the timeline (a
+//! streaming SSR's figures (`[ssr]`), p99 latency and shedding per load step (`load_steps`), an
+//! edge run's figures per region of the PoPs (`edge::regions`), each budget with its value and whether it held, what broke and its replay command, the timeline (a
 //! lane per host with something to show, the key moments labelled, the outages shaded) beside the
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
 //! by percentile per region, for a status page run the views by tier, time to first byte and
@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::edge::charts::{ChannelDeliveries, Charts};
+use crate::edge::regions::{COLUMNS, Regions};
 use crate::edge::ssr::SsrFigures;
 use crate::render::markup::escape;
 use crate::render::summary::{Entry, SuiteSummary};
@@ -131,6 +132,9 @@ fn run(o: &mut String, i: usize, e: &Entry) {
     if !e.load.is_empty() {
         let _ = writeln!(o, "<h3>latency under load</h3>\n{}", svg::load_steps(&e.load));
     }
+    if !e.regions.is_empty() {
+        per_region(o, &e.regions);
+    }
     budgets(o, e);
     let failures = e.failures();
     if !failures.is_empty() {
@@ -172,6 +176,20 @@ fn streamed(o: &mut String, ssr: &SsrFigures) {
     );
     for (what, figures) in ssr.rows() {
         let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(&what), escape(&figures));
+    }
+    o.push_str("</table>\n");
+}
+
+/// Per region of the PoPs: lag and read p99, read-your-writes violations, errors, timeouts.
+fn per_region(o: &mut String, regions: &Regions) {
+    o.push_str("<h3>per region of the PoPs</h3>\n<table class=\"regions\">\n<tr>");
+    for c in COLUMNS {
+        let _ = write!(o, "<th>{c}</th>");
+    }
+    o.push_str("</tr>\n");
+    for row in regions.rows() {
+        let cells: String = row.iter().map(|c| format!("<td>{}</td>", escape(c))).collect();
+        let _ = writeln!(o, "<tr>{cells}</tr>");
     }
     o.push_str("</table>\n");
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
 use crate::edge::load::Step;
+use crate::edge::regions::Regions;
 use crate::edge::ssr::SsrFigures;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
@@ -21,7 +22,7 @@ use crate::suite::shard::Shard;
 use crate::verdict::{Verdict, budget_value, check, judge, replay, value};
 
 /// Version of `summary.json`; bump it when its shape changes.
-const SCHEMA: u32 = 6;
+const SCHEMA: u32 = 7;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +98,10 @@ pub struct Entry {
     /// Latency and shedding per load step, for a run with `load_steps`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load: Vec<Step>,
+    /// Lag, read latency, read-your-writes violations and failures per region of the PoPs, for
+    /// an edge run.
+    #[serde(default, skip_serializing_if = "Regions::is_empty")]
+    pub regions: Regions,
 }
 
 /// One budget of a scenario, judged against a run.
@@ -218,6 +223,7 @@ impl Entry {
             timeline: report.map_or(vec![], |r| r.timeline.clone()),
             ssr: report.ok().and_then(|r| r.edge()?.ssr.as_deref().cloned()),
             load: report.ok().and_then(|r| Some(r.edge()?.load.clone())).unwrap_or_default(),
+            regions: report.ok().and_then(|r| Some(r.edge()?.regions.clone())).unwrap_or_default(),
         }
     }
 
@@ -365,6 +371,7 @@ pub(crate) mod tests {
             timeline: vec![],
             ssr: None,
             load: vec![],
+            regions: Default::default(),
         }
     }
 

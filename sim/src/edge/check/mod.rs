@@ -20,6 +20,7 @@ use edgesim_system::telemetry::NodeEvent;
 use crate::edge::history::History;
 use crate::edge::load::Load;
 use crate::edge::metrics::Latency;
+use crate::edge::regions::RegionFold;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
 use crate::events::{ChunkOutcome, Event, HarnessEvent, Record, RequestOp, RequestOutcome};
 use crate::scenario::ssr::DataKind;
@@ -71,6 +72,8 @@ pub struct Requests {
     /// Which frames each generation's history holds, for monotonic reads.
     history: History,
     pub latency: Latency,
+    /// Figures per region of the PoPs requests went to.
+    pub regions: RegionFold,
     pub load: Load,
     pub reads_after_loss: ReadsAfterLoss,
     loss: PrimaryLoss,
@@ -83,6 +86,7 @@ pub struct Requests {
 impl Requests {
     pub fn event(&mut self, e: &Event) {
         self.load.event(e);
+        self.regions.event(e);
         match &e.record {
             Record::Harness(HarnessEvent::RunStarted { resolved, .. }) => {
                 let ssr = resolved.edge.as_ref().and_then(|e| e.ssr.as_ref());
@@ -184,6 +188,7 @@ impl Requests {
 
     fn ended(&mut self, r: Request) {
         self.latency.request(&r);
+        self.regions.ended(&r);
         self.load.request(&r);
         self.reads_after_loss.request(&r);
         if !matches!(r.outcome, RequestOutcome::Read { .. }) {
@@ -212,7 +217,8 @@ impl Requests {
                 break;
             }
             let r = entry.remove();
-            self.ryw.request(&r);
+            let violated = self.ryw.request(&r);
+            self.regions.judged(&r, violated);
             self.monotonic.request(&r, &self.history);
         }
     }

@@ -40,13 +40,15 @@ pub struct Fold {
 }
 
 impl Fold {
-    pub fn request(&mut self, r: &Request) {
+    /// Takes the next request in start order; `true` when it is a read that violated.
+    pub fn request(&mut self, r: &Request) -> bool {
         match &r.outcome {
             RequestOutcome::Write { .. } => {
-                self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq)))
+                self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq)));
+                false
             }
             RequestOutcome::Read { own, .. } => {
-                let Some((pending, acked)) = self.acked.get_mut(&r.session) else { return };
+                let Some((pending, acked)) = self.acked.get_mut(&r.session) else { return false };
                 while let Some(Reverse((at, seq))) = pending.peek().copied()
                     && at < r.started()
                 {
@@ -54,13 +56,14 @@ impl Fold {
                     acked.insert(seq);
                 }
                 let missing: Vec<u64> = acked.iter().copied().filter(|seq| !own.holds(*seq)).collect();
-                if !missing.is_empty() {
-                    let v =
-                        Violation { req: r.req, session: r.session, at_us: r.start_us, acked: acked.len(), missing };
-                    self.found.add(r, v);
+                if missing.is_empty() {
+                    return false;
                 }
+                let v = Violation { req: r.req, session: r.session, at_us: r.start_us, acked: acked.len(), missing };
+                self.found.add(r, v);
+                true
             }
-            _ => {}
+            _ => false,
         }
     }
 }
@@ -72,7 +75,9 @@ mod tests {
 
     fn check(requests: &[Request]) -> Vec<Violation> {
         let mut fold = Fold::default();
-        requests.iter().for_each(|r| fold.request(r));
+        for r in requests {
+            fold.request(r);
+        }
         fold.found.examples()
     }
 
