@@ -161,6 +161,11 @@ pub enum NodeEvent {
         cdn: String,
         healthy: bool,
     },
+    /// The status page's GeoDNS marked a region's origin healthy or unhealthy.
+    OriginHealth {
+        region: String,
+        healthy: bool,
+    },
     /// The notification pipeline took a copy of a timeline update: `queued`, `duplicate` (event
     /// dedup) or `dedup_window`.
     NoticeTaken {

@@ -59,7 +59,8 @@ pub async fn monitor(users: Rc<Users>, hosts: Vec<String>) {
             } else {
                 "Investigating: the platform is unreachable"
             };
-            submit(&users, report, Edit::Post { text: text.into(), critical: true }, None, false).await;
+            let host = users.origin().await;
+            submit(&users, &host, report, Edit::Post { text: text.into(), critical: true }, None, false).await;
         }
         sleep(MONITOR_EVERY).await;
     }

@@ -52,6 +52,11 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
             }
+            Record::Node(NodeEvent::OriginHealth { region, healthy }) => {
+                let verdict =
+                    if *healthy { "healthy again" } else { "unhealthy: its operators move to another region" };
+                lines.push(format!("{} GeoDNS marked {region} {verdict}", at(e.t_us)));
+            }
             Record::Node(NodeEvent::QueueRestored { jobs }) if e.t_us > 0 => {
                 lines.push(format!("{} notifier restarted from its disk with {jobs} notifications queued", at(e.t_us)))
             }
@@ -147,7 +152,11 @@ pub fn text(r: &StatusReport) -> String {
             after(p.shown_after_s)
         );
     }
-    let _ = writeln!(o, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors);
+    let _ = writeln!(
+        o,
+        "\nincident updates ({} edits acknowledged, {} failed, {} updates retracted)",
+        r.edits_acked, r.edit_errors, r.retracted
+    );
     let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));
     if r.not_propagated > 0 {
         let _ = writeln!(o, "  updates some CDN never showed  {}", r.not_propagated);

@@ -53,6 +53,12 @@ pub struct StatusSettings {
     pub dns_check_interval: Dur,
     pub dns_unhealthy_after: u32,
     pub dns_ttl: Dur,
+    /// Operators find their origin through GeoDNS (their own region while it is healthy, else
+    /// another); `false` (negative control only) pins them to their region.
+    pub geo_dns: bool,
+    /// GeoDNS checks every region's origin this often; its answers carry `geo_ttl`.
+    pub geo_check_interval: Dur,
+    pub geo_ttl: Dur,
     pub sse_heartbeat: Dur,
     pub sse_max_per_ip: usize,
     /// Negative control only: `false` makes the notification pipeline treat every copy of an
@@ -101,11 +107,15 @@ pub struct StatusSettings {
 }
 
 /// One scripted operator action (`[[status.action]]`): at `at`, the operator of `region` makes
-/// the edit `kind` says.
+/// the edit `kind` says; with `every`, again every `every` until `until` (inclusive).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedAction {
     pub at: Dur,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Dur>,
     pub region: String,
     pub kind: ActionKind,
     /// The component a status change or a list edit names.
@@ -114,7 +124,7 @@ pub struct ScriptedAction {
     /// The status a `set_status` sets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
-    /// The text a `post` posts.
+    /// The text a `post` posts, or the updates a `retract` takes off the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default)]
@@ -133,6 +143,20 @@ pub enum ActionKind {
     AddComponent,
     /// Takes `component` off the page.
     RemoveComponent,
+    /// Takes the timeline updates with `text` off the timeline (those its region holds).
+    Retract,
+}
+
+impl ScriptedAction {
+    /// When this action is made: at `at`, then every `every` until `until`.
+    pub fn times(&self) -> Vec<Duration> {
+        match (self.every, self.until) {
+            (Some(every), Some(until)) if !every.0.is_zero() => {
+                std::iter::successors(Some(self.at.0), |t| Some(*t + every.0)).take_while(|t| *t <= until.0).collect()
+            }
+            _ => vec![self.at.0],
+        }
+    }
 }
 
 /// A component status as a scenario file writes it.
@@ -158,6 +182,8 @@ impl From<Status> for ComponentStatus {
 
 /// The longest component name or posted text a scripted action may carry.
 pub const MAX_ACTION_TEXT: usize = 200;
+/// How many times the scripted actions of a run may be made in all, repeats included.
+pub const MAX_ACTIONS_MADE: usize = 10_000;
 
 /// Where the notifier keeps its queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -250,6 +276,9 @@ impl Default for StatusSettings {
             dns_check_interval: Dur(c.dns_check_interval),
             dns_unhealthy_after: c.dns_unhealthy_after,
             dns_ttl: Dur(c.dns_ttl),
+            geo_dns: true,
+            geo_check_interval: Dur(c.geo_check_interval),
+            geo_ttl: Dur(c.geo_ttl),
             sse_heartbeat: Dur(c.sse_heartbeat),
             sse_max_per_ip: c.sse_max_per_ip,
             event_dedup: n.event_dedup,
@@ -361,8 +390,25 @@ impl StatusSettings {
                     format!("{} is not before the end of the run ({})", a.at, Dur(duration)),
                 ));
             }
+            match (a.every, a.until) {
+                (Some(_), None) => {
+                    return Some(("action.every", nth(i, |a| a.every.is_some()), "needs `until`".into()));
+                }
+                (None, Some(_)) => {
+                    return Some(("action.until", nth(i, |a| a.until.is_some()), "needs `every`".into()));
+                }
+                (Some(_), Some(until)) if until <= a.at || until.0 >= duration => {
+                    let problem = format!(
+                        "{until} is not after `at` ({}) and before the end of the run ({})",
+                        a.at,
+                        Dur(duration)
+                    );
+                    return Some(("action.until", nth(i, |a| a.until.is_some()), problem));
+                }
+                _ => {}
+            }
             let (needs, missing) = match a.kind {
-                ActionKind::Post => ("text", a.text.is_none()),
+                ActionKind::Post | ActionKind::Retract => ("text", a.text.is_none()),
                 ActionKind::SetStatus => ("component and status", a.component.is_none() || a.status.is_none()),
                 ActionKind::AddComponent | ActionKind::RemoveComponent => ("component", a.component.is_none()),
             };
@@ -380,6 +426,11 @@ impl StatusSettings {
                     return Some((key, n, problem));
                 }
             }
+        }
+        let made: usize = self.action.iter().map(|a| a.times().len()).sum();
+        if made > MAX_ACTIONS_MADE {
+            let problem = format!("the actions are made {made} times in all; at most {MAX_ACTIONS_MADE}");
+            return Some(("action.every", 0, problem));
         }
         None
     }
@@ -456,6 +507,8 @@ impl StatusSettings {
             dns_check_interval: self.dns_check_interval.0,
             dns_unhealthy_after: self.dns_unhealthy_after,
             dns_ttl: self.dns_ttl.0,
+            geo_check_interval: self.geo_check_interval.0,
+            geo_ttl: self.geo_ttl.0,
             sse_heartbeat: self.sse_heartbeat.0,
             sse_max_per_ip: self.sse_max_per_ip,
             origin_timeout: self.origin_timeout.0,

@@ -215,6 +215,7 @@ pub(crate) fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
             link(r, c, n.origin.0);
         }
         link(r, NOTIFIER, n.internal.0);
+        link(r, DNS, n.internal.0);
     }
     for v in s.viewer_hosts() {
         for c in &s.cdns {
