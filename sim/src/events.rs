@@ -190,6 +190,19 @@ pub enum HarnessEvent {
         subscriber: u32,
         channel: String,
     },
+    /// A channel's provider answered a delivery with "slow down": its per-second limit was
+    /// reached.
+    SlowedDown {
+        key: String,
+        subscriber: u32,
+        channel: String,
+    },
+    /// A subscriber was told, on channel `by`, that its endpoint on `channel` was unreachable.
+    ToldUnreachable {
+        subscriber: u32,
+        channel: String,
+        by: String,
+    },
     /// A CDN began answering `rate` of its page views with server errors while up (`rate` 0: it
     /// stopped), as `[[status.cdn_errors]]` scheduled.
     CdnErrors {

@@ -37,6 +37,8 @@ pub enum NoticeOutcome {
     Duplicate,
     /// The dedup-key window folded it into an earlier update.
     DedupWindow,
+    /// The operators suppress non-critical updates: nobody is notified of it.
+    Suppressed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -160,6 +162,12 @@ pub enum NodeEvent {
     CdnHealth {
         cdn: String,
         healthy: bool,
+    },
+    /// A channel's provider answered "slow down": the notifier sends nothing more on it for
+    /// `retry_in_ms`.
+    Throttled {
+        channel: String,
+        retry_in_ms: u64,
     },
     /// The status page's GeoDNS marked a region's origin healthy or unhealthy.
     OriginHealth {

@@ -182,15 +182,22 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
     let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
     let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
-    let _ = writeln!(o, "  per channel  delivered  lost  duplicates  pending  latency");
+    let _ = writeln!(
+        o,
+        "  per channel  delivered  lost  duplicates  pending  suppressed  slowed down  gave up  told unreachable  latency"
+    );
     for (channel, c) in &n.channels {
         let _ = writeln!(
             o,
-            "    {channel:<10} {:>9} {:>5} {:>11} {:>8}  {}",
+            "    {channel:<10} {:>9} {:>5} {:>11} {:>8} {:>11} {:>12} {:>8} {:>17}  {}",
             c.delivered,
             c.lost,
             c.duplicates,
             c.pending,
+            c.suppressed,
+            c.slowed_down,
+            c.gave_up,
+            c.told_unreachable,
             fmt_summary(&c.latency)
         );
     }

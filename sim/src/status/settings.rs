@@ -68,8 +68,16 @@ pub struct StatusSettings {
     /// A notification accepted later than this after its update's acknowledgement is late; one
     /// not accepted by then is lost if the run ends later, pending otherwise.
     pub notification_deadline: Dur,
-    /// Probability that a subscriber endpoint answers a delivery with an error.
+    /// Probability that a subscriber endpoint answers a delivery with an error (a channel's
+    /// `[[status.provider]]` may set its own).
     pub receiver_fail_rate: f64,
+    /// Each channel's provider, where it differs from an instant one that never throttles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provider: Vec<ChannelProvider>,
+    /// The operators suppress non-critical updates: none is notified.
+    pub suppress_non_critical: bool,
+    /// The delays before each retry of a failed delivery (the design's 30 s to 60 m by default).
+    pub retry_delays: Vec<Dur>,
     /// Operators edit the incident at exponential intervals of this mean, between `edits_from` and
     /// `edits_until` (default: the whole duration), at a region drawn from the seed.
     pub edit_every: Dur,
@@ -217,6 +225,27 @@ pub enum Provider {
     Dns,
 }
 
+/// A notification channel's provider (`[[status.provider]]`): how long it takes to answer a
+/// delivery, how many it takes a second before answering "slow down", and the share it fails.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelProvider {
+    pub channel: String,
+    #[serde(default)]
+    pub latency: Dur,
+    /// Deliveries it takes in any second; `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_second: Option<u32>,
+    /// `None`: `receiver_fail_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_rate: Option<f64>,
+}
+
+/// How long a provider over its limit asks the notifier to wait.
+pub const SLOW_DOWN: Duration = Duration::from_secs(1);
+/// The most retry delays a scenario may set.
+pub const MAX_RETRIES: usize = 16;
+
 /// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
 /// `until` (the end of the run if absent), its host up all along.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -285,6 +314,9 @@ impl Default for StatusSettings {
             subscribers: 20,
             notification_deadline: Dur(Duration::from_secs(120)),
             receiver_fail_rate: 0.0,
+            provider: Vec::new(),
+            suppress_non_critical: false,
+            retry_delays: n.retry_delays_ms.iter().map(|&ms| Dur(Duration::from_millis(ms))).collect(),
             edit_every: Dur(Duration::from_secs(30)),
             edits_from: Dur(Duration::from_secs(5)),
             edits_until: None,
@@ -354,6 +386,39 @@ impl StatusSettings {
         }
         if self.sse_viewers_per_region > 0 && self.sse_ips_per_region == 0 {
             return Some(("sse_ips_per_region", "must be at least 1 when there are live viewers".into()));
+        }
+        None
+    }
+
+    /// A channel's provider: the one `[[status.provider]]` names (an instant one that never
+    /// throttles, failing `receiver_fail_rate`, when none does).
+    pub fn provider_of(&self, channel: &str) -> ChannelProvider {
+        self.provider.iter().find(|p| p.channel == channel).cloned().unwrap_or(ChannelProvider {
+            channel: channel.to_string(),
+            latency: Dur(Duration::ZERO),
+            per_second: None,
+            fail_rate: None,
+        })
+    }
+
+    /// A problem of one `[[status.provider]]` entry or of `retry_delays`: the key, which entry
+    /// has it, and what is wrong.
+    pub fn notify_problem(&self) -> Option<(&'static str, usize, String)> {
+        for (i, p) in self.provider.iter().enumerate() {
+            if !CHANNELS.iter().any(|(c, _)| *c == p.channel) {
+                let names: Vec<&str> = CHANNELS.iter().map(|(c, _)| *c).collect();
+                return Some((
+                    "provider.channel",
+                    i,
+                    format!("`{}` is not a channel; channels are {}", p.channel, names.join(", ")),
+                ));
+            }
+            if self.provider[..i].iter().any(|q| q.channel == p.channel) {
+                return Some(("provider.channel", i, format!("`{}` has a provider already", p.channel)));
+            }
+        }
+        if self.retry_delays.len() > MAX_RETRIES {
+            return Some(("retry_delays", 0, format!("at most {MAX_RETRIES} retries")));
         }
         None
     }
@@ -488,7 +553,12 @@ impl StatusSettings {
 
     /// The nodes' settings.
     pub fn config(&self) -> StatusConfig {
-        let notify = NotifyConfig { event_dedup: self.event_dedup, ..NotifyConfig::default() };
+        let notify = NotifyConfig {
+            event_dedup: self.event_dedup,
+            suppress_non_critical: self.suppress_non_critical,
+            retry_delays_ms: self.retry_delays.iter().map(|d| d.0.as_millis() as u64).collect(),
+            ..NotifyConfig::default()
+        };
         let merge = MergeRules { set: self.set_rule, lww: self.lww_order };
         StatusConfig {
             regions: self.regions.iter().map(|r| Self::region_host(r)).collect(),

@@ -160,19 +160,25 @@ pub struct Notice {
     pub update: TimelineUpdate,
 }
 
-/// One notification to a subscriber's endpoint.
+/// One notification to a subscriber's endpoint; or, with `unreachable`, the notice telling the
+/// subscriber that its endpoint on that channel could not be reached after the last retry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub idempotency_key: String,
     pub event: String,
     pub subscriber: u32,
     pub channel: String,
+    pub unreachable: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DeliveryReply {
     Accepted,
     Failed(String),
+    /// The provider's rate limit: send nothing more on this channel for this long.
+    SlowDown {
+        retry_after_ms: u64,
+    },
 }
 
 /// The notification event id of the timeline update written at `at`: its writer and timestamp.
