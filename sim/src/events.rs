@@ -141,6 +141,13 @@ pub enum HarnessEvent {
         /// many of that region's writes the region held, this edit included.
         #[serde(skip_serializing_if = "Option::is_none")]
         history: Option<VClock>,
+        /// A retraction: the acknowledged updates it took off its region's timeline, by id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retracted: Option<Vec<u64>>,
+        /// The region whose origin the edit went to, when GeoDNS had moved the operator off its
+        /// own `region`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        moved_to: Option<String>,
     },
     /// A status page view: the CDNs tried in order, which one answered with which tier, and
     /// what the page showed. `started_us` is when the view began.
@@ -194,6 +201,19 @@ pub enum HarnessEvent {
         event: String,
         subscriber: u32,
         channel: String,
+    },
+    /// A channel's provider answered a delivery with "slow down": its per-second limit was
+    /// reached.
+    SlowedDown {
+        key: String,
+        subscriber: u32,
+        channel: String,
+    },
+    /// A subscriber was told, on channel `by`, that its endpoint on `channel` was unreachable.
+    ToldUnreachable {
+        subscriber: u32,
+        channel: String,
+        by: String,
     },
     /// A CDN began answering `rate` of its page views with server errors while up (`rate` 0: it
     /// stopped), as `[[status.cdn_errors]]` scheduled.

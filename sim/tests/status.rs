@@ -195,6 +195,29 @@ fn a_flapping_receiver_gets_every_notification_once_by_key() {
 }
 
 #[test]
+fn each_channels_provider_shows_its_throttling_suppression_and_unreachable_endpoints() {
+    // Goal: per channel, in the report and its JSON: the SMS provider's "slow down" answers are
+    // counted and the notifier backs off (SMS still delivered, no duplicates); suppressed
+    // non-critical updates are counted on every channel and never as lost; the webhook jobs given
+    // up after the last retry each end with the subscriber told, and only they are lost.
+    let s = load("status-providers");
+    let r = run(&s);
+    let n = &status(&r).notifications;
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    let (sms, webhook, email) = (&n.channels["sms"], &n.channels["webhook"], &n.channels["email"]);
+    assert!(sms.slowed_down > 0 && sms.lost == 0 && sms.delivered > 0, "{sms:?}");
+    assert!(n.channels.values().all(|c| c.suppressed > 0 && c.suppressed == email.suppressed), "{n:?}");
+    assert!(webhook.gave_up > 0 && webhook.told_unreachable == webhook.gave_up, "{webhook:?}");
+    assert_eq!((n.lost, n.duplicates), (webhook.lost, 0), "{n:?}");
+    let json = serde_json::to_value(status(&r)).unwrap();
+    let channel = &json["notifications"]["channels"]["sms"];
+    for figure in ["slowed_down", "suppressed", "gave_up", "told_unreachable"] {
+        assert!(channel[figure].is_u64(), "{figure} in the JSON: {channel}");
+    }
+    assert!(r.text().contains("told unreachable"), "{}", r.text());
+}
+
+#[test]
 fn a_receiver_down_for_an_hour_loses_nothing_within_the_retry_window() {
     let s = load("status-receiver-down-hour");
     let r = run(&s);

@@ -37,6 +37,8 @@ pub enum NoticeOutcome {
     Duplicate,
     /// The dedup-key window folded it into an earlier update.
     DedupWindow,
+    /// The operators suppress non-critical updates: nobody is notified of it.
+    Suppressed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -159,6 +161,17 @@ pub enum NodeEvent {
     /// The status page's DNS marked a CDN healthy or unhealthy.
     CdnHealth {
         cdn: String,
+        healthy: bool,
+    },
+    /// A channel's provider answered "slow down": the notifier sends nothing more on it for
+    /// `retry_in_ms`.
+    Throttled {
+        channel: String,
+        retry_in_ms: u64,
+    },
+    /// The status page's GeoDNS marked a region's origin healthy or unhealthy.
+    OriginHealth {
+        region: String,
         healthy: bool,
     },
     /// The notification pipeline took a copy of a timeline update: `queued`, `duplicate` (event

@@ -166,6 +166,12 @@ pub struct ChannelDeliveries {
     pub lost: u64,
     pub duplicates: u64,
     pub pending: u64,
+    /// Not sent: the operators suppressed the update.
+    pub suppressed: u64,
+    /// Deliveries the channel's provider answered "slow down" to.
+    pub slowed_down: u64,
+    /// Subscribers told their endpoint on this channel was unreachable.
+    pub told_unreachable: u64,
     /// Delivery latency in milliseconds; `None` without a sample.
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,

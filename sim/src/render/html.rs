@@ -277,18 +277,23 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
 fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
     let mut o = String::from(
         "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
-         <th>pending at the end</th><th>latency p50</th><th>latency p99</th></tr>\n",
+         <th>pending at the end</th><th>suppressed</th><th>slowed down</th><th>given up</th>\
+         <th>told unreachable</th><th>latency p50</th><th>latency p99</th></tr>\n",
     );
     let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
     for (channel, d) in channels {
         let _ = writeln!(
             o,
-            "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(channel),
             d.accepted,
             d.lost,
             d.duplicates,
             d.pending,
+            d.suppressed,
+            d.slowed_down,
+            d.given_up,
+            d.told_unreachable,
             ms(d.latency_p50_ms),
             ms(d.latency_p99_ms)
         );
@@ -388,12 +393,17 @@ mod tests {
 
     #[test]
     fn each_channel_has_a_row_of_its_figures_and_no_latency_reads_no_samples() {
-        // Goal: the channel table shows every channel's delivered, lost, duplicates, pending and
-        // latency, and a channel without a delivery says it has no samples rather than 0 ms.
+        // Goal: the channel table shows every channel's delivered, lost, duplicates, pending,
+        // suppressed, slowed down, given up, told unreachable and latency, and a channel without a
+        // delivery says it has no samples rather than 0 ms.
         let sms = ChannelDeliveries {
             accepted: 7,
             lost: 2,
             pending: 1,
+            suppressed: 3,
+            slowed_down: 4,
+            given_up: 2,
+            told_unreachable: 1,
             latency_p50_ms: Some(812.4),
             latency_p99_ms: Some(61_000.0),
             ..ChannelDeliveries::default()
@@ -402,12 +412,14 @@ mod tests {
         let table = channels(&all);
         assert_eq!(table.matches("<tr class=\"channel\">").count(), 2, "{table}");
         assert!(
-            table.contains("<td>sms</td><td>7</td><td>2</td><td>0</td><td>1</td><td>812 ms</td><td>61000 ms</td>"),
+            table.contains(
+                "<td>sms</td><td>7</td><td>2</td><td>0</td><td>1</td><td>3</td><td>4</td><td>2</td><td>1</td><td>812 ms</td><td>61000 ms</td>"
+            ),
             "{table}"
         );
         assert!(
             table.contains(
-                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td>"
+                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td>"
             ),
             "{table}"
         );

@@ -613,6 +613,7 @@ impl Scenario {
                     .problems()
                     .map(|(key, problem)| (key, 0, problem))
                     .or_else(|| s.cdn_errors_problem())
+                    .or_else(|| s.notify_problem())
                     .or_else(|| s.action_problem(duration))
                 {
                     let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());

@@ -39,6 +39,8 @@ pub fn add_judged(charts: &mut Charts, n: &Notifications) {
     for (name, c) in &n.channels {
         let on = channel(&mut own.notifications, name);
         (on.lost, on.duplicates, on.pending) = (c.lost as u64, c.duplicates as u64, c.pending as u64);
+        (on.suppressed, on.slowed_down, on.told_unreachable) =
+            (c.suppressed as u64, c.slowed_down as u64, c.told_unreachable as u64);
         let sampled = (c.latency.count > 0).then_some(&c.latency);
         (on.latency_p50_ms, on.latency_p99_ms) = (sampled.map(|l| l.p50_ms), sampled.map(|l| l.p99_ms));
     }

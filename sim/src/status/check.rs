@@ -34,6 +34,9 @@ pub struct StatusReport {
     pub scale: Scale,
     pub edits_acked: usize,
     pub edit_errors: usize,
+    /// Acknowledged updates an acknowledged scripted retraction took off the timeline (no longer
+    /// expected on any page).
+    pub retracted: usize,
     pub views: u64,
     pub answered: u64,
     /// Views answered over views, in %; `None` when no page was viewed (no sample, not 100%).
@@ -197,6 +200,7 @@ pub fn analyze(
         .filter(|e| matches!(&e.record, Record::Harness(HarnessEvent::Edited { error: Some(_), .. })))
         .count();
     let end_us = events.last().map_or(0, |e| e.t_us);
+    let retracted = retracted(events).len();
     let (views, answered, tiers, ttfb, staleness) = view_figures(all, |_| true);
     let (propagation, not_propagated) = propagation(events, edits, s);
     let (lost_updates, diverged, status_regressions, unaudited) = finals(events, edits, s);
@@ -212,8 +216,9 @@ pub fn analyze(
     let regions = s.regions.len() as u64;
     let down = down_at_end(events);
     let hosts: Vec<(String, String)> = s.regions.iter().map(|r| (StatusSettings::region_host(r), r.clone())).collect();
-    let judge_views = |kept: &[AckedEdit]| {
-        self::views(events, kept).iter().map(|v| (v.started_us, v.ended_us, v.tier, v.stale_us)).collect()
+    let judge_views = |kept: &[AckedEdit], host: Option<&str>| {
+        let of = |v: &&View| host.is_none_or(|h| v.host == h);
+        self::views(events, kept).iter().filter(of).map(|v| (v.started_us, v.ended_us, v.tier, v.stale_us)).collect()
     };
     let scale = Scale {
         viewers: regions * u64::from(s.viewers_per_region),
@@ -227,6 +232,7 @@ pub fn analyze(
         scale,
         edits_acked: edits.len(),
         edit_errors,
+        retracted,
         views,
         answered,
         availability_pct: pct(answered, views),
@@ -249,7 +255,7 @@ pub fn analyze(
         spike: spike::spike(scenario, s, events),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
         concurrent: concurrent::check(events, edits, &hosts, &down),
-        recovery: recovery::recovery(events, edits, &down, judge_views),
+        recovery: recovery::recovery(events, edits, &down, &s.regions, judge_views),
     }
 }
 
@@ -259,8 +265,10 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
 }
 
 /// The acknowledged timeline updates and status changes: the truth pages are judged against (a
-/// component list edit is judged by the `add-wins` checker alone).
+/// component list edit is judged by the `add-wins` checker alone; a retraction is no edit of its
+/// own, and the updates an acknowledged one took off the timeline are no longer expected).
 pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
+    let retracted = retracted(events);
     events
         .iter()
         .filter_map(|e| match &e.record {
@@ -273,8 +281,9 @@ pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
                 status,
                 critical,
                 listed: None,
+                retracted: None,
                 ..
-            }) => Some(AckedEdit {
+            }) if !retracted.contains(write) => Some(AckedEdit {
                 t_us: e.t_us,
                 write: *write,
                 stamp: *stamp,
@@ -286,6 +295,19 @@ pub fn edits(events: &[Event]) -> Vec<AckedEdit> {
             }),
             _ => None,
         })
+        .collect()
+}
+
+/// The updates acknowledged retractions took off the timeline, by id.
+fn retracted(events: &[Event]) -> BTreeSet<u64> {
+    events
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Harness(HarnessEvent::Edited { stamp: Some(_), retracted: Some(gone), .. }) => Some(gone),
+            _ => None,
+        })
+        .flatten()
+        .copied()
         .collect()
 }
 
@@ -748,6 +770,8 @@ mod tests {
             error: stamp.is_none().then(|| "timed out".to_string()),
             listed: None,
             history: None,
+            retracted: None,
+            moved_to: None,
         };
         let node: Rc<str> = Rc::from("users-us-east");
         let events: Vec<Event> = [edited(1, Some(Timestamp { l: 1, c: 0, node: 1 })), edited(2, None)]

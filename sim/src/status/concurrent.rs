@@ -45,9 +45,12 @@ struct Scripted<'a> {
     /// `Some(true)`: an add, `Some(false)`: a remove, `None`: a status change.
     listed: Option<bool>,
     history: &'a VClock,
-    /// Its region's node id, and its own write's number among that region's writes.
+    /// The node id of the region that acknowledged it, and its own write's number among that
+    /// region's writes.
     id: u32,
     own: u64,
+    /// The node id of its operator's region (another than `id` when GeoDNS had moved it).
+    operator: u32,
 }
 
 impl Scripted<'_> {
@@ -94,10 +97,20 @@ pub fn check(events: &[Event], edits: &[AckedEdit], regions: &[(String, String)]
                 stamp: Some(_),
                 listed,
                 history: Some(history),
+                moved_to,
                 ..
             }) => {
-                let id = regions.iter().position(|(_, name)| name == region)? as u32;
-                Some(Scripted { write: *write, component, listed: *listed, history, id, own: history.get(id) })
+                let id_of = |r: &String| regions.iter().position(|(_, name)| name == r).map(|i| i as u32);
+                let (id, operator) = (id_of(moved_to.as_ref().unwrap_or(region))?, id_of(region)?);
+                Some(Scripted {
+                    write: *write,
+                    component,
+                    listed: *listed,
+                    history,
+                    id,
+                    own: history.get(id),
+                    operator,
+                })
             }
             _ => None,
         })
@@ -144,7 +157,7 @@ fn add_wins(scripted: &[Scripted], audited: &Audited, out: &mut Concurrent) {
     for c in components {
         let of = |listed: bool| lists.iter().copied().filter(move |e| e.component == c && e.listed == Some(listed));
         let removes: Vec<&Scripted> = of(false).collect();
-        across |= of(true).any(|a| removes.iter().any(|r| r.id != a.id));
+        across |= of(true).any(|a| removes.iter().any(|r| r.operator != a.operator));
         out.add_remove_pairs += of(true).map(|a| removes.iter().filter(|r| r.concurrent(a)).count()).sum::<usize>();
         let surviving: Vec<String> =
             of(true).filter(|a| !removes.iter().any(|r| r.observed(a))).map(|a| format!("#{}", a.write)).collect();
@@ -172,7 +185,7 @@ fn hlc_order(scripted: &[Scripted], edits: &[AckedEdit], audited: &Audited, out:
     let mut across = false;
     for c in components {
         let of: Vec<&Scripted> = changes.iter().copied().filter(|e| e.component == c).collect();
-        across |= of.iter().any(|e| e.id != of[0].id);
+        across |= of.iter().any(|e| e.operator != of[0].operator);
         let pairs = (0..of.len()).map(|i| of[i + 1..].iter().filter(|f| f.concurrent(of[i])).count()).sum::<usize>();
         out.status_pairs += pairs;
         let latest = edits.iter().filter(|e| e.component.as_deref() == Some(c)).max_by_key(|e| e.stamp);
@@ -252,6 +265,8 @@ mod tests {
                 error: None,
                 listed,
                 history: Some(history(held)),
+                retracted: None,
+                moved_to: None,
             },
         )
     }

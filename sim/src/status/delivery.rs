@@ -1,8 +1,10 @@
 //! What reached people, judged from what the endpoints and viewers recorded: notifications
 //! (expected per update x subscriber x channel unless the rate limit, as the endpoint received,
-//! excuses one or the dedup-key window folded its update; late past their deadline, lost when never
+//! excuses one, the dedup-key window folded its update or the operators suppressed it (a
+//! non-critical update under `suppress_non_critical`); late past their deadline, lost when never
 //! received, duplicated past the receiver's idempotency-key dedup, redelivered, accepted beyond the
-//! rate limit, delivery latency) and live
+//! rate limit, delivery latency; per channel, the provider's "slow down" answers, the jobs given up
+//! after the last retry and the subscribers told their endpoint was unreachable) and live
 //! viewers (per SSE event type, the timeline updates, status changes and resolutions made after a
 //! live viewer first subscribed or fell back to polling that it never received on its stream nor
 //! saw on a page it polled, and how fast the rest reached it; reconnects and refused streams).
@@ -58,6 +60,12 @@ pub struct Notifications {
     pub over_rate_limit: usize,
     pub over_rate_limit_examples: Vec<String>,
     pub folded_by_dedup_window: usize,
+    /// Not sent, and excused: the operators suppressed the update (never counted as lost).
+    pub suppressed: usize,
+    /// Deliveries a provider answered "slow down" to (its per-second limit reached).
+    pub slowed_down: usize,
+    /// Subscribers told, on another channel, that their endpoint could not be reached.
+    pub told_unreachable: usize,
     pub retried: usize,
     pub gave_up: usize,
     /// First acceptance minus the update's acknowledgement.
@@ -81,6 +89,12 @@ pub struct ChannelFigures {
     pub redeliveries: usize,
     pub rate_limited: usize,
     pub over_rate_limit: usize,
+    pub suppressed: usize,
+    pub slowed_down: usize,
+    /// Jobs on this channel the pipeline gave up on after the last retry (its report).
+    pub gave_up: usize,
+    /// Subscribers told that their endpoint on this channel was unreachable (as received).
+    pub told_unreachable: usize,
     pub latency: Summary,
 }
 
@@ -151,10 +165,19 @@ fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channe
             Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
                 outcomes.entry(event).or_default().push(*outcome)
             }
-            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, .. }) => match retry_in_ms {
+            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, channel, .. }) => match retry_in_ms {
                 Some(_) => out.retried += 1,
-                None => out.gave_up += 1,
+                None => {
+                    out.gave_up += 1;
+                    out.channels.entry(channel.clone()).or_default().gave_up += 1;
+                }
             },
+            Record::Harness(HarnessEvent::SlowedDown { channel, .. }) => {
+                out.channels.entry(channel.clone()).or_default().slowed_down += 1
+            }
+            Record::Harness(HarnessEvent::ToldUnreachable { channel, .. }) => {
+                out.channels.entry(channel.clone()).or_default().told_unreachable += 1
+            }
             Record::Harness(HarnessEvent::Delivered { key, event, subscriber, channel }) => {
                 let (_, keys, n) =
                     received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
@@ -180,6 +203,12 @@ fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channe
                 let event = id_of[&edit.write].as_str();
                 let Some((first, keys, n)) = got(edit) else {
                     let taken = outcomes.get(event);
+                    if taken
+                        .is_some_and(|o| o.contains(&NoticeOutcome::Suppressed) && !o.contains(&NoticeOutcome::Queued))
+                    {
+                        on.suppressed += 1;
+                        continue;
+                    }
                     if taken
                         .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
                     {
@@ -252,6 +281,8 @@ fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channe
         (sum(|c| c.expected), sum(|c| c.delivered), sum(|c| c.late), sum(|c| c.lost), sum(|c| c.pending));
     (out.duplicates, out.redeliveries, out.rate_limited, out.over_rate_limit) =
         (sum(|c| c.duplicates), sum(|c| c.redeliveries), sum(|c| c.rate_limited), sum(|c| c.over_rate_limit));
+    (out.suppressed, out.slowed_down, out.told_unreachable) =
+        (sum(|c| c.suppressed), sum(|c| c.slowed_down), sum(|c| c.told_unreachable));
     out
 }
 

@@ -62,7 +62,8 @@ pub async fn monitor<N: Net>(users: Rc<Users<N>>, hosts: Vec<String>) {
             } else {
                 "Investigating: the platform is unreachable"
             };
-            submit(&users, report, Edit::Post { text: text.into(), critical: true }, None, false).await;
+            let host = users.origin().await;
+            submit(&users, &host, report, Edit::Post { text: text.into(), critical: true }, None, false).await;
         }
         sleep(MONITOR_EVERY).await;
     }

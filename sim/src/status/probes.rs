@@ -1,8 +1,9 @@
 //! The harness's own instruments in the status world: probes of every CDN's page (update
 //! propagation to the edges), fast probes of every region's origin after a partition heals or a
-//! region restarts (CRDT convergence), the subscriber endpoints that record each notification
-//! they accept, and the final audit of every region and CDN. Probes log only what changed.
+//! region restarts (CRDT convergence), the subscriber endpoints, behind each channel's provider,
+//! that record each notification they accept (and each "slow down" the provider answers), and the final audit of every region and CDN. Probes log only what changed.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use rand::Rng;
 use tokio::task::spawn_local;
 use tokio::time::sleep;
 
-use super::settings::StatusSettings;
+use super::settings::{CHANNELS, SLOW_DOWN, StatusSettings};
 use super::shown::{Ids, Shown};
 use super::users::call;
 use crate::events::HarnessEvent;
@@ -92,8 +93,10 @@ pub async fn audit<N: Net>(net: N, hosts: Vec<(String, bool)>, ids: Ids, telemet
     }
 }
 
-/// A subscriber endpoint: accepts deliveries (failing a seeded share of them) and records each
-/// accepted one.
+/// A channel's subscriber endpoints behind its provider (`[[status.provider]]`): a delivery beyond
+/// the provider's per-second limit is answered "slow down"; the others, after the provider's
+/// latency, are failed (a seeded share) or accepted and recorded, a notice of an unreachable
+/// endpoint as such.
 pub async fn receiver<N: Net>(
     net: N,
     settings: Rc<StatusSettings>,
@@ -102,23 +105,48 @@ pub async fn receiver<N: Net>(
     telemetry: HostTelemetry,
 ) -> HostResult {
     let mut rng = seed.child(&format!("receiver/{host}"), 0);
+    let channel = CHANNELS.iter().find(|(_, h)| *h == host).map_or("", |(c, _)| c);
+    let provider = settings.provider_of(channel);
+    let fail_rate = provider.fail_rate.unwrap_or(settings.receiver_fail_rate);
+    let mut taken: VecDeque<Duration> = VecDeque::new();
     let mut listener = net.bind(RECEIVER_PORT).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;
-        let fail = rng.random::<f64>() < settings.receiver_fail_rate;
-        let telemetry = telemetry.clone();
+        let fail = rng.random::<f64>() < fail_rate;
+        let now = now();
+        while taken.front().is_some_and(|t| now.saturating_sub(*t) >= Duration::from_secs(1)) {
+            taken.pop_front();
+        }
+        let over = provider.per_second.is_some_and(|limit| taken.len() >= limit as usize);
+        if !over {
+            taken.push_back(now);
+        }
+        let (telemetry, latency) = (telemetry.clone(), provider.latency.0);
         spawn_local(async move {
             let Ok(d) = wire::recv::<_, Delivery>(&mut stream).await else { return };
-            let reply = if fail {
-                DeliveryReply::Failed("503 service unavailable".into())
+            let reply = if over {
+                let slowed =
+                    HarnessEvent::SlowedDown { key: d.idempotency_key, subscriber: d.subscriber, channel: d.channel };
+                telemetry.harness(slowed);
+                DeliveryReply::SlowDown { retry_after_ms: SLOW_DOWN.as_millis() as u64 }
             } else {
-                telemetry.harness(HarnessEvent::Delivered {
-                    key: d.idempotency_key,
-                    event: d.event,
-                    subscriber: d.subscriber,
-                    channel: d.channel,
-                });
-                DeliveryReply::Accepted
+                sleep(latency).await;
+                if fail {
+                    DeliveryReply::Failed("503 service unavailable".into())
+                } else {
+                    telemetry.harness(match d.unreachable {
+                        Some(channel) => {
+                            HarnessEvent::ToldUnreachable { subscriber: d.subscriber, channel, by: d.channel }
+                        }
+                        None => HarnessEvent::Delivered {
+                            key: d.idempotency_key,
+                            event: d.event,
+                            subscriber: d.subscriber,
+                            channel: d.channel,
+                        },
+                    });
+                    DeliveryReply::Accepted
+                }
             };
             let _ = wire::send(&mut stream, &reply).await;
         });

@@ -52,6 +52,11 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
                 let verdict = if *healthy { "healthy again" } else { "unhealthy: answers leave it out" };
                 lines.push(format!("{} DNS marked {cdn} {verdict}", at(e.t_us)));
             }
+            Record::Node(NodeEvent::OriginHealth { region, healthy }) => {
+                let verdict =
+                    if *healthy { "healthy again" } else { "unhealthy: its operators move to another region" };
+                lines.push(format!("{} GeoDNS marked {region} {verdict}", at(e.t_us)));
+            }
             Record::Node(NodeEvent::QueueRestored { jobs }) if e.t_us > 0 => {
                 lines.push(format!("{} notifier restarted from its disk with {jobs} notifications queued", at(e.t_us)))
             }
@@ -148,7 +153,11 @@ pub fn text(r: &StatusReport) -> String {
             after(p.shown_after_s)
         );
     }
-    let _ = writeln!(o, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors);
+    let _ = writeln!(
+        o,
+        "\nincident updates ({} edits acknowledged, {} failed, {} updates retracted)",
+        r.edits_acked, r.edit_errors, r.retracted
+    );
     let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));
     if r.not_propagated > 0 {
         let _ = writeln!(o, "  updates some CDN never showed  {}", r.not_propagated);
@@ -174,15 +183,22 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
     let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
     let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
-    let _ = writeln!(o, "  per channel  delivered  lost  duplicates  pending  latency");
+    let _ = writeln!(
+        o,
+        "  per channel  delivered  lost  duplicates  pending  suppressed  slowed down  gave up  told unreachable  latency"
+    );
     for (channel, c) in &n.channels {
         let _ = writeln!(
             o,
-            "    {channel:<10} {:>9} {:>5} {:>11} {:>8}  {}",
+            "    {channel:<10} {:>9} {:>5} {:>11} {:>8} {:>11} {:>12} {:>8} {:>17}  {}",
             c.delivered,
             c.lost,
             c.duplicates,
             c.pending,
+            c.suppressed,
+            c.slowed_down,
+            c.gave_up,
+            c.told_unreachable,
             fmt_summary(&c.latency)
         );
     }

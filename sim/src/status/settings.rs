@@ -55,6 +55,12 @@ pub struct StatusSettings {
     pub dns_check_interval: Dur,
     pub dns_unhealthy_after: u32,
     pub dns_ttl: Dur,
+    /// Operators find their origin through GeoDNS (their own region while it is healthy, else
+    /// another); `false` (negative control only) pins them to their region.
+    pub geo_dns: bool,
+    /// GeoDNS checks every region's origin this often; its answers carry `geo_ttl`.
+    pub geo_check_interval: Dur,
+    pub geo_ttl: Dur,
     pub sse_heartbeat: Dur,
     pub sse_max_per_ip: usize,
     /// Streams one CDN's SSE hub holds at once; the default is the design's 100,000 per edge at
@@ -75,8 +81,16 @@ pub struct StatusSettings {
     /// A notification accepted later than this after its update's acknowledgement is late; one
     /// not accepted by then is lost if the run ends later, pending otherwise.
     pub notification_deadline: Dur,
-    /// Probability that a subscriber endpoint answers a delivery with an error.
+    /// Probability that a subscriber endpoint answers a delivery with an error (a channel's
+    /// `[[status.provider]]` may set its own).
     pub receiver_fail_rate: f64,
+    /// Each channel's provider, where it differs from an instant one that never throttles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provider: Vec<ChannelProvider>,
+    /// The operators suppress non-critical updates: none is notified.
+    pub suppress_non_critical: bool,
+    /// The delays before each retry of a failed delivery (the design's 30 s to 60 m by default).
+    pub retry_delays: Vec<Dur>,
     /// Operators edit the incident at exponential intervals of this mean, between `edits_from` and
     /// `edits_until` (default: the whole duration), at a region drawn from the seed.
     pub edit_every: Dur,
@@ -114,11 +128,15 @@ pub struct StatusSettings {
 }
 
 /// One scripted operator action (`[[status.action]]`): at `at`, the operator of `region` makes
-/// the edit `kind` says.
+/// the edit `kind` says; with `every`, again every `every` until `until` (inclusive).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedAction {
     pub at: Dur,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Dur>,
     pub region: String,
     pub kind: ActionKind,
     /// The component a status change or a list edit names.
@@ -127,7 +145,7 @@ pub struct ScriptedAction {
     /// The status a `set_status` sets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
-    /// The text a `post` posts.
+    /// The text a `post` posts, or the updates a `retract` takes off the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default)]
@@ -146,6 +164,20 @@ pub enum ActionKind {
     AddComponent,
     /// Takes `component` off the page.
     RemoveComponent,
+    /// Takes the timeline updates with `text` off the timeline (those its region holds).
+    Retract,
+}
+
+impl ScriptedAction {
+    /// When this action is made: at `at`, then every `every` until `until`.
+    pub fn times(&self) -> Vec<Duration> {
+        match (self.every, self.until) {
+            (Some(every), Some(until)) if !every.0.is_zero() => {
+                std::iter::successors(Some(self.at.0), |t| Some(*t + every.0)).take_while(|t| *t <= until.0).collect()
+            }
+            _ => vec![self.at.0],
+        }
+    }
 }
 
 /// A component status as a scenario file writes it.
@@ -171,6 +203,8 @@ impl From<Status> for ComponentStatus {
 
 /// The longest component name or posted text a scripted action may carry.
 pub const MAX_ACTION_TEXT: usize = 200;
+/// How many times the scripted actions of a run may be made in all, repeats included.
+pub const MAX_ACTIONS_MADE: usize = 10_000;
 
 /// Where the notifier keeps its queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -203,6 +237,27 @@ pub enum Provider {
     /// The platform's DNS: shared, the status page's DNS is that provider's.
     Dns,
 }
+
+/// A notification channel's provider (`[[status.provider]]`): how long it takes to answer a
+/// delivery, how many it takes a second before answering "slow down", and the share it fails.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelProvider {
+    pub channel: String,
+    #[serde(default)]
+    pub latency: Dur,
+    /// Deliveries it takes in any second; `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_second: Option<u32>,
+    /// `None`: `receiver_fail_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_rate: Option<f64>,
+}
+
+/// How long a provider over its limit asks the notifier to wait.
+pub const SLOW_DOWN: Duration = Duration::from_secs(1);
+/// The most retry delays a scenario may set.
+pub const MAX_RETRIES: usize = 16;
 
 /// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
 /// `until` (the end of the run if absent), its host up all along.
@@ -263,6 +318,9 @@ impl Default for StatusSettings {
             dns_check_interval: Dur(c.dns_check_interval),
             dns_unhealthy_after: c.dns_unhealthy_after,
             dns_ttl: Dur(c.dns_ttl),
+            geo_dns: true,
+            geo_check_interval: Dur(c.geo_check_interval),
+            geo_ttl: Dur(c.geo_ttl),
             sse_heartbeat: Dur(c.sse_heartbeat),
             sse_max_per_ip: c.sse_max_per_ip,
             sse_max_per_edge: c.sse_max_per_edge / SSE_SCALE,
@@ -274,6 +332,9 @@ impl Default for StatusSettings {
             subscribers: 20,
             notification_deadline: Dur(Duration::from_secs(120)),
             receiver_fail_rate: 0.0,
+            provider: Vec::new(),
+            suppress_non_critical: false,
+            retry_delays: n.retry_delays_ms.iter().map(|&ms| Dur(Duration::from_millis(ms))).collect(),
             edit_every: Dur(Duration::from_secs(30)),
             edits_from: Dur(Duration::from_secs(5)),
             edits_until: None,
@@ -347,6 +408,39 @@ impl StatusSettings {
         None
     }
 
+    /// A channel's provider: the one `[[status.provider]]` names (an instant one that never
+    /// throttles, failing `receiver_fail_rate`, when none does).
+    pub fn provider_of(&self, channel: &str) -> ChannelProvider {
+        self.provider.iter().find(|p| p.channel == channel).cloned().unwrap_or(ChannelProvider {
+            channel: channel.to_string(),
+            latency: Dur(Duration::ZERO),
+            per_second: None,
+            fail_rate: None,
+        })
+    }
+
+    /// A problem of one `[[status.provider]]` entry or of `retry_delays`: the key, which entry
+    /// has it, and what is wrong.
+    pub fn notify_problem(&self) -> Option<(&'static str, usize, String)> {
+        for (i, p) in self.provider.iter().enumerate() {
+            if !CHANNELS.iter().any(|(c, _)| *c == p.channel) {
+                let names: Vec<&str> = CHANNELS.iter().map(|(c, _)| *c).collect();
+                return Some((
+                    "provider.channel",
+                    i,
+                    format!("`{}` is not a channel; channels are {}", p.channel, names.join(", ")),
+                ));
+            }
+            if self.provider[..i].iter().any(|q| q.channel == p.channel) {
+                return Some(("provider.channel", i, format!("`{}` has a provider already", p.channel)));
+            }
+        }
+        if self.retry_delays.len() > MAX_RETRIES {
+            return Some(("retry_delays", 0, format!("at most {MAX_RETRIES} retries")));
+        }
+        None
+    }
+
     /// A problem of one `[[status.cdn_errors]]` entry: the key, which entry has it (from 0, among
     /// those that set the key), and what is wrong.
     pub fn cdn_errors_problem(&self) -> Option<(&'static str, usize, String)> {
@@ -379,8 +473,25 @@ impl StatusSettings {
                     format!("{} is not before the end of the run ({})", a.at, Dur(duration)),
                 ));
             }
+            match (a.every, a.until) {
+                (Some(_), None) => {
+                    return Some(("action.every", nth(i, |a| a.every.is_some()), "needs `until`".into()));
+                }
+                (None, Some(_)) => {
+                    return Some(("action.until", nth(i, |a| a.until.is_some()), "needs `every`".into()));
+                }
+                (Some(_), Some(until)) if until <= a.at || until.0 >= duration => {
+                    let problem = format!(
+                        "{until} is not after `at` ({}) and before the end of the run ({})",
+                        a.at,
+                        Dur(duration)
+                    );
+                    return Some(("action.until", nth(i, |a| a.until.is_some()), problem));
+                }
+                _ => {}
+            }
             let (needs, missing) = match a.kind {
-                ActionKind::Post => ("text", a.text.is_none()),
+                ActionKind::Post | ActionKind::Retract => ("text", a.text.is_none()),
                 ActionKind::SetStatus => ("component and status", a.component.is_none() || a.status.is_none()),
                 ActionKind::AddComponent | ActionKind::RemoveComponent => ("component", a.component.is_none()),
             };
@@ -398,6 +509,11 @@ impl StatusSettings {
                     return Some((key, n, problem));
                 }
             }
+        }
+        let made: usize = self.action.iter().map(|a| a.times().len()).sum();
+        if made > MAX_ACTIONS_MADE {
+            let problem = format!("the actions are made {made} times in all; at most {MAX_ACTIONS_MADE}");
+            return Some(("action.every", 0, problem));
         }
         None
     }
@@ -455,7 +571,12 @@ impl StatusSettings {
 
     /// The nodes' settings.
     pub fn config(&self) -> StatusConfig {
-        let notify = NotifyConfig { event_dedup: self.event_dedup, ..NotifyConfig::default() };
+        let notify = NotifyConfig {
+            event_dedup: self.event_dedup,
+            suppress_non_critical: self.suppress_non_critical,
+            retry_delays_ms: self.retry_delays.iter().map(|d| d.0.as_millis() as u64).collect(),
+            ..NotifyConfig::default()
+        };
         let merge = MergeRules { set: self.set_rule, lww: self.lww_order };
         StatusConfig {
             regions: self.regions.iter().map(|r| Self::region_host(r)).collect(),
@@ -474,6 +595,8 @@ impl StatusSettings {
             dns_check_interval: self.dns_check_interval.0,
             dns_unhealthy_after: self.dns_unhealthy_after,
             dns_ttl: self.dns_ttl.0,
+            geo_check_interval: self.geo_check_interval.0,
+            geo_ttl: self.geo_ttl.0,
             sse_heartbeat: self.sse_heartbeat.0,
             sse_max_per_ip: self.sse_max_per_ip,
             sse_max_per_edge: self.sse_max_per_edge,

@@ -1,5 +1,6 @@
 //! The status page's users, run on one viewer host per region: operators editing the incident at
-//! their region's origin (at random, and as `[[status.action]]` scripts), viewers loading the page through DNS and the CDNs (trying the next CDN
+//! the origin GeoDNS gives them, their own region's while it is healthy (at random, and as
+//! `[[status.action]]` scripts), viewers loading the page through DNS and the CDNs (trying the next CDN
 //! of the answer when one fails, as browsers do with several addresses), and live viewers on SSE
 //! who resume with Last-Event-ID, reconnect after an exponential backoff with seeded jitter, and
 //! fall back to polling. Each records what it saw.
@@ -12,8 +13,8 @@ use edgesim_system::net::Net;
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::proto::{
-    DNS_PORT, DnsAnswer, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest, Edit, ORIGIN_PORT, OriginReply, OriginRequest,
-    SseMessage, event_id,
+    DNS_PORT, DnsAnswer, DnsName, DnsQuery, EDGE_PORT, EdgeReply, EdgeRequest, Edit, ORIGIN_PORT, OriginReply,
+    OriginRequest, SseMessage, event_id,
 };
 use edgesim_system::status::sse::SseEvent;
 use edgesim_system::wire;
@@ -41,8 +42,10 @@ pub struct Users<N: Net> {
     pub ids: Ids,
     /// Edit and viewer ids, unique across the run.
     pub next_id: Rc<RefCell<u64>>,
-    /// The resolver's cached answer and when it expires.
+    /// The resolver's cached answer for the page and when it expires.
     pub resolver: RefCell<Option<(DnsAnswer, Duration)>>,
+    /// The same for the origin API (GeoDNS).
+    pub geo: RefCell<Option<(DnsAnswer, Duration)>>,
     /// The user host's sockets.
     pub net: N,
 }
@@ -87,21 +90,42 @@ impl<N: Net> Users<N> {
     /// The CDNs to try, from the resolver's cache while its TTL lasts; a failed query keeps the
     /// stale answer (serve-stale) or, with none, every CDN.
     async fn resolve(&self) -> Vec<String> {
-        let cached = self.resolver.borrow().clone();
+        self.lookup(DnsName::Page, &self.resolver, || self.settings.cdns.clone()).await
+    }
+
+    /// The origin host operators edit at: GeoDNS's first answer, cached for its TTL (serve-stale
+    /// as above; the own region with no answer at all), or the own region when pinned.
+    pub async fn origin(&self) -> String {
+        if !self.settings.geo_dns {
+            return self.region_host();
+        }
+        let hosts = self.lookup(DnsName::Origin, &self.geo, || vec![self.region_host()]).await;
+        hosts.into_iter().next().unwrap_or_else(|| self.region_host())
+    }
+
+    /// Resolves `name` through `cache`; `none` is the answer when the DNS gives none and nothing
+    /// is cached.
+    async fn lookup(
+        &self,
+        name: DnsName,
+        cache: &RefCell<Option<(DnsAnswer, Duration)>>,
+        none: impl FnOnce() -> Vec<String>,
+    ) -> Vec<String> {
+        let cached = cache.borrow().clone();
         if let Some((answer, expires)) = &cached
             && now() < *expires
         {
-            return answer.cdns.clone();
+            return answer.hosts.clone();
         }
-        let query = DnsQuery { region: self.region };
+        let query = DnsQuery { name, region: self.region };
         match call::<_, _, DnsAnswer>(&self.net, DNS, DNS_PORT, &query, self.settings.view_timeout.0).await {
             Ok(answer) => {
-                let cdns = answer.cdns.clone();
+                let hosts = answer.hosts.clone();
                 let expires = now() + Duration::from_millis(answer.ttl_ms);
-                *self.resolver.borrow_mut() = Some((answer, expires));
-                cdns
+                *cache.borrow_mut() = Some((answer, expires));
+                hosts
             }
-            Err(_) => cached.map_or_else(|| self.settings.cdns.clone(), |(a, _)| a.cdns),
+            Err(_) => cached.map_or_else(none, |(a, _)| a.hosts),
         }
     }
 }
@@ -141,7 +165,7 @@ async fn operator<N: Net>(users: Rc<Users<N>>) {
             return;
         }
         let write = users.next_id();
-        let host = users.region_host();
+        let host = users.origin().await;
         let limit = s.view_timeout.0;
         let (edit, seen) = if rng.random::<f64>() < 0.6 {
             let text = if rng.random::<f64>() < 0.25 {
@@ -161,61 +185,98 @@ async fn operator<N: Net>(users: Rc<Users<N>>) {
             let seen = read_status(&users.net, &host, &component, limit).await;
             (Edit::Status { component, status }, seen)
         };
-        submit(&users, write, edit, seen, false).await;
+        submit(&users, &host, write, edit, seen, false).await;
     }
 }
 
-/// This region's scripted actions, each at its time, in the order the file lists them.
+/// This region's scripted actions, each at its time (a repeated one at each of its times), in
+/// time order and, at one time, in the order the file lists them; an action waits for the one
+/// before it.
 async fn scripted<N: Net>(users: Rc<Users<N>>) {
     let s = users.settings.clone();
     let region = &s.regions[users.region];
-    for action in s.action.iter().filter(|a| a.region == *region) {
-        sleep(action.at.0.saturating_sub(now())).await;
+    let mut made: Vec<(Duration, usize)> = s
+        .action
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.region == *region)
+        .flat_map(|(i, a)| a.times().into_iter().map(move |t| (t, i)))
+        .collect();
+    made.sort();
+    for (at, i) in made {
+        let action = &s.action[i];
+        sleep(at.saturating_sub(now())).await;
         let component = action.component.clone().unwrap_or_default();
+        let text = action.text.clone().unwrap_or_default();
         let edit = match action.kind {
-            ActionKind::Post => Edit::Post { text: action.text.clone().unwrap_or_default(), critical: action.critical },
+            ActionKind::Post => Edit::Post { text, critical: action.critical },
             ActionKind::SetStatus => {
                 let status = action.status.map_or(ComponentStatus::Operational, Into::into);
                 Edit::Status { component, status }
             }
             ActionKind::AddComponent => Edit::AddComponent { component },
             ActionKind::RemoveComponent => Edit::RemoveComponent { component },
+            ActionKind::Retract => Edit::Retract { text },
         };
-        let write = users.next_id();
-        submit(&users, write, edit, None, true).await;
+        let (write, host) = (users.next_id(), users.origin().await);
+        submit(&users, &host, write, edit, None, true).await;
     }
 }
 
-/// Sends edit `write` to this region's origin (having read `seen` before it, for a status
+/// Sends edit `write` to the origin at `host` (having read `seen` there before it, for a status
 /// change), reads a random operator's status change back once acknowledged, and logs it as
-/// `edited` (a `scripted` edit at once, with its region's causal history).
-pub async fn submit<N: Net>(users: &Users<N>, write: u64, edit: Edit, seen: Option<Timestamp>, scripted: bool) {
+/// `edited` (a `scripted` edit at once, with its region's causal history; a retraction with the
+/// updates it took off the timeline).
+pub async fn submit<N: Net>(
+    users: &Users<N>,
+    host: &str,
+    write: u64,
+    edit: Edit,
+    seen: Option<Timestamp>,
+    scripted: bool,
+) {
     let s = &users.settings;
-    let host = users.region_host();
     let limit = s.view_timeout.0;
     let reply =
-        call::<_, _, OriginReply>(&users.net, &host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
-    let (stamp, history, error) = match reply {
-        Ok(OriginReply::Written(at, history)) => {
+        call::<_, _, OriginReply>(&users.net, host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
+    let (stamp, history, gone, error) = match reply {
+        Ok(OriginReply::Written { at, history, retracted }) => {
             users.ids.learn(at, write);
-            (Some(at), scripted.then_some(history), None)
+            (Some(at), scripted.then_some(history), retracted, None)
         }
-        Ok(other) => (None, None, Some(format!("unexpected reply {other:?}"))),
-        Err(e) => (None, None, Some(e)),
+        Ok(other) => (None, None, Vec::new(), Some(format!("unexpected reply {other:?}"))),
+        Err(e) => (None, None, Vec::new(), Some(e)),
     };
-    let (component, status, critical, listed) = match edit {
-        Edit::Post { critical, .. } => (None, None, critical, None),
-        Edit::Status { component, status } => (Some(component), Some(status), false, None),
-        Edit::AddComponent { component } => (Some(component), None, false, Some(true)),
-        Edit::RemoveComponent { component } => (Some(component), None, false, Some(false)),
+    let (component, status, critical, listed, retracted) = match edit {
+        Edit::Post { critical, .. } => (None, None, critical, None, None),
+        Edit::Status { component, status } => (Some(component), Some(status), false, None, None),
+        Edit::AddComponent { component } => (Some(component), None, false, Some(true), None),
+        Edit::RemoveComponent { component } => (Some(component), None, false, Some(false), None),
+        Edit::Retract { .. } => {
+            (None, None, false, None, Some(gone.iter().filter_map(|at| users.ids.of(at)).collect()))
+        }
     };
     let after = match (&component, status, stamp) {
-        (Some(c), Some(_), Some(_)) if !scripted => read_status(&users.net, &host, c, limit).await,
+        (Some(c), Some(_), Some(_)) if !scripted => read_status(&users.net, host, c, limit).await,
         _ => None,
     };
     let region = s.regions[users.region].clone();
-    let edited =
-        HarnessEvent::Edited { write, region, component, status, critical, stamp, seen, after, error, listed, history };
+    let moved_to = s.regions.iter().find(|r| StatusSettings::region_host(r) == host && **r != region).cloned();
+    let edited = HarnessEvent::Edited {
+        write,
+        region,
+        component,
+        status,
+        critical,
+        stamp,
+        seen,
+        after,
+        error,
+        listed,
+        history,
+        retracted,
+        moved_to,
+    };
     users.telemetry.harness(edited);
 }
 

@@ -135,6 +135,7 @@ fn add_users<S: Simulation>(
             ids: ids.clone(),
             next_id: next_id.clone(),
             resolver: RefCell::new(None),
+            geo: RefCell::new(None),
             net: net.clone(),
         });
         let mut instruments = (i == 0).then(|| instruments(&net, scenario, &settings, &ids, &telemetry, &errors));
@@ -233,6 +234,7 @@ pub(crate) fn set_latencies<S: Simulation>(sim: &mut S, s: &StatusSettings) {
             link(r, c, n.origin.0);
         }
         link(r, NOTIFIER, n.internal.0);
+        link(r, DNS, n.internal.0);
     }
     for v in s.viewer_hosts() {
         for c in &s.cdns {

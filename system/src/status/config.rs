@@ -1,7 +1,9 @@
 //! The status page's settings, defaults from docs/DESIGN.md, System B: sync every 100 ms; DNS health
-//! checks every 10 s of each CDN's page, 2 failures mark a CDN unhealthy; SSE heartbeat 30 s, at most 10
-//! connections per IP and 100,000 per edge; an edge's origin misses coalesced and its stale page served
-//! while one refresh runs; the notification rules live in [`NotifyConfig`].
+//! checks every 10 s of each CDN's page, 2 failures mark a CDN unhealthy; GeoDNS for the origin
+//! API (**project**, to meet the design's region RTO of 10 s): each region's origin checked every
+//! second, answers cached 5 s; SSE heartbeat 30 s, at most 10 connections per IP and 100,000 per
+//! edge; an edge's origin misses coalesced and its stale page served while one refresh runs; the
+//! notification rules live in [`NotifyConfig`].
 
 use std::time::Duration;
 
@@ -66,6 +68,12 @@ pub struct StatusConfig {
     /// Consecutive failed checks that mark a CDN unhealthy.
     pub dns_unhealthy_after: u32,
     pub dns_ttl: Duration,
+    /// GeoDNS for the origin API: the DNS checks each region's origin this often, within
+    /// `geo_check_timeout`, `dns_unhealthy_after` failures taking it out of answers, which carry
+    /// `geo_ttl`.
+    pub geo_check_interval: Duration,
+    pub geo_check_timeout: Duration,
+    pub geo_ttl: Duration,
     pub sse_heartbeat: Duration,
     pub sse_max_per_ip: usize,
     /// Streams one edge's hub holds at once.
@@ -106,6 +114,9 @@ impl Default for StatusConfig {
             dns_check_timeout: Duration::from_secs(2),
             dns_unhealthy_after: 2,
             dns_ttl: Duration::from_secs(60),
+            geo_check_interval: Duration::from_secs(1),
+            geo_check_timeout: Duration::from_millis(500),
+            geo_ttl: Duration::from_secs(5),
             sse_heartbeat: Duration::from_secs(30),
             sse_max_per_ip: 10,
             sse_max_per_edge: 100_000,

@@ -2,11 +2,15 @@
 //! region (so several copies of each arrive), decides with [`Pipeline`] what to send to whom, and
 //! runs asynchronous workers that deliver to subscribers' endpoints, critical updates first,
 //! retrying failures on the design's schedule with seeded jitter. Deliveries carry idempotency keys.
+//! A provider that answers "slow down" gets nothing more on its channel until the time it gave
+//! (the job put back as the same try); a job whose last retry failed ends with a notice to its
+//! subscriber, on another channel, that the endpoint is unreachable.
 //! With an [`Outbox`] (its disk) every decision is committed there before it is acted on, and a
 //! restart carries on from it; without one the queue and the hour's sends live in memory and a
 //! crash loses them (the negative control).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
@@ -43,8 +47,13 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk:
         }
         None => Pipeline::new(config, subscribers),
     };
-    let notifier =
-        Rc::new(Notifier { node: node.clone(), pipeline: RefCell::new(pipeline), disk, work: Notify::new() });
+    let notifier = Rc::new(Notifier {
+        node: node.clone(),
+        pipeline: RefCell::new(pipeline),
+        disk,
+        work: Notify::new(),
+        paused: RefCell::new(BTreeMap::new()),
+    });
     node.emit(NodeEvent::Started { role: NodeRole::Notifier, lsn: 0 });
     for _ in 0..node.config.notify_workers.max(1) {
         spawn_local(worker(notifier.clone()));
@@ -60,12 +69,14 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk:
     .await
 }
 
-/// The node's shared state: its pipeline, its disk and the workers' wake-up.
+/// The node's shared state: its pipeline, its disk, the workers' wake-up, and until when each
+/// throttled channel's provider asked to be left alone.
 struct Notifier<N, T> {
     node: Node<N, T>,
     pipeline: RefCell<Pipeline>,
     disk: Disk,
     work: Notify,
+    paused: RefCell<BTreeMap<String, u64>>,
 }
 
 impl<N: Net, T: Telemetry> Notifier<N, T> {
@@ -91,6 +102,45 @@ impl<N: Net, T: Telemetry> Notifier<N, T> {
     }
 }
 
+impl<N: Net, T: Telemetry> Notifier<N, T> {
+    /// Puts `job` back for when its channel's provider asked to be sent to again, on disk too.
+    fn put_back(&self, job: Job, until: u64) {
+        let retry = self.pipeline.borrow_mut().throttled(job.clone(), until);
+        if let Some(outbox) = &self.disk {
+            let _ = outbox.borrow_mut().failed(&job, retry);
+        }
+    }
+}
+
+/// How many times, and how far apart, the notice of an unreachable endpoint is sent.
+const NOTICE_TRIES: u32 = 3;
+const NOTICE_GAP: Duration = Duration::from_secs(10);
+
+/// Tells `subscriber` that its endpoint on `channel` was unreachable through the last retry, on
+/// its account's contact channel (email, or the first other channel when email is the one lost).
+async fn tell_unreachable<N: Net, T: Telemetry>(node: Node<N, T>, subscriber: u32, channel: String) {
+    let channels = &node.config.channels;
+    let by = channels
+        .iter()
+        .find(|(c, _)| c == "email" && *c != channel)
+        .or_else(|| channels.iter().find(|(c, _)| *c != channel));
+    let Some((by, host)) = by.cloned() else { return };
+    let notice = Delivery {
+        idempotency_key: format!("{subscriber}/{channel:?}/unreachable"),
+        event: "unreachable".into(),
+        subscriber,
+        channel: by,
+        unreachable: Some(channel),
+    };
+    for _ in 0..NOTICE_TRIES {
+        let reply = node.exchange(&host, RECEIVER_PORT, &notice, node.config.peer_timeout * 10).await;
+        if matches!(reply, Ok(DeliveryReply::Accepted)) {
+            return;
+        }
+        tokio::time::sleep(NOTICE_GAP).await;
+    }
+}
+
 fn report<N: Net, T: Telemetry>(node: &Node<N, T>, event: &str, offered: &Offered) {
     let outcome = match offered {
         Offered::Queued { rate_limited, .. } => {
@@ -105,6 +155,7 @@ fn report<N: Net, T: Telemetry>(node: &Node<N, T>, event: &str, offered: &Offere
         }
         Offered::DuplicateEvent => NoticeOutcome::Duplicate,
         Offered::DedupWindow { .. } => NoticeOutcome::DedupWindow,
+        Offered::Suppressed => NoticeOutcome::Suppressed,
     };
     node.emit(NodeEvent::NoticeTaken { event: event.to_string(), outcome });
 }
@@ -128,12 +179,17 @@ async fn worker<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>) {
             }
             continue;
         };
+        if let Some(&until) = n.paused.borrow().get(&job.channel).filter(|&&until| until > now) {
+            n.put_back(job, until);
+            continue;
+        }
         let host = node.config.channels.iter().find(|(c, _)| *c == job.channel).map(|(_, h)| h.clone());
         let delivery = Delivery {
             idempotency_key: job.key.clone(),
             event: job.event_id.clone(),
             subscriber: job.subscriber,
             channel: job.channel.clone(),
+            unreachable: None,
         };
         let reply = match host {
             Some(host) => node.exchange(&host, RECEIVER_PORT, &delivery, node.config.peer_timeout * 10).await,
@@ -141,6 +197,13 @@ async fn worker<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>) {
         };
         let failure = match reply {
             Ok(DeliveryReply::Accepted) => None,
+            Ok(DeliveryReply::SlowDown { retry_after_ms }) => {
+                let until = n.now_ms() + retry_after_ms;
+                n.paused.borrow_mut().insert(job.channel.clone(), until);
+                node.emit(NodeEvent::Throttled { channel: job.channel.clone(), retry_in_ms: retry_after_ms });
+                n.put_back(job, until);
+                continue;
+            }
             Ok(DeliveryReply::Failed(reason)) => Some(reason),
             Err(reason) => Some(reason),
         };
@@ -160,7 +223,10 @@ async fn worker<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>) {
         }
         let retry_in_ms = match retry {
             Retry::Scheduled { due_ms, .. } => Some(due_ms.saturating_sub(now)),
-            Retry::GaveUp { .. } => None,
+            Retry::GaveUp { .. } => {
+                spawn_local(tell_unreachable(node.clone(), job.subscriber, job.channel.clone()));
+                None
+            }
         };
         let Job { key, event_id: event, subscriber, channel, attempt, .. } = job;
         node.emit(NodeEvent::DeliveryFailed { key, event, subscriber, channel, attempt, reason, retry_in_ms });

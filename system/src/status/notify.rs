@@ -4,6 +4,8 @@
 //! dedup key was accepted less than 5 minutes ago is folded into that one, a subscriber gets at most
 //! 10 notifications an hour on each channel, critical incidents go first, and a failed send is
 //! retried 8 times (30 s, 1 m, 2 m ... 60 m, each delay scaled by a jitter factor in [0.5, 1.5)).
+//! An operator can suppress non-critical updates: they are not sent at all. A provider that answers
+//! "slow down" has its job put back, the same try, for when the provider asked.
 //! Every job carries an idempotency key, the same on each of its retries, so that receivers can drop
 //! the duplicates at-least-once delivery makes.
 //!
@@ -30,6 +32,8 @@ pub struct NotifyConfig {
     pub retry_delays_ms: Vec<u64>,
     /// Each retry delay is scaled by a factor in [1 - jitter, 1 + jitter); jitter lies in [0, 1].
     pub jitter: f64,
+    /// The operators' suppression: a non-critical update is not notified.
+    pub suppress_non_critical: bool,
 }
 
 impl Default for NotifyConfig {
@@ -41,6 +45,7 @@ impl Default for NotifyConfig {
             rate_window_ms: 3_600_000,
             retry_delays_ms: vec![30_000, 60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000],
             jitter: 0.5,
+            suppress_non_critical: false,
         }
     }
 }
@@ -87,6 +92,8 @@ pub enum Offered {
     DuplicateEvent,
     /// Another event was accepted under this dedup key less than `dedup_window_ms` ago.
     DedupWindow { key: String },
+    /// A non-critical event under `suppress_non_critical`: nobody is notified.
+    Suppressed,
 }
 
 /// What became of a failed send.
@@ -104,6 +111,7 @@ pub struct Stats {
     pub offered: u64,
     pub duplicate_events: u64,
     pub dedup_window: u64,
+    pub suppressed: u64,
     /// Jobs created by accepted events (first tries).
     pub queued: u64,
     /// Subscriber-channel pairs skipped by the rate limit.
@@ -186,6 +194,10 @@ impl Pipeline {
         if self.config.event_dedup && !self.seen.insert(event.id.clone()) {
             self.stats.duplicate_events += 1;
             return Offered::DuplicateEvent;
+        }
+        if self.config.suppress_non_critical && !event.critical {
+            self.stats.suppressed += 1;
+            return Offered::Suppressed;
         }
         if let Some((at, id)) = self.windows.get(&event.dedup_key)
             && now_ms.saturating_sub(*at) < self.config.dedup_window_ms
@@ -270,6 +282,14 @@ impl Pipeline {
         retry
     }
 
+    /// Puts back a job its provider answered "slow down" to: the same try, due at `until_ms`.
+    pub fn throttled(&mut self, mut job: Job, until_ms: u64) -> Retry {
+        job.due_ms = until_ms;
+        let retry = Retry::Scheduled { due_ms: until_ms, attempt: job.attempt };
+        self.enqueue(job);
+        retry
+    }
+
     pub fn stats(&self) -> Stats {
         self.stats
     }
@@ -313,6 +333,31 @@ mod tests {
 
     fn keys(offered: Offered) -> Vec<String> {
         queued(offered).into_iter().map(|job| job.key).collect()
+    }
+
+    #[test]
+    fn suppression_drops_non_critical_updates_only_and_remembers_them() {
+        // Under the operators' suppression a non-critical update queues nothing (and a copy of it
+        // is a duplicate, not a second chance); a critical one is notified as ever.
+        let config = NotifyConfig { suppress_non_critical: true, ..NotifyConfig::default() };
+        let mut p = Pipeline::new(config, vec![subscriber(1, &["email"])]);
+        assert_eq!(p.offer(ev("a", "a", false), 0), Offered::Suppressed);
+        assert_eq!(p.offer(ev("a", "a", false), 10), Offered::DuplicateEvent);
+        assert_eq!(queued(p.offer(ev("b", "b", true), 20)).len(), 1);
+        assert_eq!((p.stats().suppressed, p.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_throttled_job_comes_back_as_the_same_try_when_the_provider_asked() {
+        // "Slow down" is not a failure: the job keeps its attempt and key and is due again only
+        // at the time given.
+        let mut p = Pipeline::new(NotifyConfig::default(), vec![subscriber(1, &["sms"])]);
+        let key = keys(p.offer(ev("a", "a", false), 0)).remove(0);
+        let job = p.take(0).unwrap();
+        assert_eq!(p.throttled(job, 1_000), Retry::Scheduled { due_ms: 1_000, attempt: 0 });
+        assert_eq!((p.take(999), p.next_due()), (None, Some(1_000)));
+        let again = p.take(1_000).unwrap();
+        assert_eq!((again.key, again.attempt, p.stats().retried), (key, 0, 0));
     }
 
     #[test]
@@ -438,6 +483,7 @@ mod tests {
                 rate_window_ms: 60_000,
                 retry_delays_ms: vec![1_000, 2_000, 4_000],
                 jitter: 0.5,
+                suppress_non_critical: false,
             };
             let mut p = Pipeline::new(config.clone(), vec![subscriber(1, &["email", "webhook"]), subscriber(2, &["email"])]);
             let (mut now, mut firsts) = (0, BTreeMap::<(u32, String), Vec<u64>>::new());

@@ -23,7 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_unti
 
 use super::config::ClockMode;
 use super::hlc::{Hlc, Timestamp};
-use super::incident::Incident;
+use super::incident::{Incident, TimelineUpdate};
 use super::node::Node;
 use super::proto::{
     EDGE_PORT, EdgeReply, EdgeRequest, Edit, NOTIFY_PORT, Notice, ORIGIN_PORT, OriginReply, OriginRequest,
@@ -61,8 +61,11 @@ impl Region {
         }
     }
 
-    fn edit(&mut self, edit: Edit, wall_ms: u64) -> Timestamp {
+    /// Applies `edit` under a fresh timestamp; returns it, and the timestamps of the updates a
+    /// retraction took off the timeline.
+    fn edit(&mut self, edit: Edit, wall_ms: u64) -> (Timestamp, Vec<Timestamp>) {
         let at = self.stamp(wall_ms);
+        let mut retracted = Vec::new();
         match edit {
             Edit::Post { text, critical } => {
                 self.doc.post_update(at, text, critical);
@@ -70,8 +73,16 @@ impl Region {
             Edit::Status { component, status } => self.doc.set_status(at, &component, status),
             Edit::AddComponent { component } => self.doc.add_component(self.id, &component),
             Edit::RemoveComponent { component } => self.doc.remove_component(self.id, &component),
+            Edit::Retract { text } => {
+                let matching: Vec<TimelineUpdate> = self.doc.timeline().filter(|u| u.text == text).cloned().collect();
+                for update in matching {
+                    if self.doc.retract_update(self.id, &update) {
+                        retracted.push(update.at);
+                    }
+                }
+            }
         }
-        at
+        (at, retracted)
     }
 }
 
@@ -124,9 +135,9 @@ fn answer<N: Net, T: Telemetry>(
     let mut region = region.borrow_mut();
     match request {
         OriginRequest::Edit(edit) => {
-            let at = region.edit(edit, (node.clock)());
+            let (at, retracted) = region.edit(edit, (node.clock)());
             region.save();
-            OriginReply::Written(at, region.doc.clock().clone())
+            OriginReply::Written { at, history: region.doc.clock().clone(), retracted }
         }
         OriginRequest::Get => {
             if node.config.cdns.iter().any(|c| c == peer) {

@@ -39,6 +39,10 @@ pub enum Edit {
     RemoveComponent {
         component: String,
     },
+    /// Retracts every timeline update with this text that the region holds.
+    Retract {
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,8 +56,13 @@ pub enum OriginRequest {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum OriginReply {
-    /// The edit is applied here under this timestamp; the region's causal history with it.
-    Written(Timestamp, VClock),
+    /// The edit is applied here under this timestamp; the region's causal history with it; for
+    /// a retraction, the timestamps of the updates it took off the timeline.
+    Written {
+        at: Timestamp,
+        history: VClock,
+        retracted: Vec<Timestamp>,
+    },
     Doc(Incident),
     /// What the receiving region now holds.
     Synced(VClock),
@@ -123,16 +132,27 @@ pub enum SseMessage {
     Heartbeat,
 }
 
+/// The names the status page's DNS answers for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DnsName {
+    /// The page, which viewers load: the CDNs.
+    Page,
+    /// The origin API, which operators edit at: GeoDNS over the status regions.
+    Origin,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DnsQuery {
-    /// The resolver's region, which sets the CDN preference order.
+    pub name: DnsName,
+    /// The resolver's region, which sets the preference order (for the origin, its own region
+    /// first).
     pub region: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DnsAnswer {
-    /// CDN hosts, preferred first.
-    pub cdns: Vec<String>,
+    /// CDN or region hosts, preferred first.
+    pub hosts: Vec<String>,
     pub ttl_ms: u64,
 }
 
@@ -142,19 +162,25 @@ pub struct Notice {
     pub update: TimelineUpdate,
 }
 
-/// One notification to a subscriber's endpoint.
+/// One notification to a subscriber's endpoint; or, with `unreachable`, the notice telling the
+/// subscriber that its endpoint on that channel could not be reached after the last retry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub idempotency_key: String,
     pub event: String,
     pub subscriber: u32,
     pub channel: String,
+    pub unreachable: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DeliveryReply {
     Accepted,
     Failed(String),
+    /// The provider's rate limit: send nothing more on this channel for this long.
+    SlowDown {
+        retry_after_ms: u64,
+    },
 }
 
 /// The notification event id of the timeline update written at `at`: its writer and timestamp.
