@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use edgesim::events::RequestOutcome;
-use edgesim::scenario::{Arrivals, Scenario};
+use edgesim::scenario::{Action, Arrivals, Scenario};
 
 fn load(name: &str) -> Scenario {
     Scenario::load(Path::new(&format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR")))).unwrap()
@@ -48,10 +48,13 @@ fn an_outage_meets_every_request_due_during_it() {
 #[test]
 fn closed_loop_arrivals_stay_available_and_undercount_the_outage() {
     // The same outage with `arrivals = "closed"` (only the region holding the crashed PoP, to stay
-    // fast): sessions blocked on their timeouts send a fraction of what was due.
+    // fast), the PoP lost silently (a machine gone, so requests to it hang until their timeout
+    // rather than being reset by a live kernel): sessions blocked on their timeouts send a
+    // fraction of what was due.
     let mut s = load("pop-restart");
     s.regions.truncate(1);
     s.workload.arrivals = Arrivals::Closed;
+    s.faults[0].action = Action::SilentCrash { host: "pop-us-east-2".to_string() };
     let (failed, due) = failed_during_outage(&s);
     assert!((failed as f64) < 0.25 * due, "{failed} failed requests during the outage, {due} due");
 }

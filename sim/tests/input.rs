@@ -41,7 +41,7 @@ fn cases() -> Vec<Case> {
                     .map(|i| format!("[[region]]\nname = \"r{i}\"\npops = 32\nto_primary = \"5ms\"\n"))
                     .collect::<String>(),
             ),
-            "58:8: the world has more than 400 hosts",
+            "54:8: the world has more than 400 hosts",
         ),
         case(
             "regions",

@@ -54,7 +54,7 @@ fn s(p: &Path) -> &str {
 #[test]
 fn a_broken_budget_exits_1_and_names_the_budget() {
     let dir = temp("budget");
-    scenario(&dir, "fine", &["read_p99 < 15ms", "ryw_violations == 0"]);
+    scenario(&dir, "fine", &["read_p99 < 30ms", "ryw_violations == 0"]);
     let tight = scenario(&dir, "tight", &["ryw_violations == 0", "write_p99 < 1ms"]);
     let out = dir.join("out");
     let (code, stdout, stderr) = edgesim(&["suite", s(&dir), "--seeds", "2", "--out", s(&out)]);
@@ -90,13 +90,13 @@ fn run_prints_and_writes_its_verdict_and_every_budget_with_value_and_limit() {
     // no verdict nor budget, and its JSON had neither. Now both carry the verdict and each budget
     // with its value, limit and outcome.
     let dir = temp("judgement");
-    let fine = scenario(&dir, "fine", &["read_p99 < 15ms", "ryw_violations == 0"]);
+    let fine = scenario(&dir, "fine", &["read_p99 < 30ms", "ryw_violations == 0"]);
     let json = dir.join("fine.json");
     let (code, stdout, stderr) = edgesim(&["run", &fine, "--json", s(&json)]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("verdict: pass (exit 0)"), "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.starts_with("  read_p99 < 15ms") && l.contains("limit 15ms") && l.ends_with("held"))
+        stdout.lines().any(|l| l.starts_with("  read_p99 < 30ms") && l.contains("limit 30ms") && l.ends_with("held"))
     );
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let j = &report["judgement"];
@@ -105,9 +105,9 @@ fn run_prints_and_writes_its_verdict_and_every_budget_with_value_and_limit() {
     assert_eq!(budgets.len(), 2, "{j}");
     assert_eq!(
         (&budgets[0]["budget"], &budgets[0]["limit"], &budgets[0]["outcome"]),
-        (&"read_p99 < 15ms".into(), &15.0.into(), &"held".into())
+        (&"read_p99 < 30ms".into(), &30.0.into(), &"held".into())
     );
-    assert!(budgets[0]["value"].as_f64().unwrap() < 15.0, "{j}");
+    assert!(budgets[0]["value"].as_f64().unwrap() < 30.0, "{j}");
 }
 
 #[test]
@@ -127,7 +127,7 @@ fn a_fired_checker_exits_2_even_with_a_broken_budget() {
 #[test]
 fn merged_shards_equal_the_unsharded_summary_byte_for_byte() {
     let dir = temp("shards");
-    scenario(&dir, "a", &["read_p99 < 15ms"]);
+    scenario(&dir, "a", &["read_p99 < 30ms"]);
     scenario(&dir, "b", &["write_p99 < 1ms"]);
     let suite = |out: &str, shard: Option<&str>| {
         let mut args = vec!["suite", s(&dir), "--seeds", "3", "--jobs", "2", "--out"];
@@ -199,7 +199,7 @@ fn a_run_that_hangs_is_killed_at_its_limit_and_the_rest_still_report() {
 #[test]
 fn a_run_that_panics_or_runs_out_of_memory_is_an_error_and_the_rest_still_report() {
     let dir = temp("crash");
-    let fine = scenario(&dir, "fine", &["read_p99 < 15ms"]);
+    let fine = scenario(&dir, "fine", &["read_p99 < 30ms"]);
     let boom = scenario(&dir, "boom", &[]);
     scenario(&dir, "hog", &[]);
     let out = dir.join("out");
@@ -261,8 +261,8 @@ fn a_suite_that_would_check_nothing_exits_3() {
 #[test]
 fn bad_input_exits_3_naming_file_and_line_and_writes_no_summary() {
     let dir = temp("bad");
-    let good = scenario(&dir, "good", &["read_p99 < 15ms"]);
-    let unknown = scenario(&dir, "unknown", &["read_p99 < 15ms", "read_p95 < 15ms"]);
+    let good = scenario(&dir, "good", &["read_p99 < 30ms"]);
+    let unknown = scenario(&dir, "unknown", &["read_p99 < 30ms", "read_p95 < 15ms"]);
     let out = dir.join("out");
     let (code, stdout, stderr) = edgesim(&["suite", &good, &unknown, "--out", s(&out)]);
     assert_eq!(code, 3, "{stdout}");

@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// overrides are in the report and the replay command.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
-    /// The simulated network: `turmoil` (every host ticked each step) or `net` (event-driven);
+    /// The simulated network: `net` (event-driven, the default) or `turmoil` (every host ticked each step);
     /// the same as `--set backend=NAME`.
     #[arg(long)]
     pub backend: Option<Backend>,

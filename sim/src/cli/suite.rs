@@ -49,7 +49,8 @@ pub struct SuiteArgs {
     /// the overrides are in each run's report and replay command.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
-    /// The simulated network of every run: `turmoil` or `net`; the same as `--set backend=NAME`.
+    /// The simulated network of every run: `net` (the default) or `turmoil`; the same as
+    /// `--set backend=NAME`.
     #[arg(long)]
     pub backend: Option<Backend>,
 }

@@ -46,9 +46,9 @@ pub type HostResult = Result<(), Box<dyn Error>>;
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// turmoil 0.7.2: every host and every link ticked each step (the second opinion).
-    #[default]
     Turmoil,
-    /// turmoil-net's socket stack driven event by event (`stack`).
+    /// turmoil-net's socket stack driven event by event (`stack`): the default.
+    #[default]
     Net,
 }
 

@@ -533,7 +533,7 @@ fn stacked(c: &Charts, class: &str, title: &str, noun: &str, series: &[Share], m
         let x = x_of(m.at_ms, c.end_ms);
         let _ = write!(
             o,
-            r##"<line class="moment" x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#000" stroke-dasharray="4 3"><title>{}: {}</title></line>"##,
+            r##"<line class="change" x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#000" stroke-dasharray="4 3"><title>{}: {}</title></line>"##,
             seconds(m.at_ms),
             escape(&m.label)
         );
@@ -769,7 +769,7 @@ mod tests {
         let svg = anycast(&c, &a);
         assert_eq!(svg.matches("class=\"share\"").count(), 2, "{svg}");
         assert!(svg.contains("4 of 4 requests pop-a-1") && svg.contains("2 of 2 requests pop-a-2"), "{svg}");
-        assert_eq!(svg.matches("class=\"moment\"").count(), 1, "{svg}");
+        assert_eq!(svg.matches("class=\"change\"").count(), 1, "{svg}");
         assert!(svg.contains("<title>1.5s: pop-a-1 withdrawn</title>"), "{svg}");
     }
 

@@ -20,7 +20,7 @@ pub struct Resolved {
     pub duration: Dur,
     pub settle: Dur,
     pub tick: Dur,
-    /// The simulated network, unless it is the default (turmoil).
+    /// The simulated network, unless it is the default (`net`).
     #[serde(skip_serializing_if = "Backend::is_default")]
     pub backend: Backend,
     /// Every host of the world: node hosts, then client (or viewer) hosts.
