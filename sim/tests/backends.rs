@@ -17,16 +17,17 @@
 //! (turmoil drops what was in flight). docs/DESIGN.md, Simulation cost, gives the figures.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use edgesim::net::Backend;
 use edgesim::render::summary::{Entry, SuiteSummary};
 use edgesim::report::analyze;
 use edgesim::scenario::Scenario;
-use edgesim::suite;
 use edgesim::world::simulate;
 use libtest_mimic::{Arguments, Failed, Trial};
+
+mod reference;
 
 const REFERENCE: &str = "reports/reference/summary.json";
 /// The medians compared in runs without faults, and how far apart they may be: 3 ms (three 1 ms
@@ -37,17 +38,9 @@ const APART_SHARE: f64 = 0.05;
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if let Err(e) = std::env::set_current_dir(&root) {
-        eprintln!("{}: cannot enter the workspace: {e}", root.display());
-        return ExitCode::from(3);
-    }
-    let scenarios = match suite::collect(&[PathBuf::from("scenarios/")], &[]) {
+    let scenarios = match reference::scenarios() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(3);
-        }
+        Err(code) => return code,
     };
     let reference = match SuiteSummary::load(Path::new(REFERENCE)) {
         Ok(r) => r,
@@ -99,11 +92,17 @@ fn compare(scenario: &Scenario, reference: Option<Entry>) -> Result<(), Failed> 
     }
     if scenario.faults.is_empty() && scenario.swarm.is_none() {
         for name in MEDIANS {
-            if let (Some(a), Some(b)) = (reference.metrics.get(name), other.metrics.get(name)) {
-                let bound = APART_MS.max(APART_SHARE * a.max(*b));
-                if (a - b).abs() > bound {
-                    return Err(format!("{name} on {backends}: {a} ms and {b} ms, more than {bound} ms apart").into());
+            match (reference.metrics.get(name), other.metrics.get(name)) {
+                (Some(a), Some(b)) => {
+                    let bound = APART_MS.max(APART_SHARE * a.max(*b));
+                    if (a - b).abs() > bound {
+                        return Err(
+                            format!("{name} on {backends}: {a} ms and {b} ms, more than {bound} ms apart").into()
+                        );
+                    }
                 }
+                (None, None) => {}
+                (a, b) => return Err(format!("{name} on {backends}: samples on one side only ({a:?}, {b:?})").into()),
             }
         }
     }

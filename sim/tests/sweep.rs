@@ -8,7 +8,7 @@
 //! exactly the reference runs. Each scenario is simulated once.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use edgesim::render::outputs::FILES;
@@ -21,30 +21,22 @@ use edgesim::verdict::{COMMIT, Verdict};
 use edgesim::world::simulate;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod reference;
+
 const REFERENCE: &str = "reports/reference";
 const REGENERATE: &str = "cargo run --release -p edgesim -- suite scenarios/ --out reports/reference";
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
-    // Scenario paths in the reference are relative to the workspace, as `edgesim suite scenarios/`
-    // run there names them.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if let Err(e) = std::env::set_current_dir(&root) {
-        eprintln!("{}: cannot enter the workspace: {e}", root.display());
-        return ExitCode::from(3);
-    }
+    let scenarios = match reference::scenarios() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let seeds = match std::env::var("EDGESIM_SEEDS").ok().map(|n| n.parse::<u64>()) {
         None => None,
         Some(Ok(n)) if n > 0 => Some(n),
         Some(_) => {
             eprintln!("EDGESIM_SEEDS must be a number of seeds, 1 or more");
-            return ExitCode::from(3);
-        }
-    };
-    let scenarios = match suite::collect(&[PathBuf::from("scenarios/")], &[]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
             return ExitCode::from(3);
         }
     };

@@ -68,6 +68,8 @@ struct World {
     now: Duration,
     limit: Duration,
     failure: Option<String>,
+    /// Clients whose software has not finished yet: the run ends when none is left.
+    clients_running: usize,
     sleep: Option<Pin<Box<Sleep>>>,
     outbound: Vec<Packet>,
     next_prune: Duration,
@@ -123,6 +125,7 @@ impl StackSim {
             now: Duration::ZERO,
             limit,
             failure: None,
+            clients_running: 0,
             sleep: None,
             outbound: Vec::new(),
             next_prune: Duration::from_secs(1),
@@ -144,6 +147,7 @@ impl StackSim {
         world.by_ip.insert(ip, index);
         world.names.borrow_mut().insert(ip, name.into());
         world.ready.add();
+        world.clients_running += usize::from(boot.is_none());
         let waker = Waker::from(Arc::new(HostWaker { host: index, ready: world.ready.clone() }));
         world.hosts.push(Host { name: name.into(), id, ip, boot, running: None, waker });
         world.start(index, main);
@@ -294,6 +298,7 @@ impl World {
     fn stop(&mut self, index: usize) {
         let host = &mut self.hosts[index];
         if let Some(running) = host.running.take() {
+            self.clients_running -= usize::from(host.boot.is_none() && !running.finished);
             self.scoped(index, move || drop(running));
         }
     }
@@ -351,7 +356,7 @@ impl World {
             if let Some(message) = self.failure.take() {
                 return Poll::Ready(Err(SimError { at: self.now, message }));
             }
-            if self.hosts.iter().filter(|h| h.boot.is_none()).all(|h| h.running.as_ref().is_none_or(|r| r.finished)) {
+            if self.clients_running == 0 {
                 return Poll::Ready(Ok(true));
             }
             if active {
@@ -387,6 +392,7 @@ impl World {
             return;
         }
         running.finished = true;
+        self.clients_running -= usize::from(host.boot.is_none());
         let failure = match Pin::new(&mut running.main).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(Ok(()))) | Poll::Pending => return,
             Poll::Ready(Ok(Err(e))) => format!("host {} failed: {e}", host.name),
