@@ -5,6 +5,7 @@
 //! the fault the oldest of them was acknowledged).
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::Duration;
 
 use edgesim_system::status::proto::Tier;
@@ -39,8 +40,8 @@ pub struct Recovery {
     pub rpo_s: Option<f64>,
 }
 
-impl Recovery {
-    pub fn text(&self) -> String {
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let rto = match self.rto_s {
             Some(s) => format!("{s:.1}s"),
             None if self.bad_views == 0 => "no samples (no page view started after the fault)".into(),
@@ -50,8 +51,9 @@ impl Recovery {
             (Some(lost), Some(s)) => format!("{} edits ({s:.3}s of acknowledged edits)", lost.len()),
             _ => "cannot be judged: no host was audited".into(),
         };
-        format!(
-            "recovery from {} at {:.1}s: RTO {rto} ({} bad views), RPO {rpo}\n",
+        writeln!(
+            f,
+            "recovery from {} at {:.1}s: RTO {rto} ({} bad views), RPO {rpo}",
             self.fault, self.fault_at_s, self.bad_views
         )
     }
@@ -207,7 +209,7 @@ mod tests {
         // no samples (`None`, said so in the text), not 0.
         let r = judge(&[crash(10 * S), final_doc("status-us-west", "")], &[], &[good(5.0, 5.2)]).expect("a fault");
         assert_eq!((r.rto_s, r.bad_views), (None, 0));
-        assert!(r.text().contains("RTO no samples"), "{}", r.text());
+        assert!(r.to_string().contains("RTO no samples"), "{r}");
     }
 
     #[test]
@@ -225,7 +227,7 @@ mod tests {
         };
         let r = recovery(&events, &edits, &down, judged).expect("a fault");
         assert_eq!((&r.lost, r.rpo_s), (&Some(vec![2]), Some(4.0)));
-        assert!(r.text().contains("RPO 1 edits (4.000s of acknowledged edits)"), "{}", r.text());
+        assert!(r.to_string().contains("RPO 1 edits (4.000s of acknowledged edits)"), "{r}");
 
         let r = recovery(&events[..1], &edits, &down, |_| vec![]).expect("a fault");
         assert_eq!((r.lost, r.rpo_s), (None, None));

@@ -2,11 +2,13 @@
 //! `report` puts in a `RunReport` whose edge platform sections are empty, a readable block, and a
 //! narrated timeline of faults and of what the DNS and the pipeline did about them.
 
-use std::fmt::Write;
+use std::collections::BTreeMap;
+use std::fmt;
 
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::{self, StatusReport};
+use super::delivery::{Notifications, Sse};
 use super::settings::StatusSettings;
 use crate::edge::charts::Charts;
 use crate::edge::metrics::fmt_summary;
@@ -95,150 +97,169 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
 }
 
 /// The status page block of `edgesim run`'s report.
-pub fn text(r: &StatusReport) -> String {
-    let mut o = String::new();
-    let tiers = |t: &std::collections::BTreeMap<&str, u64>| {
-        t.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
-    };
-    let sc = &r.scale;
-    let _ = writeln!(
-        o,
-        "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x)",
-        sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor
-    );
-    let _ = writeln!(o, "\npage views as viewers saw them");
-    let _ = writeln!(
-        o,
-        "  answered {} of {} ({}); tiers: {}",
-        r.answered,
-        r.views,
-        pct(r.availability_pct),
-        tiers(&r.tiers)
-    );
-    let _ = writeln!(o, "  time to first byte  {}", fmt_summary(&r.ttfb));
-    let _ = writeln!(o, "  staleness           {}", fmt_summary(&r.staleness));
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let sc = &self.scale;
+        writeln!(
+            f,
+            "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x)",
+            sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor
+        )?;
+        write_views(f, self)?;
+        write_updates(f, self)?;
+        write_notifications(f, &self.notifications)?;
+        write_sse(f, &self.sse)?;
+        write_checks(f, self)
+    }
+}
+
+/// Page views as viewers saw them: in total, per window, DNS failovers and the platform's reports.
+fn write_views(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(f, "\npage views as viewers saw them")?;
+    writeln!(f, "  answered {} of {} ({}); tiers: {}", r.answered, r.views, pct(r.availability_pct), tiers(&r.tiers))?;
+    writeln!(f, "  time to first byte  {}", fmt_summary(&r.ttfb))?;
+    writeln!(f, "  staleness           {}", fmt_summary(&r.staleness))?;
     for w in &r.windows {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  {:>17} {:>6} views {:>9} answered  {}  [{}]",
             format!("{:.1}s-{:.1}s", w.from_s, w.to_s),
             w.views,
             pct(w.availability_pct),
             tiers(&w.tiers),
             w.label
-        );
+        )?;
     }
-    for f in &r.dns_failovers {
-        let moved = match f.moved_after_s {
+    for d in &r.dns_failovers {
+        let moved = match d.moved_after_s {
             Some(s) => format!("moved within {s:.1}s"),
-            None if f.views == 0 => "not judged: no page view began while it was lost".into(),
+            None if d.views == 0 => "not judged: no page view began while it was lost".into(),
             None => "never moved".into(),
         };
-        let _ = writeln!(o, "  DNS failover off {} lost at {:.1}s: {moved}", f.cdn, f.at_s);
+        writeln!(f, "  DNS failover off {} lost at {:.1}s: {moved}", d.cdn, d.at_s)?;
     }
     for p in &r.platform {
         let after = |x: Option<f64>| x.map_or("never".into(), |s| format!("after {s:.1}s"));
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  platform {} at {:.1}s (monitor): report acknowledged {}, first shown to a viewer {}",
             if p.up { "back up" } else { "down" },
             p.at_s,
             after(p.acked_after_s),
             after(p.shown_after_s)
-        );
+        )?;
     }
-    let _ = writeln!(o, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors);
-    let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));
+    Ok(())
+}
+
+/// Views per tier, as `tier n, tier n`.
+fn tiers(t: &BTreeMap<&str, u64>) -> String {
+    t.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Incident updates: edits, their propagation to the CDNs, convergence after each heal.
+fn write_updates(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(f, "\nincident updates ({} edits acknowledged, {} failed)", r.edits_acked, r.edit_errors)?;
+    writeln!(f, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation))?;
     if r.not_propagated > 0 {
-        let _ = writeln!(o, "  updates some CDN never showed  {}", r.not_propagated);
+        writeln!(f, "  updates some CDN never showed  {}", r.not_propagated)?;
     }
     for c in &r.convergence {
         let after = c.after_ms.map_or("not within the probe window".into(), |ms| format!("{ms:.0} ms"));
-        let _ = writeln!(o, "  CRDT convergence after the heal at {:.1}s: {after}", c.heal_at_s);
+        writeln!(f, "  CRDT convergence after the heal at {:.1}s: {after}", c.heal_at_s)?;
     }
-    let n = &r.notifications;
-    let _ = writeln!(o, "\nnotifications (as the subscriber endpoints recorded them)");
-    let _ = writeln!(
-        o,
+    Ok(())
+}
+
+fn write_notifications(f: &mut fmt::Formatter, n: &Notifications) -> fmt::Result {
+    writeln!(f, "\nnotifications (as the subscriber endpoints recorded them)")?;
+    writeln!(
+        f,
         "  {} expected, {} accepted; {} late, {} lost, {} within their deadline at the end, {} duplicates past \
          receiver dedup, {} redeliveries dropped by key",
         n.expected, n.delivered, n.late, n.lost, n.pending, n.duplicates, n.redeliveries
-    );
-    let _ = writeln!(
-        o,
+    )?;
+    writeln!(
+        f,
         "  {} excused by the rate limit, {} accepted beyond it, {} folded by the dedup-key window, {} retried, \
          {} given up",
         n.rate_limited, n.over_rate_limit, n.folded_by_dedup_window, n.retried, n.gave_up
-    );
-    let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
-    let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
-    let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
-    let _ = writeln!(o, "  per channel  delivered  lost  duplicates  pending  latency");
+    )?;
+    writeln!(f, "  delivery latency  {}", fmt_summary(&n.latency))?;
+    writeln!(f, "    critical        {}", fmt_summary(&n.latency_critical))?;
+    writeln!(f, "    other           {}", fmt_summary(&n.latency_other))?;
+    writeln!(f, "  per channel  delivered  lost  duplicates  pending  latency")?;
     for (channel, c) in &n.channels {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "    {channel:<10} {:>9} {:>5} {:>11} {:>8}  {}",
             c.delivered,
             c.lost,
             c.duplicates,
             c.pending,
             fmt_summary(&c.latency)
-        );
+        )?;
     }
     for l in &n.lost_examples {
-        let _ = writeln!(o, "    lost: {l}");
+        writeln!(f, "    lost: {l}")?;
     }
     for l in &n.over_rate_limit_examples {
-        let _ = writeln!(o, "    over the rate limit: {l}");
+        writeln!(f, "    over the rate limit: {l}")?;
     }
-    let sse = &r.sse;
-    let _ = writeln!(o, "\nlive viewers (SSE)");
-    let _ = writeln!(
-        o,
+    Ok(())
+}
+
+fn write_sse(f: &mut fmt::Formatter, sse: &Sse) -> fmt::Result {
+    writeln!(f, "\nlive viewers (SSE)")?;
+    writeln!(
+        f,
         "  {} viewers, {} connects ({} resumed with Last-Event-ID), {} fell back to polling; {} updates missed",
         sse.viewers, sse.connects, sse.resumed, sse.fell_back, sse.missed
-    );
-    let _ = writeln!(o, "  propagation to viewers (stream or polled page)  {}", fmt_summary(&sse.propagation));
+    )?;
+    writeln!(f, "  propagation to viewers (stream or polled page)  {}", fmt_summary(&sse.propagation))?;
     for m in &sse.missed_examples {
-        let _ = writeln!(o, "    missed: {m}");
+        writeln!(f, "    missed: {m}")?;
     }
-    let _ = writeln!(o, "\nchecks (judged from what pages, viewers and endpoints received)");
-    let _ = writeln!(o, "  lost acknowledged updates  {}", r.lost_updates.len());
-    let _ = writeln!(o, "  regions diverged           {}", r.diverged.len());
-    for d in &r.diverged {
-        let _ = writeln!(o, "    {d}");
-    }
-    let _ = writeln!(o, "  status regressions         {}", r.status_regressions.len());
-    for d in &r.status_regressions {
-        let _ = writeln!(o, "    {d}");
-    }
-    let _ = writeln!(o, "  CDN pages behind           {}", r.cdn_pages_behind.len());
-    for d in &r.cdn_pages_behind {
-        let _ = writeln!(o, "    {d}");
+    Ok(())
+}
+
+fn write_checks(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(f, "\nchecks (judged from what pages, viewers and endpoints received)")?;
+    writeln!(f, "  lost acknowledged updates  {}", r.lost_updates.len())?;
+    let listed = [
+        ("regions diverged          ", &r.diverged),
+        ("status regressions        ", &r.status_regressions),
+        ("CDN pages behind          ", &r.cdn_pages_behind),
+    ];
+    for (what, found) in listed {
+        writeln!(f, "  {what} {}", found.len())?;
+        for d in found {
+            writeln!(f, "    {d}")?;
+        }
     }
     for n in &r.not_judged {
-        let _ = writeln!(o, "  not judged: {n}");
+        writeln!(f, "  not judged: {n}")?;
     }
     if let Some(l) = &r.liveness {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  liveness                   heal at {}s; by {}s every page shows the {} updates acknowledged before: {}",
             l.heal_s,
             l.deadline_s,
             l.due,
             if l.behind.is_empty() { "yes" } else { "NO" }
-        );
+        )?;
         for b in &l.behind {
-            let _ = writeln!(o, "    {b}");
+            writeln!(f, "    {b}")?;
         }
     }
     if !r.concurrent.is_empty() {
-        o.push_str(&format!("  {}", r.concurrent.text()));
+        write!(f, "  {}", r.concurrent)?;
     }
     if let Some(recovery) = &r.recovery {
-        o.push_str(&format!("\n{}", recovery.text()));
+        write!(f, "\n{recovery}")?;
     }
-    o
+    Ok(())
 }
 
 /// A percentage as the report writes it; `no views` without a sample.
