@@ -1,66 +1,50 @@
 //! Applies scheduled faults to the running simulation (partitions, crashes, restarts, holds, latency
-//! and loss; docs/SCENARIOS.md, `[[fault]]`). A silent crash partitions the host from every other host
-//! before stopping it, so peers learn of it only by silence; its restart repairs those links. Loss
-//! is applied by the hosts' sockets as TCP retransmissions (`turmoil_net`), not by turmoil. A heal
-//! ends every fault at once: it restarts the hosts that are down, mends every cut link, releases
-//! every held one and clears every link's loss; the world sets its latencies again.
+//! and loss; docs/SCENARIOS.md, `[[fault]]`), with the same meaning on every backend
+//! ([`Simulation`]). A silent crash partitions the host from every other host before stopping it,
+//! so peers learn of it only by silence; its restart repairs those links. A heal ends every fault
+//! at once: it restarts the hosts that are down, mends every cut link, releases every held one and
+//! clears every link's loss; the world sets its latencies again.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use turmoil::Sim;
-
-use crate::knobs::Bug;
+use crate::net::Simulation;
 use crate::scenario::Action;
-use crate::seed::Seed;
-use crate::turmoil_net::Cuts;
 
-/// Hosts currently cut off by a silent crash, every cut or lossy link, which the hosts' sockets
-/// read, and the links held, for a heal to release.
+/// Hosts currently cut off by a silent crash, every cut link and the links held, for a heal to
+/// undo.
+#[derive(Default)]
 pub struct FaultState {
     silenced: BTreeSet<String>,
-    pub cuts: Cuts,
+    cut: BTreeSet<(String, String)>,
     held: BTreeSet<(String, String)>,
-    /// Links turmoil itself drops messages on, under the test-only knob that restores its stuck
-    /// streams ([`Bug::LossStalls`]), for a heal to clear.
-    stalling: BTreeSet<(String, String)>,
 }
 
 impl FaultState {
-    /// Nothing faulty yet; message losses will be drawn from the seed's `loss` stream.
-    pub fn new(seed: Seed) -> FaultState {
-        FaultState {
-            silenced: BTreeSet::new(),
-            cuts: Cuts::new(seed.child("loss", 0)),
-            held: BTreeSet::new(),
-            stalling: BTreeSet::new(),
-        }
-    }
-
     /// Applies `action` in a world of `hosts` whose node hosts are `nodes`; a heal does not set
     /// the world's latencies (its caller does).
-    pub fn apply(&mut self, sim: &mut Sim<'_>, action: &Action, hosts: &[String], nodes: &[String]) {
+    pub fn apply<S: Simulation>(&mut self, sim: &mut S, action: &Action, hosts: &[String], nodes: &[String]) {
         match action {
             Action::Partition { a, b, oneway } => pairs(a, b, |x, y| self.cut(sim, x, y, *oneway)),
             Action::Repair { a, b, oneway } => pairs(a, b, |x, y| self.mend(sim, x, y, *oneway)),
-            Action::Crash { host } => sim.crash(host.as_str()),
+            Action::Crash { host } => sim.crash(host),
             Action::SilentCrash { host } => {
                 for other in hosts.iter().filter(|h| *h != host) {
                     self.cut(sim, host, other, false);
                 }
-                sim.crash(host.as_str());
+                sim.crash(host);
                 self.silenced.insert(host.clone());
             }
             // A running host is left alone: the scenario check refuses such a restart, and one
             // that reaches here anyway (a schedule built in code) must not bounce a live node.
-            Action::Restart { host } if sim.is_host_running(host.as_str()) => {}
+            Action::Restart { host } if sim.is_running(host) => {}
             Action::Restart { host } => {
                 if self.silenced.remove(host) {
                     for other in hosts.iter().filter(|h| *h != host) {
                         self.mend(sim, host, other, false);
                     }
                 }
-                sim.bounce(host.as_str());
+                sim.restart(host);
             }
             Action::Hold { a, b } => pairs(a, b, |x, y| {
                 sim.hold(x, y);
@@ -70,61 +54,41 @@ impl FaultState {
                 sim.release(x, y);
                 self.held.remove(&(x.to_string(), y.to_string()));
             }),
-            Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_link_latency(x, y, *latency)),
-            // Loss as TCP shows it (late segments, never a stream stuck for good): applied by
-            // the hosts' sockets, not by turmoil, whose TCP does not retransmit.
-            // Test only: turmoil's own loss, which leaves a stream stuck behind a dropped segment.
-            Action::Loss { a, b, rate } if Bug::LossStalls.restored() => pairs(a, b, |x, y| {
-                sim.set_link_fail_rate(x, y, *rate);
-                self.stalling.insert((x.to_string(), y.to_string()));
-            }),
-            Action::Loss { a, b, rate } => pairs(a, b, |x, y| {
-                self.cuts.set_loss(x, y, *rate);
-                self.cuts.set_loss(y, x, *rate);
-            }),
+            Action::Latency { a, b, latency } => pairs(a, b, |x, y| sim.set_latency(x, y, *latency)),
+            Action::Loss { a, b, rate } => pairs(a, b, |x, y| sim.set_loss(x, y, *rate)),
             Action::Heal => {
                 for host in nodes {
-                    if self.silenced.contains(host) || !sim.is_host_running(host.as_str()) {
+                    if self.silenced.contains(host) || !sim.is_running(host) {
                         self.apply(sim, &Action::Restart { host: host.clone() }, hosts, nodes);
                     }
                 }
-                for (x, y) in self.cuts.all() {
+                for (x, y) in self.cut.clone() {
                     self.mend(sim, &x, &y, true);
                 }
                 for (x, y) in std::mem::take(&mut self.held) {
-                    sim.release(x.as_str(), y.as_str());
+                    sim.release(&x, &y);
                 }
-                self.cuts.clear_loss();
-                for (x, y) in std::mem::take(&mut self.stalling) {
-                    sim.set_link_fail_rate(x.as_str(), y.as_str(), 0.0);
-                }
+                sim.clear_loss();
             }
         }
     }
-}
 
-impl FaultState {
-    /// Cuts the link from `x` to `y` (both ways unless `oneway`) in turmoil and in `cuts`, the view
-    /// the hosts' sockets read: the two must always agree.
-    fn cut(&self, sim: &mut Sim<'_>, x: &str, y: &str, oneway: bool) {
-        self.cuts.cut(x, y);
-        if oneway {
-            sim.partition_oneway(x, y);
-        } else {
-            self.cuts.cut(y, x);
-            sim.partition(x, y);
+    /// Cuts the link from `x` to `y` (both ways unless `oneway`).
+    fn cut<S: Simulation>(&mut self, sim: &mut S, x: &str, y: &str, oneway: bool) {
+        self.cut.insert((x.to_string(), y.to_string()));
+        if !oneway {
+            self.cut.insert((y.to_string(), x.to_string()));
         }
+        sim.cut(x, y, oneway);
     }
 
     /// Undoes [`FaultState::cut`].
-    fn mend(&self, sim: &mut Sim<'_>, x: &str, y: &str, oneway: bool) {
-        self.cuts.repair(x, y);
-        if oneway {
-            sim.repair_oneway(x, y);
-        } else {
-            self.cuts.repair(y, x);
-            sim.repair(x, y);
+    fn mend<S: Simulation>(&mut self, sim: &mut S, x: &str, y: &str, oneway: bool) {
+        self.cut.remove(&(x.to_string(), y.to_string()));
+        if !oneway {
+            self.cut.remove(&(y.to_string(), x.to_string()));
         }
+        sim.mend(x, y, oneway);
     }
 }
 

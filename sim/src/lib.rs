@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //!
-//! A scenario file is read (`scenario/`), one run of it is driven on turmoil (`world`, `faults`)
+//! A scenario file is read (`scenario/`), one run of it is driven on a simulated network
+//! (`net/`: turmoil, or the event-driven backend) by `world` and `faults`
 //! with the system's own world (`edge/` or `status/`) and logs events (`log` of `events`), folded
 //! as they stream past (`observed`); each system's figures and checkers are computed from the log
 //! alone (in its folder) into a `report`, whose budgets are judged by `verdict`. A suite runs many
@@ -17,9 +18,12 @@
 //!                    `--set` overrides
 //! units.rs           durations, rates and sizes as typed values
 //! seed.rs            the run's seed as named random streams
-//! world.rs           one run on turmoil: settings, the system's world, the fault schedule, progress
-//! hosts.rs           what both systems' worlds share: a node host's boots, a link's latency
-//! faults.rs          partitions, crashes, restarts, holds, latency and loss
+//! world.rs           one run: the backend, the system's world, the fault schedule, progress
+//! hosts.rs           what both systems' worlds share: a node host's boots
+//! faults.rs          partitions, crashes, restarts, holds, latency and loss, on either backend
+//! net/               the backends: what a world and the faults need of one (`Simulation`),
+//!                    turmoil (`turmoil`), the event-driven one on turmoil-net (`stack`, its
+//!                    wire `links`, its sockets `sockets`)
 //! turmoil_net.rs     the network seam on turmoil's simulated TCP
 //! knobs.rs           test-only knobs that restore fixed bugs (`EDGESIM_TEST_BUG`)
 //! events.rs          the event log's records (schema: docs/EVENTS.md)
@@ -47,6 +51,7 @@ pub mod faults;
 pub mod hosts;
 pub mod knobs;
 pub mod log;
+pub mod net;
 pub mod observed;
 pub mod render;
 pub mod report;

@@ -111,7 +111,7 @@ impl Telemetry for HostTelemetry {
 
 /// Simulated time of the running host.
 pub fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
+    crate::net::elapsed()
 }
 
 /// Simulated time of the running host, in microseconds.

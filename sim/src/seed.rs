@@ -6,6 +6,8 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::net::Backend;
+
 /// A run's seed: the root of every random stream of the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seed(pub u64);
@@ -28,11 +30,29 @@ impl Seed {
     }
 }
 
-/// The stream families a run draws from, by name and what draws from them; `run_started` lists
-/// them. turmoil's own generator (link delays within each link's jitter, host runtimes'
-/// scheduling) is seeded with the run's seed itself.
-pub const STREAMS: &[(&str, &str)] = &[
-    ("turmoil", "link delays, host runtimes (the run's seed itself)"),
+/// The stream families a run on `backend` draws from, by name and what draws from them;
+/// `run_started` lists them.
+pub fn streams(backend: Backend) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let network = match backend {
+        Backend::Turmoil => TURMOIL_STREAMS,
+        Backend::Net => NET_STREAMS,
+    };
+    network.iter().chain(STREAMS)
+}
+
+/// turmoil's own generator (link delays within each link's jitter, host runtimes' scheduling)
+/// is seeded with the run's seed itself.
+const TURMOIL_STREAMS: &[(&str, &str)] = &[("turmoil", "link delays, host runtimes (the run's seed itself)")];
+
+/// The event-driven backend draws link delays from its own stream; its runtime's scheduling
+/// (tokio's generator) is seeded with the run's seed itself.
+const NET_STREAMS: &[(&str, &str)] = &[
+    ("links/0", "link delays within each link's jitter"),
+    ("runtime", "the host runtime's scheduling (the run's seed itself)"),
+];
+
+/// The stream families every run draws from.
+const STREAMS: &[(&str, &str)] = &[
     ("loss/0", "message loss on lossy links: which segments are retransmitted, and how often"),
     ("node/HOST/BOOT", "a node host's boot: timer jitter, backoff"),
     ("service/HOST/BOOT", "a node host's boot: its requests' service times (`[runtime]`)"),

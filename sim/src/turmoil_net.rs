@@ -245,3 +245,30 @@ impl AsyncWrite for LossyStream {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// turmoil's own sockets, without what [`TurmoilNet`] adds: a connection across a cut link is
+/// refused at once and loss stalls a stream. The status page's harness hosts (its users, probes,
+/// subscriber endpoints and the monitored platform) have always used them on turmoil.
+#[derive(Clone, Copy, Debug)]
+pub struct PlainTurmoilNet;
+
+pub struct PlainListener(TcpListener);
+
+impl Listener for PlainListener {
+    type Stream = TcpStream;
+    async fn accept(&mut self) -> io::Result<(TcpStream, String)> {
+        let (stream, addr) = self.0.accept().await?;
+        Ok((stream, turmoil::reverse_lookup(addr.ip()).unwrap_or_else(|| addr.ip().to_string())))
+    }
+}
+
+impl Net for PlainTurmoilNet {
+    type Stream = TcpStream;
+    type Listener = PlainListener;
+    async fn bind(&self, port: u16) -> io::Result<PlainListener> {
+        Ok(PlainListener(TcpListener::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)).await?))
+    }
+    async fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        TcpStream::connect((host, port)).await
+    }
+}

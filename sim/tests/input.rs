@@ -37,20 +37,20 @@ fn cases() -> Vec<Case> {
         case(
             "hosts",
             edge(
-                &(0..10)
+                &(0..13)
                     .map(|i| format!("[[region]]\nname = \"r{i}\"\npops = 32\nto_primary = \"5ms\"\n"))
                     .collect::<String>(),
             ),
-            "46:8: the world has more than 320 hosts",
+            "58:8: the world has more than 400 hosts",
         ),
         case(
             "regions",
             edge(
-                &(0..32)
+                &(0..40)
                     .map(|i| format!("[[region]]\nname = \"r{i}\"\npops = 1\nto_primary = \"5ms\"\n"))
                     .collect::<String>(),
             ),
-            "132:1: `region` has more than 32 entries",
+            "164:1: `region` has more than 40 entries",
         ),
         case(
             "sessions",

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::net::Backend;
 use crate::scenario::compose::Override;
 use crate::suite::run::RUN_ENTRY;
 use crate::verdict::Verdict;
@@ -111,6 +112,15 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<Override>,
     },
+}
+
+/// `overrides` with `--backend NAME` as the override `backend=NAME` it stands for, so that it
+/// shows in the report and the replay command as any other.
+fn with_backend(mut overrides: Vec<Override>, backend: Option<Backend>) -> Vec<Override> {
+    if let Some(backend) = backend {
+        overrides.push(format!("backend={backend}").parse().expect("a backend name is a valid override"));
+    }
+    overrides
 }
 
 /// Runs `command`; its exit code, or the error that stopped it (exit `EXIT_INPUT`).

@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::files::{create, writable};
+use super::with_backend;
 use crate::log::EventLog;
+use crate::net::Backend;
 use crate::render::html;
 use crate::render::progress::Progress;
 use crate::render::summary::{Entry, SuiteSummary, replay_of};
@@ -45,11 +47,16 @@ pub struct RunArgs {
     /// overrides are in the report and the replay command.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
+    /// The simulated network: `turmoil` (every host ticked each step) or `net` (event-driven);
+    /// the same as `--set backend=NAME`.
+    #[arg(long)]
+    pub backend: Option<Backend>,
 }
 
 /// `edgesim run`.
 pub(super) fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let RunArgs { scenario, seed, json, events, html, quiet, timeline, overrides } = args;
+    let RunArgs { scenario, seed, json, events, html, quiet, timeline, overrides, backend } = args;
+    let overrides = with_backend(overrides, backend);
     let scenario = Scenario::load_with(&scenario, &overrides)?;
     for path in [&json, &events, &html].into_iter().flatten() {
         writable(path)?;

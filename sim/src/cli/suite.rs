@@ -11,6 +11,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::files::writable;
+use super::with_backend;
+use crate::net::Backend;
 use crate::render::outputs::{self, FILES};
 use crate::render::progress::Progress;
 use crate::render::summary::{Entry, SuiteSummary};
@@ -47,6 +49,9 @@ pub struct SuiteArgs {
     /// the overrides are in each run's report and replay command.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
+    /// The simulated network of every run: `turmoil` or `net`; the same as `--set backend=NAME`.
+    #[arg(long)]
+    pub backend: Option<Backend>,
 }
 
 #[derive(Args)]
@@ -89,7 +94,7 @@ pub(super) fn suite(args: SuiteArgs) -> anyhow::Result<u8> {
 pub(super) fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
     anyhow::ensure!(args.suite.seeds.is_some(), "explore needs --seeds N: the seeds 1..=N of each scenario");
     anyhow::ensure!(
-        !args.shrink || args.suite.overrides.is_empty(),
+        !args.shrink || (args.suite.overrides.is_empty() && args.suite.backend.is_none()),
         "--shrink writes the scenario file without --set overrides: explore without --set, or apply them in the file"
     );
     let (summary, out) = run_runs(args.suite, "explore-", args.stop_at_first)?;
@@ -136,7 +141,8 @@ pub(super) fn shrink(scenario: &Path, seed: u64, checker: Option<&str>, out: &Pa
 /// before anything runs; a suite, or a shard, with nothing to run is refused. With
 /// `stop_at_first`, no run starts once one has failed.
 fn run_runs(args: SuiteArgs, prefix: &str, stop_at_first: bool) -> anyhow::Result<(SuiteSummary, PathBuf)> {
-    let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout, overrides } = args;
+    let SuiteArgs { paths, seeds, jobs, out, shard, run_timeout, overrides, backend } = args;
+    let overrides = with_backend(overrides, backend);
     let name = suite::name(&paths);
     let out = out.unwrap_or_else(|| PathBuf::from("reports/runs").join(format!("{prefix}{name}")));
     for file in FILES {

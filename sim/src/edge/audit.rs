@@ -10,25 +10,25 @@ use edgesim_system::edge::proto::{
     CONTROL_PORT, ControlMsg, ControlReply, POP_PORT, PRIMARY_PORT, Request, Response, Route,
 };
 use edgesim_system::edge::store::Content;
+use edgesim_system::net::Net;
 use edgesim_system::wire;
 use tokio::time::timeout;
-use turmoil::net::TcpStream;
 
 use crate::events::{FinalOutcome, HarnessEvent};
 use crate::log::HostTelemetry;
 use crate::scenario::roles::EdgeRole;
 
 /// Records the control plane's route, then audits `nodes` (host names; the database nodes answer
-/// on their request port).
-pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
-    let route = match timeout(Duration::from_secs(3), route(control)).await {
+/// on their request port), over the auditing host's sockets `net`.
+pub async fn audit<N: Net>(net: &N, nodes: &[String], control: &str, telemetry: &HostTelemetry) {
+    let route = match timeout(Duration::from_secs(3), route(net, control)).await {
         Ok(Ok(route)) => Some(route),
         _ => None,
     };
     telemetry.harness(HarnessEvent::FinalRoute { route });
     for node in nodes {
         let port = if EdgeRole::is_pop(node) { POP_PORT } else { PRIMARY_PORT };
-        let outcome = match timeout(Duration::from_secs(3), dump(node, port)).await {
+        let outcome = match timeout(Duration::from_secs(3), dump(net, node, port)).await {
             Ok(Ok(o)) => o,
             Ok(Err(reason)) => FinalOutcome::Unreachable { reason },
             Err(_) => FinalOutcome::Unreachable { reason: "no answer within 3s".into() },
@@ -37,8 +37,8 @@ pub async fn audit(nodes: &[String], control: &str, telemetry: &HostTelemetry) {
     }
 }
 
-async fn route(control: &str) -> Result<Route, String> {
-    let mut conn = TcpStream::connect((control, CONTROL_PORT)).await.map_err(|e| e.to_string())?;
+async fn route<N: Net>(net: &N, control: &str) -> Result<Route, String> {
+    let mut conn = net.connect(control, CONTROL_PORT).await.map_err(|e| e.to_string())?;
     wire::send(&mut conn, &ControlMsg::GetRoute).await.map_err(|e| e.to_string())?;
     match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
         ControlReply::Route(route) => Ok(route),
@@ -46,8 +46,8 @@ async fn route(control: &str) -> Result<Route, String> {
     }
 }
 
-async fn dump(node: &str, port: u16) -> Result<FinalOutcome, String> {
-    let mut conn = TcpStream::connect((node, port)).await.map_err(|e| e.to_string())?;
+async fn dump<N: Net>(net: &N, node: &str, port: u16) -> Result<FinalOutcome, String> {
+    let mut conn = net.connect(node, port).await.map_err(|e| e.to_string())?;
     wire::send(&mut conn, &Request::Dump).await.map_err(|e| e.to_string())?;
     match wire::recv(&mut conn).await.map_err(|e| e.to_string())? {
         Response::Dump { content, position } => Ok(FinalOutcome::Audited {

@@ -32,13 +32,13 @@ use tokio::time::{sleep, timeout};
 use crate::edge::anycast::Routing;
 use crate::events::{ChunkOutcome, HarnessEvent, PageOutcome, RequestOp, RequestOutcome, StreamOutcome};
 use crate::log::{HostTelemetry, now};
+use crate::net::HostResult;
 use crate::scenario::ssr::Ssr;
 use crate::scenario::{Arrivals, Workload};
 use crate::seed::Seed;
-use crate::turmoil_net::{LossyStream, TurmoilNet};
 
 /// Everything a region's client host needs.
-pub struct Clients {
+pub struct Clients<N: Net> {
     pub workload: Workload,
     /// (session id, home PoP) for each session of the region.
     pub sessions: Vec<(u64, String)>,
@@ -46,7 +46,7 @@ pub struct Clients {
     pub seed: Seed,
     pub telemetry: HostTelemetry,
     /// The client host's sockets.
-    pub net: TurmoilNet,
+    pub net: N,
     /// Request ids, unique across the run.
     pub next_req: Rc<Cell<u64>>,
     /// This host logs when each load step begins (one host of the run does).
@@ -59,7 +59,7 @@ pub struct Clients {
     pub ssr: Option<Ssr>,
 }
 
-pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
+pub async fn run<N: Net>(clients: Rc<Clients<N>>) -> HostResult {
     if clients.announces_steps {
         spawn_local(announce_steps(clients.clone()));
     }
@@ -75,7 +75,7 @@ pub async fn run(clients: Rc<Clients>) -> turmoil::Result {
 }
 
 /// Logs each load step as it begins, so that figures per step come from the log.
-async fn announce_steps(clients: Rc<Clients>) {
+async fn announce_steps<N: Net>(clients: Rc<Clients<N>>) {
     for (step, factor, start) in clients.workload.step_starts(clients.end) {
         sleep(start.saturating_sub(now())).await;
         clients.telemetry.harness(HarnessEvent::LoadStep { step, factor });
@@ -83,7 +83,7 @@ async fn announce_steps(clients: Rc<Clients>) {
 }
 
 /// Logs each change of the routes from this region's places as it happens.
-async fn announce_routes(clients: Rc<Clients>) {
+async fn announce_routes<N: Net>(clients: Rc<Clients<N>>) {
     let Some(routing) = &clients.routing else { return };
     for c in routing.changes(&clients.telemetry.node) {
         sleep(c.at.saturating_sub(now())).await;
@@ -96,14 +96,14 @@ const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(8);
 
 /// One session: its PoP, its idle connections by PoP (one is opened per request in flight when
 /// none is idle), its write sequence and the point of its last acknowledged write.
-struct Session {
-    clients: Rc<Clients>,
+struct Session<N: Net> {
+    clients: Rc<Clients<N>>,
     id: u64,
     /// Where the session's user is: its home PoP's site.
     place: String,
     /// The PoP its requests go to: the home PoP, or under anycast the one the routes lead to.
     pop: RefCell<String>,
-    idle: RefCell<Vec<(String, LossyStream)>>,
+    idle: RefCell<Vec<(String, N::Stream)>>,
     seq: Cell<u64>,
     /// The session's position (its cookie): the latest of its acknowledged writes' points and of
     /// the positions its reads were served at, so that no read shows less than the session saw.
@@ -118,7 +118,7 @@ enum Arrival {
     Write { op: WriteOp, retry_seed: u64 },
 }
 
-async fn session(clients: Rc<Clients>, id: u64, pop: String) {
+async fn session<N: Net>(clients: Rc<Clients<N>>, id: u64, pop: String) {
     let w = clients.workload.clone();
     let mut rng = clients.seed.child("session", id);
     let start = clients.routing.as_ref().and_then(|r| r.route(&pop, now())).map_or(pop.clone(), str::to_string);
@@ -166,7 +166,7 @@ async fn session(clients: Rc<Clients>, id: u64, pop: String) {
     in_flight.join_all().await;
 }
 
-impl Session {
+impl<N: Net> Session<N> {
     async fn arrive_owned(self: Rc<Self>, arrival: Arrival) {
         self.arrive(arrival).await
     }
@@ -291,7 +291,7 @@ impl Session {
     }
 
     /// Sends a stream request to `pop` and logs the shell and each chunk as it arrives.
-    async fn chunks(&self, pop: &str, conn: &mut Option<LossyStream>, request: &Request, view: u64) -> StreamOutcome {
+    async fn chunks(&self, pop: &str, conn: &mut Option<N::Stream>, request: &Request, view: u64) -> StreamOutcome {
         let boundaries = match self.exchange(pop, conn, request).await {
             Ok(Response::Shell { boundaries }) => boundaries,
             Ok(Response::Shed { host, waiting }) => return StreamOutcome::Shed { host, waiting },
@@ -346,7 +346,7 @@ impl Session {
 
     /// One request and its answer with `pop`; under anycast each way also crosses the distance
     /// from the session's place beyond its client host's last-mile link.
-    async fn exchange(&self, pop: &str, conn: &mut Option<LossyStream>, request: &Request) -> Result<Response, String> {
+    async fn exchange(&self, pop: &str, conn: &mut Option<N::Stream>, request: &Request) -> Result<Response, String> {
         if conn.is_none() {
             let opened = self.clients.net.connect(pop, POP_PORT).await;
             *conn = Some(opened.map_err(|e| format!("connect {pop}: {e}"))?);

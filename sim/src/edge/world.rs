@@ -1,4 +1,4 @@
-//! The edge platform's hosts and links on turmoil: one host per node (primary, standby, control
+//! The edge platform's hosts and links, on either backend: one host per node (primary, standby, control
 //! plane, one distributor per region, one per PoP) and one client host per region carrying that
 //! region's sessions. turmoil's step cost grows with hosts x links (docs/DESIGN.md, Simulation
 //! cost), so load generators share a host per region and the harness adds no host of its own; the
@@ -12,43 +12,35 @@ use edgesim_system::edge::node::Ctx;
 use edgesim_system::edge::proto::Role;
 use edgesim_system::edge::store::Store;
 use edgesim_system::edge::{control, distributor, pop, primary};
-use turmoil::Sim;
 
 use crate::edge::anycast::Routing;
 use crate::edge::audit::audit;
 use crate::edge::workload::{self, Clients};
-use crate::hosts::{NodeHost, link, telemetry};
+use crate::hosts::{NodeHost, telemetry};
 use crate::knobs::Bug;
 use crate::log::{EventLog, HostTelemetry};
+use crate::net::Simulation;
 use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
 use crate::seed::Seed;
-use crate::turmoil_net::{Cuts, TurmoilNet};
 
 /// Adds the platform's nodes, its clients and their links to `sim`.
-pub fn build(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLog, cuts: &Cuts) {
-    add_nodes(sim, scenario, seed, log, cuts);
-    add_clients(sim, scenario, seed, log, cuts);
+pub fn build<S: Simulation>(sim: &mut S, scenario: &Scenario, seed: Seed, log: &EventLog) {
+    add_nodes(sim, scenario, seed, log);
+    add_clients(sim, scenario, seed, log);
     set_latencies(sim, scenario);
 }
 
 /// Registers a node host. Its database outlives crashes (SQLite commits are durable); each boot
 /// gets a fresh random stream derived from the seed, the host and the boot count.
-fn add_node<F, Fut>(
-    sim: &mut Sim<'_>,
-    scenario: &Scenario,
-    seed: Seed,
-    log: &EventLog,
-    cuts: &Cuts,
-    host: &str,
-    start: F,
-) where
-    F: Fn(Ctx<TurmoilNet, HostTelemetry>) -> Fut + 'static,
+fn add_node<S: Simulation, F, Fut>(sim: &mut S, scenario: &Scenario, seed: Seed, log: &EventLog, host: &str, start: F)
+where
+    F: Fn(Ctx<S::Net, HostTelemetry>) -> Fut + 'static,
     Fut: Future<Output = std::io::Result<()>> + 'static,
 {
     let mut config = scenario.edge_config();
     config.failover.standby_ack_check &= !Bug::LossStalls.restored();
     let config = Rc::new(config);
-    let node = NodeHost::new(host, seed, log, cuts);
+    let node = NodeHost::new(host, seed, log, sim.net(host));
     sim.host(host, move || {
         let rng = node.boot();
         let ctx = Ctx::new(
@@ -68,25 +60,25 @@ fn disk(retain: u64) -> Rc<RefCell<Store>> {
     Rc::new(RefCell::new(Store::new(retain).expect("an empty in-memory database opens")))
 }
 
-fn add_nodes(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLog, cuts: &Cuts) {
+fn add_nodes<S: Simulation>(sim: &mut S, scenario: &Scenario, seed: Seed, log: &EventLog) {
     let retain = scenario.replication.retain_frames;
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, cuts, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
+    add_node(sim, scenario, seed, log, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
     let store = disk(retain);
-    add_node(sim, scenario, seed, log, cuts, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
+    add_node(sim, scenario, seed, log, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
     let told: Vec<String> = scenario.node_hosts().into_iter().filter(|h| h != CONTROL).collect();
-    add_node(sim, scenario, seed, log, cuts, CONTROL, move |ctx| control::run(ctx, told.clone()));
+    add_node(sim, scenario, seed, log, CONTROL, move |ctx| control::run(ctx, told.clone()));
     for region in &scenario.regions {
-        add_node(sim, scenario, seed, log, cuts, &region.distributor, distributor::run);
+        add_node(sim, scenario, seed, log, &region.distributor, distributor::run);
         for p in &region.pops {
             let store = disk(0);
             let dist = region.distributor.clone();
-            add_node(sim, scenario, seed, log, cuts, p, move |ctx| pop::run(ctx, store.clone(), dist.clone()));
+            add_node(sim, scenario, seed, log, p, move |ctx| pop::run(ctx, store.clone(), dist.clone()));
         }
     }
 }
 
-fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLog, cuts: &Cuts) {
+fn add_clients<S: Simulation>(sim: &mut S, scenario: &Scenario, seed: Seed, log: &EventLog) {
     let next_req = Rc::new(Cell::new(0));
     let routing = scenario.anycast.map(|a| Rc::new(Routing::new(scenario, a)));
     let per_region = scenario.workload.sessions_per_region as u64;
@@ -104,7 +96,7 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
             end: scenario.duration,
             seed,
             telemetry: telemetry(log, &region.clients),
-            net: TurmoilNet::new(&region.clients, cuts),
+            net: sim.net(&region.clients),
             next_req: next_req.clone(),
             announces_steps: region.name == scenario.primary_region,
             pages: scenario.isr.is_some(),
@@ -113,11 +105,11 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
         });
         let auditor =
             (region.name == scenario.primary_region).then(|| (audited.clone(), scenario.duration + scenario.settle));
-        sim.client(region.clients.as_str(), async move {
+        sim.client(&region.clients, async move {
             workload::run(clients.clone()).await?;
             if let Some((nodes, at)) = auditor {
                 tokio::time::sleep(at.saturating_sub(crate::log::now())).await;
-                audit(&nodes, CONTROL, &clients.telemetry).await;
+                audit(&clients.net, &nodes, CONTROL, &clients.telemetry).await;
             }
             Ok(())
         });
@@ -125,9 +117,9 @@ fn add_clients(sim: &mut Sim<'_>, scenario: &Scenario, seed: Seed, log: &EventLo
 }
 
 /// Sets the one-way latency of every pair of hosts that talk.
-pub(crate) fn set_latencies(sim: &Sim<'_>, s: &Scenario) {
+pub(crate) fn set_latencies<S: Simulation>(sim: &mut S, s: &Scenario) {
     let n = &s.network;
-    let link = |a: &str, b: &str, latency: Duration, jitter: Duration| link(sim, a, b, latency, jitter);
+    let mut link = |a: &str, b: &str, latency: Duration, jitter: Duration| sim.link(a, b, latency, jitter);
     link(PRIMARY, STANDBY, n.in_region.0, Duration::ZERO);
     link(CONTROL, PRIMARY, n.in_region.0, Duration::ZERO);
     link(CONTROL, STANDBY, n.in_region.0, Duration::ZERO);

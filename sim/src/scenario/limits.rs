@@ -115,7 +115,7 @@ const fn dur(min: &'static str, max: &'static str) -> Bound {
 /// The longest simulated time a run may take (`duration`); `settle` is bounded apart.
 pub const MAX_DURATION: &str = "6h";
 /// Hosts of one world: nodes and client hosts together.
-pub const MAX_HOSTS: usize = 320;
+pub const MAX_HOSTS: usize = 400;
 /// Requests per second over every session of an edge scenario.
 pub const MAX_EDGE_RATE: f64 = 5000.0;
 /// Requests over an edge run's whole duration.
@@ -245,7 +245,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
 
 /// Lists that make hosts or run work (scripted actions), and how long they may be.
 pub const LIST_LIMITS: &[(&str, usize)] = &[
-    ("region", 32),
+    ("region", 40),
     ("status.regions", 8),
     ("status.cdns", 8),
     ("status.action", 256),

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeTable;
 
+use crate::net::Backend;
 use crate::seed::Seed;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
@@ -70,6 +71,8 @@ struct File {
     settle: Dur,
     #[serde(default = "default_tick")]
     tick: Dur,
+    #[serde(default)]
+    backend: Backend,
     primary_region: Option<Spanned<String>>,
     #[serde(default)]
     budgets: Vec<Spanned<String>>,
@@ -543,6 +546,8 @@ pub struct Scenario {
     pub duration: Duration,
     pub settle: Duration,
     pub tick: Duration,
+    /// The simulated network the run uses.
+    pub backend: Backend,
     pub primary_region: String,
     pub regions: Vec<Region>,
     pub network: Network,
@@ -662,6 +667,7 @@ impl Scenario {
             duration,
             settle: raw.settle.0,
             tick: raw.tick.0,
+            backend: raw.backend,
             primary_region,
             regions,
             network: raw.network,

@@ -5,11 +5,12 @@
 
 use serde::Serialize;
 
+use crate::net::Backend;
 use crate::scenario::ssr::Ssr;
 use crate::scenario::{
     Action, Anycast, FailoverSettings, Isr, Network, Region, ReplicationSettings, Runtime, Scenario, Workload,
 };
-use crate::seed::STREAMS;
+use crate::seed::streams;
 use crate::status::settings::{CHANNELS, StatusSettings};
 use crate::units::Dur;
 
@@ -19,6 +20,9 @@ pub struct Resolved {
     pub duration: Dur,
     pub settle: Dur,
     pub tick: Dur,
+    /// The simulated network, unless it is the default (turmoil).
+    #[serde(skip_serializing_if = "Backend::is_default")]
+    pub backend: Backend,
     /// Every host of the world: node hosts, then client (or viewer) hosts.
     pub hosts: Vec<String>,
     /// Hosts that run system nodes (they can crash and restart).
@@ -31,7 +35,7 @@ pub struct Resolved {
     pub faults: Vec<ScheduledFault>,
     /// The budgets as the scenario file writes them.
     pub budgets: Vec<String>,
-    /// The random stream families the run draws from (`seed::STREAMS`).
+    /// The random stream families the run draws from (`seed::streams`).
     pub streams: Vec<Stream>,
 }
 
@@ -108,6 +112,7 @@ impl Resolved {
             duration: Dur(s.duration),
             settle: Dur(s.settle),
             tick: Dur(s.tick),
+            backend: s.backend,
             hosts: s.hosts(),
             node_hosts: s.node_hosts(),
             edge,
@@ -118,8 +123,7 @@ impl Resolved {
                 .map(|f| ScheduledFault { at: Dur(f.at), line: f.line, action: f.action.clone() })
                 .collect(),
             budgets: s.budgets.iter().map(|b| b.text.clone()).collect(),
-            streams: STREAMS
-                .iter()
+            streams: streams(s.backend)
                 .map(|(name, draws)| Stream { name: name.to_string(), draws: draws.to_string() })
                 .collect(),
         }

@@ -7,14 +7,16 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::net::{Listener, Net};
 use edgesim_system::status::proto::Edit;
 use edgesim_system::wire;
 use tokio::task::spawn_local;
 use tokio::time::sleep;
-use turmoil::net::TcpListener;
 
 use super::users::{Users, call, submit};
 use crate::events::HarnessEvent;
+use crate::log::now;
+use crate::net::HostResult;
 
 /// The platform's application port.
 pub const APP_PORT: u16 = 7000;
@@ -26,8 +28,8 @@ const PING: &str = "health";
 const PONG: &str = "ok";
 
 /// A platform host: answers every health request until the host stops.
-pub async fn app() -> turmoil::Result {
-    let listener = TcpListener::bind(("0.0.0.0", APP_PORT)).await?;
+pub async fn app<N: Net>(net: N) -> HostResult {
+    let mut listener = net.bind(APP_PORT).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;
         spawn_local(async move {
@@ -42,13 +44,14 @@ pub async fn app() -> turmoil::Result {
 
 /// The operators' monitor: checks every platform host each second until the end, and reports the
 /// platform down (no host answered) or up again through this region's operator.
-pub async fn monitor(users: Rc<Users>, hosts: Vec<String>) {
+pub async fn monitor<N: Net>(users: Rc<Users<N>>, hosts: Vec<String>) {
     let mut up = true;
-    while turmoil::elapsed() < users.end {
+    while now() < users.end {
         let mut answered = false;
         for host in &hosts {
-            answered |=
-                call::<_, String>(host, APP_PORT, &PING.to_string(), MONITOR_EVERY).await.is_ok_and(|r| r == PONG);
+            answered |= call::<_, _, String>(&users.net, host, APP_PORT, &PING.to_string(), MONITOR_EVERY)
+                .await
+                .is_ok_and(|r| r == PONG);
         }
         if answered != up {
             up = answered;

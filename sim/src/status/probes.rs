@@ -6,6 +6,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::net::{Listener, Net};
 use edgesim_system::status::incident::Incident;
 use edgesim_system::status::proto::{
     Delivery, DeliveryReply, EDGE_PORT, EdgeReply, EdgeRequest, ORIGIN_PORT, OriginReply, OriginRequest, RECEIVER_PORT,
@@ -14,13 +15,13 @@ use edgesim_system::wire;
 use rand::Rng;
 use tokio::task::spawn_local;
 use tokio::time::sleep;
-use turmoil::net::TcpListener;
 
 use super::settings::StatusSettings;
 use super::shown::{Ids, Shown};
 use super::users::call;
 use crate::events::HarnessEvent;
 use crate::log::{HostTelemetry, now};
+use crate::net::HostResult;
 use crate::seed::Seed;
 
 /// How often origins are probed while a heal converges, and for how long.
@@ -29,14 +30,14 @@ pub const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What `host` holds: its page's document (a CDN; `None`: the static fallback page) or its
 /// document (a region).
-async fn look(host: &str, cdn: bool, limit: Duration) -> Result<Option<Incident>, String> {
+async fn look<N: Net>(net: &N, host: &str, cdn: bool, limit: Duration) -> Result<Option<Incident>, String> {
     if cdn {
-        match call::<_, EdgeReply>(host, EDGE_PORT, &EdgeRequest::Page, limit).await? {
+        match call::<_, _, EdgeReply>(net, host, EDGE_PORT, &EdgeRequest::Page, limit).await? {
             EdgeReply::Page { doc, .. } => Ok(doc),
             other => Err(format!("unexpected {other:?}")),
         }
     } else {
-        match call::<_, OriginReply>(host, ORIGIN_PORT, &OriginRequest::Get, limit).await? {
+        match call::<_, _, OriginReply>(net, host, ORIGIN_PORT, &OriginRequest::Get, limit).await? {
             OriginReply::Doc(d) => Ok(Some(d)),
             other => Err(format!("unexpected {other:?}")),
         }
@@ -45,7 +46,8 @@ async fn look(host: &str, cdn: bool, limit: Duration) -> Result<Option<Incident>
 
 /// Probes each of `hosts` every `every` (concurrently) from `from` to `until`, logging each one's page when it changes
 /// (or shows an update the harness has since seen acknowledged).
-pub async fn probe(
+pub async fn probe<N: Net>(
+    net: N,
     hosts: Vec<(String, bool)>,
     every: Duration,
     from: Duration,
@@ -55,11 +57,11 @@ pub async fn probe(
 ) {
     sleep(from.saturating_sub(now())).await;
     let each = hosts.into_iter().map(|(host, cdn)| {
-        let (ids, telemetry) = (ids.clone(), telemetry.clone());
+        let (ids, telemetry, net) = (ids.clone(), telemetry.clone(), net.clone());
         spawn_local(async move {
             let mut last = String::new();
             while now() < until {
-                if let Ok(Some(doc)) = look(&host, cdn, every.max(Duration::from_secs(1))).await {
+                if let Ok(Some(doc)) = look(&net, &host, cdn, every.max(Duration::from_secs(1))).await {
                     let shown = Shown::of(&doc, &ids);
                     let seen = format!("{} {}", shown.digest, shown.posts);
                     if seen != last {
@@ -77,9 +79,9 @@ pub async fn probe(
 }
 
 /// Audits every host's document at the end.
-pub async fn audit(hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetry) {
+pub async fn audit<N: Net>(net: N, hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetry) {
     for (host, cdn) in hosts {
-        let (shown, listed, error) = match look(&host, cdn, Duration::from_secs(5)).await {
+        let (shown, listed, error) = match look(&net, &host, cdn, Duration::from_secs(5)).await {
             Ok(doc) => {
                 let listed = doc.iter().flat_map(|d| d.listed().map(String::from)).collect();
                 (doc.map(|d| Shown::of(&d, &ids)), listed, None)
@@ -92,14 +94,15 @@ pub async fn audit(hosts: Vec<(String, bool)>, ids: Ids, telemetry: HostTelemetr
 
 /// A subscriber endpoint: accepts deliveries (failing a seeded share of them) and records each
 /// accepted one.
-pub async fn receiver(
+pub async fn receiver<N: Net>(
+    net: N,
     settings: Rc<StatusSettings>,
     seed: Seed,
     host: String,
     telemetry: HostTelemetry,
-) -> turmoil::Result {
+) -> HostResult {
     let mut rng = seed.child(&format!("receiver/{host}"), 0);
-    let listener = TcpListener::bind(("0.0.0.0", RECEIVER_PORT)).await?;
+    let mut listener = net.bind(RECEIVER_PORT).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;
         let fail = rng.random::<f64>() < settings.receiver_fail_rate;

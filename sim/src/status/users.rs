@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::net::Net;
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::incident::ComponentStatus;
 use edgesim_system::status::proto::{
@@ -20,25 +21,28 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::task::spawn_local;
 use tokio::time::{sleep, timeout};
-use turmoil::net::TcpStream;
 
 use super::settings::{ActionKind, DNS, StatusSettings};
 use super::shown::{Ids, Shown};
 use crate::events::HarnessEvent;
 use crate::log::{HostTelemetry, now, now_us};
+use crate::net::HostResult;
 use crate::seed::Seed;
 
 /// Everything one region's user host needs.
-pub struct Users {
+pub struct Users<N: Net> {
     pub settings: Rc<StatusSettings>,
     pub region: usize,
     pub end: Duration,
     pub seed: Seed,
     pub telemetry: HostTelemetry,
-    ids: Ids,
+    pub ids: Ids,
     /// Edit and viewer ids, unique across the run.
-    next_id: Rc<RefCell<u64>>,
-    resolver: RefCell<Option<(DnsAnswer, Duration)>>,
+    pub next_id: Rc<RefCell<u64>>,
+    /// The resolver's cached answer and when it expires.
+    pub resolver: RefCell<Option<(DnsAnswer, Duration)>>,
+    /// The user host's sockets.
+    pub net: N,
 }
 
 const COMPONENTS: [&str; 3] = ["api", "dashboard", "webhooks"];
@@ -52,29 +56,18 @@ async fn nap(d: Duration, end: Duration) -> bool {
     now() >= end
 }
 
-/// One request and its reply on a fresh connection, within `limit`.
-pub async fn call<Q: Serialize, R: DeserializeOwned>(
+/// One request and its reply on a fresh connection over `net`, within `limit`.
+pub async fn call<N: Net, Q: Serialize, R: DeserializeOwned>(
+    net: &N,
     host: &str,
     port: u16,
     request: &Q,
     limit: Duration,
 ) -> Result<R, String> {
-    wire::exchange(host, TcpStream::connect((host, port)), request, limit).await
+    wire::exchange(host, net.connect(host, port), request, limit).await
 }
 
-impl Users {
-    pub fn new(
-        settings: Rc<StatusSettings>,
-        region: usize,
-        end: Duration,
-        seed: Seed,
-        telemetry: HostTelemetry,
-        ids: Ids,
-        next_id: Rc<RefCell<u64>>,
-    ) -> Users {
-        Users { settings, region, end, seed, telemetry, ids, next_id, resolver: RefCell::new(None) }
-    }
-
+impl<N: Net> Users<N> {
     pub fn next_id(&self) -> u64 {
         let mut n = self.next_id.borrow_mut();
         *n += 1;
@@ -99,7 +92,7 @@ impl Users {
             return answer.cdns.clone();
         }
         let query = DnsQuery { region: self.region };
-        match call::<_, DnsAnswer>(DNS, DNS_PORT, &query, self.settings.view_timeout.0).await {
+        match call::<_, _, DnsAnswer>(&self.net, DNS, DNS_PORT, &query, self.settings.view_timeout.0).await {
             Ok(answer) => {
                 let cdns = answer.cdns.clone();
                 let expires = now() + Duration::from_millis(answer.ttl_ms);
@@ -112,7 +105,7 @@ impl Users {
 }
 
 /// Starts every user of the region and waits for them.
-pub async fn run(users: Rc<Users>) -> turmoil::Result {
+pub async fn run<N: Net>(users: Rc<Users<N>>) -> HostResult {
     let mut tasks = vec![spawn_local(operator(users.clone()))];
     let region = &users.settings.regions[users.region];
     if users.settings.action.iter().any(|a| a.region == *region) {
@@ -135,7 +128,7 @@ pub async fn run(users: Rc<Users>) -> turmoil::Result {
 
 /// Edits at this region: every region's operator draws from the same rate, so edits land in
 /// every region, concurrently on both sides of a partition.
-async fn operator(users: Rc<Users>) {
+async fn operator<N: Net>(users: Rc<Users<N>>) {
     let s = &users.settings;
     let mut rng = users.rng("operator", users.region as u64);
     let until = s.edits_until.map_or(users.end, |u| u.0).min(users.end);
@@ -163,7 +156,7 @@ async fn operator(users: Rc<Users>) {
                 ComponentStatus::PartialOutage,
                 ComponentStatus::MajorOutage,
             ][rng.random_range(0..4)];
-            let seen = read_status(&host, &component, limit).await;
+            let seen = read_status(&users.net, &host, &component, limit).await;
             (Edit::Status { component, status }, seen)
         };
         submit(&users, write, edit, seen, false).await;
@@ -171,7 +164,7 @@ async fn operator(users: Rc<Users>) {
 }
 
 /// This region's scripted actions, each at its time, in the order the file lists them.
-async fn scripted(users: Rc<Users>) {
+async fn scripted<N: Net>(users: Rc<Users<N>>) {
     let s = users.settings.clone();
     let region = &s.regions[users.region];
     for action in s.action.iter().filter(|a| a.region == *region) {
@@ -194,11 +187,12 @@ async fn scripted(users: Rc<Users>) {
 /// Sends edit `write` to this region's origin (having read `seen` before it, for a status
 /// change), reads a random operator's status change back once acknowledged, and logs it as
 /// `edited` (a `scripted` edit at once, with its region's causal history).
-pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestamp>, scripted: bool) {
+pub async fn submit<N: Net>(users: &Users<N>, write: u64, edit: Edit, seen: Option<Timestamp>, scripted: bool) {
     let s = &users.settings;
     let host = users.region_host();
     let limit = s.view_timeout.0;
-    let reply = call::<_, OriginReply>(&host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
+    let reply =
+        call::<_, _, OriginReply>(&users.net, &host, ORIGIN_PORT, &OriginRequest::Edit(edit.clone()), limit).await;
     let (stamp, history, error) = match reply {
         Ok(OriginReply::Written(at, history)) => {
             users.ids.learn(at, write);
@@ -214,7 +208,7 @@ pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestam
         Edit::RemoveComponent { component } => (Some(component), None, false, Some(false)),
     };
     let after = match (&component, status, stamp) {
-        (Some(c), Some(_), Some(_)) if !scripted => read_status(&host, c, limit).await,
+        (Some(c), Some(_), Some(_)) if !scripted => read_status(&users.net, &host, c, limit).await,
         _ => None,
     };
     let region = s.regions[users.region].clone();
@@ -224,15 +218,15 @@ pub async fn submit(users: &Users, write: u64, edit: Edit, seen: Option<Timestam
 }
 
 /// The timestamp of `component`'s status as `host` shows it.
-async fn read_status(host: &str, component: &str, limit: Duration) -> Option<Timestamp> {
-    match call::<_, OriginReply>(host, ORIGIN_PORT, &OriginRequest::Get, limit).await {
+async fn read_status<N: Net>(net: &N, host: &str, component: &str, limit: Duration) -> Option<Timestamp> {
+    match call::<_, _, OriginReply>(net, host, ORIGIN_PORT, &OriginRequest::Get, limit).await {
         Ok(OriginReply::Doc(doc)) => doc.statuses().find(|(c, _, _)| *c == component).map(|(_, _, at)| at),
         _ => None,
     }
 }
 
 /// Loads the page at exponential intervals (faster during a spike) through DNS and the CDNs.
-async fn viewer(users: Rc<Users>, id: u64) {
+async fn viewer<N: Net>(users: Rc<Users<N>>, id: u64) {
     let s = &users.settings;
     let mut rng = users.rng("viewer", id);
     loop {
@@ -244,14 +238,15 @@ async fn viewer(users: Rc<Users>, id: u64) {
     }
 }
 
-async fn view(users: &Users, viewer: u64) {
+async fn view<N: Net>(users: &Users<N>, viewer: u64) {
     let started_us = now_us();
     let cdns = users.resolve().await;
     let mut tried = Vec::new();
     for cdn in cdns {
         tried.push(cdn.clone());
         if let Ok(EdgeReply::Page { tier, doc }) =
-            call::<_, EdgeReply>(&cdn, EDGE_PORT, &EdgeRequest::Page, users.settings.view_timeout.0).await
+            call::<_, _, EdgeReply>(&users.net, &cdn, EDGE_PORT, &EdgeRequest::Page, users.settings.view_timeout.0)
+                .await
         {
             let shown = doc.map(|d| Shown::of(&d, &users.ids));
             let event = HarnessEvent::PageViewed { viewer, started_us, tried, cdn: Some(cdn), tier: Some(tier), shown };
@@ -265,7 +260,7 @@ async fn view(users: &Users, viewer: u64) {
 /// A live viewer: streams updates over SSE through the first CDN that takes it, reconnecting
 /// with Last-Event-ID when the stream breaks or falls silent past two heartbeats; polls the page
 /// instead while no CDN will stream.
-async fn live_viewer(users: Rc<Users>, viewer: u64, ip: String) {
+async fn live_viewer<N: Net>(users: Rc<Users<N>>, viewer: u64, ip: String) {
     let s = &users.settings;
     let silence = s.sse_heartbeat.0 * 2;
     let mut last_event_id: Option<String> = None;
@@ -276,7 +271,7 @@ async fn live_viewer(users: Rc<Users>, viewer: u64, ip: String) {
             let resume = if s.sse_resume { last_event_id.clone() } else { None };
             let subscribe = EdgeRequest::Subscribe { last_event_id: resume.clone(), client_ip: ip.clone() };
             let opened = timeout(s.view_timeout.0, async {
-                let mut stream = TcpStream::connect((cdn.as_str(), EDGE_PORT)).await?;
+                let mut stream = users.net.connect(&cdn, EDGE_PORT).await?;
                 wire::send(&mut stream, &subscribe).await.map_err(std::io::Error::other)?;
                 Ok::<_, std::io::Error>(stream)
             })

@@ -10,41 +10,35 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use edgesim_system::net::Net;
 use edgesim_system::status::node::Node;
 use edgesim_system::status::outbox::Outbox;
 use edgesim_system::status::{cdn, dns, notifier, origin};
-use turmoil::Sim;
 
 use super::check::heals_regions;
 use super::probes::{self, CONVERGENCE_PROBE, CONVERGENCE_WINDOW};
 use super::settings::{CHANNELS, DNS, NOTIFIER, QueueStore, StatusSettings};
 use super::users::{self, Users};
 use crate::events::HarnessEvent;
-use crate::hosts::{NodeHost, link, telemetry};
+use crate::hosts::{NodeHost, telemetry};
 use crate::knobs::Bug;
-use crate::log::{EventLog, HostTelemetry};
+use crate::log::{EventLog, HostTelemetry, now};
+use crate::net::Simulation;
 use crate::scenario::{Action, Scenario};
 use crate::seed::Seed;
-use crate::turmoil_net::Cuts;
 
 /// The wall clock every node's skew is added to: 2027-01-15, in milliseconds.
 const EPOCH_MS: u64 = 1_800_000_000_000;
 
-pub fn build(
-    sim: &mut Sim<'_>,
-    scenario: &Scenario,
-    settings: &StatusSettings,
-    seed: Seed,
-    log: &EventLog,
-    cuts: &Cuts,
-) {
+/// Adds the status page's hosts, its users and their links to `sim`.
+pub fn build<S: Simulation>(sim: &mut S, scenario: &Scenario, settings: &StatusSettings, seed: Seed, log: &EventLog) {
     let mut config = settings.config();
     if Bug::OriginWaits.restored() {
         config.origin_timeout = settings.view_timeout.0;
     }
     let config = Rc::new(config);
-    let node = |host: &str, skew: Duration| {
-        let (config, node) = (config.clone(), NodeHost::new(host, seed, log, cuts));
+    let node = |host: &str, net: S::Net, skew: Duration| {
+        let (config, node) = (config.clone(), NodeHost::new(host, seed, log, net));
         move || {
             let rng = node.boot();
             let skew_ms = skew.as_millis() as u64;
@@ -54,17 +48,17 @@ pub fn build(
                 telemetry: node.telemetry.clone(),
                 config: config.clone(),
                 rng: Rc::new(RefCell::new(rng)),
-                clock: Rc::new(move || EPOCH_MS + skew_ms + turmoil::elapsed().as_millis() as u64),
+                clock: Rc::new(move || EPOCH_MS + skew_ms + now().as_millis() as u64),
             }
         }
     };
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
-        let make = node(&host, settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
+        let make = node(&host, sim.net(&host), settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
         let (disk, backup) = (origin::Disk::default(), origin::Disk::default());
         let durable = settings.durable_regions && !Bug::RegionsForget.restored();
         let restores = settings.backup_every.is_some();
-        sim.host(host.as_str(), move || {
+        sim.host(&host, move || {
             let node = make();
             let disk = if durable { disk.clone() } else { origin::Disk::default() };
             if restores {
@@ -76,20 +70,20 @@ pub fn build(
     }
     let mut errors = Vec::new();
     for c in &settings.cdns {
-        let make = node(c, Duration::ZERO);
+        let make = node(c, sim.net(c), Duration::ZERO);
         let rate = cdn::ErrorRate::default();
         errors.push((c.clone(), rate.clone()));
-        sim.host(c.as_str(), move || {
+        sim.host(c, move || {
             let (node, rate) = (make(), rate.clone());
             async move { cdn::run(node, rate).await.map_err(Into::into) }
         });
     }
-    let make = node(DNS, Duration::ZERO);
+    let make = node(DNS, sim.net(DNS), Duration::ZERO);
     sim.host(DNS, move || {
         let node = make();
         async move { dns::run(node).await.map_err(Into::into) }
     });
-    let make = node(NOTIFIER, Duration::ZERO);
+    let make = node(NOTIFIER, sim.net(NOTIFIER), Duration::ZERO);
     let subscribers = settings.subscribers;
     let disk = (settings.queue == QueueStore::Sqlite)
         .then(|| Rc::new(RefCell::new(Outbox::new().expect("an empty in-memory database opens"))));
@@ -101,10 +95,14 @@ pub fn build(
     for (_, host) in CHANNELS {
         let telemetry = telemetry(log, host);
         let settings = shared.clone();
-        sim.host(host, move || probes::receiver(settings.clone(), seed, host.to_string(), telemetry.clone()));
+        let net = sim.plain_net(host);
+        sim.host(host, move || {
+            probes::receiver(net.clone(), settings.clone(), seed, host.to_string(), telemetry.clone())
+        });
     }
     for host in settings.platform_hosts() {
-        sim.host(host.as_str(), super::platform::app);
+        let net = sim.plain_net(&host);
+        sim.host(&host, move || super::platform::app(net.clone()));
     }
     add_users(sim, scenario, shared, seed, log, errors);
     set_latencies(sim, settings);
@@ -113,8 +111,8 @@ pub fn build(
 /// Each CDN's error rate, which the harness sets as `[[status.cdn_errors]]` schedules.
 type ErrorRates = Vec<(String, cdn::ErrorRate)>;
 
-fn add_users(
-    sim: &mut Sim<'_>,
+fn add_users<S: Simulation>(
+    sim: &mut S,
     scenario: &Scenario,
     settings: Rc<StatusSettings>,
     seed: Seed,
@@ -127,13 +125,23 @@ fn add_users(
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::viewer_host(region);
         let telemetry = telemetry(log, &host);
-        let users =
-            Rc::new(Users::new(settings.clone(), i, end, seed, telemetry.clone(), ids.clone(), next_id.clone()));
-        let mut instruments = (i == 0).then(|| instruments(scenario, &settings, &ids, &telemetry, &errors));
+        let net = sim.plain_net(&host);
+        let users = Rc::new(Users {
+            settings: settings.clone(),
+            region: i,
+            end,
+            seed,
+            telemetry: telemetry.clone(),
+            ids: ids.clone(),
+            next_id: next_id.clone(),
+            resolver: RefCell::new(None),
+            net: net.clone(),
+        });
+        let mut instruments = (i == 0).then(|| instruments(&net, scenario, &settings, &ids, &telemetry, &errors));
         if let Some(instruments) = instruments.as_mut().filter(|_| settings.platform.is_some()) {
             instruments.push(Box::pin(super::platform::monitor(users.clone(), settings.platform_hosts())));
         }
-        sim.client(host.as_str(), async move {
+        sim.client(&host, async move {
             let probes: Vec<_> = instruments.into_iter().flatten().map(tokio::task::spawn_local).collect();
             users::run(users).await?;
             for p in probes {
@@ -148,7 +156,8 @@ type Instrument = std::pin::Pin<Box<dyn Future<Output = ()>>>;
 
 /// The probes of the CDNs for the whole run, of the origins after each heal, the CDNs' error
 /// spans, and the audit.
-fn instruments(
+fn instruments<N: Net>(
+    net: &N,
     scenario: &Scenario,
     s: &StatusSettings,
     ids: &super::shown::Ids,
@@ -159,6 +168,7 @@ fn instruments(
     let cdns: Vec<(String, bool)> = s.cdns.iter().map(|c| (c.clone(), true)).collect();
     let end = scenario.duration + scenario.settle;
     let mut out: Vec<Instrument> = vec![Box::pin(probes::probe(
+        net.clone(),
         cdns.clone(),
         s.probe_every.0,
         Duration::ZERO,
@@ -174,7 +184,15 @@ fn instruments(
                 _ => CONVERGENCE_WINDOW,
             };
             let until = (f.at + window).min(end);
-            let probe = probes::probe(origins.clone(), CONVERGENCE_PROBE, f.at, until, ids.clone(), telemetry.clone());
+            let probe = probes::probe(
+                net.clone(),
+                origins.clone(),
+                CONVERGENCE_PROBE,
+                f.at,
+                until,
+                ids.clone(),
+                telemetry.clone(),
+            );
             out.push(Box::pin(probe));
         }
     }
@@ -186,26 +204,26 @@ fn instruments(
                 rate.set(to);
                 telemetry.harness(HarnessEvent::CdnErrors { cdn: span.cdn.clone(), rate: to });
             };
-            tokio::time::sleep(span.from.0.saturating_sub(turmoil::elapsed())).await;
+            tokio::time::sleep(span.from.0.saturating_sub(now())).await;
             set(span.rate);
             if let Some(until) = span.until {
-                tokio::time::sleep(until.0.saturating_sub(turmoil::elapsed())).await;
+                tokio::time::sleep(until.0.saturating_sub(now())).await;
                 set(0.0);
             }
         }));
     }
     let audited: Vec<(String, bool)> = origins.into_iter().chain(cdns).collect();
-    let (ids, telemetry) = (ids.clone(), telemetry.clone());
+    let (ids, telemetry, net) = (ids.clone(), telemetry.clone(), net.clone());
     out.push(Box::pin(async move {
-        tokio::time::sleep(end.saturating_sub(Duration::from_secs(3)).saturating_sub(turmoil::elapsed())).await;
-        probes::audit(audited, ids, telemetry).await;
+        tokio::time::sleep(end.saturating_sub(Duration::from_secs(3)).saturating_sub(now())).await;
+        probes::audit(net, audited, ids, telemetry).await;
     }));
     out
 }
 
-pub(crate) fn set_latencies(sim: &Sim<'_>, s: &StatusSettings) {
+pub(crate) fn set_latencies<S: Simulation>(sim: &mut S, s: &StatusSettings) {
     let n = &s.network;
-    let link = |a: &str, b: &str, latency: Duration| link(sim, a, b, latency, n.jitter.0);
+    let mut link = |a: &str, b: &str, latency: Duration| sim.link(a, b, latency, n.jitter.0);
     let regions: Vec<String> = s.regions.iter().map(|r| StatusSettings::region_host(r)).collect();
     for (i, r) in regions.iter().enumerate() {
         for other in &regions[i + 1..] {
