@@ -129,7 +129,10 @@ pub enum SseMessage {
         id: String,
         event: SseEvent,
     },
-    Heartbeat,
+    /// Sent when there is nothing to say; `seq` numbers the hub's heartbeats since it started.
+    Heartbeat {
+        seq: u64,
+    },
 }
 
 /// The names the status page's DNS answers for.
