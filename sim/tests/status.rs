@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{load, run};
-use edgesim::status::check::StatusReport;
 use edgesim::events::{HarnessEvent, Record};
+use edgesim::status::check::StatusReport;
 use edgesim::status::settings::QueueStore;
 use edgesim::verdict::{Verdict, judge};
 use edgesim_system::status::sse::SseEventKind;
@@ -188,18 +188,18 @@ fn a_provider_limit_held_as_received_passes_and_one_only_on_paper_fires_the_chec
     let s = load("status-notifier-crash");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r);
     let sms = st.provider_rates.iter().find(|p| p.channel == "sms").unwrap();
     assert_eq!(sms.per_second, Some(5));
     assert!(sms.worst_per_second == 5 && sms.accepted > 100, "{sms:?}");
     assert!(st.notifications.channels["sms"].slowed_down > 0, "the limit was reached: {:?}", st.notifications);
-    assert!(r.text().contains("provider limits as received"), "{}", r.text());
+    assert!(r.to_string().contains("provider limits as received"), "{r}");
 
     let paper = load("negative/status-provider-limit-paper");
     let r = run(&paper);
     let j = judge(&paper, &r);
-    assert_eq!(j.verdict, Verdict::CheckerFired, "{}", r.text());
-    assert_eq!(j.fired_checkers, ["provider-rate-limit"], "{}", r.text());
+    assert_eq!(j.verdict, Verdict::CheckerFired, "{}", r);
+    assert_eq!(j.fired_checkers, ["provider-rate-limit"], "{}", r);
     let st = status(&r);
     let sms = st.provider_rates.iter().find(|p| p.channel == "sms").unwrap();
     assert!(sms.worst_per_second > 5 && sms.worst_at_s.is_some(), "{sms:?}");
@@ -257,7 +257,7 @@ host = "notifier"
         let mut s = s.clone();
         s.status.as_mut().unwrap().queue = queue;
         let log = edgesim::world::simulate(&s, s.seed, &mut |_| {}).unwrap();
-        let text = edgesim::report::analyze(&s, s.seed, &log).text();
+        let text = edgesim::report::analyze(&s, s.seed, &log).to_string();
         let events = &log.observed().kept;
         let gave_up: Vec<u64> = events
             .iter()
