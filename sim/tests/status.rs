@@ -148,7 +148,7 @@ fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rat
     // Goal: `status-notifier-crash` (queue in SQLite, the default) crashes the notifier with
     // retries queued during a burst and loses nothing, duplicates nothing past receiver dedup and
     // keeps the rate limit as the endpoints received, on every channel; its negative control,
-    // the same run with `queue = "memory"`, loses the queue (17 notifications) and forgets the
+    // the same run with `queue = "memory"`, loses the queue (30 notifications) and forgets the
     // hour's sends (hundreds accepted beyond the limit), so both budgets break.
     let s = load("status-notifier-crash");
     let r = run(&s);
