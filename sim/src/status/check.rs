@@ -70,7 +70,8 @@ pub struct StatusReport {
     pub notifications: Notifications,
     /// Per channel, the busiest second its endpoints had beside its provider's limit.
     pub provider_rates: Vec<ProviderRate>,
-    pub sse: Sse,
+    /// Boxed, so that a status report stays about the size of an edge one in `SystemReport`.
+    pub sse: Box<Sse>,
     /// The origins' load during a viewer spike (none without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spike: Option<Spike>,
@@ -262,7 +263,7 @@ pub fn analyze(
             &rates::accepted(events),
             &CHANNELS.map(|(channel, _)| (channel, s.provider_of(channel).per_second)),
         ),
-        sse: delivery::sse(scenario, events, edits),
+        sse: Box::new(delivery::sse(scenario, events, edits)),
         spike: spike::spike(scenario, s, events),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
         concurrent: concurrent::check(events, edits, &hosts, &down),
