@@ -73,10 +73,34 @@ pub const HEARTBEAT: &str = "heartbeat";
 /// Views that went unanswered, in `StatusCharts::tiers`.
 pub const UNANSWERED: &str = "unanswered";
 
+/// Adds the status page's own charts (`StatusCharts`) and its marks, moments and outages.
 pub fn add(charts: &mut Charts, cdns: &[String], events: &[Event], all: &[View]) {
     let bucket = charts.lag_bucket_ms.max(1);
     let buckets = (charts.end_ms / bucket + 1) as usize;
     let mut own = StatusCharts { cdns: cdns.to_vec(), ..StatusCharts::default() };
+    let views = fold_views(all, bucket, buckets, &mut own);
+    let failed = read_events(charts, &mut own, events, bucket);
+    charts.outages.extend(charts.spans.iter().filter(|s| s.kind == MarkKind::Down).map(|s| Outage {
+        from_ms: s.from_ms,
+        to_ms: s.to_ms,
+        label: format!("{} down", s.lane),
+    }));
+    mark_views(charts, &mut own, &views, bucket, buckets);
+    for (at_ms, (n, gave_up)) in failed {
+        let label = format!("{n} deliveries failed, {gave_up} given up");
+        charts.marks.push(Mark { at_ms, lane: super::settings::NOTIFIER.into(), kind: MarkKind::Error, label });
+    }
+    charts.status = Some(own);
+    charts.marks.sort_by(|a, b| (a.at_ms, &a.lane, a.kind).cmp(&(b.at_ms, &b.lane, b.kind)));
+}
+
+/// The views per (bucket start, viewer host), each view also counted in its tier's line of `own`.
+fn fold_views<'v>(
+    all: &'v [View],
+    bucket: u64,
+    buckets: usize,
+    own: &mut StatusCharts,
+) -> BTreeMap<(u64, &'v str), Views> {
     let mut views: BTreeMap<(u64, &str), Views> = BTreeMap::new();
     for view in all {
         let v = views.entry((view.ended_us / 1000 / bucket * bucket, view.host)).or_default();
@@ -96,6 +120,18 @@ pub fn add(charts: &mut Charts, cdns: &[String], events: &[Event], all: &[View])
         }
         v.worst_stale_us = v.worst_stale_us.max(view.stale_us);
     }
+    views
+}
+
+/// Faults, error rates and the DNS's verdicts as moments and marks; the DNS's unhealthy spans and
+/// each channel's deliveries into `own`; returns the failed deliveries per bucket (failed, given
+/// up).
+fn read_events(
+    charts: &mut Charts,
+    own: &mut StatusCharts,
+    events: &[Event],
+    bucket: u64,
+) -> BTreeMap<u64, (usize, usize)> {
     let mut failed: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
     let mut unhealthy_since: BTreeMap<&str, u64> = BTreeMap::new();
     for e in events {
@@ -148,12 +184,19 @@ pub fn add(charts: &mut Charts, cdns: &[String], events: &[Event], all: &[View])
         let label = format!("DNS held {cdn} unhealthy to the end");
         own.dns_unhealthy.entry(cdn.to_string()).or_default().push(Outage { from_ms, to_ms: charts.end_ms, label });
     }
-    charts.outages.extend(charts.spans.iter().filter(|s| s.kind == MarkKind::Down).map(|s| Outage {
-        from_ms: s.from_ms,
-        to_ms: s.to_ms,
-        label: format!("{} down", s.lane),
-    }));
-    for ((at_ms, host), v) in &views {
+    failed
+}
+
+/// Each viewer host's worst staleness and time to first byte per bucket as lines, and its buckets
+/// with unanswered or degraded views as marks.
+fn mark_views(
+    charts: &mut Charts,
+    own: &mut StatusCharts,
+    views: &BTreeMap<(u64, &str), Views>,
+    bucket: u64,
+    buckets: usize,
+) {
+    for ((at_ms, host), v) in views {
         let slot = (*at_ms / bucket) as usize;
         for (lines, worst) in [(&mut charts.staleness, v.worst_stale_us), (&mut own.ttfb, v.worst_ttfb_us)] {
             let Some(worst) = worst else { continue };
@@ -172,10 +215,4 @@ pub fn add(charts: &mut Charts, cdns: &[String], events: &[Event], all: &[View])
         };
         charts.marks.push(Mark { at_ms: *at_ms, lane: host.to_string(), kind, label });
     }
-    for (at_ms, (n, gave_up)) in failed {
-        let label = format!("{n} deliveries failed, {gave_up} given up");
-        charts.marks.push(Mark { at_ms, lane: super::settings::NOTIFIER.into(), kind: MarkKind::Error, label });
-    }
-    charts.status = Some(own);
-    charts.marks.sort_by(|a, b| (a.at_ms, &a.lane, a.kind).cmp(&(b.at_ms, &b.lane, b.kind)));
 }

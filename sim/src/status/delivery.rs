@@ -171,135 +171,213 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
 /// Notifications judged on `channels`, each subscriber being on every one.
 fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channels: &[&str]) -> Notifications {
     let mut out = Notifications::default();
-    let limit = NotifyConfig::default();
-    let (window, deadline) = (limit.rate_window_ms * 1000, s.notification_deadline.0.as_micros() as u64);
-    let mut outcomes: BTreeMap<&str, Vec<NoticeOutcome>> = BTreeMap::new();
-    let mut received: BTreeMap<(&str, u32, &str), Received> = BTreeMap::new();
-    let mut end_us = 0;
-    for e in events {
-        match &e.record {
-            Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
-                outcomes.entry(event).or_default().push(*outcome)
-            }
-            Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, channel, .. }) => match retry_in_ms {
-                Some(_) => out.retried += 1,
-                None => {
-                    out.gave_up += 1;
-                    out.channels.entry(channel.clone()).or_default().gave_up += 1;
-                }
-            },
-            Record::Harness(HarnessEvent::SlowedDown { channel, .. }) => {
-                out.channels.entry(channel.clone()).or_default().slowed_down += 1
-            }
-            Record::Harness(HarnessEvent::ToldUnreachable { channel, .. }) => {
-                out.channels.entry(channel.clone()).or_default().told_unreachable += 1
-            }
-            Record::Harness(HarnessEvent::Delivered { key, event, subscriber, channel }) => {
-                let (_, keys, n) =
-                    received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
-                keys.insert(key);
-                *n += 1;
-                out.channels.entry(channel.clone()).or_default().delivered += 1;
-            }
-            Record::Harness(HarnessEvent::RunEnded { sim_us, .. }) => end_us = *sim_us,
-            _ => {}
-        }
-    }
+    let log = Log::read(events, &mut out);
     let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
-    let (mut latency, mut critical, mut other) = (Recorder::default(), Recorder::default(), Recorder::default());
-    let mut by_channel: BTreeMap<&str, Recorder> = BTreeMap::new();
+    let limit = NotifyConfig::default();
+    let judge = Judge {
+        updates: &updates,
+        id_of: &id_of,
+        log: &log,
+        window_us: limit.rate_window_ms * 1000,
+        rate_limit: limit.rate_limit as usize,
+        deadline_us: s.notification_deadline.0.as_micros() as u64,
+    };
+    let mut latencies = Latencies::default();
     for subscriber in 1..=s.subscribers {
         for &channel in channels {
             let on = out.channels.entry(channel.to_string()).or_default();
-            let channel_latency = by_channel.entry(channel).or_default();
-            let got = |edit: &AckedEdit| received.get(&(id_of[&edit.write].as_str(), subscriber, channel));
-            let mut accepted: Vec<(u64, u64)> = Vec::new();
-            for (i, edit) in updates.iter().enumerate() {
-                let event = id_of[&edit.write].as_str();
-                let Some((first, keys, n)) = got(edit) else {
-                    let taken = outcomes.get(event);
-                    if taken
-                        .is_some_and(|o| o.contains(&NoticeOutcome::Suppressed) && !o.contains(&NoticeOutcome::Queued))
-                    {
-                        on.suppressed += 1;
-                        continue;
-                    }
-                    if taken
-                        .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
-                    {
-                        continue;
-                    }
-                    let hour = updates[..i].iter().filter(|u| edit.t_us - u.t_us < window && got(u).is_some());
-                    if hour.count() >= limit.rate_limit as usize {
-                        on.rate_limited += 1;
-                    } else if edit.t_us + deadline > end_us {
-                        on.expected += 1;
-                        on.pending += 1;
-                    } else {
-                        on.expected += 1;
-                        on.lost += 1;
-                        if out.lost_examples.len() < EXAMPLES {
-                            out.lost_examples
-                                .push(format!("update #{} to subscriber {subscriber} by {channel}", edit.write));
-                        }
-                    }
-                    continue;
-                };
-                on.expected += 1;
-                accepted.push((*first, edit.write));
-                let took = first.saturating_sub(edit.t_us);
-                latency.record(took);
-                channel_latency.record(took);
-                if edit.critical {
-                    critical.record(took)
-                } else {
-                    other.record(took)
+            let accepted = judge.updates_to(subscriber, channel, on, &mut latencies, &mut out.lost_examples);
+            judge.rate_limit_held(subscriber, channel, &accepted, on, &mut out.over_rate_limit_examples);
+        }
+    }
+    out.folded_by_dedup_window =
+        updates.iter().filter(|e| log.only(&id_of[&e.write], NoticeOutcome::DedupWindow)).count();
+    latencies.summarize(&mut out);
+    out.add_up_channels();
+    out
+}
+
+/// What the log says of notifications: the pipeline's decisions per update, each endpoint's
+/// acceptances, and when the run ended.
+struct Log<'e> {
+    outcomes: BTreeMap<&'e str, Vec<NoticeOutcome>>,
+    received: BTreeMap<(&'e str, u32, &'e str), Received<'e>>,
+    end_us: u64,
+}
+
+impl<'e> Log<'e> {
+    /// Reads the log, counting retries, give-ups, slow-downs and unreachable notices into `out`.
+    fn read(events: &'e [Event], out: &mut Notifications) -> Self {
+        let mut log = Log { outcomes: BTreeMap::new(), received: BTreeMap::new(), end_us: 0 };
+        for e in events {
+            match &e.record {
+                Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
+                    log.outcomes.entry(event).or_default().push(*outcome)
                 }
-                on.late += usize::from(took > deadline);
-                on.duplicates += keys.len() - 1;
-                on.redeliveries += n - keys.len();
+                Record::Node(NodeEvent::DeliveryFailed { retry_in_ms, channel, .. }) => match retry_in_ms {
+                    Some(_) => out.retried += 1,
+                    None => {
+                        out.gave_up += 1;
+                        out.channels.entry(channel.clone()).or_default().gave_up += 1;
+                    }
+                },
+                Record::Harness(HarnessEvent::SlowedDown { channel, .. }) => {
+                    out.channels.entry(channel.clone()).or_default().slowed_down += 1
+                }
+                Record::Harness(HarnessEvent::ToldUnreachable { channel, .. }) => {
+                    out.channels.entry(channel.clone()).or_default().told_unreachable += 1
+                }
+                Record::Harness(HarnessEvent::Delivered { key, event, subscriber, channel }) => {
+                    let (_, keys, n) =
+                        log.received.entry((event, *subscriber, channel)).or_insert((e.t_us, BTreeSet::new(), 0));
+                    keys.insert(key);
+                    *n += 1;
+                    out.channels.entry(channel.clone()).or_default().delivered += 1;
+                }
+                Record::Harness(HarnessEvent::RunEnded { sim_us, .. }) => log.end_us = *sim_us,
+                _ => {}
             }
-            accepted.sort_unstable();
-            let mut oldest = 0;
-            for (i, (at, write)) in accepted.iter().enumerate() {
-                while at - accepted[oldest].0 >= window {
-                    oldest += 1;
+        }
+        log
+    }
+
+    /// Whether the pipeline took update `event` as `outcome` and never queued it.
+    fn only(&self, event: &str, outcome: NoticeOutcome) -> bool {
+        self.outcomes.get(event).is_some_and(|o| o.contains(&outcome) && !o.contains(&NoticeOutcome::Queued))
+    }
+}
+
+/// Judges each subscriber's channel against every timeline update.
+struct Judge<'a> {
+    updates: &'a [&'a AckedEdit],
+    id_of: &'a BTreeMap<u64, String>,
+    log: &'a Log<'a>,
+    window_us: u64,
+    rate_limit: usize,
+    deadline_us: u64,
+}
+
+impl Judge<'_> {
+    fn received<'s>(&'s self, edit: &AckedEdit, subscriber: u32, channel: &'s str) -> Option<&'s Received<'s>> {
+        self.log.received.get(&(self.id_of[&edit.write].as_str(), subscriber, channel))
+    }
+
+    /// Counts each update on `subscriber`'s `channel` into `on` as accepted (late, duplicated),
+    /// suppressed, excused by the rate limit, pending or lost; returns the acceptances as (time,
+    /// update), sorted.
+    fn updates_to(
+        &self,
+        subscriber: u32,
+        channel: &str,
+        on: &mut ChannelFigures,
+        latencies: &mut Latencies,
+        lost_examples: &mut Vec<String>,
+    ) -> Vec<(u64, u64)> {
+        let mut accepted = Vec::new();
+        for (i, edit) in self.updates.iter().enumerate() {
+            let event = self.id_of[&edit.write].as_str();
+            let Some((first, keys, n)) = self.received(edit, subscriber, channel) else {
+                if self.log.only(event, NoticeOutcome::Suppressed) {
+                    on.suppressed += 1;
+                    continue;
                 }
-                if i - oldest >= limit.rate_limit as usize {
-                    on.over_rate_limit += 1;
-                    if out.over_rate_limit_examples.len() < EXAMPLES {
-                        out.over_rate_limit_examples.push(format!(
-                            "update #{write} was subscriber {subscriber}'s {}th {channel} notification within an hour",
-                            i - oldest + 1
-                        ));
+                if self.log.only(event, NoticeOutcome::DedupWindow) {
+                    continue;
+                }
+                let hour = self.updates[..i]
+                    .iter()
+                    .filter(|u| edit.t_us - u.t_us < self.window_us && self.received(u, subscriber, channel).is_some());
+                if hour.count() >= self.rate_limit {
+                    on.rate_limited += 1;
+                } else if edit.t_us + self.deadline_us > self.log.end_us {
+                    on.expected += 1;
+                    on.pending += 1;
+                } else {
+                    on.expected += 1;
+                    on.lost += 1;
+                    if lost_examples.len() < EXAMPLES {
+                        lost_examples.push(format!("update #{} to subscriber {subscriber} by {channel}", edit.write));
                     }
+                }
+                continue;
+            };
+            on.expected += 1;
+            accepted.push((*first, edit.write));
+            let took = first.saturating_sub(edit.t_us);
+            latencies.record(channel, took, edit.critical);
+            on.late += usize::from(took > self.deadline_us);
+            on.duplicates += keys.len() - 1;
+            on.redeliveries += n - keys.len();
+        }
+        accepted.sort_unstable();
+        accepted
+    }
+
+    /// Counts the acceptances past the rate limit within any window into `on`.
+    fn rate_limit_held(
+        &self,
+        subscriber: u32,
+        channel: &str,
+        accepted: &[(u64, u64)],
+        on: &mut ChannelFigures,
+        examples: &mut Vec<String>,
+    ) {
+        let mut oldest = 0;
+        for (i, (at, write)) in accepted.iter().enumerate() {
+            while at - accepted[oldest].0 >= self.window_us {
+                oldest += 1;
+            }
+            if i - oldest >= self.rate_limit {
+                on.over_rate_limit += 1;
+                if examples.len() < EXAMPLES {
+                    examples.push(format!(
+                        "update #{write} was subscriber {subscriber}'s {}th {channel} notification within an hour",
+                        i - oldest + 1
+                    ));
                 }
             }
         }
     }
-    out.folded_by_dedup_window = updates
-        .iter()
-        .filter(|e| {
-            outcomes
-                .get(id_of[&e.write].as_str())
-                .is_some_and(|o| o.contains(&NoticeOutcome::DedupWindow) && !o.contains(&NoticeOutcome::Queued))
-        })
-        .count();
-    out.latency = latency.summary();
-    out.latency_critical = critical.summary();
-    out.latency_other = other.summary();
-    for (channel, recorder) in by_channel {
-        out.channels.entry(channel.to_string()).or_default().latency = recorder.summary();
+}
+
+/// Delivery latencies: of every notification, of the critical and the other ones, per channel.
+#[derive(Default)]
+struct Latencies {
+    all: Recorder,
+    critical: Recorder,
+    other: Recorder,
+    by_channel: BTreeMap<String, Recorder>,
+}
+
+impl Latencies {
+    fn record(&mut self, channel: &str, took_us: u64, critical: bool) {
+        self.all.record(took_us);
+        self.by_channel.entry(channel.to_string()).or_default().record(took_us);
+        if critical { self.critical.record(took_us) } else { self.other.record(took_us) }
     }
-    let sum = |figure: fn(&ChannelFigures) -> usize| out.channels.values().map(figure).sum::<usize>();
-    (out.expected, out.delivered, out.late, out.lost, out.pending) =
-        (sum(|c| c.expected), sum(|c| c.delivered), sum(|c| c.late), sum(|c| c.lost), sum(|c| c.pending));
-    (out.duplicates, out.redeliveries, out.rate_limited, out.over_rate_limit) =
-        (sum(|c| c.duplicates), sum(|c| c.redeliveries), sum(|c| c.rate_limited), sum(|c| c.over_rate_limit));
-    (out.suppressed, out.slowed_down, out.told_unreachable) =
-        (sum(|c| c.suppressed), sum(|c| c.slowed_down), sum(|c| c.told_unreachable));
-    out
+
+    fn summarize(self, out: &mut Notifications) {
+        out.latency = self.all.summary();
+        out.latency_critical = self.critical.summary();
+        out.latency_other = self.other.summary();
+        for (channel, recorder) in self.by_channel {
+            out.channels.entry(channel).or_default().latency = recorder.summary();
+        }
+    }
+}
+
+impl Notifications {
+    /// The totals as the sums of the channels' figures.
+    fn add_up_channels(&mut self) {
+        let sum = |figure: fn(&ChannelFigures) -> usize| self.channels.values().map(figure).sum::<usize>();
+        (self.expected, self.delivered, self.late, self.lost, self.pending) =
+            (sum(|c| c.expected), sum(|c| c.delivered), sum(|c| c.late), sum(|c| c.lost), sum(|c| c.pending));
+        (self.duplicates, self.redeliveries, self.rate_limited, self.over_rate_limit) =
+            (sum(|c| c.duplicates), sum(|c| c.redeliveries), sum(|c| c.rate_limited), sum(|c| c.over_rate_limit));
+        (self.suppressed, self.slowed_down, self.told_unreachable) =
+            (sum(|c| c.suppressed), sum(|c| c.slowed_down), sum(|c| c.told_unreachable));
+    }
 }
 
 /// What one live viewer got: events on its streams (time, type, write), and the pages it polled
@@ -323,72 +401,13 @@ struct Due<'a> {
 /// component's latest acknowledged status turned operational and stayed so for `SSE_GRACE`.
 pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
     let mut out = Sse::default();
-    let mut first_seen: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut fell_back = BTreeSet::new();
-    let mut accepted: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut got: BTreeMap<u64, Got> = BTreeMap::new();
-    let mut kinds: BTreeMap<SseEventKind, SseKindFigures> = BTreeMap::new();
-    let mut heartbeat_sent: BTreeMap<(&str, u64), u64> = BTreeMap::new();
-    let mut heartbeat_latency = Recorder::default();
-    for e in events {
-        match &e.record {
-            Record::Node(NodeEvent::SsePushed { kind }) => kinds.entry(*kind).or_default().pushed += 1,
-            Record::Node(NodeEvent::SseHeartbeat { seq }) => {
-                out.heartbeats.pushed += 1;
-                heartbeat_sent.insert((&e.node, *seq), e.t_us);
-            }
-            Record::Harness(HarnessEvent::SseHeartbeat { cdn, seq, .. }) => {
-                out.heartbeats.delivered += 1;
-                if let Some(sent) = heartbeat_sent.get(&(cdn.as_str(), *seq)) {
-                    heartbeat_latency.record(e.t_us.saturating_sub(*sent));
-                }
-            }
-            Record::Harness(HarnessEvent::SseConnected { viewer, resumed, .. }) => {
-                first_seen.entry(*viewer).or_insert(e.t_us);
-                out.connects += 1;
-                out.resumed += usize::from(*resumed);
-                *accepted.entry(*viewer).or_default() += 1;
-            }
-            Record::Harness(HarnessEvent::SseRefused { viewer, refusal, .. }) => {
-                *accepted.entry(*viewer).or_default() -= 1;
-                out.refused += 1;
-                out.refused_edge_full += usize::from(matches!(refusal, Refusal::EdgeFull { .. }));
-            }
-            Record::Harness(HarnessEvent::SseFallback { viewer, .. }) => {
-                first_seen.entry(*viewer).or_insert(e.t_us);
-                fell_back.insert(*viewer);
-            }
-            Record::Harness(HarnessEvent::SseReceived { viewer, kind, write, .. }) => {
-                kinds.entry(*kind).or_default().delivered += 1;
-                if let Some(write) = write {
-                    got.entry(*viewer).or_default().streamed.push((e.t_us, *kind, *write));
-                }
-            }
-            Record::Harness(HarnessEvent::PageViewed { viewer, shown: Some(shown), .. })
-                if fell_back.contains(viewer) =>
-            {
-                got.entry(*viewer).or_default().polled.push((e.t_us, parse(&shown.posts), shown));
-            }
-            _ => {}
-        }
-    }
+    let Viewers { first_seen, fell_back, accepted, got, mut kinds } = Viewers::read(events, &mut out);
     out.viewers = first_seen.len();
     out.reconnects = accepted.values().map(|n| n.saturating_sub(1)).sum();
     out.fell_back = fell_back.len();
     let by_write: BTreeMap<u64, &AckedEdit> = edits.iter().map(|e| (e.write, e)).collect();
     let cutoff = scenario.duration.saturating_sub(SSE_GRACE).as_micros() as u64;
-    let mut due: Vec<Due> = edits
-        .iter()
-        .map(|edit| {
-            let kind = if edit.component.is_some() {
-                SseEventKind::ComponentStatusChanged
-            } else {
-                SseEventKind::TimelineUpdate
-            };
-            Due { kind, edit }
-        })
-        .collect();
-    due.extend(resolutions(edits).into_iter().map(|edit| Due { kind: SseEventKind::IncidentResolved, edit }));
+    let due = due_events(edits);
     let mut latency: BTreeMap<SseEventKind, Recorder> = SseEventKind::ALL.map(|k| (k, Recorder::default())).into();
     let mut expected_streaming = BTreeSet::new();
     let none = Got::default();
@@ -430,8 +449,95 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
         .collect();
     out.missed = kinds.values().map(|f| f.missed).sum();
     out.kinds = kinds.into_iter().map(|(kind, f)| (kind.name(), f)).collect();
-    out.heartbeats.latency = heartbeat_latency.summary();
     out
+}
+
+/// The live viewers as the log shows them: when each first subscribed or fell back, which fell
+/// back, how many streams each was accepted on, what each got, and per event type what the hubs
+/// pushed and the viewers received.
+struct Viewers<'e> {
+    first_seen: BTreeMap<u64, u64>,
+    fell_back: BTreeSet<u64>,
+    accepted: BTreeMap<u64, usize>,
+    got: BTreeMap<u64, Got<'e>>,
+    kinds: BTreeMap<SseEventKind, SseKindFigures>,
+}
+
+impl<'e> Viewers<'e> {
+    /// Reads the log, counting connects, refusals and heartbeats (with their latency) into `out`.
+    fn read(events: &'e [Event], out: &mut Sse) -> Self {
+        let mut v = Viewers {
+            first_seen: BTreeMap::new(),
+            fell_back: BTreeSet::new(),
+            accepted: BTreeMap::new(),
+            got: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+        };
+        let mut heartbeat_sent: BTreeMap<(&str, u64), u64> = BTreeMap::new();
+        let mut heartbeat_latency = Recorder::default();
+        for e in events {
+            match &e.record {
+                Record::Node(NodeEvent::SsePushed { kind }) => v.kinds.entry(*kind).or_default().pushed += 1,
+                Record::Node(NodeEvent::SseHeartbeat { seq }) => {
+                    out.heartbeats.pushed += 1;
+                    heartbeat_sent.insert((&e.node, *seq), e.t_us);
+                }
+                Record::Harness(HarnessEvent::SseHeartbeat { cdn, seq, .. }) => {
+                    out.heartbeats.delivered += 1;
+                    if let Some(sent) = heartbeat_sent.get(&(cdn.as_str(), *seq)) {
+                        heartbeat_latency.record(e.t_us.saturating_sub(*sent));
+                    }
+                }
+                Record::Harness(HarnessEvent::SseConnected { viewer, resumed, .. }) => {
+                    v.first_seen.entry(*viewer).or_insert(e.t_us);
+                    out.connects += 1;
+                    out.resumed += usize::from(*resumed);
+                    *v.accepted.entry(*viewer).or_default() += 1;
+                }
+                Record::Harness(HarnessEvent::SseRefused { viewer, refusal, .. }) => {
+                    *v.accepted.entry(*viewer).or_default() -= 1;
+                    out.refused += 1;
+                    out.refused_edge_full += usize::from(matches!(refusal, Refusal::EdgeFull { .. }));
+                }
+                Record::Harness(HarnessEvent::SseFallback { viewer, .. }) => {
+                    v.first_seen.entry(*viewer).or_insert(e.t_us);
+                    v.fell_back.insert(*viewer);
+                }
+                Record::Harness(HarnessEvent::SseReceived { viewer, kind, write, .. }) => {
+                    v.kinds.entry(*kind).or_default().delivered += 1;
+                    if let Some(write) = write {
+                        v.got.entry(*viewer).or_default().streamed.push((e.t_us, *kind, *write));
+                    }
+                }
+                Record::Harness(HarnessEvent::PageViewed { viewer, shown: Some(shown), .. })
+                    if v.fell_back.contains(viewer) =>
+                {
+                    v.got.entry(*viewer).or_default().polled.push((e.t_us, parse(&shown.posts), shown));
+                }
+                _ => {}
+            }
+        }
+        out.heartbeats.latency = heartbeat_latency.summary();
+        v
+    }
+}
+
+/// The events live viewers are due: one per acknowledged edit (a status change or a timeline
+/// update) and one per resolution.
+fn due_events(edits: &[AckedEdit]) -> Vec<Due<'_>> {
+    let mut due: Vec<Due> = edits
+        .iter()
+        .map(|edit| {
+            let kind = if edit.component.is_some() {
+                SseEventKind::ComponentStatusChanged
+            } else {
+                SseEventKind::TimelineUpdate
+            };
+            Due { kind, edit }
+        })
+        .collect();
+    due.extend(resolutions(edits).into_iter().map(|edit| Due { kind: SseEventKind::IncidentResolved, edit }));
+    due
 }
 
 /// Whether an event of `kind` about the write `got` covers the due write `due`: the same update,
