@@ -3,6 +3,8 @@
 //! page's figures and checkers, each computed from the event log as it was folded), the narrated
 //! timeline and the chart data. Its JSON form (`--json`) is versioned with the event schema.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::edge::charts::{self, Charts};
@@ -75,35 +77,50 @@ impl RunReport {
         }
     }
 
-    /// The readable summary `edgesim run` prints.
-    pub fn text(&self) -> String {
-        let mut o = format!(
-            "scenario {} ({}), seed {}\nsimulated {:.1}s on {} hosts / {} links, {} events\n",
-            self.scenario, self.path, self.seed, self.sim_seconds, self.hosts, self.links, self.events
-        );
-        match &self.system {
+    /// The narrated timeline and, when the edge platform lost its primary, its impact block.
+    pub fn narrated(&self) -> Narrated<'_> {
+        Narrated(self)
+    }
+}
+
+/// The readable summary `edgesim run` prints.
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "scenario {} ({}), seed {}", self.scenario, self.path, self.seed)?;
+        writeln!(
+            f,
+            "simulated {:.1}s on {} hosts / {} links, {} events",
+            self.sim_seconds, self.hosts, self.links, self.events
+        )?;
+        let timeline = match &self.system {
             SystemReport::Edge(edge) => {
-                o.push_str(&edge.text());
-                if edge.failover.is_some() {
-                    o.push_str(&format!("\ntimeline\n{}\n", self.timeline_text()));
-                }
+                write!(f, "{edge}")?;
+                edge.failover.is_some()
             }
             SystemReport::Status(status) => {
-                o.push_str(&crate::status::report::text(status));
-                o.push_str(&format!("\ntimeline\n{}\n", self.timeline_text()));
+                write!(f, "{status}")?;
+                true
             }
+        };
+        if timeline {
+            writeln!(f, "\ntimeline\n{}", self.narrated())?;
         }
-        o.push_str(&format!("\nevent log hash {}\n", self.event_log_hash));
-        o
+        writeln!(f, "\nevent log hash {}", self.event_log_hash)
     }
+}
 
-    /// The narrated timeline and, when the edge platform lost its primary, its impact block.
-    pub fn timeline_text(&self) -> String {
-        let mut o: String = self.timeline.iter().map(|l| format!("  {l}\n")).collect();
-        if let Some(edge) = self.edge() {
-            o.push_str(&edge.impact());
+/// A run's narrated timeline, a line each, and the edge platform's impact block (`RunReport::narrated`).
+pub struct Narrated<'a>(&'a RunReport);
+
+impl fmt::Display for Narrated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for line in &self.0.timeline {
+            writeln!(f, "  {line}")?;
         }
-        o
+        match self.0.edge().and_then(EdgeReport::impact) {
+            Some(impact) => write!(f, "{impact}"),
+            None => Ok(()),
+        }
     }
 }
 

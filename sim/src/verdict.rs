@@ -124,25 +124,25 @@ pub struct JudgedReport<'a> {
     pub judgement: &'a Judgement,
 }
 
-impl Judgement {
-    /// The verdict and every budget, as `edgesim run` prints them under its report.
-    pub fn text(&self) -> String {
-        let mut o = format!("verdict: {} (exit {})\n", self.verdict.label(), self.exit_code);
+/// The verdict and every budget, as `edgesim run` prints them under its report.
+impl fmt::Display for Judgement {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "verdict: {} (exit {})", self.verdict.label(), self.exit_code)?;
         if self.budgets.is_empty() {
-            o.push_str("budgets: none\n");
+            writeln!(f, "budgets: none")?;
         } else {
-            o.push_str("budgets:\n");
+            writeln!(f, "budgets:")?;
             for b in &self.budgets {
-                o.push_str(&format!("  {b}\n"));
+                writeln!(f, "  {b}")?;
             }
         }
         if !self.fired_checkers.is_empty() {
-            o.push_str(&format!("checkers fired: {}\n", self.fired_checkers.join(", ")));
+            writeln!(f, "checkers fired: {}", self.fired_checkers.join(", "))?;
         }
         for n in &self.not_judged {
-            o.push_str(&format!("not judged: {n}\n"));
+            writeln!(f, "not judged: {n}")?;
         }
-        o
+        Ok(())
     }
 }
 
@@ -424,7 +424,7 @@ mod tests {
         let j = judge(&scenario(&[]), &r);
         assert_eq!((j.verdict, j.exit_code), (Verdict::NotJudged, 1), "{j:?}");
         assert!(j.fired_checkers.is_empty(), "{j:?}");
-        assert!(j.text().contains("not judged: lost-acked-writes: no audit"), "{}", j.text());
+        assert!(j.to_string().contains("not judged: lost-acked-writes: no audit"), "{j}");
         let j = judge(&scenario(&["lost_acked_writes == 0", "read_p99 < 15ms"]), &r);
         assert_eq!(j.verdict, Verdict::BudgetBroken, "a budget on the unjudged figure breaks");
         let outcomes: Vec<_> = j.budgets.iter().map(|b| (b.metric, b.value, b.outcome)).collect();

@@ -69,11 +69,11 @@ fn requests_fail_only_while_the_loss_is_detected_and_positions_travel_with_moved
     let r = analyze(&s, s.seed, &log);
     let edge = r.edge().unwrap();
     let figures = edge.anycast.as_ref().expect("anycast figures");
-    assert_eq!(figures.failed_outside_detection, 0, "{}", r.text());
-    assert_eq!(figures.failed_while_detecting, failed.len(), "{}", r.text());
-    assert_eq!(edge.checks.ryw_violations, 0, "{}", r.text());
-    assert!(edge.latency["eu-west"].reads_primary > 0, "the lagging PoP sent reads to the primary: {}", r.text());
-    assert!(r.fired().is_empty(), "{}", r.text());
+    assert_eq!(figures.failed_outside_detection, 0, "{r}");
+    assert_eq!(figures.failed_while_detecting, failed.len(), "{r}");
+    assert_eq!(edge.checks.ryw_violations, 0, "{r}");
+    assert!(edge.latency["eu-west"].reads_primary > 0, "the lagging PoP sent reads to the primary: {r}");
+    assert!(r.fired().is_empty(), "{r}");
 }
 
 #[test]
@@ -84,9 +84,9 @@ fn dropping_the_position_on_moves_breaks_read_your_writes() {
     assert!(!s.anycast.unwrap().carry_position);
     let r = common::run(&s);
     let edge = r.edge().unwrap();
-    assert!(edge.checks.ryw_violations > 0, "negative control must fire: {}", r.text());
+    assert!(edge.checks.ryw_violations > 0, "negative control must fire: {r}");
     let first = edge.checks.ryw_examples[0].at_us;
     let (_, lost, detection) = loss(&s);
     assert!(first >= lost + detection, "violations begin with the moves: {first}");
-    assert!(r.fired().contains(&"read-your-writes"), "{}", r.text());
+    assert!(r.fired().contains(&"read-your-writes"), "{r}");
 }

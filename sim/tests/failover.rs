@@ -72,7 +72,7 @@ fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
     let s = load("primary-crash-sync");
     for seed in 1..=3 {
         let r = run_seed(&s, seed);
-        assert!(r.edge().unwrap().checks.fired().is_empty(), "seed {seed}: {}", r.text());
+        assert!(r.edge().unwrap().checks.fired().is_empty(), "seed {seed}: {r}");
         let f = r.edge().unwrap().failover.as_ref().expect("the primary was lost");
         let failover = f.failover_s.expect("writes resumed on the new primary");
         // The loss comes just after a check, as in the design's timeline: the checks sent 5, 10 and
@@ -89,7 +89,7 @@ fn a_silent_crash_fails_over_at_the_configured_timings_without_losing_writes() {
         // reached the replica fall back to the lost primary and fail.
         assert!(f.read_availability.unwrap() > 0.95, "reads are served throughout: {f:?}");
         if seed == s.seed {
-            committed_timeline_is(&format!("{} seed {}\n{}", r.scenario, r.seed, r.timeline_text()));
+            committed_timeline_is(&format!("{} seed {}\n{}", r.scenario, r.seed, r.narrated()));
         }
     }
 }
@@ -106,16 +106,16 @@ fn faster_health_checks_fail_over_faster() {
     let r = run(&load("primary-crash-fast-checks"));
     let failover = r.edge().unwrap().failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     assert!(failover < 10.0, "1 s checks fail over in under 10 s, took {failover}s");
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{r}");
 }
 
 #[test]
 fn an_async_standby_behind_the_primary_loses_the_writes_it_never_received_and_they_are_listed() {
     let r = run(&load("negative/primary-crash-async"));
     let lost = r.edge().unwrap().checks.lost_acked_writes.clone().expect("the new primary was audited");
-    assert!(!lost.is_empty(), "{}", r.text());
-    assert!(r.text().contains(&format!("acknowledged writes lost: {}", lost.len())));
-    assert!(r.edge().unwrap().checks.convergence.converged, "survivors still converge: {}", r.text());
+    assert!(!lost.is_empty(), "{r}");
+    assert!(r.to_string().contains(&format!("acknowledged writes lost: {}", lost.len())));
+    assert!(r.edge().unwrap().checks.convergence.converged, "survivors still converge: {r}");
 }
 
 #[test]
@@ -180,12 +180,12 @@ fn fencing_prevents_split_brain_and_without_it_the_checker_fires() {
     let mut async_standby = s.clone();
     async_standby.replication.standby = StandbyMode::Async;
     let r = run(&async_standby);
-    assert!(r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{r}");
 
     let mut unfenced = async_standby;
     unfenced.failover.fencing = false;
     let r = run(&unfenced);
-    assert!(!r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{}", r.text());
+    assert!(!r.edge().unwrap().checks.split_brain.acked_by_fenced.is_empty(), "{r}");
     assert!(r.edge().unwrap().checks.fired().contains(&"split-brain"));
 }
 
@@ -199,12 +199,12 @@ fn a_returning_primary_with_phantom_frames_rebuilds_and_without_the_lineage_chec
         line: 0,
     });
     let r = run(&s);
-    assert!(r.edge().unwrap().checks.convergence.converged, "{}", r.text());
-    assert!(r.edge().unwrap().replication.snapshots_restored >= 1, "the old primary rebuilt: {}", r.text());
+    assert!(r.edge().unwrap().checks.convergence.converged, "{r}");
+    assert!(r.edge().unwrap().replication.snapshots_restored >= 1, "the old primary rebuilt: {r}");
 
     s.failover.lineage_check = false;
     let r = run(&s);
-    assert!(!r.edge().unwrap().checks.convergence.converged, "{}", r.text());
+    assert!(!r.edge().unwrap().checks.convergence.converged, "{r}");
     assert!(
         r.edge().unwrap().checks.convergence.diverged.iter().any(|(node, _)| node == "primary"),
         "{:?}",
@@ -224,11 +224,11 @@ fn a_flap_shorter_than_confirmation_causes_no_failover() {
     assert!(edge.failover.is_none(), "the primary was never taken away: {:?}", edge.failover);
     assert!(!r.timeline.iter().any(|l| l.contains("primary lost")), "{:?}", r.timeline);
     assert!(r.timeline.iter().any(|l| l.contains("fault: partition between primary and control")), "{:?}", r.timeline);
-    assert!(!r.timeline.iter().any(|l| l.contains("promoted")), "{}", r.text());
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(!r.timeline.iter().any(|l| l.contains("promoted")), "{r}");
+    assert!(edge.checks.fired().is_empty(), "{r}");
     assert!(r.timeline.iter().any(|l| l.contains("answers health checks again")));
     let unavailable = edge.writes_unavailable_s.expect("writes were attempted");
-    assert!((1.0..15.0).contains(&unavailable), "writes failed while the lease was out: {}", r.text());
+    assert!((1.0..15.0).contains(&unavailable), "writes failed while the lease was out: {r}");
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn write_unavailability_is_the_worst_region_as_its_clients_saw_it() {
     let r = run(&load("primary-lost-during-partition"));
     let edge = r.edge().unwrap();
     let ap = &edge.writes["ap-south"];
-    assert!(ap.unavailable_s.unwrap() > 50.0, "{}", r.text());
+    assert!(ap.unavailable_s.unwrap() > 50.0, "{r}");
     assert_eq!(edge.writes_unavailable_s, ap.unavailable_s, "the worst region answers for the run");
     let f = edge.failover.as_ref().expect("the silent crash took the primary away");
     assert_eq!(f.loss_at_s, 10.0, "anchored on the crash, not on the partition at 5 s");
@@ -262,9 +262,9 @@ fn a_run_that_cannot_judge_lost_writes_is_not_judged_and_its_log_carries_the_sce
     s.faults.retain(|f| !matches!(f.action, Action::Restart { .. }));
     let (log, r) = simulate(&s);
     let edge = r.edge().unwrap();
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
     let not_judged: Vec<_> = edge.checks.not_judged.iter().map(|n| n.checker.as_str()).collect();
-    assert_eq!(not_judged, ["lost-acked-writes", "convergence"], "{}", r.text());
+    assert_eq!(not_judged, ["lost-acked-writes", "convergence"], "{r}");
     assert!(edge.checks.not_judged[0].why.contains("(primary) was down"), "{:?}", edge.checks.not_judged);
     let j = edgesim::verdict::judge(&s, &r);
     assert_eq!(j.exit_code, 1, "{j:?}");
@@ -290,7 +290,7 @@ fn with_no_standby_failover_is_impossible_and_said_plainly() {
     assert!(f.promotion_impossible.is_some());
     assert!(f.writes_resumed_s.unwrap() > 55.0, "writes wait for the standby's return: {f:?}");
     assert!(r.timeline.iter().any(|l| l.contains("failover impossible")));
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "replicas served only what the standby held: {}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "replicas served only what the standby held: {r}");
 }
 
 /// Frames of generation 1 that a PoP replica applied before the standby held them (the standby
@@ -314,20 +314,20 @@ fn in_sync_mode_replicas_get_only_frames_the_standby_holds_and_in_async_mode_the
     let sync = load("standby-then-primary-lost");
     let (log, r) = simulate(&sync);
     assert_eq!(applied_before_the_standby_held_them(&log), 0);
-    assert_eq!(r.edge().unwrap().checks.monotonic_violations, 0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.monotonic_violations, 0, "{r}");
 
     // Async mode streams at once (its documented weakness): replicas show rows the loss then takes.
     let mut unsafe_async = sync;
     unsafe_async.replication.standby = StandbyMode::Async;
     let (log, r) = simulate(&unsafe_async);
     assert!(applied_before_the_standby_held_them(&log) > 0);
-    assert!(r.edge().unwrap().checks.monotonic_violations > 0, "{}", r.text());
+    assert!(r.edge().unwrap().checks.monotonic_violations > 0, "{r}");
 }
 
 #[test]
 fn writes_retried_through_a_failover_are_acknowledged_once_and_kept() {
     let (log, r) = simulate(&load("primary-crash-retry"));
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{r}");
     let requests = requests(&log);
     let failed_then_acked = requests
         .iter()
@@ -362,11 +362,11 @@ fn write_failures_and_longest(log: &[Value]) -> (usize, f64) {
 fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error() {
     let queue = load("primary-crash-queue");
     let (log, r) = simulate(&queue);
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
-    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{r}");
+    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{r}");
     let failover = r.edge().unwrap().failover.as_ref().and_then(|f| f.failover_s).expect("failed over");
     let (failed, longest) = write_failures_and_longest(&log);
-    assert_eq!(failed, 0, "held writes were replayed, none waited past queue_timeout: {}", r.text());
+    assert_eq!(failed, 0, "held writes were replayed, none waited past queue_timeout: {r}");
     // Held writes are replayed one at a time per PoP, each costing the PoP's and the primary's
     // service time (issue 14) on top of its round trip, so the last is answered up to 2 s after
     // the failover.
@@ -378,5 +378,5 @@ fn writes_queued_at_the_edge_ride_out_the_failover_where_fail_fast_writes_error(
     let (failed, longest) = write_failures_and_longest(&log);
     assert!(failed > 20, "fail-fast writes error during the failover: {failed}");
     assert!(longest < 5.0, "no fail-fast write waits for the failover: {longest}s");
-    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.lost_acked_writes.as_deref(), Some(&[][..]), "{r}");
 }

@@ -22,9 +22,9 @@ fn under_one_percent_loss_a_sync_primary_keeps_acknowledging_and_every_replica_c
     // Seed 7 of this scenario left 12 replicas diverged and writes failing for good.
     let s = load("found/sync-loss-stalls-acks");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let edge = r.edge().unwrap();
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
     // Loss delays segments (retransmissions), never stalls a stream: no replica falls far behind.
     assert!(edge.replication.lag.max_ms < 5_000.0, "{:?}", edge.replication.lag);
 }
@@ -33,11 +33,11 @@ fn under_one_percent_loss_a_sync_primary_keeps_acknowledging_and_every_replica_c
 fn a_primary_whose_standby_acknowledgements_stop_notices_and_blocks_with_an_alert() {
     let s = load("found/sync-standby-acks-cut");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let line = |what: &str| r.timeline.iter().position(|l| l.contains(what));
     let (lost, back) = (line("lost its synchronous standby"), line("has its synchronous standby"));
-    let (Some(lost), Some(back)) = (lost, back) else { panic!("no standby loss and return: {}", r.text()) };
-    assert!(lost < back && r.timeline[lost].contains("Block"), "{}", r.text());
+    let (Some(lost), Some(back)) = (lost, back) else { panic!("no standby loss and return: {r}") };
+    assert!(lost < back && r.timeline[lost].contains("Block"), "{r}");
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn a_lost_sync_standby_degrades_when_told_to_and_blocks_writes_by_default() {
     let s = load("found/sync-standby-crash");
     assert_eq!(s.replication.standby_loss, StandbyLoss::Degrade);
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let degraded = errors(&r);
 
     let mut block = s.clone();
@@ -55,33 +55,33 @@ fn a_lost_sync_standby_degrades_when_told_to_and_blocks_writes_by_default() {
     // Under `block`, when the standby returned, 2 reads were judged to miss a write of their
     // session acknowledged in the same microsecond as they started but after them in the log
     // (read-your-writes fired); judged by log order, every checker holds.
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
     // 30 s of a write-heavy workload without a standby: every write in that window fails.
-    assert!(errors(&r) > degraded + 100, "block {} vs degrade {degraded}\n{}", errors(&r), r.text());
+    assert!(errors(&r) > degraded + 100, "block {} vs degrade {degraded}\n{}", errors(&r), r);
 }
 
 #[test]
 fn with_origins_and_two_cdns_crashed_the_stale_tier_answers_and_cdn_pages_catch_up() {
     let s = load("found/status-origins-crashed");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let st = r.status().unwrap();
     let outage = st.windows.iter().find(|w| w.from_s == 60.0).expect("the outage's window");
     assert!(outage.availability_pct.is_some_and(|a| a >= 99.9) && outage.tiers["stale_cache"] > 50, "{outage:?}");
-    assert!(st.cdn_pages_behind.is_empty() && st.lost_updates.is_empty(), "{}", r.text());
+    assert!(st.cdn_pages_behind.is_empty() && st.lost_updates.is_empty(), "{r}");
 }
 
 #[test]
 fn the_cdn_page_convergence_checker_fires_on_regions_that_forget_and_not_on_durable_ones() {
     let s = load("negative/status-regions-forget");
     let r = run(&s);
-    assert!(r.fired().contains(&"cdn-page-convergence"), "negative control must fire: {}", r.text());
-    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert!(r.fired().contains(&"cdn-page-convergence"), "negative control must fire: {r}");
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{r}");
 
     let mut durable = s.clone();
     durable.status.as_mut().unwrap().durable_regions = true;
     let r = run(&durable);
-    assert!(r.fired().is_empty(), "{}", r.text());
+    assert!(r.fired().is_empty(), "{r}");
 }
 
 #[test]
@@ -101,8 +101,8 @@ fn a_restart_of_a_running_host_is_refused_when_read_and_does_nothing_when_run() 
         line: 0,
     });
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
-    assert_eq!(errors(&r), quiet, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
+    assert_eq!(errors(&r), quiet, "{r}");
 }
 
 #[test]
@@ -114,8 +114,8 @@ fn a_session_whose_read_the_primary_served_reads_no_less_from_its_replica() {
     for name in ["found/edge-monotonic-after-primary-hold", "found/edge-monotonic-after-distributor-restart"] {
         let s = load(name);
         let r = run(&s);
-        assert_eq!(r.edge().unwrap().checks.monotonic_violations, 0, "{name}: {}", r.text());
-        assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{name}: {}", r.text());
+        assert_eq!(r.edge().unwrap().checks.monotonic_violations, 0, "{name}: {r}");
+        assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{name}: {r}");
     }
 }
 

@@ -29,13 +29,13 @@ fn read_p99_rises_with_load_and_requests_are_shed_past_capacity() {
     // correctness holds throughout.
     let r = run(&load("load-steps"));
     let edge = r.edge().unwrap();
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
     let steps = &edge.load;
     assert_eq!(steps.iter().map(|s| s.factor).collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0, 6.0]);
-    assert!(steps[..2].iter().all(|s| s.shed == 0), "{}", r.text());
-    assert!(steps[0].read.p99_ms < steps[1].read.p99_ms && steps[1].read.p99_ms < steps[2].read.p99_ms, "{}", r.text());
-    assert!(steps[4].shed > steps[3].shed && steps[3].shed > steps[2].shed, "{}", r.text());
-    assert!(steps.iter().map(|s| s.shed_by_primary).sum::<u64>() > 0, "the primary is a bottleneck too: {}", r.text());
+    assert!(steps[..2].iter().all(|s| s.shed == 0), "{r}");
+    assert!(steps[0].read.p99_ms < steps[1].read.p99_ms && steps[1].read.p99_ms < steps[2].read.p99_ms, "{r}");
+    assert!(steps[4].shed > steps[3].shed && steps[3].shed > steps[2].shed, "{r}");
+    assert!(steps.iter().map(|s| s.shed_by_primary).sum::<u64>() > 0, "the primary is a bottleneck too: {r}");
 }
 
 #[test]
@@ -45,19 +45,19 @@ fn without_a_warm_pool_requests_pay_cold_starts() {
     // paid one; the same run with the default warm pool counts none.
     let cold = load("negative/no-warm-pool");
     let r = run(&cold);
-    assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {}", r.text());
+    assert!(r.edge().unwrap().cold_starts > 5, "negative control must count cold starts: {r}");
     let isolate_max = r.edge().unwrap().latency["us-east"].read.max_ms;
-    assert!(isolate_max < 100.0, "{}", r.text());
+    assert!(isolate_max < 100.0, "{r}");
     let mut containers = cold.clone();
     containers.runtime.kind = WorkerKind::Container;
     let r = run(&containers);
-    assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{}", r.text());
-    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(100.0), "{}", r.text());
+    assert!(r.edge().unwrap().latency["us-east"].read.max_ms >= 500.0, "{r}");
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(100.0), "{r}");
     let mut pooled = cold.clone();
     pooled.runtime.warm_pool = 4;
     let r = run(&pooled);
-    assert_eq!(r.edge().unwrap().cold_starts, 0, "{}", r.text());
-    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(0.0), "{}", r.text());
+    assert_eq!(r.edge().unwrap().cold_starts, 0, "{r}");
+    assert_eq!(r.edge().unwrap().cold_share_of_p99_pct, Some(0.0), "{r}");
 }
 
 #[test]
@@ -67,11 +67,11 @@ fn the_design_comparison_isolates_hold_read_p99_and_containers_break_it() {
     // containers (500 ms) break exactly that budget (512 ms), both counting cold starts.
     let isolates = load("cold-starts-isolates");
     let r = run(&isolates);
-    assert_eq!(judge(&isolates, &r).exit_code, 0, "{}", r.text());
+    assert_eq!(judge(&isolates, &r).exit_code, 0, "{r}");
     let containers = load("negative/cold-starts-containers");
     let r = run(&containers);
     let j = judge(&containers, &r);
-    assert_eq!(j.exit_code, 1, "{}", r.text());
+    assert_eq!(j.exit_code, 1, "{r}");
     assert_eq!(j.failed_budgets.len(), 1, "{:?}", j.failed_budgets);
     assert!(j.failed_budgets[0].starts_with("read_p99 < 50ms"), "{:?}", j.failed_budgets);
 }
@@ -85,17 +85,17 @@ fn isr_renders_once_per_key_per_pop_per_window_through_a_spike() {
     let r = run(&load("isr-spike"));
     let edge = r.edge().unwrap();
     let pages = edge.pages.as_ref().unwrap();
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
-    assert_eq!(pages.renders_per_key_window_max, 1, "{}", r.text());
-    assert!(pages.stale > 0 && pages.regenerations > 8, "{}", r.text());
-    assert!(pages.ttfb.p99_ms < 15.0, "{}", r.text());
-    assert_eq!(judge(&load("isr-spike"), &r).exit_code, 0, "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
+    assert_eq!(pages.renders_per_key_window_max, 1, "{r}");
+    assert!(pages.stale > 0 && pages.regenerations > 8, "{r}");
+    assert!(pages.ttfb.p99_ms < 15.0, "{r}");
+    assert_eq!(judge(&load("isr-spike"), &r).exit_code, 0, "{r}");
     let herd = load("negative/isr-no-lock");
     let r = run(&herd);
     let pages = r.edge().unwrap().pages.as_ref().unwrap();
-    assert!(pages.renders_per_key_window_max > 2, "negative control must herd: {}", r.text());
-    assert_eq!(r.fired(), ["revalidation-herd"], "{}", r.text());
-    assert_eq!(judge(&herd, &r).exit_code, 2, "{}", r.text());
+    assert!(pages.renders_per_key_window_max > 2, "negative control must herd: {r}");
+    assert_eq!(r.fired(), ["revalidation-herd"], "{r}");
+    assert_eq!(judge(&herd, &r).exit_code, 2, "{r}");
 }
 
 #[test]
@@ -109,23 +109,23 @@ fn isr_renders_once_per_key_per_region_per_window_with_the_region_lock() {
     let r = run(&s);
     let edge = r.edge().unwrap();
     let pages = edge.pages.as_ref().unwrap();
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
-    assert_eq!(pages.renders_per_key_region_window_max, 1, "{}", r.text());
-    assert!(pages.stale > 0 && pages.regenerations > 8, "{}", r.text());
-    assert_eq!(judge(&s, &r).exit_code, 0, "{}", r.text());
+    assert!(edge.checks.fired().is_empty(), "{r}");
+    assert_eq!(pages.renders_per_key_region_window_max, 1, "{r}");
+    assert!(pages.stale > 0 && pages.regenerations > 8, "{r}");
+    assert_eq!(judge(&s, &r).exit_code, 0, "{r}");
     let mut pop_lock = s.clone();
     pop_lock.isr.as_mut().unwrap().lock = Lock::Pop;
     let r = run(&pop_lock);
     let edge = r.edge().unwrap();
-    assert_eq!(edge.pages.as_ref().unwrap().renders_per_key_region_window_max, 2, "{}", r.text());
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
-    assert_eq!(judge(&pop_lock, &r).exit_code, 1, "{}", r.text());
+    assert_eq!(edge.pages.as_ref().unwrap().renders_per_key_region_window_max, 2, "{r}");
+    assert!(edge.checks.fired().is_empty(), "{r}");
+    assert_eq!(judge(&pop_lock, &r).exit_code, 1, "{r}");
     let lost = load("negative/isr-region-lock-lost");
     let r = run(&lost);
     let pages = r.edge().unwrap().pages.as_ref().unwrap();
-    assert!(pages.region_herd_windows > 0 && pages.renders_per_key_window_max == 1, "{}", r.text());
-    assert_eq!(r.fired(), ["region-revalidation-herd"], "{}", r.text());
-    assert_eq!(judge(&lost, &r).exit_code, 2, "{}", r.text());
+    assert!(pages.region_herd_windows > 0 && pages.renders_per_key_window_max == 1, "{r}");
+    assert_eq!(r.fired(), ["region-revalidation-herd"], "{r}");
+    assert_eq!(judge(&lost, &r).exit_code, 2, "{r}");
 }
 
 #[test]
@@ -143,9 +143,9 @@ fn a_failed_regeneration_keeps_serving_the_last_good_page() {
     s.failover.failover_after.0 = Duration::from_secs(600);
     let r = run(&s);
     let pages = r.edge().unwrap().pages.as_ref().unwrap();
-    assert!(pages.regenerations_failed > 0, "{}", r.text());
-    assert_eq!(pages.failed, 0, "{}", r.text());
-    assert!(pages.stale_age.max_ms > 20_000.0, "{}", r.text());
+    assert!(pages.regenerations_failed > 0, "{r}");
+    assert_eq!(pages.failed, 0, "{r}");
+    assert!(pages.stale_age.max_ms > 20_000.0, "{r}");
 }
 
 #[test]
@@ -161,18 +161,18 @@ fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
     s.faults.clear();
     let r = run(&s);
     let ssr = r.edge().unwrap().ssr.as_ref().unwrap();
-    assert!(ssr.views > 100 && ssr.incomplete == 0, "{}", r.text());
-    assert!(ssr.ttfb.p99_ms < 50.0, "{}", r.text());
+    assert!(ssr.views > 100 && ssr.incomplete == 0, "{r}");
+    assert!(ssr.ttfb.p99_ms < 50.0, "{r}");
     let p50: Vec<f64> = ssr.boundaries.iter().map(|b| b.time.p50_ms).collect();
     assert_eq!(
         ssr.boundaries.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
         ["profile", "cart", "recommendations", "reviews"]
     );
-    assert!(p50.iter().all(|b| *b > ssr.ttfb.p50_ms), "{}", r.text());
-    assert!(p50[0] <= p50[1] && p50[1] < p50[2] && p50[2] < p50[3], "{}", r.text());
-    assert!(ssr.ttfb.p99_ms < p50[2] - 30.0, "the shell waits for no upstream call: {}", r.text());
-    assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{}", r.text());
-    assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{}", r.text());
+    assert!(p50.iter().all(|b| *b > ssr.ttfb.p50_ms), "{r}");
+    assert!(p50[0] <= p50[1] && p50[1] < p50[2] && p50[2] < p50[3], "{r}");
+    assert!(ssr.ttfb.p99_ms < p50[2] - 30.0, "the shell waits for no upstream call: {r}");
+    assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{r}");
+    assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{r}");
 }
 
 /// `scenarios/ssr-upstream-outage.toml`'s page for 12 s with `faults` (second, action) instead of
@@ -246,11 +246,11 @@ fn streamed_boundaries_are_judged_for_read_your_writes() {
     carried.ssr.as_mut().unwrap().carry_position = true;
     let r = run(&carried);
     let edge = r.edge().unwrap();
-    assert!(edge.ssr.as_ref().unwrap().complete > 500, "{}", r.text());
-    assert!(edge.checks.fired().is_empty(), "{}", r.text());
+    assert!(edge.ssr.as_ref().unwrap().complete > 500, "{r}");
+    assert!(edge.checks.fired().is_empty(), "{r}");
     let r = run(&dropped);
     let checks = &r.edge().unwrap().checks;
-    assert!(r.fired().contains(&"read-your-writes"), "{}", r.text());
-    assert!(checks.ryw_violations > 5, "{}", r.text());
-    assert_eq!(judge(&dropped, &r).exit_code, 2, "{}", r.text());
+    assert!(r.fired().contains(&"read-your-writes"), "{r}");
+    assert!(checks.ryw_violations > 5, "{r}");
+    assert_eq!(judge(&dropped, &r).exit_code, 2, "{r}");
 }

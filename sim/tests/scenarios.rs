@@ -13,7 +13,7 @@ use edgesim_system::edge::proto::Consistency;
 #[test]
 fn steady_state_meets_the_design_latencies_and_every_check() {
     let r = run(&load("steady"));
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{r}");
     for (region, l) in &r.edge().unwrap().latency {
         assert!(l.read.count > 1000 && l.write.count > 5, "{region}: {l:?}");
         assert!((5.0..=15.0).contains(&l.read.p99_ms), "{region} read p99 {}", l.read.p99_ms);
@@ -29,20 +29,20 @@ fn the_read_your_writes_checker_fires_on_eventual_reads_and_not_under_read_your_
     let eventual = load("negative/eventual-under-lag");
     assert_eq!(eventual.workload.consistency, Consistency::Eventual);
     let r = run(&eventual);
-    assert!(r.edge().unwrap().checks.ryw_violations > 10, "negative control must fire: {}", r.text());
+    assert!(r.edge().unwrap().checks.ryw_violations > 10, "negative control must fire: {r}");
     assert_eq!(r.edge().unwrap().checks.fired(), vec!["read-your-writes"]);
     // Issue 11, defect 2: its latency change on the primary's link was narrated "primary lost"
     // and anchored failover figures (writes unavailable 0.0 s from it); now it is a latency
     // change, and no failover figure exists.
-    assert!(r.edge().unwrap().failover.is_none(), "{}", r.text());
+    assert!(r.edge().unwrap().failover.is_none(), "{r}");
     assert_eq!(r.timeline[0], "T+8.000s (8.000s) fault: latency change between dist-eu-west and primary: now 400ms");
 
     let mut ryw = eventual.clone();
     ryw.workload.consistency = Consistency::ReadYourWrites;
     let r = run(&ryw);
-    assert_eq!(r.edge().unwrap().checks.ryw_violations, 0, "{}", r.text());
+    assert_eq!(r.edge().unwrap().checks.ryw_violations, 0, "{r}");
     let reads_waited: u64 = r.edge().unwrap().latency.values().map(|l| l.reads_after_wait + l.reads_primary).sum();
-    assert!(reads_waited > 10, "read-your-writes had to wait or go to the primary: {}", r.text());
+    assert!(reads_waited > 10, "read-your-writes had to wait or go to the primary: {r}");
 }
 
 #[test]
@@ -57,7 +57,7 @@ fn every_other_fault_kind_runs_and_the_system_recovers() {
         .count();
     assert_eq!(faults, s.faults.len());
     let r = analyze(&s, s.seed, &log);
-    assert!(r.edge().unwrap().checks.fired().is_empty(), "{}", r.text());
+    assert!(r.edge().unwrap().checks.fired().is_empty(), "{r}");
     let eu = &r.edge().unwrap().latency["eu-west"];
     assert!(eu.errors + eu.timeouts > 0, "sessions of the silently crashed PoP fail: {eu:?}");
     assert!(r.edge().unwrap().replication.reconnects > 0);

@@ -21,10 +21,10 @@ fn a_cdn_outage_keeps_the_page_up_and_dns_moves_traffic_in_25_to_85s() {
     let s = load("status-cdn-outage");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
-    assert!(st.availability_pct.unwrap() >= 99.9, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
+    assert!(st.availability_pct.unwrap() >= 99.9, "{r}");
     let moved = st.dns_failover_ms().expect("traffic moved off the lost CDN") / 1e3;
-    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{}", r.text());
+    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{r}");
     let outage = st.windows.iter().find(|w| w.label.starts_with("crash cdn-a")).unwrap();
     assert!(outage.views > 100 && outage.availability_pct.unwrap() >= 99.9, "{outage:?}");
     assert!(st.sse.resumed > 0 && st.sse.missed == 0, "{:?}", st.sse);
@@ -37,11 +37,11 @@ fn a_cdn_answering_errors_while_up_is_failed_over_by_dns_in_25_to_85s() {
     let s = load("status-cdn-errors");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert_eq!(s.status.as_ref().unwrap().cdns.len(), 3, "three CDNs by default");
     assert_eq!(st.dns_failovers.len(), 1, "the error span is one loss of cdn-a: {:?}", st.dns_failovers);
     let moved = st.dns_failover_ms().expect("traffic moved off the failing CDN") / 1e3;
-    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{}", r.text());
+    assert!((25.0..=85.0).contains(&moved), "DNS failover {moved}s\n{r}");
     let errors = st.windows.iter().find(|w| w.label == "cdn-a answers 100% of views with 503").unwrap();
     assert!(errors.views > 100 && errors.availability_pct.unwrap() >= 99.9, "{errors:?}");
 }
@@ -53,7 +53,7 @@ fn with_liveness_only_health_checks_a_failing_cdn_keeps_its_traffic() {
     let s = load("negative/status-cdn-errors-liveness-check");
     let r = run(&s);
     let j = judge(&s, &r);
-    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{r}");
     assert!(j.failed_budgets.iter().any(|b| b.starts_with("dns_failover <= 85s")), "{:?}", j.failed_budgets);
     assert!(status(&r).dns_failovers[0].moved_after_s.is_none(), "{:?}", status(&r).dns_failovers);
 }
@@ -66,14 +66,14 @@ fn an_independent_page_stays_up_through_the_platforms_outage_and_a_shared_one_go
     let s = load("status-independent");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
-    assert!(st.availability_pct.unwrap() >= 99.99, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
+    assert!(st.availability_pct.unwrap() >= 99.99, "{r}");
     let down = st.platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
     assert!(down.shown_after_s.is_some_and(|s| s < 10.0), "{down:?}");
     let shared = load("negative/status-shared-infra");
     let r = run(&shared);
     let j = judge(&shared, &r);
-    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{r}");
     assert!(j.failed_budgets[0].starts_with("page_availability >= 99.99% (was "), "{:?}", j.failed_budgets);
     let down = status(&r).platform.iter().find(|p| !p.up).expect("the monitor saw the platform down");
     assert!(down.shown_after_s.is_none_or(|s| s > 100.0), "no viewer saw the report while the page was down: {down:?}");
@@ -84,7 +84,7 @@ fn with_a_single_cdn_the_outage_breaks_the_availability_budget() {
     let s = load("negative/status-single-cdn");
     let r = run(&s);
     let j = judge(&s, &r);
-    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{r}");
     assert!(j.failed_budgets[0].starts_with("page_availability >= 99.9% (was "), "{:?}", j.failed_budgets);
     assert!(status(&r).dns_failovers[0].moved_after_s.is_none(), "nowhere to move");
     // Every live viewer fell back to polling: before, `sse_propagation_p99` read 0.0 ms over n=0
@@ -100,7 +100,7 @@ fn all_origins_lost_the_page_stays_up_from_cache_and_fallback_and_staleness_grow
     let s = load("status-origins-lost");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert!(st.tiers["stale_cache"] > 0 && st.tiers["fallback"] > 0, "{:?}", st.tiers);
     assert!(st.staleness.max_ms > 60_000.0, "{:?}", st.staleness);
 }
@@ -110,7 +110,7 @@ fn split_brain_edits_survive_and_converge_within_500ms_after_the_heal() {
     let s = load("status-split-brain-edit");
     let r = run(&s);
     let st = status(&r);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let ms = st.convergence_ms().expect("converged after the heal");
     assert!(ms < 500.0, "{ms} ms");
     assert!(st.edits_acked > 20 && st.lost_updates.is_empty() && st.status_regressions.is_empty());
@@ -120,25 +120,25 @@ fn split_brain_edits_survive_and_converge_within_500ms_after_the_heal() {
 fn wall_clock_lww_on_a_skewed_region_regresses_statuses_where_hlc_does_not() {
     let s = load("negative/status-wall-clock");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{r}");
     assert!(r.fired().contains(&"status-regression"));
     let mut hlc = s.clone();
     hlc.status.as_mut().unwrap().clock = edgesim_system::status::config::ClockMode::Hlc;
     let r = run(&hlc);
-    assert!(status(&r).status_regressions.is_empty(), "{}", r.text());
+    assert!(status(&r).status_regressions.is_empty(), "{r}");
 }
 
 #[test]
 fn without_event_dedup_the_duplicate_checker_fires() {
     let s = load("negative/status-dedup-off");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{r}");
     assert!(status(&r).notifications.duplicates > 0);
     let mut on = s.clone();
     on.status.as_mut().unwrap().event_dedup = true;
     let r = run(&on);
     let n = &status(&r).notifications;
-    assert_eq!((n.duplicates, n.lost), (0, 0), "{}", r.text());
+    assert_eq!((n.duplicates, n.lost), (0, 0), "{r}");
 }
 
 #[test]
@@ -150,10 +150,10 @@ fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rat
     // hour's sends (hundreds accepted beyond the limit), so both budgets break.
     let s = load("status-notifier-crash");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let n = &status(&r).notifications;
     assert!(n.retried > 0 && n.rate_limited > 0, "the burst exercises retries and the limit: {n:?}");
-    assert_eq!((n.lost, n.duplicates, n.over_rate_limit, n.pending), (0, 0, 0, 0), "{}", r.text());
+    assert_eq!((n.lost, n.duplicates, n.over_rate_limit, n.pending), (0, 0, 0, 0), "{r}");
     let channels: Vec<&str> = n.channels.keys().map(String::as_str).collect();
     assert_eq!(channels, ["email", "slack", "sms", "webhook"]);
     assert!(n.channels.values().all(|c| c.delivered > 0 && c.lost == 0 && c.latency.count > 0), "{n:?}");
@@ -164,15 +164,15 @@ fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rat
     assert_eq!(memory.status.as_ref().unwrap().queue, QueueStore::Memory);
     let r = run(&memory);
     let j = judge(&memory, &r);
-    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{r}");
     let broken: Vec<&str> = j.failed_budgets.iter().map(|b| b.split(" (was").next().unwrap()).collect();
-    assert_eq!(broken, ["notifications_lost == 0", "notifications_over_rate_limit == 0"], "{}", r.text());
+    assert_eq!(broken, ["notifications_lost == 0", "notifications_over_rate_limit == 0"], "{r}");
     let n = &status(&r).notifications;
     assert!(n.lost > 0 && n.over_rate_limit > 0, "{n:?}");
     let mut twin = memory.clone();
     twin.faults.retain(|f| f.at.as_secs() < 70);
     let r = run(&twin);
-    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "without the crash the memory queue holds: {}", r.text());
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "without the crash the memory queue holds: {r}");
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn a_flapping_receiver_gets_every_notification_once_by_key() {
     let s = load("status-notification-burst");
     let r = run(&s);
     let n = &status(&r).notifications;
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert!(n.expected > 1000 && n.retried > 100 && n.rate_limited > 0, "{n:?}");
     // Critical updates are queued first, which shows in their delivery times while the workers are
     // free. While the receiver is cut off, each attempt to reach it holds a worker for the whole
@@ -203,7 +203,7 @@ fn each_channels_provider_shows_its_throttling_suppression_and_unreachable_endpo
     let s = load("status-providers");
     let r = run(&s);
     let n = &status(&r).notifications;
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let (sms, webhook, email) = (&n.channels["sms"], &n.channels["webhook"], &n.channels["email"]);
     assert!(sms.slowed_down > 0 && sms.lost == 0 && sms.delivered > 0, "{sms:?}");
     assert!(n.channels.values().all(|c| c.suppressed > 0 && c.suppressed == email.suppressed), "{n:?}");
@@ -214,7 +214,7 @@ fn each_channels_provider_shows_its_throttling_suppression_and_unreachable_endpo
     for figure in ["slowed_down", "suppressed", "gave_up", "told_unreachable"] {
         assert!(channel[figure].is_u64(), "{figure} in the JSON: {channel}");
     }
-    assert!(r.text().contains("told unreachable"), "{}", r.text());
+    assert!(r.to_string().contains("told unreachable"), "{r}");
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn a_receiver_down_for_an_hour_loses_nothing_within_the_retry_window() {
     let s = load("status-receiver-down-hour");
     let r = run(&s);
     let n = &status(&r).notifications;
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert!(n.retried > 0 && n.lost == 0 && n.pending == 0 && n.gave_up == 0, "{n:?}");
     assert!(n.latency.max_ms > 3_600_000.0, "some waited out the hour: {n:?}");
 }
@@ -232,7 +232,7 @@ fn sse_viewers_resume_through_a_cdn_failover_and_miss_nothing_but_not_without_la
     let s = load("status-sse-failover");
     let r = run(&s);
     let sse = &status(&r).sse;
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert!(sse.viewers == 30 && sse.resumed >= 10 && sse.missed == 0, "{sse:?}");
     let mut crowded = s.clone();
     let c = crowded.status.as_mut().unwrap();
@@ -244,14 +244,14 @@ fn sse_viewers_resume_through_a_cdn_failover_and_miss_nothing_but_not_without_la
     let mut forgetful = s.clone();
     forgetful.status.as_mut().unwrap().sse_resume = false;
     let r = run(&forgetful);
-    assert!(status(&r).sse.missed > 0, "without Last-Event-ID updates are missed: {}", r.text());
+    assert!(status(&r).sse.missed > 0, "without Last-Event-ID updates are missed: {r}");
 }
 
 #[test]
 fn a_spike_with_flapping_dns_health_and_a_lost_region_keeps_the_page_up() {
     let s = load("status-spike-flapping-dns");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     let spike = status(&r).windows.iter().map(|w| w.views).max().unwrap();
     assert!(spike > 10_000, "the spike happened: {spike} views in a window");
 }
@@ -263,13 +263,13 @@ fn hubs_push_every_event_type_and_the_checker_fires_when_they_push_timeline_upda
     // push timeline updates only, and the `sse-event-types` checker names both missing types.
     let s = load("negative/status-sse-timeline-only");
     let r = run(&s);
-    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{}", r.text());
-    assert_eq!(status(&r).sse.never_streamed, ["component_status_changed", "incident_resolved"], "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::CheckerFired, "{r}");
+    assert_eq!(status(&r).sse.never_streamed, ["component_status_changed", "incident_resolved"], "{r}");
     let mut twin = s.clone();
     twin.status.as_mut().unwrap().sse_status_events = true;
     let r = run(&twin);
     let sse = &status(&r).sse;
-    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{r}");
     assert!(sse.never_streamed.is_empty() && sse.missed == 0, "{sse:?}");
     for kind in SseEventKind::ALL {
         assert_eq!(sse.kinds[kind.name()].streamed, sse.kinds[kind.name()].expected, "{kind:?}: {sse:?}");
@@ -285,7 +285,7 @@ fn without_coalescing_a_viewer_spike_breaks_the_origin_budget() {
     let s = load("negative/status-spike-no-coalescing");
     let r = run(&s);
     let j = judge(&s, &r);
-    assert_eq!(j.verdict, Verdict::BudgetBroken, "{}", r.text());
+    assert_eq!(j.verdict, Verdict::BudgetBroken, "{r}");
     assert_eq!(j.failed_budgets.len(), 1, "{:?}", j.failed_budgets);
     assert!(j.failed_budgets[0].starts_with("origin_requests_per_s < "), "{:?}", j.failed_budgets);
 }
@@ -312,9 +312,9 @@ fn a_region_cut_off_until_the_end_fires_lost_updates_and_divergence_and_its_twin
     let s = load("negative/status-regions-cut");
     let r = run(&s);
     let j = judge(&s, &r);
-    assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{}", r.text());
-    assert_eq!(r.fired(), ["lost-status-updates", "status-divergence"], "{}", r.text());
-    assert!(!status(&r).lost_updates.is_empty() && !status(&r).diverged.is_empty(), "{}", r.text());
+    assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{r}");
+    assert_eq!(r.fired(), ["lost-status-updates", "status-divergence"], "{r}");
+    assert!(!status(&r).lost_updates.is_empty() && !status(&r).diverged.is_empty(), "{r}");
     let mut twin = s.clone();
     let mut repair = twin.faults[0].clone();
     repair.at = Duration::from_secs(100);
@@ -323,7 +323,7 @@ fn a_region_cut_off_until_the_end_fires_lost_updates_and_divergence_and_its_twin
     repair.action = edgesim::scenario::Action::Repair { a: a.clone(), b: b.clone(), oneway: false };
     twin.faults.push(repair);
     let r = run(&twin);
-    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "{r}");
 }
 
 #[test]
@@ -347,14 +347,14 @@ fn with_every_region_and_cdn_down_at_the_end_the_audited_checkers_are_not_judged
     }
     let r = run(&s);
     let j = judge(&s, &r);
-    assert!(r.fired().is_empty(), "{}", r.text());
+    assert!(r.fired().is_empty(), "{r}");
     let not_judged: Vec<&str> = j.not_judged.iter().map(|n| n.checker.as_str()).collect();
-    assert_eq!(not_judged, ["lost-status-updates", "status-divergence", "cdn-page-convergence"], "{}", r.text());
+    assert_eq!(not_judged, ["lost-status-updates", "status-divergence", "cdn-page-convergence"], "{r}");
     assert!(j.not_judged[0].why.contains("no status region was up at the end"), "{:?}", j.not_judged);
     assert!(j.not_judged[2].why.contains("no CDN was up at the final audit"), "{:?}", j.not_judged);
     assert_eq!(j.budgets[0].outcome, edgesim::verdict::BudgetOutcome::NoSamples, "{:?}", j.budgets);
-    assert_eq!((j.verdict, j.exit_code), (Verdict::BudgetBroken, 1), "{}", r.text());
-    assert!(r.text().contains("not judged: lost-status-updates: no status region was up at the end"), "{}", r.text());
+    assert_eq!((j.verdict, j.exit_code), (Verdict::BudgetBroken, 1), "{r}");
+    assert!(r.to_string().contains("not judged: lost-status-updates: no status region was up at the end"), "{r}");
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn a_cdn_lost_while_nobody_viewed_the_page_has_no_dns_failover_figure() {
     let j = judge(&s, &r);
     let dns: Vec<_> = j.budgets.iter().filter(|b| b.metric == "dns_failover").map(|b| b.outcome).collect();
     assert_eq!(dns, [edgesim::verdict::BudgetOutcome::NoSamples; 2], "{:?}", j.budgets);
-    assert!(r.text().contains("not judged: no page view began while it was lost"), "{}", r.text());
+    assert!(r.to_string().contains("not judged: no page view began while it was lost"), "{r}");
 }
 
 #[test]
@@ -412,9 +412,9 @@ fn page_views_still_in_flight_at_the_end_are_waited_for_and_counted() {
         })
         .collect();
     let late = views.iter().filter(|(t, answered)| *t > end_us && !answered).count();
-    assert!(late > 0, "some views were in flight at the end: {}", r.text());
+    assert!(late > 0, "some views were in flight at the end: {r}");
     assert_eq!(status(&r).views, views.len() as u64, "every logged view is counted");
-    assert!(status(&r).answered + late as u64 <= status(&r).views, "{}", r.text());
+    assert!(status(&r).answered + late as u64 <= status(&r).views, "{r}");
 }
 
 #[test]
@@ -426,12 +426,12 @@ fn regions_that_forget_fail_the_liveness_phase_and_durable_ones_pass_it() {
     let s = load("negative/status-liveness-forget");
     let r = run(&s);
     let j = judge(&s, &r);
-    assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{}", r.text());
-    assert!(r.fired().contains(&"liveness"), "{}", r.text());
+    assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{r}");
+    assert!(r.fired().contains(&"liveness"), "{r}");
     let behind = &status(&r).liveness.as_ref().unwrap().behind;
     assert!(behind.iter().any(|b| b.starts_with("status-")), "the regions' origins forgot: {behind:?}");
     let mut durable = s.clone();
     durable.status.as_mut().unwrap().durable_regions = true;
     let r = run(&durable);
-    assert_eq!(judge(&durable, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&durable, &r).verdict, Verdict::Pass, "{r}");
 }

@@ -24,18 +24,18 @@ fn concurrent_scripted_edits_resolve_add_wins_and_by_hlc_and_each_control_fires_
     let s = load("status-concurrent-ops");
     let r = run(&s);
     let c = &status(&r).concurrent;
-    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r.text());
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{r}");
     assert!(c.add_remove_pairs >= 1 && c.status_pairs >= 1, "{c:?}");
     assert!(c.not_judged.is_empty(), "{c:?}");
-    assert_eq!(status(&r).retracted, 1, "the maintenance notice is retracted\n{}", r.text());
+    assert_eq!(status(&r).retracted, 1, "the maintenance notice is retracted\n{r}");
     for (control, checker) in
         [("negative/status-remove-wins", "add-wins"), ("negative/status-lww-physical", "hlc-order")]
     {
         let s = load(control);
         let r = run(&s);
         let j = judge(&s, &r);
-        assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{control}\n{}", r.text());
-        assert_eq!(j.fired_checkers, [checker], "{control}\n{}", r.text());
+        assert_eq!((j.verdict, j.exit_code), (Verdict::CheckerFired, 2), "{control}\n{r}");
+        assert_eq!(j.fired_checkers, [checker], "{control}\n{r}");
     }
 }
 
@@ -53,7 +53,7 @@ fn the_four_disaster_recovery_scenarios_hold_their_budgets_and_each_control_brea
     for (scenario, control, budget) in cases {
         let s = load(scenario);
         let r = run(&s);
-        assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{scenario}\n{}", r.text());
+        assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{scenario}\n{r}");
         let recovery = status(&r).recovery.as_ref().expect("a fault to recover from");
         assert!(recovery.rto_s.is_some() && recovery.lost.is_some(), "{scenario}: {recovery:?}");
         if scenario == "status-dr-region" {
@@ -63,12 +63,7 @@ fn the_four_disaster_recovery_scenarios_hold_their_budgets_and_each_control_brea
         let s = load(control);
         let r = run(&s);
         let j = judge(&s, &r);
-        assert!(
-            j.failed_budgets.iter().any(|b| b.starts_with(budget)),
-            "{control}: {:?}\n{}",
-            j.failed_budgets,
-            r.text()
-        );
+        assert!(j.failed_budgets.iter().any(|b| b.starts_with(budget)), "{control}: {:?}\n{}", j.failed_budgets, r);
     }
 }
 

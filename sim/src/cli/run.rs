@@ -98,14 +98,14 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{}", report.event_log_hash);
     } else if timeline {
         println!("{} seed {}", report.scenario, report.seed);
-        print!("{}", report.timeline_text());
+        print!("{}", report.narrated());
     } else {
         if !scenario.overrides.is_empty() {
             println!("overrides: --set {}", scenario.overrides.join(" --set "));
         }
-        print!("{}", report.text());
+        print!("{report}");
         println!("wall {wall:.2}s, {:.1} simulated seconds per wall second", report.sim_seconds / wall.max(1e-9));
-        print!("\n{}", judgement.text());
+        print!("\n{judgement}");
         if judgement.verdict != Verdict::Pass {
             println!("replay: {}", replay_at_build(&replay_of(&scenario, seed), COMMIT));
         }

@@ -99,7 +99,7 @@ pub(super) fn explore(args: ExploreArgs) -> anyhow::Result<u8> {
         "--shrink writes the scenario file without --set overrides: explore without --set, or apply them in the file"
     );
     let (summary, out) = run_runs(args.suite, "explore-", args.stop_at_first)?;
-    print!("{}", explore::tally(&summary.entries).text());
+    print!("{}", explore::tally(&summary.entries));
     if args.shrink {
         let mut first: BTreeMap<(String, String), &Entry> = BTreeMap::new();
         for e in &summary.entries {

@@ -6,7 +6,7 @@
 //! each session's move away from the lost PoP.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
+use std::fmt;
 
 use serde::Serialize;
 
@@ -175,19 +175,19 @@ fn region_of(clients: &str) -> String {
     }
 }
 
-impl MoveFigures {
-    /// The figures as `edgesim run` prints them.
-    pub fn write_text(&self, o: &mut String) {
+/// The figures as `edgesim run` prints them.
+impl fmt::Display for MoveFigures {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let carried = if self.carry_position { "carried" } else { "DROPPED (negative control)" };
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "\nanycast (a lost PoP's route withdrawn {:.1}s after its loss; positions {carried} on moves)",
             self.detection_s
-        );
+        )?;
         for l in &self.losses {
             let at = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.3}s"));
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "  {} lost to {} at {:.3}s, withdrawn at {}, back at {}: {} sessions moved away, {} requests failed",
                 l.pop,
                 l.region,
@@ -196,16 +196,17 @@ impl MoveFigures {
                 at(l.back_s),
                 l.moved,
                 l.failed
-            );
+            )?;
         }
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  sessions moved {} ({} moves); requests failed while detecting {}, outside detection {}",
             self.sessions_moved, self.moves, self.failed_while_detecting, self.failed_outside_detection
-        );
+        )?;
         if let (Some(p50), Some(max)) = (self.time_to_move_p50_s, self.time_to_move_max_s) {
-            let _ = writeln!(o, "  time to move (loss to a session's move away) p50 {p50:.3}s, max {max:.3}s");
+            writeln!(f, "  time to move (loss to a session's move away) p50 {p50:.3}s, max {max:.3}s")?;
         }
+        Ok(())
     }
 }
 

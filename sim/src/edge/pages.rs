@@ -12,6 +12,7 @@
 //! span from `regeneration_started` to `regeneration_ended`: only the PoP knows when it began.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use edgesim_system::edge::isr::Lock;
 use edgesim_system::telemetry::NodeEvent;
@@ -187,38 +188,38 @@ fn herds(windows: &Windows, revalidate_us: u64) -> (usize, Vec<Herd>) {
     (count, herds)
 }
 
-impl PageFigures {
-    /// The pages' part of the run's text.
-    pub fn write_text(&self, o: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(o, "\nproduct pages (ISR, revalidate {}s; ages from the origin's renders)", self.revalidate_s);
-        let _ = writeln!(
-            o,
+/// The pages' part of the run's text.
+impl fmt::Display for PageFigures {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "\nproduct pages (ISR, revalidate {}s; ages from the origin's renders)", self.revalidate_s)?;
+        writeln!(
+            f,
             "  {} served, {} stale, {} of unknown age, {} failed",
             self.served, self.stale, self.unknown_age, self.failed
-        );
-        let _ = writeln!(o, "  time to first byte      {}", fmt_summary(&self.ttfb));
-        let _ = writeln!(o, "  stale age served        {}", fmt_summary(&self.stale_age));
-        let _ = writeln!(
-            o,
+        )?;
+        writeln!(f, "  time to first byte      {}", fmt_summary(&self.ttfb))?;
+        writeln!(f, "  stale age served        {}", fmt_summary(&self.stale_age))?;
+        writeln!(
+            f,
             "  origin renders {}, at most {} per key per PoP per window; {} regenerations ({} failed)",
             self.renders, self.renders_per_key_window_max, self.regenerations, self.regenerations_failed
-        );
-        let _ = writeln!(
-            o,
+        )?;
+        writeln!(
+            f,
             "  at most {} per key per region per window (lock: {})",
             self.renders_per_key_region_window_max,
             self.lock.name()
-        );
-        let _ = writeln!(o, "  regeneration time       {}", fmt_summary(&self.regeneration_time));
+        )?;
+        writeln!(f, "  regeneration time       {}", fmt_summary(&self.regeneration_time))?;
         let region_herds = if self.lock == Lock::Region { &self.region_herd_examples[..] } else { &[] };
         for h in self.herd_examples.iter().take(3).chain(region_herds.iter().take(3)) {
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "    herd: {} rendered {} times for {} in the window from T+{}s",
                 h.key, h.renders, h.place, h.from_s
-            );
+            )?;
         }
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! folded, and their readable block.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
 
 use edgesim_system::edge::isr::Lock;
 use serde::Serialize;
@@ -19,7 +19,7 @@ use crate::edge::moves::{self, MoveFigures};
 use crate::edge::pages::PageFigures;
 use crate::edge::regions::Regions;
 use crate::edge::ssr::SsrFigures;
-use crate::edge::timeline::{self, FailoverFigures};
+use crate::edge::timeline::{self, FailoverFigures, Impact};
 use crate::events::{Event, FinalOutcome, HarnessEvent, Record};
 use crate::observed::Observed;
 use crate::scenario::{PRIMARY, Scenario};
@@ -205,21 +205,44 @@ fn finals(events: &[Event]) -> BTreeMap<String, FinalOutcome> {
         .collect()
 }
 
+/// The figures and checks as `edgesim run` prints them.
+impl fmt::Display for EdgeReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.write_latency(f)?;
+        self.write_writes(f)?;
+        self.write_load(f)?;
+        if let Some(p) = &self.pages {
+            write!(f, "{p}")?;
+        }
+        if let Some(a) = &self.anycast {
+            write!(f, "{a}")?;
+        }
+        if let Some(s) = &self.ssr {
+            write!(f, "{s}")?;
+        }
+        write_replication(f, &self.replication)?;
+        write!(f, "{}", self.regions)?;
+        self.write_checks(f)
+    }
+}
+
 impl EdgeReport {
-    /// The figures and checks as `edgesim run` prints them.
-    pub fn text(&self) -> String {
-        let mut o = String::new();
-        let _ = writeln!(o, "\nlatency as clients saw it");
+    fn write_latency(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "\nlatency as clients saw it")?;
         for (region, l) in &self.latency {
-            let _ = writeln!(o, "  {region:<12} read   {}", fmt_summary(&l.read));
-            let _ = writeln!(o, "  {:<12} write  {}", "", fmt_summary(&l.write));
-            let _ = writeln!(
-                o,
+            writeln!(f, "  {region:<12} read   {}", fmt_summary(&l.read))?;
+            writeln!(f, "  {:<12} write  {}", "", fmt_summary(&l.write))?;
+            writeln!(
+                f,
                 "  {:<12} reads: {} local, {} after wait, {} by primary; {} errors ({} shed), {} timeouts",
                 "", l.reads_local, l.reads_after_wait, l.reads_primary, l.errors, l.shed, l.timeouts
-            );
+            )?;
         }
-        let _ = writeln!(o, "\nwrites as clients attempted them");
+        Ok(())
+    }
+
+    fn write_writes(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "\nwrites as clients attempted them")?;
         for (region, w) in &self.writes {
             let unavailable = match (w.unavailable_s, w.unavailable_from_s) {
                 (Some(s), Some(from)) => {
@@ -227,78 +250,43 @@ impl EdgeReport {
                 }
                 _ => "no write attempted".into(),
             };
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "  {region:<12} {} attempted, {} acknowledged; {unavailable}; {} requests unanswered at the end",
                 w.attempted, w.acknowledged, w.unanswered
-            );
+            )?;
         }
+        Ok(())
+    }
+
+    /// Latency per load step, then the cold starts.
+    fn write_load(&self, f: &mut fmt::Formatter) -> fmt::Result {
         if !self.load.is_empty() {
-            let _ = writeln!(o, "\nlatency under load (by when each request started)");
+            writeln!(f, "\nlatency under load (by when each request started)")?;
             for s in &self.load {
-                let _ = writeln!(
-                    o,
+                writeln!(
+                    f,
                     "  step {} x{:<4} from T+{:>5.1}s  {:>6} requests  {} shed ({} by the primary), {} errors, {} timeouts",
                     s.step, s.factor, s.from_s, s.requests, s.shed, s.shed_by_primary, s.errors, s.timeouts
-                );
-                let _ = writeln!(o, "    read   {}", fmt_summary(&s.read));
-                let _ = writeln!(o, "    write  {}", fmt_summary(&s.write));
+                )?;
+                writeln!(f, "    read   {}", fmt_summary(&s.read))?;
+                writeln!(f, "    write  {}", fmt_summary(&s.write))?;
             }
         }
-        let _ = writeln!(o, "  cold starts (isolates started for a request)  {}", self.cold_starts);
+        writeln!(f, "  cold starts (isolates started for a request)  {}", self.cold_starts)?;
         if let Some(share) = self.cold_share_of_p99_pct {
-            let _ = writeln!(o, "  of the requests at or above p99, paid a cold start  {share:.1}%");
+            writeln!(f, "  of the requests at or above p99, paid a cold start  {share:.1}%")?;
         }
-        if let Some(p) = &self.pages {
-            p.write_text(&mut o);
-        }
-        if let Some(a) = &self.anycast {
-            a.write_text(&mut o);
-        }
-        if let Some(s) = &self.ssr {
-            s.write_text(&mut o);
-        }
-        let r = &self.replication;
-        let _ = writeln!(o, "\nreplication ({} frames committed)", r.frames_committed);
-        let _ = writeln!(o, "  lag, all PoP replicas   {}", fmt_summary(&r.lag));
-        let _ = writeln!(o, "  lag, standby            {}", fmt_summary(&r.standby_lag));
-        let worst = r.replicas.iter().max_by(|a, b| a.1.lag.max_ms.total_cmp(&b.1.lag.max_ms));
-        if let Some((node, w)) = worst {
-            let _ = writeln!(
-                o,
-                "  worst replica {node}: lag {}; frames behind p99 {} max {}",
-                fmt_summary(&w.lag),
-                w.p99_frames_behind,
-                w.max_frames_behind
-            );
-        }
-        let ratio = if r.wire_bytes > 0 { r.payload_bytes as f64 / r.wire_bytes as f64 } else { 0.0 };
-        let _ = writeln!(
-            o,
-            "  primary sent {} batches, {} payload bytes as {} on the wire ({ratio:.2}x)",
-            r.batches_sent, r.payload_bytes, r.wire_bytes
-        );
-        let _ = writeln!(
-            o,
-            "  {} gaps re-requested, {} snapshot rebuilds, {} reconnects, {} malformed inputs refused",
-            r.gaps_detected, r.snapshots_restored, r.reconnects, r.rejected_inputs
-        );
-        let _ = writeln!(
-            o,
-            "  frames reaching PoP replicas by snapshot {}; never applied by the end {} (counted in the lag at the end)",
-            r.frames_by_snapshot, r.frames_never_applied
-        );
-        let standby: Vec<String> = r.standby_never_applied.iter().map(|(node, n)| format!("{node} {n}")).collect();
-        if !standby.is_empty() {
-            let _ = writeln!(o, "  frames of the final history not held at the end by: {}", standby.join(", "));
-        }
-        let _ = write!(o, "{}", self.regions);
+        Ok(())
+    }
+
+    fn write_checks(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let c = &self.checks;
-        let _ = writeln!(o, "\nchecks (judged from returned data and audited content)");
-        let _ = writeln!(o, "  read-your-writes violations  {}", c.ryw_violations);
+        writeln!(f, "\nchecks (judged from returned data and audited content)")?;
+        writeln!(f, "  read-your-writes violations  {}", c.ryw_violations)?;
         for v in c.ryw_examples.iter().take(3) {
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "    T+{:.3}s session {} read missed {} of its {} acknowledged writes, first #{} (request {})",
                 v.at_us as f64 / 1e6,
                 v.session,
@@ -306,62 +294,45 @@ impl EdgeReport {
                 v.acked,
                 v.missing[0],
                 v.req
-            );
+            )?;
         }
-        let _ = writeln!(o, "  monotonic-read violations    {}", c.monotonic_violations);
+        writeln!(f, "  monotonic-read violations    {}", c.monotonic_violations)?;
         match &c.lost_acked_writes {
             Some(lost) => {
-                let _ = writeln!(o, "  lost acknowledged writes     {} of {}", lost.len(), c.acked_writes);
+                writeln!(f, "  lost acknowledged writes     {} of {}", lost.len(), c.acked_writes)?;
                 for (s, q) in lost.iter().take(EXAMPLES) {
-                    let _ = writeln!(o, "    session {s} write #{q}");
+                    writeln!(f, "    session {s} write #{q}")?;
                 }
             }
-            None => {
-                let _ = writeln!(o, "  lost acknowledged writes     not judged: {}", self.why_not("lost-acked-writes"));
-            }
+            None => writeln!(f, "  lost acknowledged writes     not judged: {}", self.why_not("lost-acked-writes"))?,
         }
-        let v = &c.convergence;
-        let verdict = match &v.not_judged {
-            Some(why) => format!("not judged: {why}"),
-            None if v.converged => "yes".into(),
-            None => "NO".into(),
-        };
-        let _ = writeln!(o, "  converged at the end         {verdict}");
-        for (node, lsn) in &v.diverged {
-            let _ = writeln!(o, "    {node} differs from the primary (at LSN {lsn})");
-        }
-        for (node, why) in &v.unreachable {
-            let _ = writeln!(o, "    {node} not audited: {why}");
-        }
-        if !v.down.is_empty() {
-            let _ = writeln!(o, "    down at the end, not judged: {}", v.down.join(", "));
-        }
+        write_convergence(f, &c.convergence)?;
         let sb = &c.split_brain;
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  split brain                  {} acknowledged by a fenced primary, {} positions under two generations",
             sb.acked_by_fenced.len(),
             sb.lsn_under_two_generations.len()
-        );
+        )?;
         if self.pages.is_some() {
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "  revalidation herd            {} windows with more than one render of a key for a PoP",
                 c.revalidation_herd
-            );
+            )?;
         }
         if self.pages.as_ref().is_some_and(|p| p.lock == Lock::Region) {
-            let _ = writeln!(o, "  region revalidation herd     {} windows, per region", c.region_revalidation_herd);
+            writeln!(f, "  region revalidation herd     {} windows, per region", c.region_revalidation_herd)?;
         }
         if let Some(l) = &c.liveness {
             let stalled = if l.stalled.is_empty() { "none".to_string() } else { l.stalled.join(", ") };
-            let _ = writeln!(
-                o,
+            writeln!(
+                f,
                 "  liveness                     heal at {}s, writes acknowledged again by {}s; regions stalled: {stalled}",
                 l.heal_s, l.deadline_s
-            );
+            )?;
         }
-        o
+        Ok(())
     }
 
     /// Why `checker` could not judge the run (empty when it could).
@@ -370,8 +341,64 @@ impl EdgeReport {
     }
 
     /// When the primary was lost, what it cost (the narrated timeline's impact block).
-    pub fn impact(&self) -> String {
+    pub fn impact(&self) -> Option<Impact<'_>> {
         let lost = self.checks.lost_acked_writes.as_deref().ok_or_else(|| self.why_not("lost-acked-writes"));
-        self.failover.as_ref().map_or(String::new(), |f| timeline::impact(f, &self.writes, lost))
+        self.failover.as_ref().map(|failover| Impact { failover, writes: &self.writes, lost })
     }
+}
+
+fn write_replication(f: &mut fmt::Formatter, r: &ReplicationFigures) -> fmt::Result {
+    writeln!(f, "\nreplication ({} frames committed)", r.frames_committed)?;
+    writeln!(f, "  lag, all PoP replicas   {}", fmt_summary(&r.lag))?;
+    writeln!(f, "  lag, standby            {}", fmt_summary(&r.standby_lag))?;
+    let worst = r.replicas.iter().max_by(|a, b| a.1.lag.max_ms.total_cmp(&b.1.lag.max_ms));
+    if let Some((node, w)) = worst {
+        writeln!(
+            f,
+            "  worst replica {node}: lag {}; frames behind p99 {} max {}",
+            fmt_summary(&w.lag),
+            w.p99_frames_behind,
+            w.max_frames_behind
+        )?;
+    }
+    let ratio = if r.wire_bytes > 0 { r.payload_bytes as f64 / r.wire_bytes as f64 } else { 0.0 };
+    writeln!(
+        f,
+        "  primary sent {} batches, {} payload bytes as {} on the wire ({ratio:.2}x)",
+        r.batches_sent, r.payload_bytes, r.wire_bytes
+    )?;
+    writeln!(
+        f,
+        "  {} gaps re-requested, {} snapshot rebuilds, {} reconnects, {} malformed inputs refused",
+        r.gaps_detected, r.snapshots_restored, r.reconnects, r.rejected_inputs
+    )?;
+    writeln!(
+        f,
+        "  frames reaching PoP replicas by snapshot {}; never applied by the end {} (counted in the lag at the end)",
+        r.frames_by_snapshot, r.frames_never_applied
+    )?;
+    let standby: Vec<String> = r.standby_never_applied.iter().map(|(node, n)| format!("{node} {n}")).collect();
+    if !standby.is_empty() {
+        writeln!(f, "  frames of the final history not held at the end by: {}", standby.join(", "))?;
+    }
+    Ok(())
+}
+
+fn write_convergence(f: &mut fmt::Formatter, v: &convergence::ConvergenceFinding) -> fmt::Result {
+    let verdict = match &v.not_judged {
+        Some(why) => format!("not judged: {why}"),
+        None if v.converged => "yes".into(),
+        None => "NO".into(),
+    };
+    writeln!(f, "  converged at the end         {verdict}")?;
+    for (node, lsn) in &v.diverged {
+        writeln!(f, "    {node} differs from the primary (at LSN {lsn})")?;
+    }
+    for (node, why) in &v.unreachable {
+        writeln!(f, "    {node} not audited: {why}")?;
+    }
+    if !v.down.is_empty() {
+        writeln!(f, "    down at the end, not judged: {}", v.down.join(", "))?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! is counted as incomplete, never dropped.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -207,15 +208,17 @@ impl SsrFigures {
             self.unanswered
         )
     }
+}
 
-    /// The streamed views' part of the run's text.
-    pub fn write_text(&self, o: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(o, "\nstreaming SSR (as clients saw it, from when each view was due)");
-        let _ = writeln!(o, "  {}", self.counts());
+/// The streamed views' part of the run's text.
+impl fmt::Display for SsrFigures {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "\nstreaming SSR (as clients saw it, from when each view was due)")?;
+        writeln!(f, "  {}", self.counts())?;
         for (what, figures) in self.rows() {
-            let _ = writeln!(o, "  {what:<44} {figures}");
+            writeln!(f, "  {what:<44} {figures}")?;
         }
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! every line is an event that happened, in the order it happened, never a template.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
+use std::fmt;
 use std::time::Duration;
 
 use edgesim_system::telemetry::NodeEvent;
@@ -382,42 +382,45 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
 
 /// The impact block printed under the timeline: `writes` per region, `lost` the acknowledged
 /// writes lost or why that could not be judged.
-pub fn impact(
-    f: &FailoverFigures,
-    writes: &BTreeMap<String, RegionWrites>,
-    lost: Result<&[(u64, u64)], &str>,
-) -> String {
-    let mut o = String::new();
-    let _ = match f.read_availability {
-        Some(a) => writeln!(
-            o,
-            "impact: reads answered {:.2}% of {} started from the loss until writes resumed",
-            a * 100.0,
-            f.reads_during
-        ),
-        None => writeln!(o, "impact: no read started from the loss until writes resumed"),
-    };
-    let _ = match f.writes_resumed_s {
-        Some(s) => writeln!(o, "        first write acknowledged (any region) {s:.1}s after the loss"),
-        None => writeln!(o, "        no write acknowledged after the loss"),
-    };
-    for (region, w) in writes {
-        if let (Some(s), Some(from)) = (w.unavailable_s, w.unavailable_from_s) {
-            let _ = writeln!(o, "        {region}: writes unavailable for {s:.1}s from {from:.1}s into the run");
+pub struct Impact<'a> {
+    pub failover: &'a FailoverFigures,
+    pub writes: &'a BTreeMap<String, RegionWrites>,
+    pub lost: Result<&'a [(u64, u64)], &'a str>,
+}
+
+impl fmt::Display for Impact<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let failover = self.failover;
+        match failover.read_availability {
+            Some(a) => writeln!(
+                f,
+                "impact: reads answered {:.2}% of {} started from the loss until writes resumed",
+                a * 100.0,
+                failover.reads_during
+            )?,
+            None => writeln!(f, "impact: no read started from the loss until writes resumed")?,
+        }
+        match failover.writes_resumed_s {
+            Some(s) => writeln!(f, "        first write acknowledged (any region) {s:.1}s after the loss")?,
+            None => writeln!(f, "        no write acknowledged after the loss")?,
+        }
+        for (region, w) in self.writes {
+            if let (Some(s), Some(from)) = (w.unavailable_s, w.unavailable_from_s) {
+                writeln!(f, "        {region}: writes unavailable for {s:.1}s from {from:.1}s into the run")?;
+            }
+        }
+        if let Some(s) = failover.failover_s {
+            writeln!(f, "        failover time (first write on the new primary) {s:.1}s")?;
+        }
+        match self.lost {
+            Ok([]) => writeln!(f, "        acknowledged writes lost: 0"),
+            Ok(lost) => {
+                let list: Vec<String> = lost.iter().map(|(s, q)| format!("s{s}#{q}")).collect();
+                writeln!(f, "        acknowledged writes lost: {} ({})", lost.len(), list.join(", "))
+            }
+            Err(why) => writeln!(f, "        acknowledged writes lost: not judged: {why}"),
         }
     }
-    if let Some(s) = f.failover_s {
-        let _ = writeln!(o, "        failover time (first write on the new primary) {s:.1}s");
-    }
-    let _ = match lost {
-        Ok([]) => writeln!(o, "        acknowledged writes lost: 0"),
-        Ok(lost) => {
-            let list: Vec<String> = lost.iter().map(|(s, q)| format!("s{s}#{q}")).collect();
-            writeln!(o, "        acknowledged writes lost: {} ({})", lost.len(), list.join(", "))
-        }
-        Err(why) => writeln!(o, "        acknowledged writes lost: not judged: {why}"),
-    };
-    o
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! counts what the browser drew, for the browser test, and says so in `data-rendered`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
 
 use crate::edge::charts::{ChannelDeliveries, Charts};
 use crate::edge::regions::{COLUMNS, Regions};
@@ -83,171 +83,174 @@ pub(crate) fn title(s: &SuiteSummary) -> String {
 }
 
 pub fn render(s: &SuiteSummary) -> String {
+    fmt::from_fn(|o| page(o, s)).to_string()
+}
+
+fn page(o: &mut fmt::Formatter, s: &SuiteSummary) -> fmt::Result {
     let title = escape(&title(s));
-    let mut o = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
-    );
-    o.push_str(
+    writeln!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>"
+    )?;
+    o.write_str(
         "<p>Every time is simulated time; every figure comes from the run's event log. \
          Hover a mark or a span of a timeline for what happened.</p>\n",
-    );
-    table(&mut o, s);
+    )?;
+    table(o, s)?;
     for (i, e) in s.entries.iter().enumerate() {
-        run(&mut o, i, e);
+        run(o, i, e)?;
     }
-    let _ = write!(o, "<script>{CHECK}</script>\n</body>\n</html>\n");
-    o
+    writeln!(o, "<script>{CHECK}</script>\n</body>\n</html>")
 }
 
-fn table(o: &mut String, s: &SuiteSummary) {
+fn table(o: &mut fmt::Formatter, s: &SuiteSummary) -> fmt::Result {
     let columns = columns(s);
-    o.push_str("<table>\n<tr><th>scenario</th><th>seed</th>");
+    o.write_str("<table>\n<tr><th>scenario</th><th>seed</th>")?;
     for (header, _) in &columns {
-        let _ = write!(o, "<th>{header}</th>");
+        write!(o, "<th>{header}</th>")?;
     }
-    o.push_str("<th>verdict</th></tr>\n");
+    o.write_str("<th>verdict</th></tr>\n")?;
     for (i, e) in s.entries.iter().enumerate() {
-        let _ = write!(o, "<tr><td><a href=\"#run-{i}\">{}</a></td><td>{}</td>", escape(&e.scenario), e.seed);
+        write!(o, "<tr><td><a href=\"#run-{i}\">{}</a></td><td>{}</td>", escape(&e.scenario), e.seed)?;
         for (_, metric) in &columns {
-            let _ = write!(o, "<td>{}</td>", escape(&e.cell(metric)));
+            write!(o, "<td>{}</td>", escape(&e.cell(metric)))?;
         }
-        let _ = writeln!(o, "<td class=\"{}\">{}</td></tr>", verdict_class(e.verdict), e.verdict.label());
+        writeln!(o, "<td class=\"{}\">{}</td></tr>", verdict_class(e.verdict), e.verdict.label())?;
     }
-    o.push_str("</table>\n");
+    o.write_str("</table>\n")
 }
 
-fn run(o: &mut String, i: usize, e: &Entry) {
-    let _ = writeln!(
+fn run(o: &mut fmt::Formatter, i: usize, e: &Entry) -> fmt::Result {
+    writeln!(
         o,
         "<section id=\"run-{i}\">\n<h2>{} seed {}: <span class=\"{}\">{}</span></h2>",
         escape(&e.scenario),
         e.seed,
         verdict_class(e.verdict),
         e.verdict.label()
-    );
-    figures(o, e);
+    )?;
+    figures(o, e)?;
     if let Some(ssr) = &e.ssr {
-        streamed(o, ssr);
+        streamed(o, ssr)?;
     }
     if !e.load.is_empty() {
-        let _ = writeln!(o, "<h3>latency under load</h3>\n{}", svg::load_steps(&e.load));
+        writeln!(o, "<h3>latency under load</h3>\n{}", svg::load_steps(&e.load))?;
     }
     if !e.regions.is_empty() {
-        per_region(o, &e.regions);
+        per_region(o, &e.regions)?;
     }
-    budgets(o, e);
+    budgets(o, e)?;
     let failures = e.failures();
     if !failures.is_empty() {
-        o.push_str("<ul>\n");
+        o.write_str("<ul>\n")?;
         for f in failures {
-            let _ = writeln!(o, "<li>{}</li>", escape(&f));
+            writeln!(o, "<li>{}</li>", escape(&f))?;
         }
-        o.push_str("</ul>\n");
+        o.write_str("</ul>\n")?;
     }
-    let _ = writeln!(o, "<p>replay: <code>{}</code></p>", escape(&e.replay));
+    writeln!(o, "<p>replay: <code>{}</code></p>", escape(&e.replay))?;
     match &e.charts {
-        Some(c) => charts(o, c, &e.timeline),
-        None => o.push_str("<p class=\"none\">no chart data: the run did not complete</p>\n"),
+        Some(c) => charts(o, c, &e.timeline)?,
+        None => o.write_str("<p class=\"none\">no chart data: the run did not complete</p>\n")?,
     }
-    o.push_str("</section>\n");
+    o.write_str("</section>\n")
 }
 
 /// The headline figures the run has, each large with its name under it.
-fn figures(o: &mut String, e: &Entry) {
+fn figures(o: &mut fmt::Formatter, e: &Entry) -> fmt::Result {
     let shown: Vec<(&str, String)> =
         HEADLINES.iter().filter(|m| e.metrics.contains_key(**m)).map(|m| (*m, e.cell(m))).collect();
     if shown.is_empty() {
-        return;
+        return Ok(());
     }
-    o.push_str("<div class=\"figures\">");
+    o.write_str("<div class=\"figures\">")?;
     for (metric, value) in shown {
-        let _ =
-            write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "));
+        write!(o, "<div class=\"figure\"><b>{}</b><span>{}</span></div>", escape(&value), metric.replace('_', " "))?;
     }
-    o.push_str("</div>\n");
+    o.write_str("</div>\n")
 }
 
 /// Streaming SSR as the clients saw it: the views, then time to the shell, to each boundary and
 /// to the full page.
-fn streamed(o: &mut String, ssr: &SsrFigures) {
-    let _ = writeln!(o, "<h3>streaming SSR</h3>\n<p>{}</p>", escape(&ssr.counts()));
-    o.push_str(
+fn streamed(o: &mut fmt::Formatter, ssr: &SsrFigures) -> fmt::Result {
+    writeln!(o, "<h3>streaming SSR</h3>\n<p>{}</p>", escape(&ssr.counts()))?;
+    o.write_str(
         "<table class=\"ssr\">\n<tr><th>from when the view was due, to</th><th>as the client saw it</th></tr>\n",
-    );
+    )?;
     for (what, figures) in ssr.rows() {
-        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(&what), escape(&figures));
+        writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(&what), escape(&figures))?;
     }
-    o.push_str("</table>\n");
+    o.write_str("</table>\n")
 }
 
 /// Per region of the PoPs: lag and read p99, read-your-writes violations, errors, timeouts.
-fn per_region(o: &mut String, regions: &Regions) {
-    o.push_str("<h3>per region of the PoPs</h3>\n<table class=\"regions\">\n<tr>");
+fn per_region(o: &mut fmt::Formatter, regions: &Regions) -> fmt::Result {
+    o.write_str("<h3>per region of the PoPs</h3>\n<table class=\"regions\">\n<tr>")?;
     for c in COLUMNS {
-        let _ = write!(o, "<th>{c}</th>");
+        write!(o, "<th>{c}</th>")?;
     }
-    o.push_str("</tr>\n");
+    o.write_str("</tr>\n")?;
     for row in regions.rows() {
         let cells: String = row.iter().map(|c| format!("<td>{}</td>", escape(c))).collect();
-        let _ = writeln!(o, "<tr>{cells}</tr>");
+        writeln!(o, "<tr>{cells}</tr>")?;
     }
-    o.push_str("</table>\n");
+    o.write_str("</table>\n")
 }
 
 /// Each budget of the scenario with the run's value and whether it held.
-fn budgets(o: &mut String, e: &Entry) {
+fn budgets(o: &mut fmt::Formatter, e: &Entry) -> fmt::Result {
     if e.budgets.is_empty() {
-        return o.push_str("<p class=\"none\">no budgets judged</p>\n");
+        return o.write_str("<p class=\"none\">no budgets judged</p>\n");
     }
-    o.push_str("<table class=\"budgets\">\n<tr><th>budget</th><th>value</th><th>result</th></tr>\n");
+    o.write_str("<table class=\"budgets\">\n<tr><th>budget</th><th>value</th><th>result</th></tr>\n")?;
     for b in &e.budgets {
         let (class, result) = if b.held { ("pass", "held") } else { ("fail", "broken") };
         let value = b.value.as_deref().unwrap_or("no samples");
-        let _ = writeln!(
+        writeln!(
             o,
             "<tr class=\"budget\"><td>{}</td><td>{}</td><td class=\"{class}\">{result}</td></tr>",
             escape(&b.budget),
             escape(value)
-        );
+        )?;
     }
-    o.push_str("</table>\n");
+    o.write_str("</table>\n")
 }
 
-fn charts(o: &mut String, c: &Charts, story: &[String]) {
-    o.push_str("<h3>timeline</h3>\n<p class=\"legend\">");
+fn charts(o: &mut fmt::Formatter, c: &Charts, story: &[String]) -> fmt::Result {
+    o.write_str("<h3>timeline</h3>\n<p class=\"legend\">")?;
     for kind in svg::kinds(c) {
-        let _ = write!(o, "<span><span style=\"color:{}\">&#9632;</span> {}</span>", svg::color(kind), kind.name());
+        write!(o, "<span><span style=\"color:{}\">&#9632;</span> {}</span>", svg::color(kind), kind.name())?;
     }
     if !c.outages.is_empty() {
-        o.push_str("<span><span style=\"color:#D55E00;opacity:0.3\">&#9632;</span> outage (shaded)</span>");
+        o.write_str("<span><span style=\"color:#D55E00;opacity:0.3\">&#9632;</span> outage (shaded)</span>")?;
     }
     if !c.moments.is_empty() {
-        o.push_str("<span>- - key moment</span>");
+        o.write_str("<span>- - key moment</span>")?;
     }
-    let _ = writeln!(o, "</p>\n<div class=\"story\">\n<div>{}", svg::timeline(c));
+    writeln!(o, "</p>\n<div class=\"story\">\n<div>{}", svg::timeline(c))?;
     let quiet = svg::quiet_lanes(c);
     if !quiet.is_empty() {
-        let _ = writeln!(
+        writeln!(
             o,
             "<p class=\"quiet\">{} hosts with nothing to show, folded: {}</p>",
             quiet.len(),
             escape(&quiet.join(", "))
-        );
+        )?;
     }
-    o.push_str("</div>\n");
+    o.write_str("</div>\n")?;
     if story.is_empty() {
-        o.push_str("<p class=\"none\">nothing to narrate: no fault and no failover</p>\n");
+        o.write_str("<p class=\"none\">nothing to narrate: no fault and no failover</p>\n")?;
     } else {
-        o.push_str("<ol class=\"narrative\">\n");
+        o.write_str("<ol class=\"narrative\">\n")?;
         for line in story {
-            let _ = writeln!(o, "<li>{}</li>", escape(line));
+            writeln!(o, "<li>{}</li>", escape(line))?;
         }
-        o.push_str("</ol>\n");
+        o.write_str("</ol>\n")?;
     }
-    o.push_str("</div>\n");
+    o.write_str("</div>\n")?;
     match &c.status {
         Some(status) => {
-            let _ = writeln!(
+            writeln!(
                 o,
                 "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}",
                 svg::tiers(c, &status.tiers),
@@ -256,50 +259,52 @@ fn charts(o: &mut String, c: &Charts, story: &[String]) {
                 svg::dns(c, &status.dns_unhealthy, &status.cdns),
                 svg::notifications(&status.notifications),
                 channels(&status.notifications)
-            );
+            )?;
         }
         None => {
-            let _ = writeln!(o, "<h3>over time</h3>\n{}\n{}", svg::latency_over_time(c), svg::lag(c));
+            writeln!(o, "<h3>over time</h3>\n{}\n{}", svg::latency_over_time(c), svg::lag(c))?;
             if let Some(a) = &c.anycast {
-                let _ = writeln!(o, "<h3>anycast</h3>\n{}", svg::anycast(c, a));
+                writeln!(o, "<h3>anycast</h3>\n{}", svg::anycast(c, a))?;
             }
-            o.push_str("<h3>latency by percentile (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n");
+            o.write_str("<h3>latency by percentile (solid: reads, dashed: writes)</h3>\n<div class=\"row\">\n")?;
             for (region, d) in &c.latency {
                 let lines = [("read".to_string(), &d.read[..], false), ("write".to_string(), &d.write[..], true)];
-                let _ = writeln!(o, "{}", svg::percentiles(region, &lines));
+                writeln!(o, "{}", svg::percentiles(region, &lines))?;
             }
-            o.push_str("</div>\n");
+            o.write_str("</div>\n")?;
         }
     }
+    Ok(())
 }
 
 /// Each notification channel's delivery figures, as judged at its endpoints.
-fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
-    let mut o = String::from(
-        "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
-         <th>pending at the end</th><th>suppressed</th><th>slowed down</th><th>given up</th>\
-         <th>told unreachable</th><th>latency p50</th><th>latency p99</th></tr>\n",
-    );
-    let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
-    for (channel, d) in channels {
-        let _ = writeln!(
-            o,
-            "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(channel),
-            d.accepted,
-            d.lost,
-            d.duplicates,
-            d.pending,
-            d.suppressed,
-            d.slowed_down,
-            d.given_up,
-            d.told_unreachable,
-            ms(d.latency_p50_ms),
-            ms(d.latency_p99_ms)
-        );
-    }
-    o.push_str("</table>");
-    o
+fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> impl fmt::Display {
+    fmt::from_fn(move |o| {
+        o.write_str(
+            "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
+             <th>pending at the end</th><th>suppressed</th><th>slowed down</th><th>given up</th>\
+             <th>told unreachable</th><th>latency p50</th><th>latency p99</th></tr>\n",
+        )?;
+        let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
+        for (channel, d) in channels {
+            writeln!(
+                o,
+                "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(channel),
+                d.accepted,
+                d.lost,
+                d.duplicates,
+                d.pending,
+                d.suppressed,
+                d.slowed_down,
+                d.given_up,
+                d.told_unreachable,
+                ms(d.latency_p50_ms),
+                ms(d.latency_p99_ms)
+            )?;
+        }
+        o.write_str("</table>")
+    })
 }
 
 #[cfg(test)]
@@ -409,7 +414,7 @@ mod tests {
             ..ChannelDeliveries::default()
         };
         let all = [("slack".to_string(), ChannelDeliveries::default()), ("sms".to_string(), sms)].into();
-        let table = channels(&all);
+        let table = channels(&all).to_string();
         assert_eq!(table.matches("<tr class=\"channel\">").count(), 2, "{table}");
         assert!(
             table.contains(

@@ -1,13 +1,17 @@
 //! `junit.xml`: a suite summary as JUnit XML, which CI systems display. One testcase per scenario
 //! and seed; a failure names the broken budgets, fired checkers or checkers that could not judge and carries the replay command.
 
-use std::fmt::Write;
+use std::fmt;
 
 use crate::render::markup::escape;
 use crate::render::summary::SuiteSummary;
 use crate::verdict::{Verdict, replay_at_build};
 
 pub fn render(s: &SuiteSummary) -> String {
+    fmt::from_fn(|o| suites(o, s)).to_string()
+}
+
+fn suites(o: &mut fmt::Formatter, s: &SuiteSummary) -> fmt::Result {
     let failures = s
         .totals
         .iter()
@@ -16,37 +20,36 @@ pub fn render(s: &SuiteSummary) -> String {
     let errors = s.totals.get(&Verdict::Error).copied().unwrap_or(0);
     let counts = format!(r#"tests="{}" failures="{failures}" errors="{errors}""#, s.entries.len());
     let suite = escape(&s.suite);
-    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(o, r#"<testsuites name="{suite}" {counts}>"#);
-    let _ = writeln!(o, r#"  <testsuite name="{suite}" {counts}>"#);
+    o.write_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
+    writeln!(o, r#"<testsuites name="{suite}" {counts}>"#)?;
+    writeln!(o, r#"  <testsuite name="{suite}" {counts}>"#)?;
     for e in &s.entries {
-        let _ = write!(
+        write!(
             o,
             r#"    <testcase classname="{}" name="{}" file="{}">"#,
             escape(&e.scenario),
             escape(&format!("{} seed {}", e.scenario, e.seed)),
             escape(&e.path)
-        );
+        )?;
         let tag = match e.verdict {
             Verdict::Pass => {
-                o.push_str("</testcase>\n");
+                o.write_str("</testcase>\n")?;
                 continue;
             }
             Verdict::Error => "error",
             Verdict::NotJudged | Verdict::BudgetBroken | Verdict::CheckerFired => "failure",
         };
         let failures = e.failures();
-        let _ = writeln!(
+        writeln!(
             o,
             "\n      <{tag} type=\"{}\" message=\"{}\">{}\nreplay: {}</{tag}>\n    </testcase>",
             e.verdict.label(),
             escape(&failures.join("; ")),
             escape(&failures.join("\n")),
             escape(&replay_at_build(&e.replay, &s.plan.build))
-        );
+        )?;
     }
-    o.push_str("  </testsuite>\n</testsuites>\n");
-    o
+    o.write_str("  </testsuite>\n</testsuites>\n")
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `report.md`: a suite summary for people: the table of runs, then each failure with what broke
 //! and how to replay it.
 
-use std::fmt::Write;
+use std::fmt;
 
 use crate::render::summary::SuiteSummary;
 use crate::render::table;
@@ -13,20 +13,23 @@ fn cell(text: &str) -> String {
 }
 
 pub fn render(s: &SuiteSummary) -> String {
-    let mut o = format!("# {}\n\n", cell(&crate::render::html::title(s)));
-    o.push_str(&table::markdown(s));
+    fmt::from_fn(|o| report(o, s)).to_string()
+}
+
+fn report(o: &mut fmt::Formatter, s: &SuiteSummary) -> fmt::Result {
+    write!(o, "# {}\n\n{}", cell(&crate::render::html::title(s)), table::markdown(s))?;
     let failed: Vec<_> = s.entries.iter().filter(|e| e.verdict != Verdict::Pass).collect();
     if !failed.is_empty() {
-        o.push_str("\n## Failures\n");
+        o.write_str("\n## Failures\n")?;
     }
     for e in failed {
-        let _ = writeln!(o, "\n### {} seed {}: {}\n", e.scenario, e.seed, e.verdict.label());
+        writeln!(o, "\n### {} seed {}: {}\n", e.scenario, e.seed, e.verdict.label())?;
         for f in e.failures() {
-            let _ = writeln!(o, "- {f}");
+            writeln!(o, "- {f}")?;
         }
-        let _ = writeln!(o, "- replay: `{}`", replay_at_build(&e.replay, &s.plan.build));
+        writeln!(o, "- replay: `{}`", replay_at_build(&e.replay, &s.plan.build))?;
     }
-    o
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! and Tol's palettes).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
 
 use crate::edge::charts::{AnycastChart, ChannelDeliveries, Charts, MarkKind, Moment, Outage, QUANTILES};
 use crate::edge::load::Step;
@@ -78,24 +78,25 @@ fn x_of(ms: u64, end_ms: u64) -> f64 {
 }
 
 /// Vertical grid lines and labels of the time axis, from `top` to `bottom`.
-fn time_axis(o: &mut String, end_ms: u64, top: f64, bottom: f64) {
+fn time_axis(o: &mut fmt::Formatter, end_ms: u64, top: f64, bottom: f64) -> fmt::Result {
     let step = time_step_ms(end_ms);
     for t in (0..=end_ms).step_by(step as usize) {
         let x = x_of(t, end_ms);
-        let _ = write!(
+        write!(
             o,
             r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#ddd"/><text x="{x:.1}" y="{}" font-size="11" text-anchor="middle">{}</text>"##,
             bottom + 14.0,
             seconds(t)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The outages shaded from `top` to `bottom`, each with a hover title.
-fn outages(o: &mut String, all: &[Outage], end_ms: u64, top: f64, bottom: f64) {
+fn outages(o: &mut fmt::Formatter, all: &[Outage], end_ms: u64, top: f64, bottom: f64) -> fmt::Result {
     for out in all {
         let (x1, x2) = (x_of(out.from_ms, end_ms), x_of(out.to_ms, end_ms));
-        let _ = write!(
+        write!(
             o,
             r#"<rect class="outage" x="{x1:.1}" y="{top}" width="{:.1}" height="{:.1}" fill="{OUTAGE}" fill-opacity="0.1"><title>{} to {}: {}</title></rect>"#,
             (x2 - x1).max(1.0),
@@ -103,8 +104,9 @@ fn outages(o: &mut String, all: &[Outage], end_ms: u64, top: f64, bottom: f64) {
             seconds(out.from_ms),
             seconds(out.to_ms),
             escape(&out.label)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The lanes that have a mark or a span; the others are folded (`quiet_lanes`).
@@ -157,70 +159,72 @@ fn label_rows(c: &Charts) -> Vec<(usize, f64, bool)> {
 
 /// The timeline: a lane per host that has something to show, spans under marks, each with a hover
 /// title; the key moments labelled above, and the outages shaded across every lane.
-pub(crate) fn timeline(c: &Charts) -> String {
+pub(crate) fn timeline(c: &Charts) -> impl fmt::Display {
     let lanes = busy_lanes(c);
     let rows = label_rows(c);
     let top = 6.0 + ROW * (rows.iter().map(|r| r.0 + 1).max().unwrap_or(0)) as f64;
     let bottom = top + LANE * lanes.len().max(1) as f64;
     let height = bottom + 24.0;
-    let mut o = format!(
-        r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{height}" viewBox="0 0 {WIDE} {height}" font-family="sans-serif">"#
-    );
-    let lane_y = |lane: &str| lanes.iter().position(|l| *l == lane).map(|i| top + LANE * i as f64);
-    for (i, lane) in lanes.iter().enumerate() {
-        let y = top + LANE * i as f64;
-        let fill = if i % 2 == 0 { "#f6f6f6" } else { "#fff" };
-        let _ = write!(
+    fmt::from_fn(move |o| {
+        write!(
             o,
-            r#"<rect x="{LEFT}" y="{y}" width="{}" height="{LANE}" fill="{fill}"/><text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>"#,
-            WIDE - LEFT - RIGHT,
-            LEFT - 6.0,
-            y + LANE - 4.0,
-            escape(lane)
-        );
-    }
-    time_axis(&mut o, c.end_ms, top, bottom);
-    outages(&mut o, &c.outages, c.end_ms, top, bottom);
-    for s in &c.spans {
-        let Some(y) = lane_y(&s.lane) else { continue };
-        let (x1, x2) = (x_of(s.from_ms, c.end_ms), x_of(s.to_ms, c.end_ms));
-        let _ = write!(
-            o,
-            r#"<rect class="span" x="{x1:.1}" y="{}" width="{:.1}" height="{}" fill="{}" fill-opacity="0.35"><title>{} to {}: {}</title></rect>"#,
-            y + 2.0,
-            (x2 - x1).max(1.0),
-            LANE - 4.0,
-            color(s.kind),
-            seconds(s.from_ms),
-            seconds(s.to_ms),
-            escape(&s.label)
-        );
-    }
-    for m in &c.marks {
-        let Some(y) = lane_y(&m.lane) else { continue };
-        let _ = write!(
-            o,
-            r#"<rect class="mark" x="{:.1}" y="{}" width="3" height="{}" fill="{}"><title>{} {}</title></rect>"#,
-            x_of(m.at_ms, c.end_ms) - 1.5,
-            y + 1.0,
-            LANE - 2.0,
-            color(m.kind),
-            seconds(m.at_ms),
-            escape(&m.label)
-        );
-    }
-    for (m, (row, x, left)) in c.moments.iter().zip(rows) {
-        let y = 6.0 + ROW * row as f64 + 10.0;
-        let (tx, anchor) = if left { (x - 2.0, "end") } else { (x + 2.0, "start") };
-        let _ = write!(
-            o,
-            r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bottom}" stroke="#333" stroke-dasharray="2,2"/><text class="moment" x="{tx:.1}" y="{y}" font-size="11" text-anchor="{anchor}">{}</text>"##,
-            y - 9.0,
-            escape(&m.label)
-        );
-    }
-    o.push_str("</svg>");
-    o
+            r#"<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{height}" viewBox="0 0 {WIDE} {height}" font-family="sans-serif">"#
+        )?;
+        let lane_y = |lane: &str| lanes.iter().position(|l| *l == lane).map(|i| top + LANE * i as f64);
+        for (i, lane) in lanes.iter().enumerate() {
+            let y = top + LANE * i as f64;
+            let fill = if i % 2 == 0 { "#f6f6f6" } else { "#fff" };
+            write!(
+                o,
+                r#"<rect x="{LEFT}" y="{y}" width="{}" height="{LANE}" fill="{fill}"/><text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>"#,
+                WIDE - LEFT - RIGHT,
+                LEFT - 6.0,
+                y + LANE - 4.0,
+                escape(lane)
+            )?;
+        }
+        time_axis(o, c.end_ms, top, bottom)?;
+        outages(o, &c.outages, c.end_ms, top, bottom)?;
+        for s in &c.spans {
+            let Some(y) = lane_y(&s.lane) else { continue };
+            let (x1, x2) = (x_of(s.from_ms, c.end_ms), x_of(s.to_ms, c.end_ms));
+            write!(
+                o,
+                r#"<rect class="span" x="{x1:.1}" y="{}" width="{:.1}" height="{}" fill="{}" fill-opacity="0.35"><title>{} to {}: {}</title></rect>"#,
+                y + 2.0,
+                (x2 - x1).max(1.0),
+                LANE - 4.0,
+                color(s.kind),
+                seconds(s.from_ms),
+                seconds(s.to_ms),
+                escape(&s.label)
+            )?;
+        }
+        for m in &c.marks {
+            let Some(y) = lane_y(&m.lane) else { continue };
+            write!(
+                o,
+                r#"<rect class="mark" x="{:.1}" y="{}" width="3" height="{}" fill="{}"><title>{} {}</title></rect>"#,
+                x_of(m.at_ms, c.end_ms) - 1.5,
+                y + 1.0,
+                LANE - 2.0,
+                color(m.kind),
+                seconds(m.at_ms),
+                escape(&m.label)
+            )?;
+        }
+        for (m, &(row, x, left)) in c.moments.iter().zip(&rows) {
+            let y = 6.0 + ROW * row as f64 + 10.0;
+            let (tx, anchor) = if left { (x - 2.0, "end") } else { (x + 2.0, "start") };
+            write!(
+                o,
+                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bottom}" stroke="#333" stroke-dasharray="2,2"/><text class="moment" x="{tx:.1}" y="{y}" font-size="11" text-anchor="{anchor}">{}</text>"##,
+                y - 9.0,
+                escape(&m.label)
+            )?;
+        }
+        o.write_str("</svg>")
+    })
 }
 
 /// A log10 axis over whole decades covering the positive `values` (milliseconds, at least 0.1),
@@ -268,45 +272,48 @@ impl LogAxis {
     }
 
     /// Horizontal grid lines and labels of a vertical axis from `bottom` (low) to `top`.
-    fn draw_vertical(&self, o: &mut String, left: f64, right: f64, bottom: f64, top: f64) {
+    fn draw_vertical(&self, o: &mut fmt::Formatter, left: f64, right: f64, bottom: f64, top: f64) -> fmt::Result {
         let mut line = |y: f64, label: &str| {
-            let _ = write!(
+            write!(
                 o,
                 r##"<line x1="{left}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end">{label}</text>"##,
                 left - 4.0,
                 y + 4.0,
-            );
+            )
         };
         if self.zero {
-            line(bottom, "0");
+            line(bottom, "0")?;
         }
         for e in self.lo..=self.hi {
-            line(self.at(10f64.powi(e), bottom, top), &LogAxis::label(e));
+            line(self.at(10f64.powi(e), bottom, top), &LogAxis::label(e))?;
         }
+        Ok(())
     }
 }
 
 /// Names of series in their colours, in a row from `x`.
-fn legend(o: &mut String, names: &[(String, &str)], x: f64, y: f64) {
+fn legend(o: &mut fmt::Formatter, names: &[(String, &str)], x: f64, y: f64) -> fmt::Result {
     let mut x = x;
     for (name, color) in names {
-        let _ = write!(o, r#"<text x="{x:.1}" y="{y}" font-size="12" fill="{color}">&#9632; {}</text>"#, escape(name));
+        write!(o, r#"<text x="{x:.1}" y="{y}" font-size="12" fill="{color}">&#9632; {}</text>"#, escape(name))?;
         x += 14.0 + 7.0 * name.len() as f64;
     }
+    Ok(())
 }
 
 /// A line through `points`, with a dot on each so that a lone point shows.
-fn series(o: &mut String, color: &str, points: &[(f64, f64)], dash: bool) {
+fn series(o: &mut fmt::Formatter, color: &str, points: &[(f64, f64)], dash: bool) -> fmt::Result {
     let path: Vec<String> = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
     let dash = if dash { r#" stroke-dasharray="5,3""# } else { "" };
-    let _ = write!(
+    write!(
         o,
         r#"<polyline class="series" points="{}" fill="none" stroke="{color}" stroke-width="1.5"{dash}/>"#,
         path.join(" ")
-    );
+    )?;
     for (x, y) in points {
-        let _ = write!(o, r#"<circle cx="{x:.1}" cy="{y:.1}" r="2" fill="{color}"/>"#);
+        write!(o, r#"<circle cx="{x:.1}" cy="{y:.1}" r="2" fill="{color}"/>"#)?;
     }
+    Ok(())
 }
 
 /// The horizontal position of a quantile on the percentile axis: 0, p90, p99, p99.9 equally
@@ -316,168 +323,176 @@ fn tail(q: f64) -> f64 {
 }
 
 /// Latency by percentile: one line per series, solid for reads and dashed for writes.
-pub(crate) fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> String {
+pub(crate) fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> impl fmt::Display {
     let (w, h, left, right, top, bottom) = (360.0, 260.0, 60.0, 345.0, 36.0, 230.0);
     let axis = LogAxis::covering(series_of.iter().flat_map(|(_, v, _)| v.iter().copied()));
-    let mut o = format!(
-        r#"<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
-    axis.draw_vertical(&mut o, left, right, bottom, top);
-    let x = |q: f64| left + tail(q) / 3.5 * (right - left);
-    for (q, label) in [(0.0, "p0"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"), (1.0, "max")] {
-        let _ = write!(
+    fmt::from_fn(move |o| {
+        write!(
             o,
-            r#"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{label}</text>"#,
-            x(q),
-            bottom + 16.0
-        );
-    }
-    let names: Vec<(String, &str)> =
-        series_of.iter().enumerate().map(|(i, (n, _, _))| (n.clone(), PALETTE[i % PALETTE.len()])).collect();
-    legend(&mut o, &names, left, 30.0);
-    for (i, (_, values, dash)) in series_of.iter().enumerate() {
-        let points: Vec<(f64, f64)> =
-            QUANTILES.iter().zip(values.iter()).map(|(q, v)| (x(*q), axis.at(*v, bottom, top))).collect();
-        series(&mut o, PALETTE[i % PALETTE.len()], &points, *dash);
-    }
-    o.push_str("</svg>");
-    o
+            r#"<svg class="latency" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">{}</text>"#,
+            escape(title)
+        )?;
+        axis.draw_vertical(o, left, right, bottom, top)?;
+        let x = |q: f64| left + tail(q) / 3.5 * (right - left);
+        for (q, label) in [(0.0, "p0"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9"), (1.0, "max")] {
+            write!(
+                o,
+                r#"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{label}</text>"#,
+                x(q),
+                bottom + 16.0
+            )?;
+        }
+        let names: Vec<(String, &str)> =
+            series_of.iter().enumerate().map(|(i, (n, _, _))| (n.clone(), PALETTE[i % PALETTE.len()])).collect();
+        legend(o, &names, left, 30.0)?;
+        for (i, (_, values, dash)) in series_of.iter().enumerate() {
+            let points: Vec<(f64, f64)> =
+                QUANTILES.iter().zip(values.iter()).map(|(q, v)| (x(*q), axis.at(*v, bottom, top))).collect();
+            series(o, PALETTE[i % PALETTE.len()], &points, *dash)?;
+        }
+        o.write_str("</svg>")
+    })
 }
 
 /// Latency under load: per load step (x: its traffic factor), the p99 of the reads and writes
 /// answered (lines on the log axis, left) and the share of requests shed (bars, right axis).
-pub(crate) fn load_steps(steps: &[Step]) -> String {
+pub(crate) fn load_steps(steps: &[Step]) -> impl fmt::Display {
     let (w, h, left, right, top, bottom) = (WIDE, 280.0, LEFT, WIDE - 60.0, 40.0, 240.0);
     let answered = |s: &Summary| (s.count > 0).then_some(s.p99_ms);
     let axis = LogAxis::covering(steps.iter().flat_map(|s| [answered(&s.read), answered(&s.write)]).flatten());
-    let mut o = format!(
-        r#"<svg class="load" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">p99 latency per load step (lines, left) and requests shed (bars, right)</text>"#
-    );
-    axis.draw_vertical(&mut o, left, right, bottom, top);
-    let slot = (right - left) / steps.len() as f64;
-    let x = |i: usize| left + slot * (i as f64 + 0.5);
-    for (i, s) in steps.iter().enumerate() {
-        let share = if s.requests == 0 { 0.0 } else { s.shed as f64 / s.requests as f64 };
-        let y = bottom - share * (bottom - top);
-        let _ = write!(
+    fmt::from_fn(move |o| {
+        write!(
             o,
-            r#"<rect class="shed" x="{:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{OUTAGE}" fill-opacity="0.25"/><text x="{:.1}" y="{}" font-size="11" text-anchor="middle">step {} x{}</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{} shed</text>"#,
-            x(i) - slot * 0.3,
-            slot * 0.6,
-            bottom - y,
-            x(i),
-            bottom + 16.0,
-            s.step,
-            s.factor,
-            x(i),
-            y - 4.0,
-            s.shed,
-        );
-    }
-    for pct in [0, 50, 100] {
-        let y = bottom - (bottom - top) * pct as f64 / 100.0;
-        let _ = write!(o, r#"<text x="{}" y="{:.1}" font-size="11">{pct}%</text>"#, right + 6.0, y + 4.0);
-    }
-    let read: fn(&Step) -> &Summary = |s| &s.read;
-    let write: fn(&Step) -> &Summary = |s| &s.write;
-    let lines = [("read p99", PALETTE[0], false, read), ("write p99", PALETTE[1], true, write)];
-    legend(&mut o, &lines.map(|(name, color, _, _)| (name.to_string(), color)), left, 30.0);
-    for (_, color, dash, of) in lines {
-        let points: Vec<(f64, f64)> = steps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some((x(i), axis.at(answered(of(s))?, bottom, top))))
-            .collect();
-        series(&mut o, color, &points, dash);
-    }
-    o.push_str("</svg>");
-    o
+            r#"<svg class="load" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif"><text x="{left}" y="14" font-size="13" font-weight="bold">p99 latency per load step (lines, left) and requests shed (bars, right)</text>"#
+        )?;
+        axis.draw_vertical(o, left, right, bottom, top)?;
+        let slot = (right - left) / steps.len() as f64;
+        let x = |i: usize| left + slot * (i as f64 + 0.5);
+        for (i, s) in steps.iter().enumerate() {
+            let share = if s.requests == 0 { 0.0 } else { s.shed as f64 / s.requests as f64 };
+            let y = bottom - share * (bottom - top);
+            write!(
+                o,
+                r#"<rect class="shed" x="{:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{OUTAGE}" fill-opacity="0.25"/><text x="{:.1}" y="{}" font-size="11" text-anchor="middle">step {} x{}</text><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{} shed</text>"#,
+                x(i) - slot * 0.3,
+                slot * 0.6,
+                bottom - y,
+                x(i),
+                bottom + 16.0,
+                s.step,
+                s.factor,
+                x(i),
+                y - 4.0,
+                s.shed,
+            )?;
+        }
+        for pct in [0, 50, 100] {
+            let y = bottom - (bottom - top) * pct as f64 / 100.0;
+            write!(o, r#"<text x="{}" y="{:.1}" font-size="11">{pct}%</text>"#, right + 6.0, y + 4.0)?;
+        }
+        let read: fn(&Step) -> &Summary = |s| &s.read;
+        let write: fn(&Step) -> &Summary = |s| &s.write;
+        let lines = [("read p99", PALETTE[0], false, read), ("write p99", PALETTE[1], true, write)];
+        legend(o, &lines.map(|(name, color, _, _)| (name.to_string(), color)), left, 30.0)?;
+        for (_, color, dash, of) in lines {
+            let points: Vec<(f64, f64)> = steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((x(i), axis.at(answered(of(s))?, bottom, top))))
+                .collect();
+            series(o, color, &points, dash)?;
+        }
+        o.write_str("</svg>")
+    })
 }
 
 /// Replication lag over time, one line per series, aligned with the timeline above it.
-pub(crate) fn lag(c: &Charts) -> String {
+pub(crate) fn lag(c: &Charts) -> impl fmt::Display {
     let title = format!("replication lag, worst frame applied per {}", seconds(c.lag_bucket_ms));
-    over_time("lag", &title, c, &c.lag)
+    over_time("lag", title, c, &c.lag)
 }
 
 /// The worst latency of answered requests over time, a line per region and operation (dashed:
 /// writes).
-pub(crate) fn latency_over_time(c: &Charts) -> String {
+pub(crate) fn latency_over_time(c: &Charts) -> impl fmt::Display {
     let title = format!("latency as clients saw it, worst answered request per {}", seconds(c.lag_bucket_ms));
-    over_time("latency-over-time", &title, c, &c.latency_over_time)
+    over_time("latency-over-time", title, c, &c.latency_over_time)
 }
 
 /// How stale the pages viewers saw were over time, one line per viewer host.
-pub(crate) fn staleness(c: &Charts) -> String {
+pub(crate) fn staleness(c: &Charts) -> impl fmt::Display {
     let title = format!("staleness of the pages viewers saw, worst per {}", seconds(c.lag_bucket_ms));
-    over_time("staleness", &title, c, &c.staleness)
+    over_time("staleness", title, c, &c.staleness)
 }
 
 /// Time to first byte of the views answered, one line per viewer host.
-pub(crate) fn ttfb(c: &Charts, lines: &BTreeMap<String, Vec<Option<f64>>>) -> String {
+pub(crate) fn ttfb(c: &Charts, lines: &BTreeMap<String, Vec<Option<f64>>>) -> impl fmt::Display {
     let title = format!("time to first byte of the views answered, worst per {}", seconds(c.lag_bucket_ms));
-    over_time("ttfb", &title, c, lines)
+    over_time("ttfb", title, c, lines)
 }
 
 /// Milliseconds per time bucket (`c.lag_bucket_ms`), one line per series (dashed when its name
 /// ends in `write`), aligned with the timeline, its outages shaded.
-fn over_time(class: &str, title: &str, c: &Charts, lines: &BTreeMap<String, Vec<Option<f64>>>) -> String {
+fn over_time(class: &str, title: String, c: &Charts, lines: &BTreeMap<String, Vec<Option<f64>>>) -> impl fmt::Display {
     let (h, top, bottom) = (240.0, 36.0, 210.0);
     let axis = LogAxis::covering(lines.values().flatten().flatten().copied());
-    let mut o = format!(
-        r#"<svg class="{class}" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
-    axis.draw_vertical(&mut o, LEFT, WIDE - RIGHT, bottom, top);
-    time_axis(&mut o, c.end_ms, top, bottom);
-    outages(&mut o, &c.outages, c.end_ms, top, bottom);
-    let mut colors = BTreeMap::new();
-    for name in lines.keys() {
-        let n = colors.len();
-        colors.entry(name.trim_end_matches(" write").trim_end_matches(" read")).or_insert(PALETTE[n % PALETTE.len()]);
-    }
-    let color_of = |name: &str| colors[name.trim_end_matches(" write").trim_end_matches(" read")];
-    let names: Vec<(String, &str)> = lines.keys().map(|n| (n.clone(), color_of(n))).collect();
-    legend(&mut o, &names, LEFT, 30.0);
-    for (name, values) in lines {
-        let (color, dash) = (color_of(name), name.ends_with(" write"));
-        let mut run = Vec::new();
-        for (j, v) in values.iter().enumerate() {
-            if let Some(v) = v {
-                let at = (j as u64 * c.lag_bucket_ms + c.lag_bucket_ms / 2).min(c.end_ms);
-                run.push((x_of(at, c.end_ms), axis.at(*v, bottom, top)));
-            } else if !run.is_empty() {
-                series(&mut o, color, &std::mem::take(&mut run), dash);
+    fmt::from_fn(move |o| {
+        write!(
+            o,
+            r#"<svg class="{class}" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
+            escape(&title)
+        )?;
+        axis.draw_vertical(o, LEFT, WIDE - RIGHT, bottom, top)?;
+        time_axis(o, c.end_ms, top, bottom)?;
+        outages(o, &c.outages, c.end_ms, top, bottom)?;
+        let mut colors = BTreeMap::new();
+        for name in lines.keys() {
+            let n = colors.len();
+            colors
+                .entry(name.trim_end_matches(" write").trim_end_matches(" read"))
+                .or_insert(PALETTE[n % PALETTE.len()]);
+        }
+        let color_of = |name: &str| colors[name.trim_end_matches(" write").trim_end_matches(" read")];
+        let names: Vec<(String, &str)> = lines.keys().map(|n| (n.clone(), color_of(n))).collect();
+        legend(o, &names, LEFT, 30.0)?;
+        for (name, values) in lines {
+            let (color, dash) = (color_of(name), name.ends_with(" write"));
+            let mut run = Vec::new();
+            for (j, v) in values.iter().enumerate() {
+                if let Some(v) = v {
+                    let at = (j as u64 * c.lag_bucket_ms + c.lag_bucket_ms / 2).min(c.end_ms);
+                    run.push((x_of(at, c.end_ms), axis.at(*v, bottom, top)));
+                } else if !run.is_empty() {
+                    series(o, color, &std::mem::take(&mut run), dash)?;
+                }
+            }
+            if !run.is_empty() {
+                series(o, color, &run, dash)?;
             }
         }
-        if !run.is_empty() {
-            series(&mut o, color, &run, dash);
-        }
-    }
-    o.push_str("</svg>");
-    o
+        o.write_str("</svg>")
+    })
 }
 
 /// Views by the tier that answered them (or unanswered) per time bucket, as shares of the bucket's
 /// views stacked to 100%, aligned with the timeline.
-pub(crate) fn tiers(c: &Charts, tiers: &BTreeMap<String, Vec<u64>>) -> String {
+pub(crate) fn tiers(c: &Charts, tiers: &BTreeMap<String, Vec<u64>>) -> impl fmt::Display {
     let title = format!("page views by the tier that answered them, per {}", seconds(c.lag_bucket_ms));
     let order = ["edge_kv", "origin", "stale_cache", "fallback", crate::status::charts::UNANSWERED];
     let series: Vec<Share> =
         order.into_iter().filter_map(|t| Some((t.to_string(), tier_color(t), &tiers.get(t)?[..]))).collect();
-    stacked(c, "tiers", &title, "views", &series, &[])
+    fmt::from_fn(move |o| stacked(o, c, "tiers", &title, "views", &series, &[]))
 }
 
 /// Where anycast sent the requests: per time bucket, each PoP's share of the requests that started,
 /// stacked to 100%, with each route change marked (dashed, labelled on hover), aligned with the
 /// timeline.
-pub(crate) fn anycast(c: &Charts, a: &AnycastChart) -> String {
+pub(crate) fn anycast(c: &Charts, a: &AnycastChart) -> impl fmt::Display {
     let title =
         format!("requests by the PoP anycast sent them to, per {} (dashed: route changes)", seconds(c.lag_bucket_ms));
     let series: Vec<Share> =
         a.requests.iter().enumerate().map(|(i, (pop, n))| (pop.clone(), PALETTE[i % PALETTE.len()], &n[..])).collect();
-    stacked(c, "anycast", &title, "requests", &series, &a.routes)
+    fmt::from_fn(move |o| stacked(o, c, "anycast", &title, "requests", &series, &a.routes))
 }
 
 /// A stacked series: its name, its colour, its count per time bucket.
@@ -485,25 +500,34 @@ type Share<'a> = (String, &'a str, &'a [u64]);
 
 /// Each bucket's counts as shares stacked to 100% in `series`' order, `noun` naming what is
 /// counted in the hover titles, `moments` as dashed lines, aligned with the timeline.
-fn stacked(c: &Charts, class: &str, title: &str, noun: &str, series: &[Share], moments: &[Moment]) -> String {
+fn stacked(
+    o: &mut fmt::Formatter,
+    c: &Charts,
+    class: &str,
+    title: &str,
+    noun: &str,
+    series: &[Share],
+    moments: &[Moment],
+) -> fmt::Result {
     let (h, top, bottom) = (220.0, 36.0, 190.0);
-    let mut o = format!(
+    write!(
+        o,
         r#"<svg class="{class}" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">{}</text>"#,
         escape(title)
-    );
+    )?;
     for pct in [0, 50, 100] {
         let y = bottom - (bottom - top) * pct as f64 / 100.0;
-        let _ = write!(
+        write!(
             o,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end">{pct}%</text>"##,
             WIDE - RIGHT,
             LEFT - 4.0,
             y + 4.0
-        );
+        )?;
     }
-    time_axis(&mut o, c.end_ms, top, bottom);
+    time_axis(o, c.end_ms, top, bottom)?;
     let names: Vec<(String, &str)> = series.iter().map(|(name, color, _)| (name.clone(), *color)).collect();
-    legend(&mut o, &names, LEFT, 30.0);
+    legend(o, &names, LEFT, 30.0)?;
     let buckets = series.iter().map(|(_, _, n)| n.len()).max().unwrap_or(0);
     let bucket_w = x_of(c.lag_bucket_ms, c.end_ms) - LEFT;
     for j in 0..buckets {
@@ -520,66 +544,67 @@ fn stacked(c: &Charts, class: &str, title: &str, noun: &str, series: &[Share], m
             }
             let hgt = (bottom - top) * n as f64 / total as f64;
             y -= hgt;
-            let _ = write!(
+            write!(
                 o,
                 r#"<rect class="share" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{hgt:.1}" fill="{color}"><title>{}: {n} of {total} {noun} {}</title></rect>"#,
                 bucket_w.min(WIDE - RIGHT - x).max(0.5),
                 seconds(j as u64 * c.lag_bucket_ms),
                 escape(name)
-            );
+            )?;
         }
     }
     for m in moments {
         let x = x_of(m.at_ms, c.end_ms);
-        let _ = write!(
+        write!(
             o,
             r##"<line class="change" x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="#000" stroke-dasharray="4 3"><title>{}: {}</title></line>"##,
             seconds(m.at_ms),
             escape(&m.label)
-        );
+        )?;
     }
-    o.push_str("</svg>");
-    o
+    o.write_str("</svg>")
 }
 
 /// The DNS's verdicts: a lane per CDN, healthy unless a span says it was held unhealthy.
-pub(crate) fn dns(c: &Charts, unhealthy: &BTreeMap<String, Vec<Outage>>, cdns: &[String]) -> String {
+pub(crate) fn dns(c: &Charts, unhealthy: &BTreeMap<String, Vec<Outage>>, cdns: &[String]) -> impl fmt::Display {
     let top = 24.0;
     let bottom = top + LANE * cdns.len().max(1) as f64;
     let h = bottom + 24.0;
-    let mut o = format!(
-        r#"<svg class="dns" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">the DNS's verdicts per CDN (green: healthy, in answers; red: unhealthy, left out)</text>"#
-    );
-    for (i, cdn) in cdns.iter().enumerate() {
-        let y = top + LANE * i as f64;
-        let _ = write!(
+    fmt::from_fn(move |o| {
+        write!(
             o,
-            r#"<rect x="{LEFT}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.5"/><text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>"#,
-            y + 2.0,
-            WIDE - LEFT - RIGHT,
-            LANE - 4.0,
-            tier_color("edge_kv"),
-            LEFT - 6.0,
-            y + LANE - 4.0,
-            escape(cdn)
-        );
-        for out in unhealthy.get(cdn).into_iter().flatten() {
-            let (x1, x2) = (x_of(out.from_ms, c.end_ms), x_of(out.to_ms, c.end_ms));
-            let _ = write!(
+            r#"<svg class="dns" xmlns="http://www.w3.org/2000/svg" width="{WIDE}" height="{h}" viewBox="0 0 {WIDE} {h}" font-family="sans-serif"><text x="{LEFT}" y="14" font-size="13" font-weight="bold">the DNS's verdicts per CDN (green: healthy, in answers; red: unhealthy, left out)</text>"#
+        )?;
+        for (i, cdn) in cdns.iter().enumerate() {
+            let y = top + LANE * i as f64;
+            write!(
                 o,
-                r#"<rect class="verdict" x="{x1:.1}" y="{}" width="{:.1}" height="{}" fill="{OUTAGE}"><title>{} to {}: {}</title></rect>"#,
+                r#"<rect x="{LEFT}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.5"/><text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>"#,
                 y + 2.0,
-                (x2 - x1).max(1.0),
+                WIDE - LEFT - RIGHT,
                 LANE - 4.0,
-                seconds(out.from_ms),
-                seconds(out.to_ms),
-                escape(&out.label)
-            );
+                tier_color("edge_kv"),
+                LEFT - 6.0,
+                y + LANE - 4.0,
+                escape(cdn)
+            )?;
+            for out in unhealthy.get(cdn).into_iter().flatten() {
+                let (x1, x2) = (x_of(out.from_ms, c.end_ms), x_of(out.to_ms, c.end_ms));
+                write!(
+                    o,
+                    r#"<rect class="verdict" x="{x1:.1}" y="{}" width="{:.1}" height="{}" fill="{OUTAGE}"><title>{} to {}: {}</title></rect>"#,
+                    y + 2.0,
+                    (x2 - x1).max(1.0),
+                    LANE - 4.0,
+                    seconds(out.from_ms),
+                    seconds(out.to_ms),
+                    escape(&out.label)
+                )?;
+            }
         }
-    }
-    time_axis(&mut o, c.end_ms, top, bottom);
-    o.push_str("</svg>");
-    o
+        time_axis(o, c.end_ms, top, bottom)?;
+        o.write_str("</svg>")
+    })
 }
 
 /// A bar of the notifications chart: its name, its colour and its count on a channel.
@@ -587,7 +612,7 @@ type Bar = (&'static str, &'static str, fn(&ChannelDeliveries) -> u64);
 
 /// Notifications per channel: a bar each for those accepted, the failed attempts, those given up
 /// and those held back by the rate limit, with their counts.
-pub(crate) fn notifications(channels: &BTreeMap<String, ChannelDeliveries>) -> String {
+pub(crate) fn notifications(channels: &BTreeMap<String, ChannelDeliveries>) -> impl fmt::Display {
     let bars: [Bar; 4] = [
         ("accepted", "#009E73", |d| d.accepted),
         ("failed attempts", "#AA4499", |d| d.failed_attempts),
@@ -597,35 +622,37 @@ pub(crate) fn notifications(channels: &BTreeMap<String, ChannelDeliveries>) -> S
     let (left, right, group) = (110.0, 420.0, 4.0 * 13.0 + 10.0);
     let h = 40.0 + group * channels.len().max(1) as f64;
     let most = channels.values().flat_map(|d| bars.map(|(_, _, f)| f(d))).max().unwrap_or(0).max(1);
-    let mut o = format!(
-        r#"<svg class="notifications" xmlns="http://www.w3.org/2000/svg" width="480" height="{h}" viewBox="0 0 480 {h}" font-family="sans-serif"><text x="0" y="14" font-size="13" font-weight="bold">notifications per channel</text>"#
-    );
-    let names: Vec<(String, &str)> = bars.iter().map(|(n, c, _)| (n.to_string(), *c)).collect();
-    legend(&mut o, &names, 0.0, 30.0);
-    for (i, (channel, d)) in channels.iter().enumerate() {
-        let y0 = 40.0 + group * i as f64;
-        let _ = write!(
+    fmt::from_fn(move |o| {
+        write!(
             o,
-            r#"<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            y0 + 2.0 * 13.0,
-            escape(channel)
-        );
-        for (j, (name, color, f)) in bars.iter().enumerate() {
-            let (n, y) = (f(d), y0 + 13.0 * j as f64);
-            let w = (right - left) * n as f64 / most as f64;
-            let _ = write!(
+            r#"<svg class="notifications" xmlns="http://www.w3.org/2000/svg" width="480" height="{h}" viewBox="0 0 480 {h}" font-family="sans-serif"><text x="0" y="14" font-size="13" font-weight="bold">notifications per channel</text>"#
+        )?;
+        let names: Vec<(String, &str)> = bars.iter().map(|(n, c, _)| (n.to_string(), *c)).collect();
+        legend(o, &names, 0.0, 30.0)?;
+        for (i, (channel, d)) in channels.iter().enumerate() {
+            let y0 = 40.0 + group * i as f64;
+            write!(
                 o,
-                r#"<rect class="bar" x="{left}" y="{y:.1}" width="{:.1}" height="11" fill="{color}"><title>{}: {n} {name}</title></rect><text x="{:.1}" y="{:.1}" font-size="10">{n}</text>"#,
-                w.max(0.5),
-                escape(channel),
-                left + w + 3.0,
-                y + 9.5
-            );
+                r#"<text x="{}" y="{}" font-size="12" text-anchor="end">{}</text>"#,
+                left - 6.0,
+                y0 + 2.0 * 13.0,
+                escape(channel)
+            )?;
+            for (j, (name, color, f)) in bars.iter().enumerate() {
+                let (n, y) = (f(d), y0 + 13.0 * j as f64);
+                let w = (right - left) * n as f64 / most as f64;
+                write!(
+                    o,
+                    r#"<rect class="bar" x="{left}" y="{y:.1}" width="{:.1}" height="11" fill="{color}"><title>{}: {n} {name}</title></rect><text x="{:.1}" y="{:.1}" font-size="10">{n}</text>"#,
+                    w.max(0.5),
+                    escape(channel),
+                    left + w + 3.0,
+                    y + 9.5
+                )?;
+            }
         }
-    }
-    o.push_str("</svg>");
-    o
+        o.write_str("</svg>")
+    })
 }
 
 #[cfg(test)]
@@ -649,7 +676,7 @@ mod tests {
             errors: 0,
             timeouts: 0,
         };
-        let svg = load_steps(&[step(0, 0, 10), step(1, 50, 0)]);
+        let svg = load_steps(&[step(0, 0, 10), step(1, 50, 0)]).to_string();
         assert_eq!(svg.matches("class=\"shed\"").count(), 2, "{svg}");
         assert!(svg.contains("step 1 x2") && svg.contains("50 shed"), "{svg}");
         let heights: Vec<f64> = svg
@@ -699,7 +726,7 @@ mod tests {
     #[test]
     fn the_timeline_draws_busy_lanes_folds_quiet_ones_and_labels_the_story() {
         let c = charts();
-        let svg = timeline(&c);
+        let svg = timeline(&c).to_string();
         assert!(svg.starts_with("<svg class=\"timeline\""), "{svg}");
         assert!(svg.contains(">pop-a-2</text>") && !svg.contains(">pop-a-1</text>"), "{svg}");
         assert_eq!(quiet_lanes(&c), ["pop-a-1"]);
@@ -721,7 +748,7 @@ mod tests {
 
     #[test]
     fn lag_lines_break_where_nothing_was_applied() {
-        let svg = lag(&charts());
+        let svg = lag(&charts()).to_string();
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">1ms</text>") && svg.contains(">10s</text>"), "decades cover 20 ms..2 s: {svg}");
@@ -731,7 +758,7 @@ mod tests {
 
     #[test]
     fn staleness_draws_zero_on_a_row_of_its_own_not_as_a_tenth_of_a_millisecond() {
-        let svg = staleness(&charts());
+        let svg = staleness(&charts()).to_string();
         assert!(svg.starts_with("<svg class=\"staleness\"") && svg.contains("&#9632; viewers-a</text>"), "{svg}");
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert!(svg.contains(">100s</text>"), "the axis reaches 65 s: {svg}");
@@ -750,7 +777,7 @@ mod tests {
             ("b read".to_string(), vec![Some(7.0), Some(8.0)]),
         ]
         .into();
-        let svg = latency_over_time(&c);
+        let svg = latency_over_time(&c).to_string();
         assert_eq!(svg.matches("<polyline").count(), 3, "{svg}");
         assert_eq!(svg.matches("stroke-dasharray=\"5,3\"").count(), 1, "{svg}");
         assert_eq!(svg.matches(&format!("stroke=\"{}\"", PALETTE[0])).count(), 2, "{svg}");
@@ -766,7 +793,7 @@ mod tests {
             requests: [("pop-a-1".to_string(), vec![4, 0]), ("pop-a-2".to_string(), vec![0, 2])].into(),
             routes: vec![Moment { at_ms: 1500, label: "pop-a-1 withdrawn".into() }],
         };
-        let svg = anycast(&c, &a);
+        let svg = anycast(&c, &a).to_string();
         assert_eq!(svg.matches("class=\"share\"").count(), 2, "{svg}");
         assert!(svg.contains("4 of 4 requests pop-a-1") && svg.contains("2 of 2 requests pop-a-2"), "{svg}");
         assert_eq!(svg.matches("class=\"change\"").count(), 1, "{svg}");
@@ -778,7 +805,7 @@ mod tests {
         let c = charts();
         let tiers_of: BTreeMap<String, Vec<u64>> =
             [("edge_kv".to_string(), vec![3, 0, 1]), ("unanswered".to_string(), vec![1, 0, 0])].into();
-        let svg = tiers(&c, &tiers_of);
+        let svg = tiers(&c, &tiers_of).to_string();
         assert_eq!(svg.matches("class=\"share\"").count(), 3, "{svg}");
         assert!(svg.contains("<title>0s: 1 of 4 views unanswered</title>"), "{svg}");
         let unhealthy = [(
@@ -786,7 +813,7 @@ mod tests {
             vec![Outage { from_ms: 20_000, to_ms: 30_000, label: "DNS held cdn-a unhealthy".into() }],
         )]
         .into();
-        let svg = dns(&c, &unhealthy, &["cdn-a".into(), "cdn-b".into()]);
+        let svg = dns(&c, &unhealthy, &["cdn-a".into(), "cdn-b".into()]).to_string();
         assert_eq!(svg.matches("class=\"verdict\"").count(), 1, "{svg}");
         assert!(svg.contains(">cdn-b</text>"), "{svg}");
         let channels = [(
@@ -800,7 +827,7 @@ mod tests {
             },
         )]
         .into();
-        let svg = notifications(&channels);
+        let svg = notifications(&channels).to_string();
         assert_eq!(svg.matches("class=\"bar\"").count(), 4, "{svg}");
         assert!(svg.contains("<title>email: 2 failed attempts</title>"), "{svg}");
     }
@@ -809,7 +836,7 @@ mod tests {
     fn percentiles_draw_a_line_per_series_on_a_tail_axis() {
         let c = charts();
         let d = &c.latency["a"];
-        let svg = percentiles("a", &[("read".into(), &d.read, false), ("write".into(), &d.write, true)]);
+        let svg = percentiles("a", &[("read".into(), &d.read, false), ("write".into(), &d.write, true)]).to_string();
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert_eq!(svg.matches("stroke-dasharray").count(), 1);
         assert!(svg.contains(">p99.9</text>"));

@@ -8,6 +8,7 @@
 //! an edit observed another when its region held that edit's write when it made its own.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use edgesim_system::status::hlc::Timestamp;
 use edgesim_system::status::vclock::VClock;
@@ -71,16 +72,19 @@ impl Concurrent {
     pub fn is_empty(&self) -> bool {
         self.add_remove_pairs == 0 && self.status_pairs == 0 && self.not_judged.is_empty()
     }
+}
 
-    pub fn text(&self) -> String {
-        let mut o = format!(
-            "concurrent scripted edits: {} add/remove pairs, {} status pairs\n",
+impl fmt::Display for Concurrent {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(
+            f,
+            "concurrent scripted edits: {} add/remove pairs, {} status pairs",
             self.add_remove_pairs, self.status_pairs
-        );
+        )?;
         for line in self.add_wins_broken.iter().chain(&self.hlc_order_broken) {
-            o.push_str(&format!("  {line}\n"));
+            writeln!(f, "  {line}")?;
         }
-        o
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 //! the fault the oldest of them was acknowledged).
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::Duration;
 
 use edgesim_system::status::proto::Tier;
@@ -72,8 +73,8 @@ fn rto_text(rto_s: Option<f64>, bad: u64, what: &str) -> String {
     }
 }
 
-impl Recovery {
-    pub fn text(&self) -> String {
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let rpo = match (&self.lost, self.rpo_s) {
             (Some(lost), Some(s)) => format!("{} edits ({s:.3}s of acknowledged edits)", lost.len()),
             _ => "cannot be judged: no host was audited".into(),
@@ -93,7 +94,7 @@ impl Recovery {
             }
             _ => format!("RTO {views} ({} bad views)", self.bad_views),
         };
-        format!("recovery from {} at {:.1}s: {rto}, RPO {rpo}\n", self.fault, self.fault_at_s)
+        writeln!(f, "recovery from {} at {:.1}s: {rto}, RPO {rpo}", self.fault, self.fault_at_s)
     }
 }
 
@@ -306,7 +307,7 @@ mod tests {
         // no samples (`None`, said so in the text), not 0.
         let r = judge(&[crash(10 * S), final_doc("status-us-west", "")], &[], &[good(5.0, 5.2)]).expect("a fault");
         assert_eq!((r.rto_s, r.bad_views), (None, 0));
-        assert!(r.text().contains("RTO no samples"), "{}", r.text());
+        assert!(r.to_string().contains("RTO no samples"), "{r}");
     }
 
     #[test]
@@ -324,7 +325,7 @@ mod tests {
         };
         let r = recovery(&events, &edits, &down, &[], judged).expect("a fault");
         assert_eq!((&r.lost, r.rpo_s), (&Some(vec![2]), Some(4.0)));
-        assert!(r.text().contains("RPO 1 edits (4.000s of acknowledged edits)"), "{}", r.text());
+        assert!(r.to_string().contains("RPO 1 edits (4.000s of acknowledged edits)"), "{r}");
 
         let r = recovery(&events[..1], &edits, &down, &[], |_, _| vec![]).expect("a fault");
         assert_eq!((r.lost, r.rpo_s), (None, None));
@@ -387,6 +388,6 @@ mod tests {
         // Pinned operators whose edits never succeed again: no RTO, whatever the views say.
         let r = recovery(&events[..4], &[], &[], &regions, judged).expect("a fault");
         assert_eq!((r.views_rto_s, r.rto_s), (Some(0.0), None));
-        assert!(r.text().contains("edits not recovered by the end"), "{}", r.text());
+        assert!(r.to_string().contains("edits not recovered by the end"), "{r}");
     }
 }

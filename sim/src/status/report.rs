@@ -2,12 +2,15 @@
 //! `report` puts in a `RunReport` whose edge platform sections are empty, a readable block, and a
 //! narrated timeline of faults and of what the DNS and the pipeline did about them.
 
-use std::fmt::Write;
+use std::collections::BTreeMap;
+use std::fmt;
 
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::{self, StatusReport};
+use super::delivery::{Notifications, Sse};
 use super::settings::StatusSettings;
+use super::spike::Spike;
 use crate::edge::charts::Charts;
 use crate::edge::metrics::fmt_summary;
 use crate::events::{Event, HarnessEvent, Record};
@@ -100,96 +103,113 @@ fn narrate(events: &[Event], r: &StatusReport) -> Vec<String> {
 }
 
 /// The status page block of `edgesim run`'s report.
-pub fn text(r: &StatusReport) -> String {
-    let mut o = String::new();
-    let tiers = |t: &std::collections::BTreeMap<&str, u64>| {
-        t.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
-    };
-    let sc = &r.scale;
-    let _ = writeln!(
-        o,
-        "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x); \
-         SSE cap {} streams per edge (the design's 100,000 scaled down {}x)",
-        sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor, sc.sse_max_per_edge, sc.sse_factor
-    );
-    let _ = writeln!(o, "\npage views as viewers saw them");
-    let _ = writeln!(
-        o,
-        "  answered {} of {} ({}); tiers: {}",
-        r.answered,
-        r.views,
-        pct(r.availability_pct),
-        tiers(&r.tiers)
-    );
-    let _ = writeln!(o, "  time to first byte  {}", fmt_summary(&r.ttfb));
-    let _ = writeln!(o, "  staleness           {}", fmt_summary(&r.staleness));
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let sc = &self.scale;
+        writeln!(
+            f,
+            "\nscale: {} viewers, {} live viewers, {} subscribers (the design's 1M subscribers scaled down {}x); \
+             SSE cap {} streams per edge (the design's 100,000 scaled down {}x)",
+            sc.viewers, sc.live_viewers, sc.subscribers, sc.subscriber_factor, sc.sse_max_per_edge, sc.sse_factor
+        )?;
+        write_views(f, self)?;
+        write_updates(f, self)?;
+        write_notifications(f, &self.notifications)?;
+        write_sse(f, &self.sse)?;
+        if let Some(spike) = &self.spike {
+            write_spike(f, spike)?;
+        }
+        write_checks(f, self)
+    }
+}
+
+/// Page views as viewers saw them: in total, per window, DNS failovers and the platform's reports.
+fn write_views(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(f, "\npage views as viewers saw them")?;
+    writeln!(f, "  answered {} of {} ({}); tiers: {}", r.answered, r.views, pct(r.availability_pct), tiers(&r.tiers))?;
+    writeln!(f, "  time to first byte  {}", fmt_summary(&r.ttfb))?;
+    writeln!(f, "  staleness           {}", fmt_summary(&r.staleness))?;
     for w in &r.windows {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  {:>17} {:>6} views {:>9} answered  {}  [{}]",
             format!("{:.1}s-{:.1}s", w.from_s, w.to_s),
             w.views,
             pct(w.availability_pct),
             tiers(&w.tiers),
             w.label
-        );
+        )?;
     }
-    for f in &r.dns_failovers {
-        let moved = match f.moved_after_s {
+    for d in &r.dns_failovers {
+        let moved = match d.moved_after_s {
             Some(s) => format!("moved within {s:.1}s"),
-            None if f.views == 0 => "not judged: no page view began while it was lost".into(),
+            None if d.views == 0 => "not judged: no page view began while it was lost".into(),
             None => "never moved".into(),
         };
-        let _ = writeln!(o, "  DNS failover off {} lost at {:.1}s: {moved}", f.cdn, f.at_s);
+        writeln!(f, "  DNS failover off {} lost at {:.1}s: {moved}", d.cdn, d.at_s)?;
     }
     for p in &r.platform {
         let after = |x: Option<f64>| x.map_or("never".into(), |s| format!("after {s:.1}s"));
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  platform {} at {:.1}s (monitor): report acknowledged {}, first shown to a viewer {}",
             if p.up { "back up" } else { "down" },
             p.at_s,
             after(p.acked_after_s),
             after(p.shown_after_s)
-        );
+        )?;
     }
-    let _ = writeln!(
-        o,
+    Ok(())
+}
+
+/// Views per tier, as `tier n, tier n`.
+fn tiers(t: &BTreeMap<&str, u64>) -> String {
+    t.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Incident updates: edits, their propagation to the CDNs, convergence after each heal.
+fn write_updates(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(
+        f,
         "\nincident updates ({} edits acknowledged, {} failed, {} updates retracted)",
         r.edits_acked, r.edit_errors, r.retracted
-    );
-    let _ = writeln!(o, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation));
+    )?;
+    writeln!(f, "  propagation to every CDN edge  {}", fmt_summary(&r.propagation))?;
     if r.not_propagated > 0 {
-        let _ = writeln!(o, "  updates some CDN never showed  {}", r.not_propagated);
+        writeln!(f, "  updates some CDN never showed  {}", r.not_propagated)?;
     }
     for c in &r.convergence {
         let after = c.after_ms.map_or("not within the probe window".into(), |ms| format!("{ms:.0} ms"));
-        let _ = writeln!(o, "  CRDT convergence after the heal at {:.1}s: {after}", c.heal_at_s);
+        writeln!(f, "  CRDT convergence after the heal at {:.1}s: {after}", c.heal_at_s)?;
     }
-    let n = &r.notifications;
-    let _ = writeln!(o, "\nnotifications (as the subscriber endpoints recorded them)");
-    let _ = writeln!(
-        o,
+    Ok(())
+}
+
+/// Notifications as the subscriber endpoints recorded them, in total and per channel.
+fn write_notifications(f: &mut fmt::Formatter, n: &Notifications) -> fmt::Result {
+    writeln!(f, "\nnotifications (as the subscriber endpoints recorded them)")?;
+    writeln!(
+        f,
         "  {} expected, {} accepted; {} late, {} lost, {} within their deadline at the end, {} duplicates past \
          receiver dedup, {} redeliveries dropped by key",
         n.expected, n.delivered, n.late, n.lost, n.pending, n.duplicates, n.redeliveries
-    );
-    let _ = writeln!(
-        o,
+    )?;
+    writeln!(
+        f,
         "  {} excused by the rate limit, {} accepted beyond it, {} folded by the dedup-key window, {} retried, \
          {} given up",
         n.rate_limited, n.over_rate_limit, n.folded_by_dedup_window, n.retried, n.gave_up
-    );
-    let _ = writeln!(o, "  delivery latency  {}", fmt_summary(&n.latency));
-    let _ = writeln!(o, "    critical        {}", fmt_summary(&n.latency_critical));
-    let _ = writeln!(o, "    other           {}", fmt_summary(&n.latency_other));
-    let _ = writeln!(
-        o,
+    )?;
+    writeln!(f, "  delivery latency  {}", fmt_summary(&n.latency))?;
+    writeln!(f, "    critical        {}", fmt_summary(&n.latency_critical))?;
+    writeln!(f, "    other           {}", fmt_summary(&n.latency_other))?;
+    writeln!(
+        f,
         "  per channel  delivered  lost  duplicates  pending  suppressed  slowed down  gave up  told unreachable  latency"
-    );
+    )?;
     for (channel, c) in &n.channels {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "    {channel:<10} {:>9} {:>5} {:>11} {:>8} {:>11} {:>12} {:>8} {:>17}  {}",
             c.delivered,
             c.lost,
@@ -200,18 +220,22 @@ pub fn text(r: &StatusReport) -> String {
             c.gave_up,
             c.told_unreachable,
             fmt_summary(&c.latency)
-        );
+        )?;
     }
     for l in &n.lost_examples {
-        let _ = writeln!(o, "    lost: {l}");
+        writeln!(f, "    lost: {l}")?;
     }
     for l in &n.over_rate_limit_examples {
-        let _ = writeln!(o, "    over the rate limit: {l}");
+        writeln!(f, "    over the rate limit: {l}")?;
     }
-    let sse = &r.sse;
-    let _ = writeln!(o, "\nlive viewers (SSE)");
-    let _ = writeln!(
-        o,
+    Ok(())
+}
+
+/// Live viewers: their streams, and each SSE event type's delivery.
+fn write_sse(f: &mut fmt::Formatter, sse: &Sse) -> fmt::Result {
+    writeln!(f, "\nlive viewers (SSE)")?;
+    writeln!(
+        f,
         "  {} viewers, {} connects ({} reconnects, {} resumed with Last-Event-ID), {} refused ({} at the edge's cap), \
          {} fell back to polling; {} events missed",
         sse.viewers,
@@ -222,70 +246,76 @@ pub fn text(r: &StatusReport) -> String {
         sse.refused_edge_full,
         sse.fell_back,
         sse.missed
-    );
+    )?;
     for (kind, k) in &sse.kinds {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  {kind:<26} due {:>5}, on a stream {:>5}, missed {:>3}; delivery (stream or polled page)  {}",
             k.expected,
             k.streamed,
             k.missed,
             fmt_summary(&k.latency)
-        );
+        )?;
     }
     for m in &sse.missed_examples {
-        let _ = writeln!(o, "    missed: {m}");
+        writeln!(f, "    missed: {m}")?;
     }
-    if let Some(sp) = &r.spike {
-        let _ = writeln!(o, "\nviewer spike {:.0}s-{:.0}s: what reached the origins", sp.from_s, sp.to_s);
-        let per = sp
-            .views_per_origin_request
-            .map_or("no origin request".to_string(), |v| format!("{v} views per origin request"));
-        let _ = writeln!(
-            o,
-            "  page views {}/s ({}/s answered by the CDNs); origin requests {}/s; {per}",
-            sp.views_per_s, sp.answered_per_s, sp.origin_requests_per_s
-        );
+    Ok(())
+}
+
+/// What reached the origins during a viewer spike, next to what the CDNs absorbed.
+fn write_spike(f: &mut fmt::Formatter, sp: &Spike) -> fmt::Result {
+    writeln!(f, "\nviewer spike {:.0}s-{:.0}s: what reached the origins", sp.from_s, sp.to_s)?;
+    let per = sp
+        .views_per_origin_request
+        .map_or("no origin request".to_string(), |v| format!("{v} views per origin request"));
+    writeln!(
+        f,
+        "  page views {}/s ({}/s answered by the CDNs); origin requests {}/s; {per}",
+        sp.views_per_s, sp.answered_per_s, sp.origin_requests_per_s
+    )
+}
+
+/// The checkers' findings, what they could not judge, and the recovery figures.
+fn write_checks(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
+    writeln!(f, "\nchecks (judged from what pages, viewers and endpoints received)")?;
+    writeln!(f, "  lost acknowledged updates  {}", r.lost_updates.len())?;
+    let listed = [("regions diverged          ", &r.diverged), ("status regressions        ", &r.status_regressions)];
+    for (what, found) in listed {
+        writeln!(f, "  {what} {}", found.len())?;
+        for d in found {
+            writeln!(f, "    {d}")?;
+        }
     }
-    let _ = writeln!(o, "\nchecks (judged from what pages, viewers and endpoints received)");
-    let _ = writeln!(o, "  lost acknowledged updates  {}", r.lost_updates.len());
-    let _ = writeln!(o, "  regions diverged           {}", r.diverged.len());
-    for d in &r.diverged {
-        let _ = writeln!(o, "    {d}");
-    }
-    let _ = writeln!(o, "  status regressions         {}", r.status_regressions.len());
-    for d in &r.status_regressions {
-        let _ = writeln!(o, "    {d}");
-    }
-    let _ = writeln!(o, "  CDN pages behind           {}", r.cdn_pages_behind.len());
+    writeln!(f, "  CDN pages behind           {}", r.cdn_pages_behind.len())?;
     let never = if r.sse.never_streamed.is_empty() { "none".to_string() } else { r.sse.never_streamed.join(", ") };
-    let _ = writeln!(o, "  SSE event types never streamed  {never}");
+    writeln!(f, "  SSE event types never streamed  {never}")?;
     for d in &r.cdn_pages_behind {
-        let _ = writeln!(o, "    {d}");
+        writeln!(f, "    {d}")?;
     }
     for n in &r.not_judged {
-        let _ = writeln!(o, "  not judged: {n}");
+        writeln!(f, "  not judged: {n}")?;
     }
     if let Some(l) = &r.liveness {
-        let _ = writeln!(
-            o,
+        writeln!(
+            f,
             "  liveness                   heal at {}s; by {}s every page shows the {} updates acknowledged before: {}",
             l.heal_s,
             l.deadline_s,
             l.due,
             if l.behind.is_empty() { "yes" } else { "NO" }
-        );
+        )?;
         for b in &l.behind {
-            let _ = writeln!(o, "    {b}");
+            writeln!(f, "    {b}")?;
         }
     }
     if !r.concurrent.is_empty() {
-        o.push_str(&format!("  {}", r.concurrent.text()));
+        write!(f, "  {}", r.concurrent)?;
     }
     if let Some(recovery) = &r.recovery {
-        o.push_str(&format!("\n{}", recovery.text()));
+        write!(f, "\n{recovery}")?;
     }
-    o
+    Ok(())
 }
 
 /// A percentage as the report writes it; `no views` without a sample.

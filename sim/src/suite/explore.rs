@@ -6,6 +6,7 @@
 //! written is one that was seen to fail.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,15 +52,14 @@ pub fn tally(entries: &[Entry]) -> Tally {
     t
 }
 
-impl Tally {
-    /// The summary `explore` prints.
-    pub fn text(&self) -> String {
-        let mut o =
-            format!("explored {} runs, {:.0} simulated seconds: {} failed\n", self.runs, self.sim_seconds, self.failed);
+/// The summary `explore` prints.
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        writeln!(f, "explored {} runs, {:.0} simulated seconds: {} failed", self.runs, self.sim_seconds, self.failed)?;
         for (checker, n) in &self.by_checker {
-            o.push_str(&format!("  {checker:<28} {n}\n"));
+            writeln!(f, "  {checker:<28} {n}")?;
         }
-        o
+        Ok(())
     }
 }
 

@@ -179,7 +179,7 @@ mod tests {
     const COMPONENTS: [&str; 3] = ["api", "dashboard", "webhooks"];
 
     #[derive(Clone, Debug)]
-    enum Op {
+    enum IncidentOp {
         Set(usize, ComponentStatus),
         Post(u8),
         List(usize),
@@ -199,14 +199,14 @@ mod tests {
         ]
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = IncidentOp> {
         prop_oneof![
-            (0..COMPONENTS.len(), status()).prop_map(|(c, s)| Op::Set(c, s)),
-            (0..4u8).prop_map(Op::Post),
-            (0..COMPONENTS.len()).prop_map(Op::List),
-            (0..COMPONENTS.len()).prop_map(Op::Unlist),
-            any::<prop::sample::Index>().prop_map(Op::Retract),
-            (0..NODES).prop_map(Op::Sync),
+            (0..COMPONENTS.len(), status()).prop_map(|(c, s)| IncidentOp::Set(c, s)),
+            (0..4u8).prop_map(IncidentOp::Post),
+            (0..COMPONENTS.len()).prop_map(IncidentOp::List),
+            (0..COMPONENTS.len()).prop_map(IncidentOp::Unlist),
+            any::<prop::sample::Index>().prop_map(IncidentOp::Retract),
+            (0..NODES).prop_map(IncidentOp::Sync),
         ]
     }
 
@@ -225,19 +225,19 @@ mod tests {
                 let wall = real_ms + skews[node] - 5_000;
                 let (replica, hlc) = (&mut replicas[node], &mut clocks[node]);
                 match op {
-                    Op::Set(c, s) => replica.set_status(hlc.now(wall), COMPONENTS[c], s),
-                    Op::Post(n) => {
+                    IncidentOp::Set(c, s) => replica.set_status(hlc.now(wall), COMPONENTS[c], s),
+                    IncidentOp::Post(n) => {
                         replica.post_update(hlc.now(wall), format!("update {n}"), false);
                     }
-                    Op::List(c) => replica.add_component(node as NodeId, COMPONENTS[c]),
-                    Op::Unlist(c) => replica.remove_component(node as NodeId, COMPONENTS[c]),
-                    Op::Retract(i) => {
+                    IncidentOp::List(c) => replica.add_component(node as NodeId, COMPONENTS[c]),
+                    IncidentOp::Unlist(c) => replica.remove_component(node as NodeId, COMPONENTS[c]),
+                    IncidentOp::Retract(i) => {
                         let updates: Vec<_> = replica.timeline().cloned().collect();
                         if !updates.is_empty() {
                             replica.retract_update(node as NodeId, &updates[i.index(updates.len())]);
                         }
                     }
-                    Op::Sync(from) => {
+                    IncidentOp::Sync(from) => {
                         let theirs = replicas[from].clone();
                         if let Some(t) = theirs.latest() {
                             clocks[node].receive(t, wall).expect("skew is within the drift bound");

@@ -454,7 +454,7 @@ mod tests {
     }
 
     #[derive(Clone, Debug)]
-    enum Op {
+    enum PipelineOp {
         /// Offers an event: id, dedup key, critical.
         Offer(u8, u8, bool),
         Advance(u64),
@@ -462,11 +462,11 @@ mod tests {
         Take(Option<f64>),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = PipelineOp> {
         prop_oneof![
-            (0..12u8, 0..3u8, any::<bool>()).prop_map(|(id, key, critical)| Op::Offer(id, key, critical)),
-            (0..20_000u64).prop_map(Op::Advance),
-            prop::option::of(0.0..1.0f64).prop_map(Op::Take),
+            (0..12u8, 0..3u8, any::<bool>()).prop_map(|(id, key, critical)| PipelineOp::Offer(id, key, critical)),
+            (0..20_000u64).prop_map(PipelineOp::Advance),
+            prop::option::of(0.0..1.0f64).prop_map(PipelineOp::Take),
         ]
     }
 
@@ -489,13 +489,13 @@ mod tests {
             let (mut now, mut firsts) = (0, BTreeMap::<(u32, String), Vec<u64>>::new());
             for op in ops {
                 match op {
-                    Op::Offer(id, key, critical) => {
+                    PipelineOp::Offer(id, key, critical) => {
                         if let Offered::Queued { jobs, .. } = p.offer(ev(&id.to_string(), &key.to_string(), critical), now) {
                             jobs.into_iter().for_each(|job| firsts.entry((job.subscriber, job.channel)).or_default().push(now));
                         }
                     }
-                    Op::Advance(ms) => now += ms,
-                    Op::Take(fail) => {
+                    PipelineOp::Advance(ms) => now += ms,
+                    PipelineOp::Take(fail) => {
                         let critical_due = p.lanes[0].keys().next().is_some_and(|&(due, _)| due <= now);
                         let Some(job) = p.take(now) else {
                             prop_assert!(p.next_due().is_none_or(|due| due > now));

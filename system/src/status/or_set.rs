@@ -130,15 +130,15 @@ mod tests {
     const NODES: usize = 3;
 
     #[derive(Clone, Debug)]
-    enum Op {
+    enum SetOp {
         Add(u8),
         Remove(u8),
         /// The acting node merges another node's current state.
         Sync(usize),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![(0..6u8).prop_map(Op::Add), (0..6u8).prop_map(Op::Remove), (0..NODES).prop_map(Op::Sync),]
+    fn op() -> impl Strategy<Value = SetOp> {
+        prop_oneof![(0..6u8).prop_map(SetOp::Add), (0..6u8).prop_map(SetOp::Remove), (0..NODES).prop_map(SetOp::Sync),]
     }
 
     /// Runs a script of operations over `NODES` replicas and returns every state it passed
@@ -149,13 +149,13 @@ mod tests {
             let mut states = Vec::new();
             for (node, op) in script {
                 match op {
-                    Op::Add(v) => {
+                    SetOp::Add(v) => {
                         replicas[node].add(node as NodeId, v);
                     }
-                    Op::Remove(v) => {
+                    SetOp::Remove(v) => {
                         replicas[node].remove(&v);
                     }
-                    Op::Sync(from) => {
+                    SetOp::Sync(from) => {
                         let theirs = replicas[from].clone();
                         replicas[node].merge(&theirs);
                     }

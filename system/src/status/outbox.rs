@@ -208,7 +208,7 @@ mod tests {
     }
 
     #[derive(Clone, Debug)]
-    enum Op {
+    enum OutboxOp {
         Offer(u8, u8, bool),
         Advance(u64),
         /// Takes the job to send now: it fails with this jitter draw, or is delivered.
@@ -217,12 +217,12 @@ mod tests {
         Restart,
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = OutboxOp> {
         prop_oneof![
-            (0..10u8, 0..3u8, any::<bool>()).prop_map(|(id, key, critical)| Op::Offer(id, key, critical)),
-            (0..30_000u64).prop_map(Op::Advance),
-            prop::option::of(0.0..1.0f64).prop_map(Op::Take),
-            Just(Op::Restart),
+            (0..10u8, 0..3u8, any::<bool>()).prop_map(|(id, key, critical)| OutboxOp::Offer(id, key, critical)),
+            (0..30_000u64).prop_map(OutboxOp::Advance),
+            prop::option::of(0.0..1.0f64).prop_map(OutboxOp::Take),
+            Just(OutboxOp::Restart),
         ]
     }
 
@@ -238,13 +238,13 @@ mod tests {
             let mut now = 0;
             for op in ops {
                 match op {
-                    Op::Offer(id, key, critical) => {
+                    OutboxOp::Offer(id, key, critical) => {
                         let a = kept.offer(ev(id, key, critical), now);
                         let b = offer(&mut restarted, &mut outbox, ev(id, key, critical), now);
                         prop_assert_eq!(a, b);
                     }
-                    Op::Advance(ms) => now += ms,
-                    Op::Take(fail) => {
+                    OutboxOp::Advance(ms) => now += ms,
+                    OutboxOp::Take(fail) => {
                         let (a, b) = (kept.take(now), restarted.take(now));
                         prop_assert_eq!(&a, &b);
                         let (Some(a), Some(b)) = (a, b) else { continue };
@@ -260,7 +260,7 @@ mod tests {
                             }
                         }
                     }
-                    Op::Restart => restarted = Pipeline::restore(config(), subscribers(), outbox.saved().unwrap()),
+                    OutboxOp::Restart => restarted = Pipeline::restore(config(), subscribers(), outbox.saved().unwrap()),
                 }
                 prop_assert_eq!(kept.len(), restarted.len());
                 prop_assert_eq!(outbox.saved().unwrap().jobs.len(), restarted.len());
