@@ -208,14 +208,14 @@ fn the_upstream_service_is_a_host_whose_faults_show_in_its_boundaries() {
     let latency = Duration::from_millis(150);
     let slowed = upstream_outage(vec![(2, Action::Latency { a: upstream.clone(), b: pops, latency })]);
     let (calm_ssr, slow_ssr) = (calm.edge().unwrap().ssr.clone().unwrap(), slowed.edge().unwrap().ssr.clone().unwrap());
-    assert_eq!((calm_ssr.incomplete, slow_ssr.incomplete), (0, 0), "{}\n{}", calm.text(), slowed.text());
+    assert_eq!((calm_ssr.incomplete, slow_ssr.incomplete), (0, 0), "{calm}\n{slowed}");
     for b in 2..4 {
         let grew = slow_ssr.boundaries[b].time.p50_ms - calm_ssr.boundaries[b].time.p50_ms;
-        assert!((230.0..300.0).contains(&grew), "boundary {b} grew {grew} ms:\n{}\n{}", calm.text(), slowed.text());
+        assert!((230.0..300.0).contains(&grew), "boundary {b} grew {grew} ms:\n{calm}\n{slowed}");
     }
     let replica_grew = slow_ssr.boundaries[0].time.p50_ms - calm_ssr.boundaries[0].time.p50_ms;
-    assert!(replica_grew.abs() < 3.0, "{}\n{}", calm.text(), slowed.text());
-    assert!(slow_ssr.ttfb.p99_ms < 50.0, "{}", slowed.text());
+    assert!(replica_grew.abs() < 3.0, "{calm}\n{slowed}");
+    assert!(slow_ssr.ttfb.p99_ms < 50.0, "{slowed}");
 
     let everyone_else: Vec<String> =
         load("ssr-upstream-outage").hosts().into_iter().filter(|h| h != UPSTREAM).collect();
@@ -227,11 +227,11 @@ fn the_upstream_service_is_a_host_whose_faults_show_in_its_boundaries() {
     ]);
     let ssr = cut.edge().unwrap().ssr.clone().unwrap();
     let failed: Vec<u64> = ssr.boundaries.iter().map(|b| b.failed).collect();
-    assert_eq!(failed[..2], [0, 0], "{}", cut.text());
-    assert!(failed[2] > 50 && failed[3] > 50, "{}", cut.text());
-    assert!(ssr.fallback >= failed[2].max(failed[3]) && ssr.incomplete >= ssr.fallback, "{}", cut.text());
-    assert!(ssr.complete > ssr.incomplete, "the service answers again once repaired and restarted: {}", cut.text());
-    assert!(ssr.ttfb.p99_ms < 50.0, "{}", cut.text());
+    assert_eq!(failed[..2], [0, 0], "{cut}");
+    assert!(failed[2] > 50 && failed[3] > 50, "{cut}");
+    assert!(ssr.fallback >= failed[2].max(failed[3]) && ssr.incomplete >= ssr.fallback, "{cut}");
+    assert!(ssr.complete > ssr.incomplete, "the service answers again once repaired and restarted: {cut}");
+    assert!(ssr.ttfb.p99_ms < 50.0, "{cut}");
 }
 
 #[test]
