@@ -179,6 +179,12 @@ pub enum HarnessEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         component: Option<String>,
     },
+    /// An SSE viewer received the `seq`-th heartbeat of `cdn`'s hub.
+    SseHeartbeat {
+        viewer: u64,
+        cdn: String,
+        seq: u64,
+    },
     /// A CDN's SSE hub refused a viewer's stream.
     SseRefused {
         viewer: u64,

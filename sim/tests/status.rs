@@ -7,10 +7,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{load, run};
+use edgesim::events::{HarnessEvent, Record};
 use edgesim::status::check::StatusReport;
 use edgesim::status::settings::QueueStore;
 use edgesim::verdict::{Verdict, judge};
 use edgesim_system::status::sse::SseEventKind;
+use edgesim_system::telemetry::NodeEvent;
 
 fn status(r: &edgesim::report::RunReport) -> &StatusReport {
     r.status().expect("a status page run")
@@ -146,7 +148,7 @@ fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rat
     // Goal: `status-notifier-crash` (queue in SQLite, the default) crashes the notifier with
     // retries queued during a burst and loses nothing, duplicates nothing past receiver dedup and
     // keeps the rate limit as the endpoints received, on every channel; its negative control,
-    // the same run with `queue = "memory"`, loses the queue (17 notifications) and forgets the
+    // the same run with `queue = "memory"`, loses the queue (30 notifications) and forgets the
     // hour's sends (hundreds accepted beyond the limit), so both budgets break.
     let s = load("status-notifier-crash");
     let r = run(&s);
@@ -173,6 +175,118 @@ fn a_notifier_crash_loses_nothing_with_its_queue_in_sqlite_and_its_queue_and_rat
     twin.faults.retain(|f| f.at.as_secs() < 70);
     let r = run(&twin);
     assert_eq!(judge(&twin, &r).verdict, Verdict::Pass, "without the crash the memory queue holds: {r}");
+}
+
+#[test]
+fn a_provider_limit_held_as_received_passes_and_one_only_on_paper_fires_the_checker() {
+    // Goal: `provider-rate-limit` judges from the endpoints' acceptances alone. In
+    // `status-notifier-crash` the SMS and Slack providers enforce 5 and 10 a second: through the
+    // burst and the crash the busiest second stays within each, the SMS provider having had to
+    // say "slow down". Its twin with the limits on paper only (`enforce = false`) lets the
+    // notifier's 8 workers through at their own pace: the SMS endpoints accept more than 5 within
+    // a second and the checker fires.
+    let s = load("status-notifier-crash");
+    let r = run(&s);
+    let st = status(&r);
+    assert_eq!(judge(&s, &r).verdict, Verdict::Pass, "{}", r);
+    let sms = st.provider_rates.iter().find(|p| p.channel == "sms").unwrap();
+    assert_eq!(sms.per_second, Some(5));
+    assert!(sms.worst_per_second == 5 && sms.accepted > 100, "{sms:?}");
+    assert!(st.notifications.channels["sms"].slowed_down > 0, "the limit was reached: {:?}", st.notifications);
+    assert!(r.to_string().contains("provider limits as received"), "{r}");
+
+    let paper = load("negative/status-provider-limit-paper");
+    let r = run(&paper);
+    let j = judge(&paper, &r);
+    assert_eq!(j.verdict, Verdict::CheckerFired, "{}", r);
+    assert_eq!(j.fired_checkers, ["provider-rate-limit"], "{}", r);
+    let st = status(&r);
+    let sms = st.provider_rates.iter().find(|p| p.channel == "sms").unwrap();
+    assert!(sms.worst_per_second > 5 && sms.worst_at_s.is_some(), "{sms:?}");
+    assert_eq!(st.notifications.channels["sms"].slowed_down, 0, "{:?}", st.notifications);
+}
+
+#[test]
+fn a_notice_of_an_unreachable_endpoint_survives_a_notifier_crash_and_is_sent_once() {
+    // Goal: the subscriber's notice that its endpoint is unreachable is durable. Every webhook
+    // delivery fails and is given up after one retry (at 12.5-17.5 s); the notice goes by email,
+    // whose endpoints the notifier cannot reach from 12 s, and the notifier crashes at 25 s with
+    // the notice still unsent. Restarted at 35 s from its disk (email reachable again), it sends
+    // the notice, accepted exactly once. With the queue in memory the notice is lost.
+    let text = r#"
+name = "notice-crash"
+duration = "90s"
+settle = "10s"
+tick = "10ms"
+[status]
+subscribers = 1
+edit_every = "24h"
+edits_until = "1s"
+viewers_per_region = 1
+sse_viewers_per_region = 0
+retry_delays = ["5s"]
+[[status.provider]]
+channel = "webhook"
+fail_rate = 1.0
+[[status.action]]
+at = "10s"
+region = "us-east"
+kind = "post"
+text = "Investigating"
+[[fault]]
+at = "12s"
+kind = "partition"
+a = "notifier"
+b = "mail"
+[[fault]]
+at = "25s"
+kind = "crash"
+host = "notifier"
+[[fault]]
+at = "30s"
+kind = "repair"
+a = "notifier"
+b = "mail"
+[[fault]]
+at = "35s"
+kind = "restart"
+host = "notifier"
+"#;
+    let s = edgesim::scenario::Scenario::parse("notice-crash.toml", text).unwrap();
+    let run_with = |queue: QueueStore| {
+        let mut s = s.clone();
+        s.status.as_mut().unwrap().queue = queue;
+        let log = edgesim::world::simulate(&s, s.seed, &mut |_| {}).unwrap();
+        let text = edgesim::report::analyze(&s, s.seed, &log).to_string();
+        let events = &log.observed().kept;
+        let gave_up: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::Node(NodeEvent::DeliveryFailed { retry_in_ms: None, channel, .. }) if channel == "webhook" => {
+                    Some(e.t_us)
+                }
+                _ => None,
+            })
+            .collect();
+        let told: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::Harness(HarnessEvent::ToldUnreachable { channel, by, .. }) if channel == "webhook" => {
+                    assert_eq!(by, "email");
+                    Some(e.t_us)
+                }
+                _ => None,
+            })
+            .collect();
+        (gave_up, told, text)
+    };
+    let (gave_up, told, text) = run_with(QueueStore::Sqlite);
+    assert_eq!(gave_up.len(), 1, "one webhook job given up: {gave_up:?}\n{text}");
+    assert!(gave_up[0] > 12_000_000 && gave_up[0] < 25_000_000, "before the crash: {gave_up:?}");
+    assert_eq!(told.len(), 1, "the notice accepted once: {told:?}\n{text}");
+    assert!(told[0] >= 35_000_000, "after the restart: {told:?}");
+    let (_, told, text) = run_with(QueueStore::Memory);
+    assert!(told.is_empty(), "the memory queue loses the notice: {told:?}\n{text}");
 }
 
 #[test]

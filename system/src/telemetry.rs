@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::edge::config::StandbyLoss;
 use crate::edge::frame::Lsn;
 use crate::edge::proto::Role;
+use crate::status::sse::SseEventKind;
 
 /// Receives a node's reports.
 pub trait Telemetry: Clone + 'static {
@@ -233,6 +234,14 @@ pub enum NodeEvent {
         key: String,
         holder: String,
         reason: String,
+    },
+    /// A CDN's SSE hub sent a live viewer an event of `kind`.
+    SsePushed {
+        kind: SseEventKind,
+    },
+    /// A CDN's SSE hub sent a live viewer its `seq`-th heartbeat since it started.
+    SseHeartbeat {
+        seq: u64,
     },
     /// A status region's origin answered a CDN's request for the page's document.
     OriginServed {

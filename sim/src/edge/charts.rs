@@ -152,6 +152,22 @@ pub struct StatusCharts {
     pub dns_unhealthy: BTreeMap<String, Vec<Outage>>,
     /// Per channel, what became of the notifications sent on it.
     pub notifications: BTreeMap<String, ChannelDeliveries>,
+    /// Per SSE message type (the event types, then `heartbeat`), as `status::delivery` judged it.
+    #[serde(default)]
+    pub sse: Vec<SseDeliveries>,
+}
+
+/// One SSE message type: sent by the hubs, received by live viewers, and delivery latency in
+/// milliseconds at p50, p99 and max (`None` without a sample).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseDeliveries {
+    pub kind: String,
+    pub pushed: u64,
+    pub delivered: u64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub latency_max_ms: Option<f64>,
 }
 
 /// Notifications on one channel, as the endpoints and the pipeline recorded them, and as judged
@@ -175,6 +191,12 @@ pub struct ChannelDeliveries {
     /// Delivery latency in milliseconds; `None` without a sample.
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
+    /// The channel provider's limit a second (`None`: none), and the most deliveries its
+    /// endpoints accepted within one second (`status::rates`).
+    #[serde(default)]
+    pub per_second_limit: Option<u64>,
+    #[serde(default)]
+    pub worst_per_second: u64,
 }
 
 /// Latency in milliseconds at each of `QUANTILES`; empty when there was no sample.

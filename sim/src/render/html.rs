@@ -6,14 +6,16 @@
 //! narrated story, then for an edge platform run latency and replication lag over time and latency
 //! by percentile per region, for a status page run the views by tier, time to first byte and
 //! staleness over time, the DNS's verdicts and notifications per channel (a chart and a table of
-//! each channel's delivered, lost, duplicates, pending and latency); drawn from the chart
+//! each channel's delivered, lost, duplicates, pending and latency, and its provider's limit beside
+//! the busiest second its endpoints had) and a table of each SSE message type's pushed, delivered
+//! and delivery latency; drawn from the chart
 //! data each summary entry carries (`charts`, `status::charts`, `svg`). A small inline script only
 //! counts what the browser drew, for the browser test, and says so in `data-rendered`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::edge::charts::{ChannelDeliveries, Charts};
+use crate::edge::charts::{ChannelDeliveries, Charts, SseDeliveries};
 use crate::edge::regions::{COLUMNS, Regions};
 use crate::edge::ssr::SsrFigures;
 use crate::render::markup::escape;
@@ -252,13 +254,14 @@ fn charts(o: &mut fmt::Formatter, c: &Charts, story: &[String]) -> fmt::Result {
         Some(status) => {
             writeln!(
                 o,
-                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}",
+                "<h3>what viewers saw</h3>\n{}\n{}\n{}\n<h3>DNS and notifications</h3>\n<div class=\"row\">\n{}\n{}\n</div>\n{}\n<h3>live viewers (SSE)</h3>\n{}",
                 svg::tiers(c, &status.tiers),
                 svg::ttfb(c, &status.ttfb),
                 svg::staleness(c),
                 svg::dns(c, &status.dns_unhealthy, &status.cdns),
                 svg::notifications(&status.notifications),
-                channels(&status.notifications)
+                channels(&status.notifications),
+                sse(&status.sse)
             )?;
         }
         None => {
@@ -277,19 +280,27 @@ fn charts(o: &mut fmt::Formatter, c: &Charts, story: &[String]) -> fmt::Result {
     Ok(())
 }
 
-/// Each notification channel's delivery figures, as judged at its endpoints.
+/// A latency in milliseconds, or `no samples`.
+fn ms(v: Option<f64>) -> String {
+    v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"))
+}
+
+/// Each notification channel's delivery figures, as judged at its endpoints, and its provider's
+/// limit beside the busiest second its endpoints had.
 fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> impl fmt::Display {
     fmt::from_fn(move |o| {
         o.write_str(
             "<table class=\"channels\">\n<tr><th>channel</th><th>delivered</th><th>lost</th><th>duplicates</th>\
              <th>pending at the end</th><th>suppressed</th><th>slowed down</th><th>given up</th>\
-             <th>told unreachable</th><th>latency p50</th><th>latency p99</th></tr>\n",
+             <th>told unreachable</th><th>latency p50</th><th>latency p99</th>\
+             <th>provider limit</th><th>busiest second received</th></tr>\n",
         )?;
-        let ms = |v: Option<f64>| v.map_or("no samples".to_string(), |v| format!("{v:.0} ms"));
         for (channel, d) in channels {
+            let limit = d.per_second_limit.map_or("none".to_string(), |l| format!("{l}/s"));
+            let over = d.per_second_limit.is_some_and(|l| d.worst_per_second > l);
             writeln!(
                 o,
-                "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"channel\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{limit}</td><td{}>{}</td></tr>",
                 escape(channel),
                 d.accepted,
                 d.lost,
@@ -300,10 +311,40 @@ fn channels(channels: &BTreeMap<String, ChannelDeliveries>) -> impl fmt::Display
                 d.given_up,
                 d.told_unreachable,
                 ms(d.latency_p50_ms),
-                ms(d.latency_p99_ms)
+                ms(d.latency_p99_ms),
+                if over { " class=\"fail\"" } else { "" },
+                d.worst_per_second
             )?;
         }
         o.write_str("</table>")
+    })
+}
+
+/// Each SSE message type: pushed by the hubs, received by live viewers, delivery latency (an
+/// event's from its write's acknowledgement, a heartbeat's from the hub's push).
+fn sse(rows: &[SseDeliveries]) -> impl fmt::Display {
+    fmt::from_fn(move |o| {
+        o.write_str(
+            "<table class=\"sse\">\n<tr><th>type</th><th>pushed</th><th>delivered</th><th>latency p50</th>\
+             <th>latency p99</th><th>latency max</th></tr>\n",
+        )?;
+        for r in rows {
+            writeln!(
+                o,
+                "<tr class=\"sse-kind\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&r.kind),
+                r.pushed,
+                r.delivered,
+                ms(r.latency_p50_ms),
+                ms(r.latency_p99_ms),
+                ms(r.latency_max_ms)
+            )?;
+        }
+        o.write_str(
+            "</table>\n<p class=\"quiet\">latency of an event: from its write's acknowledgement to its first \
+             receipt (on a stream, or on a page a viewer polled while it could not stream); of a heartbeat: \
+             from the hub's push to its receipt</p>",
+        )
     })
 }
 
@@ -424,9 +465,50 @@ mod tests {
         );
         assert!(
             table.contains(
-                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td>"
+                "<td>slack</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td><td>none</td><td>0</td>"
             ),
             "{table}"
         );
+    }
+
+    #[test]
+    fn a_provider_limit_sits_beside_the_busiest_second_and_one_over_it_is_marked() {
+        // Goal: the channel table shows each provider's limit next to the most its endpoints
+        // accepted within a second, and marks a second over the limit as failing.
+        let over = ChannelDeliveries { per_second_limit: Some(5), worst_per_second: 9, ..ChannelDeliveries::default() };
+        let held =
+            ChannelDeliveries { per_second_limit: Some(10), worst_per_second: 10, ..ChannelDeliveries::default() };
+        let all = [("sms".to_string(), over), ("slack".to_string(), held)].into();
+        let table = channels(&all).to_string();
+        assert!(table.contains("<td>5/s</td><td class=\"fail\">9</td>"), "{table}");
+        assert!(table.contains("<td>10/s</td><td>10</td>"), "{table}");
+    }
+
+    #[test]
+    fn each_sse_type_has_a_row_and_one_without_a_sample_reads_no_samples() {
+        // Goal: the SSE table has a row per type with pushed, delivered and latency quantiles, and
+        // a type nobody received says "no samples" rather than 0 ms.
+        let rows = [
+            SseDeliveries {
+                kind: "timeline_update".into(),
+                pushed: 12,
+                delivered: 11,
+                latency_p50_ms: Some(105.2),
+                latency_p99_ms: Some(230.0),
+                latency_max_ms: Some(231.0),
+            },
+            SseDeliveries { kind: "incident_resolved".into(), ..SseDeliveries::default() },
+        ];
+        let table = sse(&rows).to_string();
+        assert_eq!(table.matches("<tr class=\"sse-kind\">").count(), 2, "{table}");
+        assert!(
+            table.contains(
+                "<td>timeline_update</td><td>12</td><td>11</td><td>105 ms</td><td>230 ms</td><td>231 ms</td>"
+            ),
+            "{table}"
+        );
+        let none =
+            "<td>incident_resolved</td><td>0</td><td>0</td><td>no samples</td><td>no samples</td><td>no samples</td>";
+        assert!(table.contains(none), "{table}");
     }
 }

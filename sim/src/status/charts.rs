@@ -5,7 +5,7 @@
 //! outages; and its own figures (`StatusCharts`): views by tier over time, time to first byte and
 //! the staleness of the pages viewers saw over time, the DNS's unhealthy spans per CDN, and
 //! notifications per channel (what the endpoints and the pipeline recorded, and the judged
-//! figures of `delivery`).
+//! figures of `delivery` and `rates`), and SSE per message type.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +13,10 @@ use edgesim_system::status::proto::Tier;
 use edgesim_system::telemetry::NodeEvent;
 
 use super::check::View;
-use super::delivery::Notifications;
-use crate::edge::charts::{ChannelDeliveries, Charts, Mark, MarkKind, Moment, Outage, StatusCharts};
+use super::delivery::{Notifications, Sse};
+use super::rates::ProviderRate;
+use crate::edge::charts::{ChannelDeliveries, Charts, Mark, MarkKind, Moment, Outage, SseDeliveries, StatusCharts};
+use crate::edge::metrics::Summary;
 use crate::events::{Event, HarnessEvent, Record};
 use crate::units::ms;
 
@@ -33,8 +35,9 @@ fn channel<'a>(all: &'a mut BTreeMap<String, ChannelDeliveries>, channel: &str) 
     all.entry(channel.to_string()).or_default()
 }
 
-/// Adds each channel's judged figures (`delivery`) to what the chart shows of it.
-pub fn add_judged(charts: &mut Charts, n: &Notifications) {
+/// Adds each channel's judged figures (`delivery`, its provider's busiest second from `rates`) to
+/// what the chart shows of it, and the SSE figures per message type.
+pub fn add_judged(charts: &mut Charts, n: &Notifications, rates: &[ProviderRate], sse: &Sse) {
     let Some(own) = charts.status.as_mut() else { return };
     for (name, c) in &n.channels {
         let on = channel(&mut own.notifications, name);
@@ -44,7 +47,28 @@ pub fn add_judged(charts: &mut Charts, n: &Notifications) {
         let sampled = (c.latency.count > 0).then_some(&c.latency);
         (on.latency_p50_ms, on.latency_p99_ms) = (sampled.map(|l| l.p50_ms), sampled.map(|l| l.p99_ms));
     }
+    for rate in rates {
+        let on = channel(&mut own.notifications, &rate.channel);
+        (on.per_second_limit, on.worst_per_second) = (rate.per_second.map(u64::from), rate.worst_per_second as u64);
+    }
+    let row = |kind: &str, pushed: usize, delivered: usize, latency: &Summary| {
+        let sampled = (latency.count > 0).then_some(latency);
+        SseDeliveries {
+            kind: kind.to_string(),
+            pushed: pushed as u64,
+            delivered: delivered as u64,
+            latency_p50_ms: sampled.map(|l| l.p50_ms),
+            latency_p99_ms: sampled.map(|l| l.p99_ms),
+            latency_max_ms: sampled.map(|l| l.max_ms),
+        }
+    };
+    own.sse = sse.kinds.iter().map(|(kind, k)| row(kind, k.pushed, k.delivered, &k.latency)).collect();
+    let beats = &sse.heartbeats;
+    own.sse.push(row(HEARTBEAT, beats.pushed, beats.delivered, &beats.latency));
 }
+
+/// The SSE heartbeat's row among the event types.
+pub const HEARTBEAT: &str = "heartbeat";
 
 /// Views that went unanswered, in `StatusCharts::tiers`.
 pub const UNANSWERED: &str = "unanswered";

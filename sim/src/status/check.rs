@@ -4,7 +4,8 @@
 //! heal, and the correctness checks on what regions returned: acknowledged updates lost, regions
 //! diverged, and status regressions (a status write that, read back at its region, lost to the
 //! write its operator had read before making it; or a final status that such a later write
-//! should have replaced). Notifications and SSE are judged in `delivery`.
+//! should have replaced). Notifications and SSE are judged in `delivery`, the providers' rate
+//! limits as the endpoints received in `rates`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,9 +15,10 @@ use serde::Serialize;
 use super::concurrent::{self, ADD_WINS, Concurrent, HLC_ORDER};
 use super::delivery::{self, Notifications, Sse};
 use super::liveness;
+use super::rates::{self, ProviderRate};
 use super::records::AckedEdit;
 use super::recovery::{self, Recovery};
-use super::settings::StatusSettings;
+use super::settings::{CHANNELS, StatusSettings};
 use super::shown::{Shown, parse};
 use super::spike::{self, Spike};
 use crate::edge::check::NotJudged;
@@ -66,7 +68,10 @@ pub struct StatusReport {
     /// The platform's outages and recoveries as the monitor saw them, and the operators' reports.
     pub platform: Vec<PlatformReport>,
     pub notifications: Notifications,
-    pub sse: Sse,
+    /// Per channel, the busiest second its endpoints had beside its provider's limit.
+    pub provider_rates: Vec<ProviderRate>,
+    /// Boxed, so that a status report stays about the size of an edge one in `SystemReport`.
+    pub sse: Box<Sse>,
     /// The origins' load during a viewer spike (none without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spike: Option<Spike>,
@@ -160,6 +165,9 @@ impl StatusReport {
         if !self.sse.never_streamed.is_empty() {
             out.push("sse-event-types");
         }
+        if self.provider_rates.iter().any(ProviderRate::over) {
+            out.push("provider-rate-limit");
+        }
         if !self.concurrent.add_wins_broken.is_empty() {
             out.push(ADD_WINS);
         }
@@ -251,7 +259,11 @@ pub fn analyze(
         not_judged,
         platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
-        sse: delivery::sse(scenario, events, edits),
+        provider_rates: rates::judge(
+            &rates::accepted(events),
+            &CHANNELS.map(|(channel, _)| (channel, s.provider_of(channel).per_second)),
+        ),
+        sse: Box::new(delivery::sse(scenario, events, edits)),
         spike: spike::spike(scenario, s, events),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),
         concurrent: concurrent::check(events, edits, &hosts, &down),

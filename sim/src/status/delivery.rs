@@ -7,7 +7,9 @@
 //! after the last retry and the subscribers told their endpoint was unreachable) and live
 //! viewers (per SSE event type, the timeline updates, status changes and resolutions made after a
 //! live viewer first subscribed or fell back to polling that it never received on its stream nor
-//! saw on a page it polled, and how fast the rest reached it; reconnects and refused streams).
+//! saw on a page it polled, and how fast the rest reached it; how many the hubs pushed and the
+//! viewers received, heartbeats among them, a heartbeat's delivery timed from the hub's report of
+//! sending it; reconnects and refused streams).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -119,11 +121,25 @@ pub struct Sse {
     /// Event types expected at viewers that streamed and never received on a stream by any of
     /// them (the `sse-event-types` checker).
     pub never_streamed: Vec<&'static str>,
+    pub heartbeats: Heartbeats,
+}
+
+/// The hubs' heartbeats: sent (as the hubs reported), received by live viewers, and from each
+/// one's sending to its receipt.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Heartbeats {
+    pub pushed: usize,
+    pub delivered: usize,
+    pub latency: Summary,
 }
 
 /// One SSE event type at the live viewers.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SseKindFigures {
+    /// Events of this type the hubs sent on viewers' streams (as the hubs reported).
+    pub pushed: usize,
+    /// Events of this type live viewers received on their streams, repeats included.
+    pub delivered: usize,
     /// Per live viewer, the events of this type made after it first subscribed or fell back and
     /// at least `SSE_GRACE` before the end.
     pub expected: usize,
@@ -311,8 +327,22 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
     let mut fell_back = BTreeSet::new();
     let mut accepted: BTreeMap<u64, usize> = BTreeMap::new();
     let mut got: BTreeMap<u64, Got> = BTreeMap::new();
+    let mut kinds: BTreeMap<SseEventKind, SseKindFigures> = BTreeMap::new();
+    let mut heartbeat_sent: BTreeMap<(&str, u64), u64> = BTreeMap::new();
+    let mut heartbeat_latency = Recorder::default();
     for e in events {
         match &e.record {
+            Record::Node(NodeEvent::SsePushed { kind }) => kinds.entry(*kind).or_default().pushed += 1,
+            Record::Node(NodeEvent::SseHeartbeat { seq }) => {
+                out.heartbeats.pushed += 1;
+                heartbeat_sent.insert((&e.node, *seq), e.t_us);
+            }
+            Record::Harness(HarnessEvent::SseHeartbeat { cdn, seq, .. }) => {
+                out.heartbeats.delivered += 1;
+                if let Some(sent) = heartbeat_sent.get(&(cdn.as_str(), *seq)) {
+                    heartbeat_latency.record(e.t_us.saturating_sub(*sent));
+                }
+            }
             Record::Harness(HarnessEvent::SseConnected { viewer, resumed, .. }) => {
                 first_seen.entry(*viewer).or_insert(e.t_us);
                 out.connects += 1;
@@ -328,8 +358,11 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
                 first_seen.entry(*viewer).or_insert(e.t_us);
                 fell_back.insert(*viewer);
             }
-            Record::Harness(HarnessEvent::SseReceived { viewer, kind, write: Some(write), .. }) => {
-                got.entry(*viewer).or_default().streamed.push((e.t_us, *kind, *write));
+            Record::Harness(HarnessEvent::SseReceived { viewer, kind, write, .. }) => {
+                kinds.entry(*kind).or_default().delivered += 1;
+                if let Some(write) = write {
+                    got.entry(*viewer).or_default().streamed.push((e.t_us, *kind, *write));
+                }
             }
             Record::Harness(HarnessEvent::PageViewed { viewer, shown: Some(shown), .. })
                 if fell_back.contains(viewer) =>
@@ -357,7 +390,6 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
         .collect();
     due.extend(resolutions(edits).into_iter().map(|edit| Due { kind: SseEventKind::IncidentResolved, edit }));
     let mut latency: BTreeMap<SseEventKind, Recorder> = SseEventKind::ALL.map(|k| (k, Recorder::default())).into();
-    let mut kinds: BTreeMap<SseEventKind, SseKindFigures> = BTreeMap::new();
     let mut expected_streaming = BTreeSet::new();
     let none = Got::default();
     for (viewer, since) in &first_seen {
@@ -398,6 +430,7 @@ pub fn sse(scenario: &Scenario, events: &[Event], edits: &[AckedEdit]) -> Sse {
         .collect();
     out.missed = kinds.values().map(|f| f.missed).sum();
     out.kinds = kinds.into_iter().map(|(kind, f)| (kind.name(), f)).collect();
+    out.heartbeats.latency = heartbeat_latency.summary();
     out
 }
 
@@ -572,6 +605,38 @@ mod tests {
         assert_eq!((judged.missed, judged.never_streamed.len()), (0, 0));
         let resolved = judged.latency(IncidentResolved).unwrap();
         assert!((resolved.max_ms - 3_000.0).abs() < 3.0, "{resolved:?}");
+    }
+
+    #[test]
+    fn each_type_counts_what_the_hubs_pushed_and_viewers_received_and_heartbeats_are_timed_from_their_push() {
+        // Goal: pushed comes from the hubs' reports, delivered from the viewers' (a repeat counts
+        // again); a heartbeat is timed from the latest push of its number by its own hub (cdn-b's
+        // heartbeat 1 is not cdn-a's, and a hub restarted numbers from 1 again); a type nobody
+        // pushed has no latency sample.
+        use SseEventKind::*;
+        let scenario = Scenario::parse("t.toml", "name = \"t\"\nduration = \"10m\"\n[status]\n").unwrap();
+        let hub = |t_us, cdn: &str, event| Event { t_us, node: Rc::from(cdn), record: Record::Node(event) };
+        let beat = |t_us, cdn: &str, seq| at(t_us, HarnessEvent::SseHeartbeat { viewer: 9, cdn: cdn.into(), seq });
+        let events = vec![
+            at(S, HarnessEvent::SseConnected { viewer: 9, cdn: "cdn-a".into(), resumed: false }),
+            hub(10 * S, "cdn-a", NodeEvent::SsePushed { kind: TimelineUpdate }),
+            received(10 * S + 20_000, TimelineUpdate, 1),
+            received(10 * S + 30_000, TimelineUpdate, 1),
+            hub(30 * S, "cdn-a", NodeEvent::SseHeartbeat { seq: 1 }),
+            hub(30 * S, "cdn-b", NodeEvent::SseHeartbeat { seq: 1 }),
+            beat(30 * S + 15_000, "cdn-a", 1),
+            hub(60 * S, "cdn-a", NodeEvent::SseHeartbeat { seq: 1 }),
+            beat(60 * S + 40_000, "cdn-a", 1),
+            beat(61 * S, "cdn-c", 7),
+        ];
+        let sse = sse(&scenario, &events, &[update(1, 10 * S)]);
+        let timeline = &sse.kinds["timeline_update"];
+        assert_eq!((timeline.pushed, timeline.delivered, timeline.latency.count), (1, 2, 1));
+        let status = &sse.kinds["component_status_changed"];
+        assert_eq!((status.pushed, status.delivered, status.latency.count), (0, 0, 0));
+        let beats = &sse.heartbeats;
+        assert_eq!((beats.pushed, beats.delivered, beats.latency.count), (3, 3, 2), "{beats:?}");
+        assert!((beats.latency.max_ms - 40.0).abs() < 0.1, "timed from the latest push of seq 1: {beats:?}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod liveness;
 pub mod platform;
 pub mod probes;
+pub mod rates;
 pub mod records;
 pub mod recovery;
 pub mod report;

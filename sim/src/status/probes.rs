@@ -3,6 +3,7 @@
 //! region restarts (CRDT convergence), the subscriber endpoints, behind each channel's provider,
 //! that record each notification they accept (and each "slow down" the provider answers), and the final audit of every region and CDN. Probes log only what changed.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
@@ -93,10 +94,12 @@ pub async fn audit<N: Net>(net: N, hosts: Vec<(String, bool)>, ids: Ids, telemet
     }
 }
 
-/// A channel's subscriber endpoints behind its provider (`[[status.provider]]`): a delivery beyond
-/// the provider's per-second limit is answered "slow down"; the others, after the provider's
-/// latency, are failed (a seeded share) or accepted and recorded, a notice of an unreachable
-/// endpoint as such.
+/// A channel's subscriber endpoints behind its provider (`[[status.provider]]`): a delivery that
+/// arrives when the provider has taken its per-second limit in the second before is answered
+/// "slow down" (unless the provider does not `enforce` its limit); the others, after the
+/// provider's latency, are failed (a seeded share) or accepted and recorded, a notice of an
+/// unreachable endpoint as such. The provider counts a delivery when it arrives, so each accepted
+/// one is logged the provider's latency after it was counted.
 pub async fn receiver<N: Net>(
     net: N,
     settings: Rc<StatusSettings>,
@@ -108,23 +111,16 @@ pub async fn receiver<N: Net>(
     let channel = CHANNELS.iter().find(|(_, h)| *h == host).map_or("", |(c, _)| c);
     let provider = settings.provider_of(channel);
     let fail_rate = provider.fail_rate.unwrap_or(settings.receiver_fail_rate);
-    let mut taken: VecDeque<Duration> = VecDeque::new();
+    let limit = provider.per_second.filter(|_| provider.enforce);
+    let taken: Rc<RefCell<VecDeque<Duration>>> = Rc::default();
     let mut listener = net.bind(RECEIVER_PORT).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;
         let fail = rng.random::<f64>() < fail_rate;
-        let now = now();
-        while taken.front().is_some_and(|t| now.saturating_sub(*t) >= Duration::from_secs(1)) {
-            taken.pop_front();
-        }
-        let over = provider.per_second.is_some_and(|limit| taken.len() >= limit as usize);
-        if !over {
-            taken.push_back(now);
-        }
-        let (telemetry, latency) = (telemetry.clone(), provider.latency.0);
+        let (telemetry, latency, taken) = (telemetry.clone(), provider.latency.0, taken.clone());
         spawn_local(async move {
             let Ok(d) = wire::recv::<_, Delivery>(&mut stream).await else { return };
-            let reply = if over {
+            let reply = if !take(&mut taken.borrow_mut(), now(), limit) {
                 let slowed =
                     HarnessEvent::SlowedDown { key: d.idempotency_key, subscriber: d.subscriber, channel: d.channel };
                 telemetry.harness(slowed);
@@ -151,4 +147,17 @@ pub async fn receiver<N: Net>(
             let _ = wire::send(&mut stream, &reply).await;
         });
     }
+}
+
+/// Whether a provider that took the deliveries at `taken` takes one more at `now` under `limit` a
+/// second (counting it if so).
+fn take(taken: &mut VecDeque<Duration>, now: Duration, limit: Option<u32>) -> bool {
+    while taken.front().is_some_and(|t| now.saturating_sub(*t) >= Duration::from_secs(1)) {
+        taken.pop_front();
+    }
+    let over = limit.is_some_and(|limit| taken.len() >= limit as usize);
+    if !over {
+        taken.push_back(now);
+    }
+    !over
 }

@@ -7,12 +7,14 @@ use std::fmt;
 
 use edgesim_system::telemetry::NodeEvent;
 
+use super::charts::HEARTBEAT;
 use super::check::{self, StatusReport};
 use super::delivery::{Notifications, Sse};
+use super::rates::ProviderRate;
 use super::settings::StatusSettings;
 use super::spike::Spike;
 use crate::edge::charts::Charts;
-use crate::edge::metrics::fmt_summary;
+use crate::edge::metrics::{Summary, fmt_summary};
 use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::Scenario;
 
@@ -27,7 +29,7 @@ pub fn analyze(
     let views = check::views(events, &edits);
     let status = check::analyze(scenario, s, events, &edits, &views);
     super::charts::add(charts, &s.cdns, events, &views);
-    super::charts::add_judged(charts, &status.notifications);
+    super::charts::add_judged(charts, &status.notifications, &status.provider_rates, &status.sse);
     let timeline = narrate(events, &status);
     (status, timeline)
 }
@@ -115,6 +117,7 @@ impl fmt::Display for StatusReport {
         write_views(f, self)?;
         write_updates(f, self)?;
         write_notifications(f, &self.notifications)?;
+        write_rates(f, &self.provider_rates)?;
         write_sse(f, &self.sse)?;
         if let Some(spike) = &self.spike {
             write_spike(f, spike)?;
@@ -231,6 +234,26 @@ fn write_notifications(f: &mut fmt::Formatter, n: &Notifications) -> fmt::Result
     Ok(())
 }
 
+/// Each channel's busiest second at its endpoints, beside its provider's limit.
+fn write_rates(f: &mut fmt::Formatter, rates: &[ProviderRate]) -> fmt::Result {
+    writeln!(f, "  provider limits as received (the busiest second at each channel's endpoints)")?;
+    for r in rates {
+        let limit = r.per_second.map_or("no limit".to_string(), |l| format!("limit {l}/s"));
+        let busiest = match r.worst_at_s {
+            Some(at) => format!("busiest second {} (ending at {at:.3}s), {} accepted", r.worst_per_second, r.accepted),
+            None => "nothing accepted".to_string(),
+        };
+        let over = if r.over() { "  OVER THE LIMIT" } else { "" };
+        writeln!(f, "    {:<10} {limit:<12} {busiest}{over}", r.channel)?;
+    }
+    Ok(())
+}
+
+/// A distribution, or `no samples` without one.
+fn sampled(s: &Summary) -> String {
+    if s.count == 0 { "no samples".to_string() } else { fmt_summary(s) }
+}
+
 /// Live viewers: their streams, and each SSE event type's delivery.
 fn write_sse(f: &mut fmt::Formatter, sse: &Sse) -> fmt::Result {
     writeln!(f, "\nlive viewers (SSE)")?;
@@ -250,13 +273,24 @@ fn write_sse(f: &mut fmt::Formatter, sse: &Sse) -> fmt::Result {
     for (kind, k) in &sse.kinds {
         writeln!(
             f,
-            "  {kind:<26} due {:>5}, on a stream {:>5}, missed {:>3}; delivery (stream or polled page)  {}",
+            "  {kind:<26} pushed {:>5}, received {:>5}; due {:>5}, on a stream {:>5}, missed {:>3}; delivery \
+             (from the write's acknowledgement, on a stream or polled page)  {}",
+            k.pushed,
+            k.delivered,
             k.expected,
             k.streamed,
             k.missed,
-            fmt_summary(&k.latency)
+            sampled(&k.latency)
         )?;
     }
+    let beats = &sse.heartbeats;
+    writeln!(
+        f,
+        "  {HEARTBEAT:<26} pushed {:>5}, received {:>5}; delivery (from the hub's push)  {}",
+        beats.pushed,
+        beats.delivered,
+        sampled(&beats.latency)
+    )?;
     for m in &sse.missed_examples {
         writeln!(f, "    missed: {m}")?;
     }
@@ -288,6 +322,9 @@ fn write_checks(f: &mut fmt::Formatter, r: &StatusReport) -> fmt::Result {
         }
     }
     writeln!(f, "  CDN pages behind           {}", r.cdn_pages_behind.len())?;
+    let over: Vec<&str> = r.provider_rates.iter().filter(|p| p.over()).map(|p| p.channel.as_str()).collect();
+    let over = if over.is_empty() { "none".to_string() } else { over.join(", ") };
+    writeln!(f, "  providers over their limit {over}")?;
     let never = if r.sse.never_streamed.is_empty() { "none".to_string() } else { r.sse.never_streamed.join(", ") };
     writeln!(f, "  SSE event types never streamed  {never}")?;
     for d in &r.cdn_pages_behind {

@@ -252,6 +252,20 @@ pub struct ChannelProvider {
     /// `None`: `receiver_fail_rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_rate: Option<f64>,
+    /// `false` (negative control): the provider's limit is on paper only; it takes every delivery
+    /// and never answers "slow down", so what the notifier sends shows at the endpoints.
+    #[serde(default = "enforced", skip_serializing_if = "is_enforced")]
+    pub enforce: bool,
+}
+
+fn enforced() -> bool {
+    true
+}
+
+/// Left out of the resolved scenario when it is the default, so that runs logged before the knob
+/// existed read the same.
+fn is_enforced(enforce: &bool) -> bool {
+    *enforce
 }
 
 /// How long a provider over its limit asks the notifier to wait.
@@ -416,6 +430,7 @@ impl StatusSettings {
             latency: Dur(Duration::ZERO),
             per_second: None,
             fail_rate: None,
+            enforce: true,
         })
     }
 

@@ -374,7 +374,10 @@ async fn live_viewer<N: Net>(users: Rc<Users<N>>, viewer: u64, ip: String) {
                             component,
                         });
                     }
-                    Ok(Ok(EdgeReply::Sse(SseMessage::Heartbeat))) => streamed = true,
+                    Ok(Ok(EdgeReply::Sse(SseMessage::Heartbeat { seq }))) => {
+                        streamed = true;
+                        users.telemetry.harness(HarnessEvent::SseHeartbeat { viewer, cdn: cdn.clone(), seq });
+                    }
                     Ok(Ok(EdgeReply::Refused(refusal))) => {
                         users.telemetry.harness(HarnessEvent::SseRefused { viewer, cdn: cdn.clone(), refusal });
                         break None;

@@ -29,8 +29,8 @@ use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
 use crate::wire;
 
 /// The edge's state: the KV's visible value and when a region last refreshed it, the last page
-/// rendered (and when the origins answered it, if they did), the origin request in flight, and
-/// the SSE streams open.
+/// rendered (and when the origins answered it, if they did), the origin request in flight, the
+/// SSE streams open and the heartbeats sent on them since the edge started.
 #[derive(Default)]
 struct Edge {
     kv: Option<(Incident, Instant)>,
@@ -38,6 +38,7 @@ struct Edge {
     from_origins_at: Option<Instant>,
     fetching: Option<Fetch>,
     streams: Connections,
+    heartbeats: u64,
 }
 
 /// An origin request in flight: its document once it is done (`Some(None)`: no origin answered).
@@ -193,7 +194,8 @@ async fn from_origins<N: Net, T: Telemetry>(node: &Node<N, T>) -> Option<Inciden
 
 /// Streams events to one viewer: first what it missed after `last_event_id` (nothing without one:
 /// the page it loaded showed the rest), then each new one as the KV shows it, with a heartbeat
-/// when there is nothing to say. Refused past the streams its IP or the edge may hold.
+/// (numbered across the edge's streams) when there is nothing to say; each one sent is reported.
+/// Refused past the streams its IP or the edge may hold.
 async fn subscribe<N: Net, T: Telemetry>(
     node: &Node<N, T>,
     edge: &RefCell<Edge>,
@@ -224,8 +226,12 @@ async fn subscribe<N: Net, T: Telemetry>(
         let mut sent = Ok(());
         for (id, event) in feed.next(&doc) {
             if sent.is_ok() {
+                let kind = event.kind();
                 let message = SseMessage::Event { id, event };
                 sent = wire::send(&mut stream, &EdgeReply::Sse(message)).await;
+                if sent.is_ok() {
+                    node.emit(NodeEvent::SsePushed { kind });
+                }
             }
         }
         if sent.is_err() {
@@ -238,9 +244,15 @@ async fn subscribe<N: Net, T: Telemetry>(
                 Err(_) => break,
             },
             _ = heartbeat.tick() => {
-                if wire::send(&mut stream, &EdgeReply::Sse(SseMessage::Heartbeat)).await.is_err() {
+                let seq = {
+                    let mut edge = edge.borrow_mut();
+                    edge.heartbeats += 1;
+                    edge.heartbeats
+                };
+                if wire::send(&mut stream, &EdgeReply::Sse(SseMessage::Heartbeat { seq })).await.is_err() {
                     break;
                 }
+                node.emit(NodeEvent::SseHeartbeat { seq });
             }
         }
     }

@@ -6,8 +6,9 @@
 //! (the job put back as the same try); a job whose last retry failed ends with a notice to its
 //! subscriber, on another channel, that the endpoint is unreachable.
 //! With an [`Outbox`] (its disk) every decision is committed there before it is acted on, and a
-//! restart carries on from it; without one the queue and the hour's sends live in memory and a
-//! crash loses them (the negative control).
+//! restart carries on from it (the notices of unreachable endpoints not yet accepted among it);
+//! without one the queue, the hour's sends and the notices live in memory and a crash loses them
+//! (the negative control).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ use tokio::time::{Duration, Instant, sleep_until};
 
 use super::node::Node;
 use super::notify::{Event, Job, Offered, Pipeline, Retry, Subscriber};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Unreachable};
 use super::proto::{Delivery, DeliveryReply, NOTIFY_PORT, Notice, RECEIVER_PORT, event_id};
 use crate::net::Net;
 use crate::telemetry::{NodeEvent, NodeRole, NoticeOutcome, Telemetry};
@@ -37,15 +38,18 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk:
     let subscribers: Vec<Subscriber> =
         (1..=subscribers).map(|id| Subscriber { id, channels: channels.clone() }).collect();
     let config = node.config.notify.clone();
-    let pipeline = match &disk {
+    let (pipeline, notices) = match &disk {
         Some(outbox) => {
-            let saved = outbox.borrow().saved().map_err(io::Error::other)?;
+            let (saved, notices) = {
+                let outbox = outbox.borrow();
+                (outbox.saved().map_err(io::Error::other)?, outbox.notices().map_err(io::Error::other)?)
+            };
             let jobs = saved.jobs.len() as u64;
             let pipeline = Pipeline::restore(config, subscribers, saved);
             node.emit(NodeEvent::QueueRestored { jobs });
-            pipeline
+            (pipeline, notices)
         }
-        None => Pipeline::new(config, subscribers),
+        None => (Pipeline::new(config, subscribers), Vec::new()),
     };
     let notifier = Rc::new(Notifier {
         node: node.clone(),
@@ -55,6 +59,9 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk:
         paused: RefCell::new(BTreeMap::new()),
     });
     node.emit(NodeEvent::Started { role: NodeRole::Notifier, lsn: 0 });
+    for notice in notices {
+        spawn_local(tell_unreachable(notifier.clone(), notice));
+    }
     for _ in 0..node.config.notify_workers.max(1) {
         spawn_local(worker(notifier.clone()));
     }
@@ -116,28 +123,35 @@ impl<N: Net, T: Telemetry> Notifier<N, T> {
 const NOTICE_TRIES: u32 = 3;
 const NOTICE_GAP: Duration = Duration::from_secs(10);
 
-/// Tells `subscriber` that its endpoint on `channel` was unreachable through the last retry, on
-/// its account's contact channel (email, or the first other channel when email is the one lost).
-async fn tell_unreachable<N: Net, T: Telemetry>(node: Node<N, T>, subscriber: u32, channel: String) {
+/// Tells the subscriber that its endpoint was unreachable through the last retry, on its
+/// account's contact channel (email, or the first other channel when email is the one lost); the
+/// notice leaves the disk once accepted or once its tries are spent (a restart tries it afresh).
+async fn tell_unreachable<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>, notice: Unreachable) {
+    let node = &n.node;
+    let Unreachable { key, subscriber, channel } = notice;
     let channels = &node.config.channels;
     let by = channels
         .iter()
         .find(|(c, _)| c == "email" && *c != channel)
         .or_else(|| channels.iter().find(|(c, _)| *c != channel));
-    let Some((by, host)) = by.cloned() else { return };
-    let notice = Delivery {
-        idempotency_key: format!("{subscriber}/{channel:?}/unreachable"),
-        event: "unreachable".into(),
-        subscriber,
-        channel: by,
-        unreachable: Some(channel),
-    };
-    for _ in 0..NOTICE_TRIES {
-        let reply = node.exchange(&host, RECEIVER_PORT, &notice, node.config.peer_timeout * 10).await;
-        if matches!(reply, Ok(DeliveryReply::Accepted)) {
-            return;
+    if let Some((by, host)) = by.cloned() {
+        let delivery = Delivery {
+            idempotency_key: format!("{subscriber}/{channel:?}/unreachable"),
+            event: "unreachable".into(),
+            subscriber,
+            channel: by,
+            unreachable: Some(channel),
+        };
+        for _ in 0..NOTICE_TRIES {
+            let reply = node.exchange(&host, RECEIVER_PORT, &delivery, node.config.peer_timeout * 10).await;
+            if matches!(reply, Ok(DeliveryReply::Accepted)) {
+                break;
+            }
+            tokio::time::sleep(NOTICE_GAP).await;
         }
-        tokio::time::sleep(NOTICE_GAP).await;
+    }
+    if let Some(outbox) = &n.disk {
+        let _ = outbox.borrow_mut().told(&key);
     }
 }
 
@@ -224,7 +238,7 @@ async fn worker<N: Net, T: Telemetry>(n: Rc<Notifier<N, T>>) {
         let retry_in_ms = match retry {
             Retry::Scheduled { due_ms, .. } => Some(due_ms.saturating_sub(now)),
             Retry::GaveUp { .. } => {
-                spawn_local(tell_unreachable(node.clone(), job.subscriber, job.channel.clone()));
+                spawn_local(tell_unreachable(n.clone(), Unreachable::of(&job)));
                 None
             }
         };

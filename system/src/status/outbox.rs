@@ -4,7 +4,10 @@
 //! before the notifier acts on it: an offered update before the region is told it was taken, a
 //! delivery's end (sent, rescheduled or given up) once the endpoint answered. A job being sent when
 //! the notifier crashes is still queued here, so the restarted notifier sends it again under the
-//! same idempotency key (at least once; the receiver drops the copy).
+//! same idempotency key (at least once; the receiver drops the copy). A job given up after its
+//! last retry leaves a notice to its subscriber that the endpoint is unreachable, committed in the
+//! same transaction and kept until the notice is accepted or its tries are spent, so a crash
+//! between the last retry and the notice does not lose it.
 //!
 //! Like the edge platform's databases, the database is created by whoever runs the node and
 //! outlives the node's crashes (SQLite commits are durable).
@@ -22,9 +25,26 @@ const SCHEMA: &str = "
         key TEXT PRIMARY KEY, event TEXT NOT NULL, subscriber INTEGER NOT NULL, channel TEXT NOT NULL,
         critical INTEGER NOT NULL, attempt INTEGER NOT NULL, due_ms INTEGER NOT NULL,
         enqueued_ms INTEGER NOT NULL, seq INTEGER NOT NULL);
+    CREATE TABLE notices(key TEXT PRIMARY KEY, subscriber INTEGER NOT NULL, channel TEXT NOT NULL);
     CREATE TABLE counters(id INTEGER PRIMARY KEY CHECK (id = 0), offered INTEGER NOT NULL, seq INTEGER NOT NULL);
     INSERT INTO counters(id, offered, seq) VALUES (0, 0, 0);
 ";
+
+/// A notice still to send: `subscriber`'s endpoint on `channel` was unreachable through the last
+/// retry of the job whose idempotency key is `key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreachable {
+    pub key: String,
+    pub subscriber: u32,
+    pub channel: String,
+}
+
+impl Unreachable {
+    /// The notice a job given up after its last retry leaves.
+    pub fn of(job: &Job) -> Unreachable {
+        Unreachable { key: job.key.clone(), subscriber: job.subscriber, channel: job.channel.clone() }
+    }
+}
 
 /// The notifier's database.
 pub struct Outbox {
@@ -77,7 +97,8 @@ impl Outbox {
         self.conn.execute("DELETE FROM jobs WHERE key = ?1", [&job.key]).map(drop)
     }
 
-    /// Records a failed send of `job`: rescheduled as `retry` says, or dropped when given up.
+    /// Records a failed send of `job`: rescheduled as `retry` says, or dropped when given up, with
+    /// the notice to its subscriber that the endpoint is unreachable kept in its place.
     pub fn failed(&mut self, job: &Job, retry: Retry) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         match retry {
@@ -90,9 +111,26 @@ impl Outbox {
             }
             Retry::GaveUp { .. } => {
                 tx.execute("DELETE FROM jobs WHERE key = ?1", [&job.key])?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO notices(key, subscriber, channel) VALUES (?1, ?2, ?3)",
+                    params![job.key, job.subscriber, job.channel],
+                )?;
             }
         }
         tx.commit()
+    }
+
+    /// Records that the notice left by the job `key` is done with: accepted, or its tries spent.
+    pub fn told(&mut self, key: &str) -> rusqlite::Result<()> {
+        self.conn.execute("DELETE FROM notices WHERE key = ?1", [key]).map(drop)
+    }
+
+    /// The notices of unreachable endpoints not yet done with, in the order their jobs were given up.
+    pub fn notices(&self) -> rusqlite::Result<Vec<Unreachable>> {
+        self.conn
+            .prepare("SELECT key, subscriber, channel FROM notices ORDER BY rowid")?
+            .query_map([], |r| Ok(Unreachable { key: r.get(0)?, subscriber: r.get(1)?, channel: r.get(2)? }))?
+            .collect()
     }
 
     /// The pipeline's state as last committed: every job still queued, including one that was
@@ -205,6 +243,28 @@ mod tests {
         assert_eq!(again.len(), 2, "{again:?}");
         assert_eq!(again[0], in_flight);
         assert!(again.iter().all(|job| job.key != delivered.key));
+    }
+
+    #[test]
+    fn a_notice_of_an_unreachable_endpoint_outlives_a_crash_until_it_is_told() {
+        // Goal: the job's last retry failed and the notifier crashed before the notice went out:
+        // the restarted notifier finds the notice on disk, once per given-up job, and not again
+        // once it was accepted.
+        let config = NotifyConfig { retry_delays_ms: vec![], ..config() };
+        let (mut p, mut outbox) = (Pipeline::new(config.clone(), subscribers()), Outbox::new().unwrap());
+        let c = &config;
+        let event = ev(1, 1, false);
+        let offered = p.offer(event.clone(), 0);
+        outbox.offered(&event, 0, &offered, c.event_dedup, c.rate_window_ms).unwrap();
+        let job = p.take(0).unwrap();
+        let retry = p.failed(job.clone(), 0, 0.5);
+        assert_eq!(retry, Retry::GaveUp { attempts: 1 });
+        outbox.failed(&job, retry).unwrap();
+        let pending = outbox.notices().unwrap();
+        assert_eq!(pending, [Unreachable::of(&job)]);
+        assert!(outbox.saved().unwrap().jobs.iter().all(|j| j.key != job.key), "the job itself is gone");
+        outbox.told(&job.key).unwrap();
+        assert_eq!(outbox.notices().unwrap(), []);
     }
 
     #[derive(Clone, Debug)]

@@ -125,11 +125,9 @@ pub enum EdgeReply {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SseMessage {
     /// An event; `id` is the Last-Event-ID to resume after it.
-    Event {
-        id: String,
-        event: SseEvent,
-    },
-    Heartbeat,
+    Event { id: String, event: SseEvent },
+    /// Sent when there is nothing to say; `seq` numbers the hub's heartbeats since it started.
+    Heartbeat { seq: u64 },
 }
 
 /// The names the status page's DNS answers for.
