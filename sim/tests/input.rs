@@ -273,9 +273,59 @@ fn cases() -> Vec<Case> {
             "9:9: `ssr.share` = 2 is out of range: expected a number from 0 to 1",
         ),
         case(
-            "ssr-upstream-without-latency",
+            "ssr-upstream-without-service",
             edge("[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\n"),
-            "11:8: boundary `recs`: `upstream` data needs a `latency`",
+            "11:8: boundary `recs`: `upstream` data needs a `service`",
+        ),
+        case(
+            "ssr-boundary-latency",
+            edge("[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\nlatency = \"50ms\"\n"),
+            "13:1: unknown field `latency`, expected one of `name`, `data`, `service`",
+        ),
+        case(
+            "ssr-replica-with-service",
+            edge("[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"p\"\ndata = \"replica\"\nservice = \"5ms\"\n"),
+            "11:8: boundary `p`: only `upstream` data has a `service`",
+        ),
+        case(
+            "ssr-upstream-workers",
+            edge(
+                "[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\nservice = \"50ms\"\n[ssr.upstream]\nworkers = 0\n",
+            ),
+            "15:11: `ssr.upstream.workers` = 0 is out of range: expected a whole number from 1 to 10000",
+        ),
+        case(
+            "ssr-upstream-latency",
+            edge(
+                "[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\nservice = \"50ms\"\n[ssr.upstream]\nlatency = \"1m\"\n",
+            ),
+            "15:11: `ssr.upstream.latency` = \"1m\" is out of range: expected a duration from 0s to 10s",
+        ),
+        case(
+            "ssr-upstream-unknown-key",
+            edge(
+                "[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\nservice = \"50ms\"\n[ssr.upstream]\nregion = \"a\"\n",
+            ),
+            "15:1: unknown field `region`",
+        ),
+        case(
+            "ssr-upstream-without-upstream-boundary",
+            edge(
+                "[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"p\"\ndata = \"replica\"\n[ssr.upstream]\nworkers = 2\n",
+            ),
+            "8:1: [ssr.upstream] is set, but no [[ssr.boundary]] has `upstream` data",
+        ),
+        case(
+            "ssr-upstream-timeout-not-below-request-timeout",
+            edge(
+                "[workload]\nrequest_timeout = \"2s\"\n[ssr]\nshare = 0.5\n[[ssr.boundary]]\nname = \"recs\"\ndata = \"upstream\"\nservice = \"50ms\"\n[ssr.upstream]\ntimeout = \"2s\"\n",
+            ),
+            "17:11: `ssr.upstream.timeout` (2s) is not shorter than `workload.request_timeout` (2s)",
+        ),
+        case(
+            "ssr-upstream-crash-without-upstream",
+            edge("[[fault]]\nat = \"1s\"\nkind = \"crash\"\nhost = \"upstream\"\n"),
+            "11:8: `upstream` is not a host that can crash",
         ),
         case("ssr-no-boundary", edge("[ssr]\nshare = 0.5\n"), "8:1: [ssr] needs at least one [[ssr.boundary]]"),
         case(

@@ -7,7 +7,9 @@
 //! region (`scenarios/isr-region-lock.toml`) and herd across the region when its holder is lost
 //! (`scenarios/negative/isr-region-lock-lost.toml`), and keep serving the last good page while the origin
 //! cannot render; a personalized page streamed with SSR (`scenarios/ssr-failover.toml`) shows its
-//! shell before its boundaries, and its boundaries in the order of their data's latency; the
+//! shell before its boundaries, and its boundaries in the order of their data's latency, and the
+//! upstream service its boundaries call is a host that faults slow, cut off and crash
+//! (`scenarios/ssr-upstream-outage.toml`); the
 //! design's comparison of isolates and containers (`scenarios/cold-starts-isolates.toml` and its
 //! negative control) as a user runs it.
 
@@ -16,7 +18,7 @@ mod common;
 use std::time::Duration;
 
 use common::{load, run};
-use edgesim::scenario::{Action, Fault, PRIMARY, WorkerKind};
+use edgesim::scenario::{Action, Fault, PRIMARY, UPSTREAM, WorkerKind};
 use edgesim::verdict::judge;
 use edgesim_system::edge::isr::Lock;
 
@@ -151,8 +153,9 @@ fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
     // Goal: on `scenarios/ssr-failover.toml`'s page without its fault, as the clients saw it, the
     // shell arrives within the design's 50 ms and before any boundary (it does not wait for the
     // data), each boundary arrives later by its data's latency (replica, read-your-writes, then
-    // the 60 ms and 150 ms upstream calls, in that order), the full page with the slowest, and
-    // every view completes. A PoP that sent the page whole once its data was in would fail it.
+    // the upstream service's 30 ms and 100 ms calls 20 ms away, in that order), the full page
+    // with the slowest, and every view completes. A PoP that sent the page whole once its data
+    // was in would fail it.
     let mut s = load("ssr-failover");
     s.duration = Duration::from_secs(12);
     s.faults.clear();
@@ -170,6 +173,65 @@ fn streamed_ssr_sends_the_shell_first_and_each_boundary_as_its_data_arrives() {
     assert!(ssr.ttfb.p99_ms < p50[2] - 30.0, "the shell waits for no upstream call: {r}");
     assert!(p50[3] - ssr.ttfb.p50_ms > 100.0 && p50[3] - ssr.ttfb.p50_ms < 200.0, "{r}");
     assert!(ssr.full_page.p50_ms >= p50[3] && ssr.full_page.count == ssr.views, "{r}");
+}
+
+/// `scenarios/ssr-upstream-outage.toml`'s page for 12 s with `faults` (second, action) instead of
+/// its own.
+fn upstream_outage(faults: Vec<(u64, Action)>) -> edgesim::report::RunReport {
+    let mut s = load("ssr-upstream-outage");
+    s.duration = Duration::from_secs(12);
+    s.faults = faults
+        .into_iter()
+        .enumerate()
+        .map(|(line, (secs, action))| {
+            let at = Duration::from_secs(secs);
+            Fault { at, latest: at, action, line }
+        })
+        .collect();
+    run(&s)
+}
+
+#[test]
+fn the_upstream_service_is_a_host_whose_faults_show_in_its_boundaries() {
+    // Goal: an upstream boundary's time is the network to the upstream host plus its service, and
+    // the host is one the faults reach. With its links to the PoPs slowed from 20 ms to 150 ms one
+    // way (from T=2s), the upstream boundaries' median grows by about the added round trip (260 ms)
+    // and every view still completes; the replica's boundary and the shell do not move. Crashed
+    // (T=2s, restarted at T=4s) then partitioned (T=6s to 8s), the views due meanwhile get the
+    // upstream boundaries' error fallbacks, counted on those boundaries and as incomplete views,
+    // never as data; the replica's and the cart's boundaries never fail, and the shell's time to
+    // first byte stays under 50 ms throughout. A latency drawn at the PoP instead of a call would
+    // show neither.
+    let calm = upstream_outage(Vec::new());
+    let pops: Vec<String> = load("ssr-upstream-outage").regions.iter().flat_map(|r| r.pops.clone()).collect();
+    let upstream = vec![UPSTREAM.to_string()];
+    let latency = Duration::from_millis(150);
+    let slowed = upstream_outage(vec![(2, Action::Latency { a: upstream.clone(), b: pops, latency })]);
+    let (calm_ssr, slow_ssr) = (calm.edge().unwrap().ssr.clone().unwrap(), slowed.edge().unwrap().ssr.clone().unwrap());
+    assert_eq!((calm_ssr.incomplete, slow_ssr.incomplete), (0, 0), "{calm}\n{slowed}");
+    for b in 2..4 {
+        let grew = slow_ssr.boundaries[b].time.p50_ms - calm_ssr.boundaries[b].time.p50_ms;
+        assert!((230.0..300.0).contains(&grew), "boundary {b} grew {grew} ms:\n{calm}\n{slowed}");
+    }
+    let replica_grew = slow_ssr.boundaries[0].time.p50_ms - calm_ssr.boundaries[0].time.p50_ms;
+    assert!(replica_grew.abs() < 3.0, "{calm}\n{slowed}");
+    assert!(slow_ssr.ttfb.p99_ms < 50.0, "{slowed}");
+
+    let everyone_else: Vec<String> =
+        load("ssr-upstream-outage").hosts().into_iter().filter(|h| h != UPSTREAM).collect();
+    let cut = upstream_outage(vec![
+        (2, Action::Crash { host: UPSTREAM.to_string() }),
+        (4, Action::Restart { host: UPSTREAM.to_string() }),
+        (6, Action::Partition { a: upstream.clone(), b: everyone_else.clone(), oneway: false }),
+        (8, Action::Repair { a: upstream, b: everyone_else, oneway: false }),
+    ]);
+    let ssr = cut.edge().unwrap().ssr.clone().unwrap();
+    let failed: Vec<u64> = ssr.boundaries.iter().map(|b| b.failed).collect();
+    assert_eq!(failed[..2], [0, 0], "{cut}");
+    assert!(failed[2] > 50 && failed[3] > 50, "{cut}");
+    assert!(ssr.fallback >= failed[2].max(failed[3]) && ssr.incomplete >= ssr.fallback, "{cut}");
+    assert!(ssr.complete > ssr.incomplete, "the service answers again once repaired and restarted: {cut}");
+    assert!(ssr.ttfb.p99_ms < 50.0, "{cut}");
 }
 
 #[test]

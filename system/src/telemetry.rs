@@ -23,6 +23,8 @@ pub enum NodeRole {
     Control,
     Distributor,
     Pop,
+    /// The upstream service streamed pages call (`edge::upstream`).
+    Upstream,
     Cdn,
     Dns,
     Notifier,

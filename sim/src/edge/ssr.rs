@@ -21,8 +21,9 @@ use crate::scenario::ssr::DataKind;
 pub struct BoundaryFigures {
     pub name: String,
     pub data: DataKind,
-    /// The upstream call's mean latency, for `upstream` data.
-    pub latency_ms: Option<f64>,
+    /// The upstream service's mean service time for the boundary's call, for `upstream` data (the
+    /// network to it and its queue come on top).
+    pub service_ms: Option<f64>,
     /// Time from the view's due time to this boundary's chunk holding its data.
     pub time: Summary,
     /// Chunks that held the boundary's error fallback.
@@ -62,7 +63,8 @@ struct Open {
 /// The streamed views' figures, folded as events stream past.
 #[derive(Default)]
 pub struct Streams {
-    /// The page's boundaries: name, data, mean upstream latency (ms); `None` without `[ssr]`.
+    /// The page's boundaries: name, data, the upstream's mean service time (ms); `None` without
+    /// `[ssr]`.
     page: Option<Vec<(String, DataKind, Option<f64>)>>,
     open: BTreeMap<u64, Open>,
     views: u64,
@@ -83,8 +85,8 @@ impl Streams {
             HarnessEvent::RunStarted { resolved, .. } => {
                 let ssr = resolved.edge.as_ref().and_then(|e| e.ssr.as_ref());
                 self.page = ssr.map(|s| {
-                    let latency = |b: &crate::scenario::ssr::SsrBoundary| b.latency.map(|l| l.0.as_secs_f64() * 1e3);
-                    s.boundaries.iter().map(|b| (b.name.clone(), b.data, latency(b))).collect()
+                    let service = |b: &crate::scenario::ssr::SsrBoundary| b.service.map(|l| l.0.as_secs_f64() * 1e3);
+                    s.boundaries.iter().map(|b| (b.name.clone(), b.data, service(b))).collect()
                 });
                 let n = self.page.as_ref().map_or(0, Vec::len);
                 self.boundaries = (0..n).map(|_| (Recorder::default(), 0)).collect();
@@ -135,10 +137,10 @@ impl Streams {
         let boundaries = page
             .iter()
             .zip(&self.boundaries)
-            .map(|((name, data, latency_ms), (time, failed))| BoundaryFigures {
+            .map(|((name, data, service_ms), (time, failed))| BoundaryFigures {
                 name: name.clone(),
                 data: *data,
-                latency_ms: *latency_ms,
+                service_ms: *service_ms,
                 time: time.summary(),
                 failed: *failed,
             })
@@ -168,10 +170,10 @@ fn distribution(s: &Summary) -> String {
 }
 
 impl BoundaryFigures {
-    /// The boundary's data in words: `replica`, `read_your_writes`, `upstream 120ms`.
+    /// The boundary's data in words: `replica`, `read_your_writes`, `upstream, service 120ms`.
     pub fn data_text(&self) -> String {
-        match (self.data, self.latency_ms) {
-            (DataKind::Upstream, Some(ms)) => format!("upstream {ms}ms"),
+        match (self.data, self.service_ms) {
+            (DataKind::Upstream, Some(ms)) => format!("upstream, service {ms}ms"),
             (DataKind::Upstream, None) => "upstream".into(),
             (DataKind::Replica, _) => "replica".into(),
             (DataKind::ReadYourWrites, _) => "read_your_writes".into(),

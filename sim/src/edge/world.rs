@@ -1,5 +1,6 @@
 //! The edge platform's hosts and links, on either backend: one host per node (primary, standby, control
-//! plane, one distributor per region, one per PoP) and one client host per region carrying that
+//! plane, one distributor per region, one per PoP, and the upstream service when a streamed page
+//! calls it, linked to every PoP) and one client host per region carrying that
 //! region's sessions. turmoil's step cost grows with hosts x links (docs/DESIGN.md, Simulation
 //! cost), so load generators share a host per region and the harness adds no host of its own; the
 //! primary region's client host also runs the final audit.
@@ -11,7 +12,7 @@ use std::time::Duration;
 use edgesim_system::edge::node::Ctx;
 use edgesim_system::edge::proto::Role;
 use edgesim_system::edge::store::Store;
-use edgesim_system::edge::{control, distributor, pop, primary};
+use edgesim_system::edge::{control, distributor, pop, primary, upstream};
 
 use crate::edge::anycast::Routing;
 use crate::edge::audit::audit;
@@ -20,7 +21,8 @@ use crate::hosts::{NodeHost, telemetry};
 use crate::knobs::Bug;
 use crate::log::{EventLog, HostTelemetry};
 use crate::net::Simulation;
-use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario};
+use crate::scenario::ssr::Ssr;
+use crate::scenario::{CONTROL, PRIMARY, STANDBY, Scenario, UPSTREAM};
 use crate::seed::Seed;
 
 /// Adds the platform's nodes, its clients and their links to `sim`.
@@ -66,8 +68,11 @@ fn add_nodes<S: Simulation>(sim: &mut S, scenario: &Scenario, seed: Seed, log: &
     add_node(sim, scenario, seed, log, PRIMARY, move |ctx| primary::run(ctx, store.clone(), Role::Primary));
     let store = disk(retain);
     add_node(sim, scenario, seed, log, STANDBY, move |ctx| primary::run(ctx, store.clone(), Role::Standby));
-    let told: Vec<String> = scenario.node_hosts().into_iter().filter(|h| h != CONTROL).collect();
+    let told: Vec<String> = scenario.node_hosts().into_iter().filter(|h| h != CONTROL && h != UPSTREAM).collect();
     add_node(sim, scenario, seed, log, CONTROL, move |ctx| control::run(ctx, told.clone()));
+    if scenario.ssr.as_ref().is_some_and(Ssr::calls_upstream) {
+        add_node(sim, scenario, seed, log, UPSTREAM, upstream::run);
+    }
     for region in &scenario.regions {
         add_node(sim, scenario, seed, log, &region.distributor, distributor::run);
         for p in &region.pops {
@@ -138,6 +143,11 @@ pub(crate) fn set_latencies<S: Simulation>(sim: &mut S, s: &Scenario) {
             if &r.clients != primary_clients {
                 link(primary_clients, p, r.to_primary, n.wan_jitter.0);
             }
+        }
+    }
+    if let Some(ssr) = s.ssr.as_ref().filter(|ssr| ssr.calls_upstream()) {
+        for p in s.regions.iter().flat_map(|r| &r.pops) {
+            link(UPSTREAM, p, ssr.upstream().latency.0, n.wan_jitter.0);
         }
     }
     // Under anycast every client host reaches every PoP over its last mile; a session adds its

@@ -417,7 +417,7 @@ mod tests {
             boundaries: vec![BoundaryFigures {
                 name: "reviews".into(),
                 data: DataKind::Upstream,
-                latency_ms: Some(150.0),
+                service_ms: Some(150.0),
                 time: Summary::default(),
                 failed: 0,
             }],
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(page.matches("<h3>streaming SSR</h3>").count(), 1, "{page}");
         assert!(page.contains("3 views, 2 complete, 1 incomplete"), "{page}");
         assert!(page.contains("<td>shell (time to first byte)</td><td>p50     9.0  p99    12.0"), "{page}");
-        assert!(page.contains("<td>boundary reviews (upstream 150ms)</td><td>no samples</td>"), "{page}");
+        assert!(page.contains("<td>boundary reviews (upstream, service 150ms)</td><td>no samples</td>"), "{page}");
         assert!(page.contains("<td>full page</td><td>no samples</td>"), "{page}");
     }
 

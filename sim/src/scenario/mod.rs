@@ -34,7 +34,7 @@ use limits::{
     host_name_problem,
 };
 use roles::EdgeRole;
-pub use roles::{CONTROL, PRIMARY, STANDBY};
+pub use roles::{CONTROL, PRIMARY, STANDBY, UPSTREAM};
 use ssr::Ssr;
 use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
 
@@ -636,6 +636,21 @@ impl Scenario {
             let span = nth.and_then(|n| names.get(n).copied()).or_else(|| limits::find(doc, "ssr").first().copied());
             return Err(at(span.map_or(0..0, |v| v.span()), problem));
         }
+        if let Some(ssr) = &raw.ssr
+            && ssr.upstream().timeout.0 >= raw.workload.request_timeout.0
+        {
+            let written = limits::find(doc, "ssr.upstream.timeout").first().map(|v| v.span());
+            let span = written.or_else(|| limits::find(doc, "ssr").first().map(|v| v.span()));
+            return Err(at(
+                span.unwrap_or(0..0),
+                format!(
+                    "`ssr.upstream.timeout` ({}) is not shorter than `workload.request_timeout` ({}): a view would \
+                     time out before its boundary's error fallback reached it",
+                    ssr.upstream().timeout,
+                    raw.workload.request_timeout
+                ),
+            ));
+        }
         let budgets = raw
             .budgets
             .iter()
@@ -900,6 +915,9 @@ impl Scenario {
             hosts.push(r.distributor.clone());
             hosts.extend(r.pops.iter().cloned());
         }
+        if self.ssr.as_ref().is_some_and(Ssr::calls_upstream) {
+            hosts.push(UPSTREAM.to_string());
+        }
         hosts
     }
 
@@ -950,6 +968,7 @@ impl Scenario {
             primary_runtime: self.runtime.primary(),
             isr: self.isr.map_or(EdgeConfig::default().isr, |i| IsrConfig { revalidate: i.revalidate.0, lock: i.lock }),
             ssr: self.ssr.as_ref().map_or_else(Vec::new, Ssr::boundaries),
+            upstream: self.ssr.as_ref().map_or(EdgeConfig::default().upstream, |s| s.upstream_config(UPSTREAM)),
             ..EdgeConfig::default()
         }
     }
@@ -990,7 +1009,8 @@ fn edge_regions(
     };
     let primary_region = primary.get_ref().clone();
     let mut regions = Vec::new();
-    let mut hosts = [PRIMARY, STANDBY, CONTROL].len();
+    let upstream = raw.ssr.as_ref().is_some_and(Ssr::calls_upstream);
+    let mut hosts = [PRIMARY, STANDBY, CONTROL].len() + usize::from(upstream);
     for r in &raw.regions {
         let name = r.name.get_ref().clone();
         if let Some(problem) = host_name_problem(&name) {
@@ -1003,7 +1023,10 @@ fn edge_regions(
         if hosts > MAX_HOSTS {
             return Err(at(
                 r.pops.span(),
-                format!("the world has more than {MAX_HOSTS} hosts (3, then 2 per region and one per PoP)"),
+                format!(
+                    "the world has more than {MAX_HOSTS} hosts (3, 4 with an upstream service, then 2 per region and \
+                     one per PoP)"
+                ),
             ));
         }
         regions.push(Region {

@@ -5,6 +5,8 @@
 pub const PRIMARY: &str = "primary";
 pub const STANDBY: &str = "standby";
 pub const CONTROL: &str = "control";
+/// The upstream service streamed pages call (`[ssr.upstream]`).
+pub const UPSTREAM: &str = "upstream";
 
 /// What an edge platform host is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +14,8 @@ pub enum EdgeRole<'a> {
     Primary,
     Standby,
     Control,
+    /// The upstream service, one for the world.
+    Upstream,
     /// A region's distributor, `dist-REGION`.
     Distributor {
         region: &'a str,
@@ -38,6 +42,7 @@ impl<'a> EdgeRole<'a> {
             PRIMARY => Some(EdgeRole::Primary),
             STANDBY => Some(EdgeRole::Standby),
             CONTROL => Some(EdgeRole::Control),
+            UPSTREAM => Some(EdgeRole::Upstream),
             _ => {
                 if let Some(region) = host.strip_prefix("dist-") {
                     Some(EdgeRole::Distributor { region })
@@ -61,6 +66,7 @@ impl<'a> EdgeRole<'a> {
             EdgeRole::Primary => PRIMARY.into(),
             EdgeRole::Standby => STANDBY.into(),
             EdgeRole::Control => CONTROL.into(),
+            EdgeRole::Upstream => UPSTREAM.into(),
             EdgeRole::Distributor { region } => format!("dist-{region}"),
             EdgeRole::Pop { region, n } => format!("pop-{region}-{n}"),
             EdgeRole::Clients { region } => format!("clients-{region}"),
@@ -80,6 +86,7 @@ mod tests {
             EdgeRole::Primary,
             EdgeRole::Standby,
             EdgeRole::Control,
+            EdgeRole::Upstream,
             EdgeRole::Distributor { region: "eu-west" },
             EdgeRole::Pop { region: "eu-west", n: 12 },
             EdgeRole::Clients { region: "pop-a" },

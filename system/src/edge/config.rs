@@ -80,6 +80,8 @@ pub struct EdgeConfig {
     /// The Suspense boundaries of the personalized page a PoP streams (`[ssr]`), in page order;
     /// empty without streaming SSR.
     pub ssr: Vec<Boundary>,
+    /// The upstream service the page's `upstream` boundaries call.
+    pub upstream: UpstreamConfig,
 }
 
 /// One Suspense boundary of a page streamed with SSR (docs/DESIGN.md, Streaming SSR).
@@ -97,8 +99,23 @@ pub enum Data {
     /// The key's row as read-your-writes serves it: from the replica once it holds the session's
     /// position (waiting up to `ryw_wait`), else from the primary.
     ReadYourWrites,
-    /// A call to a service outside the platform taking `latency` on average.
-    Upstream { latency: Duration },
+    /// A call to the upstream service (`upstream`), which takes `service` on average to answer it
+    /// once one of its workers is free.
+    Upstream { service: Duration },
+}
+
+/// The upstream service a streamed page's `upstream` boundaries call (docs/DESIGN.md, Streaming
+/// SSR: the upstream service): its host, its workers and queue, and how long a PoP waits for its
+/// answer before it sends the boundary's error fallback. Each call's mean service time is its
+/// boundary's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub host: String,
+    pub workers: usize,
+    /// Calls that may wait for a worker; one more is shed.
+    pub queue_limit: usize,
+    /// How long a PoP waits for a call's answer, connecting included.
+    pub timeout: Duration,
 }
 
 /// Incremental static regeneration (docs/DESIGN.md, ISR).
@@ -191,6 +208,12 @@ impl Default for EdgeConfig {
             },
             isr: IsrConfig { revalidate: Duration::from_secs(300), lock: Lock::Pop },
             ssr: Vec::new(),
+            upstream: UpstreamConfig {
+                host: "upstream".into(),
+                workers: 32,
+                queue_limit: 256,
+                timeout: Duration::from_secs(1),
+            },
         }
     }
 }

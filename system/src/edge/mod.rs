@@ -20,3 +20,4 @@ pub mod replication;
 pub mod runtime;
 pub mod ssr;
 pub mod store;
+pub mod upstream;

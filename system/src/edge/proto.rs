@@ -18,6 +18,8 @@ pub const DISTRIBUTOR_PORT: u16 = 7200;
 pub const CONTROL_PORT: u16 = 7300;
 /// The region lock's port at a regional distributor (`region_lock`).
 pub const REGION_LOCK_PORT: u16 = 7400;
+/// The upstream service's port (`upstream`).
+pub const UPSTREAM_PORT: u16 = 7500;
 
 /// Which host is the primary, and under which generation. A higher generation supersedes a lower.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +189,24 @@ pub enum LockReply {
     /// A PoP of the region regenerated it within the revalidate interval: its page, `age_us` old
     /// when the holder sent it.
     Page { page: Page, age_us: u64 },
+}
+
+/// A PoP's call to the upstream service (`upstream`) for the data of the page's `boundary` (its
+/// index in page order).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct UpstreamCall {
+    pub boundary: usize,
+}
+
+/// The upstream service's answer to an `UpstreamCall`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum UpstreamReply {
+    /// The boundary's data.
+    Answered,
+    /// Turned away: `waiting` calls already waited for its workers.
+    Shed { waiting: usize },
+    /// It has no such boundary.
+    Unknown,
 }
 
 /// What a follower sends upstream.

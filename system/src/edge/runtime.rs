@@ -66,7 +66,12 @@ impl Workers {
     /// Runs `work` on a worker: waits for one (or is shed), starts it if none is warm, then holds
     /// it for a service time drawn from `rng`.
     pub async fn serve(&self, work: Work, rng: &RefCell<ChaCha8Rng>) -> Result<Served, Shed> {
-        let service = self.capacity.mean(work).mul_f64(rng.borrow_mut().random_range(0.5..1.5));
+        self.serve_for(self.capacity.mean(work), rng).await
+    }
+
+    /// Runs work of mean service time `mean` on a worker, as [`Workers::serve`] does.
+    pub async fn serve_for(&self, mean: Duration, rng: &RefCell<ChaCha8Rng>) -> Result<Served, Shed> {
+        let service = mean.mul_f64(rng.borrow_mut().random_range(0.5..1.5));
         let _held = match self.free.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {

@@ -6,17 +6,15 @@
 //! its data lands. A boundary's data is the key's row from the PoP's replica (a read on an
 //! isolate), the row as read-your-writes serves it (the replica once it holds the session's
 //! position, after a bounded wait, else the primary: during a failover it waits, or fails), or a
-//! call to a service outside the platform whose latency is drawn from the PoP's seeded service
-//! stream, uniformly between half and one and a half times its mean (the call holds no isolate).
-//! A boundary whose data fails is sent as its error fallback; the page still ends.
+//! call over the network to the upstream service (`upstream`, a host of its own; the call holds no
+//! isolate), given up after the upstream timeout. A boundary whose data fails is sent as its
+//! error fallback; the page still ends.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::Poll;
 
-use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::sleep;
 
 use super::config::{Boundary, Data};
 use super::frame::Point;
@@ -27,9 +25,11 @@ use crate::net::Net;
 use crate::telemetry::Telemetry;
 use crate::wire::{self, WireError};
 
-/// How the PoP answers a read request (`pop`): a boundary's row is read as a client's would be.
-pub trait Reads {
+/// Where the PoP (`pop`) gets a boundary's data: a row read as a client's would be, or the
+/// upstream service's answer (the error: why the boundary gets its fallback).
+pub trait Sources {
     fn read(&self, request: Request) -> impl Future<Output = Response>;
+    fn call(&self, boundary: usize) -> impl Future<Output = Result<(), String>>;
 }
 
 /// The page a session asked for: whose, which key, and the session's position.
@@ -48,7 +48,7 @@ type Arriving<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 pub async fn stream<S, N, T, R>(
     ctx: &Ctx<N, T>,
     isolates: &Workers,
-    reads: &R,
+    sources: &R,
     out: &mut S,
     boundaries: &[Boundary],
     view: View<'_>,
@@ -57,13 +57,13 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     N: Net,
     T: Telemetry,
-    R: Reads,
+    R: Sources,
 {
     wire::send(out, &Response::Shell { boundaries: boundaries.len() }).await?;
     let mut pending: Vec<(usize, Arriving<'_, Filled>)> = boundaries
         .iter()
         .enumerate()
-        .map(|(i, b)| (i, Box::pin(fill(ctx, isolates, reads, b.data, view)) as _))
+        .map(|(i, b)| (i, Box::pin(fill(ctx, isolates, sources, (i, b.data), view)) as _))
         .collect();
     while !pending.is_empty() {
         let (boundary, filled) = first_ready(&mut pending).await;
@@ -72,19 +72,17 @@ where
     Ok(())
 }
 
-/// Fetches one boundary's data.
-async fn fill<N: Net, T: Telemetry, R: Reads>(
+/// Fetches the data of the page's `boundary` (its index and data).
+async fn fill<N: Net, T: Telemetry, R: Sources>(
     ctx: &Ctx<N, T>,
     isolates: &Workers,
-    reads: &R,
-    data: Data,
+    sources: &R,
+    (boundary, data): (usize, Data),
     view: View<'_>,
 ) -> Filled {
     let consistency = match data {
-        Data::Upstream { latency } => {
-            let drawn = latency.mul_f64(ctx.service.borrow_mut().random_range(0.5..1.5));
-            sleep(drawn).await;
-            return Filled::Upstream;
+        Data::Upstream { .. } => {
+            return sources.call(boundary).await.map_or_else(Filled::Failed, |()| Filled::Upstream);
         }
         Data::Replica => Consistency::Eventual,
         Data::ReadYourWrites => Consistency::ReadYourWrites,
@@ -93,7 +91,7 @@ async fn fill<N: Net, T: Telemetry, R: Reads>(
     if let Some(turned_away) = isolates.admit(ctx, &request).await {
         return failed(turned_away);
     }
-    match reads.read(request).await {
+    match sources.read(request).await {
         Response::Read { row, path, at } => Filled::Row { row, path, at },
         other => failed(other),
     }
@@ -125,6 +123,8 @@ async fn first_ready<F: Future + Unpin>(pending: &mut Vec<(usize, F)>) -> (usize
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use tokio::time::sleep;
 
     use super::*;
 
