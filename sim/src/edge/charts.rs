@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use edgesim_system::telemetry::NodeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::lag::Lag;
 use crate::edge::metrics::{Latency, Recorder};
 use crate::edge::timeline::FailoverFigures;
@@ -236,7 +236,7 @@ pub fn of(
     lanes: Vec<String>,
     events: &[Event],
     end_us: u64,
-    requests: &[Request],
+    requests: &[RequestRecord],
     latency: &Latency,
     lag: &Lag,
 ) -> Charts {
@@ -357,7 +357,7 @@ fn node_marks(events: &[Event]) -> Vec<Mark> {
 
 /// Errors and timeouts per client host and time bucket, and the first write each newer
 /// generation acknowledged.
-fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
+fn request_marks(requests: &[RequestRecord], bucket_ms: u64) -> Vec<Mark> {
     let mut failed: BTreeMap<(u64, &str, MarkKind), (usize, &str)> = BTreeMap::new();
     let mut generations = BTreeMap::new();
     for r in requests {
@@ -454,7 +454,7 @@ mod tests {
     }
 
     /// The charts of a run of `events` and `requests`, ending at `end_us`.
-    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[Request]) -> Charts {
+    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[RequestRecord]) -> Charts {
         let mut observed = crate::observed::Observed::default();
         events.into_iter().for_each(|e| observed.event(e));
         let mut latency = Latency::default();

@@ -10,7 +10,7 @@ use edgesim_system::telemetry::{NodeEvent, NodeRole};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::history::History;
 use crate::edge::lag::Lag;
 use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
@@ -89,7 +89,7 @@ pub struct RegionLatency {
 pub struct Latency(BTreeMap<String, (Recorder, Recorder, RegionLatency)>, BTreeMap<String, Vec<[u64; 2]>>);
 
 impl Latency {
-    pub fn request(&mut self, r: &Request) {
+    pub fn request(&mut self, r: &RequestRecord) {
         let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
         if matches!(r.outcome, RequestOutcome::Read { .. } | RequestOutcome::Write { .. }) {
@@ -181,7 +181,7 @@ const SAMPLE_US: u64 = 100_000;
 
 /// A follower's lag: its recorder, frames a snapshot delivered, frames never applied.
 #[derive(Default)]
-struct Follower {
+struct FollowerLag {
     lag: Recorder,
     by_snapshot: u64,
     never_applied: u64,
@@ -208,7 +208,7 @@ pub struct ReplicationFold {
     committer: Option<Rc<str>>,
     all: Recorder,
     standby_lag: Recorder,
-    followers: BTreeMap<Rc<str>, Follower>,
+    followers: BTreeMap<Rc<str>, FollowerLag>,
     /// Lag over each region's PoP replicas.
     by_region: BTreeMap<String, Recorder>,
     behind: BTreeMap<Rc<str>, (Recorder, u64)>,

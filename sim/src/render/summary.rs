@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
-use crate::edge::load::Step;
+use crate::edge::load::LoadStep;
 use crate::edge::regions::Regions;
 use crate::edge::ssr::SsrFigures;
 use crate::report::RunReport;
@@ -97,7 +97,7 @@ pub struct Entry {
     pub ssr: Option<SsrFigures>,
     /// Latency and shedding per load step, for a run with `load_steps`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub load: Vec<Step>,
+    pub load: Vec<LoadStep>,
     /// Lag, read latency, read-your-writes violations and failures per region of the PoPs, for
     /// an edge run.
     #[serde(default, skip_serializing_if = "Regions::is_empty")]

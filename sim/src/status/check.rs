@@ -43,7 +43,7 @@ pub struct StatusReport {
     pub availability_pct: Option<f64>,
     pub tiers: BTreeMap<&'static str, u64>,
     /// Availability and tier mix between consecutive faults.
-    pub windows: Vec<Window>,
+    pub windows: Vec<AvailabilityWindow>,
     /// Time to first byte of answered views.
     pub ttfb: Summary,
     /// How long the truth had moved on from what a view showed (0 when it showed everything).
@@ -96,7 +96,7 @@ pub struct Scale {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Window {
+pub struct AvailabilityWindow {
     pub from_s: f64,
     pub to_s: f64,
     pub label: String,
@@ -397,7 +397,7 @@ pub fn errors_label(cdn: &str, rate: f64) -> String {
     }
 }
 
-fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<Window> {
+fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<AvailabilityWindow> {
     let end_us = end_us.min(scenario.duration.as_micros() as u64);
     let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
     bounds.extend(changes(events).into_iter().filter(|(t, _)| *t < end_us));
@@ -408,7 +408,14 @@ fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -
             let to = bounds.get(i + 1).map_or(end_us, |b| b.0);
             let (views, answered, tiers, ..) = view_figures(views, |t| t >= from && t < to);
             let s = |us: u64| us as f64 / 1e6;
-            Window { from_s: s(from), to_s: s(to), label, views, availability_pct: pct(answered, views), tiers }
+            AvailabilityWindow {
+                from_s: s(from),
+                to_s: s(to),
+                label,
+                views,
+                availability_pct: pct(answered, views),
+                tiers,
+            }
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::render::summary::Entry;
 use crate::scenario::Scenario;
-use crate::scenario::swarm::{Episode, Step};
+use crate::scenario::swarm::{Episode, FaultStep};
 use crate::suite::run;
 use crate::units::Dur;
 use crate::verdict::Verdict;
@@ -202,7 +202,7 @@ impl Search<'_> {
         let path = &self.scenario.path;
         let bad = |m: String| ShrinkError::File(path.clone(), m);
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let steps: Vec<Step> = episodes.iter().flat_map(Episode::steps).collect();
+        let steps: Vec<FaultStep> = episodes.iter().flat_map(Episode::steps).collect();
         let header = format!(
             "# Shrunk by `edgesim shrink` from {path} seed {}: {} drawn faults kept as fixed ones, failing `{}`.\n\n",
             self.seed,
@@ -215,7 +215,7 @@ impl Search<'_> {
 
 /// `text`, a scenario file, with its `[swarm]` replaced by the fixed faults `steps` and its seed
 /// set to `seed`.
-pub fn fixed_file(text: &str, seed: u64, steps: &[Step]) -> Result<String, String> {
+pub fn fixed_file(text: &str, seed: u64, steps: &[FaultStep]) -> Result<String, String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     table.remove("swarm");
     table.insert("seed".into(), toml::Value::Integer(seed as i64));

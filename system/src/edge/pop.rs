@@ -26,7 +26,7 @@ use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, Page, ReadPath, Request,
 use super::queue::EdgeQueue;
 use super::region_lock;
 use super::runtime::Workers;
-use super::ssr::{self, Reads, View};
+use super::ssr::{self, Reads, StreamedView};
 use super::store::Store;
 use crate::net::{Listener, Net};
 use crate::telemetry::{NodeEvent, NodeRole, Telemetry};
@@ -48,7 +48,7 @@ pub async fn run<N: Net, T: Telemetry>(
     spawn_local(warm(ctx.clone(), pool.clone()));
     let queue = Rc::new(EdgeQueue::default());
     let isolates = Rc::new(Workers::new(ctx.config.pop_runtime));
-    let pages = Rc::new(Pages {
+    let pages = Rc::new(PopIsr {
         cache: RefCell::new(Cache::new(ctx.config.isr.revalidate, ctx.config.isr.lock)),
         holder: distributor.clone(),
         ended: watch::channel(0).0,
@@ -65,13 +65,13 @@ pub async fn run<N: Net, T: Telemetry>(
 struct Local {
     queue: Rc<EdgeQueue>,
     isolates: Rc<Workers>,
-    pages: Rc<Pages>,
+    pages: Rc<PopIsr>,
 }
 
 /// A PoP's ISR: its cached pages, its region's lock holder (under `lock = "region"`), a signal
 /// raised whenever a regeneration ends (for requests waiting on a first render), and how many
 /// regenerations it started.
-struct Pages {
+struct PopIsr {
     cache: RefCell<Cache<Page>>,
     holder: String,
     ended: watch::Sender<u64>,
@@ -113,7 +113,7 @@ async fn serve_client<N: Net, T: Telemetry>(
             Request::Render { .. } => Response::Error("a PoP renders no pages".into()),
             Request::Dump => dump(&replica.store.borrow()),
             Request::Stream { session, ref key, min } => {
-                let (reads, view) = (PopReads { replica: &replica, upstream }, View { session, key, min });
+                let (reads, view) = (PopReads { replica: &replica, upstream }, StreamedView { session, key, min });
                 let boundaries = &replica.ctx.config.ssr;
                 if ssr::stream(&replica.ctx, &isolates, &reads, &mut stream, boundaries, view).await.is_err() {
                     return;
@@ -184,7 +184,7 @@ fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key:
 async fn page<N: Net, T: Telemetry>(
     ctx: &Ctx<N, T>,
     pool: &Pool<N::Stream>,
-    pages: &Rc<Pages>,
+    pages: &Rc<PopIsr>,
     key: String,
 ) -> Response {
     let mut ended = pages.ended.subscribe();
@@ -218,7 +218,7 @@ async fn page<N: Net, T: Telemetry>(
 async fn regenerate_page<N: Net, T: Telemetry>(
     ctx: Ctx<N, T>,
     pool: Pool<N::Stream>,
-    pages: Rc<Pages>,
+    pages: Rc<PopIsr>,
     key: String,
 ) -> Result<Page, String> {
     let id = pages.regenerations.get() + 1;

@@ -52,7 +52,7 @@ impl Default for NotifyConfig {
 
 /// An incident update to notify subscribers of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct NotifyEvent {
     /// Unique per incident update, e.g. "us-east/7"; a redelivery carries the same id.
     pub id: String,
     /// E.g. incident id and status: events sharing it within the dedup window are folded.
@@ -189,7 +189,7 @@ impl Pipeline {
     /// and queues a first try, due now, for each pair within its limit. The window folds other
     /// events only: a redelivery of the accepted event itself is event dedup's to catch, so with
     /// `event_dedup` off it is notified again.
-    pub fn offer(&mut self, event: Event, now_ms: u64) -> Offered {
+    pub fn offer(&mut self, event: NotifyEvent, now_ms: u64) -> Offered {
         self.stats.offered += 1;
         if self.config.event_dedup && !self.seen.insert(event.id.clone()) {
             self.stats.duplicate_events += 1;
@@ -316,8 +316,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn ev(id: &str, key: &str, critical: bool) -> Event {
-        Event { id: id.into(), dedup_key: key.into(), critical }
+    fn ev(id: &str, key: &str, critical: bool) -> NotifyEvent {
+        NotifyEvent { id: id.into(), dedup_key: key.into(), critical }
     }
 
     fn subscriber(id: u32, channels: &[&str]) -> Subscriber {

@@ -11,7 +11,7 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::notify::{Event, Job, Offered, Retry, Saved};
+use super::notify::{Job, NotifyEvent, Offered, Retry, Saved};
 
 const SCHEMA: &str = "
     CREATE TABLE seen(event TEXT PRIMARY KEY);
@@ -44,7 +44,7 @@ impl Outbox {
     /// older than `rate_window_ms` are forgotten.
     pub fn offered(
         &mut self,
-        event: &Event,
+        event: &NotifyEvent,
         now_ms: u64,
         offered: &Offered,
         event_dedup: bool,
@@ -179,12 +179,12 @@ mod tests {
         ]
     }
 
-    fn ev(id: u8, key: u8, critical: bool) -> Event {
-        Event { id: id.to_string(), dedup_key: key.to_string(), critical }
+    fn ev(id: u8, key: u8, critical: bool) -> NotifyEvent {
+        NotifyEvent { id: id.to_string(), dedup_key: key.to_string(), critical }
     }
 
     /// Offers `event` to the pipeline and records it, as the notifier does.
-    fn offer(p: &mut Pipeline, outbox: &mut Outbox, event: Event, now: u64) -> Offered {
+    fn offer(p: &mut Pipeline, outbox: &mut Outbox, event: NotifyEvent, now: u64) -> Offered {
         let c = config();
         let offered = p.offer(event.clone(), now);
         outbox.offered(&event, now, &offered, c.event_dedup, c.rate_window_ms).unwrap();
