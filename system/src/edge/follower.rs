@@ -22,7 +22,7 @@ use crate::net::Net;
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
-pub struct Follower<N, T> {
+pub(crate) struct Follower<N, T> {
     pub ctx: Ctx<N, T>,
     pub store: Rc<RefCell<Store>>,
     /// The last point applied; reads wait on it.

@@ -41,7 +41,7 @@ impl Lock {
 
 /// What a request for a key finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lookup<P> {
+pub(crate) enum Lookup<P> {
     /// A page younger than the revalidate interval.
     Fresh { page: P, age: Duration },
     /// A page older than the interval, served as it is; `regenerate`: this hit starts the key's
@@ -58,7 +58,7 @@ struct CachedPage<P> {
 }
 
 /// A PoP's rendered pages.
-pub struct Cache<P> {
+pub(crate) struct Cache<P> {
     revalidate: Duration,
     lock: Lock,
     entries: BTreeMap<String, CachedPage<P>>,

@@ -34,7 +34,7 @@ pub trait Reads {
 
 /// The page a session asked for: whose, which key, and the session's position.
 #[derive(Clone, Copy, Debug)]
-pub struct StreamedView<'a> {
+pub(crate) struct StreamedView<'a> {
     pub session: u64,
     pub key: &'a str,
     pub min: Point,

@@ -28,7 +28,7 @@ use crate::telemetry::{NodeEvent, NodeRole, NoticeOutcome, Telemetry};
 use crate::wire;
 
 /// The notifier's disk, if it has one: it outlives the node's crashes.
-pub type NotifierDisk = Option<Rc<RefCell<Outbox>>>;
+pub(crate) type NotifierDisk = Option<Rc<RefCell<Outbox>>>;
 
 /// Runs the pipeline for `subscribers` (each on every configured channel) until the host stops,
 /// from the state on `disk` if there is one.

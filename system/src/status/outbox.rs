@@ -42,7 +42,7 @@ impl Outbox {
     /// Records what the pipeline made of `event` offered at `now_ms`: the event id seen (with
     /// `event_dedup`), the dedup key's window, each job's first send and the job itself; sends
     /// older than `rate_window_ms` are forgotten.
-    pub fn offered(
+    pub(crate) fn offered(
         &mut self,
         event: &NotifyEvent,
         now_ms: u64,
@@ -97,7 +97,7 @@ impl Outbox {
 
     /// The pipeline's state as last committed: every job still queued, including one that was
     /// being sent, in the order to send them.
-    pub fn saved(&self) -> rusqlite::Result<Saved> {
+    pub(crate) fn saved(&self) -> rusqlite::Result<Saved> {
         let column = |sql: &str| -> rusqlite::Result<Vec<String>> {
             self.conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
         };
