@@ -29,7 +29,7 @@ pub struct RegionWrites {
 
 /// Every region's writes, from the acknowledged writes and failed requests (`Requests::kept`) and
 /// the requests still in flight at the end (`Requests::unanswered`).
-pub fn per_region(kept: &[RequestRecord], unanswered: &[RequestRecord]) -> BTreeMap<String, RegionWrites> {
+pub(crate) fn per_region(kept: &[RequestRecord], unanswered: &[RequestRecord]) -> BTreeMap<String, RegionWrites> {
     #[derive(Default)]
     struct RegionTally {
         acks: Vec<u64>,

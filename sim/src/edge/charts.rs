@@ -19,7 +19,7 @@ use crate::scenario::Action;
 use crate::units::ms;
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
-pub const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
+pub(crate) const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
 
 /// At most this many time buckets in the lag chart, and in the timeline's request-outcome marks.
 const BUCKETS: u64 = 120;
@@ -285,7 +285,7 @@ fn over_time(latency: &Latency, bucket_ms: u64, end_us: u64) -> BTreeMap<String,
 
 /// The key moments of a primary's loss and the time writes were unavailable, from its failover
 /// figures (seconds from the loss) on a run that ended at `end_ms`.
-pub fn failover_story(charts: &mut Charts, f: &FailoverFigures) {
+pub(crate) fn failover_story(charts: &mut Charts, f: &FailoverFigures) {
     let loss_ms = (f.loss_at_s * 1e3).round() as u64;
     let after = |s: f64| loss_ms + (s * 1e3).round() as u64;
     let steps = [

@@ -118,7 +118,7 @@ impl Load {
 
     /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
     /// start; `None` when no request was answered.
-    pub fn cold_share_of_p99(&self) -> Option<f64> {
+    pub(crate) fn cold_share_of_p99(&self) -> Option<f64> {
         let p99 = self.answered.quantile_us(0.99)?;
         let slow = self.answered.at_least(p99);
         Some(if slow == 0 { 0.0 } else { 100.0 * self.answered_cold.at_least(p99) as f64 / slow as f64 })

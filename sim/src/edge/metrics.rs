@@ -26,7 +26,7 @@ pub struct Summary {
 }
 
 /// A distribution as the readable reports write it; `-` when it has no sample.
-pub fn fmt_summary(s: &Summary) -> String {
+pub(crate) fn fmt_summary(s: &Summary) -> String {
     if s.count == 0 {
         return "-".into();
     }
@@ -47,11 +47,11 @@ impl Recorder {
         self.0.saturating_record(us.max(1));
     }
     /// How many samples are at or above `us` (as the histogram's buckets resolve it).
-    pub fn at_least(&self, us: u64) -> u64 {
+    pub(crate) fn at_least(&self, us: u64) -> u64 {
         self.0.count_between(us.max(1), self.0.max().max(us))
     }
     /// The value at quantile `q` in microseconds; `None` without samples.
-    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+    pub(crate) fn quantile_us(&self, q: f64) -> Option<u64> {
         (!self.0.is_empty()).then(|| self.0.value_at_quantile(q))
     }
     pub fn summary(&self) -> Summary {
@@ -121,12 +121,12 @@ impl Latency {
     }
 
     /// Per region: its read and write latency recorders.
-    pub fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
+    pub(crate) fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
         self.0.iter().map(|(region, (reads, writes, _))| (region.as_str(), reads, writes))
     }
 
     /// Per region, the worst read and write latency in microseconds of each second (0: none).
-    pub fn per_second(&self) -> &BTreeMap<String, Vec<[u64; 2]>> {
+    pub(crate) fn per_second(&self) -> &BTreeMap<String, Vec<[u64; 2]>> {
         &self.1
     }
 
@@ -369,7 +369,7 @@ impl ReplicationFold {
     }
 
     /// Lag over each region's PoP replicas, by region.
-    pub fn lag_by_region(&self) -> &BTreeMap<String, Recorder> {
+    pub(crate) fn lag_by_region(&self) -> &BTreeMap<String, Recorder> {
         &self.by_region
     }
 

@@ -38,7 +38,8 @@ pub struct RegionFigures {
 pub struct Regions(pub BTreeMap<String, RegionFigures>);
 
 /// The columns of `Regions::rows`.
-pub const COLUMNS: [&str; 6] = ["region", "lag p99", "read p99", "read-your-writes violations", "errors", "timeouts"];
+pub(crate) const COLUMNS: [&str; 6] =
+    ["region", "lag p99", "read p99", "read-your-writes violations", "errors", "timeouts"];
 
 impl Regions {
     pub fn is_empty(&self) -> bool {

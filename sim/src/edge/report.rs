@@ -341,7 +341,7 @@ impl EdgeReport {
     }
 
     /// When the primary was lost, what it cost (the narrated timeline's impact block).
-    pub fn impact(&self) -> Option<Impact<'_>> {
+    pub(crate) fn impact(&self) -> Option<Impact<'_>> {
         let lost = self.checks.lost_acked_writes.as_deref().ok_or_else(|| self.why_not("lost-acked-writes"));
         self.failover.as_ref().map(|failover| Impact { failover, writes: &self.writes, lost })
     }

@@ -169,7 +169,7 @@ fn distribution(s: &Summary) -> String {
 
 impl BoundaryFigures {
     /// The boundary's data in words: `replica`, `read_your_writes`, `upstream 120ms`.
-    pub fn data_text(&self) -> String {
+    pub(crate) fn data_text(&self) -> String {
         match (self.data, self.latency_ms) {
             (DataKind::Upstream, Some(ms)) => format!("upstream {ms}ms"),
             (DataKind::Upstream, None) => "upstream".into(),

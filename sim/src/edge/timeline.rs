@@ -40,7 +40,7 @@ pub struct FailoverFigures {
 }
 
 /// Promotions in the log: (time, generation).
-pub fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
+pub(crate) fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
     events
         .iter()
         .filter_map(|e| match &e.record {
@@ -56,7 +56,7 @@ pub fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
 /// clients reach it. A fault that only names the primary (a latency change, a partition from the
 /// control plane alone, a restart) does not take it away.
 #[derive(Default)]
-pub struct PrimaryLoss {
+pub(crate) struct PrimaryLoss {
     /// Cut links from or to the primary, as (from, to).
     cut: BTreeSet<(String, String)>,
     lost: bool,
@@ -260,7 +260,12 @@ pub fn failover(
 /// the acknowledged writes in start order (other requests are skipped): the line of a new
 /// generation's first write goes before the first event no earlier than its acknowledgement and
 /// every earlier-started write's.
-pub fn narrate(events: &[Event], requests: &[RequestRecord], pops: usize, failover_after: Duration) -> Vec<String> {
+pub(crate) fn narrate(
+    events: &[Event],
+    requests: &[RequestRecord],
+    pops: usize,
+    failover_after: Duration,
+) -> Vec<String> {
     let mut story = Story::new(events, pops, failover_after);
     let mut lines = Vec::new();
     let mut said = BTreeSet::new();
@@ -440,7 +445,7 @@ impl Story {
 
 /// The impact block printed under the timeline: `writes` per region, `lost` the acknowledged
 /// writes lost or why that could not be judged.
-pub struct Impact<'a> {
+pub(crate) struct Impact<'a> {
     pub failover: &'a FailoverFigures,
     pub writes: &'a BTreeMap<String, RegionWrites>,
     pub lost: Result<&'a [(u64, u64)], &'a str>,

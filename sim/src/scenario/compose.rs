@@ -27,7 +27,7 @@ impl ComposedText {
     }
 
     /// `e`, a problem found in the resolved text, moved to the file and line it was written on.
-    pub fn locate(&self, mut e: ScenarioError) -> ScenarioError {
+    pub(crate) fn locate(&self, mut e: ScenarioError) -> ScenarioError {
         if let Some((file, line)) = self.origin(e.line) {
             (e.file, e.line) = (file.to_string(), line);
         }

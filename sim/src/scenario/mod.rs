@@ -6,7 +6,7 @@ pub mod budget;
 pub mod compose;
 pub mod limits;
 pub mod resolved;
-pub mod roles;
+pub(crate) mod roles;
 pub mod ssr;
 pub mod swarm;
 
@@ -359,7 +359,7 @@ pub struct Workload {
 impl Workload {
     /// The load step in effect at `at` of a workload ending at `end`: its index and factor (step
     /// 0 at factor 1 without steps).
-    pub fn step_at(&self, at: Duration, end: Duration) -> (usize, f64) {
+    pub(crate) fn step_at(&self, at: Duration, end: Duration) -> (usize, f64) {
         let n = self.load_steps.len();
         if n == 0 {
             return (0, 1.0);
@@ -371,7 +371,7 @@ impl Workload {
     }
 
     /// When each load step begins, with its factor.
-    pub fn step_starts(&self, end: Duration) -> Vec<(usize, f64, Duration)> {
+    pub(crate) fn step_starts(&self, end: Duration) -> Vec<(usize, f64, Duration)> {
         let length = end.saturating_sub(self.warmup.0) / self.load_steps.len().max(1) as u32;
         self.load_steps.iter().enumerate().map(|(i, f)| (i, *f, self.warmup.0 + length * i as u32)).collect()
     }
@@ -581,7 +581,7 @@ impl Scenario {
     }
 
     /// The scenario file at `path`, its includes spliced in and `overrides` applied (`compose`).
-    pub fn load_with(path: &Path, overrides: &[compose::Override]) -> Result<Scenario, ScenarioError> {
+    pub(crate) fn load_with(path: &Path, overrides: &[compose::Override]) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let resolved = compose::apply(compose::resolve(path)?, &file, overrides)?;
         let mut scenario = Scenario::parse(&file, &resolved.text).map_err(|e| resolved.locate(e))?;
@@ -691,7 +691,7 @@ impl Scenario {
     }
 
     /// The faults a swarm draws for `seed` (stream `schedule/1`), none without a `[swarm]`.
-    pub fn episodes(&self, seed: u64) -> Vec<Episode> {
+    pub(crate) fn episodes(&self, seed: u64) -> Vec<Episode> {
         match (&self.swarm, &self.liveness) {
             (Some(swarm), Some(l)) => swarm.draw(self, l.heal, &mut Seed(seed).child("schedule", 1)),
             _ => Vec::new(),
@@ -701,7 +701,7 @@ impl Scenario {
     /// The scenario as `seed` runs it: fixed faults at their drawn times (stream `schedule/0`),
     /// the swarm's faults drawn (stream `schedule/1`), and the heal of the liveness phase; nothing
     /// left to draw.
-    pub fn for_seed(&self, seed: u64) -> Scenario {
+    pub(crate) fn for_seed(&self, seed: u64) -> Scenario {
         let mut rng = Seed(seed).child("schedule", 0);
         let mut faults: Vec<Fault> = self
             .faults
@@ -862,7 +862,7 @@ impl Scenario {
     }
 
     /// Hosts that run system nodes (they can crash and restart).
-    pub fn node_hosts(&self) -> Vec<String> {
+    pub(crate) fn node_hosts(&self) -> Vec<String> {
         if let Some(status) = &self.status {
             return status.node_hosts();
         }
@@ -882,15 +882,8 @@ impl Scenario {
         hosts
     }
 
-    pub fn region_of(&self, host: &str) -> Option<&Region> {
-        if host == PRIMARY || host == STANDBY || host == CONTROL {
-            return self.regions.iter().find(|r| r.name == self.primary_region);
-        }
-        self.regions.iter().find(|r| r.distributor == host || r.clients == host || r.pops.iter().any(|p| p == host))
-    }
-
     /// The nodes' settings.
-    pub fn edge_config(&self) -> EdgeConfig {
+    pub(crate) fn edge_config(&self) -> EdgeConfig {
         let r = &self.replication;
         EdgeConfig {
             standby_mode: r.standby,

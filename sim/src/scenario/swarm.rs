@@ -172,12 +172,12 @@ impl TargetRole {
 }
 
 /// The fault target naming every host.
-pub const EVERYONE: &str = "everyone";
+pub(crate) const EVERYONE: &str = "everyone";
 /// The prefix of a fault target naming every host but those of the target after it.
-pub const EXCEPT: &str = "except:";
+pub(crate) const EXCEPT: &str = "except:";
 
 /// The kinds a swarm may draw.
-pub const SWARM_KINDS: &[FaultKind] = &[
+pub(crate) const SWARM_KINDS: &[FaultKind] = &[
     FaultKind::Crash,
     FaultKind::SilentCrash,
     FaultKind::Restart,

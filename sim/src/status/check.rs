@@ -25,9 +25,9 @@ use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::{Action, Scenario};
 
 /// The design's subscribers per page (docs/DESIGN.md, Status workload and scale: 1M+).
-pub const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
+pub(crate) const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
 /// The design's SSE connections per edge (docs/DESIGN.md, Live updates).
-pub const DESIGN_SSE_PER_EDGE: u64 = 100_000;
+pub(crate) const DESIGN_SSE_PER_EDGE: u64 = 100_000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
@@ -389,7 +389,7 @@ fn changes(events: &[Event]) -> Vec<(u64, String)> {
 }
 
 /// A CDN's error span as the report tells it.
-pub fn errors_label(cdn: &str, rate: f64) -> String {
+pub(crate) fn errors_label(cdn: &str, rate: f64) -> String {
     if rate > 0.0 {
         format!("{cdn} answers {}% of views with 503", rate * 100.0)
     } else {
@@ -549,7 +549,7 @@ fn propagation(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Su
 
 /// Whether `action` heals status regions: a repair or release between regions, or a region's
 /// restart.
-pub fn heals_regions(action: &Action, origins: &[String]) -> bool {
+pub(crate) fn heals_regions(action: &Action, origins: &[String]) -> bool {
     let any = |hosts: &[String]| hosts.iter().any(|h| origins.contains(h));
     match action {
         Action::Repair { a, b, .. } | Action::Release { a, b } => any(a) && any(b),

@@ -4,7 +4,7 @@
 
 pub mod convergence;
 pub mod liveness;
-pub mod lost_writes;
+pub(crate) mod lost_writes;
 pub mod monotonic;
 pub mod request;
 pub mod ryw;

@@ -47,7 +47,7 @@ impl RequestRecord {
 }
 
 /// How many examples of each violation a report lists.
-pub const EXAMPLES: usize = 10;
+pub(crate) const EXAMPLES: usize = 10;
 
 /// A checker's violations: how many, and the first `EXAMPLES` in the order their requests started.
 #[derive(Clone, Debug)]
@@ -74,7 +74,7 @@ impl<T: Clone> Findings<T> {
         }
     }
 
-    pub fn examples(&self) -> Vec<T> {
+    pub(crate) fn examples(&self) -> Vec<T> {
         self.first.iter().map(|(_, v)| v.clone()).collect()
     }
 }
