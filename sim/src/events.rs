@@ -21,7 +21,7 @@ use crate::scenario::resolved::Resolved;
 use crate::status::shown::Shown;
 
 /// Version of the JSON Lines schema; bump it when a record changes shape.
-pub const SCHEMA_VERSION: u32 = 3;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {

@@ -14,7 +14,7 @@ use crate::scenario::Action;
 /// Hosts currently cut off by a silent crash, every cut link and the links held, for a heal to
 /// undo.
 #[derive(Default)]
-pub struct FaultState {
+pub(crate) struct FaultState {
     silenced: BTreeSet<String>,
     cut: BTreeSet<(String, String)>,
     held: BTreeSet<(String, String)>,

@@ -11,7 +11,7 @@ use crate::seed::Seed;
 /// What every boot of a node host is handed by the harness: its telemetry sink, its network and
 /// a fresh random stream per boot (`Seed::node`), so a restarted node draws anew and no other
 /// host's draws move.
-pub struct NodeHost<N> {
+pub(crate) struct NodeHost<N> {
     pub telemetry: HostTelemetry,
     pub net: N,
     seed: Seed,
@@ -25,7 +25,7 @@ impl<N> NodeHost<N> {
     }
 
     /// Counts a boot of the host and returns that boot's random stream.
-    pub fn boot(&self) -> ChaCha8Rng {
+    pub(crate) fn boot(&self) -> ChaCha8Rng {
         self.boots.set(self.boots.get() + 1);
         self.seed.node(&self.host, self.boots.get())
     }
@@ -37,6 +37,6 @@ impl<N> NodeHost<N> {
 }
 
 /// The telemetry sink of `host`: its events stamped with its name.
-pub fn telemetry(log: &EventLog, host: &str) -> HostTelemetry {
+pub(crate) fn telemetry(log: &EventLog, host: &str) -> HostTelemetry {
     HostTelemetry { node: host.into(), log: log.clone() }
 }

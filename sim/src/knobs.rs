@@ -8,7 +8,7 @@ pub const TEST_BUG: &str = "EDGESIM_TEST_BUG";
 
 /// A fixed bug the harness can restore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
+pub(crate) enum Bug {
     /// `loss-stalls` (issue 13, bug 1): message loss as turmoil's TCP applies it, a dropped
     /// segment never sent again so its stream stalls for good, and a primary that does not notice
     /// its synchronous standby's acknowledgements stop advancing while the stream looks alive.

@@ -115,6 +115,6 @@ pub fn now() -> Duration {
 }
 
 /// Simulated time of the running host, in microseconds.
-pub fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     now().as_micros() as u64
 }

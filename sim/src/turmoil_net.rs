@@ -81,7 +81,7 @@ impl Cuts {
     }
 
     /// Sets the share of segments lost from `from` to `to` (0 ends the loss).
-    pub fn set_loss(&self, from: &str, to: &str, rate: f64) {
+    pub(crate) fn set_loss(&self, from: &str, to: &str, rate: f64) {
         let key = (from.to_string(), to.to_string());
         let mut links = self.0.borrow_mut();
         if rate > 0.0 {
@@ -97,7 +97,7 @@ impl Cuts {
     }
 
     /// Ends the loss on every link.
-    pub fn clear_loss(&self) {
+    pub(crate) fn clear_loss(&self) {
         self.0.borrow_mut().loss.clear();
     }
 

@@ -71,7 +71,7 @@ impl Serialize for Dur {
 }
 
 /// Serializes a `Duration` as a `Dur` is written (`"250ms"`).
-pub fn as_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     Dur(*d).serialize(s)
 }
 

@@ -118,7 +118,7 @@ pub fn judge(scenario: &Scenario, report: &RunReport) -> Judgement {
 
 /// A run's report with its judgement, as `edgesim run --json` writes it (`"judgement": {...}`).
 #[derive(Serialize)]
-pub struct JudgedReport<'a> {
+pub(crate) struct JudgedReport<'a> {
     #[serde(flatten)]
     pub report: &'a RunReport,
     pub judgement: &'a Judgement,
@@ -184,7 +184,7 @@ pub fn check(budget: &Budget, report: &RunReport) -> Option<Broken> {
 }
 
 /// The value `budget` limits in a run's report: its metric's, on its channel if it names one.
-pub fn budget_value(budget: &Budget, report: &RunReport) -> Option<f64> {
+pub(crate) fn budget_value(budget: &Budget, report: &RunReport) -> Option<f64> {
     let Some(channel) = &budget.channel else { return value(budget.metric, report) };
     let on = report.status()?.notifications.channels.get(channel)?;
     match budget.metric {

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The largest message accepted (a snapshot of the simulated database fits well inside).
-pub const MAX_MESSAGE: usize = 64 << 20;
+pub(crate) const MAX_MESSAGE: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {

@@ -76,7 +76,7 @@ impl Routing {
     }
 
     /// The one-way distance from `place` to `pop`.
-    pub fn distance(&self, place: &str, pop: &str) -> Duration {
+    pub(crate) fn distance(&self, place: &str, pop: &str) -> Duration {
         let ((from, a), (to, b)) = (self.site(place), self.site(pop));
         if from == to {
             self.last_mile + self.settings.spacing.0 * a.abs_diff(b) as u32
@@ -86,7 +86,7 @@ impl Routing {
     }
 
     /// What a session at `place` adds, each way, to its client host's last-mile link to `pop`.
-    pub fn beyond_last_mile(&self, place: &str, pop: &str) -> Duration {
+    pub(crate) fn beyond_last_mile(&self, place: &str, pop: &str) -> Duration {
         self.distance(place, pop) - self.last_mile
     }
 

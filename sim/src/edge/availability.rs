@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::events::{RequestOp, RequestOutcome};
 
 /// One region's writes and unanswered requests.
@@ -29,15 +29,15 @@ pub struct RegionWrites {
 
 /// Every region's writes, from the acknowledged writes and failed requests (`Requests::kept`) and
 /// the requests still in flight at the end (`Requests::unanswered`).
-pub fn per_region(kept: &[Request], unanswered: &[Request]) -> BTreeMap<String, RegionWrites> {
+pub(crate) fn per_region(kept: &[RequestRecord], unanswered: &[RequestRecord]) -> BTreeMap<String, RegionWrites> {
     #[derive(Default)]
-    struct Region {
+    struct RegionTally {
         acks: Vec<u64>,
         /// Every write's (start, end).
         writes: Vec<(u64, u64)>,
         unanswered: usize,
     }
-    let mut regions: BTreeMap<&str, Region> = BTreeMap::new();
+    let mut regions: BTreeMap<&str, RegionTally> = BTreeMap::new();
     for r in kept.iter().filter(|r| r.op == RequestOp::Write) {
         let region = regions.entry(r.region()).or_default();
         if let RequestOutcome::Write { .. } = r.outcome {
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
     use crate::edge::check::request::fixtures::{read, write};
 
-    fn ended(mut r: Request, client: &str, end_us: u64) -> Request {
+    fn ended(mut r: RequestRecord, client: &str, end_us: u64) -> RequestRecord {
         r.client = client.into();
         r.end_us = end_us;
         r

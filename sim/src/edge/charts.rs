@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use edgesim_system::telemetry::NodeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::lag::Lag;
 use crate::edge::metrics::{Latency, Recorder};
 use crate::edge::timeline::FailoverFigures;
@@ -19,7 +19,7 @@ use crate::scenario::Action;
 use crate::units::ms;
 
 /// The quantiles at which latency distributions are kept (0 is the minimum, 1 the maximum).
-pub const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
+pub(crate) const QUANTILES: [f64; 12] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];
 
 /// At most this many time buckets in the lag chart, and in the timeline's request-outcome marks.
 const BUCKETS: u64 = 120;
@@ -258,7 +258,7 @@ pub fn of(
     lanes: Vec<String>,
     events: &[Event],
     end_us: u64,
-    requests: &[Request],
+    requests: &[RequestRecord],
     latency: &Latency,
     lag: &Lag,
 ) -> Charts {
@@ -307,7 +307,7 @@ fn over_time(latency: &Latency, bucket_ms: u64, end_us: u64) -> BTreeMap<String,
 
 /// The key moments of a primary's loss and the time writes were unavailable, from its failover
 /// figures (seconds from the loss) on a run that ended at `end_ms`.
-pub fn failover_story(charts: &mut Charts, f: &FailoverFigures) {
+pub(crate) fn failover_story(charts: &mut Charts, f: &FailoverFigures) {
     let loss_ms = (f.loss_at_s * 1e3).round() as u64;
     let after = |s: f64| loss_ms + (s * 1e3).round() as u64;
     let steps = [
@@ -379,7 +379,7 @@ fn node_marks(events: &[Event]) -> Vec<Mark> {
 
 /// Errors and timeouts per client host and time bucket, and the first write each newer
 /// generation acknowledged.
-fn request_marks(requests: &[Request], bucket_ms: u64) -> Vec<Mark> {
+fn request_marks(requests: &[RequestRecord], bucket_ms: u64) -> Vec<Mark> {
     let mut failed: BTreeMap<(u64, &str, MarkKind), (usize, &str)> = BTreeMap::new();
     let mut generations = BTreeMap::new();
     for r in requests {
@@ -476,7 +476,7 @@ mod tests {
     }
 
     /// The charts of a run of `events` and `requests`, ending at `end_us`.
-    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[Request]) -> Charts {
+    fn charts(lanes: Vec<String>, events: Vec<Event>, end_us: u64, requests: &[RequestRecord]) -> Charts {
         let mut observed = crate::observed::Observed::default();
         events.into_iter().for_each(|e| observed.event(e));
         let mut latency = Latency::default();

@@ -28,12 +28,12 @@ impl History {
 
     /// The lowest LSN any generation after `generation` committed: below it, a follower holding
     /// frames of `generation` holds the same frames as every later history.
-    pub fn forked_after(&self, generation: u64) -> Option<Lsn> {
+    pub(crate) fn forked_after(&self, generation: u64) -> Option<Lsn> {
         self.first.range(generation + 1..).map(|(_, first)| *first).min()
     }
 
     /// The newest generation that committed anything.
-    pub fn newest(&self) -> Option<u64> {
+    pub(crate) fn newest(&self) -> Option<u64> {
         self.first.keys().next_back().copied()
     }
 }

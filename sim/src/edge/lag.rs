@@ -31,7 +31,7 @@ impl Lag {
         }
     }
 
-    pub fn buckets(&self, bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
+    pub(crate) fn buckets(&self, bucket_ms: u64, end_us: u64) -> BTreeMap<String, Vec<Option<f64>>> {
         let buckets = (end_us / 1000 / bucket_ms + 1) as usize;
         let bucketed = |line: &Vec<(u64, f64)>| {
             let mut out = vec![None; buckets];

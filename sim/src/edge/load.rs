@@ -11,14 +11,14 @@ use std::collections::BTreeMap;
 use edgesim_system::telemetry::NodeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::metrics::{Recorder, Summary};
 use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::{PRIMARY, STANDBY};
 
 /// One load step's figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Step {
+pub struct LoadStep {
     pub step: usize,
     pub factor: f64,
     /// When the step began, seconds from the start.
@@ -83,7 +83,7 @@ impl Load {
 
     /// Counts `r` in the step in effect when it started (none before the first step), and its
     /// latency, as paying a cold start if one for its session was reported while it was open.
-    pub fn request(&mut self, r: &Request) {
+    pub fn request(&mut self, r: &RequestRecord) {
         let cold = match self.cold_pending.get(&r.session) {
             Some(&t) if t >= r.start_us => self.cold_pending.remove(&r.session).is_some(),
             _ => false,
@@ -118,16 +118,16 @@ impl Load {
 
     /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
     /// start; `None` when no request was answered.
-    pub fn cold_share_of_p99(&self) -> Option<f64> {
+    pub(crate) fn cold_share_of_p99(&self) -> Option<f64> {
         let p99 = self.answered.quantile_us(0.99)?;
         let slow = self.answered.at_least(p99);
         Some(if slow == 0 { 0.0 } else { 100.0 * self.answered_cold.at_least(p99) as f64 / slow as f64 })
     }
 
-    pub fn summary(&self) -> Vec<Step> {
+    pub fn summary(&self) -> Vec<LoadStep> {
         self.steps
             .iter()
-            .map(|s| Step {
+            .map(|s| LoadStep {
                 step: s.step,
                 factor: s.factor,
                 from_s: s.start_us as f64 / 1e6,

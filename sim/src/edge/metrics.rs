@@ -10,7 +10,7 @@ use edgesim_system::telemetry::{NodeEvent, NodeRole};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::history::History;
 use crate::edge::lag::Lag;
 use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
@@ -26,7 +26,7 @@ pub struct Summary {
 }
 
 /// A distribution as the readable reports write it; `-` when it has no sample.
-pub fn fmt_summary(s: &Summary) -> String {
+pub(crate) fn fmt_summary(s: &Summary) -> String {
     if s.count == 0 {
         return "-".into();
     }
@@ -52,7 +52,7 @@ impl Recorder {
         self.0.record(us.clamp(1, RECORDER_MAX_US)).expect("a growing histogram takes any sample up to a day");
     }
     /// How many samples are at or above `us` (as the histogram's buckets resolve it).
-    pub fn at_least(&self, us: u64) -> u64 {
+    pub(crate) fn at_least(&self, us: u64) -> u64 {
         let us = us.max(1);
         if self.0.is_empty() || us > self.0.highest_equivalent(self.0.max()) {
             return 0;
@@ -60,7 +60,7 @@ impl Recorder {
         self.0.count_between(us, self.0.max().max(us))
     }
     /// The value at quantile `q` in microseconds; `None` without samples.
-    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+    pub(crate) fn quantile_us(&self, q: f64) -> Option<u64> {
         (!self.0.is_empty()).then(|| self.0.value_at_quantile(q))
     }
     pub fn summary(&self) -> Summary {
@@ -98,7 +98,7 @@ pub struct RegionLatency {
 pub struct Latency(BTreeMap<String, (Recorder, Recorder, RegionLatency)>, BTreeMap<String, Vec<[u64; 2]>>);
 
 impl Latency {
-    pub fn request(&mut self, r: &Request) {
+    pub fn request(&mut self, r: &RequestRecord) {
         let (reads, writes, region) = self.0.entry(r.region().to_string()).or_default();
         let took = r.end_us - r.start_us;
         if matches!(r.outcome, RequestOutcome::Read { .. } | RequestOutcome::Write { .. }) {
@@ -130,12 +130,12 @@ impl Latency {
     }
 
     /// Per region: its read and write latency recorders.
-    pub fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
+    pub(crate) fn recorders(&self) -> impl Iterator<Item = (&str, &Recorder, &Recorder)> {
         self.0.iter().map(|(region, (reads, writes, _))| (region.as_str(), reads, writes))
     }
 
     /// Per region, the worst read and write latency in microseconds of each second (0: none).
-    pub fn per_second(&self) -> &BTreeMap<String, Vec<[u64; 2]>> {
+    pub(crate) fn per_second(&self) -> &BTreeMap<String, Vec<[u64; 2]>> {
         &self.1
     }
 
@@ -190,7 +190,7 @@ const SAMPLE_US: u64 = 100_000;
 
 /// A follower's lag: its recorder, frames a snapshot delivered, frames never applied.
 #[derive(Default)]
-struct Follower {
+struct FollowerLag {
     lag: Recorder,
     by_snapshot: u64,
     never_applied: u64,
@@ -217,7 +217,7 @@ pub struct ReplicationFold {
     committer: Option<Rc<str>>,
     all: Recorder,
     standby_lag: Recorder,
-    followers: BTreeMap<Rc<str>, Follower>,
+    followers: BTreeMap<Rc<str>, FollowerLag>,
     /// Lag over each region's PoP replicas.
     by_region: BTreeMap<String, Recorder>,
     behind: BTreeMap<Rc<str>, (Recorder, u64)>,
@@ -378,7 +378,7 @@ impl ReplicationFold {
     }
 
     /// Lag over each region's PoP replicas, by region.
-    pub fn lag_by_region(&self) -> &BTreeMap<String, Recorder> {
+    pub(crate) fn lag_by_region(&self) -> &BTreeMap<String, Recorder> {
         &self.by_region
     }
 

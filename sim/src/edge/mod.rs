@@ -27,7 +27,7 @@
 
 pub mod anycast;
 pub mod audit;
-pub mod availability;
+pub(crate) mod availability;
 pub mod charts;
 pub mod check;
 pub mod history;
@@ -38,7 +38,7 @@ pub mod moves;
 pub mod pages;
 pub mod regions;
 pub mod report;
-pub mod routes;
+pub(crate) mod routes;
 pub mod ssr;
 pub mod timeline;
 pub mod workload;

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::events::{Event, HarnessEvent, Record, RequestOutcome, RouteChange};
 use crate::scenario::Anycast;
 use crate::scenario::roles::EdgeRole;
@@ -49,7 +49,7 @@ pub struct Loss {
 }
 
 /// A loss as folded: its figures and the client host whose places it concerns, in microseconds.
-struct Window {
+struct LossWindow {
     clients: String,
     lost_us: u64,
     withdrawn_us: Option<u64>,
@@ -57,7 +57,7 @@ struct Window {
     loss: Loss,
 }
 
-impl Window {
+impl LossWindow {
     /// When failures stopped counting as the loss's: its withdrawal, its return, or the end.
     fn detected_us(&self, end_us: u64) -> u64 {
         self.withdrawn_us.or(self.back_us).unwrap_or(end_us)
@@ -69,22 +69,57 @@ impl Window {
 pub fn figures(
     settings: &Anycast,
     events: &[Event],
-    failed: &[Request],
-    unanswered: &[Request],
+    failed: &[RequestRecord],
+    unanswered: &[RequestRecord],
     end_us: u64,
 ) -> MoveFigures {
-    let mut windows: Vec<Window> = Vec::new();
-    let mut pops: BTreeMap<u64, Vec<(u64, String)>> = BTreeMap::new();
-    let mut times = Vec::new();
-    let (mut moved, mut moves) = (BTreeSet::new(), 0);
+    let mut folded = AnycastFold::default();
     for e in events {
-        let Record::Harness(h) = &e.record else { continue };
+        folded.event(e);
+    }
+    let failures =
+        failed.iter().filter(|r| !matches!(r.outcome, RequestOutcome::Write { .. })).chain(unanswered.iter());
+    let outside = folded.count_failures(failures, end_us);
+    let AnycastFold { windows, mut times, moved, moves, .. } = folded;
+    times.sort_unstable();
+    let losses: Vec<Loss> = windows
+        .into_iter()
+        .map(|w| Loss { withdrawn_s: w.withdrawn_us.map(secs), back_s: w.back_us.map(secs), ..w.loss })
+        .collect();
+    MoveFigures {
+        detection_s: settings.detection.0.as_secs_f64(),
+        carry_position: settings.carry_position,
+        failed_while_detecting: losses.iter().map(|l| l.failed).sum(),
+        losses,
+        sessions_moved: moved.len(),
+        moves,
+        failed_outside_detection: outside,
+        time_to_move_p50_s: times.get(times.len().saturating_sub(1) / 2).copied().map(secs),
+        time_to_move_max_s: times.last().copied().map(secs),
+    }
+}
+
+/// The losses, where each session's requests went, and the moves, folded from the kept events.
+#[derive(Default)]
+struct AnycastFold {
+    windows: Vec<LossWindow>,
+    /// Each session's PoP from each time on.
+    pops: BTreeMap<u64, Vec<(u64, String)>>,
+    /// From a loss to each move of one of its sessions away from its PoP.
+    times: Vec<u64>,
+    moved: BTreeSet<u64>,
+    moves: usize,
+}
+
+impl AnycastFold {
+    fn event(&mut self, e: &Event) {
+        let Record::Harness(h) = &e.record else { return };
         let clients = e.node.to_string();
         match h {
             HarnessEvent::RouteChanged { pop, change } => {
-                let open = windows.iter_mut().rev().find(|w| w.clients == clients && w.loss.pop == *pop);
+                let open = self.windows.iter_mut().rev().find(|w| w.clients == clients && w.loss.pop == *pop);
                 match (change, open) {
-                    (RouteChange::Lost, _) => windows.push(Window {
+                    (RouteChange::Lost, _) => self.windows.push(LossWindow {
                         loss: Loss {
                             region: region_of(&clients),
                             pop: pop.clone(),
@@ -105,13 +140,13 @@ pub fn figures(
                 }
             }
             HarnessEvent::SessionPlaced { session, pop, .. } => {
-                pops.entry(*session).or_default().push((e.t_us, pop.clone()))
+                self.pops.entry(*session).or_default().push((e.t_us, pop.clone()))
             }
             HarnessEvent::SessionMoved { session, from, to, .. } => {
-                pops.entry(*session).or_default().push((e.t_us, to.clone()));
-                moved.insert(*session);
-                moves += 1;
-                let away = windows.iter_mut().rev().find(|w| {
+                self.pops.entry(*session).or_default().push((e.t_us, to.clone()));
+                self.moved.insert(*session);
+                self.moves += 1;
+                let away = self.windows.iter_mut().rev().find(|w| {
                     w.clients == clients
                         && w.loss.pop == *from
                         && w.withdrawn_us.is_some_and(|at| at <= e.t_us)
@@ -119,48 +154,38 @@ pub fn figures(
                 });
                 if let Some(w) = away {
                     w.loss.moved += 1;
-                    times.push(e.t_us - w.lost_us);
+                    self.times.push(e.t_us - w.lost_us);
                 }
             }
             _ => {}
         }
     }
-    let pop_at = |r: &Request| {
-        let route = pops.get(&r.session)?;
+
+    /// The PoP a session's request went to when it started.
+    fn pop_at(&self, r: &RequestRecord) -> Option<String> {
+        let route = self.pops.get(&r.session)?;
         let i = route.partition_point(|(at, _)| *at <= r.start_us);
         Some(route[i.checked_sub(1)?].1.clone())
-    };
-    let mut outside = 0;
-    let failures =
-        failed.iter().filter(|r| !matches!(r.outcome, RequestOutcome::Write { .. })).chain(unanswered.iter());
-    for r in failures {
-        let pop = pop_at(r);
-        let window = windows.iter_mut().find(|w| {
-            Some(&w.loss.pop) == pop.as_ref()
-                && w.clients == r.client
-                && r.start_us <= w.detected_us(end_us)
-                && r.end_us >= w.lost_us
-        });
-        match window {
-            Some(w) => w.loss.failed += 1,
-            None => outside += 1,
-        }
     }
-    times.sort_unstable();
-    let losses: Vec<Loss> = windows
-        .into_iter()
-        .map(|w| Loss { withdrawn_s: w.withdrawn_us.map(secs), back_s: w.back_us.map(secs), ..w.loss })
-        .collect();
-    MoveFigures {
-        detection_s: settings.detection.0.as_secs_f64(),
-        carry_position: settings.carry_position,
-        failed_while_detecting: losses.iter().map(|l| l.failed).sum(),
-        losses,
-        sessions_moved: moved.len(),
-        moves,
-        failed_outside_detection: outside,
-        time_to_move_p50_s: times.get(times.len().saturating_sub(1) / 2).copied().map(secs),
-        time_to_move_max_s: times.last().copied().map(secs),
+
+    /// Counts each failed request against the loss of the PoP it went to, if it was in flight
+    /// while that PoP was lost and not yet withdrawn; returns how many fell outside every loss.
+    fn count_failures<'a>(&mut self, failures: impl Iterator<Item = &'a RequestRecord>, end_us: u64) -> usize {
+        let mut outside = 0;
+        for r in failures {
+            let pop = self.pop_at(r);
+            let window = self.windows.iter_mut().find(|w| {
+                Some(&w.loss.pop) == pop.as_ref()
+                    && w.clients == r.client
+                    && r.start_us <= w.detected_us(end_us)
+                    && r.end_us >= w.lost_us
+            });
+            match window {
+                Some(w) => w.loss.failed += 1,
+                None => outside += 1,
+            }
+        }
+        outside
     }
 }
 
@@ -226,7 +251,7 @@ mod tests {
         event(t_us, "clients-a", HarnessEvent::RouteChanged { pop: pop.into(), change })
     }
 
-    fn failed(req: u64, session: u64, start_us: u64, end_us: u64) -> Request {
+    fn failed(req: u64, session: u64, start_us: u64, end_us: u64) -> RequestRecord {
         let mut r = write(req, session, req, start_us, false);
         r.end_us = end_us;
         r

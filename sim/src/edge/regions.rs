@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::edge::metrics::{Recorder, Summary, fmt_summary};
 use crate::events::{Event, HarnessEvent, Record, RequestOutcome};
 use crate::scenario::roles::EdgeRole;
@@ -38,7 +38,8 @@ pub struct RegionFigures {
 pub struct Regions(pub BTreeMap<String, RegionFigures>);
 
 /// The columns of `Regions::rows`.
-pub const COLUMNS: [&str; 6] = ["region", "lag p99", "read p99", "read-your-writes violations", "errors", "timeouts"];
+pub(crate) const COLUMNS: [&str; 6] =
+    ["region", "lag p99", "read p99", "read-your-writes violations", "errors", "timeouts"];
 
 impl Regions {
     pub fn is_empty(&self) -> bool {
@@ -117,7 +118,7 @@ impl RegionFold {
     }
 
     /// A request ended: its read latency, error or timeout counts where it went.
-    pub fn ended(&mut self, r: &Request) {
+    pub fn ended(&mut self, r: &RequestRecord) {
         let Some((reads, figures)) = self.region_of(r.req) else { return };
         match r.outcome {
             RequestOutcome::Read { .. } => reads.record(r.end_us - r.start_us),
@@ -129,7 +130,7 @@ impl RegionFold {
 
     /// The read-your-writes checker judged `r` (`violated`: it missed an acknowledged write); the
     /// request is done with.
-    pub fn judged(&mut self, r: &Request, violated: bool) {
+    pub fn judged(&mut self, r: &RequestRecord, violated: bool) {
         if violated && let Some((_, figures)) = self.region_of(r.req) {
             figures.ryw_violations += 1;
         }
@@ -168,7 +169,7 @@ mod tests {
         Event { t_us, node: node.into(), record: Record::Harness(h) }
     }
 
-    fn started(r: &Request) -> Event {
+    fn started(r: &RequestRecord) -> Event {
         let h = HarnessEvent::RequestStarted {
             req: r.req,
             session: r.session,

@@ -13,7 +13,7 @@ use crate::edge::charts::{self, Charts};
 use crate::edge::check::NotJudged;
 use crate::edge::check::request::EXAMPLES;
 use crate::edge::check::{convergence, liveness, lost_writes, monotonic, ryw, split_brain};
-use crate::edge::load::Step;
+use crate::edge::load::LoadStep;
 use crate::edge::metrics::{RegionLatency, ReplicationFigures, fmt_summary};
 use crate::edge::moves::{self, MoveFigures};
 use crate::edge::pages::PageFigures;
@@ -35,7 +35,7 @@ pub struct EdgeReport {
     pub writes_unavailable_s: Option<f64>,
     /// Per load step of the workload; empty without `load_steps`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub load: Vec<Step>,
+    pub load: Vec<LoadStep>,
     /// Isolates the PoPs started for requests that found none warm.
     pub cold_starts: u64,
     /// Of the answered requests at or above their p99 latency, the percentage that paid a cold
@@ -61,9 +61,9 @@ pub struct EdgeReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Checks {
     pub ryw_violations: usize,
-    pub ryw_examples: Vec<ryw::Violation>,
+    pub ryw_examples: Vec<ryw::RywViolation>,
     pub monotonic_violations: usize,
-    pub monotonic_examples: Vec<monotonic::Violation>,
+    pub monotonic_examples: Vec<monotonic::MonotonicViolation>,
     /// `None` when the primary could not be audited, so losses cannot be judged.
     pub lost_acked_writes: Option<Vec<(u64, u64)>>,
     pub acked_writes: usize,
@@ -341,7 +341,7 @@ impl EdgeReport {
     }
 
     /// When the primary was lost, what it cost (the narrated timeline's impact block).
-    pub fn impact(&self) -> Option<Impact<'_>> {
+    pub(crate) fn impact(&self) -> Option<Impact<'_>> {
         let lost = self.checks.lost_acked_writes.as_deref().ok_or_else(|| self.why_not("lost-acked-writes"));
         self.failover.as_ref().map(|failover| Impact { failover, writes: &self.writes, lost })
     }

@@ -40,7 +40,7 @@ impl Routes {
 
     /// The chart: requests per PoP per bucket of `bucket_ms` (whole seconds), and each route
     /// change among the kept `events`; `None` without anycast (no session was placed).
-    pub fn chart(&self, events: &[Event], bucket_ms: u64) -> Option<AnycastChart> {
+    pub(crate) fn chart(&self, events: &[Event], bucket_ms: u64) -> Option<AnycastChart> {
         if self.at.is_empty() {
             return None;
         }

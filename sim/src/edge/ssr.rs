@@ -171,7 +171,7 @@ fn distribution(s: &Summary) -> String {
 
 impl BoundaryFigures {
     /// The boundary's data in words: `replica`, `read_your_writes`, `upstream, service 120ms`.
-    pub fn data_text(&self) -> String {
+    pub(crate) fn data_text(&self) -> String {
         match (self.data, self.service_ms) {
             (DataKind::Upstream, Some(ms)) => format!("upstream, service {ms}ms"),
             (DataKind::Upstream, None) => "upstream".into(),

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use edgesim_system::telemetry::NodeEvent;
 use serde::Serialize;
 
 use crate::edge::availability::RegionWrites;
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::events::{Event, HarnessEvent, Record, RequestOp, RequestOutcome};
 use crate::scenario::roles::EdgeRole;
 use crate::scenario::{Action, CONTROL, PRIMARY};
@@ -39,7 +40,7 @@ pub struct FailoverFigures {
 }
 
 /// Promotions in the log: (time, generation).
-pub fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
+pub(crate) fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
     events
         .iter()
         .filter_map(|e| match &e.record {
@@ -55,7 +56,7 @@ pub fn promotions(events: &[Event]) -> Vec<(u64, u64)> {
 /// clients reach it. A fault that only names the primary (a latency change, a partition from the
 /// control plane alone, a restart) does not take it away.
 #[derive(Default)]
-pub struct PrimaryLoss {
+pub(crate) struct PrimaryLoss {
     /// Cut links from or to the primary, as (from, to).
     cut: BTreeSet<(String, String)>,
     lost: bool,
@@ -161,7 +162,7 @@ impl ReadsAfterLoss {
     }
 
     /// A request ended (or was still unanswered at the end); requests end in time order.
-    pub fn request(&mut self, r: &Request) {
+    pub fn request(&mut self, r: &RequestRecord) {
         if matches!(r.outcome, RequestOutcome::Write { .. }) {
             self.last_ack_us = Some(r.end_us);
             if let Some(w) = self.window.as_mut().filter(|w| w.until_us.is_none() && r.end_us >= w.from_us) {
@@ -200,7 +201,7 @@ impl ReadsAfterLoss {
 /// `requests`: the acknowledged writes (and any other kept requests) in start order.
 pub fn failover(
     events: &[Event],
-    requests: &[Request],
+    requests: &[RequestRecord],
     reads: &ReadsAfterLoss,
     pops: usize,
 ) -> Option<FailoverFigures> {
@@ -259,66 +260,122 @@ pub fn failover(
 /// the acknowledged writes in start order (other requests are skipped): the line of a new
 /// generation's first write goes before the first event no earlier than its acknowledgement and
 /// every earlier-started write's.
-pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_after: Duration) -> Vec<String> {
-    let lost = loss(events);
-    let t0 = lost.map_or(0, |(_, t)| t);
-    let at = |t: u64| {
-        let run = t as f64 / 1e6;
-        if t >= t0 {
-            format!("T+{:.3}s ({run:.3}s)", secs(t, t0))
-        } else {
-            format!("T-{:.3}s ({run:.3}s)", (t0 - t) as f64 / 1e6)
-        }
-    };
-    let since = |t: u64, before: Option<u64>| before.map_or(String::new(), |b| format!(", {:.3}s later", secs(t, b)));
-    let mut misses: Vec<u64> = Vec::new();
-    let mut confirmed_at: Option<u64> = None;
-    let mut promoted_at: Option<u64> = None;
-    let mut routed_at: Option<u64> = None;
+pub(crate) fn narrate(
+    events: &[Event],
+    requests: &[RequestRecord],
+    pops: usize,
+    failover_after: Duration,
+) -> Vec<String> {
+    let mut story = Story::new(events, pops, failover_after);
     let mut lines = Vec::new();
-    let mut generation = 1;
-    let mut fenced: Option<u64> = None;
-    let mut told = BTreeSet::new();
-    let mut routing_told = false;
     let mut said = BTreeSet::new();
-    let mut first_ack_of: Option<u64> = None;
-    let first_ack = |r: &Request, first_ack_of: &mut Option<u64>, routed_at: Option<u64>| match r.outcome {
-        RequestOutcome::Write { generation: g, .. } if g > 1 && *first_ack_of != Some(g) => {
-            *first_ack_of = Some(g);
-            let after = routed_at.map_or(String::new(), |t| format!(", {:.3}s after routing", secs(r.end_us, t)));
-            Some(format!("{} first write acknowledged by the new primary (generation {g}){after}", at(r.end_us)))
-        }
-        _ => None,
-    };
     let mut acks = requests.iter().filter(|r| matches!(r.outcome, RequestOutcome::Write { .. })).peekable();
     for (i, e) in events.iter().enumerate() {
         while let Some(r) = acks.next_if(|r| r.end_us <= e.t_us) {
-            lines.extend(first_ack(r, &mut first_ack_of, routed_at));
+            lines.extend(story.first_ack(r));
         }
-        let line = match &e.record {
-            Record::Harness(HarnessEvent::Fault { action, .. }) if lost.is_some_and(|(at, _)| at == i) => {
+        let line = story.line(i, e);
+        // A failover retried while nothing can be promoted is told once.
+        let retold = line.as_ref().is_some_and(|l| {
+            let retried =
+                matches!(e.record, Record::Node(NodeEvent::PromotionImpossible { .. } | NodeEvent::Fenced { .. }));
+            retried && !said.insert(l.clone())
+        });
+        if let Some(line) = line.filter(|_| !retold) {
+            lines.push(format!("{} {line}", story.at(e.t_us)));
+        }
+    }
+    lines.extend(acks.filter_map(|r| story.first_ack(r)));
+    lines
+}
+
+/// What `narrate` knows so far of the failover it tells, event by event.
+struct Story {
+    /// The event that lost the primary, and when.
+    lost: Option<(usize, u64)>,
+    /// The time lines are told from: the loss, or the start.
+    t0: u64,
+    pops: usize,
+    failover_after: Duration,
+    misses: Vec<u64>,
+    confirmed_at: Option<u64>,
+    promoted_at: Option<u64>,
+    routed_at: Option<u64>,
+    generation: u64,
+    fenced: Option<u64>,
+    /// The PoPs told the new route.
+    told: BTreeSet<Rc<str>>,
+    routing_told: bool,
+    /// The generation whose first acknowledged write was told.
+    first_ack_of: Option<u64>,
+}
+
+impl Story {
+    fn new(events: &[Event], pops: usize, failover_after: Duration) -> Story {
+        let lost = loss(events);
+        Story {
+            lost,
+            t0: lost.map_or(0, |(_, t)| t),
+            pops,
+            failover_after,
+            misses: Vec::new(),
+            confirmed_at: None,
+            promoted_at: None,
+            routed_at: None,
+            generation: 1,
+            fenced: None,
+            told: BTreeSet::new(),
+            routing_told: false,
+            first_ack_of: None,
+        }
+    }
+
+    /// A time as told: from the loss, with the time into the run beside it.
+    fn at(&self, t: u64) -> String {
+        let run = t as f64 / 1e6;
+        if t >= self.t0 {
+            format!("T+{:.3}s ({run:.3}s)", secs(t, self.t0))
+        } else {
+            format!("T-{:.3}s ({run:.3}s)", (self.t0 - t) as f64 / 1e6)
+        }
+    }
+
+    /// The line of a new generation's first acknowledged write, if `r` is it.
+    fn first_ack(&mut self, r: &RequestRecord) -> Option<String> {
+        match r.outcome {
+            RequestOutcome::Write { generation: g, .. } if g > 1 && self.first_ack_of != Some(g) => {
+                self.first_ack_of = Some(g);
+                let after =
+                    self.routed_at.map_or(String::new(), |t| format!(", {:.3}s after routing", secs(r.end_us, t)));
+                Some(format!(
+                    "{} first write acknowledged by the new primary (generation {g}){after}",
+                    self.at(r.end_us)
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The line event `i`, `e`, tells, without its time.
+    fn line(&mut self, i: usize, e: &Event) -> Option<String> {
+        let since =
+            |t: u64, before: Option<u64>| before.map_or(String::new(), |b| format!(", {:.3}s later", secs(t, b)));
+        match &e.record {
+            Record::Harness(HarnessEvent::Fault { action, .. }) if self.lost.is_some_and(|(at, _)| at == i) => {
                 Some(format!("primary lost: {}", action.narrated()))
             }
             Record::Harness(HarnessEvent::Fault { action, .. }) => Some(format!("fault: {}", action.narrated())),
             Record::Node(NodeEvent::HealthMissed { primary, misses: n, of, .. }) => {
-                let gap = since(e.t_us, misses.last().copied());
-                misses.push(e.t_us);
+                let gap = since(e.t_us, self.misses.last().copied());
+                self.misses.push(e.t_us);
                 Some(format!("health check of {primary} missed ({n}/{of}){gap}"))
             }
             Record::Node(NodeEvent::HealthRecovered { primary }) => {
                 Some(format!("{primary} answers health checks again"))
             }
             Record::Node(NodeEvent::FailureConfirmed { primary }) => {
-                confirmed_at = Some(e.t_us);
-                let why = match (misses.first(), misses.len()) {
-                    (Some(&first), n) if lost.is_some() && first >= t0 => format!(
-                        " ({n} missed health checks: the first {:.3}s after the loss, the last {:.3}s after the first)",
-                        secs(first, t0),
-                        secs(*misses.last().expect("a miss"), first)
-                    ),
-                    _ => String::new(),
-                };
-                Some(format!("failure of {primary} confirmed{why}"))
+                self.confirmed_at = Some(e.t_us);
+                Some(format!("failure of {primary} confirmed{}", self.why_confirmed()))
             }
             Record::Node(NodeEvent::StandbyLost { peer, reason, policy }) => {
                 Some(format!("{} lost its synchronous standby {peer} ({reason}); policy {policy:?}", e.node))
@@ -327,19 +384,19 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
                 Some(format!("{} has its synchronous standby {peer} again", e.node))
             }
             Record::Node(NodeEvent::Fenced { generation: g, acknowledged, .. }) => {
-                fenced = Some(*g);
+                self.fenced = Some(*g);
                 (!acknowledged)
                     .then(|| format!("generation {g} fenced (the old primary did not hear it; its lease fences it)"))
             }
             Record::Node(NodeEvent::Promoted { host, generation: g }) => {
-                generation = *g;
-                promoted_at = Some(e.t_us);
-                let old = fenced.map_or(String::new(), |f| format!("generation {f} fenced, "));
-                let why = confirmed_at.map_or(String::new(), |c| {
+                self.generation = *g;
+                self.promoted_at = Some(e.t_us);
+                let old = self.fenced.map_or(String::new(), |f| format!("generation {f} fenced, "));
+                let why = self.confirmed_at.map_or(String::new(), |c| {
                     format!(
                         " ({:.3}s after the failure was confirmed: failover_after {}, then the fencing)",
                         secs(e.t_us, c),
-                        Dur(failover_after)
+                        Dur(self.failover_after)
                     )
                 });
                 Some(format!("failover: {old}{host} promoted as generation {g}{why}"))
@@ -348,41 +405,47 @@ pub fn narrate(events: &[Event], requests: &[Request], pops: usize, failover_aft
                 Some(format!("failover impossible: {reason}; writes stay unavailable"))
             }
             Record::Node(NodeEvent::RouteChanged { generation: g, .. })
-                if *g == generation && EdgeRole::is_pop(&e.node) =>
+                if *g == self.generation && EdgeRole::is_pop(&e.node) =>
             {
-                told.insert(e.node.clone());
-                (told.len() == pops && !routing_told).then(|| {
-                    routing_told = true;
-                    routed_at = Some(e.t_us);
-                    let after = promoted_at
-                        .map_or(String::new(), |p| format!(" ({:.3}s after the promotion)", secs(e.t_us, p)));
-                    format!("routing updated at {pops}/{pops} PoPs{after}")
-                })
+                self.routing_updated(e)
             }
             Record::Node(NodeEvent::RoleChanged { role, generation: g, reason })
-                if e.node.as_ref() == PRIMARY && lost.is_some() && e.t_us > t0 =>
+                if e.node.as_ref() == PRIMARY && self.lost.is_some() && e.t_us > self.t0 =>
             {
                 Some(format!("{} becomes {role:?} (generation {g}): {reason}", e.node))
             }
             _ => None,
-        };
-        // A failover retried while nothing can be promoted is told once.
-        let retold = line.as_ref().is_some_and(|l| {
-            let retried =
-                matches!(e.record, Record::Node(NodeEvent::PromotionImpossible { .. } | NodeEvent::Fenced { .. }));
-            retried && !said.insert(l.clone())
-        });
-        if let Some(line) = line.filter(|_| !retold) {
-            lines.push(format!("{} {line}", at(e.t_us)));
         }
     }
-    lines.extend(acks.filter_map(|r| first_ack(r, &mut first_ack_of, routed_at)));
-    lines
+
+    /// Why the failure was confirmed when it was: the health checks missed since the loss.
+    fn why_confirmed(&self) -> String {
+        match (self.misses.first(), self.misses.len()) {
+            (Some(&first), n) if self.lost.is_some() && first >= self.t0 => format!(
+                " ({n} missed health checks: the first {:.3}s after the loss, the last {:.3}s after the first)",
+                secs(first, self.t0),
+                secs(*self.misses.last().expect("a miss"), first)
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// A PoP learned the new primary's route: told once every PoP has.
+    fn routing_updated(&mut self, e: &Event) -> Option<String> {
+        self.told.insert(e.node.clone());
+        (self.told.len() == self.pops && !self.routing_told).then(|| {
+            self.routing_told = true;
+            self.routed_at = Some(e.t_us);
+            let after =
+                self.promoted_at.map_or(String::new(), |p| format!(" ({:.3}s after the promotion)", secs(e.t_us, p)));
+            format!("routing updated at {pops}/{pops} PoPs{after}", pops = self.pops)
+        })
+    }
 }
 
 /// The impact block printed under the timeline: `writes` per region, `lost` the acknowledged
 /// writes lost or why that could not be judged.
-pub struct Impact<'a> {
+pub(crate) struct Impact<'a> {
     pub failover: &'a FailoverFigures,
     pub writes: &'a BTreeMap<String, RegionWrites>,
     pub lost: Result<&'a [(u64, u64)], &'a str>,
@@ -428,7 +491,7 @@ mod tests {
     use super::*;
     use crate::edge::check::request::fixtures::{read, write};
 
-    fn ended(mut r: Request, end_us: u64) -> Request {
+    fn ended(mut r: RequestRecord, end_us: u64) -> RequestRecord {
         r.end_us = end_us;
         r
     }

@@ -48,7 +48,7 @@ pub struct Wire<F, P> {
     held: BTreeMap<Link, Vec<(F, P, bool)>>,
     flows: HashMap<F, Flow<P>>,
     /// What is due, by (time, order of scheduling).
-    due: BTreeMap<(Duration, u64), Due<F, P>>,
+    due: BTreeMap<(Duration, u64), WireStep<F, P>>,
     scheduled: u64,
     jitter: ChaCha8Rng,
     losses: ChaCha8Rng,
@@ -56,7 +56,7 @@ pub struct Wire<F, P> {
     tick: Duration,
 }
 
-enum Due<F, P> {
+enum WireStep<F, P> {
     /// The packet reaches its destination.
     Arrive { packet: P },
     /// The connection's stalled packets are sent again.
@@ -163,7 +163,7 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
         if self.cut.contains(&(from, to)) || lost(&self.loss, &mut self.losses, (from, to)) {
             let timeout = if syn { SYN_RTO } else { DATA_RTO };
             state.stall = Some(Stall { queue: VecDeque::from([(packet, syn)]), timeout });
-            self.schedule(now + timeout, Due::Resend { flow });
+            self.schedule(now + timeout, WireStep::Resend { flow });
             return;
         }
         self.arrive(now, flow, packet);
@@ -176,10 +176,10 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
         let (latency, jitter) = self.latency.get(&state.link).copied().unwrap_or((DEFAULT_LATENCY, Duration::ZERO));
         let at = round_up(now + latency + jittered(&mut self.jitter, jitter), self.tick).max(state.last_arrival);
         state.last_arrival = at;
-        self.schedule(at, Due::Arrive { packet });
+        self.schedule(at, WireStep::Arrive { packet });
     }
 
-    fn schedule(&mut self, at: Duration, due: Due<F, P>) {
+    fn schedule(&mut self, at: Duration, due: WireStep<F, P>) {
         self.scheduled += 1;
         self.due.insert((at, self.scheduled), due);
     }
@@ -197,8 +197,8 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
             }
             let at = entry.key().0;
             match entry.remove() {
-                Due::Arrive { packet } => return Some(packet),
-                Due::Resend { flow } => self.resend(at, flow),
+                WireStep::Arrive { packet } => return Some(packet),
+                WireStep::Resend { flow } => self.resend(at, flow),
             }
         }
         None
@@ -213,7 +213,7 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
             stall.timeout = (stall.timeout * 2).min(MAX_RTO);
             let at = now + stall.timeout;
             state.stall = Some(stall);
-            self.schedule(at, Due::Resend { flow });
+            self.schedule(at, WireStep::Resend { flow });
             return;
         }
         let (packet, _) = stall.queue.pop_front().expect("a stall holds its lost packet");

@@ -45,7 +45,7 @@ pub(super) fn elapsed() -> Option<Duration> {
 }
 
 /// A connection one way: (source address and port, destination address and port).
-type Flow = (IpAddr, u16, IpAddr, u16);
+type Connection = (IpAddr, u16, IpAddr, u16);
 
 type Boot = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = HostResult>>>>;
 
@@ -62,7 +62,7 @@ struct World {
     by_name: BTreeMap<String, usize>,
     by_ip: BTreeMap<IpAddr, usize>,
     names: Names,
-    wire: Wire<Flow, Packet>,
+    wire: Wire<Connection, Packet>,
     ready: Arc<Ready>,
     origin: Instant,
     now: Duration,

@@ -7,7 +7,7 @@ pub mod junit;
 pub mod markdown;
 pub(crate) mod markup;
 pub mod outputs;
-pub mod progress;
+pub(crate) mod progress;
 pub mod summary;
 pub(crate) mod svg;
 pub mod table;

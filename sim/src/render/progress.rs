@@ -12,7 +12,7 @@ use crate::render::summary::Entry;
 use crate::verdict::Verdict;
 
 /// How often, in wall time, a plain heartbeat line tells of a run still going.
-pub const HEARTBEAT: Duration = Duration::from_secs(30);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// A run in flight.
 struct Slot {
@@ -25,7 +25,7 @@ struct Slot {
 }
 
 /// The progress of a suite's runs, or of one run.
-pub struct Progress {
+pub(crate) struct Progress {
     total: usize,
     done: usize,
     failed: usize,
@@ -101,7 +101,7 @@ impl Progress {
     }
 
     /// Job `job`'s run ended with `entry` after `wall_s` seconds of wall time.
-    pub fn finished(&mut self, job: usize, entry: &Entry, wall_s: f64) {
+    pub(crate) fn finished(&mut self, job: usize, entry: &Entry, wall_s: f64) {
         if let Some(bar) = self.slots.get_mut(job).and_then(Option::take).and_then(|s| s.bar) {
             bar.finish_and_clear();
         }

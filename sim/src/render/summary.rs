@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edge::charts::Charts;
 use crate::edge::check::NotJudged;
-use crate::edge::load::Step;
+use crate::edge::load::LoadStep;
 use crate::edge::regions::Regions;
 use crate::edge::ssr::SsrFigures;
 use crate::report::RunReport;
@@ -97,7 +97,7 @@ pub struct Entry {
     pub ssr: Option<SsrFigures>,
     /// Latency and shedding per load step, for a run with `load_steps`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub load: Vec<Step>,
+    pub load: Vec<LoadStep>,
     /// Lag, read latency, read-your-writes violations and failures per region of the PoPs, for
     /// an edge run.
     #[serde(default, skip_serializing_if = "Regions::is_empty")]
@@ -142,7 +142,7 @@ fn counts_whole<S: serde::Serializer>(metrics: &BTreeMap<String, f64>, s: S) -> 
 
 /// The command that replays a run of `scenario` at `seed`, with the `--set` overrides it was
 /// loaded with.
-pub fn replay_of(scenario: &Scenario, seed: u64) -> String {
+pub(crate) fn replay_of(scenario: &Scenario, seed: u64) -> String {
     let quoted = |o: &String| match o.contains(|c: char| !(c.is_ascii_alphanumeric() || "._-=%/".contains(c))) {
         true => format!("'{}'", o.replace('\'', r"'\''")),
         false => o.clone(),
@@ -153,7 +153,7 @@ pub fn replay_of(scenario: &Scenario, seed: u64) -> String {
 
 /// A metric's value as a person reads it: durations in ms below a second and in s above, counts
 /// whole, percentages to three decimals.
-pub fn readable(metric: Metric, value: f64) -> String {
+pub(crate) fn readable(metric: Metric, value: f64) -> String {
     match metric.kind() {
         MetricKind::Duration if value.abs() >= 1000.0 => format!("{:.1}s", value / 1000.0),
         MetricKind::Duration => format!("{value:.1}ms"),

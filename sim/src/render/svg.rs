@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::edge::charts::{AnycastChart, ChannelDeliveries, Charts, MarkKind, Moment, Outage, QUANTILES};
-use crate::edge::load::Step;
+use crate::edge::load::LoadStep;
 use crate::edge::metrics::Summary;
 use crate::render::markup::escape;
 
@@ -356,7 +356,7 @@ pub(crate) fn percentiles(title: &str, series_of: &[(String, &[f64], bool)]) -> 
 
 /// Latency under load: per load step (x: its traffic factor), the p99 of the reads and writes
 /// answered (lines on the log axis, left) and the share of requests shed (bars, right axis).
-pub(crate) fn load_steps(steps: &[Step]) -> impl fmt::Display {
+pub(crate) fn load_steps(steps: &[LoadStep]) -> impl fmt::Display {
     let (w, h, left, right, top, bottom) = (WIDE, 280.0, LEFT, WIDE - 60.0, 40.0, 240.0);
     let answered = |s: &Summary| (s.count > 0).then_some(s.p99_ms);
     let axis = LogAxis::covering(steps.iter().flat_map(|s| [answered(&s.read), answered(&s.write)]).flatten());
@@ -390,8 +390,8 @@ pub(crate) fn load_steps(steps: &[Step]) -> impl fmt::Display {
             let y = bottom - (bottom - top) * pct as f64 / 100.0;
             write!(o, r#"<text x="{}" y="{:.1}" font-size="11">{pct}%</text>"#, right + 6.0, y + 4.0)?;
         }
-        let read: fn(&Step) -> &Summary = |s| &s.read;
-        let write: fn(&Step) -> &Summary = |s| &s.write;
+        let read: fn(&LoadStep) -> &Summary = |s| &s.read;
+        let write: fn(&LoadStep) -> &Summary = |s| &s.write;
         let lines = [("read p99", PALETTE[0], false, read), ("write p99", PALETTE[1], true, write)];
         legend(o, &lines.map(|(name, color, _, _)| (name.to_string(), color)), left, 30.0)?;
         for (_, color, dash, of) in lines {
@@ -664,7 +664,7 @@ mod tests {
     /// point per step for each of read and write p99, none for a step with no answered write.
     #[test]
     fn the_load_chart_has_a_bar_per_step_and_a_point_per_answered_p99() {
-        let step = |n: usize, shed: u64, write_count: u64| Step {
+        let step = |n: usize, shed: u64, write_count: u64| LoadStep {
             step: n,
             factor: (n + 1) as f64,
             from_s: n as f64 * 5.0,

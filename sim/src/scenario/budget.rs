@@ -92,7 +92,7 @@ pub enum Metric {
 }
 
 /// Every metric a budget can name.
-pub const METRICS: &[Metric] = &[
+pub(crate) const METRICS: &[Metric] = &[
     Metric::ReadP50,
     Metric::ReadP99,
     Metric::ReadMax,
@@ -243,7 +243,7 @@ impl Metric {
     }
 
     /// Whether the metric is a notification figure, which a budget can also limit on one channel.
-    pub fn per_channel(self) -> bool {
+    pub(crate) fn per_channel(self) -> bool {
         matches!(
             self,
             Metric::NotificationP50
@@ -257,7 +257,7 @@ impl Metric {
     }
 
     /// Whether the metric is the status page's (else the edge platform's).
-    pub fn is_status(self) -> bool {
+    pub(crate) fn is_status(self) -> bool {
         self.per_channel()
             || matches!(
                 self,

@@ -14,20 +14,20 @@ use super::ScenarioError;
 
 /// A scenario's text with its includes spliced in.
 #[derive(Debug)]
-pub struct Resolved {
+pub struct ComposedText {
     pub text: String,
     /// Per line of `text`, from 1: the file and line it came from.
     origins: Vec<(String, usize)>,
 }
 
-impl Resolved {
+impl ComposedText {
     /// The file and line a resolved line was written on.
     pub fn origin(&self, line: usize) -> Option<(&str, usize)> {
         self.origins.get(line.checked_sub(1)?).map(|(f, l)| (f.as_str(), *l))
     }
 
     /// `e`, a problem found in the resolved text, moved to the file and line it was written on.
-    pub fn locate(&self, mut e: ScenarioError) -> ScenarioError {
+    pub(crate) fn locate(&self, mut e: ScenarioError) -> ScenarioError {
         if let Some((file, line)) = self.origin(e.line) {
             (e.file, e.line) = (file.to_string(), line);
         }
@@ -54,10 +54,10 @@ fn read(path: &Path, file: &str) -> Result<String, ScenarioError> {
 }
 
 /// The scenario file at `path` with its includes spliced in.
-pub fn resolve(path: &Path) -> Result<Resolved, ScenarioError> {
+pub fn resolve(path: &Path) -> Result<ComposedText, ScenarioError> {
     let file = path.display().to_string();
     let text = read(path, &file)?;
-    let mut resolved = Resolved { text: String::with_capacity(text.len()), origins: Vec::new() };
+    let mut resolved = ComposedText { text: String::with_capacity(text.len()), origins: Vec::new() };
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let Some(include) = included(line) else {
             resolved.text.push_str(line);
@@ -113,7 +113,7 @@ impl std::str::FromStr for Override {
 
 /// `resolved` with `overrides` applied in order, written out again as TOML; problems with an
 /// override name it, and later problems the text with overrides (`FILE with --set ...`).
-pub fn apply(resolved: Resolved, file: &str, overrides: &[Override]) -> Result<Resolved, ScenarioError> {
+pub fn apply(resolved: ComposedText, file: &str, overrides: &[Override]) -> Result<ComposedText, ScenarioError> {
     if overrides.is_empty() {
         return Ok(resolved);
     }
@@ -139,7 +139,7 @@ pub fn apply(resolved: Resolved, file: &str, overrides: &[Override]) -> Result<R
     let sets: Vec<&str> = overrides.iter().map(|o| o.text.as_str()).collect();
     let origin = format!("{file} with --set {}", sets.join(" --set "));
     let origins = (1..=text.lines().count()).map(|line| (origin.clone(), line)).collect();
-    Ok(Resolved { text, origins })
+    Ok(ComposedText { text, origins })
 }
 
 #[cfg(test)]
@@ -164,12 +164,12 @@ mod tests {
         assert!("duration".parse::<Override>().unwrap_err().contains("KEY=VALUE"));
         assert!("a..b=1".parse::<Override>().unwrap_err().contains("empty part"));
 
-        let resolved = Resolved { text: "name = \"x\"\n[workload]\nrate = 1\n".into(), origins: vec![] };
+        let resolved = ComposedText { text: "name = \"x\"\n[workload]\nrate = 1\n".into(), origins: vec![] };
         let sets = ["workload.rate=2".parse().unwrap(), "seed=7".parse().unwrap()];
         let out = apply(resolved, "x.toml", &sets).unwrap();
         assert!(out.text.contains("seed = 7") && out.text.contains("rate = 2"), "{}", out.text);
         assert_eq!(out.origin(1), Some(("x.toml with --set workload.rate=2 --set seed=7", 1)));
-        let resolved = Resolved { text: "name = \"x\"\n".into(), origins: vec![] };
+        let resolved = ComposedText { text: "name = \"x\"\n".into(), origins: vec![] };
         let e = apply(resolved, "x.toml", &["name.first=1".parse().unwrap()]).unwrap_err();
         assert_eq!(e.to_string(), "--set name.first=1: `name` is not a table");
     }

@@ -12,7 +12,7 @@ use crate::units::Dur;
 
 /// What a key holds and the values it may take (both ends included).
 #[derive(Clone, Copy, Debug)]
-pub enum Bound {
+pub(crate) enum Bound {
     /// A TOML integer.
     Whole(u64, u64),
     /// An integer or a float.
@@ -25,7 +25,7 @@ pub enum Bound {
 
 impl Bound {
     /// The bound in words, for error messages and the documentation.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Bound::Whole(min, max) => format!("a whole number from {min} to {max}"),
             Bound::Number(min, max) => format!("a number from {min} to {max}"),
@@ -113,26 +113,26 @@ const fn dur(min: &'static str, max: &'static str) -> Bound {
 }
 
 /// The longest simulated time a run may take (`duration`); `settle` is bounded apart.
-pub const MAX_DURATION: &str = "6h";
+pub(crate) const MAX_DURATION: &str = "6h";
 /// Hosts of one world: nodes and client hosts together.
-pub const MAX_HOSTS: usize = 400;
+pub(crate) const MAX_HOSTS: usize = 400;
 /// Requests per second over every session of an edge scenario.
-pub const MAX_EDGE_RATE: f64 = 5000.0;
+pub(crate) const MAX_EDGE_RATE: f64 = 5000.0;
 /// Requests over an edge run's whole duration.
-pub const MAX_EDGE_REQUESTS: f64 = 2_000_000.0;
+pub(crate) const MAX_EDGE_REQUESTS: f64 = 2_000_000.0;
 /// Page views per second over every status region, at the height of a spike.
-pub const MAX_VIEW_RATE: f64 = 1000.0;
+pub(crate) const MAX_VIEW_RATE: f64 = 1000.0;
 /// Page views over a status run, spikes included.
-pub const MAX_VIEWS: f64 = 2_000_000.0;
+pub(crate) const MAX_VIEWS: f64 = 2_000_000.0;
 /// Operators' edits over a status run (each reaches every region, CDN and live viewer).
-pub const MAX_EDITS: f64 = 100_000.0;
+pub(crate) const MAX_EDITS: f64 = 100_000.0;
 /// Notifications an edit can cause (subscribers x channels) times edits over the run.
-pub const MAX_NOTIFICATIONS: f64 = 2_000_000.0;
+pub(crate) const MAX_NOTIFICATIONS: f64 = 2_000_000.0;
 /// Longest host-making name (a region or a CDN).
-pub const MAX_NAME: usize = 32;
+pub(crate) const MAX_NAME: usize = 32;
 
 /// Why `name` cannot name hosts, if it cannot.
-pub fn host_name_problem(name: &str) -> Option<String> {
+pub(crate) fn host_name_problem(name: &str) -> Option<String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Some("must be ASCII letters, digits and dashes".into());
     }
@@ -141,7 +141,7 @@ pub fn host_name_problem(name: &str) -> Option<String> {
 
 /// Every bounded key, as a dotted path; `region` and `fault` are arrays of tables (each entry is
 /// checked) and `*` stands for any key of a table.
-pub const LIMITS: &[(&str, Bound)] = &[
+pub(crate) const LIMITS: &[(&str, Bound)] = &[
     ("seed", whole_n(0, i64::MAX as u64)),
     ("duration", dur("1ms", MAX_DURATION)),
     ("settle", dur("0s", "1h")),
@@ -258,7 +258,7 @@ pub const LIMITS: &[(&str, Bound)] = &[
 ];
 
 /// Lists that make hosts or run work (scripted actions), and how long they may be.
-pub const LIST_LIMITS: &[(&str, usize)] = &[
+pub(crate) const LIST_LIMITS: &[(&str, usize)] = &[
     ("region", 40),
     ("status.regions", 8),
     ("status.cdns", 8),

@@ -6,7 +6,7 @@ pub mod budget;
 pub mod compose;
 pub mod limits;
 pub mod resolved;
-pub mod roles;
+pub(crate) mod roles;
 pub mod ssr;
 pub mod swarm;
 
@@ -36,10 +36,10 @@ use limits::{
 use roles::EdgeRole;
 pub use roles::{CONTROL, PRIMARY, STANDBY, UPSTREAM};
 use ssr::Ssr;
-use swarm::{Between, EVERYONE, EXCEPT, Episode, Liveness, LivenessFile, Step, Swarm, SwarmFile};
+use swarm::{Between, EVERYONE, EXCEPT, Episode, FaultStep, Liveness, LivenessFile, Swarm, SwarmFile};
 
 /// Byte offsets of a piece of the scenario file.
-type Span = std::ops::Range<usize>;
+type ByteSpan = std::ops::Range<usize>;
 
 /// A problem with a scenario file; line 0 means the file as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -359,7 +359,7 @@ pub struct Workload {
 impl Workload {
     /// The load step in effect at `at` of a workload ending at `end`: its index and factor (step
     /// 0 at factor 1 without steps).
-    pub fn step_at(&self, at: Duration, end: Duration) -> (usize, f64) {
+    pub(crate) fn step_at(&self, at: Duration, end: Duration) -> (usize, f64) {
         let n = self.load_steps.len();
         if n == 0 {
             return (0, 1.0);
@@ -371,7 +371,7 @@ impl Workload {
     }
 
     /// When each load step begins, with its factor.
-    pub fn step_starts(&self, end: Duration) -> Vec<(usize, f64, Duration)> {
+    pub(crate) fn step_starts(&self, end: Duration) -> Vec<(usize, f64, Duration)> {
         let length = end.saturating_sub(self.warmup.0) / self.load_steps.len().max(1) as u32;
         self.load_steps.iter().enumerate().map(|(i, f)| (i, *f, self.warmup.0 + length * i as u32)).collect()
     }
@@ -581,7 +581,7 @@ impl Scenario {
     }
 
     /// The scenario file at `path`, its includes spliced in and `overrides` applied (`compose`).
-    pub fn load_with(path: &Path, overrides: &[compose::Override]) -> Result<Scenario, ScenarioError> {
+    pub(crate) fn load_with(path: &Path, overrides: &[compose::Override]) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let resolved = compose::apply(compose::resolve(path)?, &file, overrides)?;
         let mut scenario = Scenario::parse(&file, &resolved.text).map_err(|e| resolved.locate(e))?;
@@ -590,7 +590,7 @@ impl Scenario {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let at = |span: Span, message: String| {
+        let at = |span: ByteSpan, message: String| {
             let (line, column) = line_col(text, span.start);
             ScenarioError { file: file.to_string(), line, column, message: printable(&message) }
         };
@@ -607,74 +607,16 @@ impl Scenario {
         let raw: File = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), in_user_words(e.message())))?;
         let (primary_region, regions) = match &raw.status {
             Some(status) => {
-                let s = status.get_ref();
-                let duration = raw.duration.get_ref().0;
-                if let Some((key, nth, problem)) = s
-                    .problems()
-                    .map(|(key, problem)| (key, 0, problem))
-                    .or_else(|| s.cdn_errors_problem())
-                    .or_else(|| s.notify_problem())
-                    .or_else(|| s.action_problem(duration))
-                {
-                    let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());
-                    return Err(at(span, format!("status.{key}: {problem}")));
-                }
+                status_problem(doc, status, raw.duration.get_ref().0).map_err(|(span, m)| at(span, m))?;
                 (String::new(), Vec::new())
             }
             None => edge_regions(&raw, &at)?,
         };
-        let texts = [("name", Some(&raw.name), ""), ("description", raw.description.as_ref(), "\r\n\t")];
-        for (field, text, allowed) in texts.into_iter().filter_map(|(f, t, a)| Some((f, t?, a))) {
-            if text.get_ref().chars().any(|c| c.is_control() && !allowed.contains(c)) {
-                return Err(at(text.span(), format!("`{field}` has a control character")));
-            }
-        }
+        control_characters(&raw).map_err(|(span, m)| at(span, m))?;
         let duration = raw.duration.get_ref().0;
         workload_size(doc, &raw, regions.len()).map_err(|(span, m)| at(span, m))?;
-        if let Some((nth, problem)) = raw.ssr.as_ref().and_then(Ssr::problem) {
-            let names = limits::find(doc, "ssr.boundary.name");
-            let span = nth.and_then(|n| names.get(n).copied()).or_else(|| limits::find(doc, "ssr").first().copied());
-            return Err(at(span.map_or(0..0, |v| v.span()), problem));
-        }
-        if let Some(ssr) = &raw.ssr
-            && ssr.upstream().timeout.0 >= raw.workload.request_timeout.0
-        {
-            let written = limits::find(doc, "ssr.upstream.timeout").first().map(|v| v.span());
-            let span = written.or_else(|| limits::find(doc, "ssr").first().map(|v| v.span()));
-            return Err(at(
-                span.unwrap_or(0..0),
-                format!(
-                    "`ssr.upstream.timeout` ({}) is not shorter than `workload.request_timeout` ({}): a view would \
-                     time out before its boundary's error fallback reached it",
-                    ssr.upstream().timeout,
-                    raw.workload.request_timeout
-                ),
-            ));
-        }
-        let budgets = raw
-            .budgets
-            .iter()
-            .map(|b| {
-                let budget = Budget::parse(b.get_ref()).map_err(|m| at(b.span(), m))?;
-                match (budget.metric.is_status(), raw.status.is_some()) {
-                    (true, false) => Err(at(
-                        b.span(),
-                        format!(
-                            "`{}` is a status page metric; this scenario is of the edge platform",
-                            budget.metric.name()
-                        ),
-                    )),
-                    (false, true) => Err(at(
-                        b.span(),
-                        format!(
-                            "`{}` is an edge platform metric; this scenario is of the status page",
-                            budget.metric.name()
-                        ),
-                    )),
-                    _ => Ok(budget),
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        ssr_problem(doc, &raw).map_err(|(span, m)| at(span, m))?;
+        let budgets = budgets(&raw).map_err(|(span, m)| at(span, m))?;
         let mut scenario = Scenario {
             name: raw.name.into_inner(),
             description: raw.description.map(Spanned::into_inner).unwrap_or_default(),
@@ -701,31 +643,45 @@ impl Scenario {
             liveness: None,
             overrides: Vec::new(),
         };
-        for f in &raw.faults {
-            let line = line_col(text, f.at.span().start).0;
-            let fault = scenario.fault(f).map_err(|(span, message)| at(span, message))?;
-            scenario.faults.push(Fault { line, ..fault });
-        }
-        scenario.faults.sort_by_key(|f| (f.at, f.line));
-        if let Some((line, message)) = restart_of_running_host(&scenario.faults) {
-            let f = raw.faults.iter().find(|f| line_col(text, f.at.span().start).0 == line);
-            let span = f.and_then(|f| f.host.as_ref()).map_or(0..0, Spanned::span);
-            return Err(at(span, message));
-        }
-        if let Some(l) = &raw.liveness {
-            let line = line_col(text, l.span().start).0;
-            scenario.liveness = Some(Liveness::check(l.get_ref(), line, duration).map_err(|m| at(l.span(), m))?);
-        }
-        if let Some(s) = &raw.swarm {
-            let line = line_col(text, s.span().start).0;
-            let swarm =
-                Swarm::check(s.get_ref(), line, &scenario, scenario.liveness.as_ref()).map_err(|(key, m)| {
-                    let span = limits::find(doc, &format!("swarm.{key}")).first().map_or(s.span(), |v| v.span());
-                    at(span, m)
-                })?;
-            scenario.swarm = Some(swarm);
-        }
+        let (faults, liveness, swarm) = (&raw.faults, raw.liveness.as_ref(), raw.swarm.as_ref());
+        scenario.schedule(faults, liveness, swarm, doc, text).map_err(|(span, m)| at(span, m))?;
         Ok(scenario)
+    }
+
+    /// The file's fault schedule, its liveness phase and its swarm, checked against the rest of
+    /// the scenario and added to it.
+    fn schedule(
+        &mut self,
+        faults: &[FaultFile],
+        liveness: Option<&Spanned<LivenessFile>>,
+        swarm: Option<&Spanned<SwarmFile>>,
+        doc: &DeTable<'_>,
+        text: &str,
+    ) -> Result<(), (ByteSpan, String)> {
+        for f in faults {
+            let line = line_col(text, f.at.span().start).0;
+            let fault = self.fault(f)?;
+            self.faults.push(Fault { line, ..fault });
+        }
+        self.faults.sort_by_key(|f| (f.at, f.line));
+        if let Some((line, message)) = restart_of_running_host(&self.faults) {
+            let f = faults.iter().find(|f| line_col(text, f.at.span().start).0 == line);
+            let span = f.and_then(|f| f.host.as_ref()).map_or(0..0, Spanned::span);
+            return Err((span, message));
+        }
+        if let Some(l) = liveness {
+            let line = line_col(text, l.span().start).0;
+            self.liveness = Some(Liveness::check(l.get_ref(), line, self.duration).map_err(|m| (l.span(), m))?);
+        }
+        if let Some(s) = swarm {
+            let line = line_col(text, s.span().start).0;
+            let swarm = Swarm::check(s.get_ref(), line, self, self.liveness.as_ref()).map_err(|(key, m)| {
+                let span = limits::find(doc, &format!("swarm.{key}")).first().map_or(s.span(), |v| v.span());
+                (span, m)
+            })?;
+            self.swarm = Some(swarm);
+        }
+        Ok(())
     }
 
     /// Whether seeds draw this scenario's fault schedule (a `[swarm]`, or a fault at a range of
@@ -735,7 +691,7 @@ impl Scenario {
     }
 
     /// The faults a swarm draws for `seed` (stream `schedule/1`), none without a `[swarm]`.
-    pub fn episodes(&self, seed: u64) -> Vec<Episode> {
+    pub(crate) fn episodes(&self, seed: u64) -> Vec<Episode> {
         match (&self.swarm, &self.liveness) {
             (Some(swarm), Some(l)) => swarm.draw(self, l.heal, &mut Seed(seed).child("schedule", 1)),
             _ => Vec::new(),
@@ -745,7 +701,7 @@ impl Scenario {
     /// The scenario as `seed` runs it: fixed faults at their drawn times (stream `schedule/0`),
     /// the swarm's faults drawn (stream `schedule/1`), and the heal of the liveness phase; nothing
     /// left to draw.
-    pub fn for_seed(&self, seed: u64) -> Scenario {
+    pub(crate) fn for_seed(&self, seed: u64) -> Scenario {
         let mut rng = Seed(seed).child("schedule", 0);
         let mut faults: Vec<Fault> = self
             .faults
@@ -770,7 +726,7 @@ impl Scenario {
     }
 
     /// A fault with every value fixed, resolved as a `[[fault]]` of the file would be.
-    pub fn resolve(&self, step: &Step) -> Result<Fault, String> {
+    pub fn resolve(&self, step: &FaultStep) -> Result<Fault, String> {
         fn spanned<T>(v: T) -> Spanned<T> {
             Spanned::new(0..0, v)
         }
@@ -906,7 +862,7 @@ impl Scenario {
     }
 
     /// Hosts that run system nodes (they can crash and restart).
-    pub fn node_hosts(&self) -> Vec<String> {
+    pub(crate) fn node_hosts(&self) -> Vec<String> {
         if let Some(status) = &self.status {
             return status.node_hosts();
         }
@@ -929,15 +885,8 @@ impl Scenario {
         hosts
     }
 
-    pub fn region_of(&self, host: &str) -> Option<&Region> {
-        if host == PRIMARY || host == STANDBY || host == CONTROL {
-            return self.regions.iter().find(|r| r.name == self.primary_region);
-        }
-        self.regions.iter().find(|r| r.distributor == host || r.clients == host || r.pops.iter().any(|p| p == host))
-    }
-
     /// The nodes' settings.
-    pub fn edge_config(&self) -> EdgeConfig {
+    pub(crate) fn edge_config(&self) -> EdgeConfig {
         let r = &self.replication;
         EdgeConfig {
             standby_mode: r.standby,
@@ -1051,7 +1000,80 @@ fn edge_regions(
 }
 
 /// Refuses the edge platform's sections in a status page scenario, at their keys.
-fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
+/// A status page scenario's problems its fields do not show alone: the CDN error schedule, the
+/// notification settings, the actions against the run's length.
+fn status_problem(
+    doc: &DeTable<'_>,
+    status: &Spanned<StatusSettings>,
+    duration: Duration,
+) -> Result<(), (ByteSpan, String)> {
+    let s = status.get_ref();
+    if let Some((key, nth, problem)) = s
+        .problems()
+        .map(|(key, problem)| (key, 0, problem))
+        .or_else(|| s.cdn_errors_problem())
+        .or_else(|| s.notify_problem())
+        .or_else(|| s.action_problem(duration))
+    {
+        let span = limits::find(doc, &format!("status.{key}")).get(nth).map_or(status.span(), |v| v.span());
+        return Err((span, format!("status.{key}: {problem}")));
+    }
+    Ok(())
+}
+
+/// The name and the description hold no control characters (the description may break lines).
+fn control_characters(raw: &File) -> Result<(), (ByteSpan, String)> {
+    let texts = [("name", Some(&raw.name), ""), ("description", raw.description.as_ref(), "\r\n\t")];
+    for (field, text, allowed) in texts.into_iter().filter_map(|(f, t, a)| Some((f, t?, a))) {
+        if text.get_ref().chars().any(|c| c.is_control() && !allowed.contains(c)) {
+            return Err((text.span(), format!("`{field}` has a control character")));
+        }
+    }
+    Ok(())
+}
+
+/// The `[ssr]` table's problem, at the boundary it concerns (or the table).
+fn ssr_problem(doc: &DeTable<'_>, raw: &File) -> Result<(), (ByteSpan, String)> {
+    if let Some((nth, problem)) = raw.ssr.as_ref().and_then(Ssr::problem) {
+        let names = limits::find(doc, "ssr.boundary.name");
+        let span = nth.and_then(|n| names.get(n).copied()).or_else(|| limits::find(doc, "ssr").first().copied());
+        return Err((span.map_or(0..0, |v| v.span()), problem));
+    }
+    if let Some(ssr) = &raw.ssr
+        && ssr.upstream().timeout.0 >= raw.workload.request_timeout.0
+    {
+        let written = limits::find(doc, "ssr.upstream.timeout").first().map(|v| v.span());
+        let span = written.or_else(|| limits::find(doc, "ssr").first().map(|v| v.span()));
+        return Err((
+            span.unwrap_or(0..0),
+            format!(
+                "`ssr.upstream.timeout` ({}) is not shorter than `workload.request_timeout` ({}): a view would \
+                 time out before its boundary's error fallback reached it",
+                ssr.upstream().timeout,
+                raw.workload.request_timeout
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The file's budgets, each of a metric of the scenario's own system.
+fn budgets(raw: &File) -> Result<Vec<Budget>, (ByteSpan, String)> {
+    raw.budgets
+        .iter()
+        .map(|b| {
+            let budget = Budget::parse(b.get_ref()).map_err(|m| (b.span(), m))?;
+            let (metric, other) = match (budget.metric.is_status(), raw.status.is_some()) {
+                (true, false) => ("a status page", "the edge platform"),
+                (false, true) => ("an edge platform", "the status page"),
+                _ => return Ok(budget),
+            };
+            Err((b.span(), format!("`{}` is {metric} metric; this scenario is of {other}", budget.metric.name())))
+        })
+        .collect()
+}
+
+fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (ByteSpan, String)> {
     if !doc.iter().any(|(k, _)| k.get_ref() == "status") {
         return Ok(());
     }
@@ -1073,7 +1095,7 @@ fn applicable_sections(doc: &DeTable<'_>) -> Result<(), (Span, String)> {
 }
 
 /// Refuses workloads too large for one run on one machine, at the key that sizes them.
-fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (Span, String)> {
+fn workload_size(doc: &DeTable<'_>, raw: &File, regions: usize) -> Result<(), (ByteSpan, String)> {
     let span_of = |keys: &[&str]| {
         keys.iter().find_map(|k| limits::find(doc, k).first().map(|v| v.span())).unwrap_or(raw.duration.span())
     };

@@ -36,7 +36,7 @@ pub struct Resolved {
     /// The budgets as the scenario file writes them.
     pub budgets: Vec<String>,
     /// The random stream families the run draws from (`seed::streams`).
-    pub streams: Vec<Stream>,
+    pub streams: Vec<SeedStream>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -81,7 +81,7 @@ pub struct ScheduledFault {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Stream {
+pub struct SeedStream {
     pub name: String,
     pub draws: String,
 }
@@ -124,7 +124,7 @@ impl Resolved {
                 .collect(),
             budgets: s.budgets.iter().map(|b| b.text.clone()).collect(),
             streams: streams(s.backend)
-                .map(|(name, draws)| Stream { name: name.to_string(), draws: draws.to_string() })
+                .map(|(name, draws)| SeedStream { name: name.to_string(), draws: draws.to_string() })
                 .collect(),
         }
     }

@@ -10,7 +10,7 @@ pub const UPSTREAM: &str = "upstream";
 
 /// What an edge platform host is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EdgeRole<'a> {
+pub(crate) enum EdgeRole<'a> {
     Primary,
     Standby,
     Control,
@@ -56,7 +56,7 @@ impl<'a> EdgeRole<'a> {
     }
 
     /// Whether `host` is a PoP (a replica that answers clients).
-    pub fn is_pop(host: &str) -> bool {
+    pub(crate) fn is_pop(host: &str) -> bool {
         matches!(EdgeRole::of(host), Some(EdgeRole::Pop { .. }))
     }
 

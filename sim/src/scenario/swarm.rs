@@ -24,13 +24,13 @@ pub struct Between<T> {
 }
 
 /// What a range's ends can be.
-pub trait End: Copy + PartialOrd + Sized {
+pub trait RangeEnd: Copy + PartialOrd + Sized {
     fn parse(text: &str) -> Result<Self, String>;
     /// A TOML number as an end; `None` when this kind of end is not a number.
     fn from_number(n: f64) -> Option<Self>;
 }
 
-impl End for Dur {
+impl RangeEnd for Dur {
     fn parse(text: &str) -> Result<Dur, String> {
         Dur::parse(text)
     }
@@ -39,7 +39,7 @@ impl End for Dur {
     }
 }
 
-impl End for f64 {
+impl RangeEnd for f64 {
     fn parse(text: &str) -> Result<f64, String> {
         text.trim().parse().map_err(|_| format!("`{text}` is not a number"))
     }
@@ -48,7 +48,7 @@ impl End for f64 {
     }
 }
 
-impl End for u32 {
+impl RangeEnd for u32 {
     fn parse(text: &str) -> Result<u32, String> {
         text.trim().parse().map_err(|_| format!("`{text}` is not a whole number"))
     }
@@ -57,7 +57,7 @@ impl End for u32 {
     }
 }
 
-impl<T: End> Between<T> {
+impl<T: RangeEnd> Between<T> {
     pub fn parse(text: &str) -> Result<Between<T>, String> {
         let (lo, hi) = text.split_once("..").unwrap_or((text, text));
         let range = Between { lo: T::parse(lo)?, hi: T::parse(hi)? };
@@ -68,7 +68,7 @@ impl<T: End> Between<T> {
     }
 }
 
-impl<'de, T: End> Deserialize<'de> for Between<T> {
+impl<'de, T: RangeEnd> Deserialize<'de> for Between<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Between<T>, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -172,12 +172,12 @@ impl TargetRole {
 }
 
 /// The fault target naming every host.
-pub const EVERYONE: &str = "everyone";
+pub(crate) const EVERYONE: &str = "everyone";
 /// The prefix of a fault target naming every host but those of the target after it.
-pub const EXCEPT: &str = "except:";
+pub(crate) const EXCEPT: &str = "except:";
 
 /// The kinds a swarm may draw.
-pub const SWARM_KINDS: &[FaultKind] = &[
+pub(crate) const SWARM_KINDS: &[FaultKind] = &[
     FaultKind::Crash,
     FaultKind::SilentCrash,
     FaultKind::Restart,
@@ -265,7 +265,7 @@ impl Liveness {
 /// A fault as a scenario file writes it, every value fixed: a drawn one, or one a shrunk
 /// scenario file holds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Step {
+pub struct FaultStep {
     pub at: Dur,
     pub kind: FaultKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -301,8 +301,8 @@ impl Episode {
     }
 
     /// The faults that start it and, when it has one, end it.
-    pub fn steps(&self) -> Vec<Step> {
-        let step = |at: Duration, kind: FaultKind| Step {
+    pub fn steps(&self) -> Vec<FaultStep> {
+        let step = |at: Duration, kind: FaultKind| FaultStep {
             at: Dur(at),
             kind,
             a: None,
@@ -311,13 +311,13 @@ impl Episode {
             latency: None,
             rate: None,
         };
-        let host = |at, kind| Step { host: Some(self.target.clone()), ..step(at, kind) };
+        let host = |at, kind| FaultStep { host: Some(self.target.clone()), ..step(at, kind) };
         let (a, b) = if self.target == EVERYONE {
             (EVERYONE.to_string(), EVERYONE.to_string())
         } else {
             (self.target.clone(), format!("{EXCEPT}{}", self.target))
         };
-        let link = |at, kind| Step { a: Some(a.clone()), b: Some(b.clone()), ..step(at, kind) };
+        let link = |at, kind| FaultStep { a: Some(a.clone()), b: Some(b.clone()), ..step(at, kind) };
         match self.kind {
             FaultKind::Crash => vec![host(self.at, FaultKind::Crash), host(self.until, FaultKind::Restart)],
             FaultKind::SilentCrash => {
@@ -326,11 +326,11 @@ impl Episode {
             FaultKind::Partition => vec![link(self.at, FaultKind::Partition), link(self.until, FaultKind::Repair)],
             FaultKind::Hold => vec![link(self.at, FaultKind::Hold), link(self.until, FaultKind::Release)],
             FaultKind::Latency => {
-                vec![Step { latency: Some(Dur(self.latency)), ..link(self.at, FaultKind::Latency) }]
+                vec![FaultStep { latency: Some(Dur(self.latency)), ..link(self.at, FaultKind::Latency) }]
             }
             FaultKind::Loss => vec![
-                Step { rate: Some(self.rate), ..link(self.at, FaultKind::Loss) },
-                Step { rate: Some(0.0), ..link(self.until, FaultKind::Loss) },
+                FaultStep { rate: Some(self.rate), ..link(self.at, FaultKind::Loss) },
+                FaultStep { rate: Some(0.0), ..link(self.until, FaultKind::Loss) },
             ],
             // A restart of a running node is a bounce: killed and started at once, its memory
             // lost (a restart alone of a running host does nothing).

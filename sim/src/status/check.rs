@@ -27,9 +27,9 @@ use crate::events::{Event, HarnessEvent, Record};
 use crate::scenario::{Action, Scenario};
 
 /// The design's subscribers per page (docs/DESIGN.md, Status workload and scale: 1M+).
-pub const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
+pub(crate) const DESIGN_SUBSCRIBERS: u64 = 1_000_000;
 /// The design's SSE connections per edge (docs/DESIGN.md, Live updates).
-pub const DESIGN_SSE_PER_EDGE: u64 = 100_000;
+pub(crate) const DESIGN_SSE_PER_EDGE: u64 = 100_000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
@@ -45,7 +45,7 @@ pub struct StatusReport {
     pub availability_pct: Option<f64>,
     pub tiers: BTreeMap<&'static str, u64>,
     /// Availability and tier mix between consecutive faults.
-    pub windows: Vec<Window>,
+    pub windows: Vec<AvailabilityWindow>,
     /// Time to first byte of answered views.
     pub ttfb: Summary,
     /// How long the truth had moved on from what a view showed (0 when it showed everything).
@@ -101,7 +101,7 @@ pub struct Scale {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Window {
+pub struct AvailabilityWindow {
     pub from_s: f64,
     pub to_s: f64,
     pub label: String,
@@ -401,7 +401,7 @@ fn changes(events: &[Event]) -> Vec<(u64, String)> {
 }
 
 /// A CDN's error span as the report tells it.
-pub fn errors_label(cdn: &str, rate: f64) -> String {
+pub(crate) fn errors_label(cdn: &str, rate: f64) -> String {
     if rate > 0.0 {
         format!("{cdn} answers {}% of views with 503", rate * 100.0)
     } else {
@@ -409,7 +409,7 @@ pub fn errors_label(cdn: &str, rate: f64) -> String {
     }
 }
 
-fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<Window> {
+fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -> Vec<AvailabilityWindow> {
     let end_us = end_us.min(scenario.duration.as_micros() as u64);
     let mut bounds: Vec<(u64, String)> = vec![(0, "before any fault".into())];
     bounds.extend(changes(events).into_iter().filter(|(t, _)| *t < end_us));
@@ -420,7 +420,14 @@ fn windows(scenario: &Scenario, events: &[Event], views: &[View], end_us: u64) -
             let to = bounds.get(i + 1).map_or(end_us, |b| b.0);
             let (views, answered, tiers, ..) = view_figures(views, |t| t >= from && t < to);
             let s = |us: u64| us as f64 / 1e6;
-            Window { from_s: s(from), to_s: s(to), label, views, availability_pct: pct(answered, views), tiers }
+            AvailabilityWindow {
+                from_s: s(from),
+                to_s: s(to),
+                label,
+                views,
+                availability_pct: pct(answered, views),
+                tiers,
+            }
         })
         .collect()
 }
@@ -554,7 +561,7 @@ fn propagation(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) -> (Su
 
 /// Whether `action` heals status regions: a repair or release between regions, or a region's
 /// restart.
-pub fn heals_regions(action: &Action, origins: &[String]) -> bool {
+pub(crate) fn heals_regions(action: &Action, origins: &[String]) -> bool {
     let any = |hosts: &[String]| hosts.iter().any(|h| origins.contains(h));
     match action {
         Action::Repair { a, b, .. } | Action::Release { a, b } => any(a) && any(b),

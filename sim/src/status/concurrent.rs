@@ -19,8 +19,8 @@ use super::shown::Shown;
 use crate::edge::check::NotJudged;
 use crate::events::{Event, HarnessEvent, Record};
 
-pub const ADD_WINS: &str = "add-wins";
-pub const HLC_ORDER: &str = "hlc-order";
+pub(crate) const ADD_WINS: &str = "add-wins";
+pub(crate) const HLC_ORDER: &str = "hlc-order";
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Concurrent {

@@ -171,7 +171,7 @@ pub fn notifications(events: &[Event], edits: &[AckedEdit], s: &StatusSettings) 
 /// Notifications judged on `channels`, each subscriber being on every one.
 fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channels: &[&str]) -> Notifications {
     let mut out = Notifications::default();
-    let log = Log::read(events, &mut out);
+    let log = NoticeLog::read(events, &mut out);
     let updates: Vec<&AckedEdit> = edits.iter().filter(|e| e.component.is_none()).collect();
     let id_of: BTreeMap<u64, String> = updates.iter().map(|e| (e.write, event_id(&e.stamp))).collect();
     let limit = NotifyConfig::default();
@@ -200,16 +200,16 @@ fn on_channels(events: &[Event], edits: &[AckedEdit], s: &StatusSettings, channe
 
 /// What the log says of notifications: the pipeline's decisions per update, each endpoint's
 /// acceptances, and when the run ended.
-struct Log<'e> {
+struct NoticeLog<'e> {
     outcomes: BTreeMap<&'e str, Vec<NoticeOutcome>>,
     received: BTreeMap<(&'e str, u32, &'e str), Received<'e>>,
     end_us: u64,
 }
 
-impl<'e> Log<'e> {
+impl<'e> NoticeLog<'e> {
     /// Reads the log, counting retries, give-ups, slow-downs and unreachable notices into `out`.
     fn read(events: &'e [Event], out: &mut Notifications) -> Self {
-        let mut log = Log { outcomes: BTreeMap::new(), received: BTreeMap::new(), end_us: 0 };
+        let mut log = NoticeLog { outcomes: BTreeMap::new(), received: BTreeMap::new(), end_us: 0 };
         for e in events {
             match &e.record {
                 Record::Node(NodeEvent::NoticeTaken { event, outcome }) => {
@@ -252,7 +252,7 @@ impl<'e> Log<'e> {
 struct Judge<'a> {
     updates: &'a [&'a AckedEdit],
     id_of: &'a BTreeMap<u64, String>,
-    log: &'a Log<'a>,
+    log: &'a NoticeLog<'a>,
     window_us: u64,
     rate_limit: usize,
     deadline_us: u64,
@@ -389,7 +389,7 @@ struct Got<'a> {
 }
 
 /// An event a live viewer should get: its type and the acknowledged write it reports.
-struct Due<'a> {
+struct DueEvent<'a> {
     kind: SseEventKind,
     edit: &'a AckedEdit,
 }
@@ -524,8 +524,8 @@ impl<'e> Viewers<'e> {
 
 /// The events live viewers are due: one per acknowledged edit (a status change or a timeline
 /// update) and one per resolution.
-fn due_events(edits: &[AckedEdit]) -> Vec<Due<'_>> {
-    let mut due: Vec<Due> = edits
+fn due_events(edits: &[AckedEdit]) -> Vec<DueEvent<'_>> {
+    let mut due: Vec<DueEvent> = edits
         .iter()
         .map(|edit| {
             let kind = if edit.component.is_some() {
@@ -533,10 +533,10 @@ fn due_events(edits: &[AckedEdit]) -> Vec<Due<'_>> {
             } else {
                 SseEventKind::TimelineUpdate
             };
-            Due { kind, edit }
+            DueEvent { kind, edit }
         })
         .collect();
-    due.extend(resolutions(edits).into_iter().map(|edit| Due { kind: SseEventKind::IncidentResolved, edit }));
+    due.extend(resolutions(edits).into_iter().map(|edit| DueEvent { kind: SseEventKind::IncidentResolved, edit }));
     due
 }
 
@@ -552,7 +552,7 @@ fn covers(kind: SseEventKind, got: &AckedEdit, due: &AckedEdit) -> bool {
 
 /// Whether a polled page shows the due event: the update; the component's status as written then
 /// or later; every status operational, one written then or later.
-fn shows(d: &Due, posts: &BTreeSet<u64>, shown: &Shown) -> bool {
+fn shows(d: &DueEvent, posts: &BTreeSet<u64>, shown: &Shown) -> bool {
     match d.kind {
         SseEventKind::TimelineUpdate => posts.contains(&d.edit.write),
         SseEventKind::ComponentStatusChanged => {

@@ -19,16 +19,16 @@ use crate::log::now;
 use crate::net::HostResult;
 
 /// The platform's application port.
-pub const APP_PORT: u16 = 7000;
+pub(crate) const APP_PORT: u16 = 7000;
 /// How often, and within how long, the monitor checks each platform host.
-pub const MONITOR_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const MONITOR_EVERY: Duration = Duration::from_secs(1);
 
 /// A health request and its answer.
 const PING: &str = "health";
 const PONG: &str = "ok";
 
 /// A platform host: answers every health request until the host stops.
-pub async fn app<N: Net>(net: N) -> HostResult {
+pub(crate) async fn app<N: Net>(net: N) -> HostResult {
     let mut listener = net.bind(APP_PORT).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;

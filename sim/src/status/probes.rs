@@ -27,8 +27,8 @@ use crate::net::HostResult;
 use crate::seed::Seed;
 
 /// How often origins are probed while a heal converges, and for how long.
-pub const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
-pub const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const CONVERGENCE_PROBE: Duration = Duration::from_millis(20);
+pub(crate) const CONVERGENCE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What `host` holds: its page's document (a CDN; `None`: the static fallback page) or its
 /// document (a region).
@@ -48,7 +48,7 @@ async fn look<N: Net>(net: &N, host: &str, cdn: bool, limit: Duration) -> Result
 
 /// Probes each of `hosts` every `every` (concurrently) from `from` to `until`, logging each one's page when it changes
 /// (or shows an update the harness has since seen acknowledged).
-pub async fn probe<N: Net>(
+pub(crate) async fn probe<N: Net>(
     net: N,
     hosts: Vec<(String, bool)>,
     every: Duration,

@@ -21,7 +21,7 @@ use crate::scenario::Action;
 
 /// A page is current when it shows every edit acknowledged this long before the view (the
 /// design's propagation target) that the disaster did not take.
-pub const CURRENT_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const CURRENT_WITHIN: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Recovery {
@@ -100,7 +100,7 @@ impl fmt::Display for Recovery {
 
 /// A page view as recovery judges it: when it started and ended, the tier that answered (`None`:
 /// no answer) and its staleness (`None`: no document shown).
-pub type ViewSeen = (u64, u64, Option<Tier>, Option<u64>);
+pub(crate) type ViewSeen = (u64, u64, Option<Tier>, Option<u64>);
 
 /// The status region (of `regions`) the faults applied at `at_us` take, when they crash exactly
 /// one region's host (a region's loss; several regions lost at once are not one).

@@ -16,11 +16,12 @@ use crate::scenario::limits::host_name_problem;
 use crate::units::Dur;
 
 pub const DNS: &str = "dns";
-pub const NOTIFIER: &str = "notifier";
+pub(crate) const NOTIFIER: &str = "notifier";
 /// Live viewers each simulated one stands for, in the default SSE cap per edge (**project**).
-pub const SSE_SCALE: usize = 5_000;
+pub(crate) const SSE_SCALE: usize = 5_000;
 /// Notification channels and the host of each one's endpoints.
-pub const CHANNELS: [(&str, &str); 4] = [("webhook", "hooks"), ("email", "mail"), ("sms", "sms"), ("slack", "slack")];
+pub(crate) const CHANNELS: [(&str, &str); 4] =
+    [("webhook", "hooks"), ("email", "mail"), ("sms", "sms"), ("slack", "slack")];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -202,9 +203,9 @@ impl From<Status> for ComponentStatus {
 }
 
 /// The longest component name or posted text a scripted action may carry.
-pub const MAX_ACTION_TEXT: usize = 200;
+pub(crate) const MAX_ACTION_TEXT: usize = 200;
 /// How many times the scripted actions of a run may be made in all, repeats included.
-pub const MAX_ACTIONS_MADE: usize = 10_000;
+pub(crate) const MAX_ACTIONS_MADE: usize = 10_000;
 
 /// Where the notifier keeps its queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -269,9 +270,9 @@ fn is_enforced(enforce: &bool) -> bool {
 }
 
 /// How long a provider over its limit asks the notifier to wait.
-pub const SLOW_DOWN: Duration = Duration::from_secs(1);
+pub(crate) const SLOW_DOWN: Duration = Duration::from_secs(1);
 /// The most retry delays a scenario may set.
-pub const MAX_RETRIES: usize = 16;
+pub(crate) const MAX_RETRIES: usize = 16;
 
 /// A CDN answering `rate` of its page views and SSE subscriptions with a 503 from `from` until
 /// `until` (the end of the run if absent), its host up all along.
@@ -373,11 +374,11 @@ impl Default for StatusSettings {
 }
 
 impl StatusSettings {
-    pub fn region_host(region: &str) -> String {
+    pub(crate) fn region_host(region: &str) -> String {
         format!("status-{region}")
     }
 
-    pub fn viewer_host(region: &str) -> String {
+    pub(crate) fn viewer_host(region: &str) -> String {
         format!("viewers-{region}")
     }
 
@@ -424,7 +425,7 @@ impl StatusSettings {
 
     /// A channel's provider: the one `[[status.provider]]` names (an instant one that never
     /// throttles, failing `receiver_fail_rate`, when none does).
-    pub fn provider_of(&self, channel: &str) -> ChannelProvider {
+    pub(crate) fn provider_of(&self, channel: &str) -> ChannelProvider {
         self.provider.iter().find(|p| p.channel == channel).cloned().unwrap_or(ChannelProvider {
             channel: channel.to_string(),
             latency: Dur(Duration::ZERO),
@@ -436,7 +437,7 @@ impl StatusSettings {
 
     /// A problem of one `[[status.provider]]` entry or of `retry_delays`: the key, which entry
     /// has it, and what is wrong.
-    pub fn notify_problem(&self) -> Option<(&'static str, usize, String)> {
+    pub(crate) fn notify_problem(&self) -> Option<(&'static str, usize, String)> {
         for (i, p) in self.provider.iter().enumerate() {
             if !CHANNELS.iter().any(|(c, _)| *c == p.channel) {
                 let names: Vec<&str> = CHANNELS.iter().map(|(c, _)| *c).collect();
@@ -458,7 +459,7 @@ impl StatusSettings {
 
     /// A problem of one `[[status.cdn_errors]]` entry: the key, which entry has it (from 0, among
     /// those that set the key), and what is wrong.
-    pub fn cdn_errors_problem(&self) -> Option<(&'static str, usize, String)> {
+    pub(crate) fn cdn_errors_problem(&self) -> Option<(&'static str, usize, String)> {
         for (i, e) in self.cdn_errors.iter().enumerate() {
             if !self.cdns.contains(&e.cdn) {
                 let problem = format!("`{}` is not a CDN; CDNs are {}", e.cdn, self.cdns.join(", "));
@@ -474,7 +475,7 @@ impl StatusSettings {
 
     /// A problem of one `[[status.action]]` entry in a run of `duration`: the key, which entry has
     /// it (from 0, among those that set the key), and what is wrong.
-    pub fn action_problem(&self, duration: Duration) -> Option<(&'static str, usize, String)> {
+    pub(crate) fn action_problem(&self, duration: Duration) -> Option<(&'static str, usize, String)> {
         let nth = |i: usize, set: fn(&ScriptedAction) -> bool| self.action[..i].iter().filter(|a| set(a)).count();
         for (i, a) in self.action.iter().enumerate() {
             if !self.regions.contains(&a.region) {
@@ -541,7 +542,7 @@ impl StatusSettings {
     }
 
     /// Hosts running system nodes (they can crash and restart), then the harness's hosts.
-    pub fn node_hosts(&self) -> Vec<String> {
+    pub(crate) fn node_hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.regions.iter().map(|r| Self::region_host(r)).collect();
         hosts.extend(self.cdns.iter().cloned());
         hosts.extend([DNS.to_string(), NOTIFIER.to_string()]);
@@ -551,14 +552,14 @@ impl StatusSettings {
     }
 
     /// The monitored platform's hosts (none without a platform).
-    pub fn platform_hosts(&self) -> Vec<String> {
+    pub(crate) fn platform_hosts(&self) -> Vec<String> {
         let n = self.platform.as_ref().map_or(0, |p| p.hosts);
         (1..=n).map(|i| format!("platform-{i}")).collect()
     }
 
     /// The hosts a `provider:NAME` fault target names: the platform's, and the status page's
     /// hosts on that provider when the page shares it.
-    pub fn provider_hosts(&self, name: &str) -> Result<Vec<String>, String> {
+    pub(crate) fn provider_hosts(&self, name: &str) -> Result<Vec<String>, String> {
         let provider = match name {
             "cloud" => Provider::Cloud,
             "cdn" => Provider::Cdn,
@@ -580,7 +581,7 @@ impl StatusSettings {
         Ok(hosts)
     }
 
-    pub fn viewer_hosts(&self) -> Vec<String> {
+    pub(crate) fn viewer_hosts(&self) -> Vec<String> {
         self.regions.iter().map(|r| Self::viewer_host(r)).collect()
     }
 
@@ -626,7 +627,7 @@ impl StatusSettings {
     }
 
     /// The page-view rate multiplier at `t`.
-    pub fn spike_at(&self, t: Duration) -> f64 {
+    pub(crate) fn spike_at(&self, t: Duration) -> f64 {
         match (self.spike_from, self.spike_until) {
             (Some(from), Some(until)) if t >= from.0 && t < until.0 => self.spike_factor,
             (Some(from), None) if t >= from.0 => self.spike_factor,

@@ -16,7 +16,7 @@ use serde::Serialize;
 pub struct Ids(Rc<RefCell<BTreeMap<Timestamp, u64>>>);
 
 impl Ids {
-    pub fn learn(&self, at: Timestamp, write: u64) {
+    pub(crate) fn learn(&self, at: Timestamp, write: u64) {
         self.0.borrow_mut().insert(at, write);
     }
 
@@ -62,7 +62,7 @@ impl Shown {
 }
 
 /// `1-3,5` for {1, 2, 3, 5}.
-pub fn ranges(ids: &BTreeSet<u64>) -> String {
+pub(crate) fn ranges(ids: &BTreeSet<u64>) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut run: Option<(u64, u64)> = None;
     for &id in ids {

@@ -73,7 +73,7 @@ pub async fn call<N: Net, Q: Serialize, R: DeserializeOwned>(
 }
 
 impl<N: Net> Users<N> {
-    pub fn next_id(&self) -> u64 {
+    pub(crate) fn next_id(&self) -> u64 {
         let mut n = self.next_id.borrow_mut();
         *n += 1;
         *n
@@ -227,7 +227,7 @@ async fn scripted<N: Net>(users: Rc<Users<N>>) {
 /// change), reads a random operator's status change back once acknowledged, and logs it as
 /// `edited` (a `scripted` edit at once, with its region's causal history; a retraction with the
 /// updates it took off the timeline).
-pub async fn submit<N: Net>(
+pub(crate) async fn submit<N: Net>(
     users: &Users<N>,
     host: &str,
     write: u64,

@@ -55,12 +55,12 @@ pub fn build<S: Simulation>(sim: &mut S, scenario: &Scenario, settings: &StatusS
     for (i, region) in settings.regions.iter().enumerate() {
         let host = StatusSettings::region_host(region);
         let make = node(&host, sim.net(&host), settings.skew.get(region).map_or(Duration::ZERO, |d| d.0));
-        let (disk, backup) = (origin::Disk::default(), origin::Disk::default());
+        let (disk, backup) = (origin::RegionDisk::default(), origin::RegionDisk::default());
         let durable = settings.durable_regions && !Bug::RegionsForget.restored();
         let restores = settings.backup_every.is_some();
         sim.host(&host, move || {
             let node = make();
-            let disk = if durable { disk.clone() } else { origin::Disk::default() };
+            let disk = if durable { disk.clone() } else { origin::RegionDisk::default() };
             if restores {
                 disk.replace(backup.borrow().clone());
             }

@@ -35,7 +35,7 @@ pub fn compare(first: &str, second: &str) -> Option<Divergence> {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DeterminismError {
+pub(crate) enum DeterminismError {
     #[error("cannot start {}: {source}", exe.display())]
     Spawn { exe: PathBuf, source: std::io::Error },
     #[error("run {which} failed (exit {code:?}): {stderr}")]
@@ -45,14 +45,14 @@ pub enum DeterminismError {
 }
 
 /// One run's event log and hash.
-pub struct Log {
+pub(crate) struct Log {
     pub hash: String,
     pub jsonl: String,
 }
 
 /// Runs `exe run SCENARIO --seed SEED --events TMP --quiet` twice at once and reads both logs.
 /// Exit codes 0 to 2 are runs that completed (budgets and checkers do not matter here).
-pub fn run_twice(exe: &Path, scenario: &Path, seed: u64) -> Result<[Log; 2], DeterminismError> {
+pub(crate) fn run_twice(exe: &Path, scenario: &Path, seed: u64) -> Result<[Log; 2], DeterminismError> {
     let events =
         |which: usize| std::env::temp_dir().join(format!("edgesim-determinism-{}-{which}.jsonl", std::process::id()));
     let spawn = |which: usize| -> Result<Child, DeterminismError> {

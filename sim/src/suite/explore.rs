@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use crate::render::summary::Entry;
 use crate::scenario::Scenario;
-use crate::scenario::swarm::{Episode, Step};
+use crate::scenario::swarm::{Episode, FaultStep};
 use crate::suite::run;
 use crate::units::Dur;
 use crate::verdict::Verdict;
 
 /// What a set of explored runs found.
 #[derive(Debug, Default, PartialEq)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub runs: usize,
     pub failed: usize,
     /// Failed runs by what failed: each checker that fired, `budget` or `error`.
@@ -39,7 +39,7 @@ pub fn failures(e: &Entry) -> Vec<String> {
     }
 }
 
-pub fn tally(entries: &[Entry]) -> Tally {
+pub(crate) fn tally(entries: &[Entry]) -> Tally {
     let mut t = Tally { runs: entries.len(), ..Tally::default() };
     for e in entries {
         let failed = failures(e);
@@ -86,7 +86,7 @@ pub struct Shrunk {
 }
 
 /// The most runs a shrink search takes, the seed's own run and the check of the file included.
-pub const MAX_SHRINK_RUNS: usize = 60;
+pub(crate) const MAX_SHRINK_RUNS: usize = 60;
 /// The wall-clock time a shrink's run may take before it is killed, as `suite --run-timeout`'s
 /// default.
 const RUN_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -202,7 +202,7 @@ impl Search<'_> {
         let path = &self.scenario.path;
         let bad = |m: String| ShrinkError::File(path.clone(), m);
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let steps: Vec<Step> = episodes.iter().flat_map(Episode::steps).collect();
+        let steps: Vec<FaultStep> = episodes.iter().flat_map(Episode::steps).collect();
         let header = format!(
             "# Shrunk by `edgesim shrink` from {path} seed {}: {} drawn faults kept as fixed ones, failing `{}`.\n\n",
             self.seed,
@@ -215,7 +215,7 @@ impl Search<'_> {
 
 /// `text`, a scenario file, with its `[swarm]` replaced by the fixed faults `steps` and its seed
 /// set to `seed`.
-pub fn fixed_file(text: &str, seed: u64, steps: &[Step]) -> Result<String, String> {
+pub(crate) fn fixed_file(text: &str, seed: u64, steps: &[FaultStep]) -> Result<String, String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     table.remove("swarm");
     table.insert("seed".into(), toml::Value::Integer(seed as i64));
@@ -258,7 +258,7 @@ fn gentler(e: &Episode, _: Duration) -> Option<Episode> {
 }
 
 /// One line per kept fault, for the shrink report.
-pub fn describe(kept: &[Episode]) -> Vec<String> {
+pub(crate) fn describe(kept: &[Episode]) -> Vec<String> {
     kept.iter()
         .map(|e| {
             let what = match e.kind {

@@ -19,7 +19,7 @@ use crate::verdict::Verdict;
 use crate::world::simulate;
 
 /// The hidden subcommand that runs one (scenario, seed) of a suite and prints its entry.
-pub const RUN_ENTRY: &str = "run-entry";
+pub(crate) const RUN_ENTRY: &str = "run-entry";
 
 /// The start of the line a run's child prints on stderr as its simulated time advances:
 /// `edgesim-progress MS`.
@@ -40,7 +40,7 @@ const TEST_PLANT: &str = "EDGESIM_TEST_PLANT";
 /// One run of a suite, as the child process `edgesim run-entry` runs it: its summary entry. A
 /// panic prints one line, `panicked at FILE:LINE:COLUMN: MESSAGE`, the same on every run, for the
 /// suite to put in the run's `error` entry.
-pub fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
+pub(crate) fn run_entry(scenario: &Scenario, seed: u64) -> Entry {
     std::panic::set_hook(Box::new(|info| {
         let at = info.location().map_or(String::new(), |l| format!(" at {}:{}:{}", l.file(), l.line(), l.column()));
         eprintln!("panicked{at}: {}", info.payload_as_str().unwrap_or("(no message)"));

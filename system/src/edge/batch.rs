@@ -16,11 +16,11 @@ pub struct BatchPolicy {
 
 impl BatchPolicy {
     /// Every frame is sent on its own, at once (the synchronous standby's stream).
-    pub const IMMEDIATE: BatchPolicy = BatchPolicy { max_bytes: 0, max_delay: Duration::ZERO };
+    pub(crate) const IMMEDIATE: BatchPolicy = BatchPolicy { max_bytes: 0, max_delay: Duration::ZERO };
 }
 
 #[derive(Debug)]
-pub struct Batcher {
+pub(crate) struct Batcher {
     policy: BatchPolicy,
     pending: Vec<Frame>,
     bytes: usize,

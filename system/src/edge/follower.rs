@@ -22,7 +22,7 @@ use crate::net::Net;
 use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
-pub struct Follower<N, T> {
+pub(crate) struct Follower<N, T> {
     pub ctx: Ctx<N, T>,
     pub store: Rc<RefCell<Store>>,
     /// The last point applied; reads wait on it.
@@ -41,7 +41,7 @@ pub enum Upstream {
 }
 
 /// Why a replication session ended.
-enum End {
+enum SessionEnd {
     /// The stream broke or went silent; reconnect.
     Lost(String),
     /// Upstream cannot continue this follower's history; rebuild from a snapshot.
@@ -61,14 +61,14 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
             let (peer, port) = self.source();
             let end = self.session(&peer, port, &mut backoff).await;
             let reason = match end {
-                End::Rebuild { from, reason } => {
+                SessionEnd::Rebuild { from, reason } => {
                     self.ctx.emit(NodeEvent::Behind { from, reason });
                     match self.rebuild().await {
                         Ok(()) => continue,
                         Err(e) => format!("snapshot failed: {e}"),
                     }
                 }
-                End::Lost(reason) => reason,
+                SessionEnd::Lost(reason) => reason,
             };
             self.ctx.emit(NodeEvent::Disconnected { peer: peer.clone(), reason });
             self.ctx.back_off(&mut backoff, &peer).await;
@@ -82,27 +82,27 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         }
     }
 
-    async fn session(&self, host: &str, port: u16, backoff: &mut Backoff) -> End {
+    async fn session(&self, host: &str, port: u16, backoff: &mut Backoff) -> SessionEnd {
         let stream = match self.ctx.connect(host, port).await {
             Ok(s) => s,
-            Err(e) => return End::Lost(e.to_string()),
+            Err(e) => return SessionEnd::Lost(e.to_string()),
         };
         self.ctx.emit(NodeEvent::Connected { peer: host.to_string() });
         backoff.reset();
         let (mut r, mut w) = split(stream);
         let at = match self.store.borrow().position() {
             Ok(p) => p,
-            Err(e) => return End::Lost(e.to_string()),
+            Err(e) => return SessionEnd::Lost(e.to_string()),
         };
         let subscribe =
             ReplRequest::Subscribe { from: Some(at.lsn + 1), prev_checksum: at.checksum, standby: self.standby };
         if let Err(e) = wire::send(&mut w, &subscribe).await {
-            return End::Lost(e.to_string());
+            return SessionEnd::Lost(e.to_string());
         }
         let mut gaps = Gaps::default();
         loop {
             let message = match timeout(self.ctx.config.peer_timeout, wire::recv(&mut r)).await {
-                Err(_) => return End::Lost(format!("no message for {:?}", self.ctx.config.peer_timeout)),
+                Err(_) => return SessionEnd::Lost(format!("no message for {:?}", self.ctx.config.peer_timeout)),
                 Ok(Err(e)) => return self.lost(host, e),
                 Ok(Ok(m)) => m,
             };
@@ -111,7 +111,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
                     Ok(frames) => self.receive(frames, &mut gaps, &mut w).await,
                     Err(e) => {
                         self.ctx.emit(NodeEvent::Rejected { peer: host.to_string(), problem: e.to_string() });
-                        return End::Lost(format!("corrupt batch: {e}"));
+                        return SessionEnd::Lost(format!("corrupt batch: {e}"));
                     }
                 },
                 ReplMessage::Heartbeat { head } => {
@@ -119,7 +119,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
                     let due = std::mem::replace(&mut gaps.announced, head);
                     gaps.check(self, due.min(head), &mut w).await
                 }
-                ReplMessage::Behind { from, reason } => return End::Rebuild { from, reason },
+                ReplMessage::Behind { from, reason } => return SessionEnd::Rebuild { from, reason },
                 ReplMessage::Snapshot(_) => Ok(()),
             };
             if let Err(end) = outcome {
@@ -128,14 +128,19 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         }
     }
 
-    fn lost(&self, host: &str, e: WireError) -> End {
+    fn lost(&self, host: &str, e: WireError) -> SessionEnd {
         let reason = e.to_string();
         reject(&self.ctx, host, e);
-        End::Lost(reason)
+        SessionEnd::Lost(reason)
     }
 
     /// Applies what can be applied in order and holds the rest until the gap before it fills.
-    async fn receive<W: AsyncWrite + Unpin>(&self, frames: Vec<Frame>, gaps: &mut Gaps, w: &mut W) -> Result<(), End> {
+    async fn receive<W: AsyncWrite + Unpin>(
+        &self,
+        frames: Vec<Frame>,
+        gaps: &mut Gaps,
+        w: &mut W,
+    ) -> Result<(), SessionEnd> {
         let at = *self.applied.borrow();
         // A newer generation rewriting a position this follower holds: its history diverged there.
         if let Some(f) = frames.iter().find(|f| f.lsn <= at.lsn && f.generation > at.generation)
@@ -143,7 +148,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
         {
             let reason =
                 format!("generation {} rewrote LSN {} held from generation {}", f.generation, f.lsn, at.generation);
-            return Err(End::Rebuild { from: f.lsn, reason });
+            return Err(SessionEnd::Rebuild { from: f.lsn, reason });
         }
         gaps.pending.extend(frames.into_iter().filter(|f| f.lsn > at.lsn).map(|f| (f.lsn, f)));
         let (mut applied, mut generation) = (at.lsn, at.generation);
@@ -151,7 +156,7 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
             let lineage = if self.ctx.config.failover.lineage_check { Lineage::Check } else { Lineage::Ignore };
             let result = self.store.borrow_mut().apply(&frame, lineage);
             if let Err(e) = result {
-                return Err(End::Rebuild { from: frame.lsn, reason: e.to_string() });
+                return Err(SessionEnd::Rebuild { from: frame.lsn, reason: e.to_string() });
             }
             (applied, generation) = (frame.lsn, frame.generation);
             self.ctx.emit(NodeEvent::Applied { lsn: frame.lsn, generation: frame.generation });
@@ -161,7 +166,10 @@ impl<N: Net, T: Telemetry> Follower<N, T> {
             send(w, &ReplRequest::StandbyAck { lsn: applied }).await?;
         }
         if gaps.pending.len() > self.ctx.config.max_pending_frames {
-            return Err(End::Rebuild { from: applied + 1, reason: "too many frames waiting for a gap to fill".into() });
+            return Err(SessionEnd::Rebuild {
+                from: applied + 1,
+                reason: "too many frames waiting for a gap to fill".into(),
+            });
         }
         let head = gaps.pending.keys().next_back().copied().unwrap_or(applied);
         gaps.check(self, head, w).await
@@ -206,7 +214,7 @@ impl Gaps {
         f: &Follower<N, T>,
         head: Lsn,
         w: &mut W,
-    ) -> Result<(), End> {
+    ) -> Result<(), SessionEnd> {
         let applied = f.applied.borrow().lsn;
         let to = self.pending.keys().next().map_or(head, |first| first - 1);
         let fresh = self.asked.is_some_and(|(asked_to, at)| asked_to >= to && at.elapsed() < f.ctx.config.peer_timeout);
@@ -219,6 +227,6 @@ impl Gaps {
     }
 }
 
-async fn send<W: AsyncWrite + Unpin>(w: &mut W, request: &ReplRequest) -> Result<(), End> {
-    wire::send(w, request).await.map_err(|e| End::Lost(e.to_string()))
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, request: &ReplRequest) -> Result<(), SessionEnd> {
+    wire::send(w, request).await.map_err(|e| SessionEnd::Lost(e.to_string()))
 }

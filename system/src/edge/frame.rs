@@ -27,13 +27,13 @@ pub struct Point {
 }
 
 /// The checksum of the empty history, the chain's starting point.
-pub const GENESIS_CHECKSUM: u64 = 0x6564_6765_7369_6d00;
+pub(crate) const GENESIS_CHECKSUM: u64 = 0x6564_6765_7369_6d00;
 
 const MAGIC: &[u8; 4] = b"ESB1";
 const HEADER: usize = 4 + 4 + 8;
 const FRAME_HEADER: usize = 8 + 8 + 8 + 4;
 /// The largest decompressed batch accepted.
-pub const MAX_BATCH_RAW: usize = 64 << 20;
+pub(crate) const MAX_BATCH_RAW: usize = 64 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {

@@ -41,7 +41,7 @@ impl Lock {
 
 /// What a request for a key finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Lookup<P> {
+pub(crate) enum Lookup<P> {
     /// A page younger than the revalidate interval.
     Fresh { page: P, age: Duration },
     /// A page older than the interval, served as it is; `regenerate`: this hit starts the key's
@@ -52,16 +52,16 @@ pub enum Lookup<P> {
     Miss { render: bool },
 }
 
-struct Entry<P> {
+struct CachedPage<P> {
     page: Option<(P, Instant)>,
     regenerating: bool,
 }
 
 /// A PoP's rendered pages.
-pub struct Cache<P> {
+pub(crate) struct Cache<P> {
     revalidate: Duration,
     lock: Lock,
-    entries: BTreeMap<String, Entry<P>>,
+    entries: BTreeMap<String, CachedPage<P>>,
 }
 
 impl<P: Clone> Cache<P> {
@@ -72,7 +72,7 @@ impl<P: Clone> Cache<P> {
     /// Looks `key` up at `now`, and takes the key's regeneration for this request when the lock
     /// allows it.
     pub fn lookup(&mut self, key: &str, now: Instant) -> Lookup<P> {
-        let entry = self.entries.entry(key.to_string()).or_insert(Entry { page: None, regenerating: false });
+        let entry = self.entries.entry(key.to_string()).or_insert(CachedPage { page: None, regenerating: false });
         let take = match self.lock {
             Lock::Pop | Lock::Region => !entry.regenerating,
             Lock::Off => true,
@@ -94,7 +94,7 @@ impl<P: Clone> Cache<P> {
     /// rendered, `now` less the age its holder gave it): it replaces the last (unless a later
     /// render already did), and the key may regenerate again.
     pub fn rendered(&mut self, key: &str, page: P, now: Instant) {
-        let entry = self.entries.entry(key.to_string()).or_insert(Entry { page: None, regenerating: false });
+        let entry = self.entries.entry(key.to_string()).or_insert(CachedPage { page: None, regenerating: false });
         entry.regenerating = false;
         if entry.page.as_ref().is_none_or(|(_, at)| *at <= now) {
             entry.page = Some((page, now));

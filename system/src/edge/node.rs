@@ -71,7 +71,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
 
     /// Asks the control plane for the route until it answers (a node that restarts may have
     /// missed a failover).
-    pub async fn discover_route(self) {
+    pub(crate) async fn discover_route(self) {
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let control = self.config.control.clone();
         loop {
@@ -89,7 +89,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
     }
 
     /// Serves the control port: each message is answered by `handle`.
-    pub async fn serve_control(self, handle: impl Fn(ControlMsg) -> ControlReply + 'static) -> io::Result<()> {
+    pub(crate) async fn serve_control(self, handle: impl Fn(ControlMsg) -> ControlReply + 'static) -> io::Result<()> {
         let mut listener = self.net.bind(CONTROL_PORT).await?;
         let handle = Rc::new(handle);
         loop {
@@ -115,7 +115,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
     }
 
     /// Waits out the next reconnect delay towards `peer`, reporting it.
-    pub async fn back_off(&self, backoff: &mut Backoff, peer: &str) {
+    pub(crate) async fn back_off(&self, backoff: &mut Backoff, peer: &str) {
         let (delay, attempt) = backoff.next(&mut *self.rng.borrow_mut());
         self.emit(NodeEvent::Reconnecting { peer: peer.to_string(), attempt, backoff_ms: delay.as_millis() as u64 });
         sleep(delay).await;
@@ -137,7 +137,7 @@ impl<N: Net, T: Telemetry> Ctx<N, T> {
 }
 
 /// Reports input from `peer` that was refused as malformed (a closed or timed-out stream is not).
-pub fn reject<N: Net, T: Telemetry>(ctx: &Ctx<N, T>, peer: &str, e: WireError) {
+pub(crate) fn reject<N: Net, T: Telemetry>(ctx: &Ctx<N, T>, peer: &str, e: WireError) {
     if let WireError::Malformed(_) | WireError::TooLarge { .. } = e {
         ctx.emit(NodeEvent::Rejected { peer: peer.to_string(), problem: e.to_string() });
     }
@@ -152,7 +152,7 @@ pub fn dump(store: &Store) -> Response {
 }
 
 /// Raises a watched LSN to `lsn` if that is higher, waking waiters only when it moves.
-pub fn raise(watched: &watch::Sender<Lsn>, lsn: Lsn) {
+pub(crate) fn raise(watched: &watch::Sender<Lsn>, lsn: Lsn) {
     watched.send_if_modified(|held| {
         let higher = lsn > *held;
         *held = (*held).max(lsn);
@@ -161,7 +161,7 @@ pub fn raise(watched: &watch::Sender<Lsn>, lsn: Lsn) {
 }
 
 /// The control-port handler of nodes that only need the route (PoPs, distributors).
-pub fn route_only<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> impl Fn(ControlMsg) -> ControlReply + 'static {
+pub(crate) fn route_only<N: Net, T: Telemetry>(ctx: Ctx<N, T>) -> impl Fn(ControlMsg) -> ControlReply + 'static {
     move |msg| match msg {
         ControlMsg::Route(route) => {
             ctx.learn(route);

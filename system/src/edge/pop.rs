@@ -27,7 +27,7 @@ use super::proto::{Consistency, POP_PORT, PRIMARY_PORT, Page, ReadPath, Request,
 use super::queue::EdgeQueue;
 use super::region_lock;
 use super::runtime::Workers;
-use super::ssr::{self, Sources, View};
+use super::ssr::{self, Sources, StreamedView};
 use super::store::Store;
 use super::upstream::{self, Idle};
 use crate::net::{Listener, Net};
@@ -51,7 +51,7 @@ pub async fn run<N: Net, T: Telemetry>(
     let queue = Rc::new(EdgeQueue::default());
     let isolates = Rc::new(Workers::new(ctx.config.pop_runtime));
     let apis = Rc::new(Idle::default());
-    let pages = Rc::new(Pages {
+    let pages = Rc::new(PopIsr {
         cache: RefCell::new(Cache::new(ctx.config.isr.revalidate, ctx.config.isr.lock)),
         holder: distributor.clone(),
         ended: watch::channel(0).0,
@@ -69,7 +69,7 @@ pub async fn run<N: Net, T: Telemetry>(
 struct Local<S> {
     queue: Rc<EdgeQueue>,
     isolates: Rc<Workers>,
-    pages: Rc<Pages>,
+    pages: Rc<PopIsr>,
     /// Idle connections to the upstream service.
     apis: Rc<Idle<S>>,
 }
@@ -77,7 +77,7 @@ struct Local<S> {
 /// A PoP's ISR: its cached pages, its region's lock holder (under `lock = "region"`), a signal
 /// raised whenever a regeneration ends (for requests waiting on a first render), and how many
 /// regenerations it started.
-struct Pages {
+struct PopIsr {
     cache: RefCell<Cache<Page>>,
     holder: String,
     ended: watch::Sender<u64>,
@@ -120,7 +120,7 @@ async fn serve_client<N: Net, T: Telemetry>(
             Request::Dump => dump(&replica.store.borrow()),
             Request::Stream { session, ref key, min } => {
                 let sources = PopSources { replica: &replica, primary: upstream, apis: &apis };
-                let (view, boundaries) = (View { session, key, min }, &replica.ctx.config.ssr);
+                let (view, boundaries) = (StreamedView { session, key, min }, &replica.ctx.config.ssr);
                 if ssr::stream(&replica.ctx, &isolates, &sources, &mut stream, boundaries, view).await.is_err() {
                     return;
                 }
@@ -197,7 +197,7 @@ fn local_read<N: Net, T: Telemetry>(replica: &Follower<N, T>, session: u64, key:
 async fn page<N: Net, T: Telemetry>(
     ctx: &Ctx<N, T>,
     pool: &Pool<N::Stream>,
-    pages: &Rc<Pages>,
+    pages: &Rc<PopIsr>,
     key: String,
 ) -> Response {
     let mut ended = pages.ended.subscribe();
@@ -231,7 +231,7 @@ async fn page<N: Net, T: Telemetry>(
 async fn regenerate_page<N: Net, T: Telemetry>(
     ctx: Ctx<N, T>,
     pool: Pool<N::Stream>,
-    pages: Rc<Pages>,
+    pages: Rc<PopIsr>,
     key: String,
 ) -> Result<Page, String> {
     let id = pages.regenerations.get() + 1;

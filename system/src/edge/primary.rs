@@ -19,7 +19,7 @@ use std::io;
 use std::rc::Rc;
 
 use rand::Rng;
-use tokio::io::split;
+use tokio::io::{ReadHalf, WriteHalf, split};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, spawn_local};
 use tokio::time::{Instant, sleep, timeout};
@@ -346,49 +346,7 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
         };
         let sent = match request {
             ReplRequest::Subscribe { from, prev_checksum, standby } => {
-                let start = match p.role.get() {
-                    Role::Primary => {
-                        let lineage_check = p.ctx.config.failover.lineage_check;
-                        replication::start_of(&p.store.borrow(), from, prev_checksum, lineage_check)
-                    }
-                    role => Err(format!("{} is not the primary ({role:?})", p.ctx.host)),
-                };
-                let next = match start {
-                    Ok(next) => next,
-                    Err(reason) => {
-                        let from = from.unwrap_or(0);
-                        let _ = wire::send(&mut w, &ReplMessage::Behind { from, reason }).await;
-                        return;
-                    }
-                };
-                // A synchronous standby gets every frame at once; an asynchronous one is streamed
-                // like any follower, batched.
-                let sync = p.ctx.config.standby_mode == StandbyMode::Sync;
-                let policy = if standby && sync { BatchPolicy::IMMEDIATE } else { p.ctx.config.batch };
-                let source = Source {
-                    store: &p.store,
-                    released: p.released(standby).subscribe(),
-                    telemetry: &p.ctx.telemetry,
-                    heartbeat: p.ctx.config.heartbeat,
-                };
-                let streamed = replication::stream(source, &mut w, &peer, next, policy);
-                if !standby {
-                    let _ = streamed.await;
-                    return;
-                }
-                p.attach_standby(&peer);
-                let (acked, _) = watch::channel(next.saturating_sub(1));
-                let acked = Rc::new(acked);
-                let mut acks = spawn_local(read_standby_acks(p.clone(), r, peer.clone(), acked.clone()));
-                let reason = tokio::select! {
-                    biased;
-                    r = streamed => r.err().map_or("the stream ended".to_string(), |e| e.to_string()),
-                    _ = &mut acks => "the standby closed its side of the stream".to_string(),
-                    stalled = acks_stalled(&p, &acked), if sync && p.ctx.config.failover.standby_ack_check => stalled,
-                };
-                acks.abort();
-                p.detach_standby(&peer, reason);
-                return;
+                return stream_to(p, r, w, peer, from, prev_checksum, standby).await;
             }
             // Re-requests come from distributors (a standby re-subscribes instead): durable frames
             // only, and none at all before they are.
@@ -418,6 +376,63 @@ async fn serve_follower<N: Net, T: Telemetry>(p: Rc<Primary<N, T>>, stream: N::S
             return;
         }
     }
+}
+
+/// Serves a follower that subscribed from `from` (the LSN and checksum its history ends at): the
+/// frames from there on, streamed until the stream breaks; a standby's acknowledgements are read
+/// alongside and, in sync mode, watched for stalling. A primary that cannot serve the history
+/// (not the primary, or a history that differs) says so (`Behind`).
+async fn stream_to<N: Net, T: Telemetry>(
+    p: Rc<Primary<N, T>>,
+    r: ReadHalf<N::Stream>,
+    mut w: WriteHalf<N::Stream>,
+    peer: String,
+    from: Option<Lsn>,
+    prev_checksum: u64,
+    standby: bool,
+) {
+    let start = match p.role.get() {
+        Role::Primary => {
+            let lineage_check = p.ctx.config.failover.lineage_check;
+            replication::start_of(&p.store.borrow(), from, prev_checksum, lineage_check)
+        }
+        role => Err(format!("{} is not the primary ({role:?})", p.ctx.host)),
+    };
+    let next = match start {
+        Ok(next) => next,
+        Err(reason) => {
+            let from = from.unwrap_or(0);
+            let _ = wire::send(&mut w, &ReplMessage::Behind { from, reason }).await;
+            return;
+        }
+    };
+    // A synchronous standby gets every frame at once; an asynchronous one is streamed
+    // like any follower, batched.
+    let sync = p.ctx.config.standby_mode == StandbyMode::Sync;
+    let policy = if standby && sync { BatchPolicy::IMMEDIATE } else { p.ctx.config.batch };
+    let source = Source {
+        store: &p.store,
+        released: p.released(standby).subscribe(),
+        telemetry: &p.ctx.telemetry,
+        heartbeat: p.ctx.config.heartbeat,
+    };
+    let streamed = replication::stream(source, &mut w, &peer, next, policy);
+    if !standby {
+        let _ = streamed.await;
+        return;
+    }
+    p.attach_standby(&peer);
+    let (acked, _) = watch::channel(next.saturating_sub(1));
+    let acked = Rc::new(acked);
+    let mut acks = spawn_local(read_standby_acks(p.clone(), r, peer.clone(), acked.clone()));
+    let reason = tokio::select! {
+        biased;
+        r = streamed => r.err().map_or("the stream ended".to_string(), |e| e.to_string()),
+        _ = &mut acks => "the standby closed its side of the stream".to_string(),
+        stalled = acks_stalled(&p, &acked), if sync && p.ctx.config.failover.standby_ack_check => stalled,
+    };
+    acks.abort();
+    p.detach_standby(&peer, reason);
 }
 
 /// Whether frame `lsn` becomes durable within the request timeout (a snapshot for a replica is

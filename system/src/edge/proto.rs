@@ -11,15 +11,15 @@ pub const POP_PORT: u16 = 8000;
 /// Request port of the primary (PoPs forward writes and fallback reads here).
 pub const PRIMARY_PORT: u16 = 7000;
 /// Replication port of the primary.
-pub const REPL_PORT: u16 = 7100;
+pub(crate) const REPL_PORT: u16 = 7100;
 /// Replication port of a regional distributor.
-pub const DISTRIBUTOR_PORT: u16 = 7200;
+pub(crate) const DISTRIBUTOR_PORT: u16 = 7200;
 /// Control port of every node, and of the control plane itself.
 pub const CONTROL_PORT: u16 = 7300;
 /// The region lock's port at a regional distributor (`region_lock`).
-pub const REGION_LOCK_PORT: u16 = 7400;
+pub(crate) const REGION_LOCK_PORT: u16 = 7400;
 /// The upstream service's port (`upstream`).
-pub const UPSTREAM_PORT: u16 = 7500;
+pub(crate) const UPSTREAM_PORT: u16 = 7500;
 
 /// Which host is the primary, and under which generation. A higher generation supersedes a lower.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ pub struct Page {
 
 /// What a PoP sends its region's lock holder (`region_lock`): one regeneration per connection.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum LockRequest {
+pub(crate) enum LockRequest {
     /// May this PoP regenerate `key`'s page?
     Acquire { key: String },
     /// The granted regeneration ended: its page, or `None` when it failed.
@@ -183,7 +183,7 @@ pub enum LockRequest {
 
 /// What the region's lock holder answers an `Acquire`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum LockReply {
+pub(crate) enum LockReply {
     /// Regenerate it, then `Release`.
     Granted,
     /// A PoP of the region regenerated it within the revalidate interval: its page, `age_us` old
@@ -211,7 +211,7 @@ pub enum UpstreamReply {
 
 /// What a follower sends upstream.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum ReplRequest {
+pub(crate) enum ReplRequest {
     /// Stream frames from `from` on. `prev_checksum` is the checksum of frame `from - 1` as the
     /// follower holds it, so upstream can refuse a follower whose history differs from its own.
     /// `from: None` joins the live stream wherever it is.
@@ -226,7 +226,7 @@ pub enum ReplRequest {
 
 /// What upstream sends a follower.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum ReplMessage {
+pub(crate) enum ReplMessage {
     /// An encoded batch of frames (see `frame::encode_batch`).
     Batch(Vec<u8>),
     /// Upstream is alive and its history reaches `head`.

@@ -20,7 +20,7 @@ use crate::telemetry::Telemetry;
 
 /// A PoP's held writes.
 #[derive(Default)]
-pub struct EdgeQueue {
+pub(crate) struct EdgeQueue {
     held: Cell<usize>,
     /// Replay turns, granted in arrival order (tokio's mutex is fair).
     turn: Mutex<()>,

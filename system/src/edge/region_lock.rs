@@ -29,7 +29,7 @@ use crate::wire;
 
 /// What the holder answers an acquire.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The asking PoP renders the key: grant number `grant`.
     Granted(u64),
     /// The key's page rendered within the revalidate interval, `age` old.
@@ -45,7 +45,7 @@ struct Key {
 }
 
 /// The holder's state, pure: its serving task hands it the time.
-pub struct Holder {
+pub(crate) struct Holder {
     revalidate: Duration,
     keys: BTreeMap<String, Key>,
     grants: u64,
@@ -57,7 +57,7 @@ impl Holder {
     }
 
     /// A PoP asks for `key` at `now`.
-    pub fn acquire(&mut self, key: &str, now: Instant) -> Answer {
+    pub(crate) fn acquire(&mut self, key: &str, now: Instant) -> Answer {
         let held = self.keys.entry(key.to_string()).or_default();
         if let Some((page, at)) = &held.last {
             let age = now.saturating_duration_since(*at);

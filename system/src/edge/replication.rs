@@ -19,7 +19,7 @@ use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
 /// Sends `frames` to `peer` as one batch and reports it.
-pub async fn send_batch<W: AsyncWrite + Unpin, T: Telemetry>(
+pub(crate) async fn send_batch<W: AsyncWrite + Unpin, T: Telemetry>(
     w: &mut W,
     telemetry: &T,
     peer: &str,
@@ -41,7 +41,7 @@ pub async fn send_batch<W: AsyncWrite + Unpin, T: Telemetry>(
 /// What one subscriber's stream reads: the primary's retained frame log, and how far the
 /// subscriber may go (`Primary::released`: every committed frame for the standby, durable ones for
 /// anyone else).
-pub struct Source<'a, T> {
+pub(crate) struct Source<'a, T> {
     pub store: &'a RefCell<Store>,
     pub released: watch::Receiver<Lsn>,
     pub telemetry: &'a T,
@@ -50,7 +50,12 @@ pub struct Source<'a, T> {
 
 /// Where a subscriber starts, after checking that its history is a prefix of the primary's
 /// (`lineage_check`: refuse a follower whose history differs or runs ahead).
-pub fn start_of(store: &Store, from: Option<Lsn>, prev_checksum: u64, lineage_check: bool) -> Result<Lsn, String> {
+pub(crate) fn start_of(
+    store: &Store,
+    from: Option<Lsn>,
+    prev_checksum: u64,
+    lineage_check: bool,
+) -> Result<Lsn, String> {
     let head = store.position().map_err(|e| e.to_string())?;
     let Some(from) = from else { return Ok(head.lsn + 1) };
     let held = match from.checked_sub(1) {

@@ -33,13 +33,13 @@ pub struct Shed {
 
 /// A request served: its service time and whether it paid a cold start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Served {
+pub(crate) struct Served {
     pub service: Duration,
     pub cold: bool,
 }
 
 /// A node's workers and the requests waiting for them.
-pub struct Workers {
+pub(crate) struct Workers {
     capacity: Capacity,
     free: Semaphore,
     waiting: Cell<usize>,
@@ -103,7 +103,7 @@ impl Workers {
 
     /// Runs `request`'s work on a worker of the node, reporting a cold start; the answer to send
     /// instead if it was shed. The harness's audit (`Dump`) takes no worker.
-    pub async fn admit<N: Net, T: Telemetry>(&self, ctx: &Ctx<N, T>, request: &Request) -> Option<Response> {
+    pub(crate) async fn admit<N: Net, T: Telemetry>(&self, ctx: &Ctx<N, T>, request: &Request) -> Option<Response> {
         let (work, session) = match request {
             Request::Read { session, .. } | Request::Page { session, .. } => (Work::Read, *session),
             Request::Write(op) => (Work::Write, op.session),
@@ -121,6 +121,7 @@ impl Workers {
         }
     }
 
+    #[cfg(test)]
     /// Requests waiting for a worker now.
     pub fn waiting(&self) -> usize {
         self.waiting.get()

@@ -34,7 +34,7 @@ pub trait Sources {
 
 /// The page a session asked for: whose, which key, and the session's position.
 #[derive(Clone, Copy, Debug)]
-pub struct View<'a> {
+pub(crate) struct StreamedView<'a> {
     pub session: u64,
     pub key: &'a str,
     pub min: Point,
@@ -51,7 +51,7 @@ pub async fn stream<S, N, T, R>(
     sources: &R,
     out: &mut S,
     boundaries: &[Boundary],
-    view: View<'_>,
+    view: StreamedView<'_>,
 ) -> Result<(), WireError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -78,7 +78,7 @@ async fn fill<N: Net, T: Telemetry, R: Sources>(
     isolates: &Workers,
     sources: &R,
     (boundary, data): (usize, Data),
-    view: View<'_>,
+    view: StreamedView<'_>,
 ) -> Filled {
     let consistency = match data {
         Data::Upstream { .. } => {

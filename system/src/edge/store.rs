@@ -148,10 +148,10 @@ pub struct Content {
 }
 
 /// A `writes` row: (session, seq, key, value, generation, lsn).
-pub type WriteRow = (u64, u64, String, Vec<u8>, u64, Lsn);
+pub(crate) type WriteRow = (u64, u64, String, Vec<u8>, u64, Lsn);
 
 /// A `kv` row: (key, version, writer session, writer seq, writer generation, writer LSN, value).
-pub type KvRow = (String, u64, u64, u64, u64, Lsn, Vec<u8>);
+pub(crate) type KvRow = (String, u64, u64, u64, u64, Lsn, Vec<u8>);
 
 /// A whole database as bytes, with the position it holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]

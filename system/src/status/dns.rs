@@ -29,7 +29,7 @@ use crate::wire;
 
 /// The health of each CDN (or region) as the checks saw it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Board {
+pub(crate) struct Board {
     cdns: Vec<(String, u32, bool)>,
     unhealthy_after: u32,
 }

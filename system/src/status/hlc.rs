@@ -21,7 +21,7 @@ pub struct Timestamp {
 
 /// Why a remote timestamp was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum HlcError {
+pub(crate) enum HlcError {
     /// The remote clock runs ahead of this node's physical time by more than the drift bound;
     /// accepting it would drag this clock ahead with it.
     #[error(
@@ -59,7 +59,7 @@ impl Hlc {
     /// Stamps the receipt of `remote` at physical time `physical_ms`; the result follows both
     /// `remote` and every timestamp this clock produced before. A remote timestamp too far ahead
     /// of local physical time is refused and leaves the clock unchanged.
-    pub fn receive(&mut self, remote: Timestamp, physical_ms: u64) -> Result<Timestamp, HlcError> {
+    pub(crate) fn receive(&mut self, remote: Timestamp, physical_ms: u64) -> Result<Timestamp, HlcError> {
         if remote.l.saturating_sub(physical_ms) > self.max_drift_ms {
             return Err(HlcError::TooFarAhead { remote_ms: remote.l, physical_ms, max_drift_ms: self.max_drift_ms });
         }

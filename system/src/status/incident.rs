@@ -77,7 +77,7 @@ impl Incident {
     }
 
     /// Posts an update, written by node `at.node` at `at`, and returns it.
-    pub fn post_update(&mut self, at: Timestamp, text: impl Into<String>, critical: bool) -> TimelineUpdate {
+    pub(crate) fn post_update(&mut self, at: Timestamp, text: impl Into<String>, critical: bool) -> TimelineUpdate {
         let update = TimelineUpdate { at, text: text.into(), critical };
         self.clock.increment(at.node);
         self.timeline.add(at.node, update.clone());
@@ -85,7 +85,7 @@ impl Incident {
     }
 
     /// Retracts `update` as node `node`; returns whether it was on the timeline here.
-    pub fn retract_update(&mut self, node: NodeId, update: &TimelineUpdate) -> bool {
+    pub(crate) fn retract_update(&mut self, node: NodeId, update: &TimelineUpdate) -> bool {
         let removed = self.timeline.remove(update);
         if removed {
             self.clock.increment(node);
@@ -100,7 +100,7 @@ impl Incident {
     }
 
     /// Takes `component` off the page as node `node`: the adds of it this replica has observed.
-    pub fn remove_component(&mut self, node: NodeId, component: &str) {
+    pub(crate) fn remove_component(&mut self, node: NodeId, component: &str) {
         self.clock.increment(node);
         self.listed.remove(&component.to_owned());
     }
@@ -111,7 +111,7 @@ impl Incident {
     }
 
     /// Merges `other` into this replica under `rules` (the default rules are [`Merge::merge`]).
-    pub fn merge_by(&mut self, other: &Self, rules: MergeRules) {
+    pub(crate) fn merge_by(&mut self, other: &Self, rules: MergeRules) {
         for (component, theirs) in &other.components {
             match self.components.get_mut(component) {
                 Some(mine) => mine.merge_by(theirs, rules.lww),

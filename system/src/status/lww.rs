@@ -23,7 +23,7 @@ pub enum LwwOrder {
 /// A last-writer-wins register ordered by `K`. Equal keys (which unique hybrid logical timestamps
 /// rule out) are broken by value, so merging stays a join whatever states meet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lww<T, K = Timestamp> {
+pub(crate) struct Lww<T, K = Timestamp> {
     at: K,
     value: T,
 }
@@ -62,7 +62,7 @@ impl<T: Ord + Clone, K: Ord + Clone> Merge for Lww<T, K> {
 
 impl<T: Ord + Clone> Lww<T, Timestamp> {
     /// Merges `other` into this register under `order` ([`LwwOrder::Hlc`] is [`Merge::merge`]).
-    pub fn merge_by(&mut self, other: &Self, order: LwwOrder) {
+    pub(crate) fn merge_by(&mut self, other: &Self, order: LwwOrder) {
         let key = |r: &Self| match order {
             LwwOrder::Hlc => (r.at.l, r.at.c, r.at.node),
             LwwOrder::Physical => (r.at.l, 0, r.at.node),

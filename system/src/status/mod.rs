@@ -25,7 +25,7 @@ pub mod sse;
 pub mod vclock;
 
 /// Identifies a node (a region's writer); breaks ties between equal clock readings.
-pub type NodeId = u32;
+pub(crate) type NodeId = u32;
 
 /// A state-based CRDT: `merge` is a join (commutative, associative, idempotent), so replicas that
 /// have merged the same states hold equal state whatever the order of delivery.

@@ -18,7 +18,7 @@ use crate::telemetry::{NodeEvent, Telemetry};
 use crate::wire::{self, WireError};
 
 /// A node's wall clock in milliseconds.
-pub type Clock = Rc<dyn Fn() -> u64>;
+pub(crate) type Clock = Rc<dyn Fn() -> u64>;
 
 #[derive(Clone)]
 pub struct Node<N, T> {
@@ -69,7 +69,7 @@ impl<N: Net, T: Telemetry> Node<N, T> {
     }
 
     /// Reports input from `peer` that was refused as malformed (a closed stream is not).
-    pub fn reject(&self, peer: &str, e: WireError) {
+    pub(crate) fn reject(&self, peer: &str, e: WireError) {
         if let WireError::Malformed(_) | WireError::TooLarge { .. } = e {
             self.emit(NodeEvent::Rejected { peer: peer.to_string(), problem: e.to_string() });
         }

@@ -21,7 +21,7 @@ use tokio::task::spawn_local;
 use tokio::time::{Duration, Instant, sleep_until};
 
 use super::node::Node;
-use super::notify::{Event, Job, Offered, Pipeline, Retry, Subscriber};
+use super::notify::{Job, NotifyEvent, Offered, Pipeline, Retry, Subscriber};
 use super::outbox::{Outbox, Unreachable};
 use super::proto::{Delivery, DeliveryReply, NOTIFY_PORT, Notice, RECEIVER_PORT, event_id};
 use crate::net::Net;
@@ -29,11 +29,11 @@ use crate::telemetry::{NodeEvent, NodeRole, NoticeOutcome, Telemetry};
 use crate::wire;
 
 /// The notifier's disk, if it has one: it outlives the node's crashes.
-pub type Disk = Option<Rc<RefCell<Outbox>>>;
+pub(crate) type NotifierDisk = Option<Rc<RefCell<Outbox>>>;
 
 /// Runs the pipeline for `subscribers` (each on every configured channel) until the host stops,
 /// from the state on `disk` if there is one.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk: Disk) -> io::Result<()> {
+pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk: NotifierDisk) -> io::Result<()> {
     let channels: Vec<String> = node.config.channels.iter().map(|(c, _)| c.clone()).collect();
     let subscribers: Vec<Subscriber> =
         (1..=subscribers).map(|id| Subscriber { id, channels: channels.clone() }).collect();
@@ -81,7 +81,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, subscribers: u32, disk:
 struct Notifier<N, T> {
     node: Node<N, T>,
     pipeline: RefCell<Pipeline>,
-    disk: Disk,
+    disk: NotifierDisk,
     work: Notify,
     paused: RefCell<BTreeMap<String, u64>>,
 }
@@ -96,7 +96,7 @@ impl<N: Net, T: Telemetry> Notifier<N, T> {
     /// notice was taken only once it is (an error leaves it to send the notice again).
     fn take(&self, notice: Notice) -> rusqlite::Result<()> {
         let update = notice.update;
-        let event = Event { id: event_id(&update.at), dedup_key: update.text.clone(), critical: update.critical };
+        let event = NotifyEvent { id: event_id(&update.at), dedup_key: update.text.clone(), critical: update.critical };
         let now = self.now_ms();
         let offered = self.pipeline.borrow_mut().offer(event.clone(), now);
         if let Some(outbox) = &self.disk {

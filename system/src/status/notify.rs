@@ -52,7 +52,7 @@ impl Default for NotifyConfig {
 
 /// An incident update to notify subscribers of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub(crate) struct NotifyEvent {
     /// Unique per incident update, e.g. "us-east/7"; a redelivery carries the same id.
     pub id: String,
     /// E.g. incident id and status: events sharing it within the dedup window are folded.
@@ -61,7 +61,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subscriber {
+pub(crate) struct Subscriber {
     pub id: u32,
     /// E.g. "webhook", "email".
     pub channels: Vec<String>,
@@ -85,7 +85,7 @@ pub struct Job {
 
 /// What became of an offered event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Offered {
+pub(crate) enum Offered {
     /// Accepted: a job for each subscriber and channel, except those over their rate limit.
     Queued { jobs: Vec<Job>, rate_limited: Vec<(u32, String)> },
     /// The event's id was offered before (only with `event_dedup`).
@@ -107,7 +107,7 @@ pub enum Retry {
 
 /// Counters since the pipeline started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub offered: u64,
     pub duplicate_events: u64,
     pub dedup_window: u64,
@@ -125,7 +125,7 @@ pub struct Stats {
 /// the first sends inside the rate window, the queued jobs (in the order to send them: due time,
 /// then queue order) and how many events were offered.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Saved {
+pub(crate) struct Saved {
     pub seen: Vec<String>,
     /// Dedup key, when it was accepted, for which event id.
     pub windows: Vec<(String, u64, String)>,
@@ -137,7 +137,7 @@ pub struct Saved {
 
 /// The notification pipeline's state: what was seen, what was sent lately, and the queue.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     config: NotifyConfig,
     /// Subscriber id -> channels, so jobs are created in one order and a channel once.
     subscribers: BTreeMap<u32, BTreeSet<String>>,
@@ -189,7 +189,7 @@ impl Pipeline {
     /// and queues a first try, due now, for each pair within its limit. The window folds other
     /// events only: a redelivery of the accepted event itself is event dedup's to catch, so with
     /// `event_dedup` off it is notified again.
-    pub fn offer(&mut self, event: Event, now_ms: u64) -> Offered {
+    pub(crate) fn offer(&mut self, event: NotifyEvent, now_ms: u64) -> Offered {
         self.stats.offered += 1;
         if self.config.event_dedup && !self.seen.insert(event.id.clone()) {
             self.stats.duplicate_events += 1;
@@ -261,7 +261,7 @@ impl Pipeline {
     }
 
     /// Records a delivered job.
-    pub fn succeeded(&mut self, _job: &Job) {
+    pub(crate) fn succeeded(&mut self, _job: &Job) {
         self.stats.delivered += 1;
     }
 
@@ -283,22 +283,25 @@ impl Pipeline {
     }
 
     /// Puts back a job its provider answered "slow down" to: the same try, due at `until_ms`.
-    pub fn throttled(&mut self, mut job: Job, until_ms: u64) -> Retry {
+    pub(crate) fn throttled(&mut self, mut job: Job, until_ms: u64) -> Retry {
         job.due_ms = until_ms;
         let retry = Retry::Scheduled { due_ms: until_ms, attempt: job.attempt };
         self.enqueue(job);
         retry
     }
 
-    pub fn stats(&self) -> Stats {
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> Stats {
         self.stats
     }
 
+    #[cfg(test)]
     /// Jobs queued, due or not.
     pub fn len(&self) -> usize {
         self.lanes.iter().map(BTreeMap::len).sum()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -316,8 +319,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn ev(id: &str, key: &str, critical: bool) -> Event {
-        Event { id: id.into(), dedup_key: key.into(), critical }
+    fn ev(id: &str, key: &str, critical: bool) -> NotifyEvent {
+        NotifyEvent { id: id.into(), dedup_key: key.into(), critical }
     }
 
     fn subscriber(id: u32, channels: &[&str]) -> Subscriber {

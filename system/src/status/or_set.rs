@@ -26,7 +26,7 @@ pub enum SetRule {
 
 /// Identifies one add: the adding node and that node's count of adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Tag {
+pub(crate) struct Tag {
     /// The node that added.
     pub node: NodeId,
     /// The add's number among that node's adds, from 1.
@@ -37,7 +37,7 @@ pub struct Tag {
 /// only on its own replica), removes and merges can reach.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "T: Ord + Deserialize<'de>"))]
-pub struct OrSet<T> {
+pub(crate) struct OrSet<T> {
     /// Each present element with the tags of its adds that no remove has observed.
     entries: BTreeMap<T, BTreeSet<Tag>>,
     /// Per node, the highest tag counter seen, present or removed.
@@ -51,6 +51,7 @@ impl<T> Default for OrSet<T> {
 }
 
 impl<T: Ord> OrSet<T> {
+    #[cfg(test)]
     /// The empty set.
     pub fn new() -> Self {
         OrSet::default()
@@ -70,13 +71,14 @@ impl<T: Ord> OrSet<T> {
         self.entries.remove(value).is_some()
     }
 
+    #[cfg(test)]
     /// Whether `value` is present.
     pub fn contains(&self, value: &T) -> bool {
         self.entries.contains_key(value)
     }
 
     /// The present elements, in order.
-    pub fn elements(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &T> {
         self.entries.keys()
     }
 }
@@ -88,7 +90,7 @@ fn has_seen(clock: &VClock, tag: &Tag) -> bool {
 
 impl<T: Ord + Clone> OrSet<T> {
     /// Merges `other` into this replica under `rule` ([`SetRule::AddWins`] is [`Merge::merge`]).
-    pub fn merge_by(&mut self, other: &Self, rule: SetRule) {
+    pub(crate) fn merge_by(&mut self, other: &Self, rule: SetRule) {
         let none = BTreeSet::new();
         let remove_wins = rule == SetRule::RemoveWins;
         self.entries.retain(|value, tags| {

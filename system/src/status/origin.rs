@@ -5,12 +5,12 @@
 //! every timeline update it learns (its own and its peers') to the notification pipeline, which
 //! drops the copies.
 //!
-//! A region keeps its document on its own disk ([`Disk`]), written before an edit is acknowledged
+//! A region keeps its document on its own disk ([`RegionDisk`]), written before an edit is acknowledged
 //! and after every merge, and starts from it: a region that crashes and restarts still holds every
 //! update it acknowledged, and its version-vector counter and clock continue where they stopped,
 //! so its next update is new to every peer and CDN rather than a repeat of one they already hold.
 //! With `backup_every` set, a region also ships its document to off-site storage (a second
-//! [`Disk`]) at that interval, from which whoever runs it can rebuild a region whose disk was lost.
+//! [`RegionDisk`]) at that interval, from which whoever runs it can rebuild a region whose disk was lost.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -36,18 +36,18 @@ use crate::wire;
 
 /// A region's durable storage: the document as last written, kept by whoever runs the node
 /// across its crashes and restarts.
-pub type Disk = Rc<RefCell<Incident>>;
+pub type RegionDisk = Rc<RefCell<Incident>>;
 
 /// A region's replica and clock; shared by its tasks.
-struct Region {
+struct RegionReplica {
     id: NodeId,
     doc: Incident,
     hlc: Hlc,
     mode: ClockMode,
-    disk: Disk,
+    disk: RegionDisk,
 }
 
-impl Region {
+impl RegionReplica {
     /// Writes the document to disk.
     fn save(&self) {
         self.disk.replace(self.doc.clone());
@@ -88,7 +88,12 @@ impl Region {
 
 /// Runs status region `id` (its index in `config.regions`) from the document on `disk`, shipping
 /// it to `backup` every `backup_every`, until the host stops.
-pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk, backup: Disk) -> io::Result<()> {
+pub async fn run<N: Net, T: Telemetry>(
+    node: Node<N, T>,
+    id: NodeId,
+    disk: RegionDisk,
+    backup: RegionDisk,
+) -> io::Result<()> {
     let max_drift = node.config.max_drift.as_millis() as u64;
     let doc = disk.borrow().clone();
     let mut hlc = Hlc::new(id, max_drift);
@@ -98,7 +103,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk,
     if let Some(latest) = doc.latest() {
         let _ = hlc.receive(latest, (node.clock)());
     }
-    let region = Rc::new(RefCell::new(Region { id, doc, hlc, mode: node.config.clock, disk }));
+    let region = Rc::new(RefCell::new(RegionReplica { id, doc, hlc, mode: node.config.clock, disk }));
     let (changed, _) = watch::channel(VClock::new());
     let changed = Rc::new(changed);
     node.emit(NodeEvent::Started { role: NodeRole::StatusRegion, lsn: 0 });
@@ -128,7 +133,7 @@ pub async fn run<N: Net, T: Telemetry>(node: Node<N, T>, id: NodeId, disk: Disk,
 
 fn answer<N: Net, T: Telemetry>(
     node: &Node<N, T>,
-    region: &RefCell<Region>,
+    region: &RefCell<RegionReplica>,
     request: OriginRequest,
     peer: &str,
 ) -> OriginReply {
@@ -162,7 +167,7 @@ fn answer<N: Net, T: Telemetry>(
 /// Copies the document to `backup` every `every`, from one interval after the start: regions that
 /// start together back up at the same instants, so no region's backup holds a peer's write that
 /// the peer's own backup lacks.
-async fn back_up(region: Rc<RefCell<Region>>, backup: Disk, every: std::time::Duration) {
+async fn back_up(region: Rc<RefCell<RegionReplica>>, backup: RegionDisk, every: std::time::Duration) {
     let mut tick = interval_at(Instant::now() + every, every);
     loop {
         tick.tick().await;
@@ -173,7 +178,7 @@ async fn back_up(region: Rc<RefCell<Region>>, backup: Disk, every: std::time::Du
 /// Sends this region's state to `peer` every sync interval while the peer lacks some of it,
 /// without waiting for earlier sends (one lost in a partition must not hold back the next; at most
 /// a timeout's worth are outstanding).
-async fn sync_to<N: Net, T: Telemetry>(node: Node<N, T>, region: Rc<RefCell<Region>>, peer: String) {
+async fn sync_to<N: Net, T: Telemetry>(node: Node<N, T>, region: Rc<RefCell<RegionReplica>>, peer: String) {
     let mut tick = interval(node.config.sync_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let theirs = Rc::new(RefCell::new(VClock::new()));
@@ -203,7 +208,7 @@ async fn sync_to<N: Net, T: Telemetry>(node: Node<N, T>, region: Rc<RefCell<Regi
 /// Publishes this region's state to `cdn`'s edge KV on every change and at least every refresh.
 async fn publish_to<N: Net, T: Telemetry>(
     node: Node<N, T>,
-    region: Rc<RefCell<Region>>,
+    region: Rc<RefCell<RegionReplica>>,
     mut changed: watch::Receiver<VClock>,
     cdn: String,
 ) {
@@ -226,7 +231,7 @@ async fn publish_to<N: Net, T: Telemetry>(
 /// until the pipeline takes it.
 async fn notify<N: Net, T: Telemetry>(
     node: Node<N, T>,
-    region: Rc<RefCell<Region>>,
+    region: Rc<RefCell<RegionReplica>>,
     mut changed: watch::Receiver<VClock>,
 ) {
     let mut handed = BTreeSet::new();

@@ -14,7 +14,7 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::notify::{Event, Job, Offered, Retry, Saved};
+use super::notify::{Job, NotifyEvent, Offered, Retry, Saved};
 
 const SCHEMA: &str = "
     CREATE TABLE seen(event TEXT PRIMARY KEY);
@@ -62,9 +62,9 @@ impl Outbox {
     /// Records what the pipeline made of `event` offered at `now_ms`: the event id seen (with
     /// `event_dedup`), the dedup key's window, each job's first send and the job itself; sends
     /// older than `rate_window_ms` are forgotten.
-    pub fn offered(
+    pub(crate) fn offered(
         &mut self,
-        event: &Event,
+        event: &NotifyEvent,
         now_ms: u64,
         offered: &Offered,
         event_dedup: bool,
@@ -135,7 +135,7 @@ impl Outbox {
 
     /// The pipeline's state as last committed: every job still queued, including one that was
     /// being sent, in the order to send them.
-    pub fn saved(&self) -> rusqlite::Result<Saved> {
+    pub(crate) fn saved(&self) -> rusqlite::Result<Saved> {
         let column = |sql: &str| -> rusqlite::Result<Vec<String>> {
             self.conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
         };
@@ -217,12 +217,12 @@ mod tests {
         ]
     }
 
-    fn ev(id: u8, key: u8, critical: bool) -> Event {
-        Event { id: id.to_string(), dedup_key: key.to_string(), critical }
+    fn ev(id: u8, key: u8, critical: bool) -> NotifyEvent {
+        NotifyEvent { id: id.to_string(), dedup_key: key.to_string(), critical }
     }
 
     /// Offers `event` to the pipeline and records it, as the notifier does.
-    fn offer(p: &mut Pipeline, outbox: &mut Outbox, event: Event, now: u64) -> Offered {
+    fn offer(p: &mut Pipeline, outbox: &mut Outbox, event: NotifyEvent, now: u64) -> Offered {
         let c = config();
         let offered = p.offer(event.clone(), now);
         outbox.offered(&event, now, &offered, c.event_dedup, c.rate_window_ms).unwrap();

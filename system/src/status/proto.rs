@@ -16,7 +16,7 @@ pub const EDGE_PORT: u16 = 8080;
 /// The authoritative DNS server.
 pub const DNS_PORT: u16 = 53;
 /// The notification pipeline's intake.
-pub const NOTIFY_PORT: u16 = 9500;
+pub(crate) const NOTIFY_PORT: u16 = 9500;
 /// A subscriber endpoint (webhook receiver, mail relay).
 pub const RECEIVER_PORT: u16 = 9600;
 
@@ -156,7 +156,7 @@ pub struct DnsAnswer {
 
 /// A timeline update handed to the notification pipeline (by every region that learns it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Notice {
+pub(crate) struct Notice {
     pub update: TimelineUpdate,
 }
 

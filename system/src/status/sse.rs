@@ -73,11 +73,11 @@ impl SseEvent {
 
 /// What a viewer has been sent: per region, the timestamp of its latest write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Cursor(BTreeMap<NodeId, Timestamp>);
+pub(crate) struct Cursor(BTreeMap<NodeId, Timestamp>);
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("malformed Last-Event-ID `{id}`: {problem}")]
-pub struct BadEventId {
+pub(crate) struct BadEventId {
     pub id: String,
     pub problem: &'static str,
 }
@@ -110,7 +110,7 @@ impl Cursor {
     /// Writes of `doc` not yet sent (timeline updates, and component statuses with `statuses`),
     /// oldest first, each with the event id that resumes after it; the cursor advances past them
     /// all.
-    pub fn advance(&mut self, doc: &Incident, statuses: bool) -> Vec<(String, SseEvent)> {
+    pub(crate) fn advance(&mut self, doc: &Incident, statuses: bool) -> Vec<(String, SseEvent)> {
         let new = |at: &Timestamp| self.0.get(&at.node).is_none_or(|seen| at > seen);
         let mut fresh: Vec<SseEvent> =
             doc.timeline().filter(|u| new(&u.at)).map(|u| SseEvent::TimelineUpdate(u.clone())).collect();
@@ -135,7 +135,7 @@ impl Cursor {
 /// One viewer's stream: its cursor, and whether it knows the incident as resolved (unknown after
 /// a resume, until the stream has looked at a document).
 #[derive(Debug)]
-pub struct Feed {
+pub(crate) struct Feed {
     cursor: Cursor,
     resolved: Option<bool>,
     statuses: bool,
@@ -197,7 +197,7 @@ pub struct Connections {
 
 impl Connections {
     /// Admits one more stream from `ip` unless the edge holds `per_edge` or `ip` has `per_ip`.
-    pub fn admit(&mut self, ip: &str, per_ip: usize, per_edge: usize) -> Result<(), Refusal> {
+    pub(crate) fn admit(&mut self, ip: &str, per_ip: usize, per_edge: usize) -> Result<(), Refusal> {
         if self.total >= per_edge {
             return Err(Refusal::EdgeFull { limit: per_edge });
         }

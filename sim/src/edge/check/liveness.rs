@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::edge::check::request::Request;
+use crate::edge::check::request::RequestRecord;
 use crate::events::RequestOutcome;
 use crate::scenario::Region;
 use crate::scenario::swarm::Liveness;
@@ -19,7 +19,7 @@ pub struct LivenessFinding {
 }
 
 /// Judges the acknowledged writes among `requests` (each region's by its clients' host).
-pub fn check(requests: &[Request], regions: &[Region], liveness: &Liveness) -> LivenessFinding {
+pub fn check(requests: &[RequestRecord], regions: &[Region], liveness: &Liveness) -> LivenessFinding {
     let (heal, deadline) = (liveness.heal.as_micros() as u64, liveness.deadline().as_micros() as u64);
     let resumed = |clients: &str| {
         requests.iter().any(|r| {

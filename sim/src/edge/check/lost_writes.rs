@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::request::Request;
+use super::request::RequestRecord;
 use crate::events::RequestOutcome;
 
 /// The acknowledged writes, as (session, seq), missing from `final_writes`.
-pub fn check(requests: &[Request], final_writes: &[(u64, u64)]) -> Vec<(u64, u64)> {
+pub fn check(requests: &[RequestRecord], final_writes: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let held: BTreeSet<_> = final_writes.iter().copied().collect();
     requests
         .iter()

@@ -4,7 +4,7 @@
 
 pub mod convergence;
 pub mod liveness;
-pub mod lost_writes;
+pub(crate) mod lost_writes;
 pub mod monotonic;
 pub mod request;
 pub mod ryw;
@@ -24,7 +24,7 @@ use crate::edge::regions::RegionFold;
 use crate::edge::timeline::{PrimaryLoss, ReadsAfterLoss};
 use crate::events::{ChunkOutcome, Event, HarnessEvent, Record, RequestOp, RequestOutcome};
 use crate::scenario::ssr::DataKind;
-use request::Request;
+use request::RequestRecord;
 
 /// A checker that could not judge a run, and why (the primary at the end was not audited, ...):
 /// neither fired nor passed (`verdict`).
@@ -51,7 +51,7 @@ impl fmt::Display for NotJudged {
 #[derive(Default)]
 pub struct Requests {
     /// Started and not ended yet, by id.
-    open: BTreeMap<u64, Request>,
+    open: BTreeMap<u64, RequestRecord>,
     /// Requests' starts and ends seen so far: the place of the next in log order.
     ord: u64,
     /// When each open request started, soonest first.
@@ -61,14 +61,14 @@ pub struct Requests {
     /// monotonic reads judge each read against the requests that started before it, so they see
     /// requests in start order, each once every request started before it has ended (or the run
     /// has). A request's boundary is 0; a view's boundary reads are 1 and on.
-    unjudged: BTreeMap<(u64, u64, usize), Request>,
+    unjudged: BTreeMap<(u64, u64, usize), RequestRecord>,
     /// Which of the streamed page's boundaries read by read-your-writes, in page order.
     ryw_boundaries: Vec<bool>,
     /// Streamed views under way, by id: the view as a read started when it was due, and the
     /// reads its `read_your_writes` boundaries returned so far.
-    views: BTreeMap<u64, (Request, Vec<Request>)>,
-    pub ryw: ryw::Fold,
-    pub monotonic: monotonic::Fold,
+    views: BTreeMap<u64, (RequestRecord, Vec<RequestRecord>)>,
+    pub ryw: ryw::RywFold,
+    pub monotonic: monotonic::MonotonicFold,
     /// Which frames each generation's history holds, for monotonic reads.
     history: History,
     pub latency: Latency,
@@ -78,9 +78,9 @@ pub struct Requests {
     pub reads_after_loss: ReadsAfterLoss,
     loss: PrimaryLoss,
     /// Acknowledged writes and requests that failed (an error or a timeout), in the order they started.
-    kept: Vec<Request>,
+    kept: Vec<RequestRecord>,
     /// Requests still in flight when the run ended (their `end_us` the run's end), in start order.
-    unanswered: Vec<Request>,
+    unanswered: Vec<RequestRecord>,
 }
 
 impl Requests {
@@ -94,21 +94,7 @@ impl Requests {
                     .map_or(Vec::new(), |s| s.boundaries.iter().map(|b| b.data == DataKind::ReadYourWrites).collect());
             }
             Record::Harness(HarnessEvent::SsrRequested { view, session, key, .. }) => {
-                let r = Request {
-                    req: *view,
-                    session: *session,
-                    client: e.node.to_string(),
-                    op: RequestOp::Read,
-                    key: key.clone(),
-                    seq: 0,
-                    start_us: e.t_us,
-                    end_us: e.t_us,
-                    start_ord: self.ord,
-                    end_ord: self.ord,
-                    outcome: RequestOutcome::Timeout,
-                };
-                self.ord += 1;
-                self.open_starts.insert((e.t_us, *view));
+                let r = self.start(e, *view, *session, RequestOp::Read, key, 0);
                 self.views.insert(*view, (r, Vec::new()));
             }
             Record::Harness(HarnessEvent::SsrChunk {
@@ -125,7 +111,7 @@ impl Requests {
                         path: *path,
                         lsn: *lsn,
                     };
-                    let read = Request { end_us: e.t_us, end_ord: self.ord, outcome, ..started.clone() };
+                    let read = RequestRecord { end_us: e.t_us, end_ord: self.ord, outcome, ..started.clone() };
                     self.ord += 1;
                     reads.push(read);
                 }
@@ -137,21 +123,7 @@ impl Requests {
                 }
             }
             Record::Harness(HarnessEvent::RequestStarted { req, session, op, key, seq, .. }) => {
-                let r = Request {
-                    req: *req,
-                    session: *session,
-                    client: e.node.to_string(),
-                    op: *op,
-                    key: key.clone(),
-                    seq: *seq,
-                    start_us: e.t_us,
-                    end_us: e.t_us,
-                    start_ord: self.ord,
-                    end_ord: self.ord,
-                    outcome: RequestOutcome::Timeout,
-                };
-                self.ord += 1;
-                self.open_starts.insert((e.t_us, *req));
+                let r = self.start(e, *req, *session, *op, key, *seq);
                 self.open.insert(*req, r);
             }
             Record::Harness(HarnessEvent::RequestEnded { req, outcome, .. }) => {
@@ -186,7 +158,28 @@ impl Requests {
         }
     }
 
-    fn ended(&mut self, r: Request) {
+    /// A request (or a streamed view, read as a request) that started at `e`: its record, open
+    /// until it ends, with no answer yet (`Timeout`).
+    fn start(&mut self, e: &Event, req: u64, session: u64, op: RequestOp, key: &str, seq: u64) -> RequestRecord {
+        let r = RequestRecord {
+            req,
+            session,
+            client: e.node.to_string(),
+            op,
+            key: key.to_string(),
+            seq,
+            start_us: e.t_us,
+            end_us: e.t_us,
+            start_ord: self.ord,
+            end_ord: self.ord,
+            outcome: RequestOutcome::Timeout,
+        };
+        self.ord += 1;
+        self.open_starts.insert((e.t_us, req));
+        r
+    }
+
+    fn ended(&mut self, r: RequestRecord) {
         self.latency.request(&r);
         self.regions.ended(&r);
         self.load.request(&r);
@@ -201,7 +194,7 @@ impl Requests {
     }
 
     /// A streamed view ended (or the run did): its boundary reads wait for the session checkers.
-    fn view_ended(&mut self, (started, reads): (Request, Vec<Request>)) {
+    fn view_ended(&mut self, (started, reads): (RequestRecord, Vec<RequestRecord>)) {
         self.open_starts.remove(&(started.start_us, started.req));
         for (i, read) in reads.into_iter().enumerate() {
             self.unjudged.insert((read.start_us, read.req, i + 1), read);
@@ -224,13 +217,13 @@ impl Requests {
     }
 
     /// The acknowledged writes and failed requests, in the order they started.
-    pub fn kept(&self) -> &[Request] {
+    pub fn kept(&self) -> &[RequestRecord] {
         &self.kept
     }
 
     /// The requests still in flight when the run ended, in the order they started: no answer, so
     /// their `outcome` says nothing; their `end_us` is the run's end.
-    pub fn unanswered(&self) -> &[Request] {
+    pub fn unanswered(&self) -> &[RequestRecord] {
         &self.unanswered
     }
 }
@@ -252,7 +245,7 @@ mod tests {
         assert_eq!(f.examples(), (0..EXAMPLES as u64).collect::<Vec<_>>());
     }
 
-    fn started(r: &Request) -> Event {
+    fn started(r: &RequestRecord) -> Event {
         Event {
             t_us: r.start_us,
             node: r.client.as_str().into(),
@@ -288,7 +281,7 @@ mod tests {
     #[test]
     fn reads_are_folded_and_only_acknowledged_writes_and_failures_kept() {
         let mut requests = Requests::default();
-        let ended = |r: &Request| Event {
+        let ended = |r: &RequestRecord| Event {
             t_us: r.end_us,
             node: r.client.as_str().into(),
             record: Record::Harness(HarnessEvent::RequestEnded {

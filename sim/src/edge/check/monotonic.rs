@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use edgesim_system::edge::store::{OwnRows, Writer};
 use serde::Serialize;
 
-use super::request::{Findings, Request};
+use super::request::{Findings, RequestRecord};
 use crate::edge::history::History;
 use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Violation {
+pub struct MonotonicViolation {
     pub req: u64,
     pub session: u64,
     pub at_us: u64,
@@ -33,21 +33,21 @@ pub struct KeyBack {
 }
 
 /// What an ended read showed: (session, key, the key's writer, the session's rows).
-type Shown = (u64, String, Option<Writer>, OwnRows);
+type ReadShown = (u64, String, Option<Writer>, OwnRows);
 
 /// Every read that showed less than a read of its session that had ended before it started,
 /// folded over requests in start order. Reads in flight together are not ordered, so each read is
 /// compared with what the session's reads that had ended by its start showed. Memory: per session,
 /// the keys it read and the own writes it saw.
 #[derive(Default)]
-pub struct Fold {
+pub struct MonotonicFold {
     /// The newest writer of each key a session's ended reads showed.
     keys: BTreeMap<(u64, String), Writer>,
     /// The own writes a session's ended reads showed.
     own: BTreeMap<u64, BTreeSet<u64>>,
     /// Reads not yet ended at the latest start, by (end and its place in the log, request).
-    ending: BTreeMap<((u64, u64), u64), Shown>,
-    pub found: Findings<Violation>,
+    ending: BTreeMap<((u64, u64), u64), ReadShown>,
+    pub found: Findings<MonotonicViolation>,
 }
 
 /// Whether `now` is `before` or a write after it in the history `now` belongs to.
@@ -55,8 +55,8 @@ fn not_before(before: &Writer, now: &Writer, history: &History) -> bool {
     now == before || (now.lsn > before.lsn && history.holds(before.generation, before.lsn, now.generation))
 }
 
-impl Fold {
-    pub fn request(&mut self, r: &Request, history: &History) {
+impl MonotonicFold {
+    pub fn request(&mut self, r: &RequestRecord, history: &History) {
         let RequestOutcome::Read { own, writer, .. } = &r.outcome else { return };
         while let Some(entry) = self.ending.first_entry()
             && entry.key().0 < r.started()
@@ -80,7 +80,7 @@ impl Fold {
             .get(&r.session)
             .map_or(Vec::new(), |seen| seen.iter().copied().filter(|s| !own.holds(*s)).collect());
         if key.is_some() || !own_missing.is_empty() {
-            let v = Violation { req: r.req, session: r.session, at_us: r.start_us, key, own_missing };
+            let v = MonotonicViolation { req: r.req, session: r.session, at_us: r.start_us, key, own_missing };
             self.found.add(r, v);
         }
         self.ending.insert((r.ended(), r.req), (r.session, r.key.clone(), *writer, own.clone()));
@@ -92,8 +92,8 @@ mod tests {
     use super::*;
     use crate::edge::check::request::fixtures::{read, writer};
 
-    fn check(requests: &[Request], history: &History) -> Fold {
-        let mut fold = Fold::default();
+    fn check(requests: &[RequestRecord], history: &History) -> MonotonicFold {
+        let mut fold = MonotonicFold::default();
         requests.iter().for_each(|r| fold.request(r, history));
         fold
     }

@@ -8,7 +8,7 @@ use crate::scenario::roles::EdgeRole;
 
 /// A request as its client saw it, start to end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Request {
+pub struct RequestRecord {
     pub req: u64,
     pub session: u64,
     /// The client host, `clients-REGION`.
@@ -27,7 +27,7 @@ pub struct Request {
     pub outcome: RequestOutcome,
 }
 
-impl Request {
+impl RequestRecord {
     /// When the request started: its time, then its place in the log.
     pub fn started(&self) -> (u64, u64) {
         (self.start_us, self.start_ord)
@@ -47,7 +47,7 @@ impl Request {
 }
 
 /// How many examples of each violation a report lists.
-pub const EXAMPLES: usize = 10;
+pub(crate) const EXAMPLES: usize = 10;
 
 /// A checker's violations: how many, and the first `EXAMPLES` in the order their requests started.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ impl<T> Default for Findings<T> {
 }
 
 impl<T: Clone> Findings<T> {
-    pub fn add(&mut self, r: &Request, violation: T) {
+    pub fn add(&mut self, r: &RequestRecord, violation: T) {
         self.count += 1;
         let key = (r.start_us, r.req, self.count);
         let at = self.first.partition_point(|(k, _)| *k < key);
@@ -74,7 +74,7 @@ impl<T: Clone> Findings<T> {
         }
     }
 
-    pub fn examples(&self) -> Vec<T> {
+    pub(crate) fn examples(&self) -> Vec<T> {
         self.first.iter().map(|(_, v)| v.clone()).collect()
     }
 }
@@ -84,12 +84,12 @@ pub(crate) mod fixtures {
     use edgesim_system::edge::proto::ReadPath;
     use edgesim_system::edge::store::{OwnRows, Writer};
 
-    use crate::edge::check::request::Request;
+    use crate::edge::check::request::RequestRecord;
     use crate::events::{RequestOp, RequestOutcome};
 
-    pub fn write(req: u64, session: u64, seq: u64, at: u64, acked: bool) -> Request {
+    pub fn write(req: u64, session: u64, seq: u64, at: u64, acked: bool) -> RequestRecord {
         let outcome = if acked { RequestOutcome::Write { lsn: seq, generation: 1 } } else { RequestOutcome::Timeout };
-        Request {
+        RequestRecord {
             req,
             session,
             client: "clients-a".into(),
@@ -110,7 +110,7 @@ pub(crate) mod fixtures {
     }
 
     /// A read that returned the session's rows `own` (ascending seqs) and the key's `writer`.
-    pub fn read(req: u64, session: u64, key: &str, own: &[u64], writer: Option<Writer>, at: u64) -> Request {
+    pub fn read(req: u64, session: u64, key: &str, own: &[u64], writer: Option<Writer>, at: u64) -> RequestRecord {
         let mut rows = OwnRows { count: own.len() as u64, ..OwnRows::default() };
         for &seq in own {
             match rows.seqs.last_mut() {
@@ -119,7 +119,7 @@ pub(crate) mod fixtures {
             }
         }
         let outcome = RequestOutcome::Read { own: rows, version: 0, writer, path: ReadPath::Local, lsn: 0 };
-        Request {
+        RequestRecord {
             req,
             session,
             client: "clients-a".into(),

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use serde::Serialize;
 
-use super::request::{Findings, Request};
+use super::request::{Findings, RequestRecord};
 use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Violation {
+pub struct RywViolation {
     pub req: u64,
     pub session: u64,
     pub at_us: u64,
@@ -34,14 +34,14 @@ type Acked = (BinaryHeap<Reverse<((u64, u64), u64)>>, BTreeSet<u64>);
 /// comes after it; one started by another of its tasks just before it heard it does not). Memory:
 /// per session, its acknowledged writes.
 #[derive(Default)]
-pub struct Fold {
+pub struct RywFold {
     acked: BTreeMap<u64, Acked>,
-    pub found: Findings<Violation>,
+    pub found: Findings<RywViolation>,
 }
 
-impl Fold {
+impl RywFold {
     /// Takes the next request in start order; `true` when it is a read that violated.
-    pub fn request(&mut self, r: &Request) -> bool {
+    pub fn request(&mut self, r: &RequestRecord) -> bool {
         match &r.outcome {
             RequestOutcome::Write { .. } => {
                 self.acked.entry(r.session).or_default().0.push(Reverse((r.ended(), r.seq)));
@@ -59,7 +59,7 @@ impl Fold {
                 if missing.is_empty() {
                     return false;
                 }
-                let v = Violation { req: r.req, session: r.session, at_us: r.start_us, acked: acked.len(), missing };
+                let v = RywViolation { req: r.req, session: r.session, at_us: r.start_us, acked: acked.len(), missing };
                 self.found.add(r, v);
                 true
             }
@@ -73,16 +73,16 @@ mod tests {
     use super::*;
     use crate::edge::check::request::fixtures::{read, write};
 
-    fn check(requests: &[Request]) -> Vec<Violation> {
-        let mut fold = Fold::default();
+    fn check(requests: &[RequestRecord]) -> Vec<RywViolation> {
+        let mut fold = RywFold::default();
         for r in requests {
             fold.request(r);
         }
         fold.found.examples()
     }
 
-    fn violation(req: u64, at_us: u64, acked: usize, missing: &[u64]) -> Violation {
-        Violation { req, session: 7, at_us, acked, missing: missing.to_vec() }
+    fn violation(req: u64, at_us: u64, acked: usize, missing: &[u64]) -> RywViolation {
+        RywViolation { req, session: 7, at_us, acked, missing: missing.to_vec() }
     }
 
     #[test]

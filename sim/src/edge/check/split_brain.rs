@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::request::Request;
+use super::request::RequestRecord;
 use crate::events::RequestOutcome;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -25,7 +25,7 @@ impl SplitBrainFinding {
 }
 
 /// `promotions`: (time, generation) of every promotion, in time order.
-pub fn check(requests: &[Request], promotions: &[(u64, u64)]) -> SplitBrainFinding {
+pub fn check(requests: &[RequestRecord], promotions: &[(u64, u64)]) -> SplitBrainFinding {
     let mut v = SplitBrainFinding::default();
     let mut generations: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for r in requests {
@@ -48,8 +48,8 @@ mod tests {
     use super::*;
     use crate::edge::check::request::fixtures::write;
 
-    fn acked(req: u64, seq: u64, lsn: u64, generation: u64, at: u64) -> Request {
-        Request { outcome: RequestOutcome::Write { lsn, generation }, ..write(req, 1, seq, at, true) }
+    fn acked(req: u64, seq: u64, lsn: u64, generation: u64, at: u64) -> RequestRecord {
+        RequestRecord { outcome: RequestOutcome::Write { lsn, generation }, ..write(req, 1, seq, at, true) }
     }
 
     #[test]
