@@ -339,25 +339,15 @@ fn shared_type_names(crates: &[PathBuf]) -> BTreeMap<String, Vec<String>> {
     all
 }
 
-/// Names two types may share, and why: none today.
-const SHARED_NAMES: [(&str, &str); 0] = [];
-
 #[test]
 fn no_two_types_share_a_name() {
     // Issue 10: names say which side they are on. Two types of `system/` and `sim/` under one
     // name (a request record and the wire's request, a load step and a fault step) fail here,
     // with both places.
     let shared = shared_type_names(&[crate_src("system"), crate_src("sim")]);
-    let unexplained: Vec<String> = shared
-        .iter()
-        .filter(|(name, _)| !SHARED_NAMES.iter().any(|(n, _)| n == name))
-        .map(|(name, places)| format!("\n  {name}: {}", places.join(", ")))
-        .collect();
-    assert!(unexplained.is_empty(), "types sharing a name:{}", unexplained.concat());
-    for (name, places) in SHARED_NAMES {
-        let found = shared.get(name).map(|p| p.iter().map(|p| p.split(':').next().unwrap()).collect::<Vec<_>>());
-        assert_eq!(found.map(|f| f.join(", ")).as_deref(), Some(places), "{name} is no longer shared as listed");
-    }
+    let listed: Vec<String> =
+        shared.iter().map(|(name, places)| format!("\n  {name}: {}", places.join(", "))).collect();
+    assert!(listed.is_empty(), "types sharing a name:{}", listed.concat());
 }
 
 #[test]
@@ -409,10 +399,6 @@ fn function_lengths(code: &str) -> Vec<(String, usize)> {
 /// per metric, which splitting would only cut where the compiler's exhaustiveness check stops).
 const LONGEST: usize = 100;
 
-/// Functions longer than `LONGEST` left as they were, by file and name: none today. Each is
-/// allowed only while it is still longer.
-const LONG_LEFT: [(&str, &str); 0] = [];
-
 fn long_functions(crates: &[PathBuf]) -> Vec<(String, String, usize)> {
     let mut out = Vec::new();
     for (file, code) in crates.iter().flat_map(|src| files(src)) {
@@ -430,16 +416,9 @@ fn no_function_runs_past_a_hundred_lines() {
     // Issue 10: functions over ~80 lines are split where a name explains the part; one over
     // `LONGEST` (outside test modules) fails here with its file, name and length.
     let long = long_functions(&[crate_src("system"), crate_src("sim")]);
-    let unexplained: Vec<String> = long
-        .iter()
-        .filter(|(file, name, _)| !LONG_LEFT.contains(&(file.as_str(), name.as_str())))
-        .map(|(file, name, lines)| format!("\n  {file}: fn {name}, {lines} lines"))
-        .collect();
-    assert!(unexplained.is_empty(), "functions over {LONGEST} lines:{}", unexplained.concat());
-    for (file, name) in LONG_LEFT {
-        let still = long.iter().any(|(f, n, _)| f == file && n == name);
-        assert!(still, "{file}: fn {name} is no longer over {LONGEST} lines: take it off LONG_LEFT");
-    }
+    let listed: Vec<String> =
+        long.iter().map(|(file, name, lines)| format!("\n  {file}: fn {name}, {lines} lines")).collect();
+    assert!(listed.is_empty(), "functions over {LONGEST} lines:{}", listed.concat());
 }
 
 #[test]
