@@ -213,10 +213,16 @@ pub fn analyze(
     let (propagation, not_propagated) = propagation(events, edits, s);
     let (lost_updates, diverged, status_regressions, unaudited) = finals(events, edits, s);
     let (cdn_pages_behind, cdns_unjudged) = cdn_pages_behind(scenario, s, events, edits);
+    let provider_rates = rates::judge(
+        &rates::accepted(events),
+        &CHANNELS.map(|(channel, _)| (channel, s.provider_of(channel).per_second)),
+    );
+    let rates_unjudged = rates::unjudged(&provider_rates);
     let not_judged = [
         ("lost-status-updates", &unaudited),
         ("status-divergence", &unaudited),
         ("cdn-page-convergence", &cdns_unjudged),
+        ("provider-rate-limit", &rates_unjudged),
     ]
     .into_iter()
     .filter_map(|(checker, why)| Some(NotJudged { checker: checker.into(), why: why.clone()? }))
@@ -259,10 +265,7 @@ pub fn analyze(
         not_judged,
         platform: platform_reports(events, edits),
         notifications: delivery::notifications(events, edits, s),
-        provider_rates: rates::judge(
-            &rates::accepted(events),
-            &CHANNELS.map(|(channel, _)| (channel, s.provider_of(channel).per_second)),
-        ),
+        provider_rates,
         sse: Box::new(delivery::sse(scenario, events, edits)),
         spike: spike::spike(scenario, s, events),
         liveness: scenario.liveness.as_ref().map(|l| liveness::check(events, edits, s, l)),

@@ -266,12 +266,12 @@ impl Judge<'_> {
     /// Counts each update on `subscriber`'s `channel` into `on` as accepted (late, duplicated),
     /// suppressed, excused by the rate limit, pending or lost; returns the acceptances as (time,
     /// update), sorted.
-    fn updates_to(
+    fn updates_to<'c>(
         &self,
         subscriber: u32,
-        channel: &str,
+        channel: &'c str,
         on: &mut ChannelFigures,
-        latencies: &mut Latencies,
+        latencies: &mut Latencies<'c>,
         lost_examples: &mut Vec<String>,
     ) -> Vec<(u64, u64)> {
         let mut accepted = Vec::new();
@@ -343,17 +343,17 @@ impl Judge<'_> {
 
 /// Delivery latencies: of every notification, of the critical and the other ones, per channel.
 #[derive(Default)]
-struct Latencies {
+struct Latencies<'c> {
     all: Recorder,
     critical: Recorder,
     other: Recorder,
-    by_channel: BTreeMap<String, Recorder>,
+    by_channel: BTreeMap<&'c str, Recorder>,
 }
 
-impl Latencies {
-    fn record(&mut self, channel: &str, took_us: u64, critical: bool) {
+impl<'c> Latencies<'c> {
+    fn record(&mut self, channel: &'c str, took_us: u64, critical: bool) {
         self.all.record(took_us);
-        self.by_channel.entry(channel.to_string()).or_default().record(took_us);
+        self.by_channel.entry(channel).or_default().record(took_us);
         if critical { self.critical.record(took_us) } else { self.other.record(took_us) }
     }
 
@@ -362,7 +362,7 @@ impl Latencies {
         out.latency_critical = self.critical.summary();
         out.latency_other = self.other.summary();
         for (channel, recorder) in self.by_channel {
-            out.channels.entry(channel).or_default().latency = recorder.summary();
+            out.channels.entry(channel.to_string()).or_default().latency = recorder.summary();
         }
     }
 }

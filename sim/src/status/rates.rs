@@ -55,6 +55,16 @@ pub fn judge(accepted: &[(u64, &str)], limits: &[(&str, Option<u32>)]) -> Vec<Pr
         .collect()
 }
 
+/// Why the limits could not be judged: some provider has a limit, but no delivery reached the
+/// endpoints of any limited channel, so nothing was put to the test. `None` when one was, or when
+/// no provider has a limit (there is nothing to hold).
+pub fn unjudged(rates: &[ProviderRate]) -> Option<String> {
+    let limited: Vec<&str> = rates.iter().filter(|r| r.per_second.is_some()).map(|r| r.channel.as_str()).collect();
+    let tested = rates.iter().any(|r| r.per_second.is_some() && r.accepted > 0);
+    (!limited.is_empty() && !tested)
+        .then(|| format!("no delivery reached the endpoints of a limited channel ({})", limited.join(", ")))
+}
+
 /// The most of `times` (sorted) within one window of `window_us` (u in (t - window, t]), and the
 /// first `t` that ends such a window; (0, `None`) without times. A window holding the most ends
 /// at one of the times, so only those are tried.
@@ -127,6 +137,18 @@ mod tests {
         assert!(!judged[2].over());
         let within = judge(&accepted, &[("sms", Some(3))]);
         assert!(!within[0].over(), "{within:?}");
+    }
+
+    #[test]
+    fn limits_no_delivery_put_to_the_test_are_not_judged() {
+        // Goal: missing evidence never reads as held: with deliveries only on channels without a
+        // limit the limits are not judged; one delivery on a limited channel judges them, and
+        // with no limit anywhere there is nothing to judge.
+        let accepted = [(10 * MS, "email")];
+        let why = unjudged(&judge(&accepted, &[("email", None), ("sms", Some(5))])).expect("not judged");
+        assert!(why.contains("(sms)"), "{why}");
+        assert_eq!(unjudged(&judge(&accepted, &[("email", Some(5)), ("sms", Some(5))])), None);
+        assert_eq!(unjudged(&judge(&accepted, &[("email", None)])), None);
     }
 
     #[test]
