@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxBuildHasher;
 
 /// The retransmission timeout of a lost data segment: Linux's `TCP_RTO_MIN`.
 pub const DATA_RTO: Duration = Duration::from_millis(200);
@@ -46,7 +47,9 @@ pub struct Wire<F, P> {
     cut: BTreeSet<Link>,
     loss: BTreeMap<Link, f64>,
     held: BTreeMap<Link, Vec<(F, P, bool)>>,
-    flows: HashMap<F, Flow<P>>,
+    /// Keyed by connection, hashed with FxHash (a packet looks its flow up on every send and
+    /// arrival); never iterated in an order that matters.
+    flows: HashMap<F, Flow<P>, FxBuildHasher>,
     /// What is due, by (time, order of scheduling).
     due: BTreeMap<(Duration, u64), WireStep<F, P>>,
     scheduled: u64,
@@ -85,7 +88,7 @@ impl<F: Copy + Eq + Hash, P> Wire<F, P> {
             cut: BTreeSet::new(),
             loss: BTreeMap::new(),
             held: BTreeMap::new(),
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             due: BTreeMap::new(),
             scheduled: 0,
             jitter,

@@ -70,6 +70,10 @@ struct World {
     clients_running: usize,
     sleep: Option<Pin<Box<Sleep>>>,
     outbound: Vec<Packet>,
+    /// The hosts whose sockets may have produced packets since they were last drained: those that
+    /// ran, were stopped, or were delivered a packet. No other host's sockets can have anything
+    /// to send (the stack's own retransmission is off), so only these are drained.
+    touched: Touched,
     next_prune: Duration,
     handshakes: Handshakes,
 }
@@ -127,6 +131,7 @@ impl StackSim {
             clients_running: 0,
             sleep: None,
             outbound: Vec::new(),
+            touched: Touched::default(),
             next_prune: Duration::from_secs(1),
             handshakes: Handshakes::default(),
         };
@@ -147,6 +152,7 @@ impl StackSim {
         world.by_ip.insert(ip, index);
         world.names.borrow_mut().insert(ip, name.into());
         world.ready.add();
+        world.touched.add();
         world.clients_running += usize::from(boot.is_none());
         let waker = Waker::from(Arc::new(HostWaker { host: index, ready: world.ready.clone() }));
         world.hosts.push(Host { name: name.into(), id, ip, boot, running: None, waker });
@@ -321,18 +327,27 @@ impl World {
                 window: 0,
                 payload: Default::default(),
             };
-            self.guard().deliver(Packet { src: peer.ip(), dst: ip, ttl: 64, payload: Transport::Tcp(reset) });
+            self.deliver(Packet { src: peer.ip(), dst: ip, ttl: 64, payload: Transport::Tcp(reset) });
         }
         self.send_outbound();
     }
 
     /// Runs `f` with host `index` as the socket stack's current host, once the stack is
     /// installed (before, no socket exists).
-    fn scoped<R>(&self, index: usize, f: impl FnOnce() -> R) -> R {
+    fn scoped<R>(&mut self, index: usize, f: impl FnOnce() -> R) -> R {
         if let Stack::Running(guard) = &self.stack {
             guard.set_current(self.hosts[index].id);
         }
+        self.touched.mark(index);
         f()
+    }
+
+    /// Hands `packet` to the socket table of the host it is addressed to.
+    fn deliver(&mut self, packet: Packet) {
+        if let Some(&index) = self.by_ip.get(&packet.dst) {
+            self.touched.mark(index);
+        }
+        self.guard().deliver(packet);
     }
 
     /// Runs the simulation until `until`, every client finished, or a failure.
@@ -352,10 +367,10 @@ impl World {
                     let connection = (packet.src, segment.src_port, packet.dst, segment.dst_port);
                     if let Some(ack) = self.handshakes.completing(connection, segment) {
                         let completing = Packet { payload: Transport::Tcp(ack), ..packet.clone() };
-                        self.guard().deliver(completing);
+                        self.deliver(completing);
                     }
                 }
-                self.guard().deliver(packet);
+                self.deliver(packet);
                 active = true;
             }
             while let Some(index) = self.ready.next() {
@@ -392,6 +407,7 @@ impl World {
     fn poll_host(&mut self, index: usize) {
         let host = &mut self.hosts[index];
         let Some(running) = host.running.as_mut() else { return };
+        self.touched.mark(index);
         if let Stack::Running(guard) = &self.stack {
             guard.set_current(host.id);
         }
@@ -410,10 +426,13 @@ impl World {
         self.failure.get_or_insert(failure);
     }
 
-    /// Hands every packet the hosts' sockets produced to the wire.
+    /// Hands every packet the hosts' sockets produced to the wire, host by host in the order the
+    /// hosts were added.
     fn send_outbound(&mut self) {
         let mut outbound = std::mem::take(&mut self.outbound);
-        self.guard().egress_all(&mut outbound);
+        for index in self.touched.take() {
+            self.guard().egress(self.hosts[index].id, &mut outbound);
+        }
         for packet in outbound.drain(..) {
             let Transport::Tcp(segment) = &packet.payload else { continue };
             let (Some(&from), Some(&to)) = (self.by_ip.get(&packet.src), self.by_ip.get(&packet.dst)) else { continue };
@@ -478,6 +497,35 @@ impl Ready {
 
     fn set_driver(&self, waker: &Waker) {
         self.state.lock().expect("single-threaded").driver = Some(waker.clone());
+    }
+}
+
+/// The hosts marked since the last `take`, each once.
+#[derive(Default)]
+struct Touched {
+    marked: Vec<bool>,
+    hosts: Vec<usize>,
+}
+
+impl Touched {
+    fn add(&mut self) {
+        self.marked.push(false);
+    }
+
+    fn mark(&mut self, host: usize) {
+        if !std::mem::replace(&mut self.marked[host], true) {
+            self.hosts.push(host);
+        }
+    }
+
+    /// The marked hosts in ascending order, unmarked.
+    fn take(&mut self) -> Vec<usize> {
+        let mut hosts = std::mem::take(&mut self.hosts);
+        hosts.sort_unstable();
+        for &host in &hosts {
+            self.marked[host] = false;
+        }
+        hosts
     }
 }
 

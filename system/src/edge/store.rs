@@ -14,6 +14,8 @@
 //! the file reaches the simulation: SQLite reads its pages back the same, and no time is charged
 //! for them (service time is modelled by the runtime, not measured).
 
+use std::collections::BTreeMap;
+
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::config::DbConfig;
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
@@ -163,6 +165,7 @@ pub struct Snapshot {
 pub struct Store {
     conn: Connection,
     retain: u64,
+    changes: ChangeSql,
 }
 
 impl Store {
@@ -174,7 +177,7 @@ impl Store {
             "INSERT INTO _position(id, generation, lsn, checksum) VALUES (0, 1, 0, ?1)",
             [GENESIS_CHECKSUM as i64],
         )?;
-        Ok(Store { conn, retain })
+        Ok(Store { conn, retain, changes: ChangeSql::default() })
     }
 
     /// How many frames this database keeps.
@@ -236,7 +239,7 @@ impl Store {
         if foreign && lineage == Lineage::Check {
             return Err(StoreError::Lineage { lsn: frame.lsn, generation: frame.generation });
         }
-        if !apply_changeset(&tx, &frame.payload, lineage)? {
+        if !apply_changeset(&tx, &mut self.changes, &frame.payload, lineage)? {
             return Err(StoreError::Conflict { lsn: frame.lsn });
         }
         record(&tx, frame, self.retain)?;
@@ -279,7 +282,7 @@ impl Store {
         if copied != StepResult::Done {
             return Err(StoreError::Unrestored(copied));
         }
-        let store = Store { conn, retain };
+        let store = Store { conn, retain, changes: ChangeSql::default() };
         let held = store.position()?;
         if held != snapshot.position {
             return Err(StoreError::Lineage { lsn: held.lsn, generation: held.generation });
@@ -381,12 +384,17 @@ impl Drop for Tx<'_> {
 
 /// Applies a changeset's rows in order; false when a row conflicted and `lineage` checks (the
 /// caller then drops the transaction), where `Ignore` skips the rows that conflict.
-fn apply_changeset(conn: &Connection, payload: &[u8], lineage: Lineage) -> Result<bool, rusqlite::Error> {
+fn apply_changeset(
+    conn: &Connection,
+    sql: &mut ChangeSql,
+    payload: &[u8],
+    lineage: Lineage,
+) -> Result<bool, rusqlite::Error> {
     let mut payload = payload;
     let input: &mut dyn std::io::Read = &mut payload;
     let mut changes = ChangesetIter::start_strm(&input)?;
     while let Some(change) = changes.next()? {
-        if !apply_change(conn, change)? && lineage == Lineage::Check {
+        if !apply_change(conn, sql, change)? && lineage == Lineage::Check {
             return Ok(false);
         }
     }
@@ -396,55 +404,82 @@ fn apply_changeset(conn: &Connection, payload: &[u8], lineage: Lineage) -> Resul
 /// Applies one row of a changeset as `sqlite3changeset_apply` does, and says whether it applied:
 /// an insert whose key is taken, or an update or delete whose row is missing or holds other old
 /// values than the change names, conflicts and changes nothing (as does a table not replicated).
-fn apply_change(conn: &Connection, change: &ChangesetItem) -> Result<bool, rusqlite::Error> {
+fn apply_change(conn: &Connection, sql: &mut ChangeSql, change: &ChangesetItem) -> Result<bool, rusqlite::Error> {
     let op = change.op()?;
-    let Some((table, columns)) = REPLICATED.into_iter().find(|(t, _)| *t == op.table_name()) else {
+    let Some(table) = REPLICATED.iter().position(|(t, _)| *t == op.table_name()) else {
         return Ok(false);
     };
+    let width = REPLICATED[table].1.len();
     // A value the change does not hold (an unchanged column of an update) reads as an error.
-    let old: Vec<Option<ValueRef<'_>>> = (0..columns.len()).map(|c| change.old_value(c).ok()).collect();
-    let new: Vec<Option<ValueRef<'_>>> = (0..columns.len()).map(|c| change.new_value(c).ok()).collect();
-    let changed = match op.code() {
-        Action::SQLITE_INSERT => {
-            let bound: Vec<ValueRef<'_>> = new.into_iter().map(|v| v.unwrap_or(ValueRef::Null)).collect();
-            let marks: Vec<String> = (1..=bound.len()).map(|i| format!("?{i}")).collect();
-            let sql = format!("INSERT OR IGNORE INTO {table} VALUES ({})", marks.join(", "));
-            conn.prepare_cached(&sql)?.execute(params_from_iter(bound.into_iter().map(ToSqlOutput::Borrowed)))?
-        }
-        Action::SQLITE_DELETE => {
-            let (filter, bound) = named(columns, &old, "IS", " AND ", 1);
-            conn.prepare_cached(&format!("DELETE FROM {table} WHERE {filter}"))?
-                .execute(params_from_iter(bound.into_iter().map(ToSqlOutput::Borrowed)))?
-        }
-        Action::SQLITE_UPDATE => {
-            let (set, mut bound) = named(columns, &new, "=", ", ", 1);
-            let (filter, old_bound) = named(columns, &old, "IS", " AND ", bound.len() + 1);
-            bound.extend(old_bound);
-            let sql = format!("UPDATE {table} SET {set} WHERE {filter}");
-            conn.prepare_cached(&sql)?.execute(params_from_iter(bound.into_iter().map(ToSqlOutput::Borrowed)))?
-        }
-        _ => 0,
+    let old: Vec<Option<ValueRef<'_>>> = (0..width).map(|c| change.old_value(c).ok()).collect();
+    let new: Vec<Option<ValueRef<'_>>> = (0..width).map(|c| change.new_value(c).ok()).collect();
+    let (kind, bound): (ChangeKind, Vec<ValueRef<'_>>) = match op.code() {
+        Action::SQLITE_INSERT => (ChangeKind::Insert, new.iter().map(|v| v.unwrap_or(ValueRef::Null)).collect()),
+        Action::SQLITE_DELETE => (ChangeKind::Delete { old: held(&old) }, old.iter().flatten().copied().collect()),
+        Action::SQLITE_UPDATE => (
+            ChangeKind::Update { new: held(&new), old: held(&old) },
+            new.iter().chain(&old).flatten().copied().collect(),
+        ),
+        _ => return Ok(false),
     };
+    let text = sql.text(table, kind);
+    let changed = conn.prepare_cached(text)?.execute(params_from_iter(bound.into_iter().map(ToSqlOutput::Borrowed)))?;
     Ok(changed == 1)
 }
 
-/// The columns a change holds a value for, as `name OP ?n` joined by `joiner` and numbered from
-/// `from`, and the values to bind.
-fn named<'v>(
-    columns: &[&str],
-    values: &[Option<ValueRef<'v>>],
-    op: &str,
-    joiner: &str,
-    from: usize,
-) -> (String, Vec<ValueRef<'v>>) {
-    let (names, bound): (Vec<String>, Vec<ValueRef<'v>>) = columns
+/// Which of a change's columns hold a value, as a bit per column.
+fn held(values: &[Option<ValueRef<'_>>]) -> u32 {
+    values.iter().enumerate().filter(|(_, v)| v.is_some()).fold(0, |mask, (c, _)| mask | 1 << c)
+}
+
+/// A shape of change: the statement applying it binds the columns it holds a value for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ChangeKind {
+    /// Every column, missing ones as NULL.
+    Insert,
+    /// Matched on the old values held.
+    Delete { old: u32 },
+    /// The new values held set, matched on the old values held.
+    Update { new: u32, old: u32 },
+}
+
+/// The SQL text applying each shape of change to each replicated table, built the first time a
+/// database meets the shape (the statement cache is keyed by this text).
+#[derive(Default)]
+struct ChangeSql(BTreeMap<(usize, ChangeKind), String>);
+
+impl ChangeSql {
+    fn text(&mut self, table: usize, kind: ChangeKind) -> &str {
+        self.0.entry((table, kind)).or_insert_with(|| {
+            let (name, columns) = REPLICATED[table];
+            match kind {
+                ChangeKind::Insert => {
+                    let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+                    format!("INSERT OR IGNORE INTO {name} VALUES ({})", marks.join(", "))
+                }
+                ChangeKind::Delete { old } => {
+                    format!("DELETE FROM {name} WHERE {}", named(columns, old, "IS", " AND ", 1))
+                }
+                ChangeKind::Update { new, old } => {
+                    let set = named(columns, new, "=", ", ", 1);
+                    let filter = named(columns, old, "IS", " AND ", new.count_ones() as usize + 1);
+                    format!("UPDATE {name} SET {set} WHERE {filter}")
+                }
+            }
+        })
+    }
+}
+
+/// The columns in `mask` as `name OP ?n`, numbered from `from` and joined by `joiner`.
+fn named(columns: &[&str], mask: u32, op: &str, joiner: &str, from: usize) -> String {
+    let names: Vec<String> = columns
         .iter()
-        .zip(values)
-        .filter_map(|(name, v)| v.map(|v| (name, v)))
         .enumerate()
-        .map(|(i, (name, v))| (format!("{name} {op} ?{}", from + i), v))
-        .unzip();
-    (names.join(joiner), bound)
+        .filter(|(c, _)| mask & 1 << c != 0)
+        .enumerate()
+        .map(|(i, (_, name))| format!("{name} {op} ?{}", from + i))
+        .collect();
+    names.join(joiner)
 }
 
 /// An empty temporary database with this module's page cache and statement cache.
@@ -474,8 +509,9 @@ fn record(conn: &Connection, frame: &Frame, retain: u64) -> Result<(), StoreErro
     if retain > 0 {
         conn.prepare_cached("INSERT INTO _frames(lsn, generation, checksum, payload) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![frame.lsn, frame.generation, frame.checksum as i64, frame.payload])?;
+        prune(conn, frame.lsn, retain)?;
     }
-    prune(conn, frame.lsn, retain)
+    Ok(())
 }
 
 fn prune(conn: &Connection, head: Lsn, retain: u64) -> Result<(), StoreError> {
@@ -577,7 +613,7 @@ mod tests {
     /// What the row-by-row applier makes of `payload` on `store`, which is left as it was.
     fn rows_apply(store: &mut Store, payload: &[u8], lineage: Lineage) -> Option<Content> {
         let tx = store.conn.transaction().unwrap();
-        apply_changeset(&tx, payload, lineage).unwrap().then(|| content_in(&tx).unwrap())
+        apply_changeset(&tx, &mut ChangeSql::default(), payload, lineage).unwrap().then(|| content_in(&tx).unwrap())
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::io::{Error, ErrorKind};
 use std::net::IpAddr;
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::kernel::{Kernel, KernelConfig, Packet};
 
@@ -22,8 +23,8 @@ pub struct Host {
 
 #[derive(Debug)]
 pub struct Fabric {
-    hosts: IndexMap<HostId, Host>,
-    ip_to_host: IndexMap<IpAddr, HostId>,
+    hosts: IndexMap<HostId, Host, FxBuildHasher>,
+    ip_to_host: IndexMap<IpAddr, HostId, FxBuildHasher>,
     next_id: u32,
     default_cfg: KernelConfig,
 }
@@ -31,8 +32,8 @@ pub struct Fabric {
 impl Fabric {
     pub fn new(cfg: KernelConfig) -> Self {
         Self {
-            hosts: IndexMap::new(),
-            ip_to_host: IndexMap::new(),
+            hosts: IndexMap::default(),
+            ip_to_host: IndexMap::default(),
             next_id: 0,
             default_cfg: cfg,
         }
@@ -108,6 +109,18 @@ impl Fabric {
         for host in self.hosts.values_mut() {
             host.kernel.egress(out);
         }
+    }
+
+    /// Drain one host's outbound packets, appending to `out`: what
+    /// `egress_all` does for that host alone. A harness that knows
+    /// which hosts ran or received packets drains only those, so the
+    /// cost follows traffic rather than every socket of every host.
+    pub fn egress(&mut self, id: HostId, out: &mut Vec<Packet>) {
+        self.hosts
+            .get_mut(&id)
+            .expect("HostId points at a live host")
+            .kernel
+            .egress(out);
     }
 
     /// Route a packet to the host bound to its destination IP. Drops

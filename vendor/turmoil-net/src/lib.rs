@@ -183,6 +183,18 @@ impl EnterGuard {
         });
     }
 
+    /// Drain one host's outbound queue into `out`, as
+    /// [`EnterGuard::egress_all`] does for every host.
+    pub fn egress(&self, id: HostId, out: &mut Vec<Packet>) {
+        CURRENT.with(|c| {
+            c.borrow_mut()
+                .as_mut()
+                .expect("guard is live")
+                .fabric
+                .egress(id, out)
+        });
+    }
+
     /// Route a packet to the host owning its destination IP. Drops
     /// silently if no host is registered for that IP.
     pub fn deliver(&self, pkt: Packet) {

@@ -105,6 +105,8 @@ impl KernelConfig {
         self.default_backlog = v;
         self
     }
+    /// Egress passes without ACK progress before a retransmit;
+    /// `u32::MAX` turns retransmission off (the harness retransmits).
     pub fn retx_threshold(mut self, v: u32) -> Self {
         self.retx_threshold = v;
         self

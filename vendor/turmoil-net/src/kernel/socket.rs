@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -398,17 +399,17 @@ pub struct BindKey {
 #[derive(Debug)]
 pub struct SocketTable {
     next_id: u64,
-    sockets: IndexMap<Fd, Socket>,
+    sockets: IndexMap<Fd, Socket, FxBuildHasher>,
     /// Reverse index for inbound demux: bound tuple → sockets. List
     /// (not single `Fd`) because `SO_REUSEPORT` permits multiple
     /// sockets to share the exact same tuple.
-    bindings: IndexMap<BindKey, Vec<Fd>>,
+    bindings: IndexMap<BindKey, Vec<Fd>, FxBuildHasher>,
     /// 4-tuple index for TCP inbound demux: (local, remote) → fd.
     /// Populated by `poll_connect` and `accept_syn`, cleared on
     /// socket removal. Never contains wildcard locals — client
     /// sockets auto-bind concretely, and listener children inherit
     /// the concrete accepted local address.
-    connections: IndexMap<(SocketAddr, SocketAddr), Fd>,
+    connections: IndexMap<(SocketAddr, SocketAddr), Fd, FxBuildHasher>,
     ports: PortAllocator,
 }
 
@@ -416,9 +417,9 @@ impl SocketTable {
     pub fn new() -> Self {
         Self {
             next_id: 1,
-            sockets: IndexMap::new(),
-            bindings: IndexMap::new(),
-            connections: IndexMap::new(),
+            sockets: IndexMap::default(),
+            bindings: IndexMap::default(),
+            connections: IndexMap::default(),
             ports: PortAllocator::new(DEFAULT_EPHEMERAL_PORTS),
         }
     }

@@ -1118,6 +1118,10 @@ pub(super) fn poll_peek(
 pub(super) fn check_retx(k: &mut Kernel) {
     let threshold = k.retx_threshold;
     let max = k.retx_max;
+    if threshold == u32::MAX {
+        // Retransmission is off: no pass could ever reach the threshold.
+        return;
+    }
     let candidates: Vec<Fd> = k
         .sockets
         .iter()
