@@ -198,8 +198,9 @@ fn the_upstream_service_is_a_host_whose_faults_show_in_its_boundaries() {
     // way (from T=2s), the upstream boundaries' median grows by about the added round trip (260 ms)
     // and every view still completes; the replica's boundary and the shell do not move.
     // Partitioned (T=2s to 4s) then crashed (T=6s, restarted at T=8s, binding its port again although
-    // PoPs that gave up connecting during the partition reset their late handshakes with it:
-    // `sim/src/net/handshakes.rs`), the views due meanwhile get the
+    // PoPs that gave up connecting during the partition reset their late handshakes with it, which
+    // turmoil-net 0.1.0 as published would leave holding the port: vendor/turmoil-net/PATCHES.md),
+    // the views due meanwhile get the
     // upstream boundaries' error fallbacks, counted on those boundaries and as incomplete views,
     // never as data; the replica's and the cart's boundaries never fail, and the shell's time to
     // first byte stays under 50 ms throughout. A latency drawn at the PoP instead of a call would

@@ -10,11 +10,8 @@
 //! links.rs    the links of the event-driven backend: latency, jitter, cuts, holds and loss,
 //!             and when each packet arrives (pure logic)
 //! sockets.rs  the node-facing `Net` on turmoil-net's sockets
-//! handshakes.rs  the ACK delivered before a RST that would leave a half-open connection
-//!             holding its listener's port (a turmoil-net defect)
 //! ```
 
-mod handshakes;
 pub mod links;
 pub mod sockets;
 pub mod stack;

@@ -29,7 +29,6 @@ use tokio::task::{JoinHandle, LocalSet};
 use tokio::time::{Instant, Sleep};
 use turmoil_net::{EnterGuard, HostId, KernelConfig, Packet, TcpFlags, TcpSegment, Transport};
 
-use super::handshakes::{Connection, Handshakes};
 use super::links::Wire;
 use super::sockets::{Names, StackNet};
 use super::{HostResult, SimError, Simulation};
@@ -44,6 +43,9 @@ thread_local! {
 pub(super) fn elapsed() -> Option<Duration> {
     ORIGIN.get().map(|origin| Instant::now() - origin)
 }
+
+/// A connection one way: (source address and port, destination address and port).
+type Connection = (IpAddr, u16, IpAddr, u16);
 
 type Boot = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = HostResult>>>>;
 
@@ -75,7 +77,6 @@ struct World {
     /// to send (the stack's own retransmission is off), so only these are drained.
     touched: Touched,
     next_prune: Duration,
-    handshakes: Handshakes,
 }
 
 enum Stack {
@@ -133,7 +134,6 @@ impl StackSim {
             outbound: Vec::new(),
             touched: Touched::default(),
             next_prune: Duration::from_secs(1),
-            handshakes: Handshakes::default(),
         };
         StackSim { rt, world }
     }
@@ -234,8 +234,6 @@ impl Simulation for StackSim {
         let _runtime = self.rt.enter();
         self.world.install();
         self.world.wire.forget_sender(index);
-        let ip = self.world.hosts[index].ip;
-        self.world.handshakes.forget(ip);
         self.world.stop(index);
         self.world.send_outbound();
         self.world.tear_down(index);
@@ -363,13 +361,6 @@ impl World {
             // them, by its timers, by its own tasks); then, once, what their sockets sent.
             let mut active = false;
             while let Some(packet) = self.wire.arrival(self.now) {
-                if let Transport::Tcp(segment) = &packet.payload {
-                    let connection = (packet.src, segment.src_port, packet.dst, segment.dst_port);
-                    if let Some(ack) = self.handshakes.completing(connection, segment) {
-                        let completing = Packet { payload: Transport::Tcp(ack), ..packet.clone() };
-                        self.deliver(completing);
-                    }
-                }
                 self.deliver(packet);
                 active = true;
             }
@@ -437,7 +428,6 @@ impl World {
             let Transport::Tcp(segment) = &packet.payload else { continue };
             let (Some(&from), Some(&to)) = (self.by_ip.get(&packet.src), self.by_ip.get(&packet.dst)) else { continue };
             let flow = (packet.src, segment.src_port, packet.dst, segment.dst_port);
-            self.handshakes.sent(flow, segment);
             let syn = segment.flags.syn;
             self.wire.send(self.now, from, to, flow, packet, syn);
         }

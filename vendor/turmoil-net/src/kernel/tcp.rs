@@ -201,6 +201,16 @@ fn handle_on_connection(
     // RST trumps all other processing. Tear the connection down and
     // wake every parked task with ConnectionReset.
     if s.flags.rst {
+        let state = k.lookup(fd).ok().and_then(|st| st.tcb.as_ref()).map(|t| t.state);
+        if state == Some(TcpState::SynReceived) {
+            // A connection still handshaking came from a listener and
+            // has no fd of its own yet: RFC 793 returns it to LISTEN,
+            // i.e. it is dropped, as Linux drops the request. Marking
+            // it closed instead would leave it in the table for good
+            // (nothing ever closes it), holding the listener's port.
+            k.sockets.remove(fd);
+            return;
+        }
         abort_connection(k, fd);
         return;
     }
