@@ -534,3 +534,24 @@ impl Wake for HostWaker {
         self.ready.wake(self.host);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Touched;
+
+    #[test]
+    fn touched_hosts_are_drained_once_each_in_the_order_they_were_added() {
+        // Goal: the hosts drained after an instant are those marked, each once however often it
+        // was marked, in ascending index (the order turmoil-net's `egress_all` visits them), and a
+        // drain forgets them, so the next instant starts with none.
+        let mut touched = Touched::default();
+        (0..5).for_each(|_| touched.add());
+        for host in [3, 1, 3, 4, 1] {
+            touched.mark(host);
+        }
+        assert_eq!(touched.take(), vec![1, 3, 4]);
+        assert_eq!(touched.take(), Vec::<usize>::new());
+        touched.mark(0);
+        assert_eq!(touched.take(), vec![0]);
+    }
+}
