@@ -133,3 +133,37 @@ impl Fabric {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::task::{Context, Waker};
+
+    use super::*;
+    use crate::kernel::{Addr, Type};
+
+    #[test]
+    fn one_hosts_egress_drains_only_that_host() {
+        let a_ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let b_ip: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut fabric = Fabric::new(KernelConfig::default());
+        let a = fabric.add_host(vec![a_ip]);
+        let b = fabric.add_host(vec![b_ip]);
+        let kernel = fabric.kernel_mut(a);
+        let fd = kernel
+            .bind(&Addr::Inet(SocketAddr::new(a_ip, 5000)), Type::Dgram)
+            .unwrap();
+        let to = Addr::Inet(SocketAddr::new(b_ip, 6000));
+        let sent = kernel.poll_send_to(fd, &mut Context::from_waker(Waker::noop()), b"hi", &to);
+        assert!(matches!(sent, std::task::Poll::Ready(Ok(2))));
+
+        let mut out = Vec::new();
+        fabric.egress(b, &mut out);
+        assert!(out.is_empty(), "b sent nothing");
+        fabric.egress(a, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].src, out[0].dst), (a_ip, b_ip));
+        fabric.egress_all(&mut out);
+        assert_eq!(out.len(), 1, "a's packet left once");
+    }
+}
