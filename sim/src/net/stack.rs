@@ -331,7 +331,7 @@ impl World {
     }
 
     /// Runs `f` with host `index` as the socket stack's current host, once the stack is
-    /// installed (before, no socket exists).
+    /// installed (before, no socket exists), and marks the host to be drained after the instant.
     fn scoped<R>(&mut self, index: usize, f: impl FnOnce() -> R) -> R {
         if let Stack::Running(guard) = &self.stack {
             guard.set_current(self.hosts[index].id);
