@@ -421,8 +421,9 @@ impl World {
     /// hosts were added.
     fn send_outbound(&mut self) {
         let mut outbound = std::mem::take(&mut self.outbound);
-        for index in self.touched.take() {
-            self.guard().egress(self.hosts[index].id, &mut outbound);
+        let Stack::Running(guard) = &self.stack else { panic!("the socket stack is installed when the run starts") };
+        for index in self.touched.drain() {
+            guard.egress(self.hosts[index].id, &mut outbound);
         }
         for packet in outbound.drain(..) {
             let Transport::Tcp(segment) = &packet.payload else { continue };
@@ -490,7 +491,7 @@ impl Ready {
     }
 }
 
-/// The hosts marked since the last `take`, each once.
+/// The hosts marked since the last `drain`, each once.
 #[derive(Default)]
 struct Touched {
     marked: Vec<bool>,
@@ -508,14 +509,13 @@ impl Touched {
         }
     }
 
-    /// The marked hosts in ascending order, unmarked.
-    fn take(&mut self) -> Vec<usize> {
-        let mut hosts = std::mem::take(&mut self.hosts);
-        hosts.sort_unstable();
-        for &host in &hosts {
+    /// The marked hosts in ascending order, unmarked (the list keeps its allocation).
+    fn drain(&mut self) -> std::vec::Drain<'_, usize> {
+        self.hosts.sort_unstable();
+        for &host in &self.hosts {
             self.marked[host] = false;
         }
-        hosts
+        self.hosts.drain(..)
     }
 }
 
@@ -549,9 +549,9 @@ mod tests {
         for host in [3, 1, 3, 4, 1] {
             touched.mark(host);
         }
-        assert_eq!(touched.take(), vec![1, 3, 4]);
-        assert_eq!(touched.take(), Vec::<usize>::new());
+        assert_eq!(touched.drain().collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(touched.drain().collect::<Vec<_>>(), Vec::<usize>::new());
         touched.mark(0);
-        assert_eq!(touched.take(), vec![0]);
+        assert_eq!(touched.drain().collect::<Vec<_>>(), vec![0]);
     }
 }
